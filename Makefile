@@ -1,0 +1,63 @@
+# Brain: `make run` serves the API and admin; `make test` runs the suite on PostgreSQL and Redis.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+MANAGE := $(PY) manage.py
+PYTHON_VERSION := $(shell cat .python-version 2>/dev/null)
+
+# The interpreter that builds the virtualenv: .python-version under pyenv, else python3.13,
+# python3.12 or python3 from PATH, whichever is 3.12 or newer (Django 6 needs it).
+PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION)/bin/python" \
+	python3.13 python3.12 python3; do \
+	command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
+	2>/dev/null && { command -v "$$c"; break; }; done)
+
+# `make run` keeps the defaults (embedded SQLite, in-process cache) unless the environment says
+# otherwise; SECRET_KEY comes from the environment or is generated once under var/.
+RUN_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}"
+
+.PHONY: help run serve test bench check-python migrations-check clean
+
+help:
+	@echo "make run    - set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
+	@echo "make test   - the whole test suite against PostgreSQL and Redis"
+	@echo "make bench  - benchmarks against gunicorn (see docs/benchmarks.md)"
+
+check-python:
+	@if [ -z "$(PYTHON)" ]; then \
+		echo "Brain needs Python 3.13 (or 3.12): none found. Install it with 'pyenv install $(PYTHON_VERSION)'" \
+		     "or put python3.13 on PATH, or run 'make PYTHON=/path/to/python3.13 ...'." >&2; exit 1; fi
+
+$(VENV)/.installed: requirements.txt | check-python
+	@[ -x $(PY) ] || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+var/secret-key:
+	@mkdir -p var
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
+
+run: $(VENV)/.installed var/secret-key
+	$(RUN_ENV) $(MANAGE) migrate --noinput
+	$(RUN_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
+	$(RUN_ENV) $(MANAGE) create_demo_admin
+	$(RUN_ENV) exec $(VENV)/bin/gunicorn --config brain/gunicorn.conf.py
+
+test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
+test: export REDIS_URL ?= redis://127.0.0.1:6379/1
+test: export SECRET_KEY ?= insecure-key-for-the-test-suite
+test: $(VENV)/.installed-dev
+	$(MANAGE) check_services --require-real
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+migrations-check: $(VENV)/.installed var/secret-key
+	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var/static

@@ -1,0 +1,38 @@
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+
+@extend_schema(
+    responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
+)
+class ObtainTokenView(ObtainAuthToken):
+    """`POST /api/auth/token` with a username and password returns that user's API token."""
+
+    renderer_classes = [JSONRenderer]
+
+
+def not_found(request, exception=None):
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
+def server_error(request):
+    return JsonResponse({"detail": "Server error."}, status=500)
+
+
+class CurrentUserSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    is_staff = serializers.BooleanField()
+
+
+class CurrentUserView(APIView):
+    """`GET /api/auth/me`: the authenticated user, so a dashboard knows who it acts as."""
+
+    @extend_schema(responses=CurrentUserSerializer)
+    def get(self, request):
+        return Response(CurrentUserSerializer(request.user).data)

@@ -1,0 +1,22 @@
+"""Test settings: the real parts only. The suite refuses to run on SQLite or the in-process cache."""
+
+from .base import *  # noqa: F403
+from .base import CACHES, DATABASES, REST_FRAMEWORK
+
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(  # noqa: F405
+        "The test suite runs against PostgreSQL: set DATABASE_URL (make test does)."
+    )
+if CACHES["default"]["BACKEND"] != "django_redis.cache.RedisCache":
+    raise ImproperlyConfigured("The test suite runs against Redis: set REDIS_URL (make test does).")  # noqa: F405
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# No collectstatic in tests: the manifest storage would refuse unknown files.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
+}

@@ -1,0 +1,136 @@
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from brain.api.authentication import CachedTokenAuthentication, token_cache_key
+
+pytestmark = pytest.mark.django_db
+
+
+def test_api_requires_credentials(anon_client):
+    response = anon_client.get("/api/auth/me")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_bad_token_is_401(anon_client):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+
+    response = anon_client.get("/api/auth/me")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid token."}
+
+
+def test_obtain_token_with_username_and_password(anon_client, user):
+    response = anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "alice-password-1"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"token": Token.objects.get(user=user).key}
+
+
+def test_obtain_token_with_trailing_slash_is_not_redirected(anon_client, user):
+    response = anon_client.post(
+        "/api/auth/token/", {"username": "alice", "password": "alice-password-1"}, format="json"
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"token": Token.objects.get(user=user).key}
+
+
+def test_obtain_token_with_wrong_password_is_400(anon_client, user):
+    response = anon_client.post(
+        "/api/auth/token", {"username": "alice", "password": "wrong"}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["Unable to log in with provided credentials."]
+    }
+    assert not Token.objects.exists()
+
+
+def test_token_lookup_is_cached_and_forgotten_when_the_token_is_deleted(
+    user, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    token = Token.objects.create(user=user)
+    key = token.key
+    auth = CachedTokenAuthentication()
+    auth.authenticate_credentials(token.key)
+
+    with django_assert_num_queries(0):
+        assert auth.authenticate_credentials(key)[0] == user
+    with django_capture_on_commit_callbacks(execute=True):
+        token.delete()
+
+    assert cache.get(token_cache_key(key)) is None
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    assert client.get("/api/auth/me").status_code == 401
+
+
+def test_deactivated_user_is_refused_at_once(api_client, user, django_capture_on_commit_callbacks):
+    key = Token.objects.get(user=user).key
+    CachedTokenAuthentication().authenticate_credentials(key)
+    user.is_active = False
+    with django_capture_on_commit_callbacks(execute=True):
+        user.save()
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    response = client.get("/api/auth/me")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "User inactive or deleted."}
+
+
+def test_token_authentication_works(api_client, user):
+    response = api_client.get("/api/auth/me")
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "username": "alice", "is_staff": False}
+
+
+def test_session_authentication_works(client, user):
+    client.force_login(user)
+
+    response = client.get("/api/auth/me", HTTP_ACCEPT="application/json")
+
+    assert response.status_code == 200
+    assert response.json() == {"id": user.pk, "username": "alice", "is_staff": False}
+
+
+@pytest.mark.parametrize("path", ["/api/auth/me", "/api/auth/me/"])
+def test_paths_work_with_and_without_trailing_slash(api_client, path):
+    response = api_client.get(path)
+
+    assert response.status_code == 200
+    assert response.json()["username"] == "alice"
+
+
+def test_unknown_api_path_is_json_404(api_client):
+    response = api_client.get("/api/no-such-thing")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_oversized_body_is_json_413(api_client, settings):
+    settings.REQUEST_MAX_BODY_BYTES = 1000
+
+    response = api_client.post(
+        "/api/auth/token", data="x" * 2000, content_type="application/json"
+    )
+
+    assert response.status_code == 413
+    assert response.json() == {"detail": "Request body too large: the limit is 1000 bytes."}
+
+
+def test_request_id_is_echoed(anon_client):
+    response = anon_client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
+
+    assert response["X-Request-ID"] == "abc-123"

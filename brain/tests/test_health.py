@@ -1,0 +1,58 @@
+import pytest
+from django.core.cache import CacheHandler
+from django.db import connections
+from django.db.utils import ConnectionHandler
+
+from brain import health
+
+pytestmark = pytest.mark.django_db
+
+
+def test_live_does_no_io(anon_client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = anon_client.get("/health/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_ready_reports_each_part(anon_client):
+    response = anon_client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "degraded": False,
+        "checks": {"database": "ok", "cache": "ok"},
+    }
+
+
+def test_ready_is_503_when_the_database_is_unreachable(anon_client, monkeypatch):
+    closed_port = {**connections["default"].settings_dict, "PORT": "1", "OPTIONS": {"connect_timeout": 2}}
+    monkeypatch.setattr(health, "connections", ConnectionHandler({"default": closed_port}))
+
+    response = anon_client.get("/health/ready")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "unavailable",
+        "degraded": False,
+        "checks": {"database": "unreachable", "cache": "ok"},
+    }
+
+
+def test_ready_is_degraded_200_when_redis_is_unreachable(anon_client, monkeypatch, settings):
+    closed_port = {
+        **settings.CACHES["default"],
+        "LOCATION": "redis://127.0.0.1:1/0",
+    }
+    monkeypatch.setattr(health, "caches", CacheHandler({"default": closed_port}))
+
+    response = anon_client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "degraded": True,
+        "checks": {"database": "ok", "cache": "unreachable"},
+    }

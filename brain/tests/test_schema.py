@@ -1,0 +1,27 @@
+import re
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db
+
+
+def test_schema_validates_without_warnings(tmp_path):
+    call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+
+    assert (tmp_path / "s.yaml").read_text().startswith("openapi: 3")
+
+
+@pytest.mark.parametrize("path", ["/api/schema", "/api/docs", "/api/redoc"])
+def test_schema_and_docs_are_public(anon_client, path):
+    assert anon_client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/api/docs", "/api/redoc"])
+def test_docs_reference_no_external_host(anon_client, path):
+    html = anon_client.get(path).content.decode()
+
+    urls = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert urls, "the page loads its assets"
+    assert all(not re.match(r"^(https?:)?//", url) for url in urls), urls
+    assert "cdn" not in html.lower()

@@ -1,0 +1,86 @@
+"""Settings are read from the environment; each case runs in a fresh interpreter."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+PROBE = """
+import json
+from django.conf import settings
+import django
+django.setup()
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"], "name": str(db["NAME"]), "pool": db.get("OPTIONS", {}).get("pool"),
+    "health_checks": db.get("CONN_HEALTH_CHECKS"),
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "cache_prefix": settings.CACHES["default"].get("KEY_PREFIX"),
+    "ignore_exceptions": settings.CACHES["default"].get("OPTIONS", {}).get("IGNORE_EXCEPTIONS"),
+    "debug": settings.DEBUG, "allowed_hosts": settings.ALLOWED_HOSTS,
+    "trusted_proxies": settings.TRUSTED_PROXY_COUNT,
+}))
+"""
+
+
+def load_settings(**environment):
+    env = {key: value for key, value in os.environ.items()
+           if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    env.update(DJANGO_SETTINGS_MODULE="brain.settings.base", **environment)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+
+
+def test_defaults_are_embedded_sqlite_and_in_process_cache():
+    result = load_settings(SECRET_KEY="k")
+
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.sqlite3"
+    assert loaded["name"] == str(BASE_DIR / "var" / "brain.sqlite3")
+    assert loaded["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert loaded["debug"] is False
+
+
+def test_postgres_url_uses_psycopg_pool_and_health_checks():
+    result = load_settings(SECRET_KEY="k", DATABASE_URL="postgres://u:p@db.example:5433/brain")
+
+    loaded = json.loads(result.stdout)
+    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["name"] == "brain"
+    assert loaded["pool"] == {"min_size": 1, "max_size": 10, "timeout": 10.0}
+    assert loaded["health_checks"] is True
+
+
+def test_redis_url_uses_django_redis_with_prefix_and_ignores_outages():
+    result = load_settings(SECRET_KEY="k", REDIS_URL="redis://127.0.0.1:6379/3")
+
+    loaded = json.loads(result.stdout)
+    assert loaded["cache"] == "django_redis.cache.RedisCache"
+    assert loaded["cache_prefix"] == "brain"
+    assert loaded["ignore_exceptions"] is True
+
+
+def test_lists_and_integers_are_parsed():
+    result = load_settings(SECRET_KEY="k", ALLOWED_HOSTS="a.example,b.example", TRUSTED_PROXY_COUNT="2")
+
+    loaded = json.loads(result.stdout)
+    assert loaded["allowed_hosts"] == ["a.example", "b.example"]
+    assert loaded["trusted_proxies"] == 2
+
+
+def test_secret_key_is_required_without_debug():
+    result = load_settings()
+
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_debug_runs_without_secret_key():
+    result = load_settings(DEBUG="1")
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["debug"] is True

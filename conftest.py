@@ -1,0 +1,58 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    """Every test starts and ends with an empty cache: none may assume it cold or warm."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user(username="alice", password="alice-password-1")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user(username="bob", password="bob-password-1")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff", password="staff-password-1", is_staff=True
+    )
+
+
+@pytest.fixture
+def anon_client():
+    return APIClient()
+
+
+def _token_client(user):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def api_client(user):
+    """A client authenticated as `user` with a DRF token."""
+    return _token_client(user)
+
+
+@pytest.fixture
+def other_client(other_user):
+    return _token_client(other_user)
+
+
+@pytest.fixture
+def staff_client(staff_user):
+    return _token_client(staff_user)

@@ -1,0 +1,164 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils.timezone import now
+
+from audit.mixins import AuditedModel
+
+
+class Project(AuditedModel):
+    """A user's project; tasks_count is the exact number of its tasks (seed 004, `projects`)."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    tasks_count = models.PositiveIntegerField(default=0, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
+    )
+
+    class Meta:
+        db_table = "projects"
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="idx_projects_user_created"),
+            models.Index(fields=["name", "user"], name="idx_projects_name_user"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class TaskStatus(models.TextChoices):
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DISABLED = "disabled"
+
+
+class ScheduledTask(AuditedModel):
+    """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease."""
+
+    skill_name = models.CharField(max_length=100)
+    schedule_cron = models.CharField(max_length=100)
+    timezone = models.CharField(max_length=64, default="UTC")
+    next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    params_json = models.JSONField(default=dict, blank=True)
+    status = models.CharField(
+        max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True
+    )
+    timeout_seconds = models.PositiveIntegerField(default=300)
+    project = models.ForeignKey(
+        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_tasks"
+    )
+    # The scheduler's claim on a running task: which worker, and until when.
+    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=now, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "scheduled_tasks"
+        indexes = [
+            models.Index(fields=["user", "status"], name="idx_tasks_user_status"),
+            models.Index(fields=["status", "next_run_at"], name="idx_tasks_status_next_run"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=TaskStatus.values), name="scheduled_tasks_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.skill_name} ({self.schedule_cron})"
+
+
+class AgentStatus(models.TextChoices):
+    ACTIVE = "active"
+    IDLE = "idle"
+    BUSY = "busy"
+    OFFLINE = "offline"
+    ERROR = "error"
+
+
+class Agent(AuditedModel):
+    """An agent that executes work (seed 004, `agents`)."""
+
+    name = models.CharField(max_length=100, unique=True)
+    type = models.CharField(max_length=50, db_index=True)
+    capabilities_json = models.JSONField(default=list, blank=True)
+    status = models.CharField(
+        max_length=20, choices=AgentStatus.choices, default=AgentStatus.IDLE, db_index=True
+    )
+    last_active_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "agents"
+        indexes = [
+            models.Index(fields=["type", "status"], name="idx_agents_type_status"),
+            models.Index(fields=["status", "last_active_at"], name="idx_agents_status_active"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=AgentStatus.values), name="agents_status_valid"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class ExecutionStatus(models.TextChoices):
+    SUCCESS = "success"
+    FAILED = "failed"
+    TIMEOUT = "timeout"
+    CANCELLED = "cancelled"
+
+
+class ExecutionResult(AuditedModel):
+    """One run of a task (seed 004, `execution_results`). Created when the run starts; status,
+    ended_at and duration_ms stay empty until it completes."""
+
+    task = models.ForeignKey(ScheduledTask, on_delete=models.CASCADE, related_name="executions")
+    # The cron slot this run serves; one slot never runs twice (unique with task).
+    scheduled_for = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(default=now, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(
+        max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
+    )
+    output_text = models.TextField(blank=True, default="")
+    error_text = models.TextField(blank=True, default="")
+    duration_ms = models.BigIntegerField(null=True, blank=True)
+    worker = models.CharField(max_length=100, blank=True, default="")
+
+    class Meta:
+        db_table = "execution_results"
+        indexes = [
+            models.Index(fields=["task", "started_at"], name="idx_executions_task_started"),
+            models.Index(fields=["status", "started_at"], name="idx_executions_status_started"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__isnull=True) | Q(status__in=ExecutionStatus.values),
+                name="execution_results_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_ms__isnull=True) | Q(duration_ms__gte=0),
+                name="execution_results_duration_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
+                name="execution_results_ended_after_started",
+            ),
+            models.UniqueConstraint(
+                fields=["task", "scheduled_for"], name="execution_results_one_run_per_slot"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.task_id} @ {self.started_at:%Y-%m-%d %H:%M:%S} ({self.status or 'running'})"
