@@ -1,0 +1,62 @@
+"""Cron expressions read with croniter, in the task's own time zone, stored in UTC.
+
+Wall-clock semantics, as an operator reads a crontab: `30 2 * * *` means 02:30 local time.
+- On a spring-forward day, a time inside the skipped hour does not exist; the run happens once,
+  shifted forward by the gap (02:30 -> 03:30 in Europe/Berlin), never skipped.
+- On a fall-back day, a time in the repeated hour exists twice; the run happens once, at the first
+  occurrence (01:30 EDT in America/New_York, not again at 01:30 EST).
+"""
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
+from django.core.exceptions import ValidationError
+
+
+def validate_timezone(name):
+    """Raises ValidationError unless `name` is an IANA time zone; returns its ZoneInfo."""
+    if name not in available_timezones():
+        raise ValidationError(f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'.")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:  # e.g. a name with a path in it
+        raise ValidationError(f"Unknown time zone {name!r}.") from error
+
+
+def validate_cron(expression):
+    """Raises ValidationError unless `expression` is a standard five-field cron that fires."""
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValidationError(
+            f"A cron expression has exactly five fields (minute hour day month weekday); "
+            f"got {len(fields)}."
+        )
+    if not croniter.is_valid(expression):
+        raise ValidationError(f"{expression!r} is not a valid cron expression.")
+    try:
+        croniter(expression, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError as error:
+        raise ValidationError(f"{expression!r} never fires (no such date).") from error
+    except CroniterBadCronError as error:
+        raise ValidationError(f"{expression!r} is not a valid cron expression.") from error
+
+
+def next_run(expression, timezone_name, after):
+    """The first time strictly after `after` (aware) at which `expression` fires, read in the
+    time zone `timezone_name`, as an aware UTC datetime; None if it never fires again."""
+    zone = ZoneInfo(timezone_name)
+    after = after.astimezone(UTC)
+    # Iterate naive local wall-clock times, so each wall-clock slot is seen exactly once.
+    local_start = after.astimezone(zone).replace(tzinfo=None)
+    iterator = croniter(expression, local_start)
+    for _ in range(1000):
+        try:
+            candidate = iterator.get_next(datetime)
+        except CroniterBadDateError:
+            return None
+        # fold=0 picks the first of two repeated times, and shifts a skipped time forward.
+        moment = candidate.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        if moment > after:
+            return moment
+    return None

@@ -1,0 +1,41 @@
+"""The skill registry: a skill is a Python callable registered by name that takes a task's
+params_json and returns text output (or raises)."""
+
+from dataclasses import dataclass, field
+
+_registry = {}
+
+
+@dataclass(frozen=True)
+class Skill:
+    name: str
+    function: object
+    description: str = ""
+    parameters: dict = field(default_factory=dict)
+
+
+def skill(name, *, description="", parameters=None):
+    """Registers the decorated callable as the skill `name`."""
+
+    def register(function):
+        if name in _registry:
+            raise ValueError(f"A skill named {name!r} is already registered.")
+        _registry[name] = Skill(
+            name=name,
+            function=function,
+            description=description or (function.__doc__ or "").strip(),
+            parameters=parameters or {},
+        )
+        return function
+
+    return register
+
+
+def get_skill(name):
+    """The registered Skill called `name`, or None."""
+    return _registry.get(name)
+
+
+def all_skills():
+    """Every registered skill, by name."""
+    return sorted(_registry.values(), key=lambda registered: registered.name)
