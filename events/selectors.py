@@ -45,7 +45,7 @@ def event_stats(*, queryset=None, now=None):
         total=Count("*"),
         first_event_at=Min("timestamp"),
         last_event_at=Max("timestamp"),
-        **{severity: Count("*", filter=Q(severity=severity)) for severity in Severity.values},
+        **{severity: Count("id", filter=Q(severity=severity)) for severity in Severity.values},
     )
     by_type = (
         queryset.values("event_type").annotate(count=Count("*")).order_by("-count", "event_type")

@@ -2,25 +2,31 @@
 
 from django.core.exceptions import ValidationError
 
-NUL = "\x00"
 
-
-def _contains_nul(value):
+def _strings(value):
+    """Every key and string inside a JSON value."""
     if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(NUL in key or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
-    return False
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield key
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def validate_details(value):
     """`details` is a JSON object (or null) that PostgreSQL can store: jsonb refuses the NUL
-    character anywhere in a key or a string."""
+    character and text that is not valid Unicode (lone surrogates) in any key or string."""
     if value is None:
         return
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.", code="invalid")
-    if _contains_nul(value):
-        raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+    for text in _strings(value):
+        if "\x00" in text:
+            raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+        try:
+            text.encode()
+        except UnicodeEncodeError:
+            raise ValidationError("Surrogate characters are not allowed.", code="surrogate_characters_not_allowed") from None

@@ -107,6 +107,25 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
     assert not SystemEvent.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ('"message": "\\ud800"', {"message": ["Surrogate characters are not allowed: U+D800."]}),
+        ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed."]}),
+        ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed."]}),
+        ('"message": "m", "details": {"k": 1e400}', {"details": ["Value must be valid JSON."]}),
+    ],
+)
+def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, errors):
+    body = '{"event_type": "deploy", "severity": "info", %s}' % fields
+
+    response = api_client.generic("POST", "/api/events", body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == errors
+    assert not SystemEvent.objects.exists()
+
+
 @pytest.mark.parametrize("field", ["event_type", "severity", "message"])
 def test_create_requires_the_seed_fields(api_client, field):
     payload = {key: value for key, value in VALID.items() if key != field}
@@ -460,3 +479,16 @@ def test_create_and_bulk_with_a_trailing_slash_are_not_redirected(api_client):
     assert api_client.post("/api/events/", VALID, format="json").status_code == 201
     assert api_client.post("/api/events/bulk/", [VALID], format="json").status_code == 201
     assert SystemEvent.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("timestamp_before=0187-02-19T10:39:39.899%2B23:12", 200),
+        ("timestamp_after=0042-11-26T03:23:38-19:10", 200),
+        ("timestamp_after=0001-01-01T00:00:00%2B01:00", 400),
+    ],
+)
+def test_time_filters_take_any_iso_offset(api_client, query, status):
+    for path in ["/api/events", "/api/events/type/deploy", "/api/events/stats"]:
+        assert api_client.get(f"{path}?{query}").status_code == status
