@@ -38,7 +38,9 @@ class DistinctValuesFilter(admin.SimpleListFilter):
             WITH RECURSIVE found AS (
                 SELECT min({self.column}) AS value FROM system_events
                 UNION ALL
-                SELECT (SELECT min({self.column}) FROM system_events WHERE {self.column} > found.value)
+                SELECT (
+                    SELECT min({self.column}) FROM system_events WHERE {self.column} > found.value
+                )
                 FROM found WHERE found.value IS NOT NULL
             )
             SELECT value FROM found WHERE value IS NOT NULL LIMIT %s
@@ -97,9 +99,7 @@ class SystemEventAdmin(admin.ModelAdmin):
             data = {name: form.cleaned_data[name] for name in form.changed_data}
             event_update(event=obj, data=data)
             return
-        created = event_create(
-            **{name: form.cleaned_data[name] for name in ["event_type", "severity", "message", "details", "source", "timestamp"]}
-        )
+        created = event_create(**{name: form.cleaned_data[name] for name in CREATE_FIELDS})
         # The admin goes on with the instance it built (log entry, redirect): give it the row.
         obj.pk, obj.created_at, obj._state = created.pk, created.created_at, created._state
 

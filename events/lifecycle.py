@@ -103,6 +103,7 @@ class HealthRecorder:
     @staticmethod
     def _record_outage(down_since, previous_state):
         now = timezone.now()
+        downtime = round((now - down_since).total_seconds(), 3)
         _record_change(previous_state, UNAVAILABLE, down_since)
         event_create(
             event_type=DATABASE_CONNECTION_LOST,
@@ -115,7 +116,7 @@ class HealthRecorder:
             event_type=DATABASE_CONNECTION_RESTORED,
             severity=Severity.INFO,
             message="Database connection restored",
-            details={"down_since": down_since.isoformat(), "downtime_seconds": round((now - down_since).total_seconds(), 3)},
+            details={"down_since": down_since.isoformat(), "downtime_seconds": downtime},
             source=SOURCE,
             timestamp=now,
         )

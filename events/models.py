@@ -38,7 +38,9 @@ class SystemEvent(AuditedModel):
             # One per list filter, ending in the list's order (timestamp, id), so the first page of
             # a filtered list is a backward index scan that stops after `limit` rows, however many
             # rows match (EXPLAIN numbers in docs/events.md).
-            models.Index(fields=["event_type", "timestamp", "id"], name="idx_system_events_type_ts"),
+            models.Index(
+                fields=["event_type", "timestamp", "id"], name="idx_system_events_type_ts"
+            ),
             models.Index(
                 fields=["event_type", "severity", "timestamp", "id"],
                 name="idx_system_events_type_sev_ts",

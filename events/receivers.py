@@ -34,4 +34,6 @@ def event_saved(sender, instance, created, **kwargs):
 def event_deleted(sender, instance, **kwargs):
     """After commit: drops the cached event and bumps its type's and the stats' generations."""
     types = _touched_types(instance)
-    invalidate_after_commit(event_ids=[instance.pk], event_types=types or (), all_types=types is None)
+    invalidate_after_commit(
+        event_ids=[instance.pk], event_types=types or (), all_types=types is None
+    )

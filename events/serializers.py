@@ -12,7 +12,9 @@ class SystemEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SystemEvent
-        fields = ["id", "event_type", "severity", "message", "details", "source", "timestamp", "created_at"]
+        fields = [
+            "id", "event_type", "severity", "message", "details", "source", "timestamp", "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -63,7 +65,9 @@ class EventStatsSerializer(serializers.Serializer):
 
     total = serializers.IntegerField()
     by_severity = SeverityCountsSerializer()
-    by_type = TypeCountSerializer(many=True, help_text="The 100 most frequent types, most frequent first.")
+    by_type = TypeCountSerializer(
+        many=True, help_text="The 100 most frequent types, most frequent first."
+    )
     top_sources = SourceCountSerializer(many=True, help_text="The 10 most frequent sources.")
     first_event_at = serializers.DateTimeField(allow_null=True)
     last_event_at = serializers.DateTimeField(allow_null=True)

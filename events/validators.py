@@ -25,8 +25,10 @@ def validate_details(value):
         raise ValidationError("Must be a JSON object.", code="invalid")
     for text in _strings(value):
         if "\x00" in text:
-            raise ValidationError("Null characters are not allowed.", code="null_characters_not_allowed")
+            raise ValidationError("Null characters are not allowed.", code="null_characters")
         try:
             text.encode()
         except UnicodeEncodeError:
-            raise ValidationError("Surrogate characters are not allowed.", code="surrogate_characters_not_allowed") from None
+            raise ValidationError(
+                "Surrogate characters are not allowed.", code="surrogate_characters"
+            ) from None

@@ -39,7 +39,9 @@ def _json_response(body, status_code=200):
         description="Partial, as SystemEventUpdate: omitted fields stay unchanged. Staff only.",
     ),
     partial_update=extend_schema(
-        request=SystemEventUpdateSerializer, responses=SystemEventSerializer, description="Staff only."
+        request=SystemEventUpdateSerializer,
+        responses=SystemEventSerializer,
+        description="Staff only.",
     ),
     destroy=extend_schema(description="Staff only."),
 )
@@ -117,7 +119,9 @@ class EventViewSet(viewsets.ModelViewSet):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("event_type", OpenApiTypes.STR, OpenApiParameter.PATH, pattern="^[^/]+$")
+            OpenApiParameter(
+                "event_type", OpenApiTypes.STR, OpenApiParameter.PATH, pattern="^[^/]+$"
+            )
         ],
         responses=SystemEventSerializer(many=True),
     )
@@ -169,4 +173,5 @@ class EventViewSet(viewsets.ModelViewSet):
         serializer = bulk_create_serializer(request.data)
         serializer.is_valid(raise_exception=True)
         events = event_bulk_create(events=serializer.validated_data)
-        return Response(SystemEventSerializer(events, many=True).data, status=status.HTTP_201_CREATED)
+        data = SystemEventSerializer(events, many=True).data
+        return Response(data, status=status.HTTP_201_CREATED)
