@@ -134,3 +134,16 @@ def test_request_id_is_echoed(anon_client):
     response = anon_client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
 
     assert response["X-Request-ID"] == "abc-123"
+
+
+def test_throttled_requests_get_json_429(anon_client, monkeypatch):
+    from rest_framework.throttling import SimpleRateThrottle
+
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
+    for _ in range(2):
+        assert anon_client.get("/api/auth/me").status_code == 401
+
+    response = anon_client.get("/api/auth/me")
+
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Request was throttled.")
