@@ -492,3 +492,12 @@ def test_create_and_bulk_with_a_trailing_slash_are_not_redirected(api_client):
 def test_time_filters_take_any_iso_offset(api_client, query, status):
     for path in ["/api/events", "/api/events/type/deploy", "/api/events/stats"]:
         assert api_client.get(f"{path}?{query}").status_code == status
+
+
+def test_filtered_list_queries_use_no_distinct(api_client):
+    SystemEventFactory(severity="error")
+
+    with CaptureQueriesContext(connection) as queries:
+        api_client.get("/api/events?event_type=health_check&severity=error&severity=critical")
+
+    assert [query["sql"] for query in queries if "DISTINCT" in query["sql"]] == []
