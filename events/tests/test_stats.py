@@ -115,3 +115,13 @@ def test_stats_endpoint_cached_body_is_byte_identical(api_client, django_assert_
         second = api_client.get("/api/events/stats?severity=info")
 
     assert second.content == first.content
+
+
+def test_stats_with_unknown_parameters_share_the_unfiltered_entry(api_client, django_assert_num_queries):
+    SystemEventFactory()
+    first = api_client.get("/api/events/stats")
+
+    with django_assert_num_queries(0):
+        second = api_client.get("/api/events/stats?unknown=1")
+
+    assert second.content == first.content
