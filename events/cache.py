@@ -18,14 +18,13 @@ served only while they are still current: a write bumps them (one INCR each) ins
 keys, and a body computed from rows read before a concurrent write can never be served after it.
 An event entry is deleted on write. Bodies are the exact bytes of the JSON response.
 
-Every write path schedules `invalidate_after_commit`; the work is coalesced per thread, so a purge
-of many rows costs one DEL of their keys and a few INCRs. With Redis down every read is a miss and
+Every write path schedules `invalidate_after_commit`; the work is coalesced per transaction, so a
+purge of many rows costs one DEL of their keys and a few INCRs. With Redis down every read is a miss and
 every write's invalidation is a no-op (django-redis IGNORE_EXCEPTIONS): the API answers from
 PostgreSQL.
 """
 
 import hashlib
-import threading
 import time
 from urllib.parse import quote
 
@@ -150,45 +149,53 @@ def _compute_once(key, generations, ttl, compute):
     return body
 
 
-class _Pending(threading.local):
+class _Invalidation:
+    """One pending invalidation: the events, types and flags gathered before a commit."""
+
     def __init__(self):
         self.event_ids = set()
         self.event_types = set()
         self.all_types = False
-        self.scheduled = False
+        self.done = False
 
-
-_pending = _Pending()
+    def __call__(self):
+        if self.done:
+            return
+        self.done = True
+        cache = _cache()
+        if self.event_ids:
+            cache.delete_many([event_key(event_id) for event_id in self.event_ids])
+        generation_keys = [STATS_GENERATION_KEY]
+        if self.all_types:
+            generation_keys.append(ALL_TYPES_GENERATION_KEY)
+        else:
+            generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
+        for generation_key in generation_keys:
+            cache.incr(generation_key, ignore_key_check=True)
 
 
 def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):
     """Schedules the invalidation of these events, these types' lists (or every type's) and the
     stats, to run when the current transaction commits (at once outside a transaction).
 
-    Requests are pooled per thread and flushed by the first callback that runs, so many writes in
-    one transaction cost one flush. A callback dropped with a rolled-back savepoint only means an
-    extra invalidation later, never a missed one.
+    Calls in the same transaction and savepoint share one pending invalidation (the one behind
+    the last on_commit callback, when it is ours, still pending and registered at the same
+    savepoint level), so a purge of many rows, whose post_delete receivers each call this, costs
+    one DEL and a few INCRs at commit: the first callback to run does the work, the others find it
+    done. A rolled-back savepoint or transaction drops its callbacks, and their data, with it.
     """
-    _pending.event_ids.update(event_ids)
-    _pending.event_types.update(event_types)
-    _pending.all_types = _pending.all_types or all_types
-    _pending.scheduled = True
-    transaction.on_commit(_flush)
-
-
-def _flush():
-    if not _pending.scheduled:
-        return
-    _pending.scheduled = False
-    event_ids, event_types, all_types = _pending.event_ids, _pending.event_types, _pending.all_types
-    _pending.event_ids, _pending.event_types, _pending.all_types = set(), set(), False
-    cache = _cache()
-    if event_ids:
-        cache.delete_many([event_key(event_id) for event_id in event_ids])
-    generation_keys = [STATS_GENERATION_KEY]
-    if all_types:
-        generation_keys.append(ALL_TYPES_GENERATION_KEY)
-    else:
-        generation_keys.extend(events_type_generation_key(t) for t in sorted(event_types))
-    for generation_key in generation_keys:
-        cache.incr(generation_key, ignore_key_check=True)
+    connection = transaction.get_connection()
+    pending = None
+    if connection.in_atomic_block and connection.run_on_commit:
+        savepoint_ids, callback, _ = connection.run_on_commit[-1]
+        if (
+            isinstance(callback, _Invalidation)
+            and not callback.done
+            and savepoint_ids == set(connection.savepoint_ids)
+        ):
+            pending = callback
+    pending = pending or _Invalidation()
+    pending.event_ids.update(event_ids)
+    pending.event_types.update(event_types)
+    pending.all_types = pending.all_types or all_types
+    transaction.on_commit(pending, robust=True)

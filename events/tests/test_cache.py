@@ -1,5 +1,6 @@
 import threading
 import time
+from datetime import timedelta
 
 import pytest
 from django.core.cache import cache
@@ -268,3 +269,14 @@ def test_every_endpoint_answers_from_postgresql_when_redis_is_down(
     with django_capture_on_commit_callbacks(execute=True):
         assert staff_client.delete(f"/api/events/{event.id}").status_code == 204
     assert api_client.get(f"/api/events/{event.id}").status_code == 404
+
+
+def test_a_batch_of_deletes_shares_one_invalidation(django_capture_on_commit_callbacks):
+    SystemEventFactory.create_batch(3, event_type="deploy", timestamp="2020-01-01T00:00:00Z")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        event_purge(older_than=SystemEvent.objects.latest("timestamp").timestamp + timedelta(seconds=1))
+
+    [invalidation] = {id(callback): callback for callback in callbacks}.values()
+    assert len(callbacks) == 4  # one per deleted row (post_delete) and the purge's own
+    assert (len(invalidation.event_ids), invalidation.all_types) == (3, True)
