@@ -191,7 +191,8 @@ def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):
         if (
             isinstance(callback, _Invalidation)
             and not callback.done
-            and savepoint_ids == set(connection.savepoint_ids)
+            # None marks an atomic block without a savepoint: it never rolls back on its own.
+            and savepoint_ids - {None} == set(connection.savepoint_ids) - {None}
         ):
             pending = callback
     pending = pending or _Invalidation()
