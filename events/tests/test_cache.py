@@ -1,3 +1,4 @@
+import contextlib
 import threading
 import time
 from datetime import timedelta
@@ -280,3 +281,16 @@ def test_a_batch_of_deletes_shares_one_invalidation(django_capture_on_commit_cal
     [invalidation] = {id(callback): callback for callback in callbacks}.values()
     assert len(callbacks) == 4  # one per deleted row (post_delete) and the purge's own
     assert (len(invalidation.event_ids), invalidation.all_types) == (3, True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_rolled_back_savepoint_drops_its_invalidation_only():
+    with transaction.atomic():
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            events_cache.invalidate_after_commit(event_types={"rolled_back"})
+            raise RuntimeError
+        events_cache.invalidate_after_commit(event_types={"kept"})
+
+    assert cache.get_many(["events:type:rolled_back:gen", "events:type:kept:gen"]) == {
+        "events:type:kept:gen": 1
+    }
