@@ -67,3 +67,10 @@ def test_ages(text, age):
 def test_purge_events_refuses_a_bad_age(text):
     with pytest.raises(CommandError, match="is not an age like 90d"):
         call_command("purge_events", f"--older-than={text}")
+
+
+def test_seed_events_are_in_time_order():
+    call_command("seed_events", "--count", "300", "--batch-size", "70", verbosity=0, stdout=StringIO())
+
+    timestamps = list(SystemEvent.objects.order_by("id").values_list("timestamp", flat=True))
+    assert timestamps == sorted(timestamps)
