@@ -11,7 +11,7 @@ from .models import SystemEvent
 from .pagination import estimated_count
 from .services import event_create, event_delete, event_update
 
-ADMIN_EXACT_COUNT_LIMIT = 10_000
+ADMIN_EXACT_COUNT_LIMIT = 1_000
 # A free-text column can hold many values; the sidebar lists the first ones alphabetically.
 FILTER_CHOICES_LIMIT = 200
 CREATE_FIELDS = ["event_type", "severity", "message", "details", "source", "timestamp"]

@@ -23,7 +23,7 @@ class EstimatedCountPagination(LimitOffsetPagination):
     """limit/offset pagination whose `count` is exact up to `exact_count_limit` matching rows and
     the planner's estimate above it."""
 
-    exact_count_limit = 10_000
+    exact_count_limit = 1_000
 
     def get_count(self, queryset):
         return estimated_count(queryset, self.exact_count_limit)
