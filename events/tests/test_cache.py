@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import CacheHandler, cache
 from django.db import transaction
 
 from events import cache as events_cache
@@ -294,3 +294,34 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
     assert cache.get_many(["events:type:rolled_back:gen", "events:type:kept:gen"]) == {
         "events:type:kept:gen": 1
     }
+
+
+def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_capture_on_commit_callbacks):
+    locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+    monkeypatch.setattr(events_cache, "caches", locmem)
+    locmem["default"].set("events:id:7", b"{}")
+
+    for event_ids in ([7], []):
+        with django_capture_on_commit_callbacks(execute=True):
+            events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
+
+    assert locmem["default"].get_many(["events:id:7", "events:stats:gen", "events:type:deploy:gen"]) == {
+        "events:stats:gen": 2,
+        "events:type:deploy:gen": 2,
+    }
+
+
+def test_one_round_trip_invalidates_everything(django_capture_on_commit_callbacks, monkeypatch):
+    cache.set("events:id:1", b"{}")
+    cache.set("events:id:2", b"{}")
+    calls = []
+    client = cache.client.get_client(write=True)
+    monkeypatch.setattr(client, "eval", lambda *args, _eval=client.eval: calls.append(args) or _eval(*args))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_cache.invalidate_after_commit(event_ids=[1, 2], event_types={"a", "b"})
+
+    assert len(calls) == 1
+    assert redis_keys() == sorted(
+        ["brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen"]
+    )
