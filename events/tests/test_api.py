@@ -5,7 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from events.models import SystemEvent
-from events.pagination import EstimatedCountPagination
+from events.pagination import EstimatedCountPagination, estimated_count
 
 from .conftest import event_json, iso
 from .factories import SystemEventFactory
@@ -501,3 +501,10 @@ def test_filtered_list_queries_use_no_distinct(api_client):
         api_client.get("/api/events?event_type=health_check&severity=error&severity=critical")
 
     assert [query["sql"] for query in queries if "DISTINCT" in query["sql"]] == []
+
+
+def test_count_is_exact_on_other_databases(monkeypatch):
+    SystemEventFactory.create_batch(3)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    assert estimated_count(SystemEvent.objects.all(), 1) == 3

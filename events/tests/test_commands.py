@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.db.models import Count
 
 from events.management.commands.purge_events import parse_age
@@ -74,3 +75,10 @@ def test_seed_events_are_in_time_order():
 
     timestamps = list(SystemEvent.objects.order_by("id").values_list("timestamp", flat=True))
     assert timestamps == sorted(timestamps)
+
+
+def test_seed_events_needs_postgresql(monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    with pytest.raises(CommandError, match="seed_events loads with PostgreSQL's COPY"):
+        call_command("seed_events", "--count", "1")

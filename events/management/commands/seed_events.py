@@ -3,6 +3,7 @@ import random
 from datetime import timedelta
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 from django.utils import timezone
 from tqdm import tqdm
 
@@ -41,6 +42,8 @@ class Command(BaseCommand):
     def handle(self, *args, count, batch_size, days, seed, **options):
         if count < 0 or batch_size < 1 or days < 1:
             raise CommandError("--count must be >= 0, --batch-size and --days >= 1.")
+        if connection.vendor != "postgresql":
+            raise CommandError("seed_events loads with PostgreSQL's COPY: set DATABASE_URL to PostgreSQL.")
         rng = random.Random(seed)
         start = timezone.now() - timedelta(days=days)
         seconds_per_event = days * 86400 / count if count else 0
