@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
 from .models import Severity, SystemEvent
+from .selectors import events_by_severity, events_by_type
 
 
 class UTCIsoDateTimeField(IsoDateTimeField):
@@ -30,8 +31,7 @@ class TypeEventFilter(django_filters.FilterSet):
     (`?severity=error&severity=critical`), source, a time range (inclusive) and a search in the
     message (case-insensitive substring)."""
 
-    # No joins, so no duplicates: django-filter's default DISTINCT would defeat the indexes.
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, distinct=False)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, method="by_severity")
     source = django_filters.CharFilter()
     timestamp_after = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     timestamp_before = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
@@ -41,11 +41,17 @@ class TypeEventFilter(django_filters.FilterSet):
         model = SystemEvent
         fields = ["severity", "source", "timestamp_after", "timestamp_before", "search"]
 
+    def by_severity(self, queryset, name, value):
+        return events_by_severity(severities=value, queryset=queryset)
+
 
 class EventFilter(TypeEventFilter):
     """Filters of the event list and the stats: the type's list filters plus the type."""
 
-    event_type = django_filters.CharFilter()
+    event_type = django_filters.CharFilter(method="by_type")
 
     class Meta(TypeEventFilter.Meta):
         fields = ["event_type", *TypeEventFilter.Meta.fields]
+
+    def by_type(self, queryset, name, value):
+        return events_by_type(event_type=value, queryset=queryset)

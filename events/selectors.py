@@ -23,14 +23,16 @@ def event_get(*, event_id):
     return SystemEvent.objects.get(pk=event_id)
 
 
-def events_by_type(*, event_type):
-    """Events of one type, newest first (index idx_system_events_type_ts)."""
-    return event_list().filter(event_type=event_type)
+def events_by_type(*, event_type, queryset=None):
+    """Events of one type (of `queryset`, default every event), newest first (index
+    idx_system_events_type_ts, or idx_system_events_type_sev_ts with a severity)."""
+    return (event_list() if queryset is None else queryset).filter(event_type=event_type)
 
 
-def events_by_severity(*, severities):
-    """Events of one or several severities, newest first (index idx_system_events_sev_ts)."""
-    return event_list().filter(severity__in=severities)
+def events_by_severity(*, severities, queryset=None):
+    """Events of one or several severities (of `queryset`, default every event), newest first
+    (index idx_system_events_sev_ts). No DISTINCT: there is no join to duplicate rows."""
+    return (event_list() if queryset is None else queryset).filter(severity__in=severities)
 
 
 def event_stats(*, queryset=None, now=None):
