@@ -21,12 +21,13 @@ from .serializers import (
 )
 from .services import event_bulk_create, event_create, event_delete, event_update
 
-# The largest value of the SERIAL primary key: a larger id cannot exist.
+# The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
 
 
-def _json_response(body, status_code=200):
-    return HttpResponse(body, status=status_code, content_type="application/json")
+def _json_response(body):
+    """A cached (or just rendered) JSON body, answered as it is."""
+    return HttpResponse(body, content_type="application/json")
 
 
 @extend_schema_view(
