@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class SchedulingConfig(AppConfig):
     name = "scheduling"
     verbose_name = "Scheduling"
+
+    def ready(self):
+        import audit
+
+        for model_name in ("Project", "ScheduledTask", "Agent", "ExecutionResult"):
+            audit.register(self.get_model(model_name))
