@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from .models import AuditLog, Operation
 from .pagination import EstimatedCountPaginator
@@ -81,7 +82,7 @@ class AuditLogAdmin(admin.ModelAdmin):
     @admin.display(description="Changed fields")
     def changes(self, obj):
         if obj.operation == Operation.UPDATE:
-            header = format_html("<tr><th>Field</th><th>Old</th><th>New</th></tr>")
+            header = mark_safe("<tr><th>Field</th><th>Old</th><th>New</th></tr>")
             rows = format_html_join(
                 "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (

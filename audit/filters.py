@@ -1,6 +1,28 @@
+from datetime import UTC
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from .models import AuditLog, Operation
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses offsets past ±15:59, which
+    ISO 8601 allows. One that UTC cannot hold (year 1 at +14:00) is invalid input."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class AuditLogFilter(django_filters.FilterSet):
@@ -10,8 +32,8 @@ class AuditLogFilter(django_filters.FilterSet):
     record_id = django_filters.CharFilter()
     user_id = django_filters.CharFilter()
     operation = django_filters.ChoiceFilter(choices=Operation.choices)
-    timestamp_after = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    timestamp_before = django_filters.IsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
+    timestamp_after = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    timestamp_before = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
 
     class Meta:
         model = AuditLog
