@@ -176,9 +176,10 @@ class AuditedModel(models.Model):
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         update_fields = kwargs.get("update_fields")
         with transaction.atomic(using=using, savepoint=False):
-            self._audit_load_missing(
-                options, using, options.attnames if update_fields is None else update_fields
-            )
+            if not kwargs.get("force_insert"):
+                self._audit_load_missing(
+                    options, using, options.attnames if update_fields is None else update_fields
+                )
             super().save(**kwargs)
 
     save.alters_data = True

@@ -274,3 +274,23 @@ def test_deleting_a_project_records_its_tasks_losing_it(records):
     change = records(operation="UPDATE")[0]
     assert change[2] == str(task.pk)
     assert change[3]["project_id"] == {"old": project_pk, "new": None}
+
+
+def test_deleting_a_user_records_the_rows_it_cascades_to(records):
+    user = UserFactory()
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    execution = ExecutionResultFactory(task=task)
+
+    user.delete()
+
+    assert sorted((table, record_id) for _, table, record_id, _ in records(operation="DELETE")) == [
+        ("execution_results", str(execution.pk)),
+        ("projects", str(project.pk)),
+        ("scheduled_tasks", str(task.pk)),
+    ]
+
+
+def test_create_with_an_explicit_primary_key_reads_nothing(django_assert_num_queries):
+    with django_assert_num_queries(2):
+        SystemEvent.objects.create(pk=4242, event_type="x", severity="info", message="m")
