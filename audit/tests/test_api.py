@@ -88,7 +88,8 @@ def test_filters(staff_client, staff_user):
     def ids(**params):
         response = staff_client.get("/api/audit", params)
         assert response.status_code == 200
-        return [(r["operation"], r["table_name"], r["record_id"]) for r in response.json()["results"]]
+        results = response.json()["results"]
+        return [(r["operation"], r["table_name"], r["record_id"]) for r in results]
 
     assert ids(table_name="scheduled_tasks") == [("CREATE", "scheduled_tasks", str(task.pk))]
     assert ids(table_name="system_events", record_id=str(event.pk)) == [

@@ -85,7 +85,9 @@ def test_purge_keeps_records_younger_than_the_age():
     assert AuditLog.objects.get().timestamp < timezone.now() - timedelta(days=29)
 
 
-@pytest.mark.parametrize("arguments", [["--older-than", "1y"], ["--older-than", "5d", "--batch-size", "0"]])
+@pytest.mark.parametrize(
+    "arguments", [["--older-than", "1y"], ["--older-than", "5d", "--batch-size", "0"]]
+)
 def test_purge_rejects_bad_arguments(arguments):
     with pytest.raises(CommandError):
         call_command("purge_audit", *arguments)

@@ -118,10 +118,9 @@ def test_delete_of_tasks_records_their_cascaded_executions_with_one_insert(
         ScheduledTask.objects.all().delete()
 
     assert _audit_queries(captured) == ["INSERT"]
-    assert AuditLog.objects.filter(operation="DELETE", table_name="scheduled_tasks").count() == count
-    assert AuditLog.objects.filter(
-        operation="DELETE", table_name="execution_results"
-    ).count() == count
+    deleted = AuditLog.objects.filter(operation="DELETE")
+    assert deleted.filter(table_name="scheduled_tasks").count() == count
+    assert deleted.filter(table_name="execution_results").count() == count
     assert not ExecutionResult.objects.exists()
 
 
