@@ -61,3 +61,12 @@ migrations-check: $(VENV)/.installed var/secret-key
 
 clean:
 	rm -rf $(VENV) var/static
+
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
+bench: export REDIS_URL ?= redis://127.0.0.1:6379/11
+bench: export SECRET_KEY ?= insecure-key-for-benchmarks
+bench: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(MANAGE) check_services --require-real
+	$(MANAGE) migrate --noinput --verbosity 0
+	$(PY) bench/web.py

@@ -4,6 +4,7 @@ from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
 from rest_framework.views import APIView
 
 
@@ -14,6 +15,8 @@ class ObtainTokenView(ObtainAuthToken):
     """`POST /api/auth/token` with a username and password returns that user's API token."""
 
     renderer_classes = [JSONRenderer]
+    # DRF's view disables throttling; a password endpoint is where it matters most.
+    throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
 
 def not_found(request, exception=None):

@@ -2,6 +2,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+from rest_framework.throttling import SimpleRateThrottle
 
 from brain.api.authentication import CachedTokenAuthentication, token_cache_key
 
@@ -134,3 +135,15 @@ def test_request_id_is_echoed(anon_client):
     response = anon_client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
 
     assert response["X-Request-ID"] == "abc-123"
+
+
+def test_password_guessing_is_throttled_with_json_429(anon_client, user, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
+    guess = {"username": "alice", "password": "guess"}
+    for _ in range(2):
+        assert anon_client.post("/api/auth/token", guess, format="json").status_code == 400
+
+    response = anon_client.post("/api/auth/token", guess, format="json")
+
+    assert response.status_code == 429
+    assert response.json()["detail"].startswith("Request was throttled.")
