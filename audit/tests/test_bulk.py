@@ -14,7 +14,12 @@ from audit.models import AuditLog
 from events.models import SystemEvent
 from scheduling.models import ExecutionResult, ScheduledTask
 
-from .factories import ExecutionResultFactory, ScheduledTaskFactory, SystemEventFactory
+from .factories import (
+    ExecutionResultFactory,
+    ProjectFactory,
+    ScheduledTaskFactory,
+    SystemEventFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -173,3 +178,13 @@ def test_bulk_update_maintains_auto_now_and_refreshes_snapshots(records):
     assert [set(changed) for *_, changed in records(operation="UPDATE")] == [
         {"status", "updated_at"}
     ]
+
+
+def test_update_filtered_across_a_relation_records_the_matching_rows(records):
+    kept = ScheduledTaskFactory(project=ProjectFactory(name="kept"))
+    moved = ScheduledTaskFactory(project=ProjectFactory(name="moved"))
+
+    ScheduledTask.objects.filter(project__name="moved").update(status="disabled")
+
+    assert [record_id for _, _, record_id, _ in records(operation="UPDATE")] == [str(moved.pk)]
+    assert ScheduledTask.objects.get(pk=kept.pk).status == "pending"
