@@ -1,6 +1,8 @@
-"""Cost of auditing an update: 10,000 saves of one SystemEvent, unaudited, audited by Brain, and
-audited by django-auditlog, in one process and the same run, inside one transaction and in
-autocommit. Prints per-save time and queries per save (docs/benchmarks.md, "Audit").
+"""Cost of auditing an update: 10,000 saves of loaded SystemEvents (one per row), unaudited,
+audited by Brain and audited by django-auditlog, in one process and the same run, inside one
+transaction and in autocommit. The modes alternate within each round and the table is vacuumed
+before each pass, so no mode inherits another's dead rows. Prints the median per-save time and the
+queries per save (docs/benchmarks.md, "Audit").
 
     pip install --target /tmp/bench-auditlog django-auditlog   # never into .venv
     PYTHONPATH=/tmp/bench-auditlog DATABASE_URL=postgres://.../brain_audit_bench \\
@@ -63,26 +65,28 @@ class DjangoAuditlog:
         audit.register(SystemEvent)
 
 
-def saves(event, count, start):
-    for n in range(start, start + count):
-        event.message = f"message {n}"
+def saves(events, tag):
+    for event in events:
+        event.message = f"{tag} {event.pk}"
         event.save()
 
 
-def timed(event, count, in_transaction):
+def timed(events, in_transaction, tag):
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM system_events")
     context = transaction.atomic() if in_transaction else nullcontext()
     started = time.perf_counter()
     with context:
-        saves(event, count, start=int(started * 1000))
-    return (time.perf_counter() - started) / count
+        saves(events, tag)
+    return (time.perf_counter() - started) / len(events)
 
 
-def queries_per_save(event, in_transaction, sample=100):
+def queries_per_save(events, in_transaction, tag):
     context = transaction.atomic() if in_transaction else nullcontext()
     with context, CaptureQueriesContext(connection) as captured:
-        saves(event, sample, start=0)
+        saves(events, tag)
     statements = [q["sql"] for q in captured if q["sql"] not in ("BEGIN", "COMMIT")]
-    return len(statements) / sample, (len(captured) - len(statements)) / sample
+    return len(statements) / len(events), (len(captured) - len(statements)) / len(events)
 
 
 def main():
@@ -91,28 +95,47 @@ def main():
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
-    event = SystemEvent.objects.create(event_type="bench", severity="info", message="start")
-    event = SystemEvent.objects.get(pk=event.pk)
     modes = [Unaudited(), Brain(), DjangoAuditlog()]
-    print(f"PostgreSQL {connection.pg_version}, {args.saves} saves x {args.rounds} rounds, median")
+    with modes[0]:
+        SystemEvent.objects.filter(event_type="bench").delete()
+        SystemEvent.objects.bulk_create(
+            SystemEvent(event_type="bench", severity="info", message="start")
+            for _ in range(args.saves)
+        )
+    events = list(SystemEvent.objects.filter(event_type="bench").order_by("pk"))
+    print(
+        f"PostgreSQL {connection.pg_version}, {args.saves} saves (one per row) x {args.rounds} "
+        f"rounds, median"
+    )
+    tag = 0
     for in_transaction in (True, False):
-        label = "in one transaction" if in_transaction else "autocommit"
-        results = {}
+        samples = {mode.name: [] for mode in modes}
+        counts = {}
+        for _ in range(args.rounds):
+            for mode in modes:
+                with mode:
+                    tag += 1
+                    samples[mode.name].append(timed(events, in_transaction, tag))
         for mode in modes:
             with mode:
-                timed(event, 500, in_transaction)  # warm-up
-                samples = [timed(event, args.saves, in_transaction) for _ in range(args.rounds)]
-                results[mode.name] = (statistics.median(samples), *queries_per_save(event, in_transaction))
-        base = results["unaudited"][0]
-        auditlog_cost = results["django-auditlog"][0]
-        print(f"\n{label}")
-        print(f"{'':18} {'us/save':>8} {'x unaudited':>12} {'x auditlog':>11} {'SQL/save':>9} {'BEGIN+COMMIT/save':>18}")
-        for name, (seconds, statements, control) in results.items():
+                tag += 1
+                counts[mode.name] = queries_per_save(events[:100], in_transaction, tag)
+        base = statistics.median(samples["unaudited"])
+        auditlog_cost = statistics.median(samples["django-auditlog"])
+        print(f"\n{'in one transaction' if in_transaction else 'autocommit'}")
+        print(
+            f"{'':18} {'us/save':>8} {'x unaudited':>12} {'x auditlog':>11} {'SQL/save':>9} "
+            f"{'BEGIN+COMMIT/save':>18}"
+        )
+        for mode in modes:
+            seconds = statistics.median(samples[mode.name])
+            statements, control = counts[mode.name]
             print(
-                f"{name:18} {seconds * 1e6:8.1f} {seconds / base:12.2f} "
+                f"{mode.name:18} {seconds * 1e6:8.1f} {seconds / base:12.2f} "
                 f"{seconds / auditlog_cost:11.2f} {statements:9.1f} {control:18.1f}"
             )
-    SystemEvent.objects.filter(pk=event.pk).delete()
+    with modes[0]:
+        SystemEvent.objects.filter(event_type="bench").delete()
 
 
 if __name__ == "__main__":
