@@ -10,7 +10,7 @@ from .validators import (
     validate_agent_type,
     validate_json_array,
     validate_json_object,
-    validate_no_nul,
+    validate_storable_text,
 )
 
 
@@ -31,8 +31,8 @@ class TimestampedQuerySet(AuditedQuerySet):
 class Project(AuditedModel):
     """A user's project; tasks_count is the exact number of its tasks (seed 004, `projects`)."""
 
-    name = models.CharField(max_length=200, validators=[validate_no_nul])
-    description = models.TextField(blank=True, default="", validators=[validate_no_nul])
+    name = models.CharField(max_length=200, validators=[validate_storable_text])
+    description = models.TextField(blank=True, default="", validators=[validate_storable_text])
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     tasks_count = models.PositiveIntegerField(default=0, editable=False)
@@ -65,7 +65,7 @@ class ScheduledTask(AuditedModel):
     """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease.
     The cron is read in `timezone`; next_run_at is stored in UTC."""
 
-    skill_name = models.CharField(max_length=100, validators=[validate_no_nul])
+    skill_name = models.CharField(max_length=100, validators=[validate_storable_text])
     schedule_cron = models.CharField(max_length=100, validators=[validate_cron])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
@@ -82,7 +82,7 @@ class ScheduledTask(AuditedModel):
     )
     # The scheduler's claim on a running task: which worker, and until when.
     claimed_by = models.CharField(
-        max_length=100, blank=True, default="", validators=[validate_no_nul]
+        max_length=100, blank=True, default="", validators=[validate_storable_text]
     )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now, db_index=True)
@@ -119,7 +119,7 @@ class Agent(AuditedModel):
     (scheduling.agent_types), checked by validation rather than a database constraint because
     the registry is extendable in settings."""
 
-    name = models.CharField(max_length=100, unique=True, validators=[validate_no_nul])
+    name = models.CharField(max_length=100, unique=True, validators=[validate_storable_text])
     type = models.CharField(max_length=50, db_index=True, validators=[validate_agent_type])
     capabilities_json = models.JSONField(default=list, blank=True, validators=[validate_json_array])
     status = models.CharField(
@@ -162,10 +162,10 @@ class ExecutionResult(AuditedModel):
     status = models.CharField(
         max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
     )
-    output_text = models.TextField(blank=True, default="", validators=[validate_no_nul])
-    error_text = models.TextField(blank=True, default="", validators=[validate_no_nul])
+    output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
     duration_ms = models.BigIntegerField(null=True, blank=True)
-    worker = models.CharField(max_length=100, blank=True, default="", validators=[validate_no_nul])
+    worker = models.CharField(max_length=100, blank=True, default="", validators=[validate_storable_text])
 
     class Meta:
         db_table = "execution_results"

@@ -51,7 +51,7 @@ def test_project_name_with_nul_is_refused(user):
     with pytest.raises(ValidationError) as error:
         services.project_create(user=user, name="bad\x00name")
 
-    assert error.value.message_dict == {"name": ["NUL characters are not allowed."]}
+    assert error.value.message_dict == {"name": ["Null characters are not allowed."]}
     assert not Project.objects.exists()
 
 
@@ -98,7 +98,7 @@ def test_task_create_keeps_a_given_next_run_at(user):
         ("timezone", "Mars/Olympus", "Unknown time zone"),
         ("status", "sleeping", "is not a valid choice"),
         ("params_json", [1, 2], "Must be a JSON object."),
-        ("params_json", {"key": "nul\x00"}, "NUL characters are not allowed."),
+        ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
     ],
 )
 def test_task_create_refuses_invalid_fields(user, field, value, message):
@@ -242,8 +242,8 @@ def test_agent_create_with_every_field():
         ("type", "wizard", "Unknown agent type 'wizard'"),
         ("status", "asleep", "is not a valid choice"),
         ("capabilities_json", {"python": True}, "Must be a JSON array."),
-        ("capabilities_json", ["\x00"], "NUL characters are not allowed."),
-        ("name", "a\x00b", "NUL characters are not allowed."),
+        ("capabilities_json", ["\x00"], "Null characters are not allowed."),
+        ("name", "a\x00b", "Null characters are not allowed."),
     ],
 )
 def test_agent_create_refuses_invalid_fields(field, value, message):

@@ -1,0 +1,78 @@
+"""django-filter FilterSets of the scheduling list endpoints (the seed's filters: user_id,
+status, type, plus foreign keys, names and time ranges)."""
+
+from django import forms
+from django_filters import rest_framework as filters
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+
+from .models import (
+    Agent,
+    AgentStatus,
+    ExecutionResult,
+    ExecutionStatus,
+    Project,
+    ScheduledTask,
+    TaskStatus,
+)
+
+
+@extend_schema_field(OpenApiTypes.INT)
+class IdFilter(filters.NumberFilter):
+    """An integer id (NumberFilter would accept 1.5)."""
+
+    field_class = forms.IntegerField
+
+
+class ProjectFilter(filters.FilterSet):
+    user_id = IdFilter(field_name="user_id")
+    name = filters.CharFilter(field_name="name", lookup_expr="icontains")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = Project
+        fields = ["user_id", "name", "created_after", "created_before"]
+
+
+class ScheduledTaskFilter(filters.FilterSet):
+    user_id = IdFilter(field_name="user_id")
+    project_id = IdFilter(field_name="project_id")
+    status = filters.ChoiceFilter(choices=TaskStatus.choices)
+    skill_name = filters.CharFilter(field_name="skill_name")
+    next_run_after = filters.IsoDateTimeFilter(field_name="next_run_at", lookup_expr="gte")
+    next_run_before = filters.IsoDateTimeFilter(field_name="next_run_at", lookup_expr="lte")
+
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "user_id",
+            "project_id",
+            "status",
+            "skill_name",
+            "next_run_after",
+            "next_run_before",
+        ]
+
+
+class AgentFilter(filters.FilterSet):
+    name = filters.CharFilter(field_name="name")
+    type = filters.CharFilter(field_name="type")
+    status = filters.ChoiceFilter(choices=AgentStatus.choices)
+    active_after = filters.IsoDateTimeFilter(field_name="last_active_at", lookup_expr="gte")
+    active_before = filters.IsoDateTimeFilter(field_name="last_active_at", lookup_expr="lte")
+
+    class Meta:
+        model = Agent
+        fields = ["name", "type", "status", "active_after", "active_before"]
+
+
+class ExecutionResultFilter(filters.FilterSet):
+    task_id = IdFilter(field_name="task_id")
+    status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
+
+    class Meta:
+        model = ExecutionResult
+        fields = ["task_id", "status", "started_after", "started_before"]
