@@ -165,7 +165,9 @@ class ExecutionResult(AuditedModel):
     output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
     error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
     duration_ms = models.BigIntegerField(null=True, blank=True)
-    worker = models.CharField(max_length=100, blank=True, default="", validators=[validate_storable_text])
+    worker = models.CharField(
+        max_length=100, blank=True, default="", validators=[validate_storable_text]
+    )
 
     class Meta:
         db_table = "execution_results"
