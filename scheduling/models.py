@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
@@ -26,6 +27,13 @@ class TimestampedQuerySet(AuditedQuerySet):
         for obj in objs:
             obj.updated_at = moment
         return super().bulk_update(objs, [*fields, "updated_at"], batch_size=batch_size)
+
+
+class ShapedJSONField(models.JSONField):
+    """A JSONField whose validators also see `{}` and `[]`: for a field that must be an object
+    or an array, an empty one is a value of some shape, not a blank to skip."""
+
+    empty_values = [None]
 
 
 class Project(AuditedModel):
@@ -69,7 +77,7 @@ class ScheduledTask(AuditedModel):
     schedule_cron = models.CharField(max_length=100, validators=[validate_cron])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    params_json = models.JSONField(default=dict, blank=True, validators=[validate_json_object])
+    params_json = ShapedJSONField(default=dict, blank=True, validators=[validate_json_object])
     status = models.CharField(
         max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True
     )
@@ -105,6 +113,10 @@ class ScheduledTask(AuditedModel):
     def __str__(self):
         return f"{self.skill_name} ({self.schedule_cron})"
 
+    def clean(self):
+        if self.project_id is not None and self.project.user_id != self.user_id:
+            raise ValidationError({"project": "The project belongs to another user."})
+
 
 class AgentStatus(models.TextChoices):
     ACTIVE = "active"
@@ -121,7 +133,7 @@ class Agent(AuditedModel):
 
     name = models.CharField(max_length=100, unique=True, validators=[validate_storable_text])
     type = models.CharField(max_length=50, db_index=True, validators=[validate_agent_type])
-    capabilities_json = models.JSONField(default=list, blank=True, validators=[validate_json_array])
+    capabilities_json = ShapedJSONField(default=list, blank=True, validators=[validate_json_array])
     status = models.CharField(
         max_length=20, choices=AgentStatus.choices, default=AgentStatus.IDLE, db_index=True
     )

@@ -2,7 +2,6 @@
 
 from datetime import datetime
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
@@ -40,11 +39,6 @@ EXECUTION_UPDATABLE = frozenset(
 )
 
 
-def _check_project_owner(project, user_id):
-    if project is not None and project.user_id != user_id:
-        raise ValidationError({"project": "The project belongs to another user."})
-
-
 @transaction.atomic
 def task_create(
     *,
@@ -60,7 +54,6 @@ def task_create(
 ) -> ScheduledTask:
     """Creates `user`'s task. next_run_at, unless given, is the cron's next time after now in
     `timezone`. The project's tasks_count goes up by one in the same transaction."""
-    _check_project_owner(project, user.pk)
     task = ScheduledTask(
         user=user,
         skill_name=skill_name,
@@ -95,7 +88,6 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
         name in data and data[name] != getattr(task, name) for name in ("schedule_cron", "timezone")
     )
     assign(task, data, TASK_UPDATABLE)
-    _check_project_owner(task.project, task.user_id)
     task.full_clean()
     if schedule_changed and "next_run_at" not in data:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())

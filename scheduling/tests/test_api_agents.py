@@ -197,3 +197,22 @@ def test_last_active_at_is_read_only(staff_client):
 
     assert response.status_code == 201
     assert Agent.objects.get().last_active_at is None
+
+
+def test_time_filters_accept_any_iso_offset(api_client):
+    # PostgreSQL refuses offsets beyond +-15:59; the filter converts to UTC first.
+    agent = AgentFactory()
+    api_client.post(f"/api/agents/{agent.pk}/heartbeat")
+
+    response = api_client.get("/api/agents", {"active_after": "2000-01-01T00:00:00-19:48"})
+
+    assert [row["id"] for row in response.json()["results"]] == [agent.pk]
+
+
+def test_time_filters_refuse_a_time_out_of_range(api_client):
+    response = api_client.get("/api/agents", {"active_before": "0001-01-01T00:00:00+05:00"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"active_before": ["Enter a valid date/time."]},
+    )

@@ -98,6 +98,7 @@ def test_task_create_keeps_a_given_next_run_at(user):
         ("timezone", "Mars/Olympus", "Unknown time zone"),
         ("status", "sleeping", "is not a valid choice"),
         ("params_json", [1, 2], "Must be a JSON object."),
+        ("params_json", [], "Must be a JSON object."),
         ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
     ],
 )
@@ -242,6 +243,7 @@ def test_agent_create_with_every_field():
         ("type", "wizard", "Unknown agent type 'wizard'"),
         ("status", "asleep", "is not a valid choice"),
         ("capabilities_json", {"python": True}, "Must be a JSON array."),
+        ("capabilities_json", {}, "Must be a JSON array."),
         ("capabilities_json", ["\x00"], "Null characters are not allowed."),
         ("name", "a\x00b", "Null characters are not allowed."),
     ],
