@@ -32,8 +32,9 @@ def _changes(form):
 
 class ServiceAdmin(admin.ModelAdmin):
     """A ModelAdmin whose writes call the subclass's `create(form)`, `update(fresh_instance,
-    changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the database, so the service sees what
-    changed (a new cron, another project) rather than the form's already-edited instance."""
+    changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the
+    database, so the service sees what changed (a new cron, another project) rather than the
+    form's already-edited instance."""
 
     def save_model(self, request, obj, form, change):
         if change:
