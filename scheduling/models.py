@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
@@ -81,7 +82,7 @@ class ScheduledTask(AuditedModel):
     status = models.CharField(
         max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True
     )
-    timeout_seconds = models.PositiveIntegerField(default=300)
+    timeout_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )

@@ -98,8 +98,8 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ({"params_json": {"a": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
         ({"skill_name": "a\x00"}, {"skill_name": ["Null characters are not allowed."]}),
         (
-            {"timeout_seconds": -1},
-            {"timeout_seconds": ["Ensure this value is greater than or equal to 0."]},
+            {"timeout_seconds": 0},
+            {"timeout_seconds": ["Ensure this value is greater than or equal to 1."]},
         ),
         (
             {"timeout_seconds": 2**31},
