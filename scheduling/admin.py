@@ -31,6 +31,9 @@ def _changes(form):
 
 
 class ServiceAdmin(admin.ModelAdmin):
+    # Fields that are set on creation and never change afterwards (the owner of a row).
+    fixed_after_creation = []
+
     """A ModelAdmin whose writes call the subclass's `create(form)`, `update(fresh_instance,
     changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the
     database, so the service sees what changed (a new cron, another project) rather than the
@@ -42,6 +45,10 @@ class ServiceAdmin(admin.ModelAdmin):
         else:
             saved = self.create(form)
         _adopt(obj, saved)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return [*readonly, *self.fixed_after_creation] if obj else readonly
 
     def delete_model(self, request, obj):
         self.delete(obj)
@@ -59,6 +66,7 @@ class ProjectAdmin(ServiceAdmin):
     date_hierarchy = "created_at"
     list_select_related = ["user"]
     readonly_fields = ["tasks_count", "created_at", "updated_at"]
+    fixed_after_creation = ["user"]
     fields = ["name", "description", "user", "tasks_count", "created_at", "updated_at"]
 
     def create(self, form):
@@ -72,10 +80,6 @@ class ProjectAdmin(ServiceAdmin):
 
     def delete(self, instance):
         services.project_delete(project=instance)
-
-    def get_readonly_fields(self, request, obj=None):
-        # The owner of an existing project does not change (its tasks belong to that user).
-        return [*self.readonly_fields, "user"] if obj else self.readonly_fields
 
 
 class ExecutionResultInline(admin.TabularInline):
@@ -150,6 +154,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
         "all_executions",
     ]
     inlines = [ExecutionResultInline]
+    fixed_after_creation = ["user"]
 
     @admin.display(description="Next run (task's time zone)", ordering="next_run_at")
     def next_run_local(self, task):

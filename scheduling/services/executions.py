@@ -66,7 +66,10 @@ def execution_create(
 
 @transaction.atomic
 def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResult:
-    """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it."""
+    """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it. A
+    final status can change but not go back to none (the run did end)."""
+    if execution.status is not None and "status" in data and data["status"] is None:
+        raise ValidationError({"status": "A completed execution keeps a final status."})
     assign(execution, data, EXECUTION_UPDATABLE)
     if {"started_at", "ended_at"} & set(data):
         _fill_duration(execution, duration_given="duration_ms" in data)

@@ -142,6 +142,21 @@ def test_admin_move_and_cron_change_go_through_the_service(admin_client):
     assert list(Project.objects.order_by("pk").values_list("tasks_count", flat=True)) == [0, 1]
 
 
+def test_admin_keeps_the_owner_of_an_existing_task(admin_client):
+    task = ScheduledTaskFactory()
+    stranger = UserFactory()
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, user=stranger.pk, params_json='{"a": 1}'),
+    )
+
+    assert response.status_code == 302
+    owner_id = task.user_id
+    task.refresh_from_db()
+    assert (task.user_id, task.params_json) == (owner_id, {"a": 1})
+
+
 def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):
     task = ScheduledTaskFactory()
     strangers_project = ProjectFactory()

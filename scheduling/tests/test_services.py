@@ -421,6 +421,18 @@ def test_execution_update_recomputes_duration_when_the_end_moves(user):
     assert execution.duration_ms == 7000
 
 
+def test_execution_update_keeps_a_final_status(user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+
+    services.execution_update(execution=execution, data={"status": "cancelled"})
+    with pytest.raises(ValidationError) as error:
+        services.execution_update(execution=execution, data={"status": None})
+
+    assert error.value.message_dict == {"status": ["A completed execution keeps a final status."]}
+    execution.refresh_from_db()
+    assert execution.status == "cancelled"
+
+
 def test_execution_delete(user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
 
