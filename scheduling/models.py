@@ -132,7 +132,12 @@ class Agent(AuditedModel):
     (scheduling.agent_types), checked by validation rather than a database constraint because
     the registry is extendable in settings."""
 
-    name = models.CharField(max_length=100, unique=True, validators=[validate_storable_text])
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[validate_storable_text],
+        error_messages={"unique": "An agent with this name already exists."},
+    )
     type = models.CharField(max_length=50, db_index=True, validators=[validate_agent_type])
     capabilities_json = ShapedJSONField(default=list, blank=True, validators=[validate_json_array])
     status = models.CharField(

@@ -134,7 +134,7 @@ class ExecutionResultSerializer(ModelSerializer):
             "duration_ms": {"min_value": 0},
             "started_at": {"required": False},
         }
-        # The (task, scheduled_for) slot is checked in validate(), with a field message.
+        # execution_create/update check the (task, scheduled_for) slot, with a field message.
         validators = []
 
     def validate(self, attrs):
@@ -146,15 +146,6 @@ class ExecutionResultSerializer(ModelSerializer):
         started_at, ended_at = current("started_at"), current("ended_at")
         if started_at and ended_at and ended_at < started_at:
             raise serializers.ValidationError({"ended_at": "ended_at cannot be before started_at."})
-        task, scheduled_for = current("task"), current("scheduled_for")
-        if scheduled_for is not None:
-            others = ExecutionResult.objects.filter(task=task, scheduled_for=scheduled_for)
-            if self.instance is not None:
-                others = others.exclude(pk=self.instance.pk)
-            if others.exists():
-                raise serializers.ValidationError(
-                    {"scheduled_for": "This task already has an execution for that slot."}
-                )
         return attrs
 
 

@@ -9,21 +9,8 @@ from ..models import Agent, AgentStatus
 from .common import assign, save_or_conflict
 
 AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
-EXECUTION_UPDATABLE = frozenset(
-    {
-        "task",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "status",
-        "output_text",
-        "error_text",
-        "duration_ms",
-        "worker",
-    }
-)
 
-AGENT_NAME_TAKEN = "An agent with this name already exists."
+AGENT_NAME_TAKEN = Agent._meta.get_field("name").error_messages["unique"]
 
 
 @transaction.atomic
@@ -66,9 +53,9 @@ def agent_delete(*, agent: Agent) -> None:
 @transaction.atomic
 def agent_heartbeat(*, agent: Agent, status: str | None = None) -> Agent:
     """The seed's update_activity: last_active_at becomes now, and the status changes if given."""
-    assign(
-        agent, {"last_active_at": now(), **({"status": status} if status else {})}, AGENT_UPDATABLE
-    )
+    agent.last_active_at = now()
+    if status is not None:
+        agent.status = status
     agent.full_clean()
     agent.save(update_fields=["last_active_at", "status"])
     return agent

@@ -26,6 +26,26 @@ EXECUTION_UPDATABLE = frozenset(
 SLOT_TAKEN = "This task already has an execution for that slot."
 
 
+def _check_slot_free(execution):
+    """One run per (task, scheduled_for), reported on scheduled_for (model validation reports
+    a two-field unique constraint without a field)."""
+    if execution.scheduled_for is None:
+        return
+    others = ExecutionResult.objects.filter(
+        task_id=execution.task_id, scheduled_for=execution.scheduled_for
+    )
+    if execution.pk is not None:
+        others = others.exclude(pk=execution.pk)
+    if others.exists():
+        raise ValidationError({"scheduled_for": SLOT_TAKEN})
+
+
+def _full_clean_but_slot(execution):
+    # The slot constraint is _check_slot_free's (and, for a concurrent write, the database's):
+    # full_clean would report it without a field.
+    execution.full_clean(exclude={"scheduled_for"})
+
+
 def _fill_duration(execution, *, duration_given):
     if not duration_given and execution.ended_at is not None and execution.started_at is not None:
         if execution.ended_at >= execution.started_at:
@@ -59,7 +79,8 @@ def execution_create(
         worker=worker,
     )
     _fill_duration(execution, duration_given=duration_ms is not None)
-    execution.full_clean()
+    _check_slot_free(execution)
+    _full_clean_but_slot(execution)
     save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
     return execution
 
@@ -73,7 +94,8 @@ def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResu
     assign(execution, data, EXECUTION_UPDATABLE)
     if {"started_at", "ended_at"} & set(data):
         _fill_duration(execution, duration_given="duration_ms" in data)
-    execution.full_clean()
+    _check_slot_free(execution)
+    _full_clean_but_slot(execution)
     save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
     return execution
 
@@ -123,6 +145,6 @@ def execution_complete(
     if error_text is not None:
         data["error_text"] = error_text
     assign(execution, data, EXECUTION_UPDATABLE)
-    execution.full_clean()
+    _full_clean_but_slot(execution)
     execution.save()
     return execution

@@ -6,34 +6,6 @@ from ..models import Project, ScheduledTask
 from .common import assign
 
 PROJECT_UPDATABLE = frozenset({"name", "description"})
-TASK_UPDATABLE = frozenset(
-    {
-        "skill_name",
-        "schedule_cron",
-        "timezone",
-        "next_run_at",
-        "params_json",
-        "status",
-        "timeout_seconds",
-        "project",
-        "claimed_by",
-        "lease_expires_at",
-    }
-)
-AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
-EXECUTION_UPDATABLE = frozenset(
-    {
-        "task",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "status",
-        "output_text",
-        "error_text",
-        "duration_ms",
-        "worker",
-    }
-)
 
 
 @transaction.atomic

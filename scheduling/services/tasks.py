@@ -23,20 +23,6 @@ TASK_UPDATABLE = frozenset(
         "lease_expires_at",
     }
 )
-AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
-EXECUTION_UPDATABLE = frozenset(
-    {
-        "task",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "status",
-        "output_text",
-        "error_text",
-        "duration_ms",
-        "worker",
-    }
-)
 
 
 @transaction.atomic

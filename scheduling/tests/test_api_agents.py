@@ -101,7 +101,7 @@ def test_list_costs_a_constant_number_of_queries(api_client, django_assert_num_q
             {"capabilities_json": ["\ud800"]},
             {"capabilities_json": ["Surrogate characters are not allowed: U+D800."]},
         ),
-        ({"name": "taken"}, {"name": ["agent with this name already exists."]}),
+        ({"name": "taken"}, {"name": ["An agent with this name already exists."]}),
         ({"name": "n\x00"}, {"name": ["Null characters are not allowed."]}),
     ],
 )
@@ -137,7 +137,7 @@ def test_rename_to_a_taken_name_is_refused(staff_client):
 
     assert (response.status_code, response.json()) == (
         400,
-        {"name": ["agent with this name already exists."]},
+        {"name": ["An agent with this name already exists."]},
     )
 
 

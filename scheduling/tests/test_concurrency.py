@@ -1,12 +1,15 @@
-"""tasks_count stays exact when two connections create and move tasks at the same time."""
+"""Two connections writing at the same time: tasks_count stays exact, and a unique name or slot
+that both claim ends as one row and one field error, never an IntegrityError."""
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from scheduling import services
-from scheduling.models import Project, ScheduledTask
+from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
 
 from .factories import ProjectFactory, UserFactory
 
@@ -83,3 +86,46 @@ def test_tasks_count_is_exact_under_concurrent_moves_in_opposite_directions():
 
     counts = dict(Project.objects.values_list("pk", "tasks_count"))
     assert counts == {first.pk: TASKS_PER_THREAD, second.pk: TASKS_PER_THREAD}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_agents_with_one_name_make_one_agent_and_one_field_error():
+    outcomes = []
+
+    def create():
+        try:
+            services.agent_create(name="twin", type="coder")
+            outcomes.append("created")
+        except ValidationError as error:
+            outcomes.append(error.message_dict)
+
+    run_in_threads(create, create)
+
+    assert sorted(outcomes, key=str) == sorted(
+        ["created", {"name": ["An agent with this name already exists."]}], key=str
+    )
+    assert Agent.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_runs_of_one_slot_make_one_execution():
+    task = services.task_create(
+        user=UserFactory(), skill_name="test.noop", schedule_cron="* * * * *"
+    )
+    slot = datetime(2026, 1, 1, tzinfo=UTC)
+    outcomes = []
+
+    def record():
+        try:
+            services.execution_create(task=task, scheduled_for=slot)
+            outcomes.append("created")
+        except ValidationError as error:
+            outcomes.append(error.message_dict)
+
+    run_in_threads(record, record)
+
+    assert sorted(outcomes, key=str) == sorted(
+        ["created", {"scheduled_for": ["This task already has an execution for that slot."]}],
+        key=str,
+    )
+    assert ExecutionResult.objects.count() == 1

@@ -263,7 +263,7 @@ def test_agent_name_is_unique():
     with pytest.raises(ValidationError) as error:
         services.agent_create(name="rex", type="coder")
 
-    assert error.value.message_dict == {"name": ["Agent with this Name already exists."]}
+    assert error.value.message_dict == {"name": ["An agent with this name already exists."]}
 
 
 def test_agent_types_are_extendable_in_settings(settings):
@@ -341,7 +341,9 @@ def test_execution_create_refuses_a_second_run_of_one_slot(user):
     with pytest.raises(ValidationError) as error:
         services.execution_create(task=task, scheduled_for=slot)
 
-    assert error.value.messages == ["This task already has an execution for that slot."]
+    assert error.value.message_dict == {
+        "scheduled_for": ["This task already has an execution for that slot."]
+    }
     assert ExecutionResult.objects.count() == 1
 
 
