@@ -65,7 +65,7 @@ def test_create_a_finished_execution_computes_its_duration(api_client, user):
     ("payload", "errors"),
     [
         ({"status": "exploded"}, {"status": ['"exploded" is not a valid choice.']}),
-        ({"status": None}, {"status": ["This field may not be null."]}),
+        ({"status": ""}, {"status": ['"" is not a valid choice.']}),
         (
             {"duration_ms": -5},
             {"duration_ms": ["Ensure this value is greater than or equal to 0."]},
@@ -182,6 +182,19 @@ def test_patch_refuses_an_end_before_the_start(api_client, user):
         400,
         {"ended_at": ["ended_at cannot be before started_at."]},
     )
+
+
+def test_patch_cannot_clear_a_final_status(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+
+    response = api_client.patch(f"/api/executions/{execution.pk}", {"status": None})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"status": ["A completed execution keeps a final status."]},
+    )
+    execution.refresh_from_db()
+    assert execution.status == "failed"
 
 
 def test_delete(api_client, user):
