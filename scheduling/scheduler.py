@@ -209,7 +209,9 @@ class Scheduler:
     def _record(self):
         if not self._finished:
             return
-        recorded = execution_finish(worker=self.worker_id, outcomes=self._finished, now=self.clock())
+        recorded = execution_finish(
+            worker=self.worker_id, outcomes=self._finished, now=self.clock()
+        )
         recorded_ids = {outcome.claim.execution_id for outcome in recorded}
         for outcome in self._finished:
             self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
@@ -254,4 +256,6 @@ class Scheduler:
             self._record()
         except (DatabaseError, InterfaceError):
             # The leases expire and another scheduler reclaims the tasks.
-            logger.exception("scheduler could not release its tasks", extra={"worker": self.worker_id})
+            logger.exception(
+                "scheduler could not release its tasks", extra={"worker": self.worker_id}
+            )

@@ -130,7 +130,9 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
             runnable.append(task)
         executions = ExecutionResult.objects.bulk_create(
             [
-                ExecutionResult(task=task, scheduled_for=task.next_run_at, started_at=now, worker=worker)
+                ExecutionResult(
+                    task=task, scheduled_for=task.next_run_at, started_at=now, worker=worker
+                )
                 for task in runnable
             ]
         )

@@ -20,11 +20,16 @@ def run_once(start, **options):
 
 
 NOW = datetime(2026, 6, 1, 12, 2, 30, tzinfo=UTC)
+NEXT_SLOT = datetime(2026, 6, 1, 12, 5, tzinfo=UTC)  # of */5 after NOW
 
 
 def test_a_due_task_runs_once_and_returns_to_pending_at_its_next_slot(user):
-    task = make_task(user, params_json={"message": "hello"}, cron="*/5 * * * *",
-                     next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    task = make_task(
+        user,
+        params_json={"message": "hello"},
+        cron="*/5 * * * *",
+        next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
 
     run_once(NOW)
 
@@ -34,10 +39,11 @@ def test_a_due_task_runs_once_and_returns_to_pending_at_its_next_slot(user):
     assert execution.error_text == ""
     assert execution.scheduled_for == datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     assert execution.worker == "test-worker"
-    assert execution.ended_at - execution.started_at == timedelta(milliseconds=execution.duration_ms)
+    duration = timedelta(milliseconds=execution.duration_ms)
+    assert execution.ended_at - execution.started_at == duration
     task.refresh_from_db()
     assert task.status == TaskStatus.PENDING
-    assert task.next_run_at == datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert task.next_run_at == NEXT_SLOT
     assert (task.claimed_by, task.lease_expires_at) == ("", None)
 
 
@@ -52,23 +58,33 @@ def test_a_task_not_yet_due_does_not_run(user):
 
 
 def test_a_failing_skill_records_its_traceback_and_the_task_goes_on(user):
-    task = make_task(user, skill_name="demo.fail", params_json={"message": "disk on fire"},
-                     cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    task = make_task(
+        user,
+        skill_name="demo.fail",
+        params_json={"message": "disk on fire"},
+        cron="*/5 * * * *",
+        next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
+    )
 
     run_once(NOW)
 
     execution = ExecutionResult.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
     assert execution.error_text.startswith("Traceback (most recent call last):")
-    assert 'in fail\n    raise RuntimeError' in execution.error_text
+    assert "in fail\n    raise RuntimeError" in execution.error_text
     assert execution.error_text.endswith("RuntimeError: disk on fire\n")
     task.refresh_from_db()
-    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, datetime(2026, 6, 1, 12, 5, tzinfo=UTC))
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NEXT_SLOT)
 
 
 def test_an_overrunning_skill_times_out_and_the_worker_goes_on(user):
-    slow = make_task(user, skill_name="demo.sleep", params_json={"seconds": 30}, timeout_seconds=1,
-                     next_run_at=NOW - timedelta(seconds=2))
+    slow = make_task(
+        user,
+        skill_name="demo.sleep",
+        params_json={"seconds": 30},
+        timeout_seconds=1,
+        next_run_at=NOW - timedelta(seconds=2),
+    )
     quick = make_task(user, next_run_at=NOW - timedelta(seconds=1))
 
     run_once(NOW, batch_size=1)  # one slot: the quick task waits for the slow one's timeout
@@ -98,13 +114,17 @@ def test_a_task_missed_during_downtime_runs_once_and_says_so(user):
         "(last 2026-06-01T12:00:00+00:00); missed slots are not replayed.\n"
     )
     task.refresh_from_db()
-    assert task.next_run_at == datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert task.next_run_at == NEXT_SLOT
 
 
 def test_fall_back_runs_the_repeated_local_time_once(user):
     # 2026-11-01 in New York: 01:30 EDT (05:30 UTC), then 01:30 EST (06:30 UTC) again.
-    task = make_task(user, cron="30 1 * * *", timezone="America/New_York",
-                     next_run_at=datetime(2026, 11, 1, 5, 30, tzinfo=UTC))
+    task = make_task(
+        user,
+        cron="30 1 * * *",
+        timezone="America/New_York",
+        next_run_at=datetime(2026, 11, 1, 5, 30, tzinfo=UTC),
+    )
 
     run_once(datetime(2026, 11, 1, 5, 30, 1, tzinfo=UTC))
     task.refresh_from_db()
@@ -117,8 +137,12 @@ def test_fall_back_runs_the_repeated_local_time_once(user):
 
 def test_spring_forward_runs_the_skipped_local_time_once_shifted(user):
     # 2026-03-29 in Berlin: 02:00 CET jumps to 03:00 CEST; 02:30 runs once, at 03:30 CEST.
-    task = make_task(user, cron="30 2 * * *", timezone="Europe/Berlin",
-                     next_run_at=datetime(2026, 3, 28, 1, 30, tzinfo=UTC))
+    task = make_task(
+        user,
+        cron="30 2 * * *",
+        timezone="Europe/Berlin",
+        next_run_at=datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
+    )
 
     run_once(datetime(2026, 3, 28, 1, 30, 1, tzinfo=UTC))
     task.refresh_from_db()
@@ -128,19 +152,30 @@ def test_spring_forward_runs_the_skipped_local_time_once_shifted(user):
     task.refresh_from_db()
 
     assert task.next_run_at == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)  # 02:30 CEST
-    assert list(ExecutionResult.objects.filter(task=task).order_by("scheduled_for")
-                .values_list("scheduled_for", flat=True)) == [
+    assert list(
+        ExecutionResult.objects.filter(task=task)
+        .order_by("scheduled_for")
+        .values_list("scheduled_for", flat=True)
+    ) == [
         datetime(2026, 3, 28, 1, 30, tzinfo=UTC),
         datetime(2026, 3, 29, 1, 30, tzinfo=UTC),
     ]
 
 
 def test_an_expired_lease_is_reclaimed_and_the_task_moves_to_its_next_slot(user):
-    task = make_task(user, skill_name="demo.sleep", cron="*/5 * * * *", status=TaskStatus.RUNNING,
-                     next_run_at=datetime(2026, 6, 1, 11, 55, tzinfo=UTC), claimed_by="dead-worker",
-                     lease_expires_at=NOW - timedelta(seconds=1))
+    task = make_task(
+        user,
+        skill_name="demo.sleep",
+        cron="*/5 * * * *",
+        status=TaskStatus.RUNNING,
+        next_run_at=datetime(2026, 6, 1, 11, 55, tzinfo=UTC),
+        claimed_by="dead-worker",
+        lease_expires_at=NOW - timedelta(seconds=1),
+    )
     abandoned = ExecutionResult.objects.create(
-        task=task, scheduled_for=task.next_run_at, started_at=NOW - timedelta(minutes=6),
+        task=task,
+        scheduled_for=task.next_run_at,
+        started_at=NOW - timedelta(minutes=6),
         worker="dead-worker",
     )
 
@@ -156,13 +191,18 @@ def test_an_expired_lease_is_reclaimed_and_the_task_moves_to_its_next_slot(user)
     assert abandoned.duration_ms >= 6 * 60 * 1000
     task.refresh_from_db()
     assert (task.status, task.claimed_by, task.lease_expires_at) == (TaskStatus.PENDING, "", None)
-    assert task.next_run_at == datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert task.next_run_at == NEXT_SLOT
     assert ExecutionResult.objects.filter(task=task).count() == 1
 
 
 def test_a_live_lease_is_left_alone(user):
-    task = make_task(user, status=TaskStatus.RUNNING, next_run_at=NOW, claimed_by="busy-worker",
-                     lease_expires_at=NOW + timedelta(minutes=1))
+    task = make_task(
+        user,
+        status=TaskStatus.RUNNING,
+        next_run_at=NOW,
+        claimed_by="busy-worker",
+        lease_expires_at=NOW + timedelta(minutes=1),
+    )
     running = ExecutionResult.objects.create(task=task, scheduled_for=NOW, worker="busy-worker")
 
     run_once(NOW)
@@ -176,14 +216,20 @@ def test_a_live_lease_is_left_alone(user):
 def test_a_slot_that_already_ran_is_skipped_not_run_twice(user):
     slot = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
     task = make_task(user, cron="*/5 * * * *", next_run_at=slot)
-    ExecutionResult.objects.create(task=task, scheduled_for=slot, status=ExecutionStatus.SUCCESS,
-                                   started_at=slot, ended_at=slot, duration_ms=0)
+    ExecutionResult.objects.create(
+        task=task,
+        scheduled_for=slot,
+        status=ExecutionStatus.SUCCESS,
+        started_at=slot,
+        ended_at=slot,
+        duration_ms=0,
+    )
 
     run_once(NOW)
 
     assert ExecutionResult.objects.filter(task=task).count() == 1
     task.refresh_from_db()
-    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, datetime(2026, 6, 1, 12, 5, tzinfo=UTC))
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NEXT_SLOT)
 
 
 def test_an_unknown_skill_fails_the_run_and_the_task(user):
@@ -193,7 +239,9 @@ def test_an_unknown_skill_fails_the_run_and_the_task(user):
 
     execution = ExecutionResult.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
-    assert execution.error_text.endswith("LookupError: No skill named 'no.such.skill' is registered.\n")
+    assert execution.error_text.endswith(
+        "LookupError: No skill named 'no.such.skill' is registered.\n"
+    )
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED
 

@@ -20,7 +20,11 @@ def test_skills_lists_every_built_in_skill_with_its_parameters(api_client):
     assert body["count"] == 6
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
-        "audit.purge", "demo.echo", "demo.fail", "demo.sleep", "events.purge",
+        "audit.purge",
+        "demo.echo",
+        "demo.fail",
+        "demo.sleep",
+        "events.purge",
         "system.health_check",
     ]
     purge = body["results"][4]

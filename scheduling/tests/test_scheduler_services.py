@@ -56,13 +56,15 @@ def test_run_now_is_refused_while_running_or_disabled(user, status, message):
 
 
 def test_enable_computes_the_next_run_from_now_without_replaying(user):
-    task = make_task(user, cron="*/5 * * * *", status=TaskStatus.DISABLED,
-                     next_run_at=NOW - timedelta(days=3))
+    task = make_task(
+        user, cron="*/5 * * * *", status=TaskStatus.DISABLED, next_run_at=NOW - timedelta(days=3)
+    )
 
     task_enable(task=task, now=NOW)
 
     task.refresh_from_db()
-    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, datetime(2026, 6, 1, 12, 5, tzinfo=UTC))
+    next_slot = datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, next_slot)
 
 
 def test_enable_leaves_a_pending_task_alone(user):
@@ -91,8 +93,15 @@ def test_a_task_disabled_while_it_runs_is_recorded_and_stays_disabled(user):
 
     execution_finish(
         worker="w",
-        outcomes=[Outcome(claim=claim, status=ExecutionStatus.SUCCESS, output_text="done",
-                          error_text="", duration_ms=5)],
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text="done",
+                error_text="",
+                duration_ms=5,
+            )
+        ],
         now=NOW + timedelta(seconds=1),
     )
 
@@ -123,7 +132,10 @@ def test_the_claim_sets_a_lease_of_timeout_plus_margin_and_opens_the_execution(u
     execution = ExecutionResult.objects.get(pk=claim.execution_id)
     assert (execution.status, execution.ended_at, execution.duration_ms) == (None, None, None)
     assert (execution.scheduled_for, execution.started_at, execution.worker) == (
-        NOW - timedelta(seconds=3), NOW, "w")
+        NOW - timedelta(seconds=3),
+        NOW,
+        "w",
+    )
 
 
 def test_a_finish_after_the_lease_was_reclaimed_changes_nothing(user):
@@ -134,8 +146,15 @@ def test_a_finish_after_the_lease_was_reclaimed_changes_nothing(user):
 
     recorded = execution_finish(
         worker="w",
-        outcomes=[Outcome(claim=claim, status=ExecutionStatus.SUCCESS, output_text="late",
-                          error_text="", duration_ms=5)],
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text="late",
+                error_text="",
+                duration_ms=5,
+            )
+        ],
         now=NOW,
     )
 
