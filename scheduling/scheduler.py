@@ -22,6 +22,7 @@ from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
 from .models import ExecutionStatus
+from .selectors_scheduler import task_next_due_at
 from .services_scheduler import (
     Claim,
     Outcome,
@@ -35,6 +36,8 @@ logger = logging.getLogger("scheduling.scheduler")
 
 # Expired leases are looked for at most this often (seconds), whatever the poll interval.
 MIN_REAP_INTERVAL = 1.0
+# The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
+MIN_IDLE_WAIT = 0.01
 
 
 @dataclass(frozen=True)
@@ -89,11 +92,12 @@ class Scheduler:
                     last_reap = time.monotonic()
                 free = self.batch_size - len(self._running)
                 claimed = self._claim(free) if free > 0 else 0
-                self._record()
                 if once and not claimed and not self._running:
                     break
-                # A full batch means more may be due: go round again as soon as a slot frees.
-                self._collect(timeout=self._wait_time())
+                # After a full claim more may be due: go round as soon as a slot frees. Else
+                # nothing else is due yet: sleep until the next task falls due, at most a poll.
+                idle = free > 0 and claimed < free
+                self._collect(timeout=self._wait_time(idle=idle))
                 self._record()
             except (DatabaseError, InterfaceError):
                 logger.exception("scheduler database error", extra={"worker": self.worker_id})
@@ -106,11 +110,20 @@ class Scheduler:
     def _reap_interval(self):
         return max(self.poll_interval, MIN_REAP_INTERVAL)
 
-    def _wait_time(self):
-        if not self._running:
-            return self.poll_interval
-        nearest = min(run.deadline for run in self._running.values())
-        return max(0.0, min(self.poll_interval, nearest - time.monotonic()))
+    def _wait_time(self, *, idle=False):
+        """Seconds to wait for a run to finish: a poll interval at most, less when a running
+        skill's timeout or (when idle) the next task's due time comes first."""
+        wait = self.poll_interval
+        if self._running:
+            nearest = min(run.deadline for run in self._running.values())
+            wait = min(wait, nearest - time.monotonic())
+        if idle:
+            next_due = task_next_due_at()
+            if next_due is not None:
+                # A task already due is being claimed by another scheduler: look again shortly.
+                due_in = (next_due - self.clock()).total_seconds()
+                wait = min(wait, max(due_in, MIN_IDLE_WAIT))
+        return max(0.0, wait)
 
     def _reap(self):
         closed = task_reclaim_expired(worker=self.worker_id, now=self.clock())

@@ -1,15 +1,18 @@
 """The scheduler engine in this process, on PostgreSQL, with a controlled clock: timeouts,
 failures, coalescing, daylight saving, expired leases, skipped slots."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connections
+from django.utils import timezone
 
 from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
 from scheduling.scheduler import Scheduler
 
-from .scheduler_support import make_task, running_clock
+from .scheduler_support import make_task, running_clock, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -266,3 +269,31 @@ def test_a_batch_larger_than_the_claim_size_all_runs(user):
     for task in tasks:
         task.refresh_from_db()
         assert (task.status, task.next_run_at) == (TaskStatus.PENDING, expected)
+
+
+@pytest.mark.django_db(transaction=True)  # the scheduler thread must see the committed task
+def test_an_idle_scheduler_wakes_when_the_next_task_falls_due_not_a_poll_later(user):
+    scheduler = Scheduler(worker_id="test-worker", poll_interval=5)
+    due = timezone.now() + timedelta(seconds=0.5)
+    task = make_task(user, next_run_at=due)
+
+    def run():
+        try:
+            scheduler.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        execution = wait_for(
+            lambda: ExecutionResult.objects.filter(task=task, status__isnull=False).first(),
+            timeout=5,
+            message="the run",
+        )
+    finally:
+        scheduler.stop()
+        thread.join(timeout=10)
+
+    assert not thread.is_alive()
+    assert timedelta(0) <= execution.started_at - due < timedelta(seconds=0.2)
