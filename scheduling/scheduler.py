@@ -38,6 +38,19 @@ logger = logging.getLogger("scheduling.scheduler")
 MIN_REAP_INTERVAL = 1.0
 # The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
 MIN_IDLE_WAIT = 0.01
+# Longest output_text and error_text recorded; a longer text keeps its head (output) or its tail
+# (error: the end of a traceback says what failed).
+MAX_TEXT_LENGTH = 100_000
+
+
+def _recordable(text, *, keep):
+    """`text` as PostgreSQL can store it (no NUL characters), cut to MAX_TEXT_LENGTH."""
+    text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    if len(text) <= MAX_TEXT_LENGTH:
+        return text
+    marker = "\n[... cut ...]\n"
+    room = MAX_TEXT_LENGTH - len(marker)
+    return text[:room] + marker if keep == "head" else marker + text[-room:]
 
 
 @dataclass(frozen=True)
@@ -173,8 +186,8 @@ class Scheduler:
             Outcome(
                 claim=claim,
                 status=status,
-                output_text=output,
-                error_text=error,
+                output_text=_recordable(output, keep="head"),
+                error_text=_recordable(error, keep="tail"),
                 duration_ms=int((time.monotonic() - run.started) * 1000),
                 task_failed=task_failed,
             )

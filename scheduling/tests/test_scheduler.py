@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
-from scheduling.scheduler import Scheduler
+from scheduling.scheduler import MAX_TEXT_LENGTH, Scheduler, _recordable
 
 from .scheduler_support import make_task, running_clock, wait_for
 
@@ -297,3 +297,15 @@ def test_an_idle_scheduler_wakes_when_the_next_task_falls_due_not_a_poll_later(u
 
     assert not thread.is_alive()
     assert timedelta(0) <= execution.started_at - due < timedelta(seconds=0.2)
+
+
+def test_texts_are_stored_without_nul_and_cut_to_length():
+    long_text = "a" * MAX_TEXT_LENGTH + "END"
+
+    assert _recordable("bad\x00byte", keep="head") == "bad\N{REPLACEMENT CHARACTER}byte"
+    head = _recordable(long_text, keep="head")
+    tail = _recordable(long_text, keep="tail")
+
+    assert len(head) == len(tail) == MAX_TEXT_LENGTH
+    assert head.endswith("a\n[... cut ...]\n")
+    assert tail.startswith("\n[... cut ...]\na") and tail.endswith("END")
