@@ -102,8 +102,9 @@ _EXECUTION_END_FIELDS = ["status", "ended_at", "output_text", "error_text", "dur
 
 
 def _update_alike(objects, fields):
-    """Writes `fields` of `objects` with one QuerySet.update per distinct set of values (usually
-    one: a claimed batch shares its lease, an advanced batch often its next slot)."""
+    """Writes `fields` of `objects` with one QuerySet.update per distinct set of values: a claimed
+    batch shares its lease, an advanced batch often its next slot, and quick runs of one batch
+    often their outcome (same claim time, status, output and duration)."""
     groups = {}
     for instance in objects:
         values = tuple(getattr(instance, name) for name in fields)
@@ -113,11 +114,6 @@ def _update_alike(objects, fields):
             **dict(zip(fields, values, strict=True))
         )
 
-
-def _save_each(executions):
-    """Writes each ended execution (their outputs differ, so one UPDATE each)."""
-    for execution in executions:
-        execution.save(update_fields=_EXECUTION_END_FIELDS)
 
 
 def task_claim_due(*, worker, limit, now, lease_margin_seconds):
@@ -232,7 +228,8 @@ def execution_finish(*, worker, outcomes, now):
             changed_tasks.append(task)
             changed_executions.append(execution)
             recorded.append(outcome)
-        _save_each(changed_executions)
+        if changed_executions:
+            _update_alike(changed_executions, _EXECUTION_END_FIELDS)
         if changed_tasks:
             _update_alike(changed_tasks, _TASK_ADVANCE_FIELDS)
     return recorded
@@ -278,7 +275,8 @@ def task_reclaim_expired(*, worker, now, limit=100):
             closed.append(execution)
         for task in tasks:
             _advance(task, now)
-        _save_each(closed)
+        if closed:
+            _update_alike(closed, _EXECUTION_END_FIELDS)
         _update_alike(tasks, _TASK_ADVANCE_FIELDS)
     return [execution.pk for execution in closed]
 
