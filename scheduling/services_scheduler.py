@@ -115,7 +115,6 @@ def _update_alike(objects, fields):
         )
 
 
-
 def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     """Claims up to `limit` due tasks (pending, next_run_at <= now) for `worker`.
 
@@ -268,7 +267,7 @@ def task_reclaim_expired(*, worker, now, limit=100):
                 (execution.ended_at - execution.started_at).total_seconds() * 1000
             )
             execution.error_text = (
-                f"Abandoned: worker {holder!r} stopped renewing its claim; its lease expired at "
+                f"Abandoned: the lease of worker {holder!r} expired at "
                 f"{lease_expires_at.isoformat()} before the run finished (worker killed or "
                 f"stalled). Reclaimed by {worker!r}; the task runs again at its next slot."
             )
@@ -288,7 +287,7 @@ def _locked(task):
 def task_run_now(*, task, now):
     """Queues an immediate run: the task becomes due at `now` (its own slot, so it can never
     collide with a cron slot already run). Refused (TaskStateError) while it runs or is disabled.
-    One transaction, one UPDATE; returns the task."""
+    One transaction (the row locked, then saved); returns the task."""
     with transaction.atomic():
         task = _locked(task)
         if task.status == TaskStatus.RUNNING:

@@ -187,7 +187,7 @@ def test_an_expired_lease_is_reclaimed_and_the_task_moves_to_its_next_slot(user)
     abandoned.refresh_from_db()
     assert abandoned.status == ExecutionStatus.FAILED
     assert abandoned.error_text.startswith(
-        "Abandoned: worker 'dead-worker' stopped renewing its claim; its lease expired at "
+        "Abandoned: the lease of worker 'dead-worker' expired at "
         "2026-06-01T12:02:29+00:00 before the run finished (worker killed or stalled). "
         "Reclaimed by 'test-worker'"
     )

@@ -112,7 +112,7 @@ def test_a_killed_worker_is_reclaimed_and_its_task_runs_at_the_next_slot(user, p
     )
     reclaimed_at = abandoned.ended_at
     assert abandoned.status == ExecutionStatus.FAILED
-    assert abandoned.error_text.startswith("Abandoned: worker 'victim' stopped renewing its claim")
+    assert abandoned.error_text.startswith("Abandoned: the lease of worker 'victim' expired at ")
     assert "Reclaimed by 'rescuer'" in abandoned.error_text
     assert reclaimed_at >= task.lease_expires_at
     task.refresh_from_db()
