@@ -118,8 +118,8 @@ def _update_alike(objects, fields):
 def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     """Claims up to `limit` due tasks (pending, next_run_at <= now) for `worker`.
 
-    One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED (concurrent schedulers never wait
-    for or share a row), one ExecutionResult per task for its slot (unique per task and slot),
+    One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED in next_run_at order, which an
+    index gives without sorting (concurrent schedulers never wait for or share a row), one ExecutionResult per task for its slot (unique per task and slot),
     and each task marked running with a lease of timeout + margin. Returns the Claims; nothing
     runs before the commit. A slot that already has an execution (next_run_at set back by hand)
     is skipped, never run twice: the task moves on to its next slot.
@@ -128,7 +128,7 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
         tasks = list(
             ScheduledTask.objects.select_for_update(skip_locked=True, no_key=True)
             .filter(status=TaskStatus.PENDING, next_run_at__lte=now)
-            .order_by("next_run_at", "pk")[:limit]
+            .order_by("next_run_at")[:limit]
         )
         if not tasks:
             return []
