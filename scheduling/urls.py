@@ -1,3 +1,4 @@
+from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
 from .views import (
@@ -14,4 +15,8 @@ router.register("tasks", ScheduledTaskViewSet, basename="task")
 router.register("agents", AgentViewSet, basename="agent")
 router.register("executions", ExecutionResultViewSet, basename="execution")
 
-urlpatterns = router.urls
+urlpatterns = [
+    # The scheduler's routes: GET /api/skills, POST /api/tasks/{id}/run, /disable, /enable.
+    path("", include("scheduling.scheduler_urls")),
+    *router.urls,
+]
