@@ -33,7 +33,7 @@ class ProjectFactory(factory.django.DjangoModelFactory):
 
 
 class ScheduledTaskFactory(factory.django.DjangoModelFactory):
-    skill_name = "test.noop"
+    skill_name = "demo.echo"
     schedule_cron = "*/5 * * * *"
     timezone = "UTC"
     params_json = factory.LazyFunction(dict)

@@ -110,7 +110,7 @@ def test_admin_add_task_counts_it_in_its_project(admin_client):
     owner = UserFactory()
     project = ProjectFactory(user=owner)
     unsaved = ScheduledTask(
-        skill_name="test.noop", schedule_cron="0 * * * *", user=owner, project=project
+        skill_name="demo.echo", schedule_cron="0 * * * *", user=owner, project=project
     )
     before = now()
 

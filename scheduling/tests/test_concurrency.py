@@ -48,7 +48,7 @@ def test_tasks_count_is_exact_under_concurrent_creation():
     def create_tasks():
         for _ in range(TASKS_PER_THREAD):
             services.task_create(
-                user=user, skill_name="test.noop", schedule_cron="* * * * *", project=project
+                user=user, skill_name="demo.echo", schedule_cron="* * * * *", project=project
             )
 
     run_in_threads(create_tasks, create_tasks)
@@ -64,13 +64,13 @@ def test_tasks_count_is_exact_under_concurrent_moves_in_opposite_directions():
     first, second = ProjectFactory(user=user), ProjectFactory(user=user)
     forward = [
         services.task_create(
-            user=user, skill_name="test.noop", schedule_cron="* * * * *", project=first
+            user=user, skill_name="demo.echo", schedule_cron="* * * * *", project=first
         )
         for _ in range(TASKS_PER_THREAD)
     ]
     backward = [
         services.task_create(
-            user=user, skill_name="test.noop", schedule_cron="* * * * *", project=second
+            user=user, skill_name="demo.echo", schedule_cron="* * * * *", project=second
         )
         for _ in range(TASKS_PER_THREAD)
     ]
@@ -110,7 +110,7 @@ def test_concurrent_agents_with_one_name_make_one_agent_and_one_field_error():
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_runs_of_one_slot_make_one_execution():
     task = services.task_create(
-        user=UserFactory(), skill_name="test.noop", schedule_cron="* * * * *"
+        user=UserFactory(), skill_name="demo.echo", schedule_cron="* * * * *"
     )
     slot = datetime(2026, 1, 1, tzinfo=UTC)
     outcomes = []

@@ -129,7 +129,7 @@ def test_str_of_each_model(user):
         str(execution),
     ] == [
         "Ops",
-        "test.noop (0 * * * *)",
+        "demo.echo (0 * * * *)",
         "rex",
         f"{execution.task_id} @ 2026-01-02 03:04:05 (success)",
     ]
