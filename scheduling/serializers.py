@@ -21,8 +21,9 @@ from .validators import validate_storable_text
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """DRF's CharField refuses NUL and surrogate characters itself; without the model's own
-    validator on those fields each message would appear twice."""
+    """The model's text fields carry validate_storable_text for writers outside the API. DRF's
+    CharField refuses NUL and surrogate characters itself, so the API drops the model's copy
+    there and reports each problem once."""
 
     def build_standard_field(self, field_name, model_field):
         field_class, kwargs = super().build_standard_field(field_name, model_field)

@@ -172,3 +172,26 @@ def test_tasks_count_is_exact_through_the_api(api_client, user, skill_name):
     ]
 
     assert (after_move, after_delete) == ([1, 1], [1, 0])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/tasks"),
+        ("get", "/api/tasks/pending"),
+        ("post", "/api/tasks"),
+        ("get", "/api/agents"),
+        ("get", "/api/agents/types"),
+        ("post", "/api/agents/1/heartbeat"),
+        ("get", "/api/executions"),
+        ("get", "/api/executions/stats"),
+        ("post", "/api/executions/1/complete"),
+    ],
+)
+def test_every_scheduling_endpoint_needs_authentication(anon_client, method, path):
+    response = getattr(anon_client, method)(path)
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "Authentication credentials were not provided."},
+    )

@@ -271,3 +271,23 @@ def test_pending_costs_a_constant_number_of_queries(api_client, user, django_ass
 
     with django_assert_num_queries(2):
         api_client.get("/api/tasks/pending")
+
+
+def test_put_replaces_the_task(api_client, user, skill_name):
+    task = ScheduledTaskFactory(user=user, params_json={"old": True})
+
+    response = api_client.put(
+        f"/api/tasks/{task.pk}",
+        {"skill_name": skill_name, "schedule_cron": "0 12 * * *", "params_json": {"new": True}},
+    )
+
+    assert response.status_code == 200
+    task.refresh_from_db()
+    assert (task.schedule_cron, task.params_json) == ("0 12 * * *", {"new": True})
+
+
+def test_options_describes_the_endpoint(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    assert api_client.options("/api/tasks").status_code == 200
+    assert api_client.options(f"/api/tasks/{task.pk}").status_code == 200

@@ -177,7 +177,9 @@ def _past_slots(task, count):
     moment = now()
     first = next_run(task.schedule_cron, task.timezone, moment)
     interval = next_run(task.schedule_cron, task.timezone, first) - first
-    cursor = moment - interval * (count + 1)
+    # Twice the span of `count` slots at the first interval: crons with gaps (weekdays only)
+    # still have `count` slots in it.
+    cursor = moment - interval * (count + 1) * 2
     slots = []
     while (cursor := next_run(task.schedule_cron, task.timezone, cursor)) <= moment:
         slots.append(cursor)
