@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
-from audit.mixins import AuditedModel, AuditedQuerySet
+from audit.mixins import AuditedModel
 
 from .cron import validate_cron, validate_timezone
 from .validators import (
@@ -14,20 +14,6 @@ from .validators import (
     validate_json_object,
     validate_storable_text,
 )
-
-
-class TimestampedQuerySet(AuditedQuerySet):
-    """Keeps `updated_at` true on the bulk paths too: `auto_now` only runs in `Model.save()`."""
-
-    def update(self, **kwargs):
-        kwargs.setdefault("updated_at", now())
-        return super().update(**kwargs)
-
-    def bulk_update(self, objs, fields, batch_size=None):
-        moment = now()
-        for obj in objs:
-            obj.updated_at = moment
-        return super().bulk_update(objs, [*fields, "updated_at"], batch_size=batch_size)
 
 
 class ShapedJSONField(models.JSONField):
@@ -49,7 +35,6 @@ class Project(AuditedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
 
-    objects = TimestampedQuerySet.as_manager()
 
     class Meta:
         db_table = "projects"
@@ -97,7 +82,6 @@ class ScheduledTask(AuditedModel):
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TimestampedQuerySet.as_manager()
 
     class Meta:
         db_table = "scheduled_tasks"

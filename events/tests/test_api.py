@@ -4,6 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditLog
 from events.models import SystemEvent
 from events.pagination import EstimatedCountPagination
 
@@ -423,8 +424,9 @@ def test_bulk_creates_every_event_in_one_insert(api_client, django_capture_on_co
     assert response.json() == [event_json(event) for event in events]
     assert [event.message for event in events] == ["step 0", "step 1", "step 2", "m"]
     assert events[3].timestamp == datetime(2026, 1, 1, tzinfo=UTC)
-    inserts = [query["sql"] for query in queries if query["sql"].startswith("INSERT")]
-    assert len(inserts) == 1
+    inserted_tables = [query["sql"].split('"')[1] for query in queries if query["sql"].startswith("INSERT")]
+    assert inserted_tables == ["system_events", "audit_logs"]
+    assert AuditLog.objects.filter(table_name="system_events", operation="CREATE").count() == 4
 
 
 def test_bulk_is_all_or_nothing(api_client):

@@ -1,9 +1,7 @@
 import pytest
 
-# Imported for its side effect: registers the `test.noop` skill once per process.
-from . import registered_skills  # noqa: F401
-
 
 @pytest.fixture
 def skill_name():
-    return "test.noop"
+    """A built-in skill (scheduling.builtin_skills) that tasks in these tests can name."""
+    return "demo.echo"

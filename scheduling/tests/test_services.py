@@ -73,7 +73,7 @@ def test_task_create_computes_next_run_in_the_task_timezone(user):
     before = now()
 
     task = services.task_create(
-        user=user, skill_name="test.noop", schedule_cron="30 2 * * *", timezone="Europe/Berlin"
+        user=user, skill_name="demo.echo", schedule_cron="30 2 * * *", timezone="Europe/Berlin"
     )
 
     assert task.next_run_at == next_run("30 2 * * *", "Europe/Berlin", before)
@@ -83,7 +83,7 @@ def test_task_create_keeps_a_given_next_run_at(user):
     moment = datetime(2030, 1, 1, tzinfo=UTC)
 
     task = services.task_create(
-        user=user, skill_name="test.noop", schedule_cron="* * * * *", next_run_at=moment
+        user=user, skill_name="demo.echo", schedule_cron="* * * * *", next_run_at=moment
     )
 
     assert task.next_run_at == moment
@@ -105,7 +105,7 @@ def test_task_create_keeps_a_given_next_run_at(user):
 def test_task_create_refuses_invalid_fields(user, field, value, message):
     arguments = {
         "user": user,
-        "skill_name": "test.noop",
+        "skill_name": "demo.echo",
         "schedule_cron": "* * * * *",
         field: value,
     }
