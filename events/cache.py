@@ -171,7 +171,18 @@ class _Invalidation:
         else:
             generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
         for generation_key in generation_keys:
-            cache.incr(generation_key, ignore_key_check=True)
+            _bump(cache, generation_key)
+
+
+def _bump(cache, generation_key):
+    """Moves a generation on, atomically, on any cache backend: Redis INCR, or a first value
+    when the key does not exist yet (a missing generation reads as 0)."""
+    if cache.add(generation_key, 1, None):
+        return
+    try:
+        cache.incr(generation_key)
+    except ValueError:  # evicted between the two calls
+        cache.add(generation_key, 1, None)
 
 
 def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):

@@ -294,3 +294,22 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
     assert cache.get_many(["events:type:rolled_back:gen", "events:type:kept:gen"]) == {
         "events:type:kept:gen": 1
     }
+
+
+def test_invalidation_works_on_the_in_process_cache(api_client, settings, django_capture_on_commit_callbacks):
+    """`make run`'s default cache: generations move on without Redis's INCR-on-missing-key."""
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "events-test"}
+    }
+    SystemEventFactory(event_type="deploy")
+    assert api_client.get("/api/events/stats").json()["total"] == 1
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.post(
+            "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json"
+        )
+
+    assert response.status_code == 201
+    assert api_client.get("/api/events/stats").json()["total"] == 2
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 2
