@@ -165,9 +165,13 @@ class AuditedModel(models.Model):
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         options = options_for(type(self))
         if options is not None:
-            self.__dict__.setdefault("_audit_snapshot", {}).update(
-                changes.snapshot(options, _loaded(options, self.__dict__))
-            )
+            loaded = _loaded(options, self.__dict__)
+            if fields is not None:
+                # Only what was read again: a deferred field loaded on access must not stamp the
+                # other fields' unsaved new values into the snapshot.
+                reloaded = {self._meta.get_field(name).attname for name in fields}
+                loaded = {name: value for name, value in loaded.items() if name in reloaded}
+            self.__dict__.setdefault("_audit_snapshot", {}).update(changes.snapshot(options, loaded))
 
     def save(self, **kwargs):
         options = options_for(type(self))

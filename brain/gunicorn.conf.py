@@ -10,3 +10,36 @@ accesslog = None
 errorlog = "-"
 graceful_timeout = 30
 timeout = 60
+
+
+def when_ready(server):
+    """Records the server's start, once per start (the master, before it forks workers)."""
+    _in_master(lambda lifecycle: lifecycle.record_server_start(bind=bind, workers=workers))
+
+
+def on_exit(server):
+    """Records the server's stop, once per stop (the master, after its workers exited)."""
+    _in_master(lambda lifecycle: lifecycle.record_server_stop(bind=bind))
+
+
+def _in_master(record):
+    """Runs `record(events.lifecycle)` in the master process, then closes its database connection
+    and pool, so no worker inherits them through fork. A failure is logged, never fatal: the server
+    serves without its lifecycle row rather than not at all."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
+    import django
+
+    django.setup()
+    from django.db import connections
+
+    from events import lifecycle
+
+    try:
+        record(lifecycle)
+    except Exception:
+        lifecycle.logger.exception("gunicorn: could not record a lifecycle event")
+    finally:
+        for connection in connections.all(initialized_only=True):
+            connection.close()
+            if hasattr(connection, "close_pool"):
+                connection.close_pool()

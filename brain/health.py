@@ -8,6 +8,8 @@ from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from events.lifecycle import record_health
+
 logger = logging.getLogger(__name__)
 
 
@@ -47,9 +49,11 @@ def live(request):
 @never_cache
 @require_GET
 def ready(request):
-    """503 when the database is unreachable; 200 with `degraded` when only the cache is."""
+    """503 when the database is unreachable; 200 with `degraded` when only the cache is. A change
+    of state is recorded as an event (events.lifecycle); an unchanged state writes nothing."""
     database_ok = check_database()
     cache_ok = check_cache()
+    record_health(database_ok=database_ok, cache_ok=cache_ok)
     body = {
         "status": "ok" if database_ok and cache_ok else ("degraded" if database_ok else "unavailable"),
         "degraded": database_ok and not cache_ok,

@@ -8,4 +8,6 @@ class EventsConfig(AppConfig):
     def ready(self):
         import audit
 
+        from . import receivers  # noqa: F401  (connects cache invalidation on ORM writes)
+
         audit.register(self.get_model("SystemEvent"))

@@ -4,6 +4,8 @@ from django.utils import timezone
 
 from audit.mixins import AuditedModel
 
+from .validators import validate_details
+
 
 class Severity(models.TextChoices):
     INFO = "info"
@@ -19,17 +21,32 @@ class SystemEvent(AuditedModel):
     event_type = models.CharField(max_length=50)
     severity = models.CharField(max_length=20, choices=Severity.choices)
     message = models.TextField()
-    details = models.JSONField(null=True, blank=True)
+    details = models.JSONField(null=True, blank=True, validators=[validate_details])
     source = models.CharField(max_length=100, null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, db_default=Now())
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         db_table = "system_events"
+        # Newest first; id breaks ties so limit/offset pages never overlap.
+        ordering = ["-timestamp", "-id"]
         indexes = [
+            # The seed's three indexes, under the seed's names.
             models.Index(fields=["event_type"], name="idx_system_events_type"),
             models.Index(fields=["severity"], name="idx_system_events_severity"),
             models.Index(fields=["timestamp"], name="idx_system_events_timestamp"),
+            # One per list filter, ending in the list's order (timestamp, id), so the first page of
+            # a filtered list is a backward index scan that stops after `limit` rows, however many
+            # rows match (EXPLAIN numbers in docs/events.md).
+            models.Index(
+                fields=["event_type", "timestamp", "id"], name="idx_system_events_type_ts"
+            ),
+            models.Index(
+                fields=["event_type", "severity", "timestamp", "id"],
+                name="idx_system_events_type_sev_ts",
+            ),
+            models.Index(fields=["severity", "timestamp", "id"], name="idx_system_events_sev_ts"),
+            models.Index(fields=["source", "timestamp", "id"], name="idx_system_events_source_ts"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -40,3 +57,11 @@ class SystemEvent(AuditedModel):
 
     def __str__(self):
         return f"{self.event_type} [{self.severity}] #{self.pk}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The type it was loaded with, so a save that changes the type also invalidates the old
+        # type's cached lists (events.receivers), without an extra SELECT.
+        instance.loaded_event_type = instance.__dict__.get("event_type")
+        return instance

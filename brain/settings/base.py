@@ -201,6 +201,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`: name each choice set after its model's.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "scheduling.models.TaskStatus",
+        "AgentStatusEnum": "scheduling.models.AgentStatus",
+        "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
+    },
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -1,0 +1,202 @@
+"""Cache keys, TTLs and invalidation of the events API (seed 000's keys, django-redis).
+
+Keys, as Redis shows them under the `brain:` prefix:
+
+    events:id:{id}               one event's JSON body                           300 s
+    events:type:{type}:{hash}    one page of a type's list (hash of its URL)       60 s
+    events:stats                 statistics, unfiltered                            30 s
+    events:stats:{hash}          statistics with filters (hash of the filters)     30 s
+
+and the generation counters that invalidate them, without TTL:
+
+    events:type:{type}:gen       bumped by a write that touches an event of that type
+    events:type:gen              bumped when the types touched are unknown (purge)
+    events:stats:gen             bumped by every write
+
+A list or stats entry is stored with the generations read before its body was computed and is
+served only while they are still current: a write bumps them (one INCR each) instead of scanning
+keys, and a body computed from rows read before a concurrent write can never be served after it.
+An event entry is deleted on write. Bodies are the exact bytes of the JSON response.
+
+Every write path schedules `invalidate_after_commit`; the work is coalesced per transaction, so a
+purge of many rows costs one DEL of their keys and a few INCRs. With Redis down every read is a miss and
+every write's invalidation is a no-op (django-redis IGNORE_EXCEPTIONS): the API answers from
+PostgreSQL.
+"""
+
+import hashlib
+import time
+from urllib.parse import quote
+
+from django.core.cache import caches
+from django.db import transaction
+
+EVENT_TTL = 300
+TYPE_TTL = 60
+STATS_TTL = 30
+
+# Stats recompute: one worker computes while the others wait for its result, at most this long.
+STATS_LOCK_TTL = 10
+STATS_WAIT_SECONDS = 5.0
+STATS_POLL_SECONDS = 0.05
+
+STATS_GENERATION_KEY = "events:stats:gen"
+ALL_TYPES_GENERATION_KEY = "events:type:gen"
+
+
+def _cache():
+    return caches["default"]
+
+
+def _quoted(event_type):
+    # A type is free text: quoting keeps `:` and spaces from blurring the key's fields.
+    return quote(event_type, safe="")
+
+
+def variant_hash(text):
+    """Short stable hash of the parts of a request that change a cached body."""
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def event_key(event_id):
+    return f"events:id:{event_id}"
+
+
+def events_type_key(event_type, variant):
+    return f"events:type:{_quoted(event_type)}:{variant}"
+
+
+def events_type_generation_key(event_type):
+    return f"events:type:{_quoted(event_type)}:gen"
+
+
+def events_stats_key(variant=""):
+    return f"events:stats:{variant}" if variant else "events:stats"
+
+
+def event_body(event_id, compute):
+    """The cached body of one event, or `compute()`'s, cached for EVENT_TTL. `compute` returns
+    bytes, or None (not found, not cached)."""
+    cache = _cache()
+    key = event_key(event_id)
+    body = cache.get(key)
+    if body is None:
+        body = compute()
+        if body is not None:
+            cache.set(key, body, EVENT_TTL)
+    return body
+
+
+def type_page_body(event_type, variant, compute):
+    """One cached page of a type's list, or `compute()`'s, cached for TYPE_TTL."""
+    return _generational_body(
+        events_type_key(event_type, variant),
+        (ALL_TYPES_GENERATION_KEY, events_type_generation_key(event_type)),
+        TYPE_TTL,
+        compute,
+    )
+
+
+def stats_body(variant, compute):
+    """Cached statistics, or `compute()`'s, cached for STATS_TTL; only one recompute per key runs
+    at a time (the others wait for its result)."""
+    return _generational_body(
+        events_stats_key(variant), (STATS_GENERATION_KEY,), STATS_TTL, compute, single_flight=True
+    )
+
+
+def _generational_body(key, generation_keys, ttl, compute, single_flight=False):
+    cache = _cache()
+    found = cache.get_many([key, *generation_keys]) or {}
+    generations = tuple(found.get(name, 0) for name in generation_keys)
+    entry = found.get(key)
+    if entry is not None and entry[0] == generations:
+        return entry[1]
+    if single_flight:
+        return _compute_once(key, generations, ttl, compute)
+    body = compute()
+    cache.set(key, (generations, body), ttl)
+    return body
+
+
+def _sleep(seconds):
+    time.sleep(seconds)
+
+
+def _compute_once(key, generations, ttl, compute):
+    """Takes the key's lock and computes, or waits for the worker holding it. Falls back to
+    computing when the lock holder is gone, the wait is over, or Redis is down."""
+    cache = _cache()
+    lock_key = f"{key}:lock"
+    if cache.add(lock_key, 1, STATS_LOCK_TTL):
+        try:
+            body = compute()
+            cache.set(key, (generations, body), ttl)
+            return body
+        finally:
+            cache.delete(lock_key)
+    deadline = time.monotonic() + STATS_WAIT_SECONDS
+    while True:
+        found = cache.get_many([key, lock_key]) or {}
+        entry = found.get(key)
+        if entry is not None and entry[0] == generations:
+            return entry[1]
+        if lock_key not in found or time.monotonic() >= deadline:
+            break
+        _sleep(STATS_POLL_SECONDS)
+    body = compute()
+    cache.set(key, (generations, body), ttl)
+    return body
+
+
+class _Invalidation:
+    """One pending invalidation: the events, types and flags gathered before a commit."""
+
+    def __init__(self):
+        self.event_ids = set()
+        self.event_types = set()
+        self.all_types = False
+        self.done = False
+
+    def __call__(self):
+        if self.done:
+            return
+        self.done = True
+        cache = _cache()
+        if self.event_ids:
+            cache.delete_many([event_key(event_id) for event_id in self.event_ids])
+        generation_keys = [STATS_GENERATION_KEY]
+        if self.all_types:
+            generation_keys.append(ALL_TYPES_GENERATION_KEY)
+        else:
+            generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
+        for generation_key in generation_keys:
+            cache.incr(generation_key, ignore_key_check=True)
+
+
+def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):
+    """Schedules the invalidation of these events, these types' lists (or every type's) and the
+    stats, to run when the current transaction commits (at once outside a transaction).
+
+    Calls in the same transaction and savepoint share one pending invalidation (the one behind
+    the last on_commit callback, when it is ours, still pending and registered at the same
+    savepoint level), so a purge of many rows, whose post_delete receivers each call this, costs
+    one DEL and a few INCRs at commit: the first callback to run does the work, the others find it
+    done. A rolled-back savepoint or transaction drops its callbacks, and their data, with it.
+    """
+    connection = transaction.get_connection()
+    pending = None
+    if connection.in_atomic_block and connection.run_on_commit:
+        savepoint_ids, callback, _ = connection.run_on_commit[-1]
+        if (
+            isinstance(callback, _Invalidation)
+            and not callback.done
+            # None marks an atomic block without a savepoint: it never rolls back on its own.
+            and savepoint_ids - {None} == set(connection.savepoint_ids) - {None}
+        ):
+            pending = callback
+    pending = pending or _Invalidation()
+    pending.event_ids.update(event_ids)
+    pending.event_types.update(event_types)
+    pending.all_types = pending.all_types or all_types
+    transaction.on_commit(pending, robust=True)

@@ -1,0 +1,76 @@
+"""Reads of system events: querysets for the views and statistics computed in the database."""
+
+from datetime import UTC, timedelta
+
+from django.db.models import Count, Max, Min, Q
+from django.db.models.functions import Trunc
+from django.utils import timezone
+
+from .models import Severity, SystemEvent
+
+TOP_TYPES = 100
+TOP_SOURCES = 10
+HOURS = 24
+
+
+def event_list():
+    """Every event, newest first (ordering `-timestamp, -id`). Filtering is the FilterSet's."""
+    return SystemEvent.objects.all()
+
+
+def event_get(*, event_id):
+    """One event by id; raises SystemEvent.DoesNotExist. One SELECT."""
+    return SystemEvent.objects.get(pk=event_id)
+
+
+def events_by_type(*, event_type):
+    """Events of one type, newest first (index idx_system_events_type_ts)."""
+    return event_list().filter(event_type=event_type)
+
+
+def events_by_severity(*, severities):
+    """Events of one or several severities, newest first (index idx_system_events_sev_ts)."""
+    return event_list().filter(severity__in=severities)
+
+
+def event_stats(*, queryset=None, now=None):
+    """Statistics of `queryset` (default: every event), computed by four aggregate queries, never
+    by loading rows: the total, counts by severity (all four, zero-filled), first and last event
+    time; counts of the TOP_TYPES most frequent types; the TOP_SOURCES most frequent sources; and
+    counts per hour for the last 24 hours (hours in UTC, oldest first, zero-filled; the last
+    bucket is the current hour)."""
+    queryset = (event_list() if queryset is None else queryset).order_by()
+    now = now or timezone.now()
+    summary = queryset.aggregate(
+        total=Count("*"),
+        first_event_at=Min("timestamp"),
+        last_event_at=Max("timestamp"),
+        **{severity: Count("id", filter=Q(severity=severity)) for severity in Severity.values},
+    )
+    by_type = (
+        queryset.values("event_type").annotate(count=Count("*")).order_by("-count", "event_type")
+    )[:TOP_TYPES]
+    top_sources = (
+        queryset.filter(source__isnull=False)
+        .values("source")
+        .annotate(count=Count("*"))
+        .order_by("-count", "source")
+    )[:TOP_SOURCES]
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=HOURS)
+    per_hour = dict(
+        queryset.filter(timestamp__gte=start, timestamp__lt=end)
+        .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
+        .values_list("hour")
+        .annotate(count=Count("*"))
+    )
+    hours = [start + timedelta(hours=offset) for offset in range(HOURS)]
+    return {
+        "total": summary["total"],
+        "by_severity": {severity: summary[severity] for severity in Severity.values},
+        "by_type": list(by_type),
+        "top_sources": list(top_sources),
+        "first_event_at": summary["first_event_at"],
+        "last_event_at": summary["last_event_at"],
+        "last_24h": [{"hour": hour, "count": per_hour.get(hour, 0)} for hour in hours],
+    }

@@ -1,0 +1,119 @@
+"""Writes of system events. Every function runs in one transaction and leaves the caches
+invalidated after commit: single-row writes through the model signals (events.receivers), bulk
+writes, which send none, explicitly. Bulk writes go through the default manager, whose audited
+QuerySet records them."""
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .cache import invalidate_after_commit
+from .models import SystemEvent
+
+UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
+PURGE_BATCH_SIZE = 10_000
+
+
+@transaction.atomic
+def event_create(
+    *,
+    event_type: str,
+    severity: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    source: str | None = None,
+    timestamp: datetime | None = None,
+) -> SystemEvent:
+    """Creates one event (one INSERT); `timestamp` defaults to now."""
+    event = SystemEvent(
+        event_type=event_type,
+        severity=severity,
+        message=message,
+        details=details,
+        source=source,
+        timestamp=timestamp or timezone.now(),
+    )
+    event.save(force_insert=True)
+    return event
+
+
+@transaction.atomic
+def event_update(*, event: SystemEvent, data: dict[str, Any]) -> SystemEvent:
+    """Sets the given fields (any of UPDATABLE_FIELDS; others are refused) and saves only those,
+    in one UPDATE; nothing is written when `data` is empty. Invalidates the event, its old and new
+    type's lists and the stats."""
+    unknown = set(data) - set(UPDATABLE_FIELDS)
+    if unknown:
+        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    if not data:
+        return event
+    for field, value in data.items():
+        setattr(event, field, value)
+    event.save(update_fields=list(data))
+    return event
+
+
+@transaction.atomic
+def event_delete(*, event: SystemEvent) -> None:
+    """Deletes one event; invalidates it, its type's lists and the stats."""
+    event.delete()
+
+
+@transaction.atomic
+def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
+    """Creates all `events` (dicts of event_create's arguments) in one INSERT, or none. Returns
+    them with their ids. Invalidates their types' lists and the stats after commit."""
+    now = timezone.now()
+    objects = [
+        SystemEvent(**{**data, "timestamp": data.get("timestamp") or now, "created_at": now})
+        for data in events
+    ]
+    SystemEvent.objects.bulk_create(objects)
+    invalidate_after_commit(event_types={event.event_type for event in objects})
+    return objects
+
+
+COPY_COLUMNS = ("event_type", "severity", "message", "details", "source", "timestamp", "created_at")
+
+
+@transaction.atomic
+def event_copy_load(*, rows: Iterable[tuple]) -> int:
+    """Loads generated events with PostgreSQL's COPY, many times faster than INSERT: for
+    synthetic data sets (seed_events), not for real events. `rows` are tuples in COPY_COLUMNS
+    order, details as a JSON string. COPY bypasses the ORM, so these rows are not audited (like
+    raw SQL); the caches are invalidated (every type's lists and the stats) after commit.
+    Returns the number of rows."""
+    columns = ", ".join(COPY_COLUMNS)
+    count = 0
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {SystemEvent._meta.db_table} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                count += 1
+    invalidate_after_commit(all_types=True)
+    return count
+
+
+def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
+    """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
+    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
+    called after each batch. Each batch invalidates its events, every type's lists and the stats
+    after commit."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                SystemEvent.objects.filter(timestamp__lt=older_than)
+                .order_by()
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return deleted
+            count, _ = SystemEvent.objects.filter(id__in=ids).delete()
+            invalidate_after_commit(event_ids=ids, all_types=True)
+        deleted += count
+        if progress is not None:
+            progress(count)

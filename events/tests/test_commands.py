@@ -1,0 +1,69 @@
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db.models import Count
+
+from events.management.commands.purge_events import parse_age
+from events.models import SystemEvent
+
+from .factories import SystemEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_events_creates_a_realistic_mix(django_capture_on_commit_callbacks):
+    stdout, stderr = StringIO(), StringIO()
+
+    call_command("seed_events", "--count", "2500", "--batch-size", "1000", "--seed", "7", stdout=stdout, stderr=stderr)
+
+    assert stdout.getvalue() == "Created 2500 events.\n"
+    assert "2500/2500" in stderr.getvalue()  # the progress bar
+    assert SystemEvent.objects.count() == 2500
+    severities = dict(SystemEvent.objects.values_list("severity").annotate(n=Count("id")))
+    assert set(severities) == {"info", "warning", "error", "critical"}
+    assert severities["info"] > severities["warning"] > severities["error"] > severities["critical"]
+    assert SystemEvent.objects.values("event_type").distinct().count() == 10
+    assert SystemEvent.objects.values("source").distinct().count() == 20
+    oldest = SystemEvent.objects.order_by("timestamp").first().timestamp
+    assert datetime.now(UTC) - timedelta(days=30) <= oldest < datetime.now(UTC) - timedelta(days=28)
+    assert all(set(details) == {"duration_ms", "host", "attempt"} for details in SystemEvent.objects.values_list("details", flat=True)[:50])
+
+
+def test_seed_events_is_repeatable_with_a_seed():
+    call_command("seed_events", "--count", "20", "--seed", "3", verbosity=0, stdout=StringIO())
+    first = list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message"))
+    SystemEvent.objects.all().delete()
+
+    call_command("seed_events", "--count", "20", "--seed", "3", verbosity=0, stdout=StringIO())
+
+    assert list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message")) == first
+
+
+def test_seed_events_refuses_a_negative_count():
+    with pytest.raises(CommandError, match="--count must be >= 0"):
+        call_command("seed_events", "--count", "-1")
+
+
+def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
+    now = datetime.now(UTC)
+    SystemEventFactory.create_batch(3, timestamp=now - timedelta(days=91))
+    kept = SystemEventFactory(timestamp=now - timedelta(days=89))
+    stdout = StringIO()
+
+    call_command("purge_events", "--older-than", "90d", "--batch-size", "2", stdout=stdout, stderr=StringIO())
+
+    assert stdout.getvalue().startswith("Deleted 3 events older than ")
+    assert list(SystemEvent.objects.all()) == [kept]
+
+
+@pytest.mark.parametrize(("text", "age"), [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))])
+def test_ages(text, age):
+    assert parse_age(text) == age
+
+
+@pytest.mark.parametrize("text", ["90", "d", "-1d", "1w", "1.5d"])
+def test_purge_events_refuses_a_bad_age(text):
+    with pytest.raises(CommandError, match="is not an age like 90d"):
+        call_command("purge_events", f"--older-than={text}")

@@ -1,0 +1,69 @@
+import pytest
+from django.db import IntegrityError, connection
+
+from events.models import SystemEvent
+
+from .factories import SystemEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def columns():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """SELECT column_name, data_type, character_maximum_length, is_nullable, is_identity, column_default
+               FROM information_schema.columns WHERE table_name = 'system_events' ORDER BY ordinal_position"""
+        )
+        return cursor.fetchall()
+
+
+def test_table_has_the_seeds_columns_and_types():
+    assert columns() == [
+        # An integer identity column: what SERIAL means in PostgreSQL 10 and later.
+        ("id", "integer", None, "NO", "YES", None),
+        ("event_type", "character varying", 50, "NO", "NO", None),
+        ("severity", "character varying", 20, "NO", "NO", None),
+        ("message", "text", None, "NO", "NO", None),
+        ("details", "jsonb", None, "YES", "NO", None),
+        ("source", "character varying", 100, "YES", "NO", None),
+        # Django's Now(): the time of the INSERT statement, even inside a long transaction.
+        ("timestamp", "timestamp with time zone", None, "NO", "NO", "statement_timestamp()"),
+        ("created_at", "timestamp with time zone", None, "NO", "NO", "statement_timestamp()"),
+    ]
+
+
+def test_the_seeds_indexes_keep_their_names():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'system_events'")
+        indexes = dict(cursor.fetchall())
+
+    assert indexes["idx_system_events_type"].endswith("USING btree (event_type)")
+    assert indexes["idx_system_events_severity"].endswith("USING btree (severity)")
+    assert indexes["idx_system_events_timestamp"].endswith("USING btree (\"timestamp\")")
+    assert indexes["idx_system_events_type_sev_ts"].endswith("USING btree (event_type, severity, \"timestamp\", id)")
+
+
+def test_database_defaults_timestamps_to_now():
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO system_events (event_type, severity, message) VALUES ('t', 'info', 'm') "
+            'RETURNING "timestamp" = statement_timestamp() AND created_at = statement_timestamp()'
+        )
+        assert cursor.fetchone() == (True,)
+
+
+def test_check_constraint_refuses_unknown_severity():
+    with pytest.raises(IntegrityError, match="system_events_severity_valid"):
+        SystemEventFactory(severity="fatal")
+
+
+def test_str_names_type_severity_and_id():
+    event = SystemEventFactory(event_type="deploy", severity="error")
+
+    assert str(event) == f"deploy [error] #{event.id}"
+
+
+def test_a_loaded_event_remembers_its_type():
+    SystemEventFactory(event_type="deploy")
+
+    assert SystemEvent.objects.get().loaded_event_type == "deploy"

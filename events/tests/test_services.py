@@ -1,0 +1,114 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from events.models import SystemEvent
+from events.services import (
+    event_bulk_create,
+    event_copy_load,
+    event_create,
+    event_delete,
+    event_purge,
+    event_update,
+)
+
+from .factories import SystemEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def statements(queries):
+    """The captured SQL, without the savepoints of atomic blocks nested in the test's transaction."""
+    return [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]
+
+
+def inserted_tables(queries):
+    """The table of each INSERT, in order."""
+    return [sql.split('"')[1] for sql in statements(queries) if sql.startswith("INSERT")]
+
+
+def test_event_create_writes_one_row():
+    with CaptureQueriesContext(connection) as queries:
+        event = event_create(event_type="deploy", severity="info", message="m", source="ci")
+
+    # The event, then its audit record: nothing else.
+    assert inserted_tables(queries) == ["system_events", "audit_logs"]
+    assert len(statements(queries)) == 2
+    assert SystemEvent.objects.values_list("event_type", "severity", "message", "source", "details").get() == (
+        "deploy", "info", "m", "ci", None,
+    )
+    assert event.pk is not None
+
+
+def test_event_update_saves_only_the_given_fields():
+    event = SystemEventFactory(message="old", severity="info")
+
+    with CaptureQueriesContext(connection) as queries:
+        event_update(event=event, data={"severity": "error"})
+
+    [update] = [query["sql"] for query in queries if query["sql"].startswith("UPDATE")]
+    assert update.startswith('UPDATE "system_events" SET "severity" = ')
+    assert SystemEvent.objects.values_list("severity", "message").get() == ("error", "old")
+
+
+def test_event_update_with_nothing_writes_nothing():
+    event = SystemEventFactory()
+
+    with CaptureQueriesContext(connection) as queries:
+        event_update(event=event, data={})
+
+    assert statements(queries) == []
+
+
+def test_event_update_refuses_fields_that_are_not_updatable():
+    event = SystemEventFactory()
+
+    with pytest.raises(ValueError, match="not updatable: created_at, id"):
+        event_update(event=event, data={"id": 5, "created_at": None})
+
+
+def test_event_delete():
+    event = SystemEventFactory()
+
+    event_delete(event=event)
+
+    assert not SystemEvent.objects.exists()
+
+
+def test_event_bulk_create_is_one_insert_and_returns_ids():
+    with CaptureQueriesContext(connection) as queries:
+        events = event_bulk_create(
+            events=[{"event_type": "a", "severity": "info", "message": str(n)} for n in range(50)]
+        )
+
+    # One INSERT of the 50 events and one of their 50 audit records.
+    assert inserted_tables(queries) == ["system_events", "audit_logs"]
+    assert len(statements(queries)) == 2
+    assert [event.pk for event in events] == list(SystemEvent.objects.order_by("id").values_list("id", flat=True))
+
+
+def test_event_copy_load():
+    now = datetime.now(UTC)
+
+    count = event_copy_load(rows=[("deploy", "info", "m", '{"a": 1}', "ci", now, now)] * 3)
+
+    assert count == 3
+    assert list(SystemEvent.objects.values_list("event_type", "details", "timestamp").order_by().distinct()) == [
+        ("deploy", {"a": 1}, now)
+    ]
+
+
+def test_event_purge_deletes_older_events_in_batches():
+    now = datetime.now(UTC)
+    for days in (100, 95, 91):
+        SystemEventFactory(timestamp=now - timedelta(days=days))
+    kept = SystemEventFactory(timestamp=now - timedelta(days=89))
+    batches = []
+
+    deleted = event_purge(older_than=now - timedelta(days=90), batch_size=2, progress=batches.append)
+
+    assert deleted == 3
+    assert batches == [2, 1]
+    assert list(SystemEvent.objects.all()) == [kept]

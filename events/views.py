@@ -1,0 +1,181 @@
+from django.http import HttpResponse
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import exceptions, permissions, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from . import cache
+from .filters import EventFilter, TypeEventFilter
+from .models import SystemEvent
+from .pagination import EstimatedCountPagination
+from .selectors import event_get, event_list, event_stats, events_by_type
+from .serializers import (
+    EventStatsSerializer,
+    SystemEventCreateSerializer,
+    SystemEventSerializer,
+    SystemEventUpdateSerializer,
+    bulk_create_serializer,
+)
+from .services import event_bulk_create, event_create, event_delete, event_update
+
+# The largest value of the SERIAL primary key: a larger id cannot exist.
+MAX_EVENT_ID = 2**31 - 1
+
+
+def _json_response(body, status_code=200):
+    return HttpResponse(body, status=status_code, content_type="application/json")
+
+
+@extend_schema_view(
+    create=extend_schema(
+        request=SystemEventCreateSerializer, responses={201: SystemEventSerializer}
+    ),
+    update=extend_schema(
+        request=SystemEventUpdateSerializer,
+        responses=SystemEventSerializer,
+        description="Partial, as SystemEventUpdate: omitted fields stay unchanged. Staff only.",
+    ),
+    partial_update=extend_schema(
+        request=SystemEventUpdateSerializer,
+        responses=SystemEventSerializer,
+        description="Staff only.",
+    ),
+    destroy=extend_schema(description="Staff only."),
+)
+class EventViewSet(viewsets.ModelViewSet):
+    """System events (seed 000). Any authenticated user reads and creates; staff update and
+    delete. One event, a type's list and the stats are answered from Redis when cached."""
+
+    filterset_class = EventFilter
+    pagination_class = EstimatedCountPagination
+    ordering_fields = ["timestamp", "severity", "event_type", "id"]
+    ordering = ["-timestamp", "-id"]
+    lookup_value_regex = "[0-9]+"
+
+    def get_queryset(self):
+        return event_list()
+
+    def get_permissions(self):
+        if self.action in {"update", "partial_update", "destroy"}:
+            return [permissions.IsAuthenticated(), permissions.IsAdminUser()]
+        return [permissions.IsAuthenticated()]
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return SystemEventCreateSerializer
+        if self.action in {"update", "partial_update"}:
+            return SystemEventUpdateSerializer
+        if self.action == "stats":
+            return EventStatsSerializer
+        return SystemEventSerializer
+
+    def get_object(self):
+        event_id = int(self.kwargs["pk"])
+        if event_id > MAX_EVENT_ID:
+            raise exceptions.NotFound()
+        try:
+            event = event_get(event_id=event_id)
+        except SystemEvent.DoesNotExist:
+            raise exceptions.NotFound() from None
+        self.check_object_permissions(self.request, event)
+        return event
+
+    def create(self, request, *args, **kwargs):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        event = event_create(**serializer.validated_data)
+        return Response(SystemEventSerializer(event).data, status=status.HTTP_201_CREATED)
+
+    def retrieve(self, request, *args, **kwargs):
+        event_id = int(kwargs["pk"])
+
+        def compute():
+            try:
+                event = event_get(event_id=event_id)
+            except SystemEvent.DoesNotExist:
+                return None
+            return JSONRenderer().render(SystemEventSerializer(event).data)
+
+        body = cache.event_body(event_id, compute) if event_id <= MAX_EVENT_ID else None
+        if body is None:
+            raise exceptions.NotFound()
+        return _json_response(body)
+
+    def update(self, request, *args, **kwargs):
+        event = self.get_object()
+        serializer = SystemEventUpdateSerializer(event, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        event = event_update(event=event, data=serializer.validated_data)
+        return Response(SystemEventSerializer(event).data)
+
+    def partial_update(self, request, *args, **kwargs):
+        return self.update(request, *args, **kwargs)
+
+    def perform_destroy(self, instance):
+        event_delete(event=instance)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "event_type", OpenApiTypes.STR, OpenApiParameter.PATH, pattern="^[^/]+$"
+            )
+        ],
+        responses=SystemEventSerializer(many=True),
+    )
+    @action(
+        detail=False,
+        url_path="type/(?P<event_type>[^/]+)",
+        url_name="type",
+        filterset_class=TypeEventFilter,
+    )
+    def by_type(self, request, event_type):
+        """Events of one type, paginated, with the list's filters and ordering (cached 60 s)."""
+        if "\x00" in event_type:
+            raise exceptions.ValidationError({"event_type": ["Null characters are not allowed."]})
+
+        def compute():
+            queryset = self.filter_queryset(events_by_type(event_type=event_type))
+            page = self.paginate_queryset(queryset)
+            data = self.get_paginated_response(SystemEventSerializer(page, many=True).data).data
+            return JSONRenderer().render(data)
+
+        variant = cache.variant_hash(request.build_absolute_uri())
+        return _json_response(cache.type_page_body(event_type, variant, compute))
+
+    @extend_schema(filters=True, responses=EventStatsSerializer)
+    @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
+    def stats(self, request):
+        """Statistics of the events matching the list's filters (cached 30 s)."""
+        queryset, variant = event_list(), ""
+        # Without a query string (the hot path) there is nothing to validate or filter.
+        if request.query_params:
+            filterset = EventFilter(request.query_params, queryset=queryset)
+            if not filterset.is_valid():
+                raise exceptions.ValidationError(filterset.errors)
+            filters = sorted(
+                (name, str(value)) for name, value in filterset.form.cleaned_data.items() if value
+            )
+            queryset = filterset.qs
+            variant = cache.variant_hash(repr(filters)) if filters else ""
+
+        def compute():
+            stats = event_stats(queryset=queryset)
+            return JSONRenderer().render(EventStatsSerializer(stats).data)
+
+        return _json_response(cache.stats_body(variant, compute))
+
+    @extend_schema(
+        request=SystemEventCreateSerializer(many=True),
+        responses={201: SystemEventSerializer(many=True)},
+    )
+    @action(detail=False, methods=["post"], pagination_class=None)
+    def bulk(self, request):
+        """Creates up to 1000 events in one INSERT, all or none (400 names the failing items)."""
+        serializer = bulk_create_serializer(request.data)
+        serializer.is_valid(raise_exception=True)
+        events = event_bulk_create(events=serializer.validated_data)
+        data = SystemEventSerializer(events, many=True).data
+        return Response(data, status=status.HTTP_201_CREATED)
