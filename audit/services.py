@@ -4,11 +4,15 @@ current request context or actor, inside the caller's transaction, in one INSERT
 JSON-encoded and secrets redacted as for the automatic records."""
 
 from . import recording
-from .changes import REDACTED, is_secret_name
+from .changes import REDACTED, is_secret_name, values_changes
 from .models import Operation
+from .registry import options_for
 from .selectors import get_audit_trail
 
-__all__ = ["audit_log_create", "audit_log_update", "audit_log_delete", "get_audit_trail"]
+__all__ = [
+    "audit_log_create", "audit_log_update", "audit_log_delete", "audit_log_copy_created",
+    "get_audit_trail",
+]
 
 
 def _recorded(name, value):
@@ -47,4 +51,21 @@ def audit_log_delete(*, table_name, record_id, values, using="default"):
     _write(
         Operation.DELETE, table_name, record_id,
         {name: _recorded(name, value) for name, value in values.items()}, using,
+    )
+
+
+def audit_log_copy_created(*, model, rows, using="default"):
+    """Records the creation of `rows` (dicts of attname -> value, primary key included) of the
+    audited `model`, loaded by the caller with PostgreSQL's COPY: one CREATE record per row,
+    exactly as a save would write it, itself written with COPY."""
+    options = options_for(model)
+    recording.copy(
+        [
+            recording.Entry(
+                Operation.CREATE, options.table_name, str(row[model._meta.pk.attname]),
+                values_changes(options, row),
+            )
+            for row in rows
+        ],
+        using,
     )

@@ -139,3 +139,10 @@ def test_audited_commands_run_as_system_actors():
     assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
         "system:test_context", "system:scheduler",
     ]
+
+
+def test_a_command_called_under_an_actor_keeps_that_actor():
+    with audit_actor("system:seed"):
+        call_command(NamedWriteEventCommand())
+
+    assert list(AuditLog.objects.values_list("user_id", flat=True)) == ["system:seed"]

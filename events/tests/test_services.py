@@ -4,10 +4,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.context import audit_actor
+from audit.models import AuditLog
 from events.models import SystemEvent
 from events.services import (
     event_bulk_create,
-    event_copy_load,
+    event_load,
     event_create,
     event_delete,
     event_purge,
@@ -89,15 +91,32 @@ def test_event_bulk_create_is_one_insert_and_returns_ids():
     assert [event.pk for event in events] == list(SystemEvent.objects.order_by("id").values_list("id", flat=True))
 
 
-def test_event_copy_load():
+def test_event_load_copies_events_and_one_audit_record_each(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
+    batch = [
+        {"event_type": "deploy", "severity": "info", "message": f"m{n}", "details": {"a": n},
+         "source": "ci", "timestamp": now, "created_at": now}
+        for n in range(3)
+    ]
 
-    count = event_copy_load(rows=[("deploy", "info", "m", '{"a": 1}', "ci", now, now)] * 3)
+    with audit_actor("system:seed_events"):
+        count = event_load(events=batch)
 
     assert count == 3
-    assert list(SystemEvent.objects.values_list("event_type", "details", "timestamp").order_by().distinct()) == [
-        ("deploy", {"a": 1}, now)
+    events = list(SystemEvent.objects.order_by("id").values_list("id", "message", "details", "timestamp"))
+    assert [event[1:] for event in events] == [(f"m{n}", {"a": n}, now) for n in range(3)]
+    records = AuditLog.objects.order_by("id")
+    assert [(r.operation, r.record_id, r.user_id) for r in records] == [
+        ("CREATE", str(event[0]), "system:seed_events") for event in events
     ]
+    assert records[0].changed_fields == {
+        "event_type": "deploy", "severity": "info", "message": "m0",
+        "details": {"a": 0}, "source": "ci",
+        "timestamp": records[0].changed_fields["timestamp"], "created_at": records[0].changed_fields["created_at"],
+    }
+    assert datetime.fromisoformat(records[0].changed_fields["timestamp"]) == now.replace(
+        microsecond=now.microsecond // 1000 * 1000
+    )
 
 
 def test_event_purge_deletes_older_events_in_batches():

@@ -1,6 +1,7 @@
 import pytest
-from django.core.management import CommandError, call_command, get_commands
+from django.core.management import CommandError, call_command
 
+from audit.models import AuditLog
 from events.models import SystemEvent
 from scheduling.agent_types import agent_types
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
@@ -12,7 +13,7 @@ def table_sizes():
     return [model.objects.count() for model in (Project, ScheduledTask, Agent, ExecutionResult)]
 
 
-def test_seed_fills_every_table_and_is_idempotent(capsys):
+def test_seed_fills_every_table_and_is_idempotent():
     call_command("seed", executions=5, events=20, verbosity=0)
     first = table_sizes()
 
@@ -21,10 +22,18 @@ def test_seed_fills_every_table_and_is_idempotent(capsys):
     assert first == [6, 21, len(agent_types()), 105]
     assert table_sizes() == first
     assert set(Agent.objects.values_list("type", flat=True)) == set(agent_types())
-    if "seed_events" in get_commands():
-        assert SystemEvent.objects.count() == 20
-    else:
-        assert "events not seeded" in capsys.readouterr().out
+    assert SystemEvent.objects.count() == 20
+
+
+def test_seed_is_audited_as_the_seed_command():
+    call_command("seed", executions=1, events=3, verbosity=0)
+
+    actors = set(AuditLog.objects.values_list("user_id", flat=True))
+    assert actors == {"system:seed"}
+    assert AuditLog.objects.filter(table_name="system_events", operation="CREATE").count() == 3
+    assert AuditLog.objects.filter(table_name="scheduled_tasks", operation="CREATE").count() == (
+        ScheduledTask.objects.count()
+    )
 
 
 def test_seeded_data_keeps_the_rules():

@@ -2,12 +2,13 @@ import json
 import random
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from audit.commands import AuditedCommand
 from events.models import Severity
-from events.services import event_copy_load
+from events.services import event_load
 
 # A realistic mix: mostly routine events, few critical ones.
 EVENT_TYPES = {
@@ -24,12 +25,12 @@ MESSAGES = {
 }
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Generates N realistic system events (types, severities, sources, details objects) with "
-        "timestamps spread over the last --days days, loaded with COPY in batches of --batch-size "
-        "rows (one transaction each) behind a progress bar. Synthetic data: not audited; the "
-        "events caches are invalidated."
+        "timestamps spread over the last --days days, in batches of --batch-size rows (one "
+        "transaction each, with COPY on PostgreSQL) behind a progress bar. Each event gets its "
+        "CREATE audit record; the events caches are invalidated."
     )
 
     def add_arguments(self, parser):
@@ -46,7 +47,7 @@ class Command(BaseCommand):
         with tqdm(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
             for start in range(0, count, batch_size):
                 size = min(batch_size, count - start)
-                bar.update(event_copy_load(rows=_events(rng, size, now, days * 86400)))
+                bar.update(event_load(events=list(_events(rng, size, now, days * 86400))))
         self.stdout.write(f"Created {count} events.")
 
 
@@ -59,5 +60,8 @@ def _events(rng, size, now, span_seconds):
         status = (500, 502, 503, 504)[rng.randrange(4)]
         timestamp = now - timedelta(seconds=rng.random() * span_seconds)
         message = MESSAGES[severity].format(type=event_type, source=source, duration=duration, status=status)
-        details = json.dumps({"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)})
-        yield event_type, str(severity), message, details, source, timestamp, timestamp
+        details = {"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)}
+        yield {
+            "event_type": event_type, "severity": str(severity), "message": message,
+            "details": details, "source": source, "timestamp": timestamp, "created_at": timestamp,
+        }

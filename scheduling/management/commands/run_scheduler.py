@@ -2,8 +2,9 @@ import os
 import signal
 import socket
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from audit.commands import AuditedCommand
 from scheduling.scheduler import Scheduler
 
 
@@ -18,7 +19,8 @@ def _positive(kind):
     return parse
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
+    actor_name = "system:scheduler"
     help = (
         "Runs due scheduled tasks until SIGTERM/SIGINT (or, with --once, until none is due). "
         "Any number of schedulers may run against one database: each slot runs exactly once."

@@ -2,12 +2,13 @@ import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.core.management import call_command, get_commands
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils.timezone import now
 from tqdm import tqdm
 
+from audit.commands import AuditedCommand
 from events.models import SystemEvent
 from scheduling import services
 from scheduling.agent_types import agent_types
@@ -53,11 +54,11 @@ OUTCOMES = {
 }
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Fills a demo database: users with projects, tasks on realistic crons in several time "
-        "zones, an agent of every registered type, a history of executions per task, and (when "
-        "the events app provides seed_events) system events. Idempotent: a second run adds only "
+        "zones, an agent of every registered type, a history of executions per task, and system events "
+        "(seed_events). Idempotent: a second run adds only "
         "what is missing. Writes go through the services, so they are validated and audited."
     )
 
@@ -164,9 +165,6 @@ class Command(BaseCommand):
             )
 
     def _events(self, wanted, quiet):
-        if "seed_events" not in get_commands():
-            self.stdout.write("No seed_events command (events app): events not seeded.")
-            return
         missing = wanted - SystemEvent.objects.count()
         if missing > 0:
             call_command("seed_events", count=missing, verbosity=0 if quiet else 1)
