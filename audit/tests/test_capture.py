@@ -154,6 +154,17 @@ def test_deferred_field_assigned_then_saved_reads_its_old_value(records):
     }
 
 
+def test_loading_a_deferred_field_keeps_the_other_fields_unsaved_changes(records):
+    SystemEventFactory(message="stored", source="s")
+    event = SystemEvent.objects.only("message").get()
+
+    event.message = "changed"
+    assert event.source == "s"  # loads the deferred field: refresh_from_db(fields=["source"])
+    event.save()
+
+    assert records(operation="UPDATE")[0][3] == {"message": {"old": "stored", "new": "changed"}}
+
+
 def test_refresh_from_db_refreshes_the_snapshot(records):
     event = SystemEvent.objects.get(pk=SystemEventFactory(message="one").pk)
     SystemEvent.objects.filter(pk=event.pk).update(message="two")
