@@ -4,20 +4,17 @@ A skill takes a task's params_json (a dict) and returns its text output, or rais
 records the exception's traceback as the execution's error_text.
 """
 
-import io
 import time
 from datetime import timedelta
 
-from django.core.cache import cache
-from django.core.management import call_command, get_commands
-from django.db import connection
 from django.utils import timezone
 
-from events.models import Severity, SystemEvent
+from audit.purge import audit_purge
+from brain.health import check_cache, check_database
+from events.models import Severity
+from events.services import event_create, event_purge
 
 from .skills import skill
-
-PURGE_BATCH_SIZE = 1000
 
 
 def _positive_int(params, name, default):
@@ -27,50 +24,28 @@ def _positive_int(params, name, default):
     return value
 
 
-def record_health_event(*, severity, message, details):
-    """Writes the health check's SystemEvent.
-
-    MERGE NOTE (lead): switch this body to
-    `events.services.event_create(event_type="health_check", severity=severity, message=message,
-    details=details, source="scheduler")` once the events branch is merged, so the write is
-    validated and invalidates the events caches like every other path.
-    """
-    return SystemEvent.objects.create(
-        event_type="health_check",
-        severity=severity,
-        message=message,
-        details=details,
-        source="scheduler",
-    )
-
-
 @skill(
     "system.health_check",
     description="Checks PostgreSQL and the cache and records the result as a health_check event.",
 )
 def health_check(params):
-    checks = {}
     started = time.perf_counter()
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as error:  # a health check reports failures, it does not raise them
-        checks["database"] = f"error: {error}"
-    # The cache degrades to a miss when Redis is down, so a failed round trip reads as None.
-    probe = f"scheduler-health-{time.monotonic_ns()}"
-    cache.set(probe, "ok", 10)
-    checks["cache"] = "ok" if cache.get(probe) == "ok" else "unavailable"
-    cache.delete(probe)
-    checks["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
-
-    if checks["database"] != "ok":
+    database_ok, cache_ok = check_database(), check_cache()
+    checks = {
+        "database": "ok" if database_ok else "unreachable",
+        "cache": "ok" if cache_ok else "unreachable",
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if not database_ok:
         severity, message = Severity.ERROR, "Health check: database unavailable"
-    elif checks["cache"] != "ok":
+    elif not cache_ok:
         severity, message = Severity.WARNING, "Health check: cache unavailable"
     else:
         severity, message = Severity.INFO, "Health check: all services ok"
-    event = record_health_event(severity=severity, message=message, details=checks)
+    event = event_create(
+        event_type="health_check", severity=severity, message=message, details=checks,
+        source="scheduler",
+    )
     return f"{message} (event {event.pk}): database {checks['database']}, cache {checks['cache']}"
 
 
@@ -89,18 +64,7 @@ def health_check(params):
 def events_purge(params):
     days = _positive_int(params, "older_than_days", 30)
     cutoff = timezone.now() - timedelta(days=days)
-    deleted = 0
-    # Small batches, each its own transaction, so a large purge never holds long locks.
-    while True:
-        batch = list(
-            SystemEvent.objects.filter(timestamp__lt=cutoff)
-            .order_by("id")
-            .values_list("id", flat=True)[:PURGE_BATCH_SIZE]
-        )
-        if not batch:
-            break
-        SystemEvent.objects.filter(id__in=batch).delete()
-        deleted += len(batch)
+    deleted = event_purge(older_than=cutoff)
     return f"Deleted {deleted} events older than {days} days (before {cutoff.isoformat()})."
 
 
@@ -116,15 +80,10 @@ def events_purge(params):
         },
     },
 )
-def audit_purge(params):
+def audit_purge_skill(params):
     days = _positive_int(params, "older_than_days", 365)
-    if "purge_audit" not in get_commands():
-        raise RuntimeError(
-            "audit.purge needs the purge_audit management command, which is not installed."
-        )
-    output = io.StringIO()
-    call_command("purge_audit", older_than=days, stdout=output)
-    return output.getvalue().strip() or f"Purged audit records older than {days} days."
+    deleted = audit_purge(older_than=timedelta(days=days))
+    return f"Deleted {deleted} audit records older than {days} days."
 
 
 @skill(

@@ -5,8 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditLog
 from events.models import Severity, SystemEvent
-from scheduling import builtin_skills
 from scheduling.skills import get_skill, skill
 
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,7 @@ def test_health_check_records_a_health_event():
     assert output == f"Health check: all services ok (event {event.pk}): database ok, cache ok"
 
 
-def test_events_purge_deletes_old_events_in_batches_and_keeps_recent_ones(monkeypatch):
-    monkeypatch.setattr(builtin_skills, "PURGE_BATCH_SIZE", 2)
+def test_events_purge_deletes_old_events_and_keeps_recent_ones():
     old = timezone.now() - timedelta(days=8)
     for number in range(5):
         SystemEvent.objects.create(
@@ -48,11 +47,19 @@ def test_events_purge_refuses_a_bad_age(value):
         call("events.purge", {"older_than_days": value})
 
 
-def test_audit_purge_needs_the_purge_audit_command(monkeypatch):
-    monkeypatch.setattr(builtin_skills, "get_commands", lambda: {})
+def test_audit_purge_deletes_old_audit_records_only():
+    AuditLog.objects.create(  # a record written 100 days ago (the table only takes INSERTs)
+        timestamp=timezone.now() - timedelta(days=100), operation="CREATE",
+        table_name="system_events", record_id="1", changed_fields={"message": "old"},
+    )
+    SystemEvent.objects.create(event_type="x", severity="info", message="new")
 
-    with pytest.raises(RuntimeError, match="needs the purge_audit management command"):
-        call("audit.purge", {"older_than_days": 90})
+    output = call("audit.purge", {"older_than_days": 90})
+
+    assert output == "Deleted 1 audit records older than 90 days."
+    assert list(AuditLog.objects.values_list("operation", "changed_fields__message")) == [
+        ("CREATE", "new")
+    ]
 
 
 def test_demo_skills():
