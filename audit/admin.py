@@ -21,9 +21,15 @@ def audit_trail_url(obj):
 
 
 class AuditTrailLinkMixin:
-    """For the ModelAdmin of an audited model: a read-only `audit_trail` field linking to the
-    object's audit records. Add "audit_trail" to `readonly_fields` (and to `fields` or
-    `fieldsets` if the admin declares them)."""
+    """For the ModelAdmin of an audited model: a read-only "Audit trail" field on the change page
+    linking to the object's audit records. Inherit it before ModelAdmin; nothing else to set."""
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*super().get_readonly_fields(request, obj), "audit_trail"]
+
+    def get_fields(self, request, obj=None):
+        fields = list(super().get_fields(request, obj))
+        return fields if "audit_trail" in fields else [*fields, "audit_trail"]
 
     @admin.display(description="Audit trail")
     def audit_trail(self, obj):

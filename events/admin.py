@@ -7,6 +7,8 @@ from django.db import connection
 from django.db.models import JSONField
 from django.utils.functional import cached_property
 
+from audit.admin import AuditTrailLinkMixin
+
 from .models import SystemEvent
 from .pagination import estimated_count
 from .services import event_create, event_delete, event_update
@@ -75,7 +77,7 @@ class PrettyJSONFormField(forms.JSONField):
 
 
 @admin.register(SystemEvent)
-class SystemEventAdmin(admin.ModelAdmin):
+class SystemEventAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
     """Events admin, fast on millions of rows: estimated counts, no full COUNT for the result
     total, sidebar filters by index probes. Writes go through events.services."""
 

@@ -10,6 +10,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
+from audit.admin import AuditTrailLinkMixin
+
 from . import services
 from .agent_types import agent_types
 from .models import Agent, ExecutionResult, Project, ScheduledTask
@@ -30,14 +32,14 @@ def _changes(form):
     return {name: form.cleaned_data[name] for name in form.changed_data}
 
 
-class ServiceAdmin(admin.ModelAdmin):
-    # Fields that are set on creation and never change afterwards (the owner of a row).
-    fixed_after_creation = []
-
+class ServiceAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
     """A ModelAdmin whose writes call the subclass's `create(form)`, `update(fresh_instance,
     changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the
     database, so the service sees what changed (a new cron, another project) rather than the
-    form's already-edited instance."""
+    form's already-edited instance. The change page links to the row's audit trail."""
+
+    # Fields that are set on creation and never change afterwards (the owner of a row).
+    fixed_after_creation = []
 
     def save_model(self, request, obj, form, change):
         if change:

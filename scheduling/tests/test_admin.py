@@ -251,3 +251,11 @@ def test_admin_execution_change_recomputes_duration(admin_client):
     assert response.status_code == 302
     execution.refresh_from_db()
     assert execution.duration_ms == 9000
+
+
+def test_change_forms_link_to_the_rows_audit_trail(admin_client):
+    agent = Agent.objects.create(name="a1", type="coder")
+
+    page = admin_client.get(f"/admin/scheduling/agent/{agent.pk}/change/").content.decode()
+
+    assert f'href="/admin/audit/auditlog/?table_name=agents&amp;record_id={agent.pk}"' in page
