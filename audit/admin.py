@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from brain.api.pagination import EstimatedCountPaginator
+
 from .models import AuditLog, Operation
-from .pagination import EstimatedCountPaginator
 from .registry import audited_tables
 
 

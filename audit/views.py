@@ -1,8 +1,9 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 
+from brain.api.pagination import EstimatedCountPagination
+
 from .filters import AuditLogFilter
-from .pagination import EstimatedCountPagination
 from .selectors import audit_log_list
 from .serializers import AuditLogSerializer
 

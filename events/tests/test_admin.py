@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from events import admin as events_admin
+from brain.api import pagination
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_changelist_never_counts_the_whole_table(admin_client, monkeypatch):
     SystemEventFactory.create_batch(4, event_type="deploy", source="ci")
     SystemEventFactory(event_type="backup", source=None)
-    monkeypatch.setattr(events_admin, "ADMIN_EXACT_COUNT_LIMIT", 2)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 2)
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get("/admin/events/systemevent/")

@@ -5,8 +5,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from audit.models import AuditLog
+from brain.api import pagination
 from events.models import SystemEvent
-from events.pagination import EstimatedCountPagination
 
 from .conftest import event_json, iso
 from .factories import SystemEventFactory
@@ -255,7 +255,7 @@ def test_list_count_above_the_limit_is_the_planner_estimate(api_client, monkeypa
     SystemEventFactory.create_batch(5)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE system_events")
-    monkeypatch.setattr(EstimatedCountPagination, "exact_count_limit", 3)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
 
     response = api_client.get("/api/events?limit=1")
 
