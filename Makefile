@@ -24,6 +24,7 @@ help:
 	@echo "make run    - set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
 	@echo "make test   - the whole test suite against PostgreSQL and Redis"
 	@echo "make bench  - benchmarks against gunicorn (see docs/benchmarks.md)"
+	@echo "make bench-events - the events benchmarks on 1,000,000 events (BENCH_ARGS=--rows ...)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -74,3 +75,13 @@ bench: $(VENV)/.installed-dev
 	$(MANAGE) check_services --require-real
 	$(MANAGE) migrate --noinput --verbosity 0
 	$(PY) bench/web.py
+
+.PHONY: bench-events
+bench-events: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
+bench-events: export REDIS_URL ?= redis://127.0.0.1:6379/11
+bench-events: export SECRET_KEY ?= insecure-key-for-benchmarks
+bench-events: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { echo "make bench-events needs wrk: apt-get install wrk" >&2; exit 1; }
+	$(MANAGE) check_services --require-real
+	$(MANAGE) migrate --noinput --verbosity 0
+	$(PY) bench/events.py $(BENCH_ARGS)

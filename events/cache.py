@@ -14,22 +14,26 @@ and the generation counters that invalidate them, without TTL:
     events:stats:gen             bumped by every write
 
 A list or stats entry is stored with the generations read before its body was computed and is
-served only while they are still current: a write bumps them (one INCR each) instead of scanning
-keys, and a body computed from rows read before a concurrent write can never be served after it.
-An event entry is deleted on write. Bodies are the exact bytes of the JSON response.
+served only while they are still current: a write bumps them (INCR) instead of scanning keys, and
+a body computed from rows read before a concurrent write can never be served after it. An event
+entry is deleted on write. Bodies are the exact bytes of the JSON response.
 
-Every write path schedules `invalidate_after_commit`; the work is coalesced per transaction, so a
-purge of many rows costs one DEL of their keys and a few INCRs. With Redis down every read is a miss and
-every write's invalidation is a no-op (django-redis IGNORE_EXCEPTIONS): the API answers from
+Every write path schedules `invalidate_after_commit`; the work is pooled per transaction and done
+in one Redis round trip (a Lua script), so a purge of many rows costs one script call per batch.
+With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
 PostgreSQL.
 """
 
 import hashlib
+import logging
 import time
 from urllib.parse import quote
 
 from django.core.cache import caches
 from django.db import transaction
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 EVENT_TTL = 300
 TYPE_TTL = 60
@@ -162,27 +166,41 @@ class _Invalidation:
         if self.done:
             return
         self.done = True
-        cache = _cache()
-        if self.event_ids:
-            cache.delete_many([event_key(event_id) for event_id in self.event_ids])
         generation_keys = [STATS_GENERATION_KEY]
         if self.all_types:
             generation_keys.append(ALL_TYPES_GENERATION_KEY)
         else:
             generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
-        for generation_key in generation_keys:
-            _bump(cache, generation_key)
+        _apply(generation_keys, [event_key(event_id) for event_id in sorted(self.event_ids)])
 
 
-def _bump(cache, generation_key):
-    """Moves a generation on, atomically, on any cache backend: Redis INCR, or a first value
-    when the key does not exist yet (a missing generation reads as 0)."""
-    if cache.add(generation_key, 1, None):
+# KEYS: the generation counters to increment (ARGV[1] of them), then the keys to delete.
+_INVALIDATE_SCRIPT = """
+for i = 1, #KEYS do
+    if i <= tonumber(ARGV[1]) then redis.call('INCR', KEYS[i]) else redis.call('DEL', KEYS[i]) end
+end
+"""
+
+
+def _apply(generation_keys, delete_keys):
+    """Increments the generations (a missing one becomes 1) and deletes the keys: one Redis round
+    trip with django-redis (a Lua script), key by key with another backend (the in-process cache
+    of `make run`). A Redis error is logged and dropped, like django-redis's IGNORE_EXCEPTIONS."""
+    cache = _cache()
+    get_client = getattr(getattr(cache, "client", None), "get_client", None)
+    if get_client is not None:
+        keys = [cache.make_key(key) for key in [*generation_keys, *delete_keys]]
+        try:
+            get_client(write=True).eval(_INVALIDATE_SCRIPT, len(keys), *keys, len(generation_keys))
+        except (RedisError, OSError):
+            logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)
         return
-    try:
-        cache.incr(generation_key)
-    except ValueError:  # evicted between the two calls
-        cache.add(generation_key, 1, None)
+    for key in generation_keys:
+        try:
+            cache.incr(key)
+        except ValueError:
+            cache.set(key, 1, None)
+    cache.delete_many(delete_keys)
 
 
 def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):

@@ -503,3 +503,11 @@ def test_filtered_list_queries_use_no_distinct(api_client):
         api_client.get("/api/events?event_type=health_check&severity=error&severity=critical")
 
     assert [query["sql"] for query in queries if "DISTINCT" in query["sql"]] == []
+
+
+def test_count_is_exact_on_other_databases(monkeypatch):
+    SystemEventFactory.create_batch(3)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 1)
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    assert pagination.estimated_count(SystemEvent.objects.all()) == 3

@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import CacheHandler, cache
 from django.db import transaction
 
 from events import cache as events_cache
@@ -296,20 +296,32 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
     }
 
 
-def test_invalidation_works_on_the_in_process_cache(api_client, settings, django_capture_on_commit_callbacks):
-    """`make run`'s default cache: generations move on without Redis's INCR-on-missing-key."""
-    settings.CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "events-test"}
+def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_capture_on_commit_callbacks):
+    locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
+    monkeypatch.setattr(events_cache, "caches", locmem)
+    locmem["default"].set("events:id:7", b"{}")
+
+    for event_ids in ([7], []):
+        with django_capture_on_commit_callbacks(execute=True):
+            events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
+
+    assert locmem["default"].get_many(["events:id:7", "events:stats:gen", "events:type:deploy:gen"]) == {
+        "events:stats:gen": 2,
+        "events:type:deploy:gen": 2,
     }
-    SystemEventFactory(event_type="deploy")
-    assert api_client.get("/api/events/stats").json()["total"] == 1
-    assert api_client.get("/api/events/type/deploy").json()["count"] == 1
+
+
+def test_one_round_trip_invalidates_everything(django_capture_on_commit_callbacks, monkeypatch):
+    cache.set("events:id:1", b"{}")
+    cache.set("events:id:2", b"{}")
+    calls = []
+    client = cache.client.get_client(write=True)
+    monkeypatch.setattr(client, "eval", lambda *args, _eval=client.eval: calls.append(args) or _eval(*args))
 
     with django_capture_on_commit_callbacks(execute=True):
-        response = api_client.post(
-            "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json"
-        )
+        events_cache.invalidate_after_commit(event_ids=[1, 2], event_types={"a", "b"})
 
-    assert response.status_code == 201
-    assert api_client.get("/api/events/stats").json()["total"] == 2
-    assert api_client.get("/api/events/type/deploy").json()["count"] == 2
+    assert len(calls) == 1
+    assert redis_keys() == sorted(
+        ["brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen"]
+    )

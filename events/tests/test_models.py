@@ -67,3 +67,4 @@ def test_a_loaded_event_remembers_its_type():
     SystemEventFactory(event_type="deploy")
 
     assert SystemEvent.objects.get().loaded_event_type == "deploy"
+

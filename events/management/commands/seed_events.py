@@ -1,4 +1,3 @@
-import json
 import random
 from datetime import timedelta
 
@@ -28,9 +27,9 @@ MESSAGES = {
 class Command(AuditedCommand):
     help = (
         "Generates N realistic system events (types, severities, sources, details objects) with "
-        "timestamps spread over the last --days days, in batches of --batch-size rows (one "
-        "transaction each, with COPY on PostgreSQL) behind a progress bar. Each event gets its "
-        "CREATE audit record; the events caches are invalidated."
+        "timestamps spread over the last --days days in time order, in batches of --batch-size "
+        "rows (one transaction each, with COPY on PostgreSQL) behind a progress bar. Each event "
+        "gets its CREATE audit record; the events caches are invalidated."
     )
 
     def add_arguments(self, parser):
@@ -43,22 +42,28 @@ class Command(AuditedCommand):
         if count < 0 or batch_size < 1 or days < 1:
             raise CommandError("--count must be >= 0, --batch-size and --days >= 1.")
         rng = random.Random(seed)
-        now = timezone.now()
+        start = timezone.now() - timedelta(days=days)
+        seconds_per_event = days * 86400 / count if count else 0
         with tqdm(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
-            for start in range(0, count, batch_size):
-                size = min(batch_size, count - start)
-                bar.update(event_load(events=list(_events(rng, size, now, days * 86400))))
+            for first in range(0, count, batch_size):
+                size = min(batch_size, count - first)
+                batch_start = start + timedelta(seconds=first * seconds_per_event)
+                rows = list(_events(rng, size, batch_start, size * seconds_per_event))
+                bar.update(event_load(events=rows))
         self.stdout.write(f"Created {count} events.")
 
 
-def _events(rng, size, now, span_seconds):
+def _events(rng, size, start, span_seconds):
+    """`size` events with timestamps spread over `span_seconds` from `start`, in time order, as
+    real events arrive (which also keeps the timestamp indexes' inserts at their right edge)."""
     types = rng.choices(list(EVENT_TYPES), list(EVENT_TYPES.values()), k=size)
     severities = rng.choices(list(SEVERITIES), list(SEVERITIES.values()), k=size)
-    for event_type, severity in zip(types, severities):
+    offsets = sorted(rng.random() * span_seconds for _ in range(size))
+    for event_type, severity, offset in zip(types, severities, offsets):
         source = SOURCES[rng.randrange(len(SOURCES))]
         duration = rng.randrange(1, 5000)
         status = (500, 502, 503, 504)[rng.randrange(4)]
-        timestamp = now - timedelta(seconds=rng.random() * span_seconds)
+        timestamp = start + timedelta(seconds=offset)
         message = MESSAGES[severity].format(type=event_type, source=source, duration=duration, status=status)
         details = {"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)}
         yield {
