@@ -10,6 +10,7 @@ transactions never deadlock with one another.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db import transaction
 
@@ -60,9 +61,14 @@ class Outcome:
         return self.claim.started_at + timedelta(milliseconds=self.duration_ms)
 
 
+# next_run is a pure function, and the tasks of one batch often share a cron, a time zone and the
+# moment: remembering recent answers spares most croniter walks.
+_next_run = lru_cache(maxsize=1024)(next_run)
+
+
 def _following_slot(task, after):
     """The task's next slot after `after`, or None when its cron never fires again."""
-    return next_run(task.schedule_cron, task.timezone, after)
+    return _next_run(task.schedule_cron, task.timezone, after)
 
 
 def _missed_slots_note(task, slot, now):
