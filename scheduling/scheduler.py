@@ -92,7 +92,8 @@ class Scheduler:
 
     def run(self, *, once=False):
         """The loop. Returns after a shutdown (stop()) or, with once=True, when no task is due
-        and nothing runs. Database errors are logged and retried after the poll interval."""
+        and nothing runs. Errors (the database gone, a bad row) are logged and the loop goes on
+        after the poll interval."""
         logger.info(
             "scheduler started",
             extra={"worker": self.worker_id, "batch_size": self.batch_size, "once": once},
@@ -115,6 +116,10 @@ class Scheduler:
             except (DatabaseError, InterfaceError):
                 logger.exception("scheduler database error", extra={"worker": self.worker_id})
                 connections.close_all()
+                self._stopping.wait(self.poll_interval)
+            except Exception:
+                # One bad row must not stop every scheduler: log it and go on.
+                logger.exception("scheduler error", extra={"worker": self.worker_id})
                 self._stopping.wait(self.poll_interval)
         self._shutdown()
         logger.info("scheduler stopped", extra={"worker": self.worker_id})

@@ -87,7 +87,11 @@ class TaskDisableView(_TaskActionView):
 
 
 class TaskEnableView(_TaskActionView):
-    @extend_schema(request=None, responses={200: TaskStateSerializer})
+    @extend_schema(request=None, responses={200: TaskStateSerializer, 409: _conflict})
     def post(self, request, pk):
         """`POST /api/tasks/{id}/enable`: runs again from the cron's next slot after now."""
-        return self._respond(task_enable(task=self.get_object(), now=timezone.now()))
+        try:
+            task = task_enable(task=self.get_object(), now=timezone.now())
+        except TaskStateError as error:
+            raise TaskConflict(str(error)) from error
+        return self._respond(task)

@@ -10,6 +10,7 @@ transactions never deadlock with one another.
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from django.db import transaction
 
@@ -18,6 +19,8 @@ from .models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
+# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not parse.
+UNREADABLE_SCHEDULE = (ValueError, KeyError)
 
 
 class TaskStateError(Exception):
@@ -58,9 +61,14 @@ class Outcome:
         return self.claim.started_at + timedelta(milliseconds=self.duration_ms)
 
 
+# next_run is a pure function, and the tasks of one batch often share a cron, a time zone and the
+# moment: remembering recent answers spares most croniter walks.
+_next_run = lru_cache(maxsize=1024)(next_run)
+
+
 def _following_slot(task, after):
     """The task's next slot after `after`, or None when its cron never fires again."""
-    return next_run(task.schedule_cron, task.timezone, after)
+    return _next_run(task.schedule_cron, task.timezone, after)
 
 
 def _missed_slots_note(task, slot, now):
@@ -89,7 +97,7 @@ def _advance(task, now):
         return None
     try:
         task.next_run_at = _following_slot(task, now)
-    except (ValueError, KeyError) as error:  # a cron or time zone that no longer parses
+    except UNREADABLE_SCHEDULE as error:
         task.status = TaskStatus.FAILED
         return f"Cannot compute the next run: {error}"
     task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
@@ -119,10 +127,12 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     """Claims up to `limit` due tasks (pending, next_run_at <= now) for `worker`.
 
     One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED in next_run_at order, which an
-    index gives without sorting (concurrent schedulers never wait for or share a row), one ExecutionResult per task for its slot (unique per task and slot),
-    and each task marked running with a lease of timeout + margin. Returns the Claims; nothing
-    runs before the commit. A slot that already has an execution (next_run_at set back by hand)
-    is skipped, never run twice: the task moves on to its next slot.
+    index gives without sorting (concurrent schedulers never wait for or share a row), one
+    ExecutionResult per task for its slot (unique per task and slot), and each task marked
+    running with a lease of timeout + margin. Returns the Claims; nothing runs before the
+    commit. A slot that already has an execution (next_run_at set back by hand) is skipped,
+    never run twice: the task moves on to its next slot. A task whose cron or time zone cannot
+    be read fails without running.
     """
     with transaction.atomic():
         tasks = list(
@@ -144,7 +154,13 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
                 _advance(task, now)
                 skipped.append(task)
                 continue
-            notes[task.pk] = _missed_slots_note(task, task.next_run_at, now)
+            try:
+                notes[task.pk] = _missed_slots_note(task, task.next_run_at, now)
+            except UNREADABLE_SCHEDULE:
+                # A cron or time zone stored past validation: the task fails, it never runs.
+                task.status, task.updated_at = TaskStatus.FAILED, now
+                skipped.append(task)
+                continue
             runnable.append(task)
         executions = ExecutionResult.objects.bulk_create(
             [
@@ -315,7 +331,8 @@ def task_enable(*, task, now):
     """Enables a disabled, failed or completed task from `now`: its next run is the cron's next
     slot after now, so nothing missed while it was off is replayed (completed if the cron never
     fires again). A task disabled mid-run goes back to running under its claim. A pending or
-    running task is left as it is. One transaction; returns the task."""
+    running task is left as it is; a schedule that cannot be read is refused (TaskStateError).
+    One transaction; returns the task."""
     with transaction.atomic():
         task = _locked(task)
         if task.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
@@ -323,7 +340,10 @@ def task_enable(*, task, now):
         if task.claimed_by:
             task.status = TaskStatus.RUNNING
         else:
-            task.next_run_at = _following_slot(task, now)
+            try:
+                task.next_run_at = _following_slot(task, now)
+            except UNREADABLE_SCHEDULE as error:
+                raise TaskStateError(f"The task's schedule cannot be read: {error}") from error
             task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
         task.save(update_fields=["status", "next_run_at", "updated_at"])
     return task

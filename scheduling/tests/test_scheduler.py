@@ -309,3 +309,15 @@ def test_texts_are_stored_without_nul_and_cut_to_length():
     assert len(head) == len(tail) == MAX_TEXT_LENGTH
     assert head.endswith("a\n[... cut ...]\n")
     assert tail.startswith("\n[... cut ...]\na") and tail.endswith("END")
+
+
+def test_a_schedule_that_cannot_be_read_fails_its_task_and_the_others_run(user):
+    broken = make_task(user, cron="not a cron", next_run_at=NOW - timedelta(seconds=1))
+    healthy = make_task(user, next_run_at=NOW)
+
+    run_once(NOW)
+
+    broken.refresh_from_db()
+    assert (broken.status, broken.claimed_by) == (TaskStatus.FAILED, "")
+    assert not ExecutionResult.objects.filter(task=broken).exists()
+    assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS

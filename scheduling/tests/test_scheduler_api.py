@@ -124,3 +124,14 @@ def test_get_is_not_allowed_on_an_action(api_client, user):
     task = make_task(user, next_run_at=None)
 
     assert api_client.get(f"/api/tasks/{task.pk}/run").status_code == 405
+
+
+def test_enable_of_a_task_whose_schedule_cannot_be_read_is_a_conflict(api_client, user):
+    task = make_task(user, cron="0 0 1 1 *", timezone="Mars/Olympus", status=TaskStatus.FAILED)
+
+    response = api_client.post(f"/api/tasks/{task.pk}/enable")
+
+    assert response.status_code == 409
+    assert response.json()["detail"].startswith("The task's schedule cannot be read: ")
+    task.refresh_from_db()
+    assert task.status == TaskStatus.FAILED
