@@ -21,7 +21,7 @@ def agent_types():
     The setting is read on every call, so a deployment (or a test) can extend it at any time."""
     extra = [
         name
-        for name in getattr(settings, "BRAIN_AGENT_TYPES", ())
+        for name in settings.BRAIN_AGENT_TYPES
         if name not in BUILTIN_AGENT_TYPES
     ]
     return (*BUILTIN_AGENT_TYPES, *extra)

@@ -189,6 +189,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Agent types beyond the built-in roles (scheduling.agent_types), comma-separated.
+BRAIN_AGENT_TYPES = env.list("BRAIN_AGENT_TYPES", default=[])
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 
