@@ -16,7 +16,7 @@ PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION
 
 # `make run` keeps the defaults (embedded SQLite, in-process cache) unless the environment says
 # otherwise; SECRET_KEY comes from the environment or is generated once under var/.
-RUN_ENV = SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}"
+RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 
 .PHONY: help run serve test bench check-python migrations-check clean
 
@@ -44,11 +44,15 @@ var/secret-key:
 	@mkdir -p var
 	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
+# Serves the web server and the scheduler together; stopping one (Ctrl-C) stops both.
 run: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) migrate --noinput
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(RUN_ENV) $(MANAGE) create_demo_admin
-	$(RUN_ENV) exec $(VENV)/bin/gunicorn --config brain/gunicorn.conf.py
+	$(RUN_ENV) $(MANAGE) seed
+	$(RUN_ENV) $(MANAGE) run_scheduler & scheduler=$$!; \
+	trap 'kill -TERM $$scheduler 2>/dev/null; wait $$scheduler' EXIT; \
+	$(VENV)/bin/gunicorn --config brain/gunicorn.conf.py
 
 test: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
 test: export REDIS_URL ?= redis://127.0.0.1:6379/1

@@ -2,28 +2,18 @@ import json
 
 from django import forms
 from django.contrib import admin
-from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import JSONField
-from django.utils.functional import cached_property
+
+from audit.admin import AuditTrailLinkMixin
+from brain.api.pagination import EstimatedCountPaginator
 
 from .models import SystemEvent
-from .pagination import estimated_count
 from .services import event_create, event_delete, event_update
 
-ADMIN_EXACT_COUNT_LIMIT = 1_000
 # A free-text column can hold many values; the sidebar lists the first ones alphabetically.
 FILTER_CHOICES_LIMIT = 200
 CREATE_FIELDS = ["event_type", "severity", "message", "details", "source", "timestamp"]
-
-
-class EstimatedCountPaginator(Paginator):
-    """Pages whose count is exact up to ADMIN_EXACT_COUNT_LIMIT rows and estimated above, so a
-    change list of millions of rows never runs a full COUNT."""
-
-    @cached_property
-    def count(self):
-        return estimated_count(self.object_list, ADMIN_EXACT_COUNT_LIMIT)
 
 
 class DistinctValuesFilter(admin.SimpleListFilter):
@@ -75,7 +65,7 @@ class PrettyJSONFormField(forms.JSONField):
 
 
 @admin.register(SystemEvent)
-class SystemEventAdmin(admin.ModelAdmin):
+class SystemEventAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
     """Events admin, fast on millions of rows: estimated counts, no full COUNT for the result
     total, sidebar filters by index probes. Writes go through events.services."""
 

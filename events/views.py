@@ -7,10 +7,11 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from brain.api.pagination import EstimatedCountPagination
+
 from . import cache
 from .filters import EventFilter, TypeEventFilter
 from .models import SystemEvent
-from .pagination import EstimatedCountPagination
 from .selectors import event_get, event_list, event_stats, events_by_type
 from .serializers import (
     EventStatsSerializer,

@@ -1,22 +1,40 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils.timezone import now
 
 from audit.mixins import AuditedModel
 
+from .cron import validate_cron, validate_timezone
+from .validators import (
+    validate_agent_type,
+    validate_json_array,
+    validate_json_object,
+    validate_storable_text,
+)
+
+
+class ShapedJSONField(models.JSONField):
+    """A JSONField whose validators also see `{}` and `[]`: for a field that must be an object
+    or an array, an empty one is a value of some shape, not a blank to skip."""
+
+    empty_values = [None]
+
 
 class Project(AuditedModel):
     """A user's project; tasks_count is the exact number of its tasks (seed 004, `projects`)."""
 
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True, default="")
+    name = models.CharField(max_length=200, validators=[validate_storable_text])
+    description = models.TextField(blank=True, default="", validators=[validate_storable_text])
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     tasks_count = models.PositiveIntegerField(default=0, editable=False)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
+
 
     class Meta:
         db_table = "projects"
@@ -38,17 +56,18 @@ class TaskStatus(models.TextChoices):
 
 
 class ScheduledTask(AuditedModel):
-    """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease."""
+    """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease.
+    The cron is read in `timezone`; next_run_at is stored in UTC."""
 
-    skill_name = models.CharField(max_length=100)
-    schedule_cron = models.CharField(max_length=100)
-    timezone = models.CharField(max_length=64, default="UTC")
+    skill_name = models.CharField(max_length=100, validators=[validate_storable_text])
+    schedule_cron = models.CharField(max_length=100, validators=[validate_cron])
+    timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    params_json = models.JSONField(default=dict, blank=True)
+    params_json = ShapedJSONField(default=dict, blank=True, validators=[validate_json_object])
     status = models.CharField(
         max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True
     )
-    timeout_seconds = models.PositiveIntegerField(default=300)
+    timeout_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
@@ -56,10 +75,13 @@ class ScheduledTask(AuditedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_tasks"
     )
     # The scheduler's claim on a running task: which worker, and until when.
-    claimed_by = models.CharField(max_length=100, blank=True, default="")
+    claimed_by = models.CharField(
+        max_length=100, blank=True, default="", validators=[validate_storable_text]
+    )
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
 
     class Meta:
         db_table = "scheduled_tasks"
@@ -76,6 +98,10 @@ class ScheduledTask(AuditedModel):
     def __str__(self):
         return f"{self.skill_name} ({self.schedule_cron})"
 
+    def clean(self):
+        if self.project_id is not None and self.project.user_id != self.user_id:
+            raise ValidationError({"project": "The project belongs to another user."})
+
 
 class AgentStatus(models.TextChoices):
     ACTIVE = "active"
@@ -86,11 +112,18 @@ class AgentStatus(models.TextChoices):
 
 
 class Agent(AuditedModel):
-    """An agent that executes work (seed 004, `agents`)."""
+    """An agent that executes work (seed 004, `agents`). Its type is one of the registry's
+    (scheduling.agent_types), checked by validation rather than a database constraint because
+    the registry is extendable in settings."""
 
-    name = models.CharField(max_length=100, unique=True)
-    type = models.CharField(max_length=50, db_index=True)
-    capabilities_json = models.JSONField(default=list, blank=True)
+    name = models.CharField(
+        max_length=100,
+        unique=True,
+        validators=[validate_storable_text],
+        error_messages={"unique": "An agent with this name already exists."},
+    )
+    type = models.CharField(max_length=50, db_index=True, validators=[validate_agent_type])
+    capabilities_json = ShapedJSONField(default=list, blank=True, validators=[validate_json_array])
     status = models.CharField(
         max_length=20, choices=AgentStatus.choices, default=AgentStatus.IDLE, db_index=True
     )
@@ -131,10 +164,12 @@ class ExecutionResult(AuditedModel):
     status = models.CharField(
         max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
     )
-    output_text = models.TextField(blank=True, default="")
-    error_text = models.TextField(blank=True, default="")
+    output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
     duration_ms = models.BigIntegerField(null=True, blank=True)
-    worker = models.CharField(max_length=100, blank=True, default="")
+    worker = models.CharField(
+        max_length=100, blank=True, default="", validators=[validate_storable_text]
+    )
 
     class Meta:
         db_table = "execution_results"
@@ -150,13 +185,17 @@ class ExecutionResult(AuditedModel):
             models.CheckConstraint(
                 condition=Q(duration_ms__isnull=True) | Q(duration_ms__gte=0),
                 name="execution_results_duration_non_negative",
+                violation_error_message="duration_ms cannot be negative.",
             ),
             models.CheckConstraint(
                 condition=Q(ended_at__isnull=True) | Q(ended_at__gte=F("started_at")),
                 name="execution_results_ended_after_started",
+                violation_error_message="ended_at cannot be before started_at.",
             ),
             models.UniqueConstraint(
-                fields=["task", "scheduled_for"], name="execution_results_one_run_per_slot"
+                fields=["task", "scheduled_for"],
+                name="execution_results_one_run_per_slot",
+                violation_error_message="This task already has an execution for that slot.",
             ),
         ]
 

@@ -11,7 +11,22 @@ class Skill:
     name: str
     function: object
     description: str = ""
+    # {name: {"type": ..., "required": bool, "default": ..., "description": ...}}
     parameters: dict = field(default_factory=dict)
+
+    @property
+    def parameter_list(self):
+        """The parameters as a list of {name, type, required, default, description}."""
+        return [
+            {
+                "name": name,
+                "type": spec.get("type", "string"),
+                "required": spec.get("required", False),
+                "default": spec.get("default"),
+                "description": spec.get("description", ""),
+            }
+            for name, spec in self.parameters.items()
+        ]
 
 
 def skill(name, *, description="", parameters=None):

@@ -58,6 +58,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "audit.middleware.AuditContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -188,6 +189,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Agent types beyond the built-in roles (scheduling.agent_types), comma-separated.
+BRAIN_AGENT_TYPES = env.list("BRAIN_AGENT_TYPES", default=[])
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 
@@ -200,6 +204,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `status`: name each choice set after its model's.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "scheduling.models.TaskStatus",
+        "AgentStatusEnum": "scheduling.models.AgentStatus",
+        "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
+    },
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from events import admin as events_admin
+from brain.api import pagination
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 def test_changelist_never_counts_the_whole_table(admin_client, monkeypatch):
     SystemEventFactory.create_batch(4, event_type="deploy", source="ci")
     SystemEventFactory(event_type="backup", source=None)
-    monkeypatch.setattr(events_admin, "ADMIN_EXACT_COUNT_LIMIT", 2)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 2)
 
     with CaptureQueriesContext(connection) as queries:
         response = admin_client.get("/admin/events/systemevent/")
@@ -97,3 +97,14 @@ def test_admin_delete_invalidates_the_cached_event(admin_client, api_client, dja
 
     assert response.status_code == 302
     assert api_client.get(f"/api/events/{event.id}").status_code == 404
+
+
+def test_change_form_links_to_the_events_audit_trail(admin_client):
+    event = SystemEventFactory()
+
+    page = admin_client.get(f"/admin/events/systemevent/{event.pk}/change/").content.decode()
+    trail = admin_client.get(f"/admin/audit/auditlog/?table_name=system_events&record_id={event.pk}")
+
+    assert f'href="/admin/audit/auditlog/?table_name=system_events&amp;record_id={event.pk}"' in page
+    assert trail.status_code == 200
+    assert trail.context["cl"].result_list[0].record_id == str(event.pk)

@@ -4,8 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.models import AuditLog
+from brain.api import pagination
 from events.models import SystemEvent
-from events.pagination import EstimatedCountPagination, estimated_count
 
 from .conftest import event_json, iso
 from .factories import SystemEventFactory
@@ -254,7 +255,7 @@ def test_list_count_above_the_limit_is_the_planner_estimate(api_client, monkeypa
     SystemEventFactory.create_batch(5)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE system_events")
-    monkeypatch.setattr(EstimatedCountPagination, "exact_count_limit", 3)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 3)
 
     response = api_client.get("/api/events?limit=1")
 
@@ -423,8 +424,9 @@ def test_bulk_creates_every_event_in_one_insert(api_client, django_capture_on_co
     assert response.json() == [event_json(event) for event in events]
     assert [event.message for event in events] == ["step 0", "step 1", "step 2", "m"]
     assert events[3].timestamp == datetime(2026, 1, 1, tzinfo=UTC)
-    inserts = [query["sql"] for query in queries if query["sql"].startswith("INSERT")]
-    assert len(inserts) == 1
+    inserted_tables = [query["sql"].split('"')[1] for query in queries if query["sql"].startswith("INSERT")]
+    assert inserted_tables == ["system_events", "audit_logs"]
+    assert AuditLog.objects.filter(table_name="system_events", operation="CREATE").count() == 4
 
 
 def test_bulk_is_all_or_nothing(api_client):
@@ -505,6 +507,7 @@ def test_filtered_list_queries_use_no_distinct(api_client):
 
 def test_count_is_exact_on_other_databases(monkeypatch):
     SystemEventFactory.create_batch(3)
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 1)
     monkeypatch.setattr(connection, "vendor", "sqlite")
 
-    assert estimated_count(SystemEvent.objects.all(), 1) == 3
+    assert pagination.estimated_count(SystemEvent.objects.all()) == 3

@@ -4,10 +4,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from audit.context import audit_actor
+from audit.models import AuditLog
 from events.models import SystemEvent
 from events.services import (
     event_bulk_create,
-    event_copy_load,
+    event_load,
     event_create,
     event_delete,
     event_purge,
@@ -24,11 +26,18 @@ def statements(queries):
     return [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]
 
 
+def inserted_tables(queries):
+    """The table of each INSERT, in order."""
+    return [sql.split('"')[1] for sql in statements(queries) if sql.startswith("INSERT")]
+
+
 def test_event_create_writes_one_row():
     with CaptureQueriesContext(connection) as queries:
         event = event_create(event_type="deploy", severity="info", message="m", source="ci")
 
-    assert [sql.split(" ")[0] for sql in statements(queries)] == ["INSERT"]
+    # The event, then its audit record: nothing else.
+    assert inserted_tables(queries) == ["system_events", "audit_logs"]
+    assert len(statements(queries)) == 2
     assert SystemEvent.objects.values_list("event_type", "severity", "message", "source", "details").get() == (
         "deploy", "info", "m", "ci", None,
     )
@@ -76,19 +85,38 @@ def test_event_bulk_create_is_one_insert_and_returns_ids():
             events=[{"event_type": "a", "severity": "info", "message": str(n)} for n in range(50)]
         )
 
-    assert [sql.split(" ")[0] for sql in statements(queries)] == ["INSERT"]
+    # One INSERT of the 50 events and one of their 50 audit records.
+    assert inserted_tables(queries) == ["system_events", "audit_logs"]
+    assert len(statements(queries)) == 2
     assert [event.pk for event in events] == list(SystemEvent.objects.order_by("id").values_list("id", flat=True))
 
 
-def test_event_copy_load():
+def test_event_load_copies_events_and_one_audit_record_each(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
+    batch = [
+        {"event_type": "deploy", "severity": "info", "message": f"m{n}", "details": {"a": n},
+         "source": "ci", "timestamp": now, "created_at": now}
+        for n in range(3)
+    ]
 
-    count = event_copy_load(rows=[("deploy", "info", "m", '{"a": 1}', "ci", now, now)] * 3)
+    with audit_actor("system:seed_events"):
+        count = event_load(events=batch)
 
     assert count == 3
-    assert list(SystemEvent.objects.values_list("event_type", "details", "timestamp").order_by().distinct()) == [
-        ("deploy", {"a": 1}, now)
+    events = list(SystemEvent.objects.order_by("id").values_list("id", "message", "details", "timestamp"))
+    assert [event[1:] for event in events] == [(f"m{n}", {"a": n}, now) for n in range(3)]
+    records = AuditLog.objects.order_by("id")
+    assert [(r.operation, r.record_id, r.user_id) for r in records] == [
+        ("CREATE", str(event[0]), "system:seed_events") for event in events
     ]
+    assert records[0].changed_fields == {
+        "event_type": "deploy", "severity": "info", "message": "m0",
+        "details": {"a": 0}, "source": "ci",
+        "timestamp": records[0].changed_fields["timestamp"], "created_at": records[0].changed_fields["created_at"],
+    }
+    assert datetime.fromisoformat(records[0].changed_fields["timestamp"]) == now.replace(
+        microsecond=now.microsecond // 1000 * 1000
+    )
 
 
 def test_event_purge_deletes_older_events_in_batches():

@@ -2,13 +2,14 @@ import secrets
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
 from rest_framework.authtoken.models import Token
+
+from audit.commands import AuditedCommand
 
 CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.txt"
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Creates the demo superuser `admin` with a random password and an API token when no "
         "superuser exists, prints them once and writes them to var/demo-credentials.txt. "

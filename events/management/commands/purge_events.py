@@ -1,10 +1,11 @@
 import re
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from audit.commands import AuditedCommand
 from events.services import PURGE_BATCH_SIZE, event_purge
 
 UNITS = {"d": "days", "h": "hours", "m": "minutes"}
@@ -18,7 +19,7 @@ def parse_age(text):
     return timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Retention: deletes events whose timestamp is older than --older-than (90d, 12h, 30m), "
         "--batch-size rows per transaction, through the model's manager (audited), invalidating "

@@ -1,14 +1,13 @@
-import json
 import random
 from datetime import timedelta
 
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
+from audit.commands import AuditedCommand
 from events.models import Severity
-from events.services import event_copy_load
+from events.services import event_load
 
 # A realistic mix: mostly routine events, few critical ones.
 EVENT_TYPES = {
@@ -25,12 +24,12 @@ MESSAGES = {
 }
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Generates N realistic system events (types, severities, sources, details objects) with "
-        "timestamps spread over the last --days days in time order, loaded with COPY in batches of --batch-size "
-        "rows (one transaction each) behind a progress bar. Synthetic data: not audited; the "
-        "events caches are invalidated."
+        "timestamps spread over the last --days days in time order, in batches of --batch-size "
+        "rows (one transaction each, with COPY on PostgreSQL) behind a progress bar. Each event "
+        "gets its CREATE audit record; the events caches are invalidated."
     )
 
     def add_arguments(self, parser):
@@ -42,8 +41,6 @@ class Command(BaseCommand):
     def handle(self, *args, count, batch_size, days, seed, **options):
         if count < 0 or batch_size < 1 or days < 1:
             raise CommandError("--count must be >= 0, --batch-size and --days >= 1.")
-        if connection.vendor != "postgresql":
-            raise CommandError("seed_events loads with PostgreSQL's COPY: set DATABASE_URL to PostgreSQL.")
         rng = random.Random(seed)
         start = timezone.now() - timedelta(days=days)
         seconds_per_event = days * 86400 / count if count else 0
@@ -51,8 +48,8 @@ class Command(BaseCommand):
             for first in range(0, count, batch_size):
                 size = min(batch_size, count - first)
                 batch_start = start + timedelta(seconds=first * seconds_per_event)
-                rows = _events(rng, size, batch_start, size * seconds_per_event)
-                bar.update(event_copy_load(rows=rows))
+                rows = list(_events(rng, size, batch_start, size * seconds_per_event))
+                bar.update(event_load(events=rows))
         self.stdout.write(f"Created {count} events.")
 
 
@@ -68,5 +65,8 @@ def _events(rng, size, start, span_seconds):
         status = (500, 502, 503, 504)[rng.randrange(4)]
         timestamp = start + timedelta(seconds=offset)
         message = MESSAGES[severity].format(type=event_type, source=source, duration=duration, status=status)
-        details = json.dumps({"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)})
-        yield event_type, str(severity), message, details, source, timestamp, timestamp
+        details = {"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)}
+        yield {
+            "event_type": event_type, "severity": str(severity), "message": message,
+            "details": details, "source": source, "timestamp": timestamp, "created_at": timestamp,
+        }

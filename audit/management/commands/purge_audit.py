@@ -1,0 +1,25 @@
+from django.core.management.base import CommandError
+
+from audit.commands import AuditedCommand
+from audit.purge import audit_purge, parse_age
+
+
+class Command(AuditedCommand):
+    help = (
+        "Deletes audit records older than --older-than (e.g. 365d), in batches, each in its own "
+        "transaction that the append-only trigger lets through. The only way to delete them."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than", required=True, help="age in days, e.g. 365d")
+        parser.add_argument("--batch-size", type=int, default=10_000)
+
+    def handle(self, *args, older_than, batch_size, **options):
+        try:
+            age = parse_age(older_than)
+        except ValueError as error:
+            raise CommandError(str(error))
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        deleted = audit_purge(older_than=age, batch_size=batch_size)
+        self.stdout.write(f"Deleted {deleted} audit records older than {older_than}.")

@@ -1,0 +1,46 @@
+"""Retention: the one way audit records are deleted."""
+
+import re
+from datetime import timedelta
+
+from django.db import connections, transaction
+from django.utils import timezone
+
+from .models import AuditLog
+
+AGE = re.compile(r"^(\d+)d$")
+
+
+def allow_purge(connection):
+    """Lets the current transaction delete from audit_logs (the append-only trigger reads this
+    transaction-local flag). Must run inside `transaction.atomic()`."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL brain.audit_purge = 'on'")
+
+
+def parse_age(text):
+    """`365d` -> timedelta(days=365)."""
+    match = AGE.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not an age in days such as 365d.")
+    return timedelta(days=int(match[1]))
+
+
+def audit_purge(*, older_than, batch_size=10_000, using="default"):
+    """Deletes the records older than `older_than` (a timedelta), `batch_size` at a time, each
+    batch in its own short transaction. Returns how many were deleted."""
+    cutoff = timezone.now() - older_than
+    deleted = 0
+    while True:
+        with transaction.atomic(using=using):
+            allow_purge(connections[using])
+            ids = list(
+                AuditLog.objects.using(using)
+                .filter(timestamp__lt=cutoff)
+                .order_by("timestamp")
+                .values_list("pk", flat=True)[:batch_size]
+            )
+            if not ids:
+                return deleted
+            deleted += AuditLog.objects.using(using).filter(pk__in=ids).delete()[0]

@@ -1,0 +1,148 @@
+"""Who and from where: the request context recorded with each change (user, IP, user agent,
+request id), through the real middleware stack and DRF token authentication."""
+
+import asyncio
+
+import pytest
+from django.core.management import call_command
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.urls import path
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from audit.commands import AuditedCommand
+from audit.context import audit_actor, client_ip, current_context
+from audit.middleware import AuditContextMiddleware
+from audit.models import AuditLog
+from events.models import SystemEvent
+
+pytestmark = [pytest.mark.django_db, pytest.mark.urls("audit.tests.test_context")]
+
+
+class EventWriteView(APIView):
+    """A write path for these tests only: the events API is another issue's."""
+
+    def post(self, request):
+        event = SystemEvent.objects.create(event_type="test", severity="info", message="m")
+        return Response({"id": event.pk}, status=201)
+
+
+urlpatterns = [path("api/test-audit-write", EventWriteView.as_view())]
+
+
+def test_token_user_ip_user_agent_and_request_id_are_recorded(api_client, user):
+    response = api_client.post(
+        "/api/test-audit-write", HTTP_USER_AGENT="dashboard/1.0", HTTP_X_REQUEST_ID="req-42"
+    )
+
+    assert response.status_code == 201
+    log = AuditLog.objects.get()
+    assert (log.user_id, log.ip_address, log.user_agent, log.request_id) == (
+        str(user.pk), "127.0.0.1", "dashboard/1.0", "req-42",
+    )
+
+
+def test_spoofed_forwarded_for_without_trusted_proxy_changes_nothing(api_client, settings):
+    settings.TRUSTED_PROXY_COUNT = 0
+
+    api_client.post("/api/test-audit-write", HTTP_X_FORWARDED_FOR="6.6.6.6")
+
+    assert AuditLog.objects.get().ip_address == "127.0.0.1"
+
+
+def test_behind_one_trusted_proxy_the_rightmost_entry_is_the_client(api_client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    api_client.post("/api/test-audit-write", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
+
+    assert AuditLog.objects.get().ip_address == "203.0.113.7"
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded_for", "expected"),
+    [
+        (0, "6.6.6.6", "10.0.0.1"),
+        (1, "203.0.113.7", "203.0.113.7"),
+        (1, "6.6.6.6, 203.0.113.7", "203.0.113.7"),
+        (2, "6.6.6.6, 203.0.113.7, 10.0.0.2", "203.0.113.7"),
+        (2, " 2001:db8::1 , 10.0.0.2", "2001:db8::1"),
+        (2, "203.0.113.7", "10.0.0.1"),  # shorter than the proxy chain
+        (1, "not-an-ip", "10.0.0.1"),
+        (1, "", "10.0.0.1"),
+    ],
+)
+def test_client_ip_is_the_rightmost_untrusted_entry(trusted, forwarded_for, expected):
+    request = RequestFactory().get("/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR=forwarded_for)
+
+    assert client_ip(request, trusted) == expected
+
+
+def test_anonymous_change_records_no_user():
+    request = RequestFactory().post("/", HTTP_USER_AGENT="curl/8")
+    request.request_id = "r1"
+
+    def view(request):
+        SystemEvent.objects.create(event_type="test", severity="info", message="m")
+        return HttpResponse()
+
+    AuditContextMiddleware(view)(request)
+
+    log = AuditLog.objects.get()
+    assert (log.user_id, log.ip_address, log.user_agent, log.request_id) == (
+        None, "127.0.0.1", "curl/8", "r1",
+    )
+
+
+def test_async_middleware_sets_and_resets_the_context():
+    seen = []
+
+    async def view(request):
+        seen.append(current_context())
+        return HttpResponse()
+
+    request = RequestFactory().get("/", HTTP_USER_AGENT="async-client", REMOTE_ADDR="10.1.1.1")
+    request.request_id = "async-1"
+    middleware = AuditContextMiddleware(view)
+
+    asyncio.run(middleware(request))
+
+    assert (seen[0].ip_address, seen[0].user_agent, seen[0].request_id) == (
+        "10.1.1.1", "async-client", "async-1",
+    )
+    assert current_context().request is None
+
+
+def test_audit_actor_names_the_process():
+    with audit_actor("system:seed"):
+        SystemEvent.objects.create(event_type="test", severity="info", message="m")
+    SystemEvent.objects.create(event_type="test", severity="info", message="m")
+
+    assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
+        "system:seed", None,
+    ]
+
+
+class WriteEventCommand(AuditedCommand):
+    def handle(self, *args, **options):
+        SystemEvent.objects.create(event_type="test", severity="info", message="m")
+
+
+class NamedWriteEventCommand(WriteEventCommand):
+    actor_name = "system:scheduler"
+
+
+def test_audited_commands_run_as_system_actors():
+    call_command(WriteEventCommand())
+    call_command(NamedWriteEventCommand())
+
+    assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
+        "system:test_context", "system:scheduler",
+    ]
+
+
+def test_a_command_called_under_an_actor_keeps_that_actor():
+    with audit_actor("system:seed"):
+        call_command(NamedWriteEventCommand())
+
+    assert list(AuditLog.objects.values_list("user_id", flat=True)) == ["system:seed"]

@@ -1,0 +1,138 @@
+"""The skills Brain ships with, registered when the scheduling app is ready.
+
+A skill takes a task's params_json (a dict) and returns its text output, or raises: the scheduler
+records the exception's traceback as the execution's error_text.
+"""
+
+import time
+from datetime import timedelta
+
+from django.utils import timezone
+
+from audit.purge import audit_purge
+from brain.health import check_cache, check_database
+from events.models import Severity
+from events.services import event_create, event_purge
+
+from .skills import skill
+
+
+def _positive_int(params, name, default):
+    value = params.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return value
+
+
+@skill(
+    "system.health_check",
+    description="Checks PostgreSQL and the cache and records the result as a health_check event.",
+)
+def health_check(params):
+    started = time.perf_counter()
+    database_ok, cache_ok = check_database(), check_cache()
+    checks = {
+        "database": "ok" if database_ok else "unreachable",
+        "cache": "ok" if cache_ok else "unreachable",
+        "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+    if not database_ok:
+        severity, message = Severity.ERROR, "Health check: database unavailable"
+    elif not cache_ok:
+        severity, message = Severity.WARNING, "Health check: cache unavailable"
+    else:
+        severity, message = Severity.INFO, "Health check: all services ok"
+    event = event_create(
+        event_type="health_check", severity=severity, message=message, details=checks,
+        source="scheduler",
+    )
+    return f"{message} (event {event.pk}): database {checks['database']}, cache {checks['cache']}"
+
+
+@skill(
+    "events.purge",
+    description="Deletes system events older than a number of days, in batches.",
+    parameters={
+        "older_than_days": {
+            "type": "integer",
+            "required": False,
+            "default": 30,
+            "description": "Events whose timestamp is older than this many days are deleted.",
+        },
+    },
+)
+def events_purge(params):
+    days = _positive_int(params, "older_than_days", 30)
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = event_purge(older_than=cutoff)
+    return f"Deleted {deleted} events older than {days} days (before {cutoff.isoformat()})."
+
+
+@skill(
+    "audit.purge",
+    description="Deletes audit records older than a number of days (the purge_audit command).",
+    parameters={
+        "older_than_days": {
+            "type": "integer",
+            "required": False,
+            "default": 365,
+            "description": "Audit records older than this many days are deleted.",
+        },
+    },
+)
+def audit_purge_skill(params):
+    days = _positive_int(params, "older_than_days", 365)
+    deleted = audit_purge(older_than=timedelta(days=days))
+    return f"Deleted {deleted} audit records older than {days} days."
+
+
+@skill(
+    "demo.echo",
+    description="Returns its `message` parameter: a no-op for demonstrations and benchmarks.",
+    parameters={
+        "message": {
+            "type": "string",
+            "required": False,
+            "default": "",
+            "description": "The text to return.",
+        },
+    },
+)
+def echo(params):
+    return str(params.get("message", ""))
+
+
+@skill(
+    "demo.sleep",
+    description="Sleeps for `seconds`, then returns: for demonstrating timeouts and shutdown.",
+    parameters={
+        "seconds": {
+            "type": "number",
+            "required": False,
+            "default": 1,
+            "description": "How long to sleep, in seconds.",
+        },
+    },
+)
+def sleep(params):
+    seconds = params.get("seconds", 1)
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
+        raise ValueError(f"seconds must be a non-negative number; got {seconds!r}.")
+    time.sleep(seconds)
+    return f"Slept {seconds} s."
+
+
+@skill(
+    "demo.fail",
+    description="Always raises, so a failed execution and its traceback can be seen.",
+    parameters={
+        "message": {
+            "type": "string",
+            "required": False,
+            "default": "demo.fail always fails",
+            "description": "The error message.",
+        },
+    },
+)
+def fail(params):
+    raise RuntimeError(str(params.get("message", "demo.fail always fails")))

@@ -1,0 +1,80 @@
+import os
+import signal
+import socket
+
+from django.core.management.base import CommandError
+
+from audit.commands import AuditedCommand
+from scheduling.scheduler import Scheduler
+
+
+def _positive(kind):
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise ValueError(text)
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its error message
+    return parse
+
+
+class Command(AuditedCommand):
+    actor_name = "system:scheduler"
+    help = (
+        "Runs due scheduled tasks until SIGTERM/SIGINT (or, with --once, until none is due). "
+        "Any number of schedulers may run against one database: each slot runs exactly once."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--worker-id",
+            default=f"{socket.gethostname()}:{os.getpid()}",
+            help="Name recorded on claims and executions (default: host:pid).",
+        )
+        parser.add_argument(
+            "--poll-interval",
+            type=_positive(float),
+            default=0.5,
+            help="Seconds between looks for due tasks when idle (default 0.5).",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=_positive(int),
+            default=10,
+            help="Most tasks claimed per transaction and run at once (default 10).",
+        )
+        parser.add_argument(
+            "--grace-period",
+            type=float,
+            default=30.0,
+            help="Seconds a shutdown waits for running skills before cancelling them (default 30).",
+        )
+        parser.add_argument(
+            "--lease-margin",
+            type=float,
+            default=30.0,
+            help="Seconds a claim outlives the task's timeout before another scheduler may "
+            "reclaim it (default 30).",
+        )
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="Run every task due now, then exit (for cron and tests).",
+        )
+
+    def handle(self, *args, **options):
+        """Runs the scheduler loop in this process; exits 0 after a SIGTERM or SIGINT once
+        running skills finished (or the grace period passed) and claims are released."""
+        if len(options["worker_id"]) > 100:
+            raise CommandError("--worker-id is at most 100 characters.")
+        scheduler = Scheduler(
+            worker_id=options["worker_id"],
+            poll_interval=options["poll_interval"],
+            batch_size=options["batch_size"],
+            grace_period=max(options["grace_period"], 0.0),
+            lease_margin=max(options["lease_margin"], 0.0),
+        )
+        signal.signal(signal.SIGTERM, scheduler.stop)
+        signal.signal(signal.SIGINT, scheduler.stop)
+        scheduler.run(once=options["once"])

@@ -1,0 +1,292 @@
+"""The scheduler: claims due tasks, runs their skills with a timeout, records every run.
+
+One Scheduler per process (`manage.py run_scheduler`); any number of them may share a database.
+The loop claims up to `batch_size` due tasks at a time (services_scheduler.task_claim_due),
+runs each claimed skill in its own daemon thread, and records outcomes in batches as they come
+in (execution_finish). A skill that overruns its timeout is recorded as `timeout` and its thread
+is abandoned: Python cannot kill a thread, so it runs on in the background until it returns, but
+it no longer holds a slot and the worker goes on. Expired leases of other (dead) workers are
+reclaimed once per reap interval. stop() (SIGTERM) stops claiming, waits for the running skills
+up to the grace period, records the stragglers as cancelled and releases their tasks.
+"""
+
+import contextvars
+import logging
+import queue
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+
+from django.db import DatabaseError, InterfaceError, connections
+from django.utils import timezone
+
+from .models import ExecutionStatus
+from .selectors_scheduler import task_next_due_at
+from .services_scheduler import (
+    Claim,
+    Outcome,
+    execution_finish,
+    task_claim_due,
+    task_reclaim_expired,
+)
+from .skills import get_skill
+
+logger = logging.getLogger("scheduling.scheduler")
+
+# Expired leases are looked for at most this often (seconds), whatever the poll interval.
+MIN_REAP_INTERVAL = 1.0
+# The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
+MIN_IDLE_WAIT = 0.01
+# Longest output_text and error_text recorded; a longer text keeps its head (output) or its tail
+# (error: the end of a traceback says what failed).
+MAX_TEXT_LENGTH = 100_000
+
+
+def _recordable(text, *, keep):
+    """`text` as PostgreSQL can store it (no NUL characters), cut to MAX_TEXT_LENGTH."""
+    text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    if len(text) <= MAX_TEXT_LENGTH:
+        return text
+    marker = "\n[... cut ...]\n"
+    room = MAX_TEXT_LENGTH - len(marker)
+    return text[:room] + marker if keep == "head" else marker + text[-room:]
+
+
+@dataclass(frozen=True)
+class _Run:
+    claim: Claim
+    started: float  # time.monotonic() when the run was claimed
+    deadline: float
+
+
+class Scheduler:
+    """Runs due tasks until stop() is called (or, with once=True, until none is due)."""
+
+    def __init__(
+        self,
+        *,
+        worker_id,
+        poll_interval=0.5,
+        batch_size=10,
+        grace_period=30.0,
+        lease_margin=30.0,
+        clock=timezone.now,
+    ):
+        self.worker_id = worker_id
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size
+        self.grace_period = grace_period
+        self.lease_margin = lease_margin
+        self.clock = clock
+        self._stopping = threading.Event()
+        # SimpleQueue.put is reentrant, so stop() may use it from a signal handler.
+        self._results = queue.SimpleQueue()
+        self._running = {}  # execution id -> _Run
+        self._finished = []  # Outcomes not yet recorded
+
+    def stop(self, signum=None, frame=None):
+        """Asks the loop to stop claiming and shut down. Safe to call from a signal handler."""
+        self._stopping.set()
+        self._results.put(None)
+
+    def run(self, *, once=False):
+        """The loop. Returns after a shutdown (stop()) or, with once=True, when no task is due
+        and nothing runs. Errors (the database gone, a bad row) are logged and the loop goes on
+        after the poll interval."""
+        logger.info(
+            "scheduler started",
+            extra={"worker": self.worker_id, "batch_size": self.batch_size, "once": once},
+        )
+        last_reap = None
+        while not self._stopping.is_set():
+            try:
+                if last_reap is None or time.monotonic() - last_reap >= self._reap_interval:
+                    self._reap()
+                    last_reap = time.monotonic()
+                free = self.batch_size - len(self._running)
+                claimed = self._claim(free) if free > 0 else 0
+                if once and not claimed and not self._running:
+                    break
+                # After a full claim more may be due: go round as soon as a slot frees. Else
+                # nothing else is due yet: sleep until the next task falls due, at most a poll.
+                idle = free > 0 and claimed < free
+                self._collect(timeout=self._wait_time(idle=idle))
+                self._record()
+            except (DatabaseError, InterfaceError):
+                logger.exception("scheduler database error", extra={"worker": self.worker_id})
+                connections.close_all()
+                self._stopping.wait(self.poll_interval)
+            except Exception:
+                # One bad row must not stop every scheduler: log it and go on.
+                logger.exception("scheduler error", extra={"worker": self.worker_id})
+                self._stopping.wait(self.poll_interval)
+        self._shutdown()
+        logger.info("scheduler stopped", extra={"worker": self.worker_id})
+
+    @property
+    def _reap_interval(self):
+        return max(self.poll_interval, MIN_REAP_INTERVAL)
+
+    def _wait_time(self, *, idle=False):
+        """Seconds to wait for a run to finish: a poll interval at most, less when a running
+        skill's timeout or (when idle) the next task's due time comes first."""
+        wait = self.poll_interval
+        if self._running:
+            nearest = min(run.deadline for run in self._running.values())
+            wait = min(wait, nearest - time.monotonic())
+        if idle:
+            next_due = task_next_due_at()
+            if next_due is not None:
+                # A task already due is being claimed by another scheduler: look again shortly.
+                due_in = (next_due - self.clock()).total_seconds()
+                wait = min(wait, max(due_in, MIN_IDLE_WAIT))
+        return max(0.0, wait)
+
+    def _reap(self):
+        closed = task_reclaim_expired(worker=self.worker_id, now=self.clock())
+        if closed:
+            logger.warning(
+                "reclaimed expired leases",
+                extra={"worker": self.worker_id, "execution_ids": closed},
+            )
+
+    def _claim(self, limit):
+        started = time.monotonic()
+        claims = task_claim_due(
+            worker=self.worker_id,
+            limit=limit,
+            now=self.clock(),
+            lease_margin_seconds=self.lease_margin,
+        )
+        for claim in claims:
+            run = _Run(claim=claim, started=started, deadline=started + claim.timeout_seconds)
+            self._running[claim.execution_id] = run
+            # The thread inherits the context (the audit actor among others).
+            threading.Thread(
+                target=contextvars.copy_context().run,
+                args=(self._execute, run),
+                name=f"skill-{claim.skill_name}-{claim.execution_id}",
+                daemon=True,
+            ).start()
+        return len(claims)
+
+    def _execute(self, run):
+        """Runs one skill in its own thread and reports the Outcome; never raises."""
+        claim = run.claim
+        status, output, error, task_failed = ExecutionStatus.SUCCESS, "", "", False
+        try:
+            registered = get_skill(claim.skill_name)
+            if registered is None:
+                task_failed = True
+                raise LookupError(f"No skill named {claim.skill_name!r} is registered.")
+            result = registered.function(claim.params)
+            output = "" if result is None else str(result)
+        except Exception:
+            status, error = ExecutionStatus.FAILED, traceback.format_exc()
+        finally:
+            # The skill's own database connections (this thread's) go back to the pool.
+            connections.close_all()
+        self._results.put(
+            Outcome(
+                claim=claim,
+                status=status,
+                output_text=_recordable(output, keep="head"),
+                error_text=_recordable(error, keep="tail"),
+                duration_ms=int((time.monotonic() - run.started) * 1000),
+                task_failed=task_failed,
+            )
+        )
+
+    def _collect(self, *, timeout):
+        """Moves finished and overdue runs to the outcomes to record, waiting up to `timeout`
+        seconds for the first one."""
+        items = []
+        try:
+            items.append(
+                self._results.get(timeout=timeout) if timeout > 0 else self._results.get_nowait()
+            )
+            while True:
+                items.append(self._results.get_nowait())
+        except queue.Empty:
+            pass
+        for outcome in items:
+            # None is stop()'s wake-up call; an unknown id is an abandoned run finishing late.
+            if outcome is not None and self._running.pop(outcome.claim.execution_id, None):
+                self._finished.append(outcome)
+        now = time.monotonic()
+        for execution_id, run in list(self._running.items()):
+            if now >= run.deadline:
+                del self._running[execution_id]
+                self._finished.append(
+                    self._unfinished(
+                        run,
+                        ExecutionStatus.TIMEOUT,
+                        f"The skill exceeded its timeout of {run.claim.timeout_seconds} s and was "
+                        f"abandoned; the worker went on.",
+                    )
+                )
+
+    @staticmethod
+    def _unfinished(run, status, reason):
+        return Outcome(
+            claim=run.claim,
+            status=status,
+            output_text="",
+            error_text=reason,
+            duration_ms=int((time.monotonic() - run.started) * 1000),
+        )
+
+    def _record(self):
+        if not self._finished:
+            return
+        recorded = execution_finish(
+            worker=self.worker_id, outcomes=self._finished, now=self.clock()
+        )
+        recorded_ids = {outcome.claim.execution_id for outcome in recorded}
+        for outcome in self._finished:
+            self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
+        self._finished = []
+
+    def _log(self, outcome, *, recorded):
+        claim = outcome.claim
+        fields = {
+            "worker": self.worker_id,
+            "task_id": claim.task_id,
+            "execution_id": claim.execution_id,
+            "skill": claim.skill_name,
+            "status": outcome.status,
+            "duration_ms": outcome.duration_ms,
+            "scheduled_for": claim.scheduled_for.isoformat(),
+            "delay_ms": int((claim.started_at - claim.scheduled_for).total_seconds() * 1000),
+            "coalesced": bool(claim.note),
+        }
+        if recorded:
+            logger.info("task run", extra=fields)
+        else:
+            logger.warning("task run not recorded: its lease was reclaimed", extra=fields)
+
+    def _shutdown(self):
+        """Waits up to the grace period for running skills, records them, then records the rest
+        as cancelled and releases their tasks."""
+        grace_deadline = time.monotonic() + self.grace_period
+        try:
+            while self._running and time.monotonic() < grace_deadline:
+                self._collect(timeout=min(self._wait_time(), grace_deadline - time.monotonic()))
+                self._record()
+            for run in self._running.values():
+                self._finished.append(
+                    self._unfinished(
+                        run,
+                        ExecutionStatus.CANCELLED,
+                        f"The scheduler stopped before the skill finished (grace period of "
+                        f"{self.grace_period:g} s); the task was released to its next slot.",
+                    )
+                )
+            self._running.clear()
+            self._record()
+        except (DatabaseError, InterfaceError):
+            # The leases expire and another scheduler reclaims the tasks.
+            logger.exception(
+                "scheduler could not release its tasks", extra={"worker": self.worker_id}
+            )

@@ -1,0 +1,136 @@
+"""Reads of the scheduling app: querysets scoped to the user, and the execution statistics.
+
+A user sees their own projects and tasks and their tasks' executions; staff see every row.
+Agents have no owner: every authenticated user sees them all.
+"""
+
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
+from django.utils.timezone import now
+
+from .models import (
+    Agent,
+    ExecutionResult,
+    ExecutionStatus,
+    Project,
+    ScheduledTask,
+    TaskStatus,
+)
+
+P95 = 0.95
+
+
+def project_list(*, user) -> QuerySet[Project]:
+    """The projects `user` may see, newest first."""
+    projects = Project.objects.order_by("-created_at", "-id")
+    return projects if user.is_staff else projects.filter(user=user)
+
+
+def task_list(*, user) -> QuerySet[ScheduledTask]:
+    """The scheduled tasks `user` may see, newest first."""
+    tasks = ScheduledTask.objects.order_by("-created_at", "-id")
+    return tasks if user.is_staff else tasks.filter(user=user)
+
+
+def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[ScheduledTask]:
+    """The seed's get_pending_tasks: tasks due at `at` (default now), that is pending with
+    next_run_at <= at, oldest due first (served by the (status, next_run_at) index). With a
+    `user`, only the tasks that user may see; without, all of them (the scheduler's view)."""
+    tasks = ScheduledTask.objects.filter(
+        status=TaskStatus.PENDING, next_run_at__lte=now() if at is None else at
+    ).order_by("next_run_at", "id")
+    if user is None or user.is_staff:
+        return tasks
+    return tasks.filter(user=user)
+
+
+def agent_list() -> QuerySet[Agent]:
+    """Every agent, by name."""
+    return Agent.objects.order_by("name")
+
+
+def agent_get_by_name(*, name: str) -> Agent | None:
+    """The seed's get_by_name: the agent called `name`, or None."""
+    return Agent.objects.filter(name=name).first()
+
+
+def execution_list(*, user) -> QuerySet[ExecutionResult]:
+    """The executions `user` may see (those of their tasks), latest first."""
+    executions = ExecutionResult.objects.order_by("-started_at", "-id")
+    return executions if user.is_staff else executions.filter(task__user=user)
+
+
+def execution_list_for_task(*, task: ScheduledTask) -> QuerySet[ExecutionResult]:
+    """The seed's get_by_task_id: one task's executions, latest first (the (task_id,
+    started_at) index)."""
+    return ExecutionResult.objects.filter(task=task).order_by("-started_at", "-id")
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's ordered-set aggregate `percentile_cont(fraction) WITHIN GROUP (ORDER BY x)`:
+    the continuous percentile, interpolated between the two nearest values; NULLs are ignored."""
+
+    function = "PERCENTILE_CONT"
+    name = "PercentileCont"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, *, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+def percentile_by_offset(queryset: QuerySet, *, field: str, fraction: float) -> float | None:
+    """The same value as percentile_cont, computed with ORDER BY ... OFFSET on any database (a
+    count and two single-row queries), for databases without ordered-set aggregates (SQLite in
+    development). NULLs are ignored."""
+    values = (
+        queryset.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)
+    )
+    count = values.count()
+    if count == 0:
+        return None
+    position = fraction * (count - 1)
+    lower_index = int(position)
+    lower = values[lower_index]
+    if lower_index == count - 1:
+        return float(lower)
+    upper = values[lower_index + 1]
+    return float(lower + (upper - lower) * (position - lower_index))
+
+
+def execution_stats(
+    *,
+    user,
+    task_id: int | None = None,
+    started_after: datetime | None = None,
+    started_before: datetime | None = None,
+) -> dict:
+    """The seed's get_statistics over the executions `user` may see, optionally of one task and
+    within [started_after, started_before]: total, the count per status (`running` = not complete
+    yet), success_rate (success / completed, None before any completes), and average and p95
+    duration_ms. One aggregate query on PostgreSQL."""
+    executions = execution_list(user=user).order_by()
+    if task_id is not None:
+        executions = executions.filter(task_id=task_id)
+    if started_after is not None:
+        executions = executions.filter(started_at__gte=started_after)
+    if started_before is not None:
+        executions = executions.filter(started_at__lte=started_before)
+    aggregates = {
+        "total": Count("id"),
+        **{status: Count("id", filter=Q(status=status)) for status in ExecutionStatus.values},
+        "running": Count("id", filter=Q(status__isnull=True)),
+        "avg_duration_ms": Avg("duration_ms"),
+    }
+    if connection.vendor == "postgresql":
+        aggregates["p95_duration_ms"] = PercentileCont("duration_ms", fraction=P95)
+    stats = executions.aggregate(**aggregates)
+    if connection.vendor != "postgresql":
+        stats["p95_duration_ms"] = percentile_by_offset(
+            executions, field="duration_ms", fraction=P95
+        )
+    completed = stats["total"] - stats["running"]
+    stats["success_rate"] = stats[ExecutionStatus.SUCCESS] / completed if completed else None
+    return stats

@@ -1,0 +1,181 @@
+"""Validation and representation of the scheduling API. Writes happen in the services.
+
+Foreign keys appear as `project_id` and `task_id`; `user_id` is read-only (it comes from the
+authenticated user), and a body that sets it is ignored. A project or task the user may not see
+is answered exactly as one that does not exist.
+"""
+
+from rest_framework import serializers
+
+from .models import (
+    Agent,
+    AgentStatus,
+    ExecutionResult,
+    ExecutionStatus,
+    Project,
+    ScheduledTask,
+)
+from .selectors import project_list, task_list
+from .skills import get_skill
+from .validators import validate_storable_text
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """The model's text fields carry validate_storable_text for writers outside the API. DRF's
+    CharField refuses NUL and surrogate characters itself, so the API drops the model's copy
+    there and reports each problem once."""
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        if issubclass(field_class, serializers.CharField) and "validators" in kwargs:
+            kwargs["validators"] = [
+                validator
+                for validator in kwargs["validators"]
+                if validator is not validate_storable_text
+            ]
+        return field_class, kwargs
+
+
+class ProjectSerializer(ModelSerializer):
+    user_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "description", "created_at", "updated_at", "tasks_count", "user_id"]
+        read_only_fields = ["created_at", "updated_at", "tasks_count"]
+
+
+class _VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+    """A primary key among the rows the requesting user may see (`selector(user=...)`)."""
+
+    def __init__(self, *, selector, **kwargs):
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return self.selector(user=self.context["request"].user)
+
+
+class ScheduledTaskSerializer(ModelSerializer):
+    project_id = _VisiblePrimaryKeyField(
+        selector=project_list, source="project", allow_null=True, required=False
+    )
+    user_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "id",
+            "skill_name",
+            "schedule_cron",
+            "timezone",
+            "next_run_at",
+            "params_json",
+            "status",
+            "timeout_seconds",
+            "project_id",
+            "user_id",
+            "claimed_by",
+            "lease_expires_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["claimed_by", "lease_expires_at", "created_at", "updated_at"]
+
+    def validate_skill_name(self, value):
+        if get_skill(value) is None:
+            raise serializers.ValidationError(f"Unknown skill {value!r}.")
+        return value
+
+    def validate_project_id(self, project):
+        # A staff user may see another user's project, but a task only joins its owner's projects.
+        owner_id = self.instance.user_id if self.instance else self.context["request"].user.pk
+        if project is not None and project.user_id != owner_id:
+            raise serializers.ValidationError("The project belongs to another user.")
+        return project
+
+
+class AgentSerializer(ModelSerializer):
+    class Meta:
+        model = Agent
+        fields = ["id", "name", "type", "capabilities_json", "status", "last_active_at"]
+        read_only_fields = ["last_active_at"]
+        extra_kwargs = {
+            "type": {"help_text": "One of the registered agent types (GET /api/agents/types)."},
+        }
+
+
+class AgentTypesSerializer(serializers.Serializer):
+    types = serializers.ListField(child=serializers.CharField())
+
+
+class AgentHeartbeatSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
+
+
+class ExecutionResultSerializer(ModelSerializer):
+    task_id = _VisiblePrimaryKeyField(selector=task_list, source="task")
+    # null while the run is going on; once final, it stays one of the four (the service refuses
+    # to clear it).
+    status = serializers.ChoiceField(
+        choices=ExecutionStatus.choices, allow_null=True, required=False
+    )
+
+    class Meta:
+        model = ExecutionResult
+        fields = [
+            "id",
+            "task_id",
+            "scheduled_for",
+            "started_at",
+            "ended_at",
+            "status",
+            "output_text",
+            "error_text",
+            "duration_ms",
+            "worker",
+        ]
+        extra_kwargs = {
+            "duration_ms": {"min_value": 0},
+            "started_at": {"required": False},
+        }
+        # execution_create/update check the (task, scheduled_for) slot, with a field message.
+        validators = []
+
+    def validate(self, attrs):
+        def current(name):
+            if name in attrs:
+                return attrs[name]
+            return getattr(self.instance, name) if self.instance else None
+
+        started_at, ended_at = current("started_at"), current("ended_at")
+        if started_at and ended_at and ended_at < started_at:
+            raise serializers.ValidationError({"ended_at": "ended_at cannot be before started_at."})
+        return attrs
+
+
+class ExecutionCompleteSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ExecutionStatus.choices)
+    output_text = serializers.CharField(required=False, allow_blank=True)
+    error_text = serializers.CharField(required=False, allow_blank=True)
+    ended_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+class ExecutionStatsQuerySerializer(serializers.Serializer):
+    task_id = serializers.IntegerField(required=False, min_value=1)
+    started_after = serializers.DateTimeField(required=False)
+    started_before = serializers.DateTimeField(required=False)
+
+
+class ExecutionStatsSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    success = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    timeout = serializers.IntegerField()
+    cancelled = serializers.IntegerField()
+    running = serializers.IntegerField(help_text="Started, not complete yet.")
+    success_rate = serializers.FloatField(
+        allow_null=True, help_text="success / completed; null before any execution completes."
+    )
+    avg_duration_ms = serializers.FloatField(allow_null=True)
+    p95_duration_ms = serializers.FloatField(allow_null=True)

@@ -1,0 +1,35 @@
+"""Writes of the scheduling app: one function per action, keyword-only, each in one transaction.
+
+Every write validates the instance with `full_clean()` (field validators, choices and the
+database constraints, as Django's model validation checks them), so callers other than the API
+(admin, commands, the scheduler) meet the same rules, and saves through the model so the audit
+sees each change. Project.tasks_count follows task create, delete and move with `F()` updates in
+the same transaction; rows are locked in primary-key order, so concurrent moves cannot deadlock.
+"""
+
+from .agents import agent_create, agent_delete, agent_heartbeat, agent_update
+from .executions import (
+    execution_complete,
+    execution_create,
+    execution_delete,
+    execution_update,
+)
+from .projects import project_create, project_delete, project_update
+from .tasks import task_create, task_delete, task_update
+
+__all__ = [
+    "agent_create",
+    "agent_delete",
+    "agent_heartbeat",
+    "agent_update",
+    "execution_complete",
+    "execution_create",
+    "execution_delete",
+    "execution_update",
+    "project_create",
+    "project_delete",
+    "project_update",
+    "task_create",
+    "task_delete",
+    "task_update",
+]

@@ -1,0 +1,61 @@
+"""Agent writes."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.timezone import now
+
+from ..models import Agent, AgentStatus
+from .common import assign, save_or_conflict
+
+AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
+
+AGENT_NAME_TAKEN = Agent._meta.get_field("name").error_messages["unique"]
+
+
+@transaction.atomic
+def agent_create(
+    *,
+    name: str,
+    type: str,  # noqa: A002 - the seed's field name
+    capabilities_json: list | None = None,
+    status: str = AgentStatus.IDLE,
+    last_active_at: datetime | None = None,
+) -> Agent:
+    """Creates an agent; its name is unique and its type one of the registry's."""
+    agent = Agent(
+        name=name,
+        type=type,
+        capabilities_json=[] if capabilities_json is None else capabilities_json,
+        status=status,
+        last_active_at=last_active_at,
+    )
+    agent.full_clean()
+    save_or_conflict(agent, conflict_field="name", conflict_message=AGENT_NAME_TAKEN)
+    return agent
+
+
+@transaction.atomic
+def agent_update(*, agent: Agent, data: dict) -> Agent:
+    """Updates an agent, with the same rules as agent_create."""
+    assign(agent, data, AGENT_UPDATABLE)
+    agent.full_clean()
+    save_or_conflict(agent, conflict_field="name", conflict_message=AGENT_NAME_TAKEN)
+    return agent
+
+
+@transaction.atomic
+def agent_delete(*, agent: Agent) -> None:
+    """Deletes an agent."""
+    agent.delete()
+
+
+@transaction.atomic
+def agent_heartbeat(*, agent: Agent, status: str | None = None) -> Agent:
+    """The seed's update_activity: last_active_at becomes now, and the status changes if given."""
+    agent.last_active_at = now()
+    if status is not None:
+        agent.status = status
+    agent.full_clean()
+    agent.save(update_fields=["last_active_at", "status"])
+    return agent

@@ -1,0 +1,44 @@
+"""Helpers shared by the scheduling services."""
+
+from datetime import datetime, timedelta
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+
+from ..models import Project
+
+
+def assign(instance, data, updatable):
+    """Sets `data` on `instance`; a field outside `updatable` is a programming error."""
+    unknown = set(data) - updatable
+    if unknown:
+        raise TypeError(
+            f"Cannot update {', '.join(sorted(unknown))} of a {type(instance).__name__}."
+        )
+    for name, value in data.items():
+        setattr(instance, name, value)
+
+
+def save_or_conflict(instance, *, conflict_field, conflict_message):
+    """Saves in a savepoint; a unique violation that a concurrent write slipped in after
+    full_clean() becomes the same ValidationError full_clean() would have raised."""
+    try:
+        with transaction.atomic():
+            instance.save()
+    except IntegrityError as error:
+        raise ValidationError({conflict_field: conflict_message}) from error
+
+
+def adjust_tasks_count(changes):
+    """Applies {project_id: delta} with F() updates, in primary-key order (no deadlock between
+    two transactions moving tasks in opposite directions)."""
+    for project_id in sorted(pk for pk in changes if pk is not None):
+        if changes[project_id]:
+            Project.objects.filter(pk=project_id).update(
+                tasks_count=F("tasks_count") + changes[project_id]
+            )
+
+
+def milliseconds_between(started_at: datetime, ended_at: datetime) -> int:
+    return (ended_at - started_at) // timedelta(milliseconds=1)

@@ -1,0 +1,150 @@
+"""Execution result writes."""
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.timezone import now
+
+from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
+from .common import assign, milliseconds_between, save_or_conflict
+
+EXECUTION_UPDATABLE = frozenset(
+    {
+        "task",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "status",
+        "output_text",
+        "error_text",
+        "duration_ms",
+        "worker",
+    }
+)
+
+SLOT_TAKEN = "This task already has an execution for that slot."
+
+
+def _check_slot_free(execution):
+    """One run per (task, scheduled_for), reported on scheduled_for (model validation reports
+    a two-field unique constraint without a field)."""
+    if execution.scheduled_for is None:
+        return
+    others = ExecutionResult.objects.filter(
+        task_id=execution.task_id, scheduled_for=execution.scheduled_for
+    )
+    if execution.pk is not None:
+        others = others.exclude(pk=execution.pk)
+    if others.exists():
+        raise ValidationError({"scheduled_for": SLOT_TAKEN})
+
+
+def _full_clean_but_slot(execution):
+    # The slot constraint is _check_slot_free's (and, for a concurrent write, the database's):
+    # full_clean would report it without a field.
+    execution.full_clean(exclude={"scheduled_for"})
+
+
+def _fill_duration(execution, *, duration_given):
+    if not duration_given and execution.ended_at is not None and execution.started_at is not None:
+        if execution.ended_at >= execution.started_at:
+            execution.duration_ms = milliseconds_between(execution.started_at, execution.ended_at)
+
+
+@transaction.atomic
+def execution_create(
+    *,
+    task: ScheduledTask,
+    started_at: datetime | None = None,
+    scheduled_for: datetime | None = None,
+    ended_at: datetime | None = None,
+    status: str | None = None,
+    output_text: str = "",
+    error_text: str = "",
+    duration_ms: int | None = None,
+    worker: str = "",
+) -> ExecutionResult:
+    """Records a run of `task`, normally as it starts (no status, ended_at or duration_ms). When
+    ended_at is given without duration_ms, duration_ms is computed from the two times."""
+    execution = ExecutionResult(
+        task=task,
+        started_at=now() if started_at is None else started_at,
+        scheduled_for=scheduled_for,
+        ended_at=ended_at,
+        status=status,
+        output_text=output_text,
+        error_text=error_text,
+        duration_ms=duration_ms,
+        worker=worker,
+    )
+    _fill_duration(execution, duration_given=duration_ms is not None)
+    _check_slot_free(execution)
+    _full_clean_but_slot(execution)
+    save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
+    return execution
+
+
+@transaction.atomic
+def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResult:
+    """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it. A
+    final status can change but not go back to none (the run did end)."""
+    if execution.status is not None and "status" in data and data["status"] is None:
+        raise ValidationError({"status": "A completed execution keeps a final status."})
+    assign(execution, data, EXECUTION_UPDATABLE)
+    if {"started_at", "ended_at"} & set(data):
+        _fill_duration(execution, duration_given="duration_ms" in data)
+    _check_slot_free(execution)
+    _full_clean_but_slot(execution)
+    save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
+    return execution
+
+
+@transaction.atomic
+def execution_delete(*, execution: ExecutionResult) -> None:
+    """Deletes an execution."""
+    execution.delete()
+
+
+@transaction.atomic
+def execution_complete(
+    *,
+    execution: ExecutionResult,
+    status: str,
+    output_text: str | None = None,
+    error_text: str | None = None,
+    ended_at: datetime | None = None,
+) -> ExecutionResult:
+    """The seed's complete_execution: sets the final status, ended_at (default now) and
+    duration_ms (ended_at - started_at), and the output and error when given. The row is locked,
+    so an execution completes once: a second completion is refused."""
+    committed_status = (
+        ExecutionResult.objects.select_for_update()
+        .filter(pk=execution.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    if status not in ExecutionStatus.values:
+        raise ValidationError(
+            {"status": f"A final status is one of {', '.join(ExecutionStatus.values)}."}
+        )
+    if committed_status is not None:
+        raise ValidationError(
+            {"status": f"This execution is already complete ({committed_status})."}
+        )
+    ended_at = now() if ended_at is None else ended_at
+    if ended_at < execution.started_at:
+        raise ValidationError({"ended_at": "ended_at cannot be before started_at."})
+    data = {
+        "status": status,
+        "ended_at": ended_at,
+        "duration_ms": milliseconds_between(execution.started_at, ended_at),
+    }
+    if output_text is not None:
+        data["output_text"] = output_text
+    if error_text is not None:
+        data["error_text"] = error_text
+    assign(execution, data, EXECUTION_UPDATABLE)
+    _full_clean_but_slot(execution)
+    execution.save()
+    return execution

@@ -1,0 +1,100 @@
+"""Scheduled task writes; they keep Project.tasks_count exact."""
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils.timezone import now
+
+from ..cron import next_run
+from ..models import Project, ScheduledTask, TaskStatus
+from .common import adjust_tasks_count, assign
+
+TASK_UPDATABLE = frozenset(
+    {
+        "skill_name",
+        "schedule_cron",
+        "timezone",
+        "next_run_at",
+        "params_json",
+        "status",
+        "timeout_seconds",
+        "project",
+        "claimed_by",
+        "lease_expires_at",
+    }
+)
+
+
+@transaction.atomic
+def task_create(
+    *,
+    user,
+    skill_name: str,
+    schedule_cron: str,
+    timezone: str = "UTC",
+    next_run_at: datetime | None = None,
+    params_json: dict | None = None,
+    status: str = TaskStatus.PENDING,
+    timeout_seconds: int = 300,
+    project: Project | None = None,
+) -> ScheduledTask:
+    """Creates `user`'s task. next_run_at, unless given, is the cron's next time after now in
+    `timezone`. The project's tasks_count goes up by one in the same transaction."""
+    task = ScheduledTask(
+        user=user,
+        skill_name=skill_name,
+        schedule_cron=schedule_cron,
+        timezone=timezone,
+        next_run_at=next_run_at,
+        params_json={} if params_json is None else params_json,
+        status=status,
+        timeout_seconds=timeout_seconds,
+        project=project,
+    )
+    task.full_clean()
+    if next_run_at is None:
+        task.next_run_at = next_run(schedule_cron, timezone, now())
+    task.save()
+    adjust_tasks_count({task.project_id: 1})
+    return task
+
+
+@transaction.atomic
+def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
+    """Updates a task. A changed cron or timezone recomputes next_run_at from now (unless `data`
+    sets next_run_at too). A move to another project moves one from one tasks_count to the
+    other; the task's row is locked first, so concurrent moves of one task stay exact."""
+    committed_project_id = (
+        ScheduledTask.objects.select_for_update()
+        .filter(pk=task.pk)
+        .values_list("project_id", flat=True)
+        .get()
+    )
+    schedule_changed = any(
+        name in data and data[name] != getattr(task, name) for name in ("schedule_cron", "timezone")
+    )
+    assign(task, data, TASK_UPDATABLE)
+    task.full_clean()
+    if schedule_changed and "next_run_at" not in data:
+        task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
+    task.save()
+    if task.project_id != committed_project_id:
+        adjust_tasks_count({committed_project_id: -1, task.project_id: 1})
+    return task
+
+
+@transaction.atomic
+def task_delete(*, task: ScheduledTask) -> None:
+    """Deletes a task and (cascade) its executions; its project's tasks_count goes down by one.
+    A task already deleted by a concurrent transaction is left alone."""
+    try:
+        project_id = (
+            ScheduledTask.objects.select_for_update()
+            .filter(pk=task.pk)
+            .values_list("project_id", flat=True)
+            .get()
+        )
+    except ScheduledTask.DoesNotExist:
+        return
+    task.delete()
+    adjust_tasks_count({project_id: -1})

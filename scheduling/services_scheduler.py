@@ -1,0 +1,349 @@
+"""The scheduler's writes: claiming due tasks, recording runs, reclaiming expired leases, and the
+run-now / disable / enable actions. Every function runs in one short transaction and writes through
+the models' default manager (save, bulk_create, QuerySet.update), so the audit app sees each
+change. Rows that get the same values share one UPDATE (_update_alike): Django's bulk_update
+builds a CASE per field per row and cost more than the whole run in the benchmark.
+
+Lock order is always tasks first (by primary key), then their executions, so the scheduler's
+transactions never deadlock with one another.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+
+from django.db import transaction
+
+from .cron import next_run
+from .models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
+
+# How many missed slots the coalescing note counts at most: enough to describe any downtime.
+MISSED_SLOTS_COUNTED = 1000
+# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not parse.
+UNREADABLE_SCHEDULE = (ValueError, KeyError)
+
+
+class TaskStateError(Exception):
+    """The task is in a state that does not allow the requested action."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A task claimed for one run: what the runner needs, without touching the database."""
+
+    task_id: int
+    execution_id: int
+    skill_name: str
+    params: object
+    timeout_seconds: int
+    scheduled_for: datetime
+    started_at: datetime
+    note: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one claimed run ended."""
+
+    claim: Claim
+    status: str
+    output_text: str
+    error_text: str
+    duration_ms: int
+    # The run shows the task cannot succeed as it stands (its skill is unknown): the task fails
+    # instead of returning to pending, until someone enables it again.
+    task_failed: bool = False
+
+    @property
+    def ended_at(self):
+        # Derived from the monotonic duration, so ended_at - started_at == duration_ms exactly
+        # and a wall-clock step can never put the end before the start.
+        return self.claim.started_at + timedelta(milliseconds=self.duration_ms)
+
+
+# next_run is a pure function, and the tasks of one batch often share a cron, a time zone and the
+# moment: remembering recent answers spares most croniter walks.
+_next_run = lru_cache(maxsize=1024)(next_run)
+
+
+def _following_slot(task, after):
+    """The task's next slot after `after`, or None when its cron never fires again."""
+    return _next_run(task.schedule_cron, task.timezone, after)
+
+
+def _missed_slots_note(task, slot, now):
+    """Says how many later slots were missed (downtime) and are coalesced into this one run."""
+    missed = []
+    following = _following_slot(task, slot)
+    while following is not None and following <= now and len(missed) < MISSED_SLOTS_COUNTED:
+        missed.append(following)
+        following = _following_slot(task, following)
+    if not missed:
+        return ""
+    count = f"{len(missed)}" if len(missed) < MISSED_SLOTS_COUNTED else f"at least {len(missed)}"
+    return (
+        f"Coalesced: ran once for {count} missed slot(s) after {slot.isoformat()} "
+        f"(last {missed[-1].isoformat()}); missed slots are not replayed.\n"
+    )
+
+
+def _advance(task, now):
+    """Returns the task to pending at its next slot after `now` (completed when there is none),
+    and drops the claim. A task disabled while it ran stays disabled."""
+    task.claimed_by = ""
+    task.lease_expires_at = None
+    task.updated_at = now
+    if task.status == TaskStatus.DISABLED:
+        return None
+    try:
+        task.next_run_at = _following_slot(task, now)
+    except UNREADABLE_SCHEDULE as error:
+        task.status = TaskStatus.FAILED
+        return f"Cannot compute the next run: {error}"
+    task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
+    return None
+
+
+_TASK_CLAIM_FIELDS = ["status", "claimed_by", "lease_expires_at", "updated_at"]
+_TASK_ADVANCE_FIELDS = ["status", "claimed_by", "lease_expires_at", "next_run_at", "updated_at"]
+_EXECUTION_END_FIELDS = ["status", "ended_at", "output_text", "error_text", "duration_ms"]
+
+
+def _update_alike(objects, fields):
+    """Writes `fields` of `objects` with one QuerySet.update per distinct set of values: a claimed
+    batch shares its lease, an advanced batch often its next slot, and quick runs of one batch
+    often their outcome (same claim time, status, output and duration)."""
+    groups = {}
+    for instance in objects:
+        values = tuple(getattr(instance, name) for name in fields)
+        groups.setdefault(values, []).append(instance.pk)
+    for values, primary_keys in groups.items():
+        type(objects[0]).objects.filter(pk__in=primary_keys).update(
+            **dict(zip(fields, values, strict=True))
+        )
+
+
+def task_claim_due(*, worker, limit, now, lease_margin_seconds):
+    """Claims up to `limit` due tasks (pending, next_run_at <= now) for `worker`.
+
+    One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED in next_run_at order, which an
+    index gives without sorting (concurrent schedulers never wait for or share a row), one
+    ExecutionResult per task for its slot (unique per task and slot), and each task marked
+    running with a lease of timeout + margin. Returns the Claims; nothing runs before the
+    commit. A slot that already has an execution (next_run_at set back by hand) is skipped,
+    never run twice: the task moves on to its next slot. A task whose cron or time zone cannot
+    be read fails without running.
+    """
+    with transaction.atomic():
+        tasks = list(
+            ScheduledTask.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(status=TaskStatus.PENDING, next_run_at__lte=now)
+            .order_by("next_run_at")[:limit]
+        )
+        if not tasks:
+            return []
+        already_run = set(
+            ExecutionResult.objects.filter(
+                task_id__in=[task.pk for task in tasks],
+                scheduled_for__in={task.next_run_at for task in tasks},
+            ).values_list("task_id", "scheduled_for")
+        )
+        runnable, skipped, notes = [], [], {}
+        for task in tasks:
+            if (task.pk, task.next_run_at) in already_run:
+                _advance(task, now)
+                skipped.append(task)
+                continue
+            try:
+                notes[task.pk] = _missed_slots_note(task, task.next_run_at, now)
+            except UNREADABLE_SCHEDULE:
+                # A cron or time zone stored past validation: the task fails, it never runs.
+                task.status, task.updated_at = TaskStatus.FAILED, now
+                skipped.append(task)
+                continue
+            runnable.append(task)
+        executions = ExecutionResult.objects.bulk_create(
+            [
+                ExecutionResult(
+                    task=task, scheduled_for=task.next_run_at, started_at=now, worker=worker
+                )
+                for task in runnable
+            ]
+        )
+        for task in runnable:
+            task.status = TaskStatus.RUNNING
+            task.claimed_by = worker
+            task.lease_expires_at = now + timedelta(
+                seconds=task.timeout_seconds + lease_margin_seconds
+            )
+            task.updated_at = now
+        if runnable:
+            _update_alike(runnable, _TASK_CLAIM_FIELDS)
+        if skipped:
+            _update_alike(skipped, _TASK_ADVANCE_FIELDS)
+    return [
+        Claim(
+            task_id=task.pk,
+            execution_id=execution.pk,
+            skill_name=task.skill_name,
+            params=task.params_json,
+            timeout_seconds=task.timeout_seconds,
+            scheduled_for=execution.scheduled_for,
+            started_at=now,
+            note=notes[task.pk],
+        )
+        for task, execution in zip(runnable, executions, strict=True)
+    ]
+
+
+def execution_finish(*, worker, outcomes, now):
+    """Records the outcomes of `worker`'s runs and advances their tasks, in one transaction.
+
+    Each execution gets its final status, ended_at, output, error and duration; each task returns
+    to pending at its next slot after `now` (completed when the cron has no next time; failed
+    when the outcome says the task cannot succeed). A task disabled while it ran stays disabled.
+    Runs stopped by a shutdown come here too, as cancelled: their tasks are released at once,
+    without waiting for the lease. A run whose lease was reclaimed meanwhile (its execution
+    already closed) is left as the reclaiming worker recorded it. Returns the outcomes recorded.
+    """
+    if not outcomes:
+        return []
+    with transaction.atomic():
+        tasks = {
+            task.pk: task
+            for task in ScheduledTask.objects.select_for_update(no_key=True)
+            .filter(pk__in=[outcome.claim.task_id for outcome in outcomes], claimed_by=worker)
+            .order_by("pk")
+        }
+        executions = {
+            execution.pk: execution
+            for execution in ExecutionResult.objects.select_for_update(no_key=True)
+            .filter(
+                pk__in=[outcome.claim.execution_id for outcome in outcomes],
+                status__isnull=True,
+            )
+            .order_by("pk")
+        }
+        recorded, changed_tasks, changed_executions = [], [], []
+        for outcome in outcomes:
+            task = tasks.get(outcome.claim.task_id)
+            execution = executions.get(outcome.claim.execution_id)
+            if task is None or execution is None:
+                continue
+            execution.status = outcome.status
+            execution.ended_at = outcome.ended_at
+            execution.output_text = outcome.claim.note + outcome.output_text
+            execution.error_text = outcome.error_text
+            execution.duration_ms = outcome.duration_ms
+            problem = _advance(task, now)
+            if outcome.task_failed and task.status != TaskStatus.DISABLED:
+                task.status = TaskStatus.FAILED
+            if problem:
+                execution.error_text = "\n".join(filter(None, [execution.error_text, problem]))
+            changed_tasks.append(task)
+            changed_executions.append(execution)
+            recorded.append(outcome)
+        if changed_executions:
+            _update_alike(changed_executions, _EXECUTION_END_FIELDS)
+        if changed_tasks:
+            _update_alike(changed_tasks, _TASK_ADVANCE_FIELDS)
+    return recorded
+
+
+def task_reclaim_expired(*, worker, now, limit=100):
+    """Reclaims tasks whose lease expired (their worker was killed or stalled), in one
+    transaction, skipping rows another scheduler holds.
+
+    The abandoned execution is marked failed with the reason, and the task returns to pending at
+    its next slot after `now` (a task disabled meanwhile stays disabled). Returns the ids of the
+    executions closed.
+    """
+    with transaction.atomic():
+        tasks = list(
+            ScheduledTask.objects.select_for_update(skip_locked=True, no_key=True)
+            .filter(lease_expires_at__lt=now)
+            .order_by("pk")[:limit]
+        )
+        if not tasks:
+            return []
+        holders = {task.pk: (task.claimed_by, task.lease_expires_at) for task in tasks}
+        abandoned = list(
+            ExecutionResult.objects.select_for_update(no_key=True)
+            .filter(task_id__in=list(holders), status__isnull=True)
+            .order_by("pk")
+        )
+        closed = []
+        for execution in abandoned:
+            holder, lease_expires_at = holders[execution.task_id]
+            if execution.worker != holder:
+                continue
+            execution.status = ExecutionStatus.FAILED
+            execution.ended_at = max(now, execution.started_at)
+            execution.duration_ms = int(
+                (execution.ended_at - execution.started_at).total_seconds() * 1000
+            )
+            execution.error_text = (
+                f"Abandoned: the lease of worker {holder!r} expired at "
+                f"{lease_expires_at.isoformat()} before the run finished (worker killed or "
+                f"stalled). Reclaimed by {worker!r}; the task runs again at its next slot."
+            )
+            closed.append(execution)
+        for task in tasks:
+            _advance(task, now)
+        if closed:
+            _update_alike(closed, _EXECUTION_END_FIELDS)
+        _update_alike(tasks, _TASK_ADVANCE_FIELDS)
+    return [execution.pk for execution in closed]
+
+
+def _locked(task):
+    return ScheduledTask.objects.select_for_update(no_key=True).get(pk=task.pk)
+
+
+def task_run_now(*, task, now):
+    """Queues an immediate run: the task becomes due at `now` (its own slot, so it can never
+    collide with a cron slot already run). Refused (TaskStateError) while it runs or is disabled.
+    One transaction (the row locked, then saved); returns the task."""
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status == TaskStatus.RUNNING:
+            raise TaskStateError("The task is running; it can be run again once this run ends.")
+        if task.status == TaskStatus.DISABLED:
+            raise TaskStateError("The task is disabled; enable it first.")
+        task.status = TaskStatus.PENDING
+        task.next_run_at = now
+        task.save(update_fields=["status", "next_run_at", "updated_at"])
+    return task
+
+
+def task_disable(*, task):
+    """Disables the task: the scheduler claims it no more. A run in progress finishes and is
+    recorded; the task stays disabled. Idempotent; one transaction; returns the task."""
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status != TaskStatus.DISABLED:
+            task.status = TaskStatus.DISABLED
+            task.save(update_fields=["status", "updated_at"])
+    return task
+
+
+def task_enable(*, task, now):
+    """Enables a disabled, failed or completed task from `now`: its next run is the cron's next
+    slot after now, so nothing missed while it was off is replayed (completed if the cron never
+    fires again). A task disabled mid-run goes back to running under its claim. A pending or
+    running task is left as it is; a schedule that cannot be read is refused (TaskStateError).
+    One transaction; returns the task."""
+    with transaction.atomic():
+        task = _locked(task)
+        if task.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+            return task
+        if task.claimed_by:
+            task.status = TaskStatus.RUNNING
+        else:
+            try:
+                task.next_run_at = _following_slot(task, now)
+            except UNREADABLE_SCHEDULE as error:
+                raise TaskStateError(f"The task's schedule cannot be read: {error}") from error
+            task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
+        task.save(update_fields=["status", "next_run_at", "updated_at"])
+    return task

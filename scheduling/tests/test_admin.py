@@ -1,0 +1,261 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils.timezone import now
+
+from scheduling.cron import next_run
+from scheduling.models import Agent, Project, ScheduledTask
+
+from .factories import (
+    AgentFactory,
+    ExecutionResultFactory,
+    ProjectFactory,
+    ScheduledTaskFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+NO_INLINE_ROWS = {
+    "executions-TOTAL_FORMS": "0",
+    "executions-INITIAL_FORMS": "0",
+    "executions-MIN_NUM_FORMS": "0",
+    "executions-MAX_NUM_FORMS": "1000",
+}
+
+
+def task_form(task, **changes):
+    values = {
+        "skill_name": task.skill_name,
+        "schedule_cron": task.schedule_cron,
+        "timezone": task.timezone,
+        "next_run_at_0": "",
+        "next_run_at_1": "",
+        "params_json": "{}",
+        "status": task.status,
+        "timeout_seconds": task.timeout_seconds,
+        "user": task.user_id,
+        "project": task.project_id or "",
+    }
+    if task.next_run_at:
+        values["next_run_at_0"] = task.next_run_at.strftime("%Y-%m-%d")
+        values["next_run_at_1"] = task.next_run_at.strftime("%H:%M:%S")
+    return {**values, **NO_INLINE_ROWS, **changes}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/scheduling/project/",
+        "/admin/scheduling/scheduledtask/",
+        "/admin/scheduling/agent/",
+        "/admin/scheduling/executionresult/",
+        "/admin/scheduling/project/add/",
+        "/admin/scheduling/scheduledtask/add/",
+        "/admin/scheduling/agent/add/",
+        "/admin/scheduling/executionresult/add/",
+        "/admin/scheduling/scheduledtask/?q=noop&status__exact=pending",
+        "/admin/scheduling/agent/?q=agent&type=coder",
+        "/admin/scheduling/executionresult/?status__exact=success",
+    ],
+)
+def test_admin_pages_render(admin_client, url):
+    task = ScheduledTaskFactory(project=None)
+    ExecutionResultFactory(task=task)
+    ProjectFactory()
+    AgentFactory()
+
+    assert admin_client.get(url).status_code == 200
+
+
+def test_task_list_shows_the_next_run_in_the_tasks_time_zone(admin_client):
+    ScheduledTaskFactory(
+        schedule_cron="30 2 * * *",
+        timezone="Europe/Berlin",
+        next_run_at=datetime(2026, 7, 1, 0, 30, tzinfo=UTC),
+    )
+
+    response = admin_client.get("/admin/scheduling/scheduledtask/")
+
+    assert "2026-07-01 02:30 CEST" in response.content.decode()
+
+
+def test_agent_list_shows_the_time_since_last_activity(admin_client):
+    AgentFactory(last_active_at=now() - timedelta(minutes=5))
+    AgentFactory(last_active_at=None)
+
+    content = admin_client.get("/admin/scheduling/agent/").content.decode()
+
+    assert "5\xa0minutes ago" in content
+    assert "never" in content
+
+
+def test_task_page_shows_only_the_latest_executions(admin_client):
+    task = ScheduledTaskFactory()
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    for minute in range(25):
+        ExecutionResultFactory(
+            task=task, started_at=start + timedelta(minutes=minute), worker=f"w{minute:02}"
+        )
+
+    content = admin_client.get(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/"
+    ).content.decode()
+
+    assert "w24" in content and "w05" in content
+    assert "w04" not in content
+
+
+def test_admin_add_task_counts_it_in_its_project(admin_client):
+    owner = UserFactory()
+    project = ProjectFactory(user=owner)
+    unsaved = ScheduledTask(
+        skill_name="demo.echo", schedule_cron="0 * * * *", user=owner, project=project
+    )
+    before = now()
+
+    response = admin_client.post("/admin/scheduling/scheduledtask/add/", task_form(unsaved))
+
+    assert response.status_code == 302
+    task = ScheduledTask.objects.get()
+    assert task.next_run_at == next_run("0 * * * *", "UTC", before)
+    project.refresh_from_db()
+    assert project.tasks_count == 1
+
+
+def test_admin_move_and_cron_change_go_through_the_service(admin_client):
+    owner = UserFactory()
+    first, second = ProjectFactory(user=owner), ProjectFactory(user=owner)
+    task = ScheduledTaskFactory(
+        user=owner, project=first, next_run_at=datetime(2035, 1, 1, tzinfo=UTC)
+    )
+    before = now()
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, project=second.pk, schedule_cron="15 4 * * *"),
+    )
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.next_run_at == next_run("15 4 * * *", "UTC", before)
+    assert list(Project.objects.order_by("pk").values_list("tasks_count", flat=True)) == [0, 1]
+
+
+def test_admin_keeps_the_owner_of_an_existing_task(admin_client):
+    task = ScheduledTaskFactory()
+    stranger = UserFactory()
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, user=stranger.pk, params_json='{"a": 1}'),
+    )
+
+    assert response.status_code == 302
+    owner_id = task.user_id
+    task.refresh_from_db()
+    assert (task.user_id, task.params_json) == (owner_id, {"a": 1})
+
+
+def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):
+    task = ScheduledTaskFactory()
+    strangers_project = ProjectFactory()
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, project=strangers_project.pk, schedule_cron="61 * * * *"),
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {
+        "schedule_cron": ["'61 * * * *' is not a valid cron expression."],
+        "project": ["The project belongs to another user."],
+    }
+
+
+def test_admin_bulk_delete_keeps_tasks_count_exact(admin_client):
+    owner = UserFactory()
+    project = ProjectFactory(user=owner)
+    tasks = [ScheduledTaskFactory(user=owner, project=project) for _ in range(3)]
+
+    response = admin_client.post(
+        "/admin/scheduling/scheduledtask/",
+        {
+            "action": "delete_selected",
+            "_selected_action": [tasks[0].pk, tasks[1].pk],
+            "post": "yes",
+        },
+    )
+
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert (project.tasks_count, ScheduledTask.objects.count()) == (1, 1)
+
+
+def test_admin_agent_types_follow_the_registry(admin_client, settings):
+    settings.BRAIN_AGENT_TYPES = ["translator"]
+
+    response = admin_client.post(
+        "/admin/scheduling/agent/add/",
+        {"name": "babel", "type": "translator", "capabilities_json": "[]", "status": "idle"},
+    )
+    refused = admin_client.post(
+        "/admin/scheduling/agent/add/",
+        {"name": "x", "type": "wizard", "capabilities_json": "{}", "status": "idle"},
+    )
+
+    assert response.status_code == 302
+    assert Agent.objects.get().type == "translator"
+    assert refused.context["adminform"].form.errors == {
+        "type": ["Select a valid choice. wizard is not one of the available choices."],
+        "capabilities_json": ["Must be a JSON array."],
+    }
+
+
+def test_admin_project_add_change_and_delete(admin_client):
+    owner = UserFactory()
+
+    added = admin_client.post(
+        "/admin/scheduling/project/add/", {"name": "Ops", "description": "", "user": owner.pk}
+    )
+    project = Project.objects.get()
+    task = ScheduledTaskFactory(user=owner, project=project)
+    changed = admin_client.post(
+        f"/admin/scheduling/project/{project.pk}/change/", {"name": "Ops 2", "description": "d"}
+    )
+    deleted = admin_client.post(f"/admin/scheduling/project/{project.pk}/delete/", {"post": "yes"})
+
+    assert [added.status_code, changed.status_code, deleted.status_code] == [302, 302, 302]
+    task.refresh_from_db()
+    assert (task.project_id, Project.objects.exists()) == (None, False)
+
+
+def test_admin_execution_change_recomputes_duration(admin_client):
+    execution = ExecutionResultFactory()
+    ended = execution.started_at + timedelta(seconds=9)
+
+    response = admin_client.post(
+        f"/admin/scheduling/executionresult/{execution.pk}/change/",
+        {
+            "task": execution.task_id,
+            "started_at_0": execution.started_at.strftime("%Y-%m-%d"),
+            "started_at_1": execution.started_at.strftime("%H:%M:%S"),
+            "ended_at_0": ended.strftime("%Y-%m-%d"),
+            "ended_at_1": ended.strftime("%H:%M:%S"),
+            "status": "success",
+            "duration_ms": execution.duration_ms,
+        },
+    )
+
+    assert response.status_code == 302
+    execution.refresh_from_db()
+    assert execution.duration_ms == 9000
+
+
+def test_change_forms_link_to_the_rows_audit_trail(admin_client):
+    agent = Agent.objects.create(name="a1", type="coder")
+
+    page = admin_client.get(f"/admin/scheduling/agent/{agent.pk}/change/").content.decode()
+
+    assert f'href="/admin/audit/auditlog/?table_name=agents&amp;record_id={agent.pk}"' in page

@@ -1,0 +1,352 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduling.models import ExecutionResult
+
+from .factories import ExecutionResultFactory, ScheduledTaskFactory
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def body(execution):
+    execution.refresh_from_db()
+    return {
+        "id": execution.pk,
+        "task_id": execution.task_id,
+        "scheduled_for": iso(execution.scheduled_for),
+        "started_at": iso(execution.started_at),
+        "ended_at": iso(execution.ended_at),
+        "status": execution.status,
+        "output_text": execution.output_text,
+        "error_text": execution.error_text,
+        "duration_ms": execution.duration_ms,
+        "worker": execution.worker,
+    }
+
+
+def test_create_a_started_execution(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.post(
+        "/api/executions",
+        {"task_id": task.pk, "started_at": iso(START), "worker": "w1", "scheduled_for": iso(START)},
+    )
+
+    assert response.status_code == 201
+    execution = ExecutionResult.objects.get()
+    assert (execution.status, execution.ended_at, execution.duration_ms) == (None, None, None)
+    assert response.json() == body(execution)
+
+
+def test_create_a_finished_execution_computes_its_duration(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.post(
+        "/api/executions",
+        {
+            "task_id": task.pk,
+            "started_at": iso(START),
+            "ended_at": iso(START + timedelta(seconds=3)),
+            "status": "success",
+        },
+    )
+
+    assert (response.status_code, response.json()["duration_ms"]) == (201, 3000)
+
+
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        ({"status": "exploded"}, {"status": ['"exploded" is not a valid choice.']}),
+        ({"status": ""}, {"status": ['"" is not a valid choice.']}),
+        (
+            {"duration_ms": -5},
+            {"duration_ms": ["Ensure this value is greater than or equal to 0."]},
+        ),
+        (
+            {"ended_at": iso(START - timedelta(seconds=1))},
+            {"ended_at": ["ended_at cannot be before started_at."]},
+        ),
+        ({"output_text": "a\x00b"}, {"output_text": ["Null characters are not allowed."]}),
+        ({"task_id": 999999}, {"task_id": ['Invalid pk "999999" - object does not exist.']}),
+        ({"task_id": None}, {"task_id": ["This field may not be null."]}),
+    ],
+)
+def test_create_refuses_invalid_input(api_client, user, payload, errors):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.post(
+        "/api/executions", {"task_id": task.pk, "started_at": iso(START), **payload}
+    )
+
+    assert (response.status_code, response.json()) == (400, errors)
+    assert not ExecutionResult.objects.exists()
+
+
+def test_create_refuses_a_second_run_of_one_slot(api_client, user):
+    existing = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), scheduled_for=START)
+
+    response = api_client.post(
+        "/api/executions", {"task_id": existing.task_id, "scheduled_for": iso(START)}
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"scheduled_for": ["This task already has an execution for that slot."]},
+    )
+    assert ExecutionResult.objects.count() == 1
+
+
+def test_create_for_another_users_task_is_refused_as_if_it_did_not_exist(api_client, other_user):
+    task = ScheduledTaskFactory(user=other_user)
+
+    response = api_client.post("/api/executions", {"task_id": task.pk})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"task_id": [f'Invalid pk "{task.pk}" - object does not exist.']},
+    )
+
+
+def test_list_shows_only_executions_of_the_users_tasks_latest_first(api_client, user, other_user):
+    task = ScheduledTaskFactory(user=user)
+    older = ExecutionResultFactory(task=task, started_at=START)
+    newer = ExecutionResultFactory(task=task, started_at=START + timedelta(hours=1))
+    ExecutionResultFactory(task=ScheduledTaskFactory(user=other_user))
+
+    response = api_client.get("/api/executions")
+
+    assert response.json() == {
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [body(newer), body(older)],
+    }
+
+
+def test_list_filters_by_task_status_and_time(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+    wanted = ExecutionResultFactory(task=task, status="failed", started_at=START)
+    ExecutionResultFactory(task=task, status="success", started_at=START)
+    ExecutionResultFactory(task=task, status="failed", started_at=START - timedelta(days=2))
+    ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed", started_at=START)
+
+    response = api_client.get(
+        "/api/executions",
+        {"task_id": task.pk, "status": "failed", "started_after": iso(START - timedelta(hours=1))},
+    )
+
+    assert [row["id"] for row in response.json()["results"]] == [wanted.pk]
+
+
+def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert_num_queries):
+    for _ in range(5):
+        ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+    api_client.get("/api/executions")
+
+    with django_assert_num_queries(2):
+        api_client.get("/api/executions")
+
+
+def test_another_users_execution_is_404(api_client, other_user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=other_user), status=None)
+    url = f"/api/executions/{execution.pk}"
+
+    statuses = [
+        api_client.get(url).status_code,
+        api_client.patch(url, {"output_text": "x"}).status_code,
+        api_client.post(f"{url}/complete", {"status": "success"}).status_code,
+        api_client.delete(url).status_code,
+    ]
+
+    assert statuses == [404, 404, 404, 404]
+    execution.refresh_from_db()
+    assert (execution.status, execution.output_text) == (None, "")
+
+
+def test_patch_refuses_an_end_before_the_start(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), started_at=START)
+
+    response = api_client.patch(
+        f"/api/executions/{execution.pk}", {"ended_at": iso(START - timedelta(minutes=1))}
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"ended_at": ["ended_at cannot be before started_at."]},
+    )
+
+
+def test_patch_cannot_clear_a_final_status(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+
+    response = api_client.patch(f"/api/executions/{execution.pk}", {"status": None})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"status": ["A completed execution keeps a final status."]},
+    )
+    execution.refresh_from_db()
+    assert execution.status == "failed"
+
+
+def test_delete(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+
+    assert api_client.delete(f"/api/executions/{execution.pk}").status_code == 204
+    assert not ExecutionResult.objects.exists()
+
+
+def test_complete_sets_the_final_state(api_client, user):
+    execution = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+
+    response = api_client.post(
+        f"/api/executions/{execution.pk}/complete",
+        {
+            "status": "timeout",
+            "output_text": "halfway",
+            "error_text": "timed out after 300 s",
+            "ended_at": iso(START + timedelta(minutes=5)),
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.json() == body(execution)
+    assert (execution.status, execution.duration_ms, execution.error_text) == (
+        "timeout",
+        300000,
+        "timed out after 300 s",
+    )
+
+
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        ({}, {"status": ["This field is required."]}),
+        ({"status": "exploded"}, {"status": ['"exploded" is not a valid choice.']}),
+        (
+            {"status": "success", "ended_at": iso(START - timedelta(seconds=1))},
+            {"ended_at": ["ended_at cannot be before started_at."]},
+        ),
+        (
+            {"status": "success", "error_text": "\x00"},
+            {"error_text": ["Null characters are not allowed."]},
+        ),
+    ],
+)
+def test_complete_refuses_invalid_input(api_client, user, payload, errors):
+    execution = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+
+    response = api_client.post(f"/api/executions/{execution.pk}/complete", payload)
+
+    assert (response.status_code, response.json()) == (400, errors)
+    execution.refresh_from_db()
+    assert execution.status is None
+
+
+def test_complete_twice_is_refused(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="success")
+
+    response = api_client.post(f"/api/executions/{execution.pk}/complete", {"status": "failed"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"status": ["This execution is already complete (success)."]},
+    )
+
+
+def test_stats_over_the_users_executions(api_client, user, other_user):
+    task = ScheduledTaskFactory(user=user)
+    for status, duration in [("success", 100), ("success", 200), ("failed", 300), ("timeout", 400)]:
+        ExecutionResultFactory(task=task, status=status, duration_ms=duration)
+    ExecutionResultFactory(task=task, status=None, ended_at=None, duration_ms=None)
+    ExecutionResultFactory(task=ScheduledTaskFactory(user=other_user), duration_ms=99999)
+
+    response = api_client.get("/api/executions/stats")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "total": 5,
+        "success": 2,
+        "failed": 1,
+        "timeout": 1,
+        "cancelled": 0,
+        "running": 1,
+        "success_rate": 0.5,
+        "avg_duration_ms": 250.0,
+        "p95_duration_ms": 385.0,
+    }
+
+
+def test_stats_filter_by_task_and_time(staff_client, user):
+    task, other_task = ScheduledTaskFactory(user=user), ScheduledTaskFactory(user=user)
+    ExecutionResultFactory(task=task, started_at=START, duration_ms=10)
+    ExecutionResultFactory(task=task, started_at=START - timedelta(days=1), duration_ms=20)
+    ExecutionResultFactory(task=other_task, started_at=START, duration_ms=30)
+
+    response = staff_client.get(
+        "/api/executions/stats",
+        {"task_id": task.pk, "started_after": iso(START), "started_before": iso(START)},
+    )
+
+    assert response.json() == {
+        "total": 1,
+        "success": 1,
+        "failed": 0,
+        "timeout": 0,
+        "cancelled": 0,
+        "running": 0,
+        "success_rate": 1.0,
+        "avg_duration_ms": 10.0,
+        "p95_duration_ms": 10.0,
+    }
+
+
+def test_stats_of_nothing(api_client):
+    response = api_client.get("/api/executions/stats")
+
+    assert response.json() == {
+        "total": 0,
+        "success": 0,
+        "failed": 0,
+        "timeout": 0,
+        "cancelled": 0,
+        "running": 0,
+        "success_rate": None,
+        "avg_duration_ms": None,
+        "p95_duration_ms": None,
+    }
+
+
+def test_stats_refuse_invalid_parameters(api_client):
+    response = api_client.get("/api/executions/stats", {"task_id": "x", "started_after": "soon"})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "task_id": ["A valid integer is required."],
+            "started_after": [
+                "Datetime has wrong format. Use one of these formats instead: "
+                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+            ],
+        },
+    )
+
+
+def test_stats_is_one_query(api_client, user, django_assert_num_queries):
+    ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+    api_client.get("/api/executions/stats")
+
+    with django_assert_num_queries(1):
+        api_client.get("/api/executions/stats")

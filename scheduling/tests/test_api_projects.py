@@ -1,0 +1,197 @@
+import pytest
+
+from scheduling.models import Project
+
+from .factories import ProjectFactory, ScheduledTaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def body(project):
+    project.refresh_from_db()
+    return {
+        "id": project.pk,
+        "name": project.name,
+        "description": project.description,
+        "created_at": project.created_at.isoformat().replace("+00:00", "Z"),
+        "updated_at": project.updated_at.isoformat().replace("+00:00", "Z"),
+        "tasks_count": project.tasks_count,
+        "user_id": project.user_id,
+    }
+
+
+def test_anonymous_requests_are_refused(anon_client):
+    response = anon_client.get("/api/projects")
+
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_create_takes_the_owner_from_the_token_not_the_body(api_client, user, other_user):
+    response = api_client.post(
+        "/api/projects",
+        {"name": "Ops", "description": "d", "user_id": other_user.pk, "tasks_count": 7},
+    )
+
+    assert response.status_code == 201
+    project = Project.objects.get()
+    assert (project.user, project.tasks_count) == (user, 0)
+    assert response.json() == body(project)
+
+
+def test_create_with_and_without_trailing_slash(api_client):
+    assert api_client.post("/api/projects/", {"name": "a"}).status_code == 201
+    assert api_client.post("/api/projects", {"name": "b"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        ({}, {"name": ["This field is required."]}),
+        ({"name": ""}, {"name": ["This field may not be blank."]}),
+        ({"name": "a\x00b"}, {"name": ["Null characters are not allowed."]}),
+        ({"name": "x" * 201}, {"name": ["Ensure this field has no more than 200 characters."]}),
+    ],
+)
+def test_create_refuses_invalid_input(api_client, payload, errors):
+    response = api_client.post("/api/projects", payload)
+
+    assert (response.status_code, response.json()) == (400, errors)
+    assert not Project.objects.exists()
+
+
+def test_list_shows_only_the_users_projects_newest_first(api_client, user, other_user):
+    older, newer = ProjectFactory(user=user), ProjectFactory(user=user)
+    ProjectFactory(user=other_user)
+
+    response = api_client.get("/api/projects")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [body(newer), body(older)],
+    }
+
+
+def test_staff_see_every_project(staff_client, user, other_user):
+    ProjectFactory(user=user)
+    ProjectFactory(user=other_user)
+
+    assert staff_client.get("/api/projects").json()["count"] == 2
+
+
+def test_list_filters_by_name_and_user(staff_client, user, other_user):
+    mine = ProjectFactory(user=user, name="Billing pipeline")
+    ProjectFactory(user=other_user, name="Billing other")
+    ProjectFactory(user=user, name="Search")
+
+    response = staff_client.get("/api/projects", {"name": "billing", "user_id": user.pk})
+
+    assert [row["id"] for row in response.json()["results"]] == [mine.pk]
+
+
+def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert_num_queries):
+    for _ in range(5):
+        ScheduledTaskFactory(user=user, project=ProjectFactory(user=user))
+    api_client.get("/api/projects")  # caches the token
+
+    with django_assert_num_queries(2):  # count + page
+        response = api_client.get("/api/projects")
+
+    assert len(response.json()["results"]) == 5
+
+
+def test_another_users_project_is_404_for_every_method(api_client, other_user):
+    project = ProjectFactory(user=other_user, name="theirs")
+    url = f"/api/projects/{project.pk}"
+
+    responses = [
+        api_client.get(url),
+        api_client.put(url, {"name": "mine"}),
+        api_client.patch(url, {"name": "mine"}),
+        api_client.delete(url),
+    ]
+
+    assert [response.status_code for response in responses] == [404] * 4
+    assert responses[0].json() == {"detail": "No Project matches the given query."}
+    project.refresh_from_db()
+    assert project.name == "theirs"
+
+
+def test_update_ignores_tasks_count_and_user(api_client, user, other_user):
+    project = ProjectFactory(user=user)
+
+    response = api_client.patch(
+        f"/api/projects/{project.pk}",
+        {"name": "Renamed", "tasks_count": 50, "user_id": other_user.pk},
+    )
+
+    assert response.status_code == 200
+    project.refresh_from_db()
+    assert (project.name, project.tasks_count, project.user) == ("Renamed", 0, user)
+    assert response.json() == body(project)
+
+
+def test_put_replaces_the_project(api_client, user):
+    project = ProjectFactory(user=user, description="old")
+
+    response = api_client.put(f"/api/projects/{project.pk}", {"name": "New"})
+
+    assert response.status_code == 200
+    project.refresh_from_db()
+    assert (project.name, project.description) == ("New", "old")
+
+
+def test_delete_detaches_the_tasks(api_client, user):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+
+    response = api_client.delete(f"/api/projects/{project.pk}")
+
+    assert (response.status_code, response.content) == (204, b"")
+    task.refresh_from_db()
+    assert task.project_id is None
+
+
+def test_tasks_count_is_exact_through_the_api(api_client, user, skill_name):
+    first = api_client.post("/api/projects", {"name": "first"}).json()["id"]
+    second = api_client.post("/api/projects", {"name": "second"}).json()["id"]
+    task = {"skill_name": skill_name, "schedule_cron": "* * * * *", "project_id": first}
+    task_id = api_client.post("/api/tasks", task).json()["id"]
+    api_client.post("/api/tasks", task)
+
+    api_client.patch(f"/api/tasks/{task_id}", {"project_id": second})
+    after_move = [
+        api_client.get(f"/api/projects/{pk}").json()["tasks_count"] for pk in (first, second)
+    ]
+    api_client.delete(f"/api/tasks/{task_id}")
+    after_delete = [
+        api_client.get(f"/api/projects/{pk}").json()["tasks_count"] for pk in (first, second)
+    ]
+
+    assert (after_move, after_delete) == ([1, 1], [1, 0])
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/api/tasks"),
+        ("get", "/api/tasks/pending"),
+        ("post", "/api/tasks"),
+        ("get", "/api/agents"),
+        ("get", "/api/agents/types"),
+        ("post", "/api/agents/1/heartbeat"),
+        ("get", "/api/executions"),
+        ("get", "/api/executions/stats"),
+        ("post", "/api/executions/1/complete"),
+    ],
+)
+def test_every_scheduling_endpoint_needs_authentication(anon_client, method, path):
+    response = getattr(anon_client, method)(path)
+
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "Authentication credentials were not provided."},
+    )

@@ -1,0 +1,293 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils.timezone import now
+
+from scheduling.cron import next_run
+from scheduling.models import ScheduledTask
+
+from .factories import ProjectFactory, ScheduledTaskFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def iso(moment):
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def body(task):
+    task.refresh_from_db()
+    return {
+        "id": task.pk,
+        "skill_name": task.skill_name,
+        "schedule_cron": task.schedule_cron,
+        "timezone": task.timezone,
+        "next_run_at": iso(task.next_run_at),
+        "params_json": task.params_json,
+        "status": task.status,
+        "timeout_seconds": task.timeout_seconds,
+        "project_id": task.project_id,
+        "user_id": task.user_id,
+        "claimed_by": task.claimed_by,
+        "lease_expires_at": iso(task.lease_expires_at),
+        "created_at": iso(task.created_at),
+        "updated_at": iso(task.updated_at),
+    }
+
+
+def test_create_computes_next_run_and_takes_the_owner_from_the_token(
+    api_client, user, other_user, skill_name
+):
+    project = ProjectFactory(user=user)
+    before = now()
+
+    response = api_client.post(
+        "/api/tasks",
+        {
+            "skill_name": skill_name,
+            "schedule_cron": "30 2 * * *",
+            "timezone": "Europe/Berlin",
+            "params_json": {"depth": 2},
+            "project_id": project.pk,
+            "user_id": other_user.pk,
+            "claimed_by": "intruder",
+        },
+    )
+
+    assert response.status_code == 201
+    task = ScheduledTask.objects.get()
+    assert (task.user, task.claimed_by, task.project) == (user, "", project)
+    assert task.next_run_at == next_run("30 2 * * *", "Europe/Berlin", before)
+    assert response.json() == body(task)
+    project.refresh_from_db()
+    assert project.tasks_count == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "errors"),
+    [
+        ({"skill_name": "no.such"}, {"skill_name": ["Unknown skill 'no.such'."]}),
+        (
+            {"schedule_cron": "61 * * * *"},
+            {"schedule_cron": ["'61 * * * *' is not a valid cron expression."]},
+        ),
+        (
+            {"schedule_cron": "0 0 31 2 *"},
+            {"schedule_cron": ["'0 0 31 2 *' never fires (no such date)."]},
+        ),
+        (
+            {"schedule_cron": "0 0 * * * *"},
+            {
+                "schedule_cron": [
+                    "A cron expression has exactly five fields (minute hour day month weekday);"
+                    " got 6."
+                ]
+            },
+        ),
+        (
+            {"timezone": "Nowhere/City"},
+            {
+                "timezone": [
+                    "Unknown time zone 'Nowhere/City': use an IANA name such as 'Europe/Berlin'."
+                ]
+            },
+        ),
+        ({"status": "sleeping"}, {"status": ['"sleeping" is not a valid choice.']}),
+        ({"params_json": [1]}, {"params_json": ["Must be a JSON object."]}),
+        ({"params_json": "text"}, {"params_json": ["Must be a JSON object."]}),
+        ({"params_json": {"a": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
+        ({"skill_name": "a\x00"}, {"skill_name": ["Null characters are not allowed."]}),
+        (
+            {"timeout_seconds": 0},
+            {"timeout_seconds": ["Ensure this value is greater than or equal to 1."]},
+        ),
+        (
+            {"timeout_seconds": 2**31},
+            {"timeout_seconds": ["Ensure this value is less than or equal to 2147483647."]},
+        ),
+        ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
+        ({"project_id": "x"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
+    ],
+)
+def test_create_refuses_invalid_input(api_client, skill_name, payload, errors):
+    valid = {"skill_name": skill_name, "schedule_cron": "* * * * *"}
+
+    response = api_client.post("/api/tasks", {**valid, **payload})
+
+    assert (response.status_code, response.json()) == (400, errors)
+    assert not ScheduledTask.objects.exists()
+
+
+def test_create_in_another_users_project_is_refused_as_if_it_did_not_exist(
+    api_client, other_user, skill_name
+):
+    project = ProjectFactory(user=other_user)
+
+    response = api_client.post(
+        "/api/tasks",
+        {"skill_name": skill_name, "schedule_cron": "* * * * *", "project_id": project.pk},
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"project_id": [f'Invalid pk "{project.pk}" - object does not exist.']},
+    )
+
+
+def test_staff_cannot_attach_a_task_to_another_users_project(staff_client, user, skill_name):
+    project = ProjectFactory(user=user)
+
+    response = staff_client.post(
+        "/api/tasks",
+        {"skill_name": skill_name, "schedule_cron": "* * * * *", "project_id": project.pk},
+    )
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"project_id": ["The project belongs to another user."]},
+    )
+
+
+def test_staff_can_move_a_users_task_between_that_users_projects(staff_client, user):
+    first, second = ProjectFactory(user=user), ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=first)
+
+    response = staff_client.patch(f"/api/tasks/{task.pk}", {"project_id": second.pk})
+
+    assert response.status_code == 200
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.tasks_count, second.tasks_count) == (0, 1)
+
+
+def test_list_is_scoped_and_filtered(api_client, user, other_user):
+    project = ProjectFactory(user=user)
+    wanted = ScheduledTaskFactory(user=user, project=project)
+    ScheduledTaskFactory(user=user)
+    ScheduledTaskFactory(user=other_user)
+
+    everything = api_client.get("/api/tasks").json()
+    filtered = api_client.get("/api/tasks", {"project_id": project.pk, "status": "pending"}).json()
+
+    assert everything["count"] == 2
+    assert filtered == {"count": 1, "next": None, "previous": None, "results": [body(wanted)]}
+
+
+def test_list_refuses_invalid_filters(api_client):
+    response = api_client.get("/api/tasks", {"status": "sleeping", "next_run_after": "soon"})
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "status": ["Select a valid choice. sleeping is not one of the available choices."],
+        "next_run_after": ["Enter a valid date/time."],
+    }
+
+
+def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert_num_queries):
+    for _ in range(5):
+        ScheduledTaskFactory(user=user, project=ProjectFactory(user=user))
+    api_client.get("/api/tasks")
+
+    with django_assert_num_queries(2):
+        response = api_client.get("/api/tasks")
+
+    assert response.json()["count"] == 5
+
+
+def test_another_users_task_is_404(api_client, other_user):
+    task = ScheduledTaskFactory(user=other_user)
+    url = f"/api/tasks/{task.pk}"
+
+    statuses = [
+        api_client.get(url).status_code,
+        api_client.patch(url, {"status": "disabled"}).status_code,
+        api_client.delete(url).status_code,
+    ]
+
+    assert statuses == [404, 404, 404]
+    task.refresh_from_db()
+    assert task.status == "pending"
+
+
+def test_patch_cron_recomputes_next_run(api_client, user):
+    task = ScheduledTaskFactory(user=user, next_run_at=datetime(2035, 1, 1, tzinfo=UTC))
+    before = now()
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"schedule_cron": "0 6 * * *"})
+
+    assert response.status_code == 200
+    assert response.json()["next_run_at"] == iso(next_run("0 6 * * *", "UTC", before))
+
+
+def test_patch_cannot_change_the_owner(api_client, user, other_user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"user_id": other_user.pk})
+
+    assert response.status_code == 200
+    task.refresh_from_db()
+    assert task.user == user
+
+
+def test_delete_removes_the_task(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.delete(f"/api/tasks/{task.pk}/")
+
+    assert response.status_code == 204
+    assert not ScheduledTask.objects.exists()
+
+
+def test_pending_lists_due_tasks_oldest_first(api_client, user, other_user):
+    moment = now()
+    late = ScheduledTaskFactory(user=user, next_run_at=moment - timedelta(minutes=1))
+    early = ScheduledTaskFactory(user=user, next_run_at=moment - timedelta(hours=1))
+    ScheduledTaskFactory(user=user, next_run_at=moment + timedelta(hours=1))
+    ScheduledTaskFactory(user=user, next_run_at=moment - timedelta(hours=2), status="disabled")
+    ScheduledTaskFactory(user=other_user, next_run_at=moment - timedelta(hours=3))
+
+    response = api_client.get("/api/tasks/pending")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "count": 2,
+        "next": None,
+        "previous": None,
+        "results": [body(early), body(late)],
+    }
+
+
+def test_staff_see_every_pending_task(staff_client, user, other_user):
+    ScheduledTaskFactory(user=user, next_run_at=now() - timedelta(minutes=1))
+    ScheduledTaskFactory(user=other_user, next_run_at=now() - timedelta(minutes=1))
+
+    assert staff_client.get("/api/tasks/pending").json()["count"] == 2
+
+
+def test_pending_costs_a_constant_number_of_queries(api_client, user, django_assert_num_queries):
+    for _ in range(5):
+        ScheduledTaskFactory(user=user, next_run_at=now() - timedelta(minutes=1))
+    api_client.get("/api/tasks/pending")
+
+    with django_assert_num_queries(2):
+        api_client.get("/api/tasks/pending")
+
+
+def test_put_replaces_the_task(api_client, user, skill_name):
+    task = ScheduledTaskFactory(user=user, params_json={"old": True})
+
+    response = api_client.put(
+        f"/api/tasks/{task.pk}",
+        {"skill_name": skill_name, "schedule_cron": "0 12 * * *", "params_json": {"new": True}},
+    )
+
+    assert response.status_code == 200
+    task.refresh_from_db()
+    assert (task.schedule_cron, task.params_json) == ("0 12 * * *", {"new": True})
+
+
+def test_options_describes_the_endpoint(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    assert api_client.options("/api/tasks").status_code == 200
+    assert api_client.options(f"/api/tasks/{task.pk}").status_code == 200

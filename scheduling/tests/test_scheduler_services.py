@@ -1,0 +1,162 @@
+"""The scheduler's state changes outside the loop: run now, disable, enable, and a task
+disabled while it runs."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
+from scheduling.services_scheduler import (
+    Outcome,
+    TaskStateError,
+    execution_finish,
+    task_claim_due,
+    task_disable,
+    task_enable,
+    task_run_now,
+)
+
+from .scheduler_support import make_task
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 6, 1, 12, 2, 30, tzinfo=UTC)
+
+
+def test_run_now_makes_the_task_due_at_once(user):
+    task = make_task(user, next_run_at=NOW + timedelta(days=30))
+
+    task_run_now(task=task, now=NOW)
+
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NOW)
+
+
+def test_run_now_of_a_completed_task_runs_it_once_more(user):
+    task = make_task(user, status=TaskStatus.COMPLETED, next_run_at=None)
+
+    task_run_now(task=task, now=NOW)
+
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NOW)
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [(TaskStatus.RUNNING, "The task is running"), (TaskStatus.DISABLED, "The task is disabled")],
+)
+def test_run_now_is_refused_while_running_or_disabled(user, status, message):
+    task = make_task(user, status=status, next_run_at=NOW + timedelta(days=1))
+
+    with pytest.raises(TaskStateError, match=message):
+        task_run_now(task=task, now=NOW)
+
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (status, NOW + timedelta(days=1))
+
+
+def test_enable_computes_the_next_run_from_now_without_replaying(user):
+    task = make_task(
+        user, cron="*/5 * * * *", status=TaskStatus.DISABLED, next_run_at=NOW - timedelta(days=3)
+    )
+
+    task_enable(task=task, now=NOW)
+
+    task.refresh_from_db()
+    next_slot = datetime(2026, 6, 1, 12, 5, tzinfo=UTC)
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, next_slot)
+
+
+def test_enable_leaves_a_pending_task_alone(user):
+    task = make_task(user, next_run_at=NOW - timedelta(minutes=1))
+
+    task_enable(task=task, now=NOW)
+
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NOW - timedelta(minutes=1))
+
+
+def test_disable_is_idempotent(user):
+    task = make_task(user, next_run_at=NOW)
+
+    task_disable(task=task)
+    task_disable(task=task)
+
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (TaskStatus.DISABLED, NOW)
+
+
+def test_a_task_disabled_while_it_runs_is_recorded_and_stays_disabled(user):
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    task_disable(task=task)
+
+    execution_finish(
+        worker="w",
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text="done",
+                error_text="",
+                duration_ms=5,
+            )
+        ],
+        now=NOW + timedelta(seconds=1),
+    )
+
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.lease_expires_at) == (TaskStatus.DISABLED, "", None)
+    assert ExecutionResult.objects.get(task=task).status == ExecutionStatus.SUCCESS
+
+
+def test_enabling_a_task_disabled_mid_run_puts_it_back_under_its_claim(user):
+    task = make_task(user, next_run_at=NOW)
+    task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    task_disable(task=task)
+
+    task_enable(task=task, now=NOW)
+
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by) == (TaskStatus.RUNNING, "w")
+
+
+def test_the_claim_sets_a_lease_of_timeout_plus_margin_and_opens_the_execution(user):
+    task = make_task(user, timeout_seconds=60, next_run_at=NOW - timedelta(seconds=3))
+
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by) == (TaskStatus.RUNNING, "w")
+    assert task.lease_expires_at == NOW + timedelta(seconds=90)
+    execution = ExecutionResult.objects.get(pk=claim.execution_id)
+    assert (execution.status, execution.ended_at, execution.duration_ms) == (None, None, None)
+    assert (execution.scheduled_for, execution.started_at, execution.worker) == (
+        NOW - timedelta(seconds=3),
+        NOW,
+        "w",
+    )
+
+
+def test_a_finish_after_the_lease_was_reclaimed_changes_nothing(user):
+    task = make_task(user, next_run_at=NOW)
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    task.claimed_by = "other"
+    task.save()
+
+    recorded = execution_finish(
+        worker="w",
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text="late",
+                error_text="",
+                duration_ms=5,
+            )
+        ],
+        now=NOW,
+    )
+
+    assert recorded == []
+    assert ExecutionResult.objects.get(pk=claim.execution_id).status is None

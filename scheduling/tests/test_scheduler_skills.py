@@ -1,0 +1,76 @@
+"""The built-in skills, called as the scheduler calls them: function(params) -> text."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditLog
+from events.models import Severity, SystemEvent
+from scheduling.skills import get_skill, skill
+
+pytestmark = pytest.mark.django_db
+
+
+def call(name, params=None):
+    return get_skill(name).function(params or {})
+
+
+def test_health_check_records_a_health_event():
+    output = call("system.health_check")
+
+    event = SystemEvent.objects.get()
+    assert (event.event_type, event.source) == ("health_check", "scheduler")
+    assert event.severity == Severity.INFO
+    assert event.message == "Health check: all services ok"
+    assert (event.details["database"], event.details["cache"]) == ("ok", "ok")
+    assert output == f"Health check: all services ok (event {event.pk}): database ok, cache ok"
+
+
+def test_events_purge_deletes_old_events_and_keeps_recent_ones():
+    old = timezone.now() - timedelta(days=8)
+    for number in range(5):
+        SystemEvent.objects.create(
+            event_type="x", severity="info", message=str(number), timestamp=old
+        )
+    recent = SystemEvent.objects.create(event_type="x", severity="info", message="recent")
+
+    output = call("events.purge", {"older_than_days": 7})
+
+    assert list(SystemEvent.objects.all()) == [recent]
+    assert output.startswith("Deleted 5 events older than 7 days (before ")
+
+
+@pytest.mark.parametrize("value", [0, -1, "7", 1.5, True])
+def test_events_purge_refuses_a_bad_age(value):
+    with pytest.raises(ValueError, match="older_than_days must be a positive integer"):
+        call("events.purge", {"older_than_days": value})
+
+
+def test_audit_purge_deletes_old_audit_records_only():
+    AuditLog.objects.create(  # a record written 100 days ago (the table only takes INSERTs)
+        timestamp=timezone.now() - timedelta(days=100), operation="CREATE",
+        table_name="system_events", record_id="1", changed_fields={"message": "old"},
+    )
+    SystemEvent.objects.create(event_type="x", severity="info", message="new")
+
+    output = call("audit.purge", {"older_than_days": 90})
+
+    assert output == "Deleted 1 audit records older than 90 days."
+    assert list(AuditLog.objects.values_list("operation", "changed_fields__message")) == [
+        ("CREATE", "new")
+    ]
+
+
+def test_demo_skills():
+    assert call("demo.echo", {"message": "hi"}) == "hi"
+    assert call("demo.sleep", {"seconds": 0}) == "Slept 0 s."
+    with pytest.raises(RuntimeError, match="boom"):
+        call("demo.fail", {"message": "boom"})
+    with pytest.raises(ValueError, match="seconds must be a non-negative number"):
+        call("demo.sleep", {"seconds": "forever"})
+
+
+def test_a_skill_name_registers_once():
+    with pytest.raises(ValueError, match="already registered"):
+        skill("demo.echo")(lambda params: "")

@@ -1,0 +1,443 @@
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils.timezone import now
+
+from scheduling import services
+from scheduling.cron import next_run
+from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
+
+from .factories import (
+    AgentFactory,
+    ExecutionResultFactory,
+    ProjectFactory,
+    ScheduledTaskFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def counts(*projects):
+    return [Project.objects.get(pk=project.pk).tasks_count for project in projects]
+
+
+# Projects
+
+
+def test_project_create_starts_with_no_tasks(user):
+    project = services.project_create(user=user, name="Ops", description="Operations")
+
+    assert (project.name, project.description, project.user, project.tasks_count) == (
+        "Ops",
+        "Operations",
+        user,
+        0,
+    )
+
+
+def test_project_update_changes_name_and_description_only(user):
+    project = ProjectFactory(user=user)
+
+    with pytest.raises(TypeError):
+        services.project_update(project=project, data={"tasks_count": 9})
+    services.project_update(project=project, data={"name": "Renamed"})
+
+    project.refresh_from_db()
+    assert (project.name, project.tasks_count) == ("Renamed", 0)
+
+
+def test_project_name_with_nul_is_refused(user):
+    with pytest.raises(ValidationError) as error:
+        services.project_create(user=user, name="bad\x00name")
+
+    assert error.value.message_dict == {"name": ["Null characters are not allowed."]}
+    assert not Project.objects.exists()
+
+
+def test_project_delete_keeps_its_tasks_detached(user):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+
+    services.project_delete(project=project)
+
+    task.refresh_from_db()
+    assert task.project_id is None
+    assert not Project.objects.exists()
+
+
+# Tasks
+
+
+def test_task_create_computes_next_run_in_the_task_timezone(user):
+    before = now()
+
+    task = services.task_create(
+        user=user, skill_name="demo.echo", schedule_cron="30 2 * * *", timezone="Europe/Berlin"
+    )
+
+    assert task.next_run_at == next_run("30 2 * * *", "Europe/Berlin", before)
+
+
+def test_task_create_keeps_a_given_next_run_at(user):
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+
+    task = services.task_create(
+        user=user, skill_name="demo.echo", schedule_cron="* * * * *", next_run_at=moment
+    )
+
+    assert task.next_run_at == moment
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("schedule_cron", "61 * * * *", "is not a valid cron expression"),
+        ("schedule_cron", "0 0 31 2 *", "never fires"),
+        ("schedule_cron", "0 0 * * * *", "exactly five fields"),
+        ("timezone", "Mars/Olympus", "Unknown time zone"),
+        ("status", "sleeping", "is not a valid choice"),
+        ("params_json", [1, 2], "Must be a JSON object."),
+        ("params_json", [], "Must be a JSON object."),
+        ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
+    ],
+)
+def test_task_create_refuses_invalid_fields(user, field, value, message):
+    arguments = {
+        "user": user,
+        "skill_name": "demo.echo",
+        "schedule_cron": "* * * * *",
+        field: value,
+    }
+
+    with pytest.raises(ValidationError) as error:
+        services.task_create(**arguments)
+
+    assert list(error.value.message_dict) == [field]
+    assert message in error.value.message_dict[field][0]
+    assert not ScheduledTask.objects.exists()
+
+
+def test_task_create_refuses_another_users_project(user, other_user):
+    project = ProjectFactory(user=other_user)
+
+    with pytest.raises(ValidationError) as error:
+        ScheduledTaskFactory(user=user, project=project)
+
+    assert error.value.message_dict == {"project": ["The project belongs to another user."]}
+    assert counts(project) == [0]
+
+
+def test_task_update_recomputes_next_run_when_the_cron_changes(user):
+    task = ScheduledTaskFactory(user=user, next_run_at=datetime(2030, 1, 1, tzinfo=UTC))
+    before = now()
+
+    services.task_update(task=task, data={"schedule_cron": "0 9 * * 1"})
+
+    assert task.next_run_at == next_run("0 9 * * 1", "UTC", before)
+
+
+def test_task_update_recomputes_next_run_when_the_timezone_changes(user):
+    task = ScheduledTaskFactory(user=user, schedule_cron="0 9 * * *")
+    before = now()
+
+    services.task_update(task=task, data={"timezone": "America/New_York"})
+
+    task.refresh_from_db()
+    assert task.next_run_at == next_run("0 9 * * *", "America/New_York", before)
+
+
+def test_task_update_keeps_next_run_when_the_schedule_is_unchanged(user):
+    moment = datetime(2030, 1, 1, tzinfo=UTC)
+    task = ScheduledTaskFactory(user=user, next_run_at=moment)
+
+    services.task_update(task=task, data={"params_json": {"a": 1}, "schedule_cron": "*/5 * * * *"})
+
+    task.refresh_from_db()
+    assert (task.next_run_at, task.params_json) == (moment, {"a": 1})
+
+
+def test_task_update_with_cron_and_next_run_keeps_the_given_next_run(user):
+    task = ScheduledTaskFactory(user=user)
+    moment = datetime(2031, 5, 5, tzinfo=UTC)
+
+    services.task_update(task=task, data={"schedule_cron": "0 0 * * *", "next_run_at": moment})
+
+    assert task.next_run_at == moment
+
+
+def test_task_update_with_an_invalid_cron_changes_nothing(user):
+    task = ScheduledTaskFactory(user=user)
+
+    with pytest.raises(ValidationError):
+        services.task_update(task=task, data={"schedule_cron": "nope"})
+
+    task.refresh_from_db()
+    assert task.schedule_cron == "*/5 * * * *"
+
+
+def test_tasks_count_follows_create_move_and_delete(user):
+    first, second = ProjectFactory(user=user), ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=first)
+    ScheduledTaskFactory(user=user, project=first)
+    assert counts(first, second) == [2, 0]
+
+    services.task_update(task=task, data={"project": second})
+    assert counts(first, second) == [1, 1]
+
+    services.task_update(task=task, data={"project": None})
+    assert counts(first, second) == [1, 0]
+
+    services.task_update(task=task, data={"project": first})
+    services.task_delete(task=task)
+    assert counts(first, second) == [1, 0]
+
+
+def test_task_update_moves_from_the_committed_project_not_a_stale_copy(user):
+    first, second, third = (ProjectFactory(user=user) for _ in range(3))
+    task = ScheduledTaskFactory(user=user, project=first)
+    stale = ScheduledTask.objects.get(pk=task.pk)
+    services.task_update(task=task, data={"project": second})
+
+    services.task_update(task=stale, data={"project": third})
+
+    assert counts(first, second, third) == [0, 0, 1]
+
+
+def test_task_delete_twice_decrements_once(user):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    copy = ScheduledTask.objects.get(pk=task.pk)
+
+    services.task_delete(task=task)
+    services.task_delete(task=copy)
+
+    assert counts(project) == [0]
+
+
+def test_task_delete_cascades_to_its_executions(user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+
+    services.task_delete(task=execution.task)
+
+    assert not ExecutionResult.objects.exists()
+
+
+# Agents
+
+
+def test_agent_create_with_every_field():
+    agent = services.agent_create(name="rex", type="reviewer", capabilities_json=["diff"])
+
+    assert (agent.name, agent.type, agent.capabilities_json, agent.status) == (
+        "rex",
+        "reviewer",
+        ["diff"],
+        "idle",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("type", "wizard", "Unknown agent type 'wizard'"),
+        ("status", "asleep", "is not a valid choice"),
+        ("capabilities_json", {"python": True}, "Must be a JSON array."),
+        ("capabilities_json", {}, "Must be a JSON array."),
+        ("capabilities_json", ["\x00"], "Null characters are not allowed."),
+        ("name", "a\x00b", "Null characters are not allowed."),
+    ],
+)
+def test_agent_create_refuses_invalid_fields(field, value, message):
+    with pytest.raises(ValidationError) as error:
+        services.agent_create(**{"name": "a", "type": "coder", field: value})
+
+    assert list(error.value.message_dict) == [field]
+    assert message in error.value.message_dict[field][0]
+    assert not Agent.objects.exists()
+
+
+def test_agent_name_is_unique():
+    AgentFactory(name="rex")
+
+    with pytest.raises(ValidationError) as error:
+        services.agent_create(name="rex", type="coder")
+
+    assert error.value.message_dict == {"name": ["An agent with this name already exists."]}
+
+
+def test_agent_types_are_extendable_in_settings(settings):
+    settings.BRAIN_AGENT_TYPES = ["translator"]
+
+    agent = services.agent_create(name="babel", type="translator")
+
+    assert agent.type == "translator"
+
+
+def test_agent_heartbeat_sets_last_active_and_optional_status():
+    agent = AgentFactory(status="idle")
+    before = now()
+
+    services.agent_heartbeat(agent=agent)
+    assert (agent.status, agent.last_active_at >= before) == ("idle", True)
+
+    services.agent_heartbeat(agent=agent, status="busy")
+    agent.refresh_from_db()
+    assert agent.status == "busy"
+
+
+# Executions
+
+
+def test_execution_create_starts_a_run_without_status(user):
+    task = ScheduledTaskFactory(user=user)
+
+    execution = services.execution_create(task=task, worker="w1")
+
+    assert (execution.status, execution.ended_at, execution.duration_ms) == (None, None, None)
+    assert execution.started_at <= now()
+
+
+def test_execution_create_computes_duration_from_the_times(user):
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+
+    execution = services.execution_create(
+        task=ScheduledTaskFactory(user=user),
+        started_at=started,
+        ended_at=started + timedelta(seconds=1, milliseconds=250),
+        status="success",
+    )
+
+    assert execution.duration_ms == 1250
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"duration_ms": -1}, "duration_ms cannot be negative."),
+        (
+            {"ended_at": datetime(2025, 12, 31, tzinfo=UTC), "duration_ms": 5},
+            "ended_at cannot be before started_at.",
+        ),
+    ],
+)
+def test_execution_create_refuses_constraint_violations(user, arguments, message):
+    task = ScheduledTaskFactory(user=user)
+
+    with pytest.raises(ValidationError) as error:
+        services.execution_create(
+            task=task, started_at=datetime(2026, 1, 1, tzinfo=UTC), status="failed", **arguments
+        )
+
+    assert error.value.messages == [message]
+    assert not ExecutionResult.objects.exists()
+
+
+def test_execution_create_refuses_a_second_run_of_one_slot(user):
+    task = ScheduledTaskFactory(user=user)
+    slot = datetime(2026, 1, 1, tzinfo=UTC)
+    services.execution_create(task=task, scheduled_for=slot)
+
+    with pytest.raises(ValidationError) as error:
+        services.execution_create(task=task, scheduled_for=slot)
+
+    assert error.value.message_dict == {
+        "scheduled_for": ["This task already has an execution for that slot."]
+    }
+    assert ExecutionResult.objects.count() == 1
+
+
+def test_execution_complete_sets_status_end_and_duration(user):
+    started = datetime(2026, 1, 1, tzinfo=UTC)
+    execution = services.execution_create(task=ScheduledTaskFactory(user=user), started_at=started)
+
+    services.execution_complete(
+        execution=execution,
+        status="failed",
+        output_text="partial",
+        error_text="Traceback",
+        ended_at=started + timedelta(milliseconds=1500),
+    )
+
+    execution.refresh_from_db()
+    assert (
+        execution.status,
+        execution.duration_ms,
+        execution.output_text,
+        execution.error_text,
+    ) == ("failed", 1500, "partial", "Traceback")
+
+
+def test_execution_complete_defaults_the_end_to_now(user):
+    execution = services.execution_create(task=ScheduledTaskFactory(user=user))
+
+    services.execution_complete(execution=execution, status="success")
+
+    assert execution.ended_at >= execution.started_at
+    assert execution.duration_ms >= 0
+
+
+def test_execution_complete_refuses_a_second_completion(user):
+    execution = services.execution_create(task=ScheduledTaskFactory(user=user))
+    services.execution_complete(execution=execution, status="success", output_text="first")
+
+    with pytest.raises(ValidationError) as error:
+        services.execution_complete(execution=execution, status="failed", output_text="second")
+
+    assert error.value.message_dict == {"status": ["This execution is already complete (success)."]}
+    execution.refresh_from_db()
+    assert (execution.status, execution.output_text) == ("success", "first")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "errors"),
+    [
+        (
+            {"status": "exploded"},
+            {"status": ["A final status is one of success, failed, timeout, cancelled."]},
+        ),
+        (
+            {"status": "success", "ended_at": datetime(2000, 1, 1, tzinfo=UTC)},
+            {"ended_at": ["ended_at cannot be before started_at."]},
+        ),
+    ],
+)
+def test_execution_complete_refuses_bad_input(user, arguments, errors):
+    execution = services.execution_create(task=ScheduledTaskFactory(user=user))
+
+    with pytest.raises(ValidationError) as error:
+        services.execution_complete(execution=execution, **arguments)
+
+    assert error.value.message_dict == errors
+    execution.refresh_from_db()
+    assert execution.status is None
+
+
+def test_execution_update_recomputes_duration_when_the_end_moves(user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+
+    services.execution_update(
+        execution=execution, data={"ended_at": execution.started_at + timedelta(seconds=7)}
+    )
+
+    assert execution.duration_ms == 7000
+
+
+def test_execution_update_keeps_a_final_status(user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+
+    services.execution_update(execution=execution, data={"status": "cancelled"})
+    with pytest.raises(ValidationError) as error:
+        services.execution_update(execution=execution, data={"status": None})
+
+    assert error.value.message_dict == {"status": ["A completed execution keeps a final status."]}
+    execution.refresh_from_db()
+    assert execution.status == "cancelled"
+
+
+def test_execution_delete(user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
+
+    services.execution_delete(execution=execution)
+
+    assert not ExecutionResult.objects.exists()

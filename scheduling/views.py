@@ -1,0 +1,201 @@
+"""The scheduling API: thin DRF viewsets over the selectors (reads) and services (writes)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import permissions, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import services
+from .agent_types import agent_types
+from .filters import (
+    AgentFilter,
+    ExecutionResultFilter,
+    ProjectFilter,
+    ScheduledTaskFilter,
+)
+from .models import ExecutionResult, Project, ScheduledTask
+from .selectors import (
+    agent_list,
+    execution_list,
+    execution_stats,
+    project_list,
+    task_list,
+    task_pending_list,
+)
+from .serializers import (
+    AgentHeartbeatSerializer,
+    AgentSerializer,
+    AgentTypesSerializer,
+    ExecutionCompleteSerializer,
+    ExecutionResultSerializer,
+    ExecutionStatsQuerySerializer,
+    ExecutionStatsSerializer,
+    ProjectSerializer,
+    ScheduledTaskSerializer,
+)
+
+
+def _schema_generation(view):
+    # drf-spectacular builds the schema with a fake view and no real user.
+    return getattr(view, "swagger_fake_view", False)
+
+
+class ProjectViewSet(viewsets.ModelViewSet):
+    """Projects of the authenticated user (all projects for staff)."""
+
+    serializer_class = ProjectSerializer
+    filterset_class = ProjectFilter
+    ordering_fields = ["created_at", "updated_at", "name", "tasks_count", "id"]
+
+    def get_queryset(self):
+        if _schema_generation(self):
+            return Project.objects.none()
+        return project_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.project_create(
+            user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.project_update(
+            project=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.project_delete(project=instance)
+
+
+class ScheduledTaskViewSet(viewsets.ModelViewSet):
+    """Scheduled tasks of the authenticated user (all tasks for staff)."""
+
+    serializer_class = ScheduledTaskSerializer
+    filterset_class = ScheduledTaskFilter
+    ordering_fields = ["created_at", "updated_at", "next_run_at", "skill_name", "status", "id"]
+
+    def get_queryset(self):
+        if _schema_generation(self):
+            return ScheduledTask.objects.none()
+        return task_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.task_create(
+            user=self.request.user, **serializer.validated_data
+        )
+
+    def perform_update(self, serializer):
+        serializer.instance = services.task_update(
+            task=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.task_delete(task=instance)
+
+    @extend_schema(
+        summary="Due tasks: pending with next_run_at <= now, oldest first",
+        responses=ScheduledTaskSerializer(many=True),
+    )
+    @action(detail=False, methods=["get"])
+    def pending(self, request):
+        page = self.paginate_queryset(self.filter_queryset(task_pending_list(user=request.user)))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class AgentPermission(permissions.BasePermission):
+    """Agents have no owner: any authenticated user reads them and sends heartbeats (an agent
+    reports with its operator's token); creating, changing and deleting agents needs staff."""
+
+    def has_permission(self, request, view):
+        if request.method in permissions.SAFE_METHODS or view.action == "heartbeat":
+            return True
+        return bool(request.user and request.user.is_staff)
+
+
+class AgentViewSet(viewsets.ModelViewSet):
+    """Agents: read and heartbeat for every user, writes for staff."""
+
+    serializer_class = AgentSerializer
+    filterset_class = AgentFilter
+    permission_classes = [permissions.IsAuthenticated, AgentPermission]
+    ordering_fields = ["name", "type", "status", "last_active_at", "id"]
+
+    def get_queryset(self):
+        return agent_list()
+
+    def perform_create(self, serializer):
+        serializer.instance = services.agent_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.agent_update(
+            agent=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.agent_delete(agent=instance)
+
+    @extend_schema(
+        summary="Record activity: last_active_at = now, and the status if given",
+        request=AgentHeartbeatSerializer,
+        responses=AgentSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def heartbeat(self, request, pk=None):
+        agent = self.get_object()
+        heartbeat = AgentHeartbeatSerializer(data=request.data)
+        heartbeat.is_valid(raise_exception=True)
+        agent = services.agent_heartbeat(agent=agent, **heartbeat.validated_data)
+        return Response(AgentSerializer(agent).data)
+
+    @extend_schema(summary="The registered agent types", responses=AgentTypesSerializer)
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def types(self, request):
+        return Response(AgentTypesSerializer({"types": agent_types()}).data)
+
+
+class ExecutionResultViewSet(viewsets.ModelViewSet):
+    """Executions of the authenticated user's tasks (all executions for staff)."""
+
+    serializer_class = ExecutionResultSerializer
+    filterset_class = ExecutionResultFilter
+    ordering_fields = ["started_at", "ended_at", "duration_ms", "status", "id"]
+
+    def get_queryset(self):
+        if _schema_generation(self):
+            return ExecutionResult.objects.none()
+        return execution_list(user=self.request.user)
+
+    def perform_create(self, serializer):
+        serializer.instance = services.execution_create(**serializer.validated_data)
+
+    def perform_update(self, serializer):
+        serializer.instance = services.execution_update(
+            execution=serializer.instance, data=serializer.validated_data
+        )
+
+    def perform_destroy(self, instance):
+        services.execution_delete(execution=instance)
+
+    @extend_schema(
+        summary="Complete an execution: final status, ended_at, duration_ms, output and error",
+        request=ExecutionCompleteSerializer,
+        responses=ExecutionResultSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def complete(self, request, pk=None):
+        execution = self.get_object()
+        completion = ExecutionCompleteSerializer(data=request.data)
+        completion.is_valid(raise_exception=True)
+        execution = services.execution_complete(execution=execution, **completion.validated_data)
+        return Response(self.get_serializer(execution).data)
+
+    @extend_schema(
+        summary="Execution statistics, optionally of one task and a time range",
+        parameters=[ExecutionStatsQuerySerializer],
+        responses=ExecutionStatsSerializer,
+    )
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    def stats(self, request):
+        query = ExecutionStatsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        stats = execution_stats(user=request.user, **query.validated_data)
+        return Response(ExecutionStatsSerializer(stats).data)
