@@ -55,18 +55,22 @@ class Command(AuditedCommand):
 
 def _events(rng, size, start, span_seconds):
     """`size` events with timestamps spread over `span_seconds` from `start`, in time order, as
-    real events arrive (which also keeps the timestamp indexes' inserts at their right edge)."""
+    real events arrive (which also keeps the timestamp indexes' inserts at their right edge).
+    Each column is drawn for the whole batch at once: a third of the per-row random calls."""
     types = rng.choices(list(EVENT_TYPES), list(EVENT_TYPES.values()), k=size)
-    severities = rng.choices(list(SEVERITIES), list(SEVERITIES.values()), k=size)
+    severities = rng.choices([str(severity) for severity in SEVERITIES], list(SEVERITIES.values()), k=size)
     offsets = sorted(rng.random() * span_seconds for _ in range(size))
-    for event_type, severity, offset in zip(types, severities, offsets):
-        source = SOURCES[rng.randrange(len(SOURCES))]
-        duration = rng.randrange(1, 5000)
-        status = (500, 502, 503, 504)[rng.randrange(4)]
+    sources = rng.choices(SOURCES, k=size)
+    durations = rng.choices(range(1, 5000), k=size)
+    statuses = rng.choices((500, 502, 503, 504), k=size)
+    attempts = rng.choices((1, 2, 3), k=size)
+    for event_type, severity, offset, source, duration, status, attempt in zip(
+        types, severities, offsets, sources, durations, statuses, attempts
+    ):
         timestamp = start + timedelta(seconds=offset)
         message = MESSAGES[severity].format(type=event_type, source=source, duration=duration, status=status)
-        details = {"duration_ms": duration, "host": source, "attempt": rng.randrange(1, 4)}
         yield {
-            "event_type": event_type, "severity": str(severity), "message": message,
-            "details": details, "source": source, "timestamp": timestamp, "created_at": timestamp,
+            "event_type": event_type, "severity": severity, "message": message,
+            "details": {"duration_ms": duration, "host": source, "attempt": attempt},
+            "source": source, "timestamp": timestamp, "created_at": timestamp,
         }
