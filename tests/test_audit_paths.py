@@ -68,6 +68,11 @@ def change(old, new):
     return {"old": encoded(old), "new": encoded(new)}
 
 
+def change_of(before, instance, name):
+    """{"old", "new"} of one field: its value in `before` (a stored() dict) and in the row now."""
+    return {"old": before[name], "new": stored(instance)[name]}
+
+
 def client_meta(request_id):
     """What the test client sends: its address, a User-Agent and an X-Request-ID."""
     return {"REMOTE_ADDR": IP, "HTTP_USER_AGENT": USER_AGENT, "HTTP_X_REQUEST_ID": request_id}
@@ -252,3 +257,387 @@ def test_api_event_reads_and_refused_writes_record_nothing(api_client, anon_clie
     assert refused == [403, 403, 401, 400]
     assert records_after(mark) == []
     assert SystemEvent.objects.count() == 1
+
+
+# Scheduling API: projects
+
+
+def test_api_project_create_update_and_noop(api_client, user):
+    mark = audit_mark()
+
+    created = api_client.post(
+        "/api/projects", {"name": "Ops", "description": "night jobs"}, format="json",
+        **client_meta("req-project-create"),
+    )
+    project = Project.objects.get()
+    before = stored(project)
+    updated = api_client.patch(
+        f"/api/projects/{project.pk}", {"name": "Ops 2"}, format="json",
+        **client_meta("req-project-update"),
+    )
+    after = stored(project)
+    unchanged = api_client.patch(
+        f"/api/projects/{project.pk}", {"name": "Ops 2", "description": "night jobs"},
+        format="json", **client_meta("req-project-noop"),
+    )
+
+    assert [created.status_code, updated.status_code, unchanged.status_code] == [201, 200, 200]
+    assert before == {
+        "name": "Ops", "description": "night jobs", "created_at": before["created_at"],
+        "updated_at": before["updated_at"], "tasks_count": 0, "user_id": user.pk,
+    }
+    assert records_after(mark) == [
+        ("CREATE", "projects", str(project.pk), before),
+        (
+            "UPDATE", "projects", str(project.pk),
+            {
+                "name": {"old": "Ops", "new": "Ops 2"},
+                "updated_at": {"old": before["updated_at"], "new": after["updated_at"]},
+            },
+        ),
+    ]
+    assert origins_after(mark) == [
+        from_request(user, "req-project-create"), from_request(user, "req-project-update"),
+    ]
+
+
+def test_api_project_delete_records_its_tasks_detached_and_the_project(api_client, user):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    project_values, task_values = stored(project), stored(task)
+    mark = audit_mark()
+
+    response = api_client.delete(f"/api/projects/{project.pk}", **client_meta("req-project-del"))
+
+    assert response.status_code == 204
+    assert project_values["tasks_count"] == 1
+    assert records_after(mark) == [
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "project_id": {"old": project.pk, "new": None},
+                "updated_at": {"old": task_values["updated_at"], "new": stored(task)["updated_at"]},
+            },
+        ),
+        ("DELETE", "projects", str(project.pk), project_values),
+    ]
+    assert origins_after(mark) == [from_request(user, "req-project-del")] * 2
+
+
+# Scheduling API: tasks
+
+
+def test_api_task_create_records_the_task_and_its_projects_count(api_client, user):
+    project = ProjectFactory(user=user)
+    project_before = stored(project)
+    mark = audit_mark()
+
+    response = api_client.post(
+        "/api/tasks",
+        {
+            "skill_name": "demo.echo", "schedule_cron": "*/5 * * * *",
+            "params_json": {"message": "hi", "api_key": "k-123"}, "project_id": project.pk,
+        },
+        format="json", **client_meta("req-task-create"),
+    )
+
+    assert response.status_code == 201
+    task = ScheduledTask.objects.get()
+    values = stored(task)
+    assert values == {
+        "skill_name": "demo.echo", "schedule_cron": "*/5 * * * *", "timezone": "UTC",
+        "next_run_at": values["next_run_at"], "params_json": {"message": "hi", "api_key": "k-123"},
+        "status": "pending", "timeout_seconds": 300, "project_id": project.pk,
+        "user_id": user.pk, "claimed_by": "", "lease_expires_at": None,
+        "created_at": values["created_at"], "updated_at": values["updated_at"],
+    }
+    assert records_after(mark) == [
+        (
+            "CREATE", "scheduled_tasks", str(task.pk),
+            {**values, "params_json": {"message": "hi", "api_key": "[redacted]"}},
+        ),
+        (
+            "UPDATE", "projects", str(project.pk),
+            {
+                "tasks_count": {"old": 0, "new": 1},
+                "updated_at": change_of(project_before, project, "updated_at"),
+            },
+        ),
+    ]
+    assert origins_after(mark) == [from_request(user, "req-task-create")] * 2
+
+
+def test_api_task_cron_change_records_the_new_next_run(api_client, user):
+    task = ScheduledTaskFactory(user=user, schedule_cron="*/5 * * * *")
+    before = stored(task)
+    mark = audit_mark()
+
+    response = api_client.patch(
+        f"/api/tasks/{task.pk}", {"schedule_cron": "0 3 * * *"}, format="json",
+        **client_meta("req-task-cron"),
+    )
+
+    assert response.status_code == 200
+    after = stored(task)
+    assert after["next_run_at"] != before["next_run_at"]
+    assert records_after(mark) == [
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "schedule_cron": {"old": "*/5 * * * *", "new": "0 3 * * *"},
+                "next_run_at": change_of(before, task, "next_run_at"),
+                "updated_at": change_of(before, task, "updated_at"),
+            },
+        )
+    ]
+    assert origins_after(mark) == [from_request(user, "req-task-cron")]
+
+
+def test_api_task_move_records_the_task_and_both_projects_counts(api_client, user):
+    first, second = ProjectFactory(user=user), ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=first)
+    task_before, first_before, second_before = stored(task), stored(first), stored(second)
+    mark = audit_mark()
+
+    response = api_client.patch(
+        f"/api/tasks/{task.pk}", {"project_id": second.pk}, format="json",
+        **client_meta("req-task-move"),
+    )
+
+    assert response.status_code == 200
+    assert records_after(mark) == [
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "project_id": {"old": first.pk, "new": second.pk},
+                "updated_at": change_of(task_before, task, "updated_at"),
+            },
+        ),
+        (
+            "UPDATE", "projects", str(first.pk),
+            {
+                "tasks_count": {"old": 1, "new": 0},
+                "updated_at": change_of(first_before, first, "updated_at"),
+            },
+        ),
+        (
+            "UPDATE", "projects", str(second.pk),
+            {
+                "tasks_count": {"old": 0, "new": 1},
+                "updated_at": change_of(second_before, second, "updated_at"),
+            },
+        ),
+    ]
+    assert origins_after(mark) == [from_request(user, "req-task-move")] * 3
+
+
+def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(
+    api_client, user
+):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    executions = [
+        ExecutionResultFactory(task=task, scheduled_for=datetime(2026, 1, 1, hour, tzinfo=UTC))
+        for hour in (1, 2)
+    ]
+    task_values, project_before = stored(task), stored(project)
+    execution_values = [stored(execution) for execution in executions]
+    mark = audit_mark()
+
+    response = api_client.delete(f"/api/tasks/{task.pk}", **client_meta("req-task-del"))
+
+    assert response.status_code == 204
+    records = records_after(mark)
+    # The cascade comes first; Django's collector picks the order of the executions.
+    assert sorted(records[:2], key=lambda record: int(record[2])) == [
+        ("DELETE", "execution_results", str(execution.pk), values)
+        for execution, values in zip(executions, execution_values, strict=True)
+    ]
+    assert records[2:] == [
+        ("DELETE", "scheduled_tasks", str(task.pk), task_values),
+        (
+            "UPDATE", "projects", str(project.pk),
+            {
+                "tasks_count": {"old": 1, "new": 0},
+                "updated_at": change_of(project_before, project, "updated_at"),
+            },
+        ),
+    ]
+    assert origins_after(mark) == [from_request(user, "req-task-del")] * 4
+
+
+def test_api_task_run_disable_and_enable_record_each_change_once(api_client, user):
+    task = ScheduledTaskFactory(user=user, schedule_cron="0 3 * * *")
+    initial = stored(task)
+    mark = audit_mark()
+
+    run = api_client.post(f"/api/tasks/{task.pk}/run", **client_meta("req-task-run"))
+    queued = stored(task)
+    disabled = api_client.post(f"/api/tasks/{task.pk}/disable", **client_meta("req-task-off"))
+    off = stored(task)
+    again = api_client.post(f"/api/tasks/{task.pk}/disable", **client_meta("req-task-off-2"))
+    enabled = api_client.post(f"/api/tasks/{task.pk}/enable", **client_meta("req-task-on"))
+    on = stored(task)
+    still = api_client.post(f"/api/tasks/{task.pk}/enable", **client_meta("req-task-on-2"))
+
+    statuses = [response.status_code for response in (run, disabled, again, enabled, still)]
+    assert statuses == [202, 200, 200, 200, 200]
+    assert records_after(mark) == [
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "next_run_at": {"old": initial["next_run_at"], "new": queued["next_run_at"]},
+                "updated_at": {"old": initial["updated_at"], "new": queued["updated_at"]},
+            },
+        ),
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "status": {"old": "pending", "new": "disabled"},
+                "updated_at": {"old": queued["updated_at"], "new": off["updated_at"]},
+            },
+        ),
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "status": {"old": "disabled", "new": "pending"},
+                "next_run_at": {"old": queued["next_run_at"], "new": on["next_run_at"]},
+                "updated_at": {"old": off["updated_at"], "new": on["updated_at"]},
+            },
+        ),
+    ]
+    assert origins_after(mark) == [
+        from_request(user, "req-task-run"),
+        from_request(user, "req-task-off"),
+        from_request(user, "req-task-on"),
+    ]
+
+
+# Scheduling API: agents and executions
+
+
+def test_api_agent_create_update_delete_and_heartbeat(staff_client, staff_user, api_client, user):
+    mark = audit_mark()
+
+    created = staff_client.post(
+        "/api/agents", {"name": "coder-7", "type": "coder", "capabilities_json": ["python"]},
+        format="json", **client_meta("req-agent-create"),
+    )
+    agent = Agent.objects.get()
+    updated = staff_client.patch(
+        f"/api/agents/{agent.pk}", {"status": "busy"}, format="json",
+        **client_meta("req-agent-update"),
+    )
+    beat = api_client.post(
+        f"/api/agents/{agent.pk}/heartbeat", {"status": "active"}, format="json",
+        **client_meta("req-agent-beat"),
+    )
+    last_values = stored(agent)
+    deleted = staff_client.delete(f"/api/agents/{agent.pk}", **client_meta("req-agent-del"))
+
+    statuses = [response.status_code for response in (created, updated, beat, deleted)]
+    assert statuses == [201, 200, 200, 204]
+    assert last_values["last_active_at"] is not None
+    assert records_after(mark) == [
+        (
+            "CREATE", "agents", str(agent.pk),
+            {
+                "name": "coder-7", "type": "coder", "capabilities_json": ["python"],
+                "status": "idle", "last_active_at": None,
+            },
+        ),
+        ("UPDATE", "agents", str(agent.pk), {"status": {"old": "idle", "new": "busy"}}),
+        (
+            "UPDATE", "agents", str(agent.pk),
+            {
+                "status": {"old": "busy", "new": "active"},
+                "last_active_at": {"old": None, "new": last_values["last_active_at"]},
+            },
+        ),
+        ("DELETE", "agents", str(agent.pk), last_values),
+    ]
+    assert origins_after(mark) == [
+        from_request(staff_user, "req-agent-create"),
+        from_request(staff_user, "req-agent-update"),
+        from_request(user, "req-agent-beat"),
+        from_request(staff_user, "req-agent-del"),
+    ]
+
+
+def test_api_execution_create_complete_and_delete(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+    mark = audit_mark()
+
+    created = api_client.post(
+        "/api/executions", {"task_id": task.pk, "worker": "w-1"}, format="json",
+        **client_meta("req-execution-create"),
+    )
+    execution = ExecutionResult.objects.get()
+    started = stored(execution)
+    completed = api_client.post(
+        f"/api/executions/{execution.pk}/complete", {"status": "success", "output_text": "done"},
+        format="json", **client_meta("req-execution-complete"),
+    )
+    ended = stored(execution)
+    deleted = api_client.delete(
+        f"/api/executions/{execution.pk}", **client_meta("req-execution-del")
+    )
+
+    statuses = [response.status_code for response in (created, completed, deleted)]
+    assert statuses == [201, 200, 204]
+    assert started == {
+        "task_id": task.pk, "scheduled_for": None, "started_at": started["started_at"],
+        "ended_at": None, "status": None, "output_text": "", "error_text": "",
+        "duration_ms": None, "worker": "w-1",
+    }
+    assert records_after(mark) == [
+        ("CREATE", "execution_results", str(execution.pk), started),
+        (
+            "UPDATE", "execution_results", str(execution.pk),
+            {
+                "ended_at": {"old": None, "new": ended["ended_at"]},
+                "status": {"old": None, "new": "success"},
+                "output_text": {"old": "", "new": "done"},
+                "duration_ms": {"old": None, "new": ended["duration_ms"]},
+            },
+        ),
+        ("DELETE", "execution_results", str(execution.pk), ended),
+    ]
+    assert origins_after(mark) == [
+        from_request(user, "req-execution-create"),
+        from_request(user, "req-execution-complete"),
+        from_request(user, "req-execution-del"),
+    ]
+
+
+def test_api_scheduling_reads_and_refused_writes_record_nothing(
+    api_client, other_client, user
+):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    ExecutionResultFactory(task=task)
+    agent = AgentFactory()
+    mark = audit_mark()
+
+    reads = [
+        api_client.get(path).status_code
+        for path in (
+            "/api/projects", f"/api/projects/{project.pk}", "/api/tasks", "/api/tasks/pending",
+            f"/api/tasks/{task.pk}", "/api/agents", f"/api/agents/{agent.pk}",
+            "/api/agents/types", "/api/executions", "/api/executions/stats", "/api/skills",
+        )
+    ]
+    refused = [
+        other_client.patch(f"/api/tasks/{task.pk}", {"status": "disabled"}, format="json"),
+        other_client.delete(f"/api/projects/{project.pk}"),
+        other_client.post(f"/api/tasks/{task.pk}/disable"),
+        api_client.patch(f"/api/agents/{agent.pk}", {"status": "busy"}, format="json"),
+        api_client.post(
+            "/api/tasks", {"skill_name": "demo.echo", "schedule_cron": "61 * * * *"},
+            format="json",
+        ),
+    ]
+
+    assert reads == [200] * 11
+    assert [response.status_code for response in refused] == [404, 404, 404, 403, 400]
+    assert records_after(mark) == []
