@@ -819,3 +819,160 @@ def test_admin_task_delete_selected_records_each_task_and_the_count(
     ] * 2
     assert len(records) == 4
     assert origins_after(mark) == [from_request(superuser, "req-admin-task-bulk-del")] * 4
+
+
+# Management commands
+
+
+@pytest.fixture
+def signal_handlers():
+    """run_scheduler installs SIGTERM and SIGINT handlers: the test process gets its own back."""
+    saved = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
+    yield
+    for signum, handler in saved.items():
+        signal.signal(signum, handler)
+
+
+def test_seed_events_records_one_create_per_event_as_the_command(
+    django_capture_on_commit_callbacks,
+):
+    mark = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed_events", count=3, seed=7, verbosity=0)
+
+    events = SystemEvent.objects.order_by("id")
+    assert len(events) == 3
+    assert records_after(mark) == [
+        ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
+    ]
+    assert origins_after(mark) == [from_system("system:seed_events")] * 3
+
+
+def test_purge_events_records_one_delete_per_purged_event_as_the_command(
+    django_capture_on_commit_callbacks,
+):
+    old = [
+        SystemEventFactory(timestamp=timezone.now() - timedelta(days=days)) for days in (3, 5)
+    ]
+    recent = SystemEventFactory()
+    values = [stored(event) for event in old]
+    mark = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_events", older_than="2d", batch_size=1, verbosity=0)
+
+    assert list(SystemEvent.objects.values_list("pk", flat=True)) == [recent.pk]
+    assert sorted(records_after(mark), key=lambda record: int(record[2])) == [
+        ("DELETE", "system_events", str(event.pk), row)
+        for event, row in zip(old, values, strict=True)
+    ]
+    assert origins_after(mark) == [from_system("system:purge_events")] * 2
+
+
+def test_seed_records_every_row_as_the_seed_command_events_included(
+    django_capture_on_commit_callbacks,
+):
+    mark = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("seed", executions=1, events=2, verbosity=0)
+
+    records = records_after(mark)
+    rows = {
+        model: list(model.objects.order_by("pk"))
+        for model in (Project, ScheduledTask, Agent, ExecutionResult, SystemEvent)
+    }
+    expected = Counter(
+        ("CREATE", model._meta.db_table, str(row.pk)) for model in rows for row in rows[model]
+    )
+    for project in rows[Project]:
+        expected[("UPDATE", "projects", str(project.pk))] = project.tasks_count
+    assert [len(rows[model]) for model in (Project, ExecutionResult, SystemEvent)] == [6, 21, 2]
+    assert Counter(record[:3] for record in records) == expected
+    # Rows that did not change after their creation: the CREATE holds what is stored.
+    creates = {record[1:3]: record[3] for record in records if record[0] == "CREATE"}
+    for model in (ScheduledTask, Agent, ExecutionResult, SystemEvent):
+        for row in rows[model]:
+            assert creates[(model._meta.db_table, str(row.pk))] == stored(row)
+    # A project is created empty, then counts each of its tasks.
+    for project in rows[Project]:
+        assert creates[("projects", str(project.pk))]["tasks_count"] == 0
+        counts = [
+            record[3]["tasks_count"]
+            for record in records
+            if record[:3] == ("UPDATE", "projects", str(project.pk))
+        ]
+        assert counts == [{"old": n, "new": n + 1} for n in range(project.tasks_count)]
+    assert origins_after(mark) == [from_system("system:seed")] * len(records)
+
+
+def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_scheduler(
+    user, signal_handlers
+):
+    due = timezone.now() - timedelta(minutes=1)
+    task = ScheduledTaskFactory(
+        user=user, skill_name="demo.echo", params_json={"message": "hello"},
+        schedule_cron="*/5 * * * *", next_run_at=due, timeout_seconds=60,
+    )
+    before = stored(task)
+    mark = audit_mark()
+
+    call_command(
+        "run_scheduler", once=True, worker_id="paths-worker", poll_interval=0.05,
+        lease_margin=30, verbosity=0,
+    )
+
+    execution = ExecutionResult.objects.get()
+    ran, after = stored(execution), stored(task)
+    claimed_at = execution.started_at
+    assert (ran["status"], ran["output_text"], after["status"]) == ("success", "hello", "pending")
+    assert records_after(mark) == [
+        (
+            "CREATE", "execution_results", str(execution.pk),
+            {
+                "task_id": task.pk, "scheduled_for": before["next_run_at"],
+                "started_at": ran["started_at"], "ended_at": None, "status": None,
+                "output_text": "", "error_text": "", "duration_ms": None,
+                "worker": "paths-worker",
+            },
+        ),
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "status": {"old": "pending", "new": "running"},
+                "claimed_by": {"old": "", "new": "paths-worker"},
+                "lease_expires_at": change(None, claimed_at + timedelta(seconds=60 + 30)),
+                "updated_at": {"old": before["updated_at"], "new": encoded(claimed_at)},
+            },
+        ),
+        (
+            "UPDATE", "execution_results", str(execution.pk),
+            {
+                "status": {"old": None, "new": "success"},
+                "ended_at": {"old": None, "new": ran["ended_at"]},
+                "output_text": {"old": "", "new": "hello"},
+                "duration_ms": {"old": None, "new": ran["duration_ms"]},
+            },
+        ),
+        (
+            "UPDATE", "scheduled_tasks", str(task.pk),
+            {
+                "status": {"old": "running", "new": "pending"},
+                "claimed_by": {"old": "paths-worker", "new": ""},
+                "lease_expires_at": change(claimed_at + timedelta(seconds=60 + 30), None),
+                "next_run_at": {"old": before["next_run_at"], "new": after["next_run_at"]},
+                "updated_at": {"old": encoded(claimed_at), "new": after["updated_at"]},
+            },
+        ),
+    ]
+    assert origins_after(mark) == [from_system("system:scheduler")] * 4
+
+
+def test_run_scheduler_with_nothing_due_records_nothing(user, signal_handlers):
+    ScheduledTaskFactory(user=user, next_run_at=timezone.now() + timedelta(hours=1))
+    mark = audit_mark()
+
+    call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
+
+    assert records_after(mark) == []
