@@ -976,3 +976,68 @@ def test_run_scheduler_with_nothing_due_records_nothing(user, signal_handlers):
     call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
 
     assert records_after(mark) == []
+
+
+@pytest.mark.django_db(transaction=True)  # the skills run in their own threads and connections
+def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_scheduler(
+    user, signal_handlers, django_capture_on_commit_callbacks
+):
+    old_event = SystemEventFactory(timestamp=timezone.now() - timedelta(days=40))
+    old_values = stored(old_event)
+    due = timezone.now() - timedelta(minutes=1)
+    ScheduledTaskFactory(user=user, skill_name="system.health_check", next_run_at=due)
+    ScheduledTaskFactory(
+        user=user, skill_name="events.purge", params_json={"older_than_days": 30},
+        next_run_at=due,
+    )
+    mark = audit_mark()
+
+    call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
+
+    health_event = SystemEvent.objects.get()
+    skill_records = [
+        record for record in records_after(mark) if record[1] == "system_events"
+    ]
+    assert sorted(skill_records, key=lambda record: record[0]) == [
+        ("CREATE", "system_events", str(health_event.pk), stored(health_event)),
+        ("DELETE", "system_events", str(old_event.pk), old_values),
+    ]
+    assert set(origins_after(mark)) == {from_system("system:scheduler")}
+    # Per task: the execution's create and completion, the claim and the release.
+    assert Counter(record[:2] for record in records_after(mark)) == {
+        ("CREATE", "system_events"): 1,
+        ("DELETE", "system_events"): 1,
+        ("CREATE", "execution_results"): 2,
+        ("UPDATE", "execution_results"): 2,
+        ("UPDATE", "scheduled_tasks"): 4,
+    }
+
+
+def test_admin_user_delete_records_every_audited_row_it_cascades_to(
+    admin_session, superuser, user
+):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project)
+    execution = ExecutionResultFactory(task=task)
+    values = {
+        "projects": stored(project), "scheduled_tasks": stored(task),
+        "execution_results": stored(execution),
+    }
+    mark = audit_mark()
+
+    response = admin_session.post(
+        f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"},
+        **client_meta("req-admin-user-del"),
+    )
+
+    assert response.status_code == 302
+    records = records_after(mark)
+    assert sorted(records, key=lambda record: record[1]) == [
+        ("DELETE", table, record_id, values[table])
+        for table, record_id in (
+            ("execution_results", str(execution.pk)),
+            ("projects", str(project.pk)),
+            ("scheduled_tasks", str(task.pk)),
+        )
+    ]
+    assert origins_after(mark) == [from_request(superuser, "req-admin-user-del")] * 3
