@@ -373,7 +373,7 @@ def test_api_task_cron_change_records_the_new_next_run(api_client, user):
     mark = audit_mark()
 
     response = api_client.patch(
-        f"/api/tasks/{task.pk}", {"schedule_cron": "0 3 * * *"}, format="json",
+        f"/api/tasks/{task.pk}", {"schedule_cron": "7 3 * * *"}, format="json",
         **client_meta("req-task-cron"),
     )
 
@@ -384,7 +384,7 @@ def test_api_task_cron_change_records_the_new_next_run(api_client, user):
         (
             "UPDATE", "scheduled_tasks", str(task.pk),
             {
-                "schedule_cron": {"old": "*/5 * * * *", "new": "0 3 * * *"},
+                "schedule_cron": {"old": "*/5 * * * *", "new": "7 3 * * *"},
                 "next_run_at": change_of(before, task, "next_run_at"),
                 "updated_at": change_of(before, task, "updated_at"),
             },
@@ -913,7 +913,8 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
     due = timezone.now() - timedelta(minutes=1)
     task = ScheduledTaskFactory(
         user=user, skill_name="demo.echo", params_json={"message": "hello"},
-        schedule_cron="*/5 * * * *", next_run_at=due, timeout_seconds=60,
+        # A yearly cron: no later slot falls between `due` and now, so nothing is coalesced.
+        schedule_cron="0 3 1 1 *", next_run_at=due, timeout_seconds=60,
     )
     before = stored(task)
     mark = audit_mark()
