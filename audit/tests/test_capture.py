@@ -300,6 +300,11 @@ def test_deleting_a_user_records_the_rows_it_cascades_to(records):
         ("projects", str(project.pk)),
         ("scheduled_tasks", str(task.pk)),
     ]
+    # The collector nulls the task's project_id before deleting both: the task, deleted too, has
+    # its DELETE record only, with the values it had.
+    assert records(operation="UPDATE") == []
+    deleted = {table: fields for _, table, _, fields in records(operation="DELETE")}
+    assert deleted["scheduled_tasks"]["project_id"] == project.pk
 
 
 def test_create_with_an_explicit_primary_key_reads_nothing(django_assert_num_queries):
