@@ -21,11 +21,13 @@ RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 .PHONY: help run test check-python migrations-check clean
 
 help:
-	@echo "make run    - set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
-	@echo "make test   - the whole test suite against PostgreSQL and Redis"
-	@echo "make bench  - the /health/live floor against gunicorn; also bench-events, bench-audit,"
-	@echo "              bench-scheduler (see docs/benchmarks.md)"
-	@echo "make bench-events - the events benchmarks on 1,000,000 events (BENCH_ARGS=--rows ...)"
+	@echo "make run             set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
+	@echo "make test            the whole test suite against PostgreSQL and Redis"
+	@echo "make bench           the /health/live floor against gunicorn"
+	@echo "make bench-events    the events benchmarks on 1,000,000 events"
+	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
+	@echo "make bench-scheduler scheduler throughput with 1, 2, 4 workers and delay"
+	@echo "                     (BENCH_ARGS passes options; figures in docs/benchmarks.md)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
