@@ -18,13 +18,16 @@ PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION
 # otherwise; SECRET_KEY comes from the environment or is generated once under var/.
 RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 
-.PHONY: help run serve test bench check-python migrations-check clean
+.PHONY: help run test check-python migrations-check clean
 
 help:
-	@echo "make run    - set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
-	@echo "make test   - the whole test suite against PostgreSQL and Redis"
-	@echo "make bench  - benchmarks against gunicorn (see docs/benchmarks.md)"
-	@echo "make bench-events - the events benchmarks on 1,000,000 events (BENCH_ARGS=--rows ...)"
+	@echo "make run             set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
+	@echo "make test            the whole test suite against PostgreSQL and Redis"
+	@echo "make bench           the /health/live floor against gunicorn"
+	@echo "make bench-events    the events benchmarks on 1,000,000 events"
+	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
+	@echo "make bench-scheduler scheduler throughput with 1, 2, 4 workers and delay"
+	@echo "                     (BENCH_ARGS passes options; figures in docs/benchmarks.md)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -67,21 +70,36 @@ migrations-check: $(VENV)/.installed var/secret-key
 clean:
 	rm -rf $(VENV) var/static
 
-bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
-bench: export REDIS_URL ?= redis://127.0.0.1:6379/11
-bench: export SECRET_KEY ?= insecure-key-for-benchmarks
-bench: $(VENV)/.installed-dev
-	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk" >&2; exit 1; }
-	$(MANAGE) check_services --require-real
-	$(MANAGE) migrate --noinput --verbosity 0
-	$(PY) bench/web.py
+# Benchmarks, on demand (never in `make test`); figures go to docs/benchmarks.md. Each runs against
+# PostgreSQL brain_bench (created if missing) and Redis db 11; BENCH_ARGS passes options through.
+BENCHMARKS := bench bench-events bench-audit bench-scheduler
+$(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
+$(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
+$(BENCHMARKS) bench-setup: export SECRET_KEY ?= insecure-key-for-benchmarks
+.PHONY: $(BENCHMARKS) bench-setup
 
-.PHONY: bench-events
-bench-events: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
-bench-events: export REDIS_URL ?= redis://127.0.0.1:6379/11
-bench-events: export SECRET_KEY ?= insecure-key-for-benchmarks
-bench-events: $(VENV)/.installed-dev
-	@command -v wrk >/dev/null || { echo "make bench-events needs wrk: apt-get install wrk" >&2; exit 1; }
+bench-setup: $(VENV)/.installed-dev
+	@command -v wrk >/dev/null || { echo "the benchmarks need wrk: apt-get install wrk" >&2; exit 1; }
+	@$(PY) -c 'import os, psycopg, urllib.parse as u; d = u.urlparse(os.environ["DATABASE_URL"]); \
+	c = psycopg.connect(host=d.hostname, port=d.port or 5432, user=d.username, password=d.password, \
+	dbname="postgres", autocommit=True); name = d.path[1:]; \
+	c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() or \
+	c.execute(f"CREATE DATABASE \"{name}\"")'
 	$(MANAGE) check_services --require-real
 	$(MANAGE) migrate --noinput --verbosity 0
+
+bench: bench-setup
+	$(PY) bench/web.py $(BENCH_ARGS)
+
+bench-events: bench-setup
 	$(PY) bench/events.py $(BENCH_ARGS)
+
+# django-auditlog, for the comparison only: installed under var/, never into .venv.
+var/bench-auditlog:
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $@ django-auditlog==3.4.1
+
+bench-audit: bench-setup var/bench-auditlog
+	PYTHONPATH=var/bench-auditlog $(PY) bench/audit.py $(BENCH_ARGS)
+
+bench-scheduler: bench-setup
+	$(PY) bench/scheduler.py $(BENCH_ARGS)

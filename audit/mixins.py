@@ -9,7 +9,7 @@ from django.db import NotSupportedError, models, router, transaction
 from django.db.models import sql
 from django.utils import timezone
 
-from . import changes, recording
+from . import changes, receivers, recording
 from .models import Operation
 from .registry import options_for
 
@@ -49,7 +49,11 @@ class AuditedQuerySet(models.QuerySet):
             returning = [meta.pk, *(meta.get_field(attname) for attname in recorded)]
             new_rows = query.get_compiler(self.db).execute_returning_sql(returning)
             entries = []
+            # A row this delete removes anyway (a collector's SET_NULL) gets its DELETE alone.
+            deleting = receivers.being_deleted(self.model, self.db)
             for pk, *new in new_rows:
+                if pk in deleting:
+                    continue
                 changed = changes.update_changes(
                     options, dict(zip(recorded, old_rows[pk])), dict(zip(recorded, new))
                 )

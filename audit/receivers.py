@@ -1,6 +1,10 @@
-"""post_save and post_delete handlers of the audited models: they diff against the instance's
-snapshot and record the change, nothing more. Connected by `audit.register()` (from each app's
-`AppConfig.ready()`), with a dispatch_uid per model."""
+"""post_save, pre_delete and post_delete handlers of the audited models: they diff against the
+instance's snapshot and record the change, nothing more. Connected by `audit.register()` (from each
+app's `AppConfig.ready()`), with a dispatch_uid per model."""
+
+from contextvars import ContextVar
+
+from django.db import connections
 
 from . import changes, recording
 from .models import Operation
@@ -27,9 +31,43 @@ def record_save(sender, instance, created, update_fields, using, **kwargs):
         )
 
 
+# The rows a delete is removing, between their pre_delete and post_delete: (outermost atomic
+# block, {(model, pk)}). Django's collector sets a SET_NULL foreign key to null before deleting
+# the rows, even on rows it deletes too (a user's task losing the user's deleted project); that
+# UPDATE is not recorded, so a deleted row has its one DELETE record. The marks count only inside
+# the transaction that made them, so a delete that failed half-way hides no later change.
+_deleting = ContextVar("audit_deleting", default=None)
+
+
+def _outermost_block(using):
+    blocks = connections[using].atomic_blocks
+    return blocks[0] if blocks else None
+
+
+def mark_deleting(sender, instance, using, **kwargs):
+    """pre_delete: the row is being deleted by this delete (see _deleting)."""
+    block = _outermost_block(using)
+    marks = _deleting.get()
+    if marks is None or marks[0] is not block:
+        marks = (block, set())
+        _deleting.set(marks)
+    marks[1].add((sender, instance.pk))
+
+
+def being_deleted(model, using):
+    """The primary keys of `model` rows the current delete is removing."""
+    marks = _deleting.get()
+    if marks is None or marks[0] is not _outermost_block(using):
+        return frozenset()
+    return frozenset(pk for marked, pk in marks[1] if marked is model)
+
+
 def record_delete(sender, instance, using, **kwargs):
     """Records a DELETE with the row's last stored values (the snapshot; loaded values where it
     has none). Inside an audited delete the record joins the batch written at its end."""
+    marks = _deleting.get()
+    if marks is not None:
+        marks[1].discard((sender, instance.pk))
     options = options_for(sender)
     values = {**instance.__dict__, **instance.__dict__.get("_audit_snapshot", {})}
     recording.write(

@@ -8,7 +8,7 @@ is ready.
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 from .changes import is_secret_name
 
@@ -78,6 +78,9 @@ def register(model, *, exclude=()):
     )
     label = meta.label_lower
     post_save.connect(receivers.record_save, sender=model, dispatch_uid=f"audit.save.{label}")
+    pre_delete.connect(
+        receivers.mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}"
+    )
     post_delete.connect(
         receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}"
     )
@@ -89,6 +92,9 @@ def unregister(model):
 
     label = model._meta.label_lower
     post_save.disconnect(receivers.record_save, sender=model, dispatch_uid=f"audit.save.{label}")
+    pre_delete.disconnect(
+        receivers.mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}"
+    )
     post_delete.disconnect(
         receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}"
     )

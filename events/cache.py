@@ -184,7 +184,7 @@ end
 
 def _apply(generation_keys, delete_keys):
     """Increments the generations (a missing one becomes 1) and deletes the keys: one Redis round
-    trip with django-redis (a Lua script), key by key with another backend (the in-process cache
+    trip with django-redis (a Lua script), key by key with another backend (the file cache
     of `make run`). A Redis error is logged and dropped, like django-redis's IGNORE_EXCEPTIONS."""
     cache = _cache()
     get_client = getattr(getattr(cache, "client", None), "get_client", None)

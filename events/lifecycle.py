@@ -9,12 +9,18 @@ import threading
 from django.db import connection, transaction
 from django.utils import timezone
 
+from audit.context import audit_actor
+
 from .models import Severity, SystemEvent
 from .services import event_create
 
 logger = logging.getLogger(__name__)
 
 SOURCE = "brain"
+# Who the audit records name: the server process, and the health monitor (not the anonymous
+# probe that happened to observe a change).
+SERVER_ACTOR = "system:gunicorn"
+HEALTH_ACTOR = "system:health"
 SERVER_START = "server_start"
 SERVER_STOP = "server_stop"
 HEALTH_STATE_CHANGED = "health_state_changed"
@@ -29,24 +35,26 @@ HEALTH_LOCK_ID = 0x6272_6169  # "brai"
 
 def record_server_start(*, bind, workers):
     """Records that the server started (called once per start, from gunicorn's master)."""
-    return event_create(
-        event_type=SERVER_START,
-        severity=Severity.INFO,
-        message=f"Server started on {bind} with {workers} workers",
-        details={"bind": bind, "workers": workers, "pid": os.getpid()},
-        source=SOURCE,
-    )
+    with audit_actor(SERVER_ACTOR):
+        return event_create(
+            event_type=SERVER_START,
+            severity=Severity.INFO,
+            message=f"Server started on {bind} with {workers} workers",
+            details={"bind": bind, "workers": workers, "pid": os.getpid()},
+            source=SOURCE,
+        )
 
 
 def record_server_stop(*, bind):
     """Records that the server stopped (called once per stop, from gunicorn's master)."""
-    return event_create(
-        event_type=SERVER_STOP,
-        severity=Severity.INFO,
-        message=f"Server on {bind} stopped",
-        details={"bind": bind, "pid": os.getpid()},
-        source=SOURCE,
-    )
+    with audit_actor(SERVER_ACTOR):
+        return event_create(
+            event_type=SERVER_STOP,
+            severity=Severity.INFO,
+            message=f"Server on {bind} stopped",
+            details={"bind": bind, "pid": os.getpid()},
+            source=SOURCE,
+        )
 
 
 def health_state(*, database_ok, cache_ok):
@@ -140,6 +148,7 @@ def record_health(*, database_ok, cache_ok):
     """Records a readiness probe's result if it changes the health state. Never raises: a failure
     to record is logged and the probe still answers."""
     try:
-        health_recorder.observe(database_ok=database_ok, cache_ok=cache_ok)
+        with audit_actor(HEALTH_ACTOR):
+            health_recorder.observe(database_ok=database_ok, cache_ok=cache_ok)
     except Exception:
         logger.warning("health: could not record the health state", exc_info=True)

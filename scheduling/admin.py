@@ -130,8 +130,10 @@ class ScheduledTaskAdmin(ServiceAdmin):
     search_fields = ["skill_name", "project__name", "user__username"]
     date_hierarchy = "next_run_at"
     list_select_related = ["project", "user"]
+    # The status and lease are the scheduler's (and the run, disable and enable services').
     readonly_fields = [
         "next_run_local",
+        "status",
         "claimed_by",
         "lease_expires_at",
         "created_at",

@@ -80,7 +80,8 @@ class ScheduledTaskSerializer(ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["claimed_by", "lease_expires_at", "created_at", "updated_at"]
+        # The status and lease are the scheduler's: /run, /disable and /enable change them.
+        read_only_fields = ["status", "claimed_by", "lease_expires_at", "created_at", "updated_at"]
 
     def validate_skill_name(self, value):
         if get_skill(value) is None:

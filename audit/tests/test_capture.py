@@ -4,6 +4,7 @@ import json
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db.models.signals import pre_delete
 
 from audit.changes import REDACTED
 from audit.models import AuditLog
@@ -300,8 +301,34 @@ def test_deleting_a_user_records_the_rows_it_cascades_to(records):
         ("projects", str(project.pk)),
         ("scheduled_tasks", str(task.pk)),
     ]
+    # The collector nulls the task's project_id before deleting both: the task, deleted too, has
+    # its DELETE record only, with the values it had.
+    assert records(operation="UPDATE") == []
+    deleted = {table: fields for _, table, _, fields in records(operation="DELETE")}
+    assert deleted["scheduled_tasks"]["project_id"] == project.pk
 
 
 def test_create_with_an_explicit_primary_key_reads_nothing(django_assert_num_queries):
     with django_assert_num_queries(2):
         SystemEvent.objects.create(pk=4242, event_type="x", severity="info", message="m")
+
+
+@pytest.mark.django_db(transaction=True)  # the failed delete and the update: two transactions
+def test_a_delete_that_failed_half_way_hides_no_later_update(records):
+    task = ScheduledTaskFactory()
+
+    def refuse(sender, instance, **kwargs):
+        raise RuntimeError("refused")
+
+    pre_delete.connect(refuse, sender=ScheduledTask, dispatch_uid="test.refuse")
+    try:
+        with pytest.raises(RuntimeError):
+            ScheduledTask.objects.get(pk=task.pk).delete()
+    finally:
+        pre_delete.disconnect(sender=ScheduledTask, dispatch_uid="test.refuse")
+    ScheduledTask.objects.filter(pk=task.pk).update(status="disabled")
+
+    assert [(op, table, record_id) for op, table, record_id, _ in records()] == [
+        ("CREATE", "scheduled_tasks", str(task.pk)),
+        ("UPDATE", "scheduled_tasks", str(task.pk)),
+    ]

@@ -1,7 +1,7 @@
 """Brain settings: every value comes from the environment, with safe development defaults.
 
 `DATABASE_URL` and `REDIS_URL` choose the real parts; without them Brain runs on an embedded
-SQLite file under `var/` and an in-process cache, so `make run` works anywhere.
+SQLite file under `var/` and a file cache under `var/`, so `make run` works anywhere.
 """
 
 from pathlib import Path
@@ -109,7 +109,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache: django-redis when REDIS_URL is set, else the in-process cache. A Redis outage is a miss.
+# Cache: django-redis when REDIS_URL is set; a Redis outage is a miss. Without it, a file cache
+# under var/: `make run` serves from several gunicorn workers beside the scheduler, and an
+# in-process cache would let one process keep serving what another invalidated (a deleted
+# token, an event changed by the scheduler).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -131,10 +134,11 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
-            "LOCATION": "brain",
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": env.str("CACHE_DIR", default=str(VAR_DIR / "cache")),
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="brain"),
             "KEY_FUNCTION": "brain.cache.make_key",
+            "OPTIONS": {"MAX_ENTRIES": 10_000},
         }
     }
 

@@ -1,4 +1,4 @@
-"""Test settings: the real parts only. The suite refuses to run on SQLite or the in-process cache."""
+"""Test settings: the real parts only. The suite refuses to run on SQLite or a local cache."""
 
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, REST_FRAMEWORK

@@ -147,3 +147,15 @@ def test_password_guessing_is_throttled_with_json_429(anon_client, user, monkeyp
 
     assert response.status_code == 429
     assert response.json()["detail"].startswith("Request was throttled.")
+
+
+def test_the_token_cache_holds_no_password_hash(user, django_assert_num_queries):
+    key = Token.objects.create(user=user).key
+    CachedTokenAuthentication().authenticate_credentials(key)
+
+    assert user.password not in repr(cache.get(token_cache_key(key)))
+    with django_assert_num_queries(0):
+        cached_user, token = CachedTokenAuthentication().authenticate_credentials(key)
+    assert (cached_user.pk, cached_user.username, cached_user.is_staff) == (user.pk, "alice", False)
+    assert token.key == key
+    assert cached_user.get_deferred_fields() == {"password"}

@@ -35,13 +35,13 @@ def load_settings(**environment):
     )
 
 
-def test_defaults_are_embedded_sqlite_and_in_process_cache():
+def test_defaults_are_embedded_sqlite_and_a_file_cache_shared_by_processes():
     result = load_settings(SECRET_KEY="k")
 
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "django.db.backends.sqlite3"
     assert loaded["name"] == str(BASE_DIR / "var" / "brain.sqlite3")
-    assert loaded["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert loaded["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
     assert loaded["debug"] is False
 
 

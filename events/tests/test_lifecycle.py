@@ -12,6 +12,7 @@ from django.core.cache import CacheHandler, caches
 from django.db import connection, connections
 from django.db.utils import ConnectionHandler
 
+from audit.models import AuditLog
 from brain import health
 from events import lifecycle
 from events.models import SystemEvent
@@ -47,6 +48,7 @@ def test_the_first_probe_records_the_state_and_later_probes_nothing(anon_client,
 
     assert statuses == [200] * 20
     assert recorded() == [("health_state_changed", "info", {"from": None, "to": "ok"})]
+    assert list(AuditLog.objects.values_list("operation", "user_id")) == [("CREATE", "system:health")]
 
 
 def test_cache_loss_and_recovery_are_recorded_once(anon_client, monkeypatch, cache_down):
@@ -159,6 +161,9 @@ def test_gunicorn_records_its_start_and_stop_once():
         ("server_start", "info"),
         ("health_state_changed", "info"),
         ("server_stop", "info"),
+    ]
+    assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
+        "system:gunicorn", "system:health", "system:gunicorn",
     ]
     start = SystemEvent.objects.get(event_type="server_start")
     assert start.details == {"bind": f"127.0.0.1:{port}", "workers": 2, "pid": server.pid}

@@ -9,19 +9,11 @@ from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
 from .common import adjust_tasks_count, assign
 
+# What an owner may change. A task's status and lease are the scheduler's (services_scheduler:
+# claim, finish, run now, disable, enable).
 TASK_UPDATABLE = frozenset(
-    {
-        "skill_name",
-        "schedule_cron",
-        "timezone",
-        "next_run_at",
-        "params_json",
-        "status",
-        "timeout_seconds",
-        "project",
-        "claimed_by",
-        "lease_expires_at",
-    }
+    {"skill_name", "schedule_cron", "timezone", "next_run_at", "params_json", "timeout_seconds",
+     "project"}
 )
 
 
@@ -63,7 +55,8 @@ def task_create(
 def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     """Updates a task. A changed cron or timezone recomputes next_run_at from now (unless `data`
     sets next_run_at too). A move to another project moves one from one tasks_count to the
-    other; the task's row is locked first, so concurrent moves of one task stay exact."""
+    other; the task's row is locked first, so concurrent moves of one task stay exact. Only the
+    changed fields are written, so a claim the scheduler made meanwhile is never overwritten."""
     committed_project_id = (
         ScheduledTask.objects.select_for_update()
         .filter(pk=task.pk)
@@ -75,9 +68,11 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     )
     assign(task, data, TASK_UPDATABLE)
     task.full_clean()
+    changed = set(data)
     if schedule_changed and "next_run_at" not in data:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
-    task.save()
+        changed.add("next_run_at")
+    task.save(update_fields=[*sorted(changed), "updated_at"])
     if task.project_id != committed_project_id:
         adjust_tasks_count({committed_project_id: -1, task.project_id: 1})
     return task

@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils.timezone import now
 
+from scheduling import services
 from scheduling.cron import next_run
 from scheduling.models import ScheduledTask
 
@@ -92,7 +93,6 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
                 ]
             },
         ),
-        ({"status": "sleeping"}, {"status": ['"sleeping" is not a valid choice.']}),
         ({"params_json": [1]}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": "text"}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": {"a": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
@@ -192,6 +192,28 @@ def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert
         response = api_client.get("/api/tasks")
 
     assert response.json()["count"] == 5
+
+
+def test_status_is_the_schedulers_and_a_body_cannot_set_it(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"status": "running", "timeout_seconds": 9})
+
+    assert response.status_code == 200
+    assert (response.json()["status"], response.json()["timeout_seconds"]) == ("pending", 9)
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.timeout_seconds) == ("pending", "", 9)
+
+
+def test_an_edit_never_overwrites_a_claim_made_meanwhile(user):
+    task = ScheduledTaskFactory(user=user)
+    stale = ScheduledTask.objects.get(pk=task.pk)
+    ScheduledTask.objects.filter(pk=task.pk).update(status="running", claimed_by="worker-1")
+
+    services.task_update(task=stale, data={"params_json": {"a": 1}})
+
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.params_json) == ("running", "worker-1", {"a": 1})
 
 
 def test_another_users_task_is_404(api_client, other_user):
