@@ -188,6 +188,33 @@ def test_nothing_is_invalidated_before_commit_nor_after_a_rollback(api_client):
     assert redis_keys(f"brain:events:id:{event.id}") == [f"brain:events:id:{event.id}"]
 
 
+def test_an_event_computed_before_a_concurrent_write_is_never_served(django_capture_on_commit_callbacks):
+    def compute_during_a_write():
+        # Another request's write of the event commits while this body is computed from the old row.
+        with django_capture_on_commit_callbacks(execute=True):
+            events_cache.invalidate_after_commit(event_ids=[7])
+        return b"old"
+
+    assert events_cache.event_body(7, compute_during_a_write) == b"old"
+    assert events_cache.event_body(7, lambda: b"new") == b"new"
+    assert events_cache.event_body(7, lambda: b"unused") == b"new"
+
+
+def test_a_cached_event_and_its_generations_are_read_in_one_round_trip(monkeypatch):
+    events_cache.event_body(7, lambda: b"body")
+    client = cache.client.get_client(write=True)
+    calls = []
+    for name in ("get", "mget", "eval"):
+        original = getattr(client, name)
+        monkeypatch.setattr(
+            client, name, lambda *args, _name=name, _original=original: calls.append(_name) or _original(*args)
+        )
+
+    body = events_cache.event_body(7, lambda: pytest.fail("computed again"))
+
+    assert (body, calls) == (b"body", ["mget"])
+
+
 def test_a_body_computed_before_a_concurrent_write_is_never_served():
     def compute_during_a_write():
         # Another request's write commits while this body is computed from the old rows.
@@ -299,21 +326,21 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
 def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_capture_on_commit_callbacks):
     locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
     monkeypatch.setattr(events_cache, "caches", locmem)
-    locmem["default"].set("events:id:7", b"{}")
+    events_cache.event_body(7, lambda: b"old")
 
     for event_ids in ([7], []):
         with django_capture_on_commit_callbacks(execute=True):
             events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
 
-    assert locmem["default"].get_many(["events:id:7", "events:stats:gen", "events:type:deploy:gen"]) == {
+    assert locmem["default"].get_many(["events:id:7:gen", "events:stats:gen", "events:type:deploy:gen"]) == {
+        "events:id:7:gen": 1,
         "events:stats:gen": 2,
         "events:type:deploy:gen": 2,
     }
+    assert events_cache.event_body(7, lambda: b"new") == b"new"
 
 
 def test_one_round_trip_invalidates_everything(django_capture_on_commit_callbacks, monkeypatch):
-    cache.set("events:id:1", b"{}")
-    cache.set("events:id:2", b"{}")
     calls = []
     client = cache.client.get_client(write=True)
     monkeypatch.setattr(client, "eval", lambda *args, _eval=client.eval: calls.append(args) or _eval(*args))
@@ -323,5 +350,19 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
 
     assert len(calls) == 1
     assert redis_keys() == sorted(
-        ["brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen"]
+        [
+            "brain:events:id:1:gen", "brain:events:id:2:gen",
+            "brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen",
+        ]
     )
+    assert cache.get_many(["events:id:1:gen", "events:id:2:gen", "events:stats:gen"]) == {
+        "events:id:1:gen": 1, "events:id:2:gen": 1, "events:stats:gen": 1,
+    }
+    assert 595 < cache.client.get_client(write=True).ttl("brain:events:id:1:gen") <= 600
+
+
+def test_too_many_events_bump_the_all_events_generation(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        events_cache.invalidate_after_commit(event_ids=range(events_cache.MAX_EVENT_GENERATIONS + 1))
+
+    assert redis_keys("brain:events:*gen") == ["brain:events:id:gen", "brain:events:stats:gen"]
