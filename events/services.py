@@ -1,7 +1,7 @@
 """Writes of system events. Every function runs in one transaction and leaves the caches
 invalidated after commit: single-row writes through the model signals (events.receivers), bulk
-writes, which send none, explicitly. Bulk writes go through the default manager, whose audited
-QuerySet records them."""
+writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
+and the purge explicitly."""
 
 import json
 from datetime import datetime
@@ -74,7 +74,6 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
         for data in events
     ]
     SystemEvent.objects.bulk_create(objects)
-    invalidate_after_commit(event_types={event.event_type for event in objects})
     return objects
 
 

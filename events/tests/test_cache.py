@@ -161,6 +161,60 @@ def test_caches_read_after_bulk(api_client, django_capture_on_commit_callbacks):
     assert api_client.get("/api/events/stats").json()["total"] == 2
 
 
+def test_caches_read_after_a_queryset_update(api_client, django_capture_on_commit_callbacks):
+    event = SystemEventFactory(event_type="deploy", severity="info", message="old")
+    other = SystemEventFactory(event_type="backup", severity="warning", message="untouched")
+    for path in [f"/api/events/{event.id}", f"/api/events/{other.id}", "/api/events/type/deploy", "/api/events/stats"]:
+        api_client.get(path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert SystemEvent.objects.filter(pk=event.pk).update(message="new", severity="error") == 1
+
+    event.refresh_from_db()
+    assert api_client.get(f"/api/events/{event.id}").json() == event_json(event)
+    assert api_client.get(f"/api/events/{other.id}").json()["message"] == "untouched"
+    assert api_client.get("/api/events/type/deploy").json()["results"] == [event_json(event)]
+    assert api_client.get("/api/events/stats").json()["by_severity"] == {
+        "info": 0, "warning": 1, "error": 1, "critical": 0,
+    }
+
+
+def test_an_update_of_no_rows_invalidates_nothing(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert SystemEvent.objects.filter(pk=0).update(message="new") == 0
+
+    assert callbacks == []
+
+
+def test_caches_read_after_a_bulk_update(api_client, django_capture_on_commit_callbacks):
+    events = SystemEventFactory.create_batch(2, event_type="deploy", message="old")
+    for path in [f"/api/events/{events[0].id}", "/api/events/type/deploy", "/api/events/type/backup"]:
+        api_client.get(path)
+    events = list(SystemEvent.objects.order_by("id"))
+    for event in events:
+        event.message, event.event_type = "new", "backup"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert SystemEvent.objects.bulk_update(events, ["message", "event_type"]) == 2
+
+    assert api_client.get(f"/api/events/{events[0].id}").json()["message"] == "new"
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 0
+    assert api_client.get("/api/events/type/backup").json()["count"] == 2
+
+
+def test_caches_read_after_an_orm_bulk_create(api_client, django_capture_on_commit_callbacks):
+    api_client.get("/api/events/type/deploy")
+    api_client.get("/api/events/stats")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        SystemEvent.objects.bulk_create(
+            [SystemEvent(event_type="deploy", severity="info", message="m") for _ in range(2)]
+        )
+
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 2
+    assert api_client.get("/api/events/stats").json()["total"] == 2
+
+
 def test_caches_read_after_purge(api_client, django_capture_on_commit_callbacks):
     old = SystemEventFactory(event_type="deploy", timestamp="2020-01-01T00:00:00Z")
     SystemEventFactory(event_type="deploy")
