@@ -1,29 +1,9 @@
-from datetime import UTC
-
 import django_filters
-from django.core.exceptions import ValidationError
-from django_filters.fields import IsoDateTimeField
+
+from brain.api.filters import UtcIsoDateTimeFilter
 
 from .models import Severity, SystemEvent
 from .selectors import events_by_severity, events_by_type
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date/time, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that
-    ISO 8601 parsers accept."""
-
-    def to_python(self, value):
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
 
 
 class TypeEventFilter(django_filters.FilterSet):
@@ -33,8 +13,8 @@ class TypeEventFilter(django_filters.FilterSet):
 
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, method="by_severity")
     source = django_filters.CharFilter()
-    timestamp_after = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    timestamp_before = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
+    timestamp_after = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    timestamp_before = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
     search = django_filters.CharFilter(field_name="message", lookup_expr="icontains")
 
     class Meta:

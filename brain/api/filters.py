@@ -1,6 +1,32 @@
 """Filter pieces shared by every app's API."""
 
+from datetime import UTC
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 from rest_framework import filters
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses UTC offsets beyond ±15:59,
+    which ISO 8601 and Python accept. One that UTC cannot hold (year 1 at +14:00) is invalid
+    input."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """A filter on an ISO 8601 date-time, compared in UTC (UtcIsoDateTimeField)."""
+
+    field_class = UtcIsoDateTimeField
 
 
 class OrderingFilter(filters.OrderingFilter):
