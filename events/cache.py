@@ -73,6 +73,11 @@ def variant_hash(text):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def stats_variant(filters):
+    """The variant of the statistics for these (name, value) filters: "" without filters."""
+    return variant_hash(repr(filters)) if filters else ""
+
+
 def event_key(event_id):
     return f"events:id:{event_id}"
 
