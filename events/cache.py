@@ -24,8 +24,9 @@ repeats, and expires after EVENT_GENERATION_TTL (longer than an entry's TTL plus
 computation), so a written event leaves no key behind for long and its generation can never come
 back to a value an old entry was stored with. Bodies are the exact bytes of the JSON response.
 
-Every write path schedules `invalidate_after_commit`; the work is pooled per transaction and done
-in one Redis round trip (a Lua script), so a purge of many rows costs one script call per batch.
+Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
+(a Lua script); the ORM's QuerySet.delete() and the purge pool theirs (`pooled_invalidation`), so
+deleting many rows costs one script call per transaction.
 With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
 PostgreSQL.
 """
@@ -33,6 +34,8 @@ PostgreSQL.
 import hashlib
 import logging
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import quote
 
 from django.core.cache import caches
@@ -180,12 +183,17 @@ class _Invalidation:
         self.event_types = set()
         self.all_types = False
         self.all_events = False
-        self.done = False
+
+    def __bool__(self):
+        return bool(self.event_ids or self.event_types or self.all_types or self.all_events)
+
+    def add(self, *, event_ids, event_types, all_types, all_events):
+        self.event_ids.update(event_ids)
+        self.event_types.update(event_types)
+        self.all_types = self.all_types or all_types
+        self.all_events = self.all_events or all_events
 
     def __call__(self):
-        if self.done:
-            return
-        self.done = True
         generation_keys = [STATS_GENERATION_KEY]
         if self.all_types:
             generation_keys.append(ALL_TYPES_GENERATION_KEY)
@@ -239,31 +247,42 @@ def _apply(counter_keys, event_generation_keys):
     cache.set_many(dict.fromkeys(event_generation_keys, values[0]), EVENT_GENERATION_TTL)
 
 
+# The invalidation that calls inside a `pooled_invalidation()` block add to (per thread or task).
+_pool = ContextVar("events_invalidation_pool", default=None)
+
+
+@contextmanager
+def pooled_invalidation():
+    """Pools the invalidate_after_commit() calls made inside the block into one, scheduled when
+    the block exits, so a QuerySet.delete() of many rows, whose post_delete receivers each call
+    it, costs one script call at commit. Nested blocks join the outermost. The block should hold
+    one atomic write: a savepoint rolled back inside it still has its invalidation done, which is
+    harmless (an entry is recomputed), never the opposite."""
+    if _pool.get() is not None:
+        yield
+        return
+    pending = _Invalidation()
+    token = _pool.set(pending)
+    try:
+        yield
+    finally:
+        _pool.reset(token)
+        if pending:
+            transaction.on_commit(pending, robust=True)
+
+
 def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False, all_events=False):
     """Schedules the invalidation of these events (or every event), these types' lists (or every
     type's) and the stats, to run when the current transaction commits (at once outside a
-    transaction).
+    transaction); inside a `pooled_invalidation()` block, adds them to the block's.
 
-    Calls in the same transaction and savepoint share one pending invalidation (the one behind
-    the last on_commit callback, when it is ours, still pending and registered at the same
-    savepoint level), so a purge of many rows, whose post_delete receivers each call this, costs
-    one script call at commit: the first callback to run does the work, the others find it
-    done. A rolled-back savepoint or transaction drops its callbacks, and their data, with it.
+    Each schedule is one transaction.on_commit callback, so a rolled-back savepoint or
+    transaction drops its invalidation with it, as Django documents.
     """
-    connection = transaction.get_connection()
-    pending = None
-    if connection.in_atomic_block and connection.run_on_commit:
-        savepoint_ids, callback, _ = connection.run_on_commit[-1]
-        if (
-            isinstance(callback, _Invalidation)
-            and not callback.done
-            # None marks an atomic block without a savepoint: it never rolls back on its own.
-            and savepoint_ids - {None} == set(connection.savepoint_ids) - {None}
-        ):
-            pending = callback
-    pending = pending or _Invalidation()
-    pending.event_ids.update(event_ids)
-    pending.event_types.update(event_types)
-    pending.all_types = pending.all_types or all_types
-    pending.all_events = pending.all_events or all_events
-    transaction.on_commit(pending, robust=True)
+    pending = _pool.get()
+    invalidation = _Invalidation() if pending is None else pending
+    invalidation.add(
+        event_ids=event_ids, event_types=event_types, all_types=all_types, all_events=all_events
+    )
+    if pending is None:
+        transaction.on_commit(invalidation, robust=True)

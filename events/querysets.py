@@ -3,12 +3,13 @@ caches after commit like single saves do (DESIGN.md, "Caching rules")."""
 
 from audit.mixins import AuditedQuerySet
 
-from .cache import invalidate_after_commit
+from .cache import invalidate_after_commit, pooled_invalidation
 
 
 class SystemEventQuerySet(AuditedQuerySet):
     """AuditedQuerySet whose `update()`, `bulk_update()` and `bulk_create()` schedule the events
-    caches' invalidation (`QuerySet.delete()` sends post_delete, handled by events.receivers)."""
+    caches' invalidation, and whose `delete()` pools the invalidations of its post_delete
+    receivers (events.receivers) into one."""
 
     def update(self, **kwargs):
         """Audited `update()`; after commit invalidates every cached event, every type's lists
@@ -30,3 +31,11 @@ class SystemEventQuerySet(AuditedQuerySet):
         return objs
 
     bulk_create.alters_data = True
+
+    def delete(self):
+        """Audited `delete()`; its rows' post_delete invalidations are scheduled as one."""
+        with pooled_invalidation():
+            return super().delete()
+
+    delete.alters_data = True
+    delete.queryset_only = True

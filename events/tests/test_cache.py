@@ -359,9 +359,33 @@ def test_a_batch_of_deletes_shares_one_invalidation(django_capture_on_commit_cal
     with django_capture_on_commit_callbacks() as callbacks:
         event_purge(older_than=SystemEvent.objects.latest("timestamp").timestamp + timedelta(seconds=1))
 
-    [invalidation] = {id(callback): callback for callback in callbacks}.values()
-    assert len(callbacks) == 4  # one per deleted row (post_delete) and the purge's own
+    [invalidation] = callbacks  # the rows' post_delete receivers' and the purge's, pooled
     assert (len(invalidation.event_ids), invalidation.all_types) == (3, True)
+
+
+def test_a_queryset_delete_schedules_one_invalidation(django_capture_on_commit_callbacks):
+    events = SystemEventFactory.create_batch(3, event_type="deploy")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert SystemEvent.objects.filter(event_type="deploy").delete()[0] == 3
+
+    [invalidation] = callbacks
+    assert (invalidation.event_ids, invalidation.event_types) == ({event.id for event in events}, {"deploy"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_separate_writes_in_one_transaction_each_invalidate_after_commit():
+    first, second = SystemEventFactory(event_type="a"), SystemEventFactory(event_type="b")
+    cache.clear()  # the creates' invalidations, run at once in autocommit
+
+    with transaction.atomic():
+        first.delete()
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            second.delete()
+            raise RuntimeError
+        assert cache.get_many(["events:type:a:gen", "events:type:b:gen"]) == {}
+
+    assert cache.get_many(["events:type:a:gen", "events:type:b:gen"]) == {"events:type:a:gen": 1}
 
 
 @pytest.mark.django_db(transaction=True)
