@@ -9,12 +9,12 @@ Keys, as Redis shows them under the `brain:` prefix:
 
 and the generations that invalidate them:
 
-    events:id:{id}:gen           set by a write of that event (see below)        600 s
-    events:id:gen                bumped when the events written are unknown       no TTL
-                                 (QuerySet.update) or too many to list
-    events:type:{type}:gen       bumped by a write that touches an event of that type  no TTL
-    events:type:gen              bumped when the types touched are unknown (purge)     no TTL
-    events:stats:gen             bumped by every write                                 no TTL
+    events:id:{id}:gen       set by a write of that event (see below)                 600 s
+    events:id:gen            bumped when the events written are unknown              no TTL
+                             (QuerySet.update) or more than MAX_EVENT_GENERATIONS
+    events:type:{type}:gen   bumped by a write that touches an event of that type    no TTL
+    events:type:gen          bumped when the types touched are unknown (purge)       no TTL
+    events:stats:gen         bumped by every write                                   no TTL
 
 Every entry is stored with the generations read, in the same MGET, before its body was computed,
 and is served only while they are still current: a write bumps them instead of scanning keys,
@@ -25,8 +25,8 @@ computation), so a written event leaves no key behind for long and its generatio
 back to a value an old entry was stored with. Bodies are the exact bytes of the JSON response.
 
 Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
-(a Lua script); the ORM's QuerySet.delete() and the purge pool theirs (`pooled_invalidation`), so
-deleting many rows costs one script call per transaction.
+(a Lua script); the ORM's QuerySet.delete() and each purge batch pool theirs
+(`pooled_invalidation`), so deleting many rows costs one script call.
 With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
 PostgreSQL.
 """
