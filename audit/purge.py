@@ -1,14 +1,9 @@
 """Retention: the one way audit records are deleted."""
 
-import re
-from datetime import timedelta
-
 from django.db import connections, transaction
 from django.utils import timezone
 
 from .models import AuditLog
-
-AGE = re.compile(r"^(\d+)d$")
 
 
 def allow_purge(connection):
@@ -17,14 +12,6 @@ def allow_purge(connection):
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL brain.audit_purge = 'on'")
-
-
-def parse_age(text):
-    """`365d` -> timedelta(days=365)."""
-    match = AGE.match(text)
-    if not match:
-        raise ValueError(f"{text!r} is not an age in days such as 365d.")
-    return timedelta(days=int(match[1]))
 
 
 def audit_purge(*, older_than, batch_size=10_000, using="default"):

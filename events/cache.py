@@ -7,19 +7,26 @@ Keys, as Redis shows them under the `brain:` prefix:
     events:stats                 statistics, unfiltered                            30 s
     events:stats:{hash}          statistics with filters (hash of the filters)     30 s
 
-and the generation counters that invalidate them, without TTL:
+and the generations that invalidate them:
 
-    events:type:{type}:gen       bumped by a write that touches an event of that type
-    events:type:gen              bumped when the types touched are unknown (purge)
-    events:stats:gen             bumped by every write
+    events:id:{id}:gen       set by a write of that event (see below)                 600 s
+    events:id:gen            bumped when the events written are unknown              no TTL
+                             (QuerySet.update) or more than MAX_EVENT_GENERATIONS
+    events:type:{type}:gen   bumped by a write that touches an event of that type    no TTL
+    events:type:gen          bumped when the types touched are unknown (purge)       no TTL
+    events:stats:gen         bumped by every write                                   no TTL
 
-A list or stats entry is stored with the generations read before its body was computed and is
-served only while they are still current: a write bumps them (INCR) instead of scanning keys, and
-a body computed from rows read before a concurrent write can never be served after it. An event
-entry is deleted on write. Bodies are the exact bytes of the JSON response.
+Every entry is stored with the generations read, in the same MGET, before its body was computed,
+and is served only while they are still current: a write bumps them instead of scanning keys,
+and a body computed from rows read before a concurrent write can never be served after it.
+An event's own generation is set to the write's new stats generation, a counter that never
+repeats, and expires after EVENT_GENERATION_TTL (longer than an entry's TTL plus any request's
+computation), so a written event leaves no key behind for long and its generation can never come
+back to a value an old entry was stored with. Bodies are the exact bytes of the JSON response.
 
-Every write path schedules `invalidate_after_commit`; the work is pooled per transaction and done
-in one Redis round trip (a Lua script), so a purge of many rows costs one script call per batch.
+Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
+(a Lua script); the ORM's QuerySet.delete() and each purge batch pool theirs
+(`pooled_invalidation`), so deleting many rows costs one script call.
 With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
 PostgreSQL.
 """
@@ -27,6 +34,8 @@ PostgreSQL.
 import hashlib
 import logging
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import quote
 
 from django.core.cache import caches
@@ -36,6 +45,10 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 EVENT_TTL = 300
+EVENT_GENERATION_TTL = 2 * EVENT_TTL
+# A transaction writing more events than this bumps the all-events generation instead of one
+# generation key per event (a purge batch would otherwise leave thousands of keys).
+MAX_EVENT_GENERATIONS = 1000
 TYPE_TTL = 60
 STATS_TTL = 30
 
@@ -45,6 +58,7 @@ STATS_WAIT_SECONDS = 5.0
 STATS_POLL_SECONDS = 0.05
 
 STATS_GENERATION_KEY = "events:stats:gen"
+ALL_EVENTS_GENERATION_KEY = "events:id:gen"
 ALL_TYPES_GENERATION_KEY = "events:type:gen"
 
 
@@ -62,8 +76,17 @@ def variant_hash(text):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def stats_variant(filters):
+    """The variant of the statistics for these (name, value) filters: "" without filters."""
+    return variant_hash(repr(filters)) if filters else ""
+
+
 def event_key(event_id):
     return f"events:id:{event_id}"
+
+
+def event_generation_key(event_id):
+    return f"events:id:{event_id}:gen"
 
 
 def events_type_key(event_type, variant):
@@ -80,15 +103,13 @@ def events_stats_key(variant=""):
 
 def event_body(event_id, compute):
     """The cached body of one event, or `compute()`'s, cached for EVENT_TTL. `compute` returns
-    bytes, or None (not found, not cached)."""
-    cache = _cache()
-    key = event_key(event_id)
-    body = cache.get(key)
-    if body is None:
-        body = compute()
-        if body is not None:
-            cache.set(key, body, EVENT_TTL)
-    return body
+    bytes, or None (not found, not cached). One MGET on a hit."""
+    return _generational_body(
+        event_key(event_id),
+        (ALL_EVENTS_GENERATION_KEY, event_generation_key(event_id)),
+        EVENT_TTL,
+        compute,
+    )
 
 
 def type_page_body(event_type, variant, compute):
@@ -119,7 +140,8 @@ def _generational_body(key, generation_keys, ttl, compute, single_flight=False):
     if single_flight:
         return _compute_once(key, generations, ttl, compute)
     body = compute()
-    cache.set(key, (generations, body), ttl)
+    if body is not None:
+        cache.set(key, (generations, body), ttl)
     return body
 
 
@@ -160,72 +182,107 @@ class _Invalidation:
         self.event_ids = set()
         self.event_types = set()
         self.all_types = False
-        self.done = False
+        self.all_events = False
+
+    def __bool__(self):
+        return bool(self.event_ids or self.event_types or self.all_types or self.all_events)
+
+    def add(self, *, event_ids, event_types, all_types, all_events):
+        self.event_ids.update(event_ids)
+        self.event_types.update(event_types)
+        self.all_types = self.all_types or all_types
+        self.all_events = self.all_events or all_events
 
     def __call__(self):
-        if self.done:
-            return
-        self.done = True
         generation_keys = [STATS_GENERATION_KEY]
         if self.all_types:
             generation_keys.append(ALL_TYPES_GENERATION_KEY)
         else:
             generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
-        _apply(generation_keys, [event_key(event_id) for event_id in sorted(self.event_ids)])
+        event_ids = sorted(self.event_ids)
+        if self.all_events or len(event_ids) > MAX_EVENT_GENERATIONS:
+            generation_keys.append(ALL_EVENTS_GENERATION_KEY)
+            event_ids = []
+        _apply(generation_keys, [event_generation_key(event_id) for event_id in event_ids])
 
 
-# KEYS: the generation counters to increment (ARGV[1] of them), then the keys to delete.
+# KEYS: the generation counters to increment (ARGV[1] of them, the stats' first), then the event
+# generations to set to the stats' new value, expiring after ARGV[2] seconds.
 _INVALIDATE_SCRIPT = """
-for i = 1, #KEYS do
-    if i <= tonumber(ARGV[1]) then redis.call('INCR', KEYS[i]) else redis.call('DEL', KEYS[i]) end
+local counters = tonumber(ARGV[1])
+local stamp = 0
+for i = 1, counters do
+    local value = redis.call('INCR', KEYS[i])
+    if i == 1 then stamp = value end
+end
+for i = counters + 1, #KEYS do
+    redis.call('SET', KEYS[i], stamp, 'EX', ARGV[2])
 end
 """
 
 
-def _apply(generation_keys, delete_keys):
-    """Increments the generations (a missing one becomes 1) and deletes the keys: one Redis round
-    trip with django-redis (a Lua script), key by key with another backend (the file cache
-    of `make run`). A Redis error is logged and dropped, like django-redis's IGNORE_EXCEPTIONS."""
+def _apply(counter_keys, event_generation_keys):
+    """Increments the counters (a missing one becomes 1; the stats generation comes first) and
+    sets the event generations to the stats generation's new value: one Redis round trip with
+    django-redis (a Lua script), key by key with another backend (the file cache of
+    `make run`). A Redis error is logged and dropped, like django-redis's IGNORE_EXCEPTIONS."""
     cache = _cache()
     get_client = getattr(getattr(cache, "client", None), "get_client", None)
     if get_client is not None:
-        keys = [cache.make_key(key) for key in [*generation_keys, *delete_keys]]
+        keys = [cache.make_key(key) for key in [*counter_keys, *event_generation_keys]]
         try:
-            get_client(write=True).eval(_INVALIDATE_SCRIPT, len(keys), *keys, len(generation_keys))
+            get_client(write=True).eval(
+                _INVALIDATE_SCRIPT, len(keys), *keys, len(counter_keys), EVENT_GENERATION_TTL
+            )
         except (RedisError, OSError):
             logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)
         return
-    for key in generation_keys:
+    values = []
+    for key in counter_keys:
         try:
-            cache.incr(key)
+            values.append(cache.incr(key))
         except ValueError:
             cache.set(key, 1, None)
-    cache.delete_many(delete_keys)
+            values.append(1)
+    cache.set_many(dict.fromkeys(event_generation_keys, values[0]), EVENT_GENERATION_TTL)
 
 
-def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False):
-    """Schedules the invalidation of these events, these types' lists (or every type's) and the
-    stats, to run when the current transaction commits (at once outside a transaction).
+# The invalidation that calls inside a `pooled_invalidation()` block add to (per thread or task).
+_pool = ContextVar("events_invalidation_pool", default=None)
 
-    Calls in the same transaction and savepoint share one pending invalidation (the one behind
-    the last on_commit callback, when it is ours, still pending and registered at the same
-    savepoint level), so a purge of many rows, whose post_delete receivers each call this, costs
-    one DEL and a few INCRs at commit: the first callback to run does the work, the others find it
-    done. A rolled-back savepoint or transaction drops its callbacks, and their data, with it.
+
+@contextmanager
+def pooled_invalidation():
+    """Pools the invalidate_after_commit() calls made inside the block into one, scheduled when
+    the block exits, so a QuerySet.delete() of many rows, whose post_delete receivers each call
+    it, costs one script call at commit. Nested blocks join the outermost. The block should hold
+    one atomic write: a savepoint rolled back inside it still has its invalidation done, which is
+    harmless (an entry is recomputed), never the opposite."""
+    if _pool.get() is not None:
+        yield
+        return
+    pending = _Invalidation()
+    token = _pool.set(pending)
+    try:
+        yield
+    finally:
+        _pool.reset(token)
+        if pending:
+            transaction.on_commit(pending, robust=True)
+
+
+def invalidate_after_commit(*, event_ids=(), event_types=(), all_types=False, all_events=False):
+    """Schedules the invalidation of these events (or every event), these types' lists (or every
+    type's) and the stats, to run when the current transaction commits (at once outside a
+    transaction); inside a `pooled_invalidation()` block, adds them to the block's.
+
+    Each schedule is one transaction.on_commit callback, so a rolled-back savepoint or
+    transaction drops its invalidation with it, as Django documents.
     """
-    connection = transaction.get_connection()
-    pending = None
-    if connection.in_atomic_block and connection.run_on_commit:
-        savepoint_ids, callback, _ = connection.run_on_commit[-1]
-        if (
-            isinstance(callback, _Invalidation)
-            and not callback.done
-            # None marks an atomic block without a savepoint: it never rolls back on its own.
-            and savepoint_ids - {None} == set(connection.savepoint_ids) - {None}
-        ):
-            pending = callback
-    pending = pending or _Invalidation()
-    pending.event_ids.update(event_ids)
-    pending.event_types.update(event_types)
-    pending.all_types = pending.all_types or all_types
-    transaction.on_commit(pending, robust=True)
+    pending = _pool.get()
+    invalidation = _Invalidation() if pending is None else pending
+    invalidation.add(
+        event_ids=event_ids, event_types=event_types, all_types=all_types, all_events=all_events
+    )
+    if pending is None:
+        transaction.on_commit(invalidation, robust=True)

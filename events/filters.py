@@ -1,29 +1,10 @@
-from datetime import UTC
-
 import django_filters
-from django.core.exceptions import ValidationError
-from django_filters.fields import IsoDateTimeField
+from django_filters.utils import translate_validation
+
+from brain.api.filters import UtcIsoDateTimeFilter
 
 from .models import Severity, SystemEvent
-from .selectors import events_by_severity, events_by_type
-
-
-class UTCIsoDateTimeField(IsoDateTimeField):
-    """An ISO 8601 date/time, converted to UTC: PostgreSQL refuses offsets beyond ±15:59 that
-    ISO 8601 parsers accept."""
-
-    def to_python(self, value):
-        parsed = super().to_python(value)
-        if parsed is None:
-            return None
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError:
-            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
-
-
-class UTCIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
-    field_class = UTCIsoDateTimeField
+from .selectors import event_list, events_by_severity, events_by_type
 
 
 class TypeEventFilter(django_filters.FilterSet):
@@ -33,8 +14,8 @@ class TypeEventFilter(django_filters.FilterSet):
 
     severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, method="by_severity")
     source = django_filters.CharFilter()
-    timestamp_after = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
-    timestamp_before = UTCIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
+    timestamp_after = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
+    timestamp_before = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
     search = django_filters.CharFilter(field_name="message", lookup_expr="icontains")
 
     class Meta:
@@ -55,3 +36,30 @@ class EventFilter(TypeEventFilter):
 
     def by_type(self, queryset, name, value):
         return events_by_type(event_type=value, queryset=queryset)
+
+
+def _valid(filterset):
+    """The bound `filterset`, valid; raises DRF's ValidationError (a 400 with field messages)."""
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    return filterset
+
+
+def clean_event_type(event_type):
+    """A type given in the path (`/api/events/type/{type}`), validated as `?event_type=` is, by
+    EventFilter (text PostgreSQL cannot store is refused with a 400, not a 500)."""
+    filterset = _valid(EventFilter({"event_type": event_type}, queryset=SystemEvent.objects.none()))
+    return filterset.form.cleaned_data["event_type"]
+
+
+def filter_for_stats(params):
+    """The events that the list's filters in `params` select, and the filters given as sorted
+    (name, value) pairs of strings, which tell one statistics body from another. Without a query
+    string (the hot path) no FilterSet is built. Raises DRF's ValidationError for bad filters."""
+    if not params:
+        return event_list(), []
+    filterset = _valid(EventFilter(params, queryset=event_list()))
+    given = sorted(
+        (name, str(value)) for name, value in filterset.form.cleaned_data.items() if value
+    )
+    return filterset.qs, given

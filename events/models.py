@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from audit.mixins import AuditedModel
 
+from .querysets import SystemEventQuerySet
 from .validators import validate_details
 
 
@@ -25,6 +26,8 @@ class SystemEvent(AuditedModel):
     source = models.CharField(max_length=100, null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, db_default=Now())
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    objects = SystemEventQuerySet.as_manager()
 
     class Meta:
         db_table = "system_events"

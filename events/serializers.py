@@ -1,5 +1,7 @@
 """Validation and representation of system events (the seed's Pydantic models as serializers)."""
 
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
 from rest_framework import serializers
 
 from .models import SystemEvent
@@ -9,6 +11,30 @@ BULK_MAX_EVENTS = 1000
 
 _DATETIME = serializers.DateTimeField()
 
+# How the fast representation writes each type of model field: as stored (None) or converted. A
+# field of another type is refused when the module loads, never answered wrongly.
+_CONVERTERS = {
+    models.AutoField: None,
+    models.CharField: None,
+    models.TextField: None,
+    models.JSONField: None,
+    models.DateTimeField: _DATETIME.to_representation,
+}
+
+
+def _representation_plan(model, names):
+    """(field name, converter or None) for each of `names`, in order."""
+    plan = []
+    for name in names:
+        field_type = type(model._meta.get_field(name))
+        if field_type not in _CONVERTERS:
+            raise ImproperlyConfigured(
+                f"SystemEventSerializer cannot represent {name} ({field_type.__name__}) quickly: "
+                f"add its type to _CONVERTERS."
+            )
+        plan.append((name, _CONVERTERS[field_type]))
+    return tuple(plan)
+
 
 class SystemEventSerializer(serializers.ModelSerializer):
     """SystemEventResponse: an event as the API returns it."""
@@ -16,16 +42,12 @@ class SystemEventSerializer(serializers.ModelSerializer):
     def to_representation(self, event):
         # Every list page, cached body and write answer goes through here: the same dict as
         # ModelSerializer's field-by-field walk (a test holds them equal), five times faster.
-        return {
-            "id": event.id,
-            "event_type": event.event_type,
-            "severity": event.severity,
-            "message": event.message,
-            "details": event.details,
-            "source": event.source,
-            "timestamp": _DATETIME.to_representation(event.timestamp),
-            "created_at": _DATETIME.to_representation(event.created_at),
-        }
+        # The fields are Meta.fields, planned once when the module loads.
+        data = {}
+        for name, convert in _REPRESENTATION:
+            value = getattr(event, name)
+            data[name] = value if convert is None or value is None else convert(value)
+        return data
 
     class Meta:
         model = SystemEvent
@@ -33,6 +55,9 @@ class SystemEventSerializer(serializers.ModelSerializer):
             "id", "event_type", "severity", "message", "details", "source", "timestamp", "created_at",
         ]
         read_only_fields = fields
+
+
+_REPRESENTATION = _representation_plan(SystemEvent, SystemEventSerializer.Meta.fields)
 
 
 class SystemEventCreateSerializer(serializers.ModelSerializer):

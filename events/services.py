@@ -1,7 +1,7 @@
 """Writes of system events. Every function runs in one transaction and leaves the caches
 invalidated after commit: single-row writes through the model signals (events.receivers), bulk
-writes, which send none, explicitly. Bulk writes go through the default manager, whose audited
-QuerySet records them."""
+writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
+and the purge explicitly."""
 
 import json
 from datetime import datetime
@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.services import audit_log_copy_created
 
-from .cache import invalidate_after_commit
+from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
@@ -74,7 +74,6 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
         for data in events
     ]
     SystemEvent.objects.bulk_create(objects)
-    invalidate_after_commit(event_types={event.event_type for event in objects})
     return objects
 
 
@@ -115,10 +114,10 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
     """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
     locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
     called after each batch. Each batch invalidates its events, every type's lists and the stats
-    after commit."""
+    after commit, in one Redis round trip."""
     deleted = 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic(), pooled_invalidation():
             ids = list(
                 SystemEvent.objects.filter(timestamp__lt=older_than)
                 .order_by()

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from brain.api.pagination import EstimatedCountPagination
 
 from . import cache
-from .filters import EventFilter, TypeEventFilter
+from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
 from .selectors import event_get, event_list, event_stats, events_by_type
 from .serializers import (
@@ -135,8 +135,7 @@ class EventViewSet(viewsets.ModelViewSet):
     )
     def by_type(self, request, event_type):
         """Events of one type, paginated, with the list's filters and ordering (cached 60 s)."""
-        if "\x00" in event_type:
-            raise exceptions.ValidationError({"event_type": ["Null characters are not allowed."]})
+        event_type = clean_event_type(event_type)
 
         def compute():
             queryset = self.filter_queryset(events_by_type(event_type=event_type))
@@ -151,23 +150,13 @@ class EventViewSet(viewsets.ModelViewSet):
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
     def stats(self, request):
         """Statistics of the events matching the list's filters (cached 30 s)."""
-        queryset, variant = event_list(), ""
-        # Without a query string (the hot path) there is nothing to validate or filter.
-        if request.query_params:
-            filterset = EventFilter(request.query_params, queryset=queryset)
-            if not filterset.is_valid():
-                raise exceptions.ValidationError(filterset.errors)
-            filters = sorted(
-                (name, str(value)) for name, value in filterset.form.cleaned_data.items() if value
-            )
-            queryset = filterset.qs
-            variant = cache.variant_hash(repr(filters)) if filters else ""
+        queryset, filters = filter_for_stats(request.query_params)
 
         def compute():
             stats = event_stats(queryset=queryset)
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
-        return _json_response(cache.stats_body(variant, compute))
+        return _json_response(cache.stats_body(cache.stats_variant(filters), compute))
 
     @extend_schema(
         request=SystemEventCreateSerializer(many=True),

@@ -2,35 +2,10 @@
 
 from django.core.exceptions import ValidationError
 
+# Re-exported: the models and migrations name it here.
+from brain.validators import validate_storable_text
+
 from .agent_types import agent_types
-
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
-def validate_storable_text(value):
-    """PostgreSQL stores neither a NUL character nor a lone surrogate, in text or in JSON: refuse
-    them as bad input (the same messages as DRF's own CharField) rather than fail on save."""
-    for text in _strings(value):
-        if "\x00" in text:
-            raise ValidationError(
-                "Null characters are not allowed.", code="null_characters_not_allowed"
-            )
-        surrogate = next((char for char in text if 0xD800 <= ord(char) <= 0xDFFF), None)
-        if surrogate is not None:
-            raise ValidationError(
-                f"Surrogate characters are not allowed: U+{ord(surrogate):X}.",
-                code="surrogate_characters_not_allowed",
-            )
 
 
 def validate_json_object(value):

@@ -112,8 +112,8 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
     ("fields", "errors"),
     [
         ('"message": "\\ud800"', {"message": ["Surrogate characters are not allowed: U+D800."]}),
-        ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed."]}),
-        ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed."]}),
+        ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed: U+D800."]}),
+        ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed: U+DFFF."]}),
         ('"message": "m", "details": {"k": 1e400}', {"details": ["Value must be valid JSON."]}),
     ],
 )

@@ -161,6 +161,60 @@ def test_caches_read_after_bulk(api_client, django_capture_on_commit_callbacks):
     assert api_client.get("/api/events/stats").json()["total"] == 2
 
 
+def test_caches_read_after_a_queryset_update(api_client, django_capture_on_commit_callbacks):
+    event = SystemEventFactory(event_type="deploy", severity="info", message="old")
+    other = SystemEventFactory(event_type="backup", severity="warning", message="untouched")
+    for path in [f"/api/events/{event.id}", f"/api/events/{other.id}", "/api/events/type/deploy", "/api/events/stats"]:
+        api_client.get(path)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert SystemEvent.objects.filter(pk=event.pk).update(message="new", severity="error") == 1
+
+    event.refresh_from_db()
+    assert api_client.get(f"/api/events/{event.id}").json() == event_json(event)
+    assert api_client.get(f"/api/events/{other.id}").json()["message"] == "untouched"
+    assert api_client.get("/api/events/type/deploy").json()["results"] == [event_json(event)]
+    assert api_client.get("/api/events/stats").json()["by_severity"] == {
+        "info": 0, "warning": 1, "error": 1, "critical": 0,
+    }
+
+
+def test_an_update_of_no_rows_invalidates_nothing(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert SystemEvent.objects.filter(pk=0).update(message="new") == 0
+
+    assert callbacks == []
+
+
+def test_caches_read_after_a_bulk_update(api_client, django_capture_on_commit_callbacks):
+    events = SystemEventFactory.create_batch(2, event_type="deploy", message="old")
+    for path in [f"/api/events/{events[0].id}", "/api/events/type/deploy", "/api/events/type/backup"]:
+        api_client.get(path)
+    events = list(SystemEvent.objects.order_by("id"))
+    for event in events:
+        event.message, event.event_type = "new", "backup"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert SystemEvent.objects.bulk_update(events, ["message", "event_type"]) == 2
+
+    assert api_client.get(f"/api/events/{events[0].id}").json()["message"] == "new"
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 0
+    assert api_client.get("/api/events/type/backup").json()["count"] == 2
+
+
+def test_caches_read_after_an_orm_bulk_create(api_client, django_capture_on_commit_callbacks):
+    api_client.get("/api/events/type/deploy")
+    api_client.get("/api/events/stats")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        SystemEvent.objects.bulk_create(
+            [SystemEvent(event_type="deploy", severity="info", message="m") for _ in range(2)]
+        )
+
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 2
+    assert api_client.get("/api/events/stats").json()["total"] == 2
+
+
 def test_caches_read_after_purge(api_client, django_capture_on_commit_callbacks):
     old = SystemEventFactory(event_type="deploy", timestamp="2020-01-01T00:00:00Z")
     SystemEventFactory(event_type="deploy")
@@ -186,6 +240,33 @@ def test_nothing_is_invalidated_before_commit_nor_after_a_rollback(api_client):
         transaction.set_rollback(True)
 
     assert redis_keys(f"brain:events:id:{event.id}") == [f"brain:events:id:{event.id}"]
+
+
+def test_an_event_computed_before_a_concurrent_write_is_never_served(django_capture_on_commit_callbacks):
+    def compute_during_a_write():
+        # Another request's write of the event commits while this body is computed from the old row.
+        with django_capture_on_commit_callbacks(execute=True):
+            events_cache.invalidate_after_commit(event_ids=[7])
+        return b"old"
+
+    assert events_cache.event_body(7, compute_during_a_write) == b"old"
+    assert events_cache.event_body(7, lambda: b"new") == b"new"
+    assert events_cache.event_body(7, lambda: b"unused") == b"new"
+
+
+def test_a_cached_event_and_its_generations_are_read_in_one_round_trip(monkeypatch):
+    events_cache.event_body(7, lambda: b"body")
+    client = cache.client.get_client(write=True)
+    calls = []
+    for name in ("get", "mget", "eval"):
+        original = getattr(client, name)
+        monkeypatch.setattr(
+            client, name, lambda *args, _name=name, _original=original: calls.append(_name) or _original(*args)
+        )
+
+    body = events_cache.event_body(7, lambda: pytest.fail("computed again"))
+
+    assert (body, calls) == (b"body", ["mget"])
 
 
 def test_a_body_computed_before_a_concurrent_write_is_never_served():
@@ -278,9 +359,33 @@ def test_a_batch_of_deletes_shares_one_invalidation(django_capture_on_commit_cal
     with django_capture_on_commit_callbacks() as callbacks:
         event_purge(older_than=SystemEvent.objects.latest("timestamp").timestamp + timedelta(seconds=1))
 
-    [invalidation] = {id(callback): callback for callback in callbacks}.values()
-    assert len(callbacks) == 4  # one per deleted row (post_delete) and the purge's own
+    [invalidation] = callbacks  # the rows' post_delete receivers' and the purge's, pooled
     assert (len(invalidation.event_ids), invalidation.all_types) == (3, True)
+
+
+def test_a_queryset_delete_schedules_one_invalidation(django_capture_on_commit_callbacks):
+    events = SystemEventFactory.create_batch(3, event_type="deploy")
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert SystemEvent.objects.filter(event_type="deploy").delete()[0] == 3
+
+    [invalidation] = callbacks
+    assert (invalidation.event_ids, invalidation.event_types) == ({event.id for event in events}, {"deploy"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_separate_writes_in_one_transaction_each_invalidate_after_commit():
+    first, second = SystemEventFactory(event_type="a"), SystemEventFactory(event_type="b")
+    cache.clear()  # the creates' invalidations, run at once in autocommit
+
+    with transaction.atomic():
+        first.delete()
+        with contextlib.suppress(RuntimeError), transaction.atomic():
+            second.delete()
+            raise RuntimeError
+        assert cache.get_many(["events:type:a:gen", "events:type:b:gen"]) == {}
+
+    assert cache.get_many(["events:type:a:gen", "events:type:b:gen"]) == {"events:type:a:gen": 1}
 
 
 @pytest.mark.django_db(transaction=True)
@@ -299,21 +404,21 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
 def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_capture_on_commit_callbacks):
     locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
     monkeypatch.setattr(events_cache, "caches", locmem)
-    locmem["default"].set("events:id:7", b"{}")
+    events_cache.event_body(7, lambda: b"old")
 
     for event_ids in ([7], []):
         with django_capture_on_commit_callbacks(execute=True):
             events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
 
-    assert locmem["default"].get_many(["events:id:7", "events:stats:gen", "events:type:deploy:gen"]) == {
+    assert locmem["default"].get_many(["events:id:7:gen", "events:stats:gen", "events:type:deploy:gen"]) == {
+        "events:id:7:gen": 1,
         "events:stats:gen": 2,
         "events:type:deploy:gen": 2,
     }
+    assert events_cache.event_body(7, lambda: b"new") == b"new"
 
 
 def test_one_round_trip_invalidates_everything(django_capture_on_commit_callbacks, monkeypatch):
-    cache.set("events:id:1", b"{}")
-    cache.set("events:id:2", b"{}")
     calls = []
     client = cache.client.get_client(write=True)
     monkeypatch.setattr(client, "eval", lambda *args, _eval=client.eval: calls.append(args) or _eval(*args))
@@ -323,5 +428,19 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
 
     assert len(calls) == 1
     assert redis_keys() == sorted(
-        ["brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen"]
+        [
+            "brain:events:id:1:gen", "brain:events:id:2:gen",
+            "brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen",
+        ]
     )
+    assert cache.get_many(["events:id:1:gen", "events:id:2:gen", "events:stats:gen"]) == {
+        "events:id:1:gen": 1, "events:id:2:gen": 1, "events:stats:gen": 1,
+    }
+    assert 595 < cache.client.get_client(write=True).ttl("brain:events:id:1:gen") <= 600
+
+
+def test_too_many_events_bump_the_all_events_generation(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        events_cache.invalidate_after_commit(event_ids=range(events_cache.MAX_EVENT_GENERATIONS + 1))
+
+    assert redis_keys("brain:events:*gen") == ["brain:events:id:gen", "brain:events:stats:gen"]

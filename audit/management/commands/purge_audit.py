@@ -1,7 +1,8 @@
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
-from audit.purge import audit_purge, parse_age
+from audit.purge import audit_purge
+from brain.durations import parse_age
 
 
 class Command(AuditedCommand):
@@ -16,7 +17,7 @@ class Command(AuditedCommand):
 
     def handle(self, *args, older_than, batch_size, **options):
         try:
-            age = parse_age(older_than)
+            age = parse_age(older_than, units="d")
         except ValueError as error:
             raise CommandError(str(error))
         if batch_size < 1:

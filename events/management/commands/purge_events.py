@@ -1,22 +1,10 @@
-import re
-from datetime import timedelta
-
 from django.core.management.base import CommandError
 from django.utils import timezone
 from tqdm import tqdm
 
 from audit.commands import AuditedCommand
+from brain.durations import parse_age
 from events.services import PURGE_BATCH_SIZE, event_purge
-
-UNITS = {"d": "days", "h": "hours", "m": "minutes"}
-
-
-def parse_age(text):
-    """`90d`, `12h` or `30m` as a timedelta."""
-    match = re.fullmatch(r"(\d+)([dhm])", text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not an age like 90d, 12h or 30m")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
 
 
 class Command(AuditedCommand):

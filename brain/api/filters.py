@@ -1,0 +1,46 @@
+"""Filter pieces shared by every app's API."""
+
+from datetime import UTC
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
+from rest_framework import filters
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 date-time, converted to UTC: PostgreSQL refuses UTC offsets beyond ±15:59,
+    which ISO 8601 and Python accept. One that UTC cannot hold (year 1 at +14:00) is invalid
+    input."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """A filter on an ISO 8601 date-time, compared in UTC (UtcIsoDateTimeField)."""
+
+    field_class = UtcIsoDateTimeField
+
+
+class OrderingFilter(filters.OrderingFilter):
+    """DRF's `?ordering=`, made total: when the ordering (the client's or the view's default)
+    lacks the primary key, it is appended, descending when the first key is descending and
+    ascending otherwise, so rows with equal keys keep one order and limit/offset pages neither
+    overlap nor skip rows. The direction follows the first key so that `-timestamp` becomes
+    `-timestamp, -pk`, which a (timestamp, id) index serves with one backward scan."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = super().get_ordering(request, queryset, view)
+        if not ordering:
+            return ordering
+        pk_names = {"pk", queryset.model._meta.pk.name}
+        if any(term.lstrip("-") in pk_names for term in ordering):
+            return ordering
+        return [*ordering, "-pk" if ordering[0].startswith("-") else "pk"]
