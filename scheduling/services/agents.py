@@ -37,10 +37,17 @@ def agent_create(
 
 @transaction.atomic
 def agent_update(*, agent: Agent, data: dict) -> Agent:
-    """Updates an agent, with the same rules as agent_create."""
+    """Updates an agent, with the same rules as agent_create. Only the changed fields are
+    written, so a heartbeat recorded meanwhile (last_active_at, status) is never reverted by a
+    stale copy."""
     assign(agent, data, AGENT_UPDATABLE)
     agent.full_clean()
-    save_or_conflict(agent, conflict_field="name", conflict_message=AGENT_NAME_TAKEN)
+    save_or_conflict(
+        agent,
+        conflict_field="name",
+        conflict_message=AGENT_NAME_TAKEN,
+        update_fields=sorted(data),
+    )
     return agent
 
 

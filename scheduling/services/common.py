@@ -20,12 +20,13 @@ def assign(instance, data, updatable):
         setattr(instance, name, value)
 
 
-def save_or_conflict(instance, *, conflict_field, conflict_message):
-    """Saves in a savepoint; a unique violation that a concurrent write slipped in after
-    full_clean() becomes the same ValidationError full_clean() would have raised."""
+def save_or_conflict(instance, *, conflict_field, conflict_message, update_fields=None):
+    """Saves in a savepoint (only `update_fields` when given); a unique violation that a
+    concurrent write slipped in after full_clean() becomes the same ValidationError full_clean()
+    would have raised."""
     try:
         with transaction.atomic():
-            instance.save()
+            instance.save(update_fields=update_fields)
     except IntegrityError as error:
         raise ValidationError({conflict_field: conflict_message}) from error
 

@@ -47,6 +47,15 @@ def test_project_update_changes_name_and_description_only(user):
     assert (project.name, project.tasks_count) == ("Renamed", 0)
 
 
+def test_project_update_of_a_stale_copy_keeps_the_tasks_count(user):
+    stale = ProjectFactory(user=user)
+    ScheduledTaskFactory(user=user, project=stale)
+
+    services.project_update(project=stale, data={"name": "Renamed"})
+
+    assert Project.objects.values_list("name", "tasks_count").get(pk=stale.pk) == ("Renamed", 1)
+
+
 def test_project_name_with_nul_is_refused(user):
     with pytest.raises(ValidationError) as error:
         services.project_create(user=user, name="bad\x00name")
@@ -274,6 +283,20 @@ def test_agent_types_are_extendable_in_settings(settings):
     assert agent.type == "translator"
 
 
+def test_agent_update_of_a_stale_copy_keeps_a_later_heartbeat():
+    stale = AgentFactory(name="rex", status="idle")
+    services.agent_heartbeat(agent=Agent.objects.get(pk=stale.pk), status="busy")
+    beat_at = Agent.objects.get(pk=stale.pk).last_active_at
+
+    services.agent_update(agent=stale, data={"name": "max"})
+
+    assert Agent.objects.values_list("name", "status", "last_active_at").get(pk=stale.pk) == (
+        "max",
+        "busy",
+        beat_at,
+    )
+
+
 def test_agent_heartbeat_sets_last_active_and_optional_status():
     agent = AgentFactory(status="idle")
     before = now()
@@ -433,6 +456,38 @@ def test_execution_update_keeps_a_final_status(user):
     assert error.value.message_dict == {"status": ["A completed execution keeps a final status."]}
     execution.refresh_from_db()
     assert execution.status == "cancelled"
+
+
+def test_execution_update_of_a_stale_copy_keeps_a_later_completion(user):
+    stale = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+    ended_at = stale.started_at + timedelta(seconds=3)
+    services.execution_complete(
+        execution=ExecutionResult.objects.get(pk=stale.pk), status="success", ended_at=ended_at
+    )
+
+    services.execution_update(execution=stale, data={"output_text": "late note"})
+
+    assert ExecutionResult.objects.values_list(
+        "status", "ended_at", "duration_ms", "output_text"
+    ).get(pk=stale.pk) == ("success", ended_at, 3000, "late note")
+
+
+def test_execution_complete_of_a_stale_copy_keeps_a_later_output(user):
+    stale = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+    services.execution_update(
+        execution=ExecutionResult.objects.get(pk=stale.pk), data={"output_text": "progress"}
+    )
+
+    services.execution_complete(execution=stale, status="success")
+
+    assert ExecutionResult.objects.values_list("status", "output_text").get(pk=stale.pk) == (
+        "success",
+        "progress",
+    )
 
 
 def test_execution_delete(user):
