@@ -24,6 +24,7 @@ EXECUTION_UPDATABLE = frozenset(
 )
 
 SLOT_TAKEN = "This task already has an execution for that slot."
+ONE_RUN_PER_SLOT = "execution_results_one_run_per_slot"
 
 
 def _check_slot_free(execution):
@@ -81,7 +82,12 @@ def execution_create(
     _fill_duration(execution, duration_given=duration_ms is not None)
     _check_slot_free(execution)
     _full_clean_but_slot(execution)
-    save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
+    save_or_conflict(
+        execution,
+        constraint=ONE_RUN_PER_SLOT,
+        conflict_field="scheduled_for",
+        conflict_message=SLOT_TAKEN,
+    )
     return execution
 
 
@@ -101,6 +107,7 @@ def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResu
     _full_clean_but_slot(execution)
     save_or_conflict(
         execution,
+        constraint=ONE_RUN_PER_SLOT,
         conflict_field="scheduled_for",
         conflict_message=SLOT_TAKEN,
         update_fields=sorted(changed),

@@ -2,11 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.utils.timezone import now
 
 from scheduling import services
 from scheduling.cron import next_run
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
+from scheduling.services.agents import AGENT_NAME_UNIQUE
+from scheduling.services.common import save_or_conflict
 
 from .factories import (
     AgentFactory,
@@ -494,5 +497,48 @@ def test_execution_delete(user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
 
     services.execution_delete(execution=execution)
+
+    assert not ExecutionResult.objects.exists()
+
+
+# Conflicts a concurrent write slips in after validation
+
+
+def test_save_or_conflict_reports_a_violation_of_the_expected_unique_constraint():
+    AgentFactory(name="rex")
+    duplicate = Agent(name="rex", type="coder")
+
+    with pytest.raises(ValidationError) as error:
+        save_or_conflict(
+            duplicate, constraint=AGENT_NAME_UNIQUE, conflict_field="name", conflict_message="taken"
+        )
+
+    assert error.value.message_dict == {"name": ["taken"]}
+    assert Agent.objects.filter(name="rex").count() == 1
+
+
+def test_save_or_conflict_lets_a_violation_of_another_unique_constraint_through():
+    AgentFactory(name="rex")
+    duplicate = Agent(name="rex", type="coder")
+
+    with pytest.raises(IntegrityError, match="agents_name_key"):
+        save_or_conflict(
+            duplicate, constraint="some_other_key", conflict_field="name", conflict_message="taken"
+        )
+
+    assert Agent.objects.filter(name="rex").count() == 1
+
+
+def test_save_or_conflict_lets_a_check_violation_through(user):
+    task = ScheduledTaskFactory(user=user)
+    negative = ExecutionResult(task=task, started_at=now(), duration_ms=-1)
+
+    with pytest.raises(IntegrityError, match="execution_results_duration_non_negative"):
+        save_or_conflict(
+            negative,
+            constraint="execution_results_one_run_per_slot",
+            conflict_field="scheduled_for",
+            conflict_message="taken",
+        )
 
     assert not ExecutionResult.objects.exists()
