@@ -264,7 +264,10 @@ class Scheduler:
         if recorded:
             logger.info("task run", extra=fields)
         else:
-            logger.warning("task run not recorded: its lease was reclaimed", extra=fields)
+            logger.warning(
+                "task run not recorded: its lease was reclaimed or its execution closed meanwhile",
+                extra=fields,
+            )
 
     def _shutdown(self):
         """Waits up to the grace period for running skills, records them, then records the rest
