@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import permissions, viewsets
+from rest_framework.generics import get_object_or_404
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -197,5 +198,8 @@ class ExecutionResultViewSet(viewsets.ModelViewSet):
     def stats(self, request):
         query = ExecutionStatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        if "task_id" in query.validated_data:
+            # Another user's task is answered as one that does not exist.
+            get_object_or_404(task_list(user=request.user), pk=query.validated_data["task_id"])
         stats = execution_stats(user=request.user, **query.validated_data)
         return Response(ExecutionStatsSerializer(stats).data)
