@@ -174,6 +174,16 @@ def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):
     }
 
 
+def test_admin_refuses_an_unknown_skill(admin_client):
+    unsaved = ScheduledTask(skill_name="no.such", schedule_cron="0 * * * *", user=UserFactory())
+
+    response = admin_client.post("/admin/scheduling/scheduledtask/add/", task_form(unsaved))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"skill_name": ["Unknown skill 'no.such'."]}
+    assert not ScheduledTask.objects.exists()
+
+
 def test_admin_bulk_delete_keeps_tasks_count_exact(admin_client):
     owner = UserFactory()
     project = ProjectFactory(user=owner)

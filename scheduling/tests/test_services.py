@@ -104,6 +104,7 @@ def test_task_create_keeps_a_given_next_run_at(user):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
+        ("skill_name", "no.such", "Unknown skill 'no.such'."),
         ("schedule_cron", "61 * * * *", "is not a valid cron expression"),
         ("schedule_cron", "0 0 31 2 *", "never fires"),
         ("schedule_cron", "0 0 * * * *", "exactly five fields"),
