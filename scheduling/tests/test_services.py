@@ -109,7 +109,6 @@ def test_task_create_keeps_a_given_next_run_at(user):
         ("schedule_cron", "0 0 31 2 *", "never fires"),
         ("schedule_cron", "0 0 * * * *", "exactly five fields"),
         ("timezone", "Mars/Olympus", "Unknown time zone"),
-        ("status", "sleeping", "is not a valid choice"),
         ("params_json", [1, 2], "Must be a JSON object."),
         ("params_json", [], "Must be a JSON object."),
         ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
@@ -128,6 +127,28 @@ def test_task_create_refuses_invalid_fields(user, field, value, message):
 
     assert list(error.value.message_dict) == [field]
     assert message in error.value.message_dict[field][0]
+    assert not ScheduledTask.objects.exists()
+
+
+def test_task_create_may_start_disabled(user):
+    task = services.task_create(
+        user=user, skill_name="demo.echo", schedule_cron="* * * * *", status="disabled"
+    )
+
+    assert ScheduledTask.objects.values_list("status", flat=True).get(pk=task.pk) == "disabled"
+
+
+@pytest.mark.parametrize("status", ["running", "completed", "failed", "sleeping"])
+def test_task_create_refuses_a_status_that_is_the_schedulers(user, status):
+    with pytest.raises(ValueError) as error:
+        services.task_create(
+            user=user, skill_name="demo.echo", schedule_cron="* * * * *", status=status
+        )
+
+    assert str(error.value) == (
+        f"A task starts pending or disabled, not {status!r}: its other states are the "
+        f"scheduler's."
+    )
     assert not ScheduledTask.objects.exists()
 
 
