@@ -51,21 +51,10 @@ def agent_list() -> QuerySet[Agent]:
     return Agent.objects.order_by("name")
 
 
-def agent_get_by_name(*, name: str) -> Agent | None:
-    """The seed's get_by_name: the agent called `name`, or None."""
-    return Agent.objects.filter(name=name).first()
-
-
 def execution_list(*, user) -> QuerySet[ExecutionResult]:
     """The executions `user` may see (those of their tasks), latest first."""
     executions = ExecutionResult.objects.order_by("-started_at", "-id")
     return executions if user.is_staff else executions.filter(task__user=user)
-
-
-def execution_list_for_task(*, task: ScheduledTask) -> QuerySet[ExecutionResult]:
-    """The seed's get_by_task_id: one task's executions, latest first (the (task_id,
-    started_at) index)."""
-    return ExecutionResult.objects.filter(task=task).order_by("-started_at", "-id")
 
 
 class PercentileCont(Aggregate):
