@@ -16,7 +16,6 @@ from audit.admin import AuditTrailLinkMixin
 from . import services
 from .agent_types import agent_types
 from .models import Agent, ExecutionResult, Project, ScheduledTask
-from .services_scheduler import TaskStateError, task_disable, task_enable, task_run_now
 
 INLINE_EXECUTIONS = 20
 
@@ -182,7 +181,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
         for task in queryset.order_by("pk"):
             try:
                 action(task)
-            except TaskStateError as error:
+            except services.TaskStateError as error:
                 self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
             else:
                 changed += 1
@@ -192,16 +191,20 @@ class ScheduledTaskAdmin(ServiceAdmin):
     @admin.action(description="Run now", permissions=["change"])
     def run_now(self, request, queryset):
         moment = timezone.now()
-        self._apply(request, queryset, lambda task: task_run_now(task=task, now=moment), "queued")
+        self._apply(
+            request, queryset, lambda task: services.task_run_now(task=task, now=moment), "queued"
+        )
 
     @admin.action(description="Disable", permissions=["change"])
     def disable(self, request, queryset):
-        self._apply(request, queryset, lambda task: task_disable(task=task), "disabled")
+        self._apply(request, queryset, lambda task: services.task_disable(task=task), "disabled")
 
     @admin.action(description="Enable", permissions=["change"])
     def enable(self, request, queryset):
         moment = timezone.now()
-        self._apply(request, queryset, lambda task: task_enable(task=task, now=moment), "enabled")
+        self._apply(
+            request, queryset, lambda task: services.task_enable(task=task, now=moment), "enabled"
+        )
 
     def create(self, form):
         return services.task_create(**form.cleaned_data)

@@ -7,7 +7,7 @@ Agents have no owner: every authenticated user sees them all.
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet
 from django.utils.timezone import now
 
 from .models import (
@@ -44,6 +44,14 @@ def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[Sche
     if user is None or user.is_staff:
         return tasks
     return tasks.filter(user=user)
+
+
+def task_next_due_at() -> datetime | None:
+    """When the earliest pending task falls due (None when no task is pending): one indexed
+    aggregate on (status, next_run_at), so an idle scheduler wakes on time, not a poll late."""
+    return ScheduledTask.objects.filter(status=TaskStatus.PENDING).aggregate(
+        next_due=Min("next_run_at")
+    )["next_due"]
 
 
 def agent_list() -> QuerySet[Agent]:

@@ -174,3 +174,24 @@ class ExecutionStatsSerializer(serializers.Serializer):
     )
     avg_duration_ms = serializers.FloatField(allow_null=True)
     p95_duration_ms = serializers.FloatField(allow_null=True)
+
+
+class SkillParameterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    default = serializers.JSONField(allow_null=True)
+    description = serializers.CharField()
+
+
+class SkillSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    parameters = SkillParameterSerializer(many=True, source="parameter_list")
+
+
+class TaskStateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScheduledTask
+        fields = ["id", "skill_name", "status", "next_run_at", "timezone", "claimed_by"]
+        read_only_fields = fields

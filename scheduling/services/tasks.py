@@ -9,7 +9,7 @@ from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
 from .common import adjust_tasks_count, assign
 
-# What an owner may change. A task's status and lease are the scheduler's (services_scheduler:
+# What an owner may change. A task's status and lease are the scheduler's (services.scheduler:
 # claim, finish, run now, disable, enable).
 TASK_UPDATABLE = frozenset(
     {"skill_name", "schedule_cron", "timezone", "next_run_at", "params_json", "timeout_seconds",

@@ -7,7 +7,7 @@ import pytest
 
 from scheduling import services
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
-from scheduling.services_scheduler import (
+from scheduling.services import (
     Outcome,
     TaskStateError,
     execution_finish,

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from django.db import transaction
 
-from .cron import next_run
-from .models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
+from ..cron import next_run
+from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
