@@ -4,9 +4,10 @@ tasks_count exact and meets the same validation as the API (the model forms run 
 from zoneinfo import ZoneInfo
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
@@ -159,6 +160,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     ]
     inlines = [ExecutionResultInline]
     fixed_after_creation = ["user"]
+    actions = ["run_now", "disable", "enable"]
 
     @admin.display(description="Next run (task's time zone)", ordering="next_run_at")
     def next_run_local(self, task):
@@ -170,6 +172,39 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def all_executions(self, task):
         url = reverse("admin:scheduling_executionresult_changelist")
         return format_html('<a href="{}?task__id__exact={}">All executions</a>', url, task.pk)
+
+    def _apply(self, request, queryset, action, done):
+        """Calls the scheduler's service `action(task)` on each selected task (each in its own
+        transaction, audited as the admin user) and reports what was done and what the task's
+        state refused."""
+        changed = 0
+        for task in queryset.order_by("pk"):
+            try:
+                action(task)
+            except services.TaskStateError as error:
+                self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} task(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request, queryset):
+        moment = timezone.now()
+        self._apply(
+            request, queryset, lambda task: services.task_run_now(task=task, now=moment), "queued"
+        )
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable(self, request, queryset):
+        self._apply(request, queryset, lambda task: services.task_disable(task=task), "disabled")
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable(self, request, queryset):
+        moment = timezone.now()
+        self._apply(
+            request, queryset, lambda task: services.task_enable(task=task, now=moment), "enabled"
+        )
 
     def create(self, form):
         return services.task_create(**form.cleaned_data)

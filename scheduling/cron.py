@@ -8,15 +8,22 @@ Wall-clock semantics, as an operator reads a crontab: `30 2 * * *` means 02:30 l
 """
 
 from datetime import UTC, datetime
+from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
 
 
+@cache
+def _known_timezones():
+    """The IANA names, read once: available_timezones() walks the tz database on every call."""
+    return frozenset(available_timezones())
+
+
 def validate_timezone(name):
     """Raises ValidationError unless `name` is an IANA time zone; returns its ZoneInfo."""
-    if name not in available_timezones():
+    if name not in _known_timezones():
         raise ValidationError(f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'.")
     try:
         return ZoneInfo(name)

@@ -8,6 +8,7 @@ from django.utils.timezone import now
 from audit.mixins import AuditedModel
 
 from .cron import validate_cron, validate_timezone
+from .skills import validate_skill_name
 from .validators import (
     validate_agent_type,
     validate_json_array,
@@ -59,7 +60,9 @@ class ScheduledTask(AuditedModel):
     """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease.
     The cron is read in `timezone`; next_run_at is stored in UTC."""
 
-    skill_name = models.CharField(max_length=100, validators=[validate_storable_text])
+    skill_name = models.CharField(
+        max_length=100, validators=[validate_storable_text, validate_skill_name]
+    )
     schedule_cron = models.CharField(max_length=100, validators=[validate_cron])
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     next_run_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -1,7 +1,7 @@
 """The scheduler: claims due tasks, runs their skills with a timeout, records every run.
 
 One Scheduler per process (`manage.py run_scheduler`); any number of them may share a database.
-The loop claims up to `batch_size` due tasks at a time (services_scheduler.task_claim_due),
+The loop claims up to `batch_size` due tasks at a time (services.task_claim_due),
 runs each claimed skill in its own daemon thread, and records outcomes in batches as they come
 in (execution_finish). A skill that overruns its timeout is recorded as `timeout` and its thread
 is abandoned: Python cannot kill a thread, so it runs on in the background until it returns, but
@@ -22,8 +22,8 @@ from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
 from .models import ExecutionStatus
-from .selectors_scheduler import task_next_due_at
-from .services_scheduler import (
+from .selectors import task_next_due_at
+from .services import (
     Claim,
     Outcome,
     execution_finish,
@@ -264,7 +264,10 @@ class Scheduler:
         if recorded:
             logger.info("task run", extra=fields)
         else:
-            logger.warning("task run not recorded: its lease was reclaimed", extra=fields)
+            logger.warning(
+                "task run not recorded: its lease was reclaimed or its execution closed meanwhile",
+                extra=fields,
+            )
 
     def _shutdown(self):
         """Waits up to the grace period for running skills, records them, then records the rest

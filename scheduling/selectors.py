@@ -7,7 +7,7 @@ Agents have no owner: every authenticated user sees them all.
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet
 from django.utils.timezone import now
 
 from .models import (
@@ -46,26 +46,23 @@ def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[Sche
     return tasks.filter(user=user)
 
 
+def task_next_due_at() -> datetime | None:
+    """When the earliest pending task falls due (None when no task is pending): one indexed
+    aggregate on (status, next_run_at), so an idle scheduler wakes on time, not a poll late."""
+    return ScheduledTask.objects.filter(status=TaskStatus.PENDING).aggregate(
+        next_due=Min("next_run_at")
+    )["next_due"]
+
+
 def agent_list() -> QuerySet[Agent]:
     """Every agent, by name."""
     return Agent.objects.order_by("name")
-
-
-def agent_get_by_name(*, name: str) -> Agent | None:
-    """The seed's get_by_name: the agent called `name`, or None."""
-    return Agent.objects.filter(name=name).first()
 
 
 def execution_list(*, user) -> QuerySet[ExecutionResult]:
     """The executions `user` may see (those of their tasks), latest first."""
     executions = ExecutionResult.objects.order_by("-started_at", "-id")
     return executions if user.is_staff else executions.filter(task__user=user)
-
-
-def execution_list_for_task(*, task: ScheduledTask) -> QuerySet[ExecutionResult]:
-    """The seed's get_by_task_id: one task's executions, latest first (the (task_id,
-    started_at) index)."""
-    return ExecutionResult.objects.filter(task=task).order_by("-started_at", "-id")
 
 
 class PercentileCont(Aggregate):

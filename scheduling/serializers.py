@@ -16,7 +16,6 @@ from .models import (
     ScheduledTask,
 )
 from .selectors import project_list, task_list
-from .skills import get_skill
 from .validators import validate_storable_text
 
 
@@ -82,11 +81,6 @@ class ScheduledTaskSerializer(ModelSerializer):
         ]
         # The status and lease are the scheduler's: /run, /disable and /enable change them.
         read_only_fields = ["status", "claimed_by", "lease_expires_at", "created_at", "updated_at"]
-
-    def validate_skill_name(self, value):
-        if get_skill(value) is None:
-            raise serializers.ValidationError(f"Unknown skill {value!r}.")
-        return value
 
     def validate_project_id(self, project):
         # A staff user may see another user's project, but a task only joins its owner's projects.
@@ -180,3 +174,24 @@ class ExecutionStatsSerializer(serializers.Serializer):
     )
     avg_duration_ms = serializers.FloatField(allow_null=True)
     p95_duration_ms = serializers.FloatField(allow_null=True)
+
+
+class SkillParameterSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+    required = serializers.BooleanField()
+    default = serializers.JSONField(allow_null=True)
+    description = serializers.CharField()
+
+
+class SkillSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    description = serializers.CharField()
+    parameters = SkillParameterSerializer(many=True, source="parameter_list")
+
+
+class TaskStateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScheduledTask
+        fields = ["id", "skill_name", "status", "next_run_at", "timezone", "claimed_by"]
+        read_only_fields = fields

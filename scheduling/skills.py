@@ -3,6 +3,10 @@ params_json and returns text output (or raises)."""
 
 from dataclasses import dataclass, field
 
+from django.core.exceptions import ValidationError
+
+from .validators import validate_storable_text
+
 _registry = {}
 
 
@@ -49,6 +53,18 @@ def skill(name, *, description="", parameters=None):
 def get_skill(name):
     """The registered Skill called `name`, or None."""
     return _registry.get(name)
+
+
+def validate_skill_name(value):
+    """A task's skill_name names a registered skill (the model's validator, so the API, the
+    admin, the services and the commands all refuse an unknown one). A name with characters
+    PostgreSQL cannot store is validate_storable_text's to report (the API's CharField's), once."""
+    try:
+        validate_storable_text(value)
+    except ValidationError:
+        return
+    if get_skill(value) is None:
+        raise ValidationError(f"Unknown skill {value!r}.", code="unknown_skill")
 
 
 def all_skills():

@@ -1,4 +1,4 @@
-from django.urls import include, path
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .views import (
@@ -6,6 +6,10 @@ from .views import (
     ExecutionResultViewSet,
     ProjectViewSet,
     ScheduledTaskViewSet,
+    SkillListView,
+    TaskDisableView,
+    TaskEnableView,
+    TaskRunView,
 )
 
 # Declared without a trailing slash, as the seeds write paths; the middleware serves both.
@@ -17,6 +21,9 @@ router.register("executions", ExecutionResultViewSet, basename="execution")
 
 urlpatterns = [
     # The scheduler's routes: GET /api/skills, POST /api/tasks/{id}/run, /disable, /enable.
-    path("", include("scheduling.scheduler_urls")),
+    path("skills", SkillListView.as_view(), name="skill-list"),
+    path("tasks/<int:pk>/run", TaskRunView.as_view(), name="task-run"),
+    path("tasks/<int:pk>/disable", TaskDisableView.as_view(), name="task-disable"),
+    path("tasks/<int:pk>/enable", TaskEnableView.as_view(), name="task-enable"),
     *router.urls,
 ]

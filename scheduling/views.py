@@ -1,8 +1,12 @@
-"""The scheduling API: thin DRF viewsets over the selectors (reads) and services (writes)."""
+"""The scheduling API: thin DRF viewsets over the selectors (reads) and services (writes), and
+the scheduler's API: the skill catalogue and the run-now / disable / enable actions on a task."""
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import permissions, viewsets
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import generics, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
 from . import services
@@ -32,7 +36,10 @@ from .serializers import (
     ExecutionStatsSerializer,
     ProjectSerializer,
     ScheduledTaskSerializer,
+    SkillSerializer,
+    TaskStateSerializer,
 )
+from .skills import all_skills
 
 
 def _schema_generation(view):
@@ -197,5 +204,70 @@ class ExecutionResultViewSet(viewsets.ModelViewSet):
     def stats(self, request):
         query = ExecutionStatsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        if "task_id" in query.validated_data:
+            # Another user's task is answered as one that does not exist.
+            get_object_or_404(task_list(user=request.user), pk=query.validated_data["task_id"])
         stats = execution_stats(user=request.user, **query.validated_data)
         return Response(ExecutionStatsSerializer(stats).data)
+
+
+class SkillListView(generics.ListAPIView):
+    """`GET /api/skills`: every registered skill with its parameters, by name."""
+
+    serializer_class = SkillSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return all_skills()
+
+
+class TaskConflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The task's state does not allow this action."
+    default_code = "conflict"
+
+
+_conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
+
+
+class _TaskActionView(generics.GenericAPIView):
+    """A POST action on one task: its owner or staff; another user's task is a 404."""
+
+    serializer_class = TaskStateSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        return task_list(user=self.request.user)
+
+    def _respond(self, task, status_code=status.HTTP_200_OK):
+        return Response(self.get_serializer(task).data, status=status_code)
+
+
+class TaskRunView(_TaskActionView):
+    @extend_schema(request=None, responses={202: TaskStateSerializer, 409: _conflict})
+    def post(self, request, pk):
+        """`POST /api/tasks/{id}/run`: queue an immediate run (409 while it runs or is
+        disabled)."""
+        try:
+            task = services.task_run_now(task=self.get_object(), now=timezone.now())
+        except services.TaskStateError as error:
+            raise TaskConflict(str(error)) from error
+        return self._respond(task, status.HTTP_202_ACCEPTED)
+
+
+class TaskDisableView(_TaskActionView):
+    @extend_schema(request=None, responses={200: TaskStateSerializer})
+    def post(self, request, pk):
+        """`POST /api/tasks/{id}/disable`: the scheduler stops running the task."""
+        return self._respond(services.task_disable(task=self.get_object()))
+
+
+class TaskEnableView(_TaskActionView):
+    @extend_schema(request=None, responses={200: TaskStateSerializer, 409: _conflict})
+    def post(self, request, pk):
+        """`POST /api/tasks/{id}/enable`: runs again from the cron's next slot after now."""
+        try:
+            task = services.task_enable(task=self.get_object(), now=timezone.now())
+        except services.TaskStateError as error:
+            raise TaskConflict(str(error)) from error
+        return self._respond(task)

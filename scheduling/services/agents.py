@@ -11,6 +11,8 @@ from .common import assign, save_or_conflict
 AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
 
 AGENT_NAME_TAKEN = Agent._meta.get_field("name").error_messages["unique"]
+# PostgreSQL's name for the inline UNIQUE of agents.name (migration 0001).
+AGENT_NAME_UNIQUE = "agents_name_key"
 
 
 @transaction.atomic
@@ -31,16 +33,29 @@ def agent_create(
         last_active_at=last_active_at,
     )
     agent.full_clean()
-    save_or_conflict(agent, conflict_field="name", conflict_message=AGENT_NAME_TAKEN)
+    save_or_conflict(
+        agent,
+        constraint=AGENT_NAME_UNIQUE,
+        conflict_field="name",
+        conflict_message=AGENT_NAME_TAKEN,
+    )
     return agent
 
 
 @transaction.atomic
 def agent_update(*, agent: Agent, data: dict) -> Agent:
-    """Updates an agent, with the same rules as agent_create."""
+    """Updates an agent, with the same rules as agent_create. Only the changed fields are
+    written, so a heartbeat recorded meanwhile (last_active_at, status) is never reverted by a
+    stale copy."""
     assign(agent, data, AGENT_UPDATABLE)
     agent.full_clean()
-    save_or_conflict(agent, conflict_field="name", conflict_message=AGENT_NAME_TAKEN)
+    save_or_conflict(
+        agent,
+        constraint=AGENT_NAME_UNIQUE,
+        conflict_field="name",
+        conflict_message=AGENT_NAME_TAKEN,
+        update_fields=sorted(data),
+    )
     return agent
 
 

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from psycopg import errors
 
 from ..models import Project
 
@@ -20,14 +21,21 @@ def assign(instance, data, updatable):
         setattr(instance, name, value)
 
 
-def save_or_conflict(instance, *, conflict_field, conflict_message):
-    """Saves in a savepoint; a unique violation that a concurrent write slipped in after
-    full_clean() becomes the same ValidationError full_clean() would have raised."""
+def save_or_conflict(
+    instance, *, constraint, conflict_field, conflict_message, update_fields=None
+):
+    """Saves in a savepoint (only `update_fields` when given). A violation of the unique
+    `constraint` that a concurrent write slipped in after full_clean() becomes the same
+    ValidationError full_clean() would have raised; any other IntegrityError (another
+    constraint, a foreign key, a check) is a bug and propagates as it is."""
     try:
         with transaction.atomic():
-            instance.save()
+            instance.save(update_fields=update_fields)
     except IntegrityError as error:
-        raise ValidationError({conflict_field: conflict_message}) from error
+        cause = error.__cause__
+        if isinstance(cause, errors.UniqueViolation) and cause.diag.constraint_name == constraint:
+            raise ValidationError({conflict_field: conflict_message}) from error
+        raise
 
 
 def adjust_tasks_count(changes):

@@ -24,6 +24,7 @@ EXECUTION_UPDATABLE = frozenset(
 )
 
 SLOT_TAKEN = "This task already has an execution for that slot."
+ONE_RUN_PER_SLOT = "execution_results_one_run_per_slot"
 
 
 def _check_slot_free(execution):
@@ -81,22 +82,36 @@ def execution_create(
     _fill_duration(execution, duration_given=duration_ms is not None)
     _check_slot_free(execution)
     _full_clean_but_slot(execution)
-    save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
+    save_or_conflict(
+        execution,
+        constraint=ONE_RUN_PER_SLOT,
+        conflict_field="scheduled_for",
+        conflict_message=SLOT_TAKEN,
+    )
     return execution
 
 
 @transaction.atomic
 def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResult:
     """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it. A
-    final status can change but not go back to none (the run did end)."""
+    final status can change but not go back to none (the run did end). Only the changed fields
+    are written, so a completion recorded meanwhile is never reverted by a stale copy."""
     if execution.status is not None and "status" in data and data["status"] is None:
         raise ValidationError({"status": "A completed execution keeps a final status."})
     assign(execution, data, EXECUTION_UPDATABLE)
-    if {"started_at", "ended_at"} & set(data):
+    changed = set(data)
+    if {"started_at", "ended_at"} & changed:
         _fill_duration(execution, duration_given="duration_ms" in data)
+        changed.add("duration_ms")
     _check_slot_free(execution)
     _full_clean_but_slot(execution)
-    save_or_conflict(execution, conflict_field="scheduled_for", conflict_message=SLOT_TAKEN)
+    save_or_conflict(
+        execution,
+        constraint=ONE_RUN_PER_SLOT,
+        conflict_field="scheduled_for",
+        conflict_message=SLOT_TAKEN,
+        update_fields=sorted(changed),
+    )
     return execution
 
 
@@ -146,5 +161,6 @@ def execution_complete(
         data["error_text"] = error_text
     assign(execution, data, EXECUTION_UPDATABLE)
     _full_clean_but_slot(execution)
-    execution.save()
+    # Only what completing sets: an output or error written meanwhile and not given here stays.
+    execution.save(update_fields=sorted(data))
     return execution

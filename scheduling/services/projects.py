@@ -19,10 +19,12 @@ def project_create(*, user, name: str, description: str = "") -> Project:
 
 @transaction.atomic
 def project_update(*, project: Project, data: dict) -> Project:
-    """Updates a project's name and description; tasks_count and user never change here."""
+    """Updates a project's name and description; tasks_count and user never change here. Only
+    the changed fields are written, so a tasks_count moved meanwhile by a task write is never
+    overwritten by a stale copy."""
     assign(project, data, PROJECT_UPDATABLE)
     project.full_clean()
-    project.save()
+    project.save(update_fields=[*sorted(data), "updated_at"])
     return project
 
 

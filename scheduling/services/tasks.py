@@ -9,12 +9,15 @@ from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
 from .common import adjust_tasks_count, assign
 
-# What an owner may change. A task's status and lease are the scheduler's (services_scheduler:
+# What an owner may change. A task's status and lease are the scheduler's (services.scheduler:
 # claim, finish, run now, disable, enable).
 TASK_UPDATABLE = frozenset(
     {"skill_name", "schedule_cron", "timezone", "next_run_at", "params_json", "timeout_seconds",
      "project"}
 )
+
+# What a task may start as: the scheduler moves it through running, completed and failed.
+TASK_INITIAL_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.DISABLED})
 
 
 @transaction.atomic
@@ -30,8 +33,15 @@ def task_create(
     timeout_seconds: int = 300,
     project: Project | None = None,
 ) -> ScheduledTask:
-    """Creates `user`'s task. next_run_at, unless given, is the cron's next time after now in
-    `timezone`. The project's tasks_count goes up by one in the same transaction."""
+    """Creates `user`'s task, pending (the scheduler runs it when due) or disabled; any other
+    status is the scheduler's to set, and asking for it is a programming error (ValueError).
+    next_run_at, unless given, is the cron's next time after now in `timezone`. The project's
+    tasks_count goes up by one in the same transaction."""
+    if status not in TASK_INITIAL_STATUSES:
+        raise ValueError(
+            f"A task starts pending or disabled, not {status!r}: its other states are the "
+            f"scheduler's."
+        )
     task = ScheduledTask(
         user=user,
         skill_name=skill_name,

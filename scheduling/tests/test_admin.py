@@ -3,8 +3,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils.timezone import now
 
+from audit.models import AuditLog
+
 from scheduling.cron import next_run
-from scheduling.models import Agent, Project, ScheduledTask
+from scheduling.models import Agent, Project, ScheduledTask, TaskStatus
 
 from .factories import (
     AgentFactory,
@@ -174,6 +176,16 @@ def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):
     }
 
 
+def test_admin_refuses_an_unknown_skill(admin_client):
+    unsaved = ScheduledTask(skill_name="no.such", schedule_cron="0 * * * *", user=UserFactory())
+
+    response = admin_client.post("/admin/scheduling/scheduledtask/add/", task_form(unsaved))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {"skill_name": ["Unknown skill 'no.such'."]}
+    assert not ScheduledTask.objects.exists()
+
+
 def test_admin_bulk_delete_keeps_tasks_count_exact(admin_client):
     owner = UserFactory()
     project = ProjectFactory(user=owner)
@@ -259,3 +271,64 @@ def test_change_forms_link_to_the_rows_audit_trail(admin_client):
     page = admin_client.get(f"/admin/scheduling/agent/{agent.pk}/change/").content.decode()
 
     assert f'href="/admin/audit/auditlog/?table_name=agents&amp;record_id={agent.pk}"' in page
+
+
+def run_action(admin_client, action, tasks):
+    response = admin_client.post(
+        "/admin/scheduling/scheduledtask/",
+        {"action": action, "_selected_action": [task.pk for task in tasks]},
+        follow=True,
+    )
+    assert response.redirect_chain == [("/admin/scheduling/scheduledtask/", 302)]
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_admin_run_now_queues_the_tasks_the_state_allows(admin_client, admin_user):
+    idle = ScheduledTaskFactory(next_run_at=datetime(2035, 1, 1, tzinfo=UTC))
+    busy = ScheduledTaskFactory(next_run_at=datetime(2035, 1, 1, tzinfo=UTC))
+    ScheduledTask.objects.filter(pk=busy.pk).update(status=TaskStatus.RUNNING, claimed_by="w")
+    before = now()
+
+    notes = run_action(admin_client, "run_now", [idle, busy])
+
+    assert notes == [
+        f"Task {busy.pk}: The task is running; it can be run again once this run ends.",
+        "1 task(s) queued.",
+    ]
+    idle.refresh_from_db()
+    assert idle.status == TaskStatus.PENDING
+    assert before <= idle.next_run_at <= now()
+    busy.refresh_from_db()
+    assert (busy.status, busy.next_run_at) == (TaskStatus.RUNNING, datetime(2035, 1, 1, tzinfo=UTC))
+    record = AuditLog.objects.get(
+        table_name="scheduled_tasks", record_id=str(idle.pk), operation="UPDATE"
+    )
+    assert (record.user_id, set(record.changed_fields)) == (
+        str(admin_user.pk),
+        {"next_run_at", "updated_at"},
+    )
+
+
+def test_admin_disable_and_enable_go_through_the_scheduler_services(admin_client, admin_user):
+    task = ScheduledTaskFactory(
+        schedule_cron="0 * * * *", next_run_at=datetime(2020, 1, 1, tzinfo=UTC)
+    )
+
+    disabled_notes = run_action(admin_client, "disable", [task])
+    task.refresh_from_db()
+    disabled_status = task.status
+    before = now()
+    enabled_notes = run_action(admin_client, "enable", [task])
+
+    assert (disabled_notes, disabled_status) == (["1 task(s) disabled."], TaskStatus.DISABLED)
+    assert enabled_notes == ["1 task(s) enabled."]
+    task.refresh_from_db()
+    assert (task.status, task.next_run_at) == (
+        TaskStatus.PENDING,
+        next_run("0 * * * *", "UTC", before),
+    )
+    assert list(
+        AuditLog.objects.filter(table_name="scheduled_tasks", operation="UPDATE")
+        .order_by("id")
+        .values_list("user_id", "changed_fields__status__new")
+    ) == [(str(admin_user.pk), "disabled"), (str(admin_user.pk), "pending")]

@@ -313,6 +313,18 @@ def test_stats_filter_by_task_and_time(staff_client, user):
     }
 
 
+def test_stats_of_another_users_task_is_404(api_client, other_user):
+    task = ScheduledTaskFactory(user=other_user)
+    ExecutionResultFactory(task=task)
+
+    response = api_client.get("/api/executions/stats", {"task_id": task.pk})
+
+    assert (response.status_code, response.json()) == (
+        404,
+        {"detail": "No ScheduledTask matches the given query."},
+    )
+
+
 def test_stats_of_nothing(api_client):
     response = api_client.get("/api/executions/stats")
 

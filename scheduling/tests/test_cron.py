@@ -3,7 +3,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from scheduling.cron import next_run, validate_cron, validate_timezone
+from scheduling.cron import _known_timezones, next_run, validate_cron, validate_timezone
 
 
 @pytest.mark.parametrize(
@@ -90,3 +90,15 @@ def test_next_run_of_a_date_in_the_past_only_is_none():
     assert next_run("0 0 29 2 *", "UTC", datetime(2026, 3, 1, tzinfo=UTC)) == datetime(
         2028, 2, 29, tzinfo=UTC
     )
+
+
+def test_the_time_zone_names_are_read_once_for_every_validation():
+    _known_timezones.cache_clear()
+
+    validate_timezone("Europe/Berlin")
+    validate_timezone("America/New_York")
+    with pytest.raises(ValidationError):
+        validate_timezone("Mars/Olympus")
+
+    info = _known_timezones.cache_info()
+    assert (info.misses, info.hits) == (1, 2)

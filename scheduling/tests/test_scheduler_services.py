@@ -5,14 +5,16 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from scheduling import services
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
-from scheduling.services_scheduler import (
+from scheduling.services import (
     Outcome,
     TaskStateError,
     execution_finish,
     task_claim_due,
     task_disable,
     task_enable,
+    task_reclaim_expired,
     task_run_now,
 )
 
@@ -160,3 +162,57 @@ def test_a_finish_after_the_lease_was_reclaimed_changes_nothing(user):
 
     assert recorded == []
     assert ExecutionResult.objects.get(pk=claim.execution_id).status is None
+
+
+def success(claim):
+    return Outcome(
+        claim=claim, status=ExecutionStatus.SUCCESS, output_text="ran", error_text="", duration_ms=5
+    )
+
+
+def test_a_finish_after_the_execution_was_completed_through_the_api_still_advances_the_task(user):
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    services.execution_complete(
+        execution=ExecutionResult.objects.get(pk=claim.execution_id),
+        status=ExecutionStatus.CANCELLED,
+        output_text="stopped by hand",
+        ended_at=NOW,
+    )
+
+    recorded = execution_finish(worker="w", outcomes=[success(claim)], now=NOW)
+
+    assert recorded == []
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.lease_expires_at, task.next_run_at) == (
+        TaskStatus.PENDING,
+        "",
+        None,
+        datetime(2026, 6, 1, 12, 5, tzinfo=UTC),
+    )
+    execution = ExecutionResult.objects.get(pk=claim.execution_id)
+    assert (execution.status, execution.output_text) == (
+        ExecutionStatus.CANCELLED,
+        "stopped by hand",
+    )
+
+
+def test_a_late_finish_leaves_a_newer_claim_of_the_same_worker_alone(user):
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    [stale] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    later = NOW + timedelta(minutes=10)
+    task_reclaim_expired(worker="w", now=later)
+    [fresh] = task_claim_due(
+        worker="w", limit=5, now=later + timedelta(minutes=5), lease_margin_seconds=30
+    )
+
+    recorded = execution_finish(worker="w", outcomes=[success(stale)], now=later)
+
+    assert recorded == []
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.next_run_at) == (
+        TaskStatus.RUNNING,
+        "w",
+        datetime(2026, 6, 1, 12, 15, tzinfo=UTC),
+    )
+    assert ExecutionResult.objects.get(pk=fresh.execution_id).status is None

@@ -6,30 +6,13 @@ from django.utils.timezone import now
 from scheduling.models import ExecutionResult
 from scheduling.selectors import (
     PercentileCont,
-    agent_get_by_name,
-    execution_list_for_task,
     percentile_by_offset,
     task_pending_list,
 )
 
-from .factories import AgentFactory, ExecutionResultFactory, ScheduledTaskFactory
+from .factories import ExecutionResultFactory, ScheduledTaskFactory
 
 pytestmark = pytest.mark.django_db
-
-
-def test_agent_get_by_name():
-    agent = AgentFactory(name="rex")
-
-    assert (agent_get_by_name(name="rex"), agent_get_by_name(name="nobody")) == (agent, None)
-
-
-def test_execution_list_for_task_is_latest_first(user):
-    task = ScheduledTaskFactory(user=user)
-    older = ExecutionResultFactory(task=task)
-    newer = ExecutionResultFactory(task=task, started_at=older.started_at + timedelta(seconds=1))
-    ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
-
-    assert list(execution_list_for_task(task=task)) == [newer, older]
 
 
 def test_pending_list_without_a_user_is_the_schedulers_view(user, other_user):

@@ -2,11 +2,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError
 from django.utils.timezone import now
 
 from scheduling import services
 from scheduling.cron import next_run
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
+from scheduling.services.agents import AGENT_NAME_UNIQUE
+from scheduling.services.common import save_or_conflict
 
 from .factories import (
     AgentFactory,
@@ -45,6 +48,15 @@ def test_project_update_changes_name_and_description_only(user):
 
     project.refresh_from_db()
     assert (project.name, project.tasks_count) == ("Renamed", 0)
+
+
+def test_project_update_of_a_stale_copy_keeps_the_tasks_count(user):
+    stale = ProjectFactory(user=user)
+    ScheduledTaskFactory(user=user, project=stale)
+
+    services.project_update(project=stale, data={"name": "Renamed"})
+
+    assert Project.objects.values_list("name", "tasks_count").get(pk=stale.pk) == ("Renamed", 1)
 
 
 def test_project_name_with_nul_is_refused(user):
@@ -92,11 +104,11 @@ def test_task_create_keeps_a_given_next_run_at(user):
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
+        ("skill_name", "no.such", "Unknown skill 'no.such'."),
         ("schedule_cron", "61 * * * *", "is not a valid cron expression"),
         ("schedule_cron", "0 0 31 2 *", "never fires"),
         ("schedule_cron", "0 0 * * * *", "exactly five fields"),
         ("timezone", "Mars/Olympus", "Unknown time zone"),
-        ("status", "sleeping", "is not a valid choice"),
         ("params_json", [1, 2], "Must be a JSON object."),
         ("params_json", [], "Must be a JSON object."),
         ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
@@ -115,6 +127,28 @@ def test_task_create_refuses_invalid_fields(user, field, value, message):
 
     assert list(error.value.message_dict) == [field]
     assert message in error.value.message_dict[field][0]
+    assert not ScheduledTask.objects.exists()
+
+
+def test_task_create_may_start_disabled(user):
+    task = services.task_create(
+        user=user, skill_name="demo.echo", schedule_cron="* * * * *", status="disabled"
+    )
+
+    assert ScheduledTask.objects.values_list("status", flat=True).get(pk=task.pk) == "disabled"
+
+
+@pytest.mark.parametrize("status", ["running", "completed", "failed", "sleeping"])
+def test_task_create_refuses_a_status_that_is_the_schedulers(user, status):
+    with pytest.raises(ValueError) as error:
+        services.task_create(
+            user=user, skill_name="demo.echo", schedule_cron="* * * * *", status=status
+        )
+
+    assert str(error.value) == (
+        f"A task starts pending or disabled, not {status!r}: its other states are the "
+        f"scheduler's."
+    )
     assert not ScheduledTask.objects.exists()
 
 
@@ -272,6 +306,20 @@ def test_agent_types_are_extendable_in_settings(settings):
     agent = services.agent_create(name="babel", type="translator")
 
     assert agent.type == "translator"
+
+
+def test_agent_update_of_a_stale_copy_keeps_a_later_heartbeat():
+    stale = AgentFactory(name="rex", status="idle")
+    services.agent_heartbeat(agent=Agent.objects.get(pk=stale.pk), status="busy")
+    beat_at = Agent.objects.get(pk=stale.pk).last_active_at
+
+    services.agent_update(agent=stale, data={"name": "max"})
+
+    assert Agent.objects.values_list("name", "status", "last_active_at").get(pk=stale.pk) == (
+        "max",
+        "busy",
+        beat_at,
+    )
 
 
 def test_agent_heartbeat_sets_last_active_and_optional_status():
@@ -435,9 +483,84 @@ def test_execution_update_keeps_a_final_status(user):
     assert execution.status == "cancelled"
 
 
+def test_execution_update_of_a_stale_copy_keeps_a_later_completion(user):
+    stale = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+    ended_at = stale.started_at + timedelta(seconds=3)
+    services.execution_complete(
+        execution=ExecutionResult.objects.get(pk=stale.pk), status="success", ended_at=ended_at
+    )
+
+    services.execution_update(execution=stale, data={"output_text": "late note"})
+
+    assert ExecutionResult.objects.values_list(
+        "status", "ended_at", "duration_ms", "output_text"
+    ).get(pk=stale.pk) == ("success", ended_at, 3000, "late note")
+
+
+def test_execution_complete_of_a_stale_copy_keeps_a_later_output(user):
+    stale = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user), status=None, ended_at=None, duration_ms=None
+    )
+    services.execution_update(
+        execution=ExecutionResult.objects.get(pk=stale.pk), data={"output_text": "progress"}
+    )
+
+    services.execution_complete(execution=stale, status="success")
+
+    assert ExecutionResult.objects.values_list("status", "output_text").get(pk=stale.pk) == (
+        "success",
+        "progress",
+    )
+
+
 def test_execution_delete(user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user))
 
     services.execution_delete(execution=execution)
+
+    assert not ExecutionResult.objects.exists()
+
+
+# Conflicts a concurrent write slips in after validation
+
+
+def test_save_or_conflict_reports_a_violation_of_the_expected_unique_constraint():
+    AgentFactory(name="rex")
+    duplicate = Agent(name="rex", type="coder")
+
+    with pytest.raises(ValidationError) as error:
+        save_or_conflict(
+            duplicate, constraint=AGENT_NAME_UNIQUE, conflict_field="name", conflict_message="taken"
+        )
+
+    assert error.value.message_dict == {"name": ["taken"]}
+    assert Agent.objects.filter(name="rex").count() == 1
+
+
+def test_save_or_conflict_lets_a_violation_of_another_unique_constraint_through():
+    AgentFactory(name="rex")
+    duplicate = Agent(name="rex", type="coder")
+
+    with pytest.raises(IntegrityError, match="agents_name_key"):
+        save_or_conflict(
+            duplicate, constraint="some_other_key", conflict_field="name", conflict_message="taken"
+        )
+
+    assert Agent.objects.filter(name="rex").count() == 1
+
+
+def test_save_or_conflict_lets_a_check_violation_through(user):
+    task = ScheduledTaskFactory(user=user)
+    negative = ExecutionResult(task=task, started_at=now(), duration_ms=-1)
+
+    with pytest.raises(IntegrityError, match="execution_results_duration_non_negative"):
+        save_or_conflict(
+            negative,
+            constraint="execution_results_one_run_per_slot",
+            conflict_field="scheduled_for",
+            conflict_message="taken",
+        )
 
     assert not ExecutionResult.objects.exists()

@@ -14,8 +14,8 @@ from functools import lru_cache
 
 from django.db import transaction
 
-from .cron import next_run
-from .models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
+from ..cron import next_run
+from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
@@ -196,6 +196,11 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     ]
 
 
+def _is_open(execution):
+    """The execution exists and has no final status yet."""
+    return execution is not None and execution.status is None
+
+
 def execution_finish(*, worker, outcomes, now):
     """Records the outcomes of `worker`'s runs and advances their tasks, in one transaction.
 
@@ -203,8 +208,11 @@ def execution_finish(*, worker, outcomes, now):
     to pending at its next slot after `now` (completed when the cron has no next time; failed
     when the outcome says the task cannot succeed). A task disabled while it ran stays disabled.
     Runs stopped by a shutdown come here too, as cancelled: their tasks are released at once,
-    without waiting for the lease. A run whose lease was reclaimed meanwhile (its execution
-    already closed) is left as the reclaiming worker recorded it. Returns the outcomes recorded.
+    without waiting for the lease. A run whose lease was reclaimed meanwhile (the task no longer
+    claimed by `worker`) is left as the reclaiming worker recorded it. A run whose execution was
+    closed (or deleted) meanwhile through the API keeps that record, but its task, still claimed
+    by `worker`, advances all the same rather than stay running until the lease expires. Returns
+    the outcomes recorded.
     """
     if not outcomes:
         return []
@@ -218,29 +226,41 @@ def execution_finish(*, worker, outcomes, now):
         executions = {
             execution.pk: execution
             for execution in ExecutionResult.objects.select_for_update(no_key=True)
-            .filter(
-                pk__in=[outcome.claim.execution_id for outcome in outcomes],
-                status__isnull=True,
-            )
+            .filter(pk__in=[outcome.claim.execution_id for outcome in outcomes])
             .order_by("pk")
         }
+        closed_elsewhere = [
+            outcome
+            for outcome in outcomes
+            if not _is_open(executions.get(outcome.claim.execution_id))
+        ]
+        # Of those, a task `worker` claimed again since (this run's lease expired, was reclaimed
+        # and the task claimed anew) has another open execution: its claim is not this run's.
+        claimed_again = set()
+        if closed_elsewhere:
+            claimed_again = set(
+                ExecutionResult.objects.filter(
+                    task_id__in=[outcome.claim.task_id for outcome in closed_elsewhere],
+                    status__isnull=True,
+                ).values_list("task_id", flat=True)
+            )
         recorded, changed_tasks, changed_executions = [], [], []
         for outcome in outcomes:
             task = tasks.get(outcome.claim.task_id)
+            if task is None or task.pk in claimed_again:
+                continue
+            problem = _advance(task, now)
+            if outcome.task_failed and task.status != TaskStatus.DISABLED:
+                task.status = TaskStatus.FAILED
+            changed_tasks.append(task)
             execution = executions.get(outcome.claim.execution_id)
-            if task is None or execution is None:
+            if not _is_open(execution):
                 continue
             execution.status = outcome.status
             execution.ended_at = outcome.ended_at
             execution.output_text = outcome.claim.note + outcome.output_text
-            execution.error_text = outcome.error_text
+            execution.error_text = "\n".join(filter(None, [outcome.error_text, problem]))
             execution.duration_ms = outcome.duration_ms
-            problem = _advance(task, now)
-            if outcome.task_failed and task.status != TaskStatus.DISABLED:
-                task.status = TaskStatus.FAILED
-            if problem:
-                execution.error_text = "\n".join(filter(None, [execution.error_text, problem]))
-            changed_tasks.append(task)
             changed_executions.append(execution)
             recorded.append(outcome)
         if changed_executions:
