@@ -1,10 +1,11 @@
 import pytest
-from django.core.cache import cache
+from django.core.cache import CacheHandler, cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from brain.api.authentication import CachedTokenAuthentication, token_cache_key
+from brain.api.throttling import UserRateThrottle
 
 pytestmark = pytest.mark.django_db
 
@@ -159,3 +160,28 @@ def test_the_token_cache_holds_no_password_hash(user, django_assert_num_queries)
     assert (cached_user.pk, cached_user.username, cached_user.is_staff) == (user.pk, "alice", False)
     assert token.key == key
     assert cached_user.get_deferred_fields() == {"password"}
+
+
+def test_user_rate_is_a_counter_per_window_in_redis(api_client, user, monkeypatch):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100/min", "user": "3/min"})
+    statuses = [api_client.get("/api/auth/me").status_code for _ in range(4)]
+
+    response = api_client.get("/api/auth/me")
+
+    assert statuses == [200, 200, 200, 429]
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= 60
+    redis = cache.client.get_client(write=True)
+    [counter] = redis.keys(f"brain:throttle_user_{user.pk}:w*")
+    assert int(redis.get(counter)) == 5
+    assert 0 < redis.ttl(counter) <= 60
+
+
+def test_throttling_lets_requests_through_when_redis_is_down(api_client, monkeypatch, settings):
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
+    closed_port = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
+    monkeypatch.setattr(UserRateThrottle, "cache", CacheHandler({"default": closed_port})["default"])
+
+    statuses = [api_client.get("/api/auth/me").status_code for _ in range(3)]
+
+    assert statuses == [200, 200, 200]

@@ -1,0 +1,41 @@
+"""Rate limits as fixed-window counters: one atomic INCR per request.
+
+DRF's own throttles keep the timestamp of every request in the window as a pickled list, read
+and written back on each request (two round trips, and a list of up to `num_requests` floats at
+the user rate's 6000/min). A counter per window costs one INCR. The price is the usual fixed-window
+one: a client may send up to twice the rate across a window boundary. With the cache down a
+request is allowed (the cache degrades to a miss, never to an error).
+"""
+
+from rest_framework import throttling
+
+
+class FixedWindowThrottleMixin:
+    """allow_request() and wait() of SimpleRateThrottle, as a counter per window."""
+
+    def allow_request(self, request, view):
+        if self.rate is None:
+            return True
+        self.key = self.get_cache_key(request, view)
+        if self.key is None:
+            return True
+        self.now = self.timer()
+        window = int(self.now // self.duration)
+        self.window_ends_at = (window + 1) * self.duration
+        key = f"{self.key}:w{window}"
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # the window's first request, or a concurrent one added it first
+            count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
+        return count is None or count <= self.num_requests
+
+    def wait(self):
+        return max(self.window_ends_at - self.now, 0)
+
+
+class AnonRateThrottle(FixedWindowThrottleMixin, throttling.AnonRateThrottle):
+    """Anonymous requests, per client IP, at THROTTLE_RATE_ANON."""
+
+
+class UserRateThrottle(FixedWindowThrottleMixin, throttling.UserRateThrottle):
+    """Authenticated requests, per user, at THROTTLE_RATE_USER."""
