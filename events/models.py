@@ -62,8 +62,8 @@ class SystemEvent(AuditedModel):
         return f"{self.event_type} [{self.severity}] #{self.pk}"
 
     @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
         # The type it was loaded with, so a save that changes the type also invalidates the old
         # type's cached lists (events.receivers), without an extra SELECT.
         instance.loaded_event_type = instance.__dict__.get("event_type")

@@ -11,7 +11,10 @@ if CACHES["default"]["BACKEND"] != "django_redis.cache.RedisCache":
     raise ImproperlyConfigured("The test suite runs against Redis: set REDIS_URL (make test does).")  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# No collectstatic in tests: the manifest storage would refuse unknown files.
+# No collectstatic in tests: whitenoise serves from the apps' static folders (finders), and the
+# manifest storage would refuse unknown files.
+STATIC_ROOT = None
+WHITENOISE_USE_FINDERS = True
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
