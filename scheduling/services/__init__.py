@@ -5,8 +5,9 @@ database constraints, as Django's model validation checks them), so callers othe
 (admin, commands, the scheduler) meet the same rules, and saves through the model so the audit
 sees each change. Project.tasks_count follows task create, delete and move with `F()` updates in
 the same transaction; rows are locked in primary-key order, so concurrent moves cannot deadlock.
-The scheduler's writes (claim, finish, reclaim, run now, disable, enable) are in `scheduler`:
-they change only status, lease and next run, in batches through the audited QuerySet.
+The scheduler's writes (claim, finish, reclaim) are in `scheduler`, the operator's run now,
+disable and enable in `task_state`: they change only status, lease and next run, through the
+audited models and QuerySet.
 """
 
 from .agents import agent_create, agent_delete, agent_heartbeat, agent_update
@@ -17,17 +18,8 @@ from .executions import (
     execution_update,
 )
 from .projects import project_create, project_delete, project_update
-from .scheduler import (
-    Claim,
-    Outcome,
-    TaskStateError,
-    execution_finish,
-    task_claim_due,
-    task_disable,
-    task_enable,
-    task_reclaim_expired,
-    task_run_now,
-)
+from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
+from .task_state import TaskStateError, task_disable, task_enable, task_run_now
 from .tasks import task_create, task_delete, task_update
 
 __all__ = [

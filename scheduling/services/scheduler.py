@@ -1,5 +1,5 @@
-"""The scheduler's writes: claiming due tasks, recording runs, reclaiming expired leases, and the
-run-now / disable / enable actions. Every function runs in one short transaction and writes through
+"""The scheduler's writes: claiming due tasks, recording runs, reclaiming expired leases (the
+operator's run-now / disable / enable are in task_state). Every function runs in one short transaction and writes through
 the models' default manager (save, bulk_create, QuerySet.update), so the audit app sees each
 change. Rows that get the same values share one UPDATE (_update_alike): Django's bulk_update
 builds a CASE per field per row and cost more than the whole run in the benchmark.
@@ -21,10 +21,6 @@ from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 MISSED_SLOTS_COUNTED = 1000
 # What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not parse.
 UNREADABLE_SCHEDULE = (ValueError, KeyError)
-
-
-class TaskStateError(Exception):
-    """The task is in a state that does not allow the requested action."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +62,7 @@ class Outcome:
 _next_run = lru_cache(maxsize=1024)(next_run)
 
 
-def _following_slot(task, after):
+def following_slot(task, after):
     """The task's next slot after `after`, or None when its cron never fires again."""
     return _next_run(task.schedule_cron, task.timezone, after)
 
@@ -74,10 +70,10 @@ def _following_slot(task, after):
 def _missed_slots_note(task, slot, now):
     """Says how many later slots were missed (downtime) and are coalesced into this one run."""
     missed = []
-    following = _following_slot(task, slot)
+    following = following_slot(task, slot)
     while following is not None and following <= now and len(missed) < MISSED_SLOTS_COUNTED:
         missed.append(following)
-        following = _following_slot(task, following)
+        following = following_slot(task, following)
     if not missed:
         return ""
     count = f"{len(missed)}" if len(missed) < MISSED_SLOTS_COUNTED else f"at least {len(missed)}"
@@ -96,7 +92,7 @@ def _advance(task, now):
     if task.status == TaskStatus.DISABLED:
         return None
     try:
-        task.next_run_at = _following_slot(task, now)
+        task.next_run_at = following_slot(task, now)
     except UNREADABLE_SCHEDULE as error:
         task.status = TaskStatus.FAILED
         return f"Cannot compute the next run: {error}"
@@ -314,56 +310,3 @@ def task_reclaim_expired(*, worker, now, limit=100):
             _update_alike(closed, _EXECUTION_END_FIELDS)
         _update_alike(tasks, _TASK_ADVANCE_FIELDS)
     return [execution.pk for execution in closed]
-
-
-def _locked(task):
-    return ScheduledTask.objects.select_for_update(no_key=True).get(pk=task.pk)
-
-
-def task_run_now(*, task, now):
-    """Queues an immediate run: the task becomes due at `now` (its own slot, so it can never
-    collide with a cron slot already run). Refused (TaskStateError) while it runs or is disabled.
-    One transaction (the row locked, then saved); returns the task."""
-    with transaction.atomic():
-        task = _locked(task)
-        if task.status == TaskStatus.RUNNING:
-            raise TaskStateError("The task is running; it can be run again once this run ends.")
-        if task.status == TaskStatus.DISABLED:
-            raise TaskStateError("The task is disabled; enable it first.")
-        task.status = TaskStatus.PENDING
-        task.next_run_at = now
-        task.save(update_fields=["status", "next_run_at", "updated_at"])
-    return task
-
-
-def task_disable(*, task):
-    """Disables the task: the scheduler claims it no more. A run in progress finishes and is
-    recorded; the task stays disabled. Idempotent; one transaction; returns the task."""
-    with transaction.atomic():
-        task = _locked(task)
-        if task.status != TaskStatus.DISABLED:
-            task.status = TaskStatus.DISABLED
-            task.save(update_fields=["status", "updated_at"])
-    return task
-
-
-def task_enable(*, task, now):
-    """Enables a disabled, failed or completed task from `now`: its next run is the cron's next
-    slot after now, so nothing missed while it was off is replayed (completed if the cron never
-    fires again). A task disabled mid-run goes back to running under its claim. A pending or
-    running task is left as it is; a schedule that cannot be read is refused (TaskStateError).
-    One transaction; returns the task."""
-    with transaction.atomic():
-        task = _locked(task)
-        if task.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-            return task
-        if task.claimed_by:
-            task.status = TaskStatus.RUNNING
-        else:
-            try:
-                task.next_run_at = _following_slot(task, now)
-            except UNREADABLE_SCHEDULE as error:
-                raise TaskStateError(f"The task's schedule cannot be read: {error}") from error
-            task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
-        task.save(update_fields=["status", "next_run_at", "updated_at"])
-    return task
