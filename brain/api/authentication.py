@@ -2,6 +2,7 @@
 PostgreSQL. The cached entry is dropped when the token is deleted or its user changes
 (brain.receivers)."""
 
+import functools
 import hashlib
 
 from django.conf import settings
@@ -12,11 +13,13 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
 # Fields never cached: the password hash.
-SECRET_USER_FIELDS = {"password"}
+SECRET_USER_FIELDS = frozenset({"password"})
 
 
-def _cached_fields(model, exclude=()):
-    """The attnames of `model`'s concrete fields in model order, as `from_db` reads them."""
+@functools.cache
+def _cached_fields(model, exclude=frozenset()):
+    """The attnames of `model`'s concrete fields in model order, as `from_db` reads them (worked
+    out once per model, not on every request)."""
     return [field.attname for field in model._meta.concrete_fields if field.attname not in exclude]
 
 
