@@ -1,3 +1,4 @@
+import psycopg
 import redis
 from django.core.cache import cache
 from django.core.management.base import BaseCommand, CommandError
@@ -24,8 +25,6 @@ class Command(BaseCommand):
             params = connection.get_connection_params()
             # Connect without the pool, to the server's maintenance database: the test database
             # may not exist yet, and a dead server must fail fast.
-            import psycopg
-
             try:
                 psycopg.connect(
                     host=params.get("host"), port=params.get("port"), user=params.get("user"),
