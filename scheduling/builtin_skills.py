@@ -70,7 +70,7 @@ def events_purge(params):
 
 @skill(
     "audit.purge",
-    description="Deletes audit records older than a number of days (the purge_audit command).",
+    description="Deletes audit records older than a number of days, in batches (as purge_audit does).",
     parameters={
         "older_than_days": {
             "type": "integer",
