@@ -89,13 +89,24 @@ def _insert(entries, using):
         connection.vendor, _insert_head(connection.ops.quote_name)
     )
     placeholders = "({})".format(", ".join(["%s"] * len(COLUMNS)))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        _execute(
+            connection,
+            head + ", ".join([placeholders] * len(chunk)),
+            [value for row in chunk for value in row],
+        )
+
+
+def _execute(connection, sql, params):
+    """On PostgreSQL (brain.db.postgresql) the INSERT is pipelined: nothing reads its result, so
+    inside a transaction it costs no round trip of its own."""
+    execute_pipelined = getattr(connection, "execute_pipelined", None)
+    if execute_pipelined is not None:
+        execute_pipelined(sql, params)
+        return
     with connection.cursor() as cursor:
-        for start in range(0, len(rows), per_statement):
-            chunk = rows[start : start + per_statement]
-            cursor.execute(
-                head + ", ".join([placeholders] * len(chunk)),
-                [value for row in chunk for value in row],
-            )
+        cursor.execute(sql, params)
 
 
 def copy(entries, using):

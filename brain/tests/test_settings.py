@@ -45,11 +45,11 @@ def test_defaults_are_embedded_sqlite_and_a_file_cache_shared_by_processes():
     assert loaded["debug"] is False
 
 
-def test_postgres_url_uses_psycopg_pool_and_health_checks():
+def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     result = load_settings(SECRET_KEY="k", DATABASE_URL="postgres://u:p@db.example:5433/brain")
 
     loaded = json.loads(result.stdout)
-    assert loaded["engine"] == "django.db.backends.postgresql"
+    assert loaded["engine"] == "brain.db.postgresql"
     assert loaded["name"] == "brain"
     assert loaded["pool"] == {"min_size": 1, "max_size": 10, "timeout": 10.0}
     assert loaded["health_checks"] is True
