@@ -101,38 +101,50 @@ def events_stats_key(variant=""):
     return f"events:stats:{variant}" if variant else "events:stats"
 
 
-def event_body(event_id, compute):
-    """The cached body of one event, or `compute()`'s, cached for EVENT_TTL. `compute` returns
-    bytes, or None (not found, not cached). One MGET on a hit."""
-    return _generational_body(
-        event_key(event_id),
-        (ALL_EVENTS_GENERATION_KEY, event_generation_key(event_id)),
-        EVENT_TTL,
-        compute,
-    )
+def event_body_keys(event_id):
+    """The keys event_body() reads: the body, then its generations."""
+    return [event_key(event_id), ALL_EVENTS_GENERATION_KEY, event_generation_key(event_id)]
 
 
-def type_page_body(event_type, variant, compute):
-    """One cached page of a type's list, or `compute()`'s, cached for TYPE_TTL."""
-    return _generational_body(
+def type_page_keys(event_type, variant):
+    """The keys type_page_body() reads: the page, then its generations."""
+    return [
         events_type_key(event_type, variant),
-        (ALL_TYPES_GENERATION_KEY, events_type_generation_key(event_type)),
-        TYPE_TTL,
-        compute,
-    )
+        ALL_TYPES_GENERATION_KEY,
+        events_type_generation_key(event_type),
+    ]
 
 
-def stats_body(variant, compute):
+def stats_body_keys(variant):
+    """The keys stats_body() reads: the statistics, then their generation."""
+    return [events_stats_key(variant), STATS_GENERATION_KEY]
+
+
+def event_body(event_id, compute, found=None):
+    """The cached body of one event, or `compute()`'s, cached for EVENT_TTL. `compute` returns
+    bytes, or None (not found, not cached). One MGET on a hit; none when `found` already holds
+    the values of event_body_keys() (read ahead, brain.api.readahead)."""
+    return _generational_body(event_body_keys(event_id), EVENT_TTL, compute, found)
+
+
+def type_page_body(event_type, variant, compute, found=None):
+    """One cached page of a type's list, or `compute()`'s, cached for TYPE_TTL."""
+    return _generational_body(type_page_keys(event_type, variant), TYPE_TTL, compute, found)
+
+
+def stats_body(variant, compute, found=None):
     """Cached statistics, or `compute()`'s, cached for STATS_TTL; only one recompute per key runs
     at a time (the others wait for its result)."""
     return _generational_body(
-        events_stats_key(variant), (STATS_GENERATION_KEY,), STATS_TTL, compute, single_flight=True
+        stats_body_keys(variant), STATS_TTL, compute, found, single_flight=True
     )
 
 
-def _generational_body(key, generation_keys, ttl, compute, single_flight=False):
+def _generational_body(keys, ttl, compute, found, single_flight=False):
     cache = _cache()
-    found = cache.get_many([key, *generation_keys]) or {}
+    key, *generation_keys = keys
+    if found is None:
+        found = cache.get_many(keys) or {}
     generations = tuple(found.get(name, 0) for name in generation_keys)
     entry = found.get(key)
     if entry is not None and entry[0] == generations:

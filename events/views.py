@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -7,6 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
+from brain.api import readahead
 from brain.api.pagination import EstimatedCountPagination
 
 from . import cache
@@ -47,9 +50,10 @@ def _json_response(body):
     ),
     destroy=extend_schema(description="Staff only."),
 )
-class EventViewSet(viewsets.ModelViewSet):
+class EventViewSet(readahead.ReadAheadMixin, viewsets.ModelViewSet):
     """System events (seed 000). Any authenticated user reads and creates; staff update and
-    delete. One event, a type's list and the stats are answered from Redis when cached."""
+    delete. One event, a type's list and the stats are answered from Redis when cached, read
+    ahead with the token and the rate-limit counter: one Redis round trip."""
 
     filterset_class = EventFilter
     pagination_class = EstimatedCountPagination
@@ -59,6 +63,29 @@ class EventViewSet(viewsets.ModelViewSet):
 
     def get_queryset(self):
         return event_list()
+
+    def read_ahead_keys(self, request, *args, **kwargs):
+        if self.action == "retrieve" and int(kwargs["pk"]) <= MAX_EVENT_ID:
+            return cache.event_body_keys(int(kwargs["pk"]))
+        try:
+            if self.action == "by_type":
+                return cache.type_page_keys(
+                    clean_event_type(kwargs["event_type"]), self._page_variant(request)
+                )
+            if self.action == "stats":
+                return cache.stats_body_keys(cache.stats_variant(self.stats_selection[1]))
+        except exceptions.ValidationError:  # answered with its 400 once authenticated
+            pass
+        return []
+
+    @cached_property
+    def stats_selection(self):
+        """The events the stats are about and the filters that select them (filter_for_stats)."""
+        return filter_for_stats(self.request.query_params)
+
+    @staticmethod
+    def _page_variant(request):
+        return cache.variant_hash(request.build_absolute_uri())
 
     def get_permissions(self):
         if self.action in {"update", "partial_update", "destroy"}:
@@ -101,7 +128,10 @@ class EventViewSet(viewsets.ModelViewSet):
                 return None
             return JSONRenderer().render(SystemEventSerializer(event).data)
 
-        body = cache.event_body(event_id, compute) if event_id <= MAX_EVENT_ID else None
+        body = None
+        if event_id <= MAX_EVENT_ID:
+            keys = cache.event_body_keys(event_id)
+            body = cache.event_body(event_id, compute, readahead.of(request).get_many(keys))
         if body is None:
             raise exceptions.NotFound()
         return _json_response(body)
@@ -143,20 +173,23 @@ class EventViewSet(viewsets.ModelViewSet):
             data = self.get_paginated_response(SystemEventSerializer(page, many=True).data).data
             return JSONRenderer().render(data)
 
-        variant = cache.variant_hash(request.build_absolute_uri())
-        return _json_response(cache.type_page_body(event_type, variant, compute))
+        variant = self._page_variant(request)
+        found = readahead.of(request).get_many(cache.type_page_keys(event_type, variant))
+        return _json_response(cache.type_page_body(event_type, variant, compute, found))
 
     @extend_schema(filters=True, responses=EventStatsSerializer)
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
     def stats(self, request):
         """Statistics of the events matching the list's filters (cached 30 s)."""
-        queryset, filters = filter_for_stats(request.query_params)
+        queryset, filters = self.stats_selection
 
         def compute():
             stats = event_stats(queryset=queryset)
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
-        return _json_response(cache.stats_body(cache.stats_variant(filters), compute))
+        variant = cache.stats_variant(filters)
+        found = readahead.of(request).get_many(cache.stats_body_keys(variant))
+        return _json_response(cache.stats_body(variant, compute, found))
 
     @extend_schema(
         request=SystemEventCreateSerializer(many=True),

@@ -9,6 +9,8 @@ from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from brain.api.readahead import ReadAheadMixin
+
 from . import services
 from .agent_types import agent_types
 from .filters import (
@@ -47,7 +49,7 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
-class ProjectViewSet(viewsets.ModelViewSet):
+class ProjectViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Projects of the authenticated user (all projects for staff)."""
 
     serializer_class = ProjectSerializer
@@ -73,7 +75,7 @@ class ProjectViewSet(viewsets.ModelViewSet):
         services.project_delete(project=instance)
 
 
-class ScheduledTaskViewSet(viewsets.ModelViewSet):
+class ScheduledTaskViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Scheduled tasks of the authenticated user (all tasks for staff)."""
 
     serializer_class = ScheduledTaskSerializer
@@ -118,7 +120,7 @@ class AgentPermission(permissions.BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
-class AgentViewSet(viewsets.ModelViewSet):
+class AgentViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Agents: read and heartbeat for every user, writes for staff."""
 
     serializer_class = AgentSerializer
@@ -159,7 +161,7 @@ class AgentViewSet(viewsets.ModelViewSet):
         return Response(AgentTypesSerializer({"types": agent_types()}).data)
 
 
-class ExecutionResultViewSet(viewsets.ModelViewSet):
+class ExecutionResultViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Executions of the authenticated user's tasks (all executions for staff)."""
 
     serializer_class = ExecutionResultSerializer
@@ -211,7 +213,7 @@ class ExecutionResultViewSet(viewsets.ModelViewSet):
         return Response(ExecutionStatsSerializer(stats).data)
 
 
-class SkillListView(generics.ListAPIView):
+class SkillListView(ReadAheadMixin, generics.ListAPIView):
     """`GET /api/skills`: every registered skill with its parameters, by name."""
 
     serializer_class = SkillSerializer
@@ -230,7 +232,7 @@ class TaskConflict(APIException):
 _conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
 
 
-class _TaskActionView(generics.GenericAPIView):
+class _TaskActionView(ReadAheadMixin, generics.GenericAPIView):
     """A POST action on one task: its owner or staff; another user's task is a 404."""
 
     serializer_class = TaskStateSerializer

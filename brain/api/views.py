@@ -6,6 +6,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .readahead import ReadAheadMixin
 from .throttling import AnonRateThrottle, UserRateThrottle
 
 
@@ -34,7 +35,7 @@ class CurrentUserSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
 
 
-class CurrentUserView(APIView):
+class CurrentUserView(ReadAheadMixin, APIView):
     """`GET /api/auth/me`: the authenticated user, so a dashboard knows who it acts as."""
 
     @extend_schema(responses=CurrentUserSerializer)
