@@ -6,11 +6,13 @@ ids (`task_id`). Secrets are recorded as changed, never with their values.
 """
 
 from copy import deepcopy
+from functools import lru_cache
 
 SECRET_WORDS = frozenset({"password", "passwd", "token", "secret", "key", "apikey"})
 REDACTED = "[redacted]"
 
 
+@lru_cache(maxsize=4096)  # the same few names come back on every record (a JSON value's keys)
 def is_secret_name(name):
     """True for names like `password`, `api_key`, `access_token`, `client-secret`."""
     return any(part in SECRET_WORDS for part in str(name).lower().replace("-", "_").split("_"))

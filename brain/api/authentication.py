@@ -4,6 +4,7 @@ PostgreSQL. The cached entry is dropped when the token is deleted or its user ch
 
 import functools
 import hashlib
+import threading
 from collections import OrderedDict
 
 from django.conf import settings
@@ -36,13 +37,15 @@ def token_cache_key(key):
 # only: the user is still taken from the cached lookup or the database on every request.
 _TOKEN_USERS_MAX = 10_000
 _token_users = OrderedDict()
+_token_users_lock = threading.Lock()  # gunicorn's threads share it
 
 
 def _remember_token_user(cache_key, user_pk):
-    _token_users[cache_key] = user_pk
-    _token_users.move_to_end(cache_key)
-    if len(_token_users) > _TOKEN_USERS_MAX:
-        _token_users.popitem(last=False)
+    with _token_users_lock:
+        _token_users[cache_key] = user_pk
+        _token_users.move_to_end(cache_key)
+        if len(_token_users) > _TOKEN_USERS_MAX:
+            _token_users.popitem(last=False)
 
 
 def _request_token(request, keyword):

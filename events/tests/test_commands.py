@@ -43,6 +43,27 @@ def test_seed_events_is_repeatable_with_a_seed():
     assert list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message")) == first
 
 
+@pytest.mark.django_db(transaction=True)
+def test_seed_events_loads_batches_in_parallel_processes_with_the_same_events():
+    def loaded():
+        return sorted(SystemEvent.objects.values_list("event_type", "severity", "message"))
+
+    call_command("seed_events", count=300, batch_size=70, seed=5, jobs=1, verbosity=0, stdout=StringIO())
+    sequential = loaded()
+    SystemEvent.objects.all().delete()
+    mark = AuditLog.objects.order_by("-id").values_list("id", flat=True).first()
+
+    call_command("seed_events", count=300, batch_size=70, seed=5, jobs=2, verbosity=0, stdout=StringIO())
+
+    assert loaded() == sequential
+    records = AuditLog.objects.filter(id__gt=mark, operation="CREATE")
+    assert records.count() == 300
+    assert set(records.values_list("user_id", flat=True)) == {"system:seed_events"}
+    assert set(records.values_list("record_id", flat=True)) == {
+        str(pk) for pk in SystemEvent.objects.values_list("id", flat=True)
+    }
+
+
 def test_seed_events_refuses_a_negative_count():
     with pytest.raises(CommandError, match="--count must be >= 0"):
         call_command("seed_events", "--count", "-1")

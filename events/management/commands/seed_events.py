@@ -1,11 +1,16 @@
+import multiprocessing
+import os
 import random
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.management.base import CommandError
+from django.db import connection, connections
 from django.utils import timezone
 from tqdm import tqdm
 
 from audit.commands import AuditedCommand
+from audit.context import AuditContext, current_context, using_context
 from events.models import Severity
 from events.services import event_load
 
@@ -37,25 +42,72 @@ class Command(AuditedCommand):
         parser.add_argument("--batch-size", type=int, default=50_000)
         parser.add_argument("--days", type=int, default=30, help="Spread timestamps over this many days.")
         parser.add_argument("--seed", type=int, default=None, help="Random seed, for a repeatable data set.")
+        parser.add_argument(
+            "--jobs", type=int, default=os.cpu_count() or 1,
+            help="Batches loaded at once, each by its own process and transaction (PostgreSQL; "
+            "default: one per CPU). Inside a caller's transaction they load one by one in it.",
+        )
 
-    def handle(self, *args, count, batch_size, days, seed, **options):
-        if count < 0 or batch_size < 1 or days < 1:
-            raise CommandError("--count must be >= 0, --batch-size and --days >= 1.")
-        rng = random.Random(seed)
+    def handle(self, *args, count, batch_size, days, seed, jobs, **options):
+        if count < 0 or batch_size < 1 or days < 1 or jobs < 1:
+            raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
         start = timezone.now() - timedelta(days=days)
         seconds_per_event = days * 86400 / count if count else 0
+        context = current_context()
+        batches = [
+            _Batch(
+                seed=seed, index=index, size=min(batch_size, count - first),
+                start=start + timedelta(seconds=first * seconds_per_event),
+                span_seconds=min(batch_size, count - first) * seconds_per_event, context=context,
+            )
+            for index, first in enumerate(range(0, count, batch_size))
+        ]
+        parallel = (
+            jobs > 1 and len(batches) > 1 and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        )
+        loaded = _load_in_processes(batches, jobs) if parallel else map(_load, batches)
         with tqdm(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
-            for first in range(0, count, batch_size):
-                size = min(batch_size, count - first)
-                batch_start = start + timedelta(seconds=first * seconds_per_event)
-                rows = list(_events(rng, size, batch_start, size * seconds_per_event))
-                bar.update(event_load(events=rows))
+            for size in loaded:
+                bar.update(size)
         self.stdout.write(f"Created {count} events.")
+
+
+@dataclass(frozen=True)
+class _Batch:
+    seed: int | None
+    index: int
+    size: int
+    start: datetime
+    span_seconds: float
+    context: AuditContext  # the command's actor, for the processes that load in parallel
+
+
+def _load(batch):
+    """Generates and loads one batch (one transaction); its own random stream, so a seed gives
+    the same events whatever the number of jobs."""
+    rng = random.Random(None if batch.seed is None else f"{batch.seed}:{batch.index}")
+    rows = list(_events(rng, batch.size, batch.start, batch.span_seconds))
+    with using_context(batch.context):
+        return event_load(events=rows)
+
+
+def _load_in_processes(batches, jobs):
+    """Loads the batches in `jobs` forked processes, each with its own database connection, so
+    that generating events in Python and PostgreSQL's indexing overlap on several CPUs. Yields
+    each batch's size as it commits."""
+    for each in connections.all(initialized_only=True):
+        each.close()
+        if hasattr(each, "close_pool"):
+            each.close_pool()  # a pool's threads and sockets must not be inherited
+    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+        yield from pool.imap_unordered(_load, batches)
 
 
 def _events(rng, size, start, span_seconds):
     """`size` events with timestamps spread over `span_seconds` from `start`, in time order, as
-    real events arrive (which also keeps the timestamp indexes' inserts at their right edge).
+    real events arrive (which also keeps the timestamp indexes' inserts at their right edge; with
+    several jobs, the batches loading at once are adjacent in time).
     Each column is drawn for the whole batch at once: a third of the per-row random calls."""
     types = rng.choices(list(EVENT_TYPES), list(EVENT_TYPES.values()), k=size)
     severities = rng.choices([str(severity) for severity in SEVERITIES], list(SEVERITIES.values()), k=size)
