@@ -243,8 +243,9 @@ def _apply(counter_keys, event_generation_keys):
     if get_client is not None:
         keys = [cache.make_key(key) for key in [*counter_keys, *event_generation_keys]]
         try:
-            get_client(write=True).eval(
-                _INVALIDATE_SCRIPT, len(keys), *keys, len(counter_keys), EVENT_GENERATION_TTL
+            # EVALSHA, with EVAL only the first time Redis does not know the script.
+            get_client(write=True).register_script(_INVALIDATE_SCRIPT)(
+                keys=keys, args=[len(counter_keys), EVENT_GENERATION_TTL]
             )
         except (RedisError, OSError):
             logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)

@@ -87,10 +87,16 @@ class ReadAheadMixin:
         """The cache keys this request's view will read (none by default)."""
         return []
 
+    def get_throttles(self):
+        # Once per request: the read-ahead asks them for their counters, then DRF checks them.
+        if "_throttles" not in self.__dict__:
+            self._throttles = super().get_throttles()
+        return self._throttles
+
     def initial(self, request, *args, **kwargs):
         keys = [
             key
-            for authenticator in self.get_authenticators()
+            for authenticator in request.authenticators
             if hasattr(authenticator, "read_ahead_keys")
             for key in authenticator.read_ahead_keys(request)
         ]
