@@ -37,7 +37,7 @@ def token_cache_key(key):
 # only: the user is still taken from the cached lookup or the database on every request.
 _TOKEN_USERS_MAX = 10_000
 _token_users = OrderedDict()
-_token_users_lock = threading.Lock()  # gunicorn's threads share it
+_token_users_lock = threading.Lock()  # shared by a threaded server's threads
 
 
 def _remember_token_user(cache_key, user_pk):
@@ -62,7 +62,9 @@ def _request_token(request, keyword):
 
 def request_token_user(request):
     """The pk of the user whose token the request carries, as last seen by this process, or
-    None: a hint for reading that user's rate-limit counter ahead (brain.api.readahead)."""
+    None: a hint for reading that user's rate-limit counter ahead (brain.api.readahead). Should
+    the token have been given to another user since, the request is still counted for the user
+    it authenticates, and the hinted user's counter has counted one request too many."""
     token = _request_token(request, CachedTokenAuthentication.keyword)
     return None if token is None else _token_users.get(token_cache_key(token))
 
