@@ -15,7 +15,11 @@ import django
 django.setup()
 db = settings.DATABASES["default"]
 print(json.dumps({
-    "engine": db["ENGINE"], "name": str(db["NAME"]), "pool": db.get("OPTIONS", {}).get("pool"),
+    "engine": db["ENGINE"], "name": str(db["NAME"]),
+    "pool": {
+        name: f"{value.__module__}.{value.__qualname__}" if callable(value) else value
+        for name, value in (db.get("OPTIONS", {}).get("pool") or {}).items()
+    } or None,
     "health_checks": db.get("CONN_HEALTH_CHECKS"),
     "cache": settings.CACHES["default"]["BACKEND"],
     "cache_prefix": settings.CACHES["default"].get("KEY_PREFIX"),
@@ -51,7 +55,9 @@ def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     loaded = json.loads(result.stdout)
     assert loaded["engine"] == "brain.db.postgresql"
     assert loaded["name"] == "brain"
-    assert loaded["pool"] == {"min_size": 1, "max_size": 10, "timeout": 10.0}
+    assert loaded["pool"] == {
+        "min_size": 1, "max_size": 10, "timeout": 10.0, "check": "brain.db.pool.check_connection",
+    }
     assert loaded["health_checks"] is True
 
 
