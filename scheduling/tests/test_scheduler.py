@@ -84,7 +84,7 @@ def test_an_overrunning_skill_times_out_and_the_worker_goes_on(user):
     slow = make_task(
         user,
         skill_name="demo.sleep",
-        params_json={"seconds": 30},
+        params_json={"seconds": 2.5},
         timeout_seconds=1,
         next_run_at=NOW - timedelta(seconds=2),
     )
@@ -103,6 +103,9 @@ def test_an_overrunning_skill_times_out_and_the_worker_goes_on(user):
     assert after.started_at >= timed_out.started_at + timedelta(seconds=1)
     slow.refresh_from_db()
     assert (slow.status, slow.claimed_by) == (TaskStatus.PENDING, "")
+    # The abandoned skill is still sleeping in its thread; it must not outlive the test.
+    (abandoned,) = [each for each in threading.enumerate() if each.name.startswith("skill-demo.sleep-")]
+    abandoned.join()
 
 
 def test_a_task_missed_during_downtime_runs_once_and_says_so(user):
