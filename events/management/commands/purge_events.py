@@ -1,9 +1,9 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
-from tqdm import tqdm
 
 from audit.commands import AuditedCommand
 from brain.durations import parse_age
+from brain.progress import ProgressBar
 from events.services import PURGE_BATCH_SIZE, event_purge
 
 
@@ -26,6 +26,6 @@ class Command(AuditedCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be >= 1.")
         cutoff = timezone.now() - age
-        with tqdm(unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
+        with ProgressBar(unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
             deleted = event_purge(older_than=cutoff, batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"Deleted {deleted} events older than {cutoff.isoformat()}.")

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
-from tqdm import tqdm
 
 from audit.commands import AuditedCommand
 from audit.context import AuditContext, current_context, using_context
+from brain.progress import ProgressBar
 from events.models import Severity
 from events.services import event_load
 
@@ -66,11 +66,20 @@ class Command(AuditedCommand):
             jobs > 1 and len(batches) > 1 and connection.vendor == "postgresql"
             and not connection.in_atomic_block
         )
-        loaded = _load_in_processes(batches, jobs) if parallel else map(_load, batches)
-        with tqdm(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
+        if parallel:
+            _close_connections()
+            # Forked before the progress bar starts its monitor thread: the process has none.
+            with multiprocessing.get_context("fork").Pool(jobs) as pool:
+                self._show_progress(pool.imap_unordered(_load, batches), count, options)
+        else:
+            self._show_progress(map(_load, batches), count, options)
+        self.stdout.write(f"Created {count} events.")
+
+    def _show_progress(self, loaded, count, options):
+        """Consumes `loaded` (each batch's size as it commits) behind a progress bar."""
+        with ProgressBar(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
             for size in loaded:
                 bar.update(size)
-        self.stdout.write(f"Created {count} events.")
 
 
 @dataclass(frozen=True)
@@ -92,16 +101,14 @@ def _load(batch):
         return event_load(events=rows)
 
 
-def _load_in_processes(batches, jobs):
-    """Loads the batches in `jobs` forked processes, each with its own database connection, so
-    that generating events in Python and PostgreSQL's indexing overlap on several CPUs. Yields
-    each batch's size as it commits."""
+def _close_connections():
+    """Before forking the processes that load batches in parallel (so that generating events in
+    Python and PostgreSQL's indexing overlap on several CPUs): each child opens its own database
+    connection, and no pool's threads or sockets are inherited."""
     for each in connections.all(initialized_only=True):
         each.close()
         if hasattr(each, "close_pool"):
-            each.close_pool()  # a pool's threads and sockets must not be inherited
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap_unordered(_load, batches)
+            each.close_pool()
 
 
 def _events(rng, size, start, span_seconds):

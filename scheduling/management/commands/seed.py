@@ -6,9 +6,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils.timezone import now
-from tqdm import tqdm
 
 from audit.commands import AuditedCommand
+from brain.progress import ProgressBar
 from events.models import SystemEvent
 from scheduling import services
 from scheduling.agent_types import agent_types
@@ -79,7 +79,7 @@ class Command(AuditedCommand):
         tasks = self._tasks()
         agents = self._agents(rng)
         histories = 0
-        for task in tqdm(tasks, desc="executions", unit="task", disable=quiet, file=self.stderr):
+        for task in ProgressBar(tasks, desc="executions", unit="task", disable=quiet, file=self.stderr):
             if not task.executions.exists():
                 self._history(task, executions, rng)
                 histories += 1
