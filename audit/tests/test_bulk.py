@@ -188,3 +188,18 @@ def test_update_filtered_across_a_relation_records_the_matching_rows(records):
 
     assert [record_id for _, _, record_id, _ in records(operation="UPDATE")] == [str(moved.pk)]
     assert ScheduledTask.objects.get(pk=kept.pk).status == "pending"
+
+
+def test_writes_of_more_rows_than_one_statement_can_bind_are_recorded_in_full():
+    # A record binds nine parameters, and PostgreSQL at most 65,535 in a statement sent with
+    # server-side binding (as audit records are inside a transaction).
+    count = 65_535 // 9 + 1
+    events = _events(count)
+
+    SystemEvent.objects.update(severity="error")
+    SystemEvent.objects.all().delete()
+
+    ids = sorted(str(event.pk) for event in events)
+    for operation in ("CREATE", "UPDATE", "DELETE"):
+        logs = AuditLog.objects.filter(operation=operation)
+        assert sorted(logs.values_list("record_id", flat=True)) == ids

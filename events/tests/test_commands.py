@@ -81,6 +81,20 @@ def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     assert list(SystemEvent.objects.all()) == [kept]
 
 
+def test_purge_events_deletes_a_full_batch_and_records_every_row():
+    # The default batch of 10,000 rows: more audit records than one statement can bind.
+    old = datetime.now(UTC) - timedelta(days=91)
+    SystemEvent.objects.bulk_create(
+        SystemEvent(event_type="health_check", severity="info", message="ok", timestamp=old)
+        for _ in range(10_000)
+    )
+
+    call_command("purge_events", "--older-than", "90d", stdout=StringIO(), stderr=StringIO())
+
+    assert not SystemEvent.objects.exists()
+    assert AuditLog.objects.filter(operation="DELETE", table_name="system_events").count() == 10_000
+
+
 @pytest.mark.parametrize(("text", "age"), [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))])
 def test_ages(text, age):
     assert parse_age(text) == age

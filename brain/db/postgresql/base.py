@@ -35,6 +35,10 @@ class PipelineAwareCursorDebugWrapper(base.CursorDebugWrapper):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    # execute_pipelined() binds parameters server-side, where PostgreSQL takes at most 65,535 in
+    # one statement (Django's client-side binding, the default, has no such limit).
+    pipelined_max_params = 2**16 - 1
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._pipeline = None
