@@ -2,18 +2,24 @@
 
 from django.core.exceptions import ValidationError
 
+# Deeper JSON is refused: real values are shallow, and the audit's diff and copy of a value, the
+# validation below and the JSON encoder all recurse once per level (a value a few hundred levels
+# deep would exhaust Python's recursion limit and fail the write with a 500).
+MAX_JSON_DEPTH = 32
+
 
 def _strings(value):
-    """Every string inside a value: the value itself, or the keys and strings of a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
+    """Every string inside a value: the value itself, or the keys and strings of a JSON value, in
+    document order (without recursion: the depth is validate_storable_json's to bound)."""
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            pending.extend(reversed([part for pair in value.items() for part in pair]))
+        elif isinstance(value, list):
+            pending.extend(reversed(value))
 
 
 def validate_storable_text(value):
@@ -31,3 +37,19 @@ def validate_storable_text(value):
                 f"Surrogate characters are not allowed: U+{ord(surrogate):X}.",
                 code="surrogate_characters_not_allowed",
             )
+
+
+def validate_storable_json(value):
+    """A JSON value nested at most MAX_JSON_DEPTH levels (an object or array is one level, each
+    one inside it one more), whose text PostgreSQL can store (validate_storable_text)."""
+    pending = [(value, 1)]
+    while pending:
+        part, depth = pending.pop()
+        if isinstance(part, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise ValidationError(
+                    f"Nested more than {MAX_JSON_DEPTH} levels deep.", code="too_deep"
+                )
+            items = part.values() if isinstance(part, dict) else part
+            pending.extend((item, depth + 1) for item in items)
+    validate_storable_text(value)

@@ -2,8 +2,10 @@
 
 from django.core.exceptions import ValidationError
 
+from brain.validators import validate_storable_json
+
 # Re-exported: the models and migrations name it here.
-from brain.validators import validate_storable_text
+from brain.validators import validate_storable_text as validate_storable_text
 
 from .agent_types import agent_types
 
@@ -12,14 +14,14 @@ def validate_json_object(value):
     """params_json is a JSON object (a dict of named parameters)."""
     if not isinstance(value, dict):
         raise ValidationError("Must be a JSON object.", code="not_an_object")
-    validate_storable_text(value)
+    validate_storable_json(value)
 
 
 def validate_json_array(value):
     """capabilities_json is a JSON array."""
     if not isinstance(value, list):
         raise ValidationError("Must be a JSON array.", code="not_an_array")
-    validate_storable_text(value)
+    validate_storable_json(value)
 
 
 def validate_agent_type(value):

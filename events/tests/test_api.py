@@ -115,6 +115,19 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
         ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed: U+D800."]}),
         ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed: U+DFFF."]}),
         ('"message": "m", "details": {"k": 1e400}', {"details": ["Value must be valid JSON."]}),
+        # Deeper than brain.validators.MAX_JSON_DEPTH, or than Python's JSON decoder can read.
+        (
+            '"message": "m", "details": %s' % ('{"k": ' * 33 + "1" + "}" * 33),
+            {"details": ["Nested more than 32 levels deep."]},
+        ),
+        (
+            '"message": "m", "details": %s' % ('{"k": ' * 500 + "1" + "}" * 500),
+            {"details": ["Nested more than 32 levels deep."]},
+        ),
+        (
+            '"message": "m", "details": %s' % ("[" * 100_000 + "]" * 100_000),
+            {"detail": "JSON parse error - nested too deeply."},
+        ),
     ],
 )
 def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, errors):

@@ -96,6 +96,10 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ({"params_json": [1]}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": "text"}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": {"a": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
+        (
+            {"params_json": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}},
+            {"params_json": ["Nested more than 32 levels deep."]},
+        ),
         ({"skill_name": "a\x00"}, {"skill_name": ["Null characters are not allowed."]}),
         (
             {"timeout_seconds": 0},
