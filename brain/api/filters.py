@@ -5,7 +5,7 @@ from datetime import UTC
 import django_filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
-from rest_framework import filters
+from rest_framework import exceptions, filters
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -35,6 +35,22 @@ class OrderingFilter(filters.OrderingFilter):
     ascending otherwise, so rows with equal keys keep one order and limit/offset pages neither
     overlap nor skip rows. The direction follows the first key so that `-timestamp` becomes
     `-timestamp, -pk`, which a (timestamp, id) index serves with one backward scan."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        # DRF drops the terms it cannot order by, silently: they are bad input, a 400.
+        valid = super().remove_invalid_fields(queryset, fields, view, request)
+        invalid = [term for term in fields if term not in valid]
+        if invalid:
+            names = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+            raise exceptions.ValidationError(
+                {
+                    self.ordering_param: [
+                        f"Cannot order by {invalid[0]!r}: use {', '.join(names)}, "
+                        f"with '-' before one for descending order."
+                    ]
+                }
+            )
+        return valid
 
     def get_ordering(self, request, queryset, view):
         ordering = super().get_ordering(request, queryset, view)

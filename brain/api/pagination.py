@@ -2,11 +2,13 @@
 envelope, and, for tables of millions of rows, a count that never scans them all."""
 
 import json
+import re
 
 from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 from rest_framework import pagination
+from rest_framework.exceptions import ValidationError
 
 # Up to this many matching rows a count is exact; above it, PostgreSQL's planner estimate. Small,
 # because the bounded count reads up to this many index entries on every first page.
@@ -30,10 +32,36 @@ def estimated_count(queryset):
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
-    """`limit`/`offset` pagination answering `{"count", "next", "previous", "results"}`."""
+    """`limit`/`offset` pagination answering `{"count", "next", "previous", "results"}`. A limit
+    above max_limit is capped (the `next` link goes on from there); a `limit` or `offset` that is
+    not an integer, or below 1 and 0, is a 400 (DRF would silently use its default)."""
 
     default_limit = 50
     max_limit = 1000
+
+    def get_limit(self, request):
+        limit = _query_integer(request, self.limit_query_param, minimum=1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request):
+        offset = _query_integer(request, self.offset_query_param, minimum=0)
+        return 0 if offset is None else offset
+
+
+_INTEGER = re.compile(r"-?[0-9]+")
+
+
+def _query_integer(request, name, *, minimum):
+    """The integer query parameter `name` (None when absent or empty), at least `minimum`."""
+    value = request.query_params.get(name, "")
+    if value == "":
+        return None
+    if not _INTEGER.fullmatch(value):  # int() would also take " 5", "1_000" and "١"
+        raise ValidationError({name: ["A valid integer is required."]})
+    number = int(value)
+    if number < minimum:
+        raise ValidationError({name: [f"Ensure this value is greater than or equal to {minimum}."]})
+    return number
 
 
 class EstimatedCountPagination(LimitOffsetPagination):

@@ -37,3 +37,52 @@ def test_project_pages_with_equal_keys_neither_overlap_nor_skip(api_client, user
 
     assert pages(api_client, "/api/projects?ordering=name", 5) == [1, 2, 3, 4, 5]
     assert pages(api_client, "/api/projects?ordering=-name", 5) == [5, 4, 3, 2, 1]
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ("limit=abc", {"limit": ["A valid integer is required."]}),
+        ("limit=1_0", {"limit": ["A valid integer is required."]}),
+        ("limit=%D9%A1", {"limit": ["A valid integer is required."]}),
+        ("limit=0", {"limit": ["Ensure this value is greater than or equal to 1."]}),
+        ("limit=-1", {"limit": ["Ensure this value is greater than or equal to 1."]}),
+        ("offset=x", {"offset": ["A valid integer is required."]}),
+        ("offset=-5", {"offset": ["Ensure this value is greater than or equal to 0."]}),
+        (
+            "ordering=bogus",
+            {"ordering": ["Cannot order by 'bogus': use timestamp, severity, event_type, id, "
+                          "with '-' before one for descending order."]},
+        ),
+        (
+            "ordering=-timestamp,message",
+            {"ordering": ["Cannot order by 'message': use timestamp, severity, event_type, id, "
+                          "with '-' before one for descending order."]},
+        ),
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/events", "/api/events/type/deploy"])
+def test_bad_pagination_and_ordering_are_field_errors(api_client, path, query, errors):
+    SystemEventFactory(event_type="deploy")
+
+    response = api_client.get(f"{path}?{query}")
+
+    assert (response.status_code, response.json()) == (400, errors)
+
+
+@pytest.mark.parametrize("path", ["/api/projects", "/api/audit"])
+def test_every_list_refuses_a_bad_limit(staff_client, path):
+    response = staff_client.get(f"{path}?limit=ten")
+
+    assert (response.status_code, response.json()) == (400, {"limit": ["A valid integer is required."]})
+
+
+def test_a_limit_above_the_maximum_is_capped_and_empty_parameters_are_absent(api_client):
+    SystemEventFactory.create_batch(2)
+
+    capped = api_client.get("/api/events?limit=5000&offset=1").json()
+    empty = api_client.get("/api/events?limit=&offset=&ordering=").json()
+
+    assert len(capped["results"]) == 1
+    assert capped["previous"] == "http://testserver/api/events?limit=1000"
+    assert (len(empty["results"]), empty["next"]) == (2, None)
