@@ -71,7 +71,8 @@ def request_context(request):
     return AuditContext(
         request=request,
         ip_address=client_ip(request, settings.TRUSTED_PROXY_COUNT),
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        # A NUL, which PostgreSQL cannot store, is kept visible as U+FFFD.
+        user_agent=request.META.get("HTTP_USER_AGENT", "").replace("\x00", "\ufffd"),
         request_id=getattr(request, "request_id", ""),
     )
 

@@ -1,5 +1,7 @@
 """Validators shared by every app's models, serializers and admin forms."""
 
+import math
+
 from django.core.exceptions import ValidationError
 
 # Deeper JSON is refused: real values are shallow, and the audit's diff and copy of a value, the
@@ -41,10 +43,15 @@ def validate_storable_text(value):
 
 def validate_storable_json(value):
     """A JSON value nested at most MAX_JSON_DEPTH levels (an object or array is one level, each
-    one inside it one more), whose text PostgreSQL can store (validate_storable_text)."""
+    one inside it one more), with finite numbers only, whose text PostgreSQL can store
+    (validate_storable_text)."""
     pending = [(value, 1)]
     while pending:
         part, depth = pending.pop()
+        if isinstance(part, float) and not math.isfinite(part):
+            # JSON has no infinity or NaN, and jsonb refuses them (a form field's JSON text, or
+            # an ORM caller, can carry them past the API's JSON parser).
+            raise ValidationError("Value must be valid JSON.", code="invalid")
         if isinstance(part, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise ValidationError(

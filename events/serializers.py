@@ -4,6 +4,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 from rest_framework import serializers
 
+from brain.api import serializers as api_serializers
+
 from .models import SystemEvent
 
 BULK_MAX_EVENTS = 1000
@@ -60,7 +62,7 @@ class SystemEventSerializer(serializers.ModelSerializer):
 _REPRESENTATION = _representation_plan(SystemEvent, SystemEventSerializer.Meta.fields)
 
 
-class SystemEventCreateSerializer(serializers.ModelSerializer):
+class SystemEventCreateSerializer(api_serializers.ModelSerializer):
     """SystemEventCreate: event_type 1..50 characters, severity one of the four, message
     non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
     (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
@@ -71,7 +73,7 @@ class SystemEventCreateSerializer(serializers.ModelSerializer):
         extra_kwargs = {"timestamp": {"required": False}}
 
 
-class SystemEventUpdateSerializer(serializers.ModelSerializer):
+class SystemEventUpdateSerializer(api_serializers.ModelSerializer):
     """SystemEventUpdate: every field optional; omitted fields stay unchanged."""
 
     class Meta:

@@ -6,11 +6,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from brain.api import readahead
 from brain.api.pagination import EstimatedCountPagination
+from brain.api.renderers import JSONRenderer
 
 from . import cache
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats

@@ -7,6 +7,8 @@ is answered exactly as one that does not exist.
 
 from rest_framework import serializers
 
+from brain.api import serializers as api_serializers
+
 from .models import (
     Agent,
     AgentStatus,
@@ -19,7 +21,7 @@ from .selectors import project_list, task_list
 from .validators import validate_storable_text
 
 
-class ModelSerializer(serializers.ModelSerializer):
+class ModelSerializer(api_serializers.ModelSerializer):
     """The model's text fields carry validate_storable_text for writers outside the API. DRF's
     CharField refuses NUL and surrogate characters itself, so the API drops the model's copy
     there and reports each problem once."""
@@ -44,7 +46,7 @@ class ProjectSerializer(ModelSerializer):
         read_only_fields = ["created_at", "updated_at", "tasks_count"]
 
 
-class _VisiblePrimaryKeyField(serializers.PrimaryKeyRelatedField):
+class _VisiblePrimaryKeyField(api_serializers.PrimaryKeyRelatedField):
     """A primary key among the rows the requesting user may see (`selector(user=...)`)."""
 
     def __init__(self, *, selector, **kwargs):

@@ -43,6 +43,13 @@ def test_token_user_ip_user_agent_and_request_id_are_recorded(api_client, user):
     )
 
 
+def test_a_user_agent_with_a_nul_character_is_recorded_with_it_replaced(api_client):
+    response = api_client.post("/api/test-audit-write", HTTP_USER_AGENT="evil\x00agent")
+
+    assert response.status_code == 201
+    assert AuditLog.objects.get().user_agent == "evil\ufffdagent"
+
+
 def test_spoofed_forwarded_for_without_trusted_proxy_changes_nothing(api_client, settings):
     settings.TRUSTED_PROXY_COUNT = 0
 

@@ -86,6 +86,8 @@ class CachedTokenAuthentication(TokenAuthentication):
         return super().authenticate(request)
 
     def authenticate_credentials(self, key):
+        if "\x00" in key:  # no token has one, and PostgreSQL would refuse the lookup
+            raise exceptions.AuthenticationFailed("Invalid token.")
         cache_key = token_cache_key(key)
         found = self.read_ahead.get_many([cache_key])
         cached = cache.get(cache_key) if found is None else found.get(cache_key)

@@ -26,6 +26,24 @@ def test_bad_token_is_401(anon_client):
     assert response.json() == {"detail": "Invalid token."}
 
 
+def test_a_token_with_a_nul_character_is_401(anon_client):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token abc\x00def")
+
+    response = anon_client.get("/api/auth/me")
+
+    assert (response.status_code, response.json()) == (401, {"detail": "Invalid token."})
+
+
+def test_obtain_token_refuses_a_body_nested_too_deeply(anon_client):
+    body = "[" * 100_000 + "]" * 100_000
+
+    response = anon_client.generic("POST", "/api/auth/token", body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (
+        400, {"detail": "JSON parse error - nested too deeply."}
+    )
+
+
 def test_obtain_token_with_username_and_password(anon_client, user):
     response = anon_client.post(
         "/api/auth/token", {"username": "alice", "password": "alice-password-1"}, format="json"

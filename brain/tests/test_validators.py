@@ -54,3 +54,11 @@ def test_json_deeper_than_the_limit_is_refused(depth):
 def test_storable_json_checks_its_text_too():
     with pytest.raises(ValidationError, match="Surrogate characters are not allowed: U\\+D800"):
         validate_storable_json({"k": ["\ud800"]})
+
+
+@pytest.mark.parametrize("number", [float("inf"), float("-inf"), float("nan")])
+def test_json_numbers_must_be_finite(number):
+    with pytest.raises(ValidationError) as raised:
+        validate_storable_json({"k": [number]})
+
+    assert (raised.value.messages, raised.value.code) == (["Value must be valid JSON."], "invalid")

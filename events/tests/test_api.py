@@ -115,6 +115,8 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
         ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed: U+D800."]}),
         ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed: U+DFFF."]}),
         ('"message": "m", "details": {"k": 1e400}', {"details": ["Value must be valid JSON."]}),
+        # Bad input quoted in the message, with a character UTF-8 cannot encode: escaped.
+        ('"message": "m", "severity": "\\ud800"', {"severity": ['"\ud800" is not a valid choice.']}),
         # Deeper than brain.validators.MAX_JSON_DEPTH, or than Python's JSON decoder can read.
         (
             '"message": "m", "details": %s' % ('{"k": ' * 33 + "1" + "}" * 33),

@@ -111,6 +111,8 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ),
         ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
         ({"project_id": "x"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
+        ({"project_id": 1.5}, {"project_id": ["Incorrect type. Expected pk value, received float."]}),
+        ({"project_id": True}, {"project_id": ["Incorrect type. Expected pk value, received bool."]}),
     ],
 )
 def test_create_refuses_invalid_input(api_client, skill_name, payload, errors):
@@ -317,3 +319,30 @@ def test_options_describes_the_endpoint(api_client, user):
 
     assert api_client.options("/api/tasks").status_code == 200
     assert api_client.options(f"/api/tasks/{task.pk}").status_code == 200
+
+
+def test_a_foreign_key_beyond_a_float_is_a_field_error(api_client, skill_name):
+    body = '{"skill_name": "%s", "schedule_cron": "* * * * *", "project_id": 1e400}' % skill_name
+
+    response = api_client.generic("POST", "/api/tasks", body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (
+        400, {"project_id": ["Incorrect type. Expected pk value, received float."]}
+    )
+    assert not ScheduledTask.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "params_json", ['{"a": 1e400}', '{"a": NaN}', "[" * 100_000 + "]" * 100_000]
+)
+def test_json_given_as_form_text_is_held_to_the_same_rules(api_client, skill_name, params_json):
+    response = api_client.post(
+        "/api/tasks",
+        {"skill_name": skill_name, "schedule_cron": "* * * * *", "params_json": params_json},
+        format="multipart",
+    )
+
+    assert (response.status_code, response.json()) == (
+        400, {"params_json": ["Value must be valid JSON."]}
+    )
+    assert not ScheduledTask.objects.exists()
