@@ -7,6 +7,7 @@ Wall-clock semantics, as an operator reads a crontab: `30 2 * * *` means 02:30 l
   occurrence (01:30 EDT in America/New_York, not again at 01:30 EST).
 """
 
+import re
 from datetime import UTC, datetime
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
@@ -17,8 +18,38 @@ from django.core.exceptions import ValidationError
 
 @cache
 def _known_timezones():
-    """The IANA names, read once: available_timezones() walks the tz database on every call."""
-    return frozenset(available_timezones())
+    """The IANA names, read once: available_timezones() walks the tz database on every call.
+    Without `localtime` (the host's own zone, so a task's schedule would depend on the machine)
+    and `Factory` (a placeholder, "Local time zone must be set")."""
+    return frozenset(available_timezones()) - {"localtime", "Factory"}
+
+
+# One element of a standard cron field: *, a number or a name, or a range, each with an optional
+# step. croniter also reads extensions (R for a random minute, L, W, #, ?), which are refused.
+_ELEMENT = re.compile(r"(?:\*|(?P<start>[0-9a-z]+)(?:-(?P<end>[0-9a-z]+))?)(?:/[0-9]+)?", re.ASCII)
+_NAMES = {
+    3: frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split()),
+    4: frozenset("sun mon tue wed thu fri sat".split()),
+}
+
+
+def _is_standard(fields):
+    """Whether the five `fields` use only standard cron syntax (names in month and weekday
+    only, ranges from low to high)."""
+    for index, field in enumerate(fields):
+        for element in field.lower().split(","):
+            match = _ELEMENT.fullmatch(element)
+            if match is None:
+                return False
+            start, end = match["start"], match["end"]
+            if any(
+                value is not None and not value.isdigit() and value not in _NAMES.get(index, ())
+                for value in (start, end)
+            ):
+                return False
+            if start and end and start.isdigit() and end.isdigit() and int(start) > int(end):
+                return False
+    return True
 
 
 def validate_timezone(name):
@@ -38,6 +69,12 @@ def validate_cron(expression):
         raise ValidationError(
             f"A cron expression has exactly five fields (minute hour day month weekday); "
             f"got {len(fields)}."
+        )
+    if not _is_standard(fields):
+        raise ValidationError(
+            f"{expression!r} is not a standard cron expression: each field is *, numbers, "
+            f"ranges (1-5, low to high), steps (*/15), lists (1,15) and, for months and "
+            f"weekdays, names (jan, mon)."
         )
     if not croniter.is_valid(expression):
         raise ValidationError(f"{expression!r} is not a valid cron expression.")

@@ -64,7 +64,8 @@ def task_create(
 @transaction.atomic
 def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     """Updates a task. A changed cron or timezone recomputes next_run_at from now (unless `data`
-    sets next_run_at too). A move to another project moves one from one tasks_count to the
+    sets next_run_at too), and so does a next_run_at set to None, as on create (a pending task
+    without one would never be due). A move to another project moves one from one tasks_count to the
     other; the task's row is locked first, so concurrent moves of one task stay exact. Only the
     changed fields are written, so a claim the scheduler made meanwhile is never overwritten."""
     committed_project_id = (
@@ -79,7 +80,7 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     assign(task, data, TASK_UPDATABLE)
     task.full_clean()
     changed = set(data)
-    if schedule_changed and "next_run_at" not in data:
+    if data.get("next_run_at", "unset") is None or (schedule_changed and "next_run_at" not in data):
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
         changed.add("next_run_at")
     task.save(update_fields=[*sorted(changed), "updated_at"])

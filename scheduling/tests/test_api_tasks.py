@@ -247,6 +247,20 @@ def test_patch_cron_recomputes_next_run(api_client, user):
     assert response.json()["next_run_at"] == iso(next_run("0 6 * * *", "UTC", before))
 
 
+def test_patch_next_run_to_null_recomputes_it_from_the_cron_as_on_create(api_client, user):
+    task = ScheduledTaskFactory(
+        user=user, schedule_cron="30 4 * * *", next_run_at=datetime(2035, 1, 1, tzinfo=UTC)
+    )
+    before = now()
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"next_run_at": None})
+
+    assert response.status_code == 200
+    assert response.json()["next_run_at"] == iso(next_run("30 4 * * *", "UTC", before))
+    task.refresh_from_db()
+    assert task.next_run_at == next_run("30 4 * * *", "UTC", before)
+
+
 def test_patch_cannot_change_the_owner(api_client, user, other_user):
     task = ScheduledTaskFactory(user=user)
 

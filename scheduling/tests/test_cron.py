@@ -14,7 +14,15 @@ from scheduling.cron import _known_timezones, next_run, validate_cron, validate_
         ("0 0 * * * *", "exactly five fields"),
         ("@daily", "exactly five fields"),
         ("every tuesday", "exactly five fields"),
-        ("a b c d e", "is not a valid cron expression"),
+        ("a b c d e", "is not a standard cron expression"),
+        # croniter's extensions: a random minute, last day, nearest weekday, nth weekday, any.
+        ("R * * * *", "is not a standard cron expression"),
+        ("0 0 L * *", "is not a standard cron expression"),
+        ("0 0 15W * *", "is not a standard cron expression"),
+        ("0 0 * * 5#5", "is not a standard cron expression"),
+        ("0 0 * * ?", "is not a standard cron expression"),
+        ("59-0 * * * *", "is not a standard cron expression"),
+        ("0 0 * mon *", "is not a standard cron expression"),
     ],
 )
 def test_invalid_cron_is_refused_with_a_clear_message(expression, message):
@@ -22,13 +30,17 @@ def test_invalid_cron_is_refused_with_a_clear_message(expression, message):
         validate_cron(expression)
 
 
-def test_valid_cron_passes():
-    validate_cron("*/5 9-17 * * 1-5")
+@pytest.mark.parametrize(
+    "expression", ["*/5 9-17 * * 1-5", "0 0 1 jan,jul *", "30 6 * * MON-FRI", "0 1-23/2 1,15 * 0"]
+)
+def test_standard_cron_passes(expression):
+    validate_cron(expression)
 
 
-def test_unknown_timezone_is_refused():
+@pytest.mark.parametrize("name", ["Mars/Olympus", "localtime", "Factory"])
+def test_unknown_timezone_is_refused(name):
     with pytest.raises(ValidationError, match="Unknown time zone"):
-        validate_timezone("Mars/Olympus")
+        validate_timezone(name)
 
 
 def test_next_run_is_read_in_the_task_timezone_and_stored_in_utc():
