@@ -14,6 +14,8 @@ class UtcIsoDateTimeField(IsoDateTimeField):
     input."""
 
     def to_python(self, value):
+        if isinstance(value, str) and "\x00" in value:  # fromisoformat() would stop there
+            raise ValidationError(self.error_messages["invalid"], code="invalid")
         value = super().to_python(value)
         if value is None:
             return None

@@ -2,6 +2,8 @@
 
 from django.db import models
 from rest_framework import serializers
+from rest_framework.settings import api_settings
+from rest_framework.utils import humanize_datetime
 
 
 class JSONField(serializers.JSONField):
@@ -15,12 +17,25 @@ class JSONField(serializers.JSONField):
             self.fail("invalid")
 
 
+class DateTimeField(serializers.DateTimeField):
+    """DRF's DateTimeField, with a NUL character making the text malformed like any other stray
+    character: datetime.fromisoformat() stops reading at one, so "2024-01-01T00:00:00\x00Z"
+    would be taken as the naive 2024-01-01T00:00:00."""
+
+    def to_internal_value(self, value):
+        if isinstance(value, str) and "\x00" in value:
+            formats = getattr(self, "input_formats", api_settings.DATETIME_INPUT_FORMATS)
+            self.fail("invalid", format=humanize_datetime.datetime_formats(formats))
+        return super().to_internal_value(value)
+
+
 class ModelSerializer(serializers.ModelSerializer):
-    """The API's ModelSerializer: model JSON fields become brain.api.serializers.JSONField."""
+    """The API's ModelSerializer: model JSON and date-time fields become this module's."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
+        models.DateTimeField: DateTimeField,
     }
 
 

@@ -91,6 +91,11 @@ VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
             {"timestamp": ["Datetime has wrong format. Use one of these formats instead: "
                            "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
         ),
+        (
+            {"timestamp": "2026-01-01T00:00:00\x00Z"},
+            {"timestamp": ["Datetime has wrong format. Use one of these formats instead: "
+                           "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
+        ),
         # Text PostgreSQL cannot store: a field message, never a 500.
         ({"message": "a\x00b"}, {"message": ["Null characters are not allowed."]}),
         ({"event_type": "a\x00"}, {"event_type": ["Null characters are not allowed."]}),
@@ -246,6 +251,7 @@ def test_list_ordering(api_client, ordering, expected):
         ("severity=fatal", {"severity": ["Select a valid choice. fatal is not one of the available choices."]}),
         ("timestamp_after=soon", {"timestamp_after": ["Enter a valid date/time."]}),
         ("event_type=%00", {"event_type": ["Null characters are not allowed."]}),
+        ("timestamp_after=2026-01-01T00:00:00%00Z", {"timestamp_after": ["Enter a valid date/time."]}),
         ("search=a%00", {"search": ["Null characters are not allowed."]}),
     ],
 )

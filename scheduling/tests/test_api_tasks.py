@@ -112,6 +112,11 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
         ({"project_id": "x"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
         ({"project_id": 1.5}, {"project_id": ["Incorrect type. Expected pk value, received float."]}),
+        (
+            {"next_run_at": "2026-01-01T00:00:00\x00Z"},
+            {"next_run_at": ["Datetime has wrong format. Use one of these formats instead: "
+                             "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
+        ),
         ({"project_id": True}, {"project_id": ["Incorrect type. Expected pk value, received bool."]}),
     ],
 )
