@@ -6,7 +6,7 @@ from django.core.cache import caches
 from django.db import connections
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from events.lifecycle import record_health
 
@@ -40,14 +40,14 @@ def check_cache(alias="default"):
 
 
 @never_cache
-@require_GET
+@require_safe
 def live(request):
     """The process is up and serving; touches nothing else."""
     return JsonResponse({"status": "ok"})
 
 
 @never_cache
-@require_GET
+@require_safe
 def ready(request):
     """503 when the database is unreachable; 200 with `degraded` when only the cache is. A change
     of state is recorded as an event (events.lifecycle); an unchanged state writes nothing."""

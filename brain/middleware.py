@@ -93,17 +93,20 @@ def payload_too_large_response():
 
 
 class OptionalTrailingSlashMiddleware:
-    """Serves every /api/ path with and without a trailing slash, without a redirect.
+    """Serves every /api/ and /health/ path with and without a trailing slash, without a
+    redirect.
 
-    The API routes are declared without the slash (as the seeds write them); a request for
+    Those routes are declared without the slash (as the seeds write them); a request for
     `/api/events/` is routed as `/api/events`. No redirect means a POST never loses its body.
     """
+
+    PREFIXES = ("/api/", "/health/")
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         path = request.path_info
-        if path.startswith("/api/") and len(path) > len("/api/") and path.endswith("/"):
+        if path.endswith("/") and path.startswith(self.PREFIXES) and path not in self.PREFIXES:
             request.path_info = path.rstrip("/")
         return self.get_response(request)

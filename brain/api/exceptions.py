@@ -1,9 +1,10 @@
 """JSON errors for every failure the API can meet, with field messages for bad input."""
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions
 from rest_framework.serializers import as_serializer_error
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from brain.middleware import payload_too_large_response
@@ -11,9 +12,16 @@ from brain.middleware import payload_too_large_response
 
 def exception_handler(exc, context):
     """DRF's handler, plus: Django's ValidationError (raised by model validation in services)
-    becomes a 400 with field messages; an undeclared oversized body becomes a 413."""
+    becomes a 400 with field messages (those of no one field under "non_field_errors", as DRF's
+    own); an undeclared oversized body becomes a 413."""
     if isinstance(exc, RequestDataTooBig):
         return payload_too_large_response()
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(as_serializer_error(exc))
+        # A model's errors not tied to one field come as "__all__"; the API names them as DRF's
+        # serializers do.
+        detail = {
+            api_settings.NON_FIELD_ERRORS_KEY if key == NON_FIELD_ERRORS else key: messages
+            for key, messages in as_serializer_error(exc).items()
+        }
+        exc = exceptions.ValidationError(detail)
     return drf_exception_handler(exc, context)

@@ -16,6 +16,14 @@ def test_live_does_no_io(anon_client, django_assert_num_queries):
     assert response.json() == {"status": "ok"}
 
 
+@pytest.mark.parametrize("path", ["/health/live", "/health/live/", "/health/ready", "/health/ready/"])
+def test_probes_answer_head_and_a_trailing_slash(anon_client, path):
+    assert anon_client.get(path).status_code == 200
+    head = anon_client.head(path)
+    assert (head.status_code, head.content) == (200, b"")
+    assert anon_client.post(path).status_code == 405
+
+
 def test_ready_reports_each_part(anon_client):
     response = anon_client.get("/health/ready")
 

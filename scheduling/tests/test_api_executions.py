@@ -362,3 +362,17 @@ def test_stats_is_one_query(api_client, user, django_assert_num_queries):
 
     with django_assert_num_queries(1):
         api_client.get("/api/executions/stats")
+
+
+def test_an_error_of_no_one_field_is_named_as_drf_names_it(api_client, user):
+    # started_at defaults to now in the service: the model's check constraint speaks.
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.post(
+        "/api/executions", {"task_id": task.pk, "ended_at": "2000-01-01T00:00:00Z"}
+    )
+
+    assert (response.status_code, response.json()) == (
+        400, {"non_field_errors": ["ended_at cannot be before started_at."]}
+    )
+    assert not ExecutionResult.objects.exists()
