@@ -155,13 +155,13 @@ class ExecutionCompleteSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
     output_text = serializers.CharField(required=False, allow_blank=True)
     error_text = serializers.CharField(required=False, allow_blank=True)
-    ended_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    ended_at = api_serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 
 class ExecutionStatsQuerySerializer(serializers.Serializer):
     task_id = serializers.IntegerField(required=False, min_value=1)
-    started_after = serializers.DateTimeField(required=False)
-    started_before = serializers.DateTimeField(required=False)
+    started_after = api_serializers.DateTimeField(required=False)
+    started_before = api_serializers.DateTimeField(required=False)
 
 
 class ExecutionStatsSerializer(serializers.Serializer):

@@ -342,16 +342,21 @@ def test_stats_of_nothing(api_client):
 
 
 def test_stats_refuse_invalid_parameters(api_client):
-    response = api_client.get("/api/executions/stats", {"task_id": "x", "started_after": "soon"})
+    response = api_client.get(
+        "/api/executions/stats",
+        {"task_id": "x", "started_after": "soon", "started_before": "2026-01-01T00:00:00\x00Z"},
+    )
 
+    wrong_format = (
+        "Datetime has wrong format. Use one of these formats instead: "
+        "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+    )
     assert (response.status_code, response.json()) == (
         400,
         {
             "task_id": ["A valid integer is required."],
-            "started_after": [
-                "Datetime has wrong format. Use one of these formats instead: "
-                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-            ],
+            "started_after": [wrong_format],
+            "started_before": [wrong_format],
         },
     )
 
