@@ -8,7 +8,7 @@ from django.utils.timezone import now
 from audit.mixins import AuditedModel
 
 from .cron import validate_cron, validate_timezone
-from .skills import validate_skill_name
+from .skills import get_skill, params_errors, validate_skill_name
 from .validators import (
     validate_agent_type,
     validate_json_array,
@@ -104,6 +104,11 @@ class ScheduledTask(AuditedModel):
     def clean(self):
         if self.project_id is not None and self.project.user_id != self.user_id:
             raise ValidationError({"project": "The project belongs to another user."})
+        registered = get_skill(self.skill_name)
+        if registered is not None and isinstance(self.params_json, dict):
+            errors = params_errors(registered, self.params_json)
+            if errors:
+                raise ValidationError({"params_json": errors})
 
 
 class AgentStatus(models.TextChoices):

@@ -33,6 +33,41 @@ class Skill:
         ]
 
 
+# A parameter's declared type -> the JSON values it takes (a bool is not a number).
+_PARAMETER_TYPES = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "object": (dict,),
+    "array": (list,),
+}
+_ARTICLES = {"integer": "an", "object": "an", "array": "an"}
+
+
+def params_errors(skill, params):
+    """The problems of `params` (a task's params_json, a dict) for `skill`, as messages: a
+    parameter the skill does not declare, a required one missing, one of the wrong type. Checked
+    when a task is saved, so a typo fails at once rather than at every run."""
+    errors = []
+    for name in params:
+        if name not in skill.parameters:
+            takes = ", ".join(skill.parameters) or "no parameters"
+            errors.append(f"{skill.name} has no parameter {name!r}; it takes {takes}.")
+    for name, spec in skill.parameters.items():
+        if name not in params:
+            if spec.get("required", False):
+                errors.append(f"{skill.name} requires the parameter {name!r}.")
+            continue
+        value, kind = params[name], spec.get("type", "string")
+        accepted = _PARAMETER_TYPES.get(kind)
+        if accepted is not None and (
+            not isinstance(value, accepted) or (isinstance(value, bool) and kind != "boolean")
+        ):
+            errors.append(f"{name!r} must be {_ARTICLES.get(kind, 'a')} {kind}; got {value!r}.")
+    return errors
+
+
 def skill(name, *, description="", parameters=None):
     """Registers the decorated callable as the skill `name`."""
 

@@ -21,6 +21,7 @@ from django.utils import timezone
 from audit.models import AuditLog
 from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
+from scheduling import skills
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
 from scheduling.tests.factories import (
     AgentFactory,
@@ -327,7 +328,12 @@ def test_api_project_delete_records_its_tasks_detached_and_the_project(api_clien
 # Scheduling API: tasks
 
 
-def test_api_task_create_records_the_task_and_its_projects_count(api_client, user):
+def test_api_task_create_records_the_task_and_its_projects_count(api_client, user, monkeypatch):
+    # A skill taking a secret: its value is redacted in the record, inside params_json too.
+    monkeypatch.setitem(skills._registry, "demo.webhook", skills.Skill(
+        name="demo.webhook", function=lambda params: "",
+        parameters={"message": {"type": "string"}, "api_key": {"type": "string"}},
+    ))
     project = ProjectFactory(user=user)
     project_before = stored(project)
     mark = audit_mark()
@@ -335,7 +341,7 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
     response = api_client.post(
         "/api/tasks",
         {
-            "skill_name": "demo.echo", "schedule_cron": "*/5 * * * *",
+            "skill_name": "demo.webhook", "schedule_cron": "*/5 * * * *",
             "params_json": {"message": "hi", "api_key": "k-123"}, "project_id": project.pk,
         },
         format="json", **client_meta("req-task-create"),
@@ -345,7 +351,7 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
     task = ScheduledTask.objects.get()
     values = stored(task)
     assert values == {
-        "skill_name": "demo.echo", "schedule_cron": "*/5 * * * *", "timezone": "UTC",
+        "skill_name": "demo.webhook", "schedule_cron": "*/5 * * * *", "timezone": "UTC",
         "next_run_at": values["next_run_at"], "params_json": {"message": "hi", "api_key": "k-123"},
         "status": "pending", "timeout_seconds": 300, "project_id": project.pk,
         "user_id": user.pk, "claimed_by": "", "lease_expires_at": None,

@@ -150,13 +150,13 @@ def test_admin_keeps_the_owner_of_an_existing_task(admin_client):
 
     response = admin_client.post(
         f"/admin/scheduling/scheduledtask/{task.pk}/change/",
-        task_form(task, user=stranger.pk, params_json='{"a": 1}'),
+        task_form(task, user=stranger.pk, params_json='{"message": "a"}'),
     )
 
     assert response.status_code == 302
     owner_id = task.user_id
     task.refresh_from_db()
-    assert (task.user_id, task.params_json) == (owner_id, {"a": 1})
+    assert (task.user_id, task.params_json) == (owner_id, {"message": "a"})
 
 
 def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):

@@ -48,7 +48,7 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
             "skill_name": skill_name,
             "schedule_cron": "30 2 * * *",
             "timezone": "Europe/Berlin",
-            "params_json": {"depth": 2},
+            "params_json": {"message": "two"},
             "project_id": project.pk,
             "user_id": other_user.pk,
             "claimed_by": "intruder",
@@ -95,9 +95,16 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ),
         ({"params_json": [1]}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": "text"}, {"params_json": ["Must be a JSON object."]}),
-        ({"params_json": {"a": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
+        ({"params_json": {"message": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
         (
-            {"params_json": {"a": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}},
+            {"params_json": {"mesage": "typo", "message": 3}},
+            {"params_json": [
+                "demo.echo has no parameter 'mesage'; it takes message.",
+                "'message' must be a string; got 3.",
+            ]},
+        ),
+        (
+            {"params_json": {"message": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}},
             {"params_json": ["Nested more than 32 levels deep."]},
         ),
         ({"skill_name": "a\x00"}, {"skill_name": ["Null characters are not allowed."]}),
@@ -221,10 +228,12 @@ def test_an_edit_never_overwrites_a_claim_made_meanwhile(user):
     stale = ScheduledTask.objects.get(pk=task.pk)
     ScheduledTask.objects.filter(pk=task.pk).update(status="running", claimed_by="worker-1")
 
-    services.task_update(task=stale, data={"params_json": {"a": 1}})
+    services.task_update(task=stale, data={"params_json": {"message": "a"}})
 
     task.refresh_from_db()
-    assert (task.status, task.claimed_by, task.params_json) == ("running", "worker-1", {"a": 1})
+    assert (task.status, task.claimed_by, task.params_json) == (
+        "running", "worker-1", {"message": "a"}
+    )
 
 
 def test_another_users_task_is_404(api_client, other_user):
@@ -321,16 +330,16 @@ def test_pending_costs_a_constant_number_of_queries(api_client, user, django_ass
 
 
 def test_put_replaces_the_task(api_client, user, skill_name):
-    task = ScheduledTaskFactory(user=user, params_json={"old": True})
+    task = ScheduledTaskFactory(user=user, params_json={"message": "old"})
 
     response = api_client.put(
         f"/api/tasks/{task.pk}",
-        {"skill_name": skill_name, "schedule_cron": "0 12 * * *", "params_json": {"new": True}},
+        {"skill_name": skill_name, "schedule_cron": "0 12 * * *", "params_json": {"message": "new"}},
     )
 
     assert response.status_code == 200
     task.refresh_from_db()
-    assert (task.schedule_cron, task.params_json) == ("0 12 * * *", {"new": True})
+    assert (task.schedule_cron, task.params_json) == ("0 12 * * *", {"message": "new"})
 
 
 def test_options_describes_the_endpoint(api_client, user):
@@ -352,7 +361,7 @@ def test_a_foreign_key_beyond_a_float_is_a_field_error(api_client, skill_name):
 
 
 @pytest.mark.parametrize(
-    "params_json", ['{"a": 1e400}', '{"a": NaN}', "[" * 100_000 + "]" * 100_000]
+    "params_json", ['{"message": 1e400}', '{"message": NaN}', "[" * 100_000 + "]" * 100_000]
 )
 def test_json_given_as_form_text_is_held_to_the_same_rules(api_client, skill_name, params_json):
     response = api_client.post(

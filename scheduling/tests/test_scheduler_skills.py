@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from events.models import Severity, SystemEvent
-from scheduling.skills import get_skill, skill
+from scheduling.skills import Skill, get_skill, params_errors, skill
 
 pytestmark = pytest.mark.django_db
 
@@ -74,3 +74,24 @@ def test_demo_skills():
 def test_a_skill_name_registers_once():
     with pytest.raises(ValueError, match="already registered"):
         skill("demo.echo")(lambda params: "")
+
+
+def test_params_are_checked_against_the_skills_declared_parameters():
+    declared = Skill(
+        name="demo.report",
+        function=lambda params: "",
+        parameters={
+            "days": {"type": "integer", "required": True},
+            "ratio": {"type": "number"},
+            "verbose": {"type": "boolean"},
+        },
+    )
+
+    assert params_errors(declared, {"days": 3, "ratio": 2, "verbose": False}) == []
+    assert params_errors(declared, {"ratio": True, "verbose": 1, "day": 3}) == [
+        "demo.report has no parameter 'day'; it takes days, ratio, verbose.",
+        "demo.report requires the parameter 'days'.",
+        "'ratio' must be a number; got True.",
+        "'verbose' must be a boolean; got 1.",
+    ]
+    assert params_errors(declared, {"days": 1.5}) == ["'days' must be an integer; got 1.5."]

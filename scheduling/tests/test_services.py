@@ -111,7 +111,8 @@ def test_task_create_keeps_a_given_next_run_at(user):
         ("timezone", "Mars/Olympus", "Unknown time zone"),
         ("params_json", [1, 2], "Must be a JSON object."),
         ("params_json", [], "Must be a JSON object."),
-        ("params_json", {"key": "nul\x00"}, "Null characters are not allowed."),
+        ("params_json", {"message": "nul\x00"}, "Null characters are not allowed."),
+        ("params_json", {"message": 1}, "'message' must be a string; got 1."),
     ],
 )
 def test_task_create_refuses_invalid_fields(user, field, value, message):
@@ -185,10 +186,12 @@ def test_task_update_keeps_next_run_when_the_schedule_is_unchanged(user):
     moment = datetime(2030, 1, 1, tzinfo=UTC)
     task = ScheduledTaskFactory(user=user, next_run_at=moment)
 
-    services.task_update(task=task, data={"params_json": {"a": 1}, "schedule_cron": "*/5 * * * *"})
+    services.task_update(
+        task=task, data={"params_json": {"message": "a"}, "schedule_cron": "*/5 * * * *"}
+    )
 
     task.refresh_from_db()
-    assert (task.next_run_at, task.params_json) == (moment, {"a": 1})
+    assert (task.next_run_at, task.params_json) == (moment, {"message": "a"})
 
 
 def test_task_update_with_cron_and_next_run_keeps_the_given_next_run(user):

@@ -30,7 +30,7 @@ TASKS = {
     "Support assistant": [
         ("demo.echo", "0 9 * * 1-5", "America/New_York", {"message": "Good morning"}),
         ("demo.sleep", "*/15 * * * *", "UTC", {"seconds": 2}),
-        ("demo.fail", "0 */6 * * *", "Asia/Tokyo", {"reason": "shows a failed run"}),
+        ("demo.fail", "0 */6 * * *", "Asia/Tokyo", {"message": "shows a failed run"}),
     ],
     None: [("demo.echo", "0 18 * * 5", "Europe/London", {"message": "Weekly wrap-up"})],
 }
