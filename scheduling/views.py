@@ -52,6 +52,7 @@ def _schema_generation(view):
 class ProjectViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Projects of the authenticated user (all projects for staff)."""
 
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["created_at", "updated_at", "name", "tasks_count", "id"]
@@ -78,6 +79,7 @@ class ProjectViewSet(ReadAheadMixin, viewsets.ModelViewSet):
 class ScheduledTaskViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Scheduled tasks of the authenticated user (all tasks for staff)."""
 
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ScheduledTaskSerializer
     filterset_class = ScheduledTaskFilter
     ordering_fields = ["created_at", "updated_at", "next_run_at", "skill_name", "status", "id"]
@@ -123,6 +125,7 @@ class AgentPermission(permissions.BasePermission):
 class AgentViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Agents: read and heartbeat for every user, writes for staff."""
 
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = AgentSerializer
     filterset_class = AgentFilter
     permission_classes = [permissions.IsAuthenticated, AgentPermission]
@@ -164,6 +167,7 @@ class AgentViewSet(ReadAheadMixin, viewsets.ModelViewSet):
 class ExecutionResultViewSet(ReadAheadMixin, viewsets.ModelViewSet):
     """Executions of the authenticated user's tasks (all executions for staff)."""
 
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ExecutionResultSerializer
     filterset_class = ExecutionResultFilter
     ordering_fields = ["started_at", "ended_at", "duration_ms", "status", "id"]

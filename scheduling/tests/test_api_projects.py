@@ -195,3 +195,10 @@ def test_every_scheduling_endpoint_needs_authentication(anon_client, method, pat
         401,
         {"detail": "Authentication credentials were not provided."},
     )
+
+
+@pytest.mark.parametrize("path", ["/api/projects/%D9%A1", "/api/tasks/%D9%A1", "/api/agents/1x"])
+def test_an_id_in_a_path_is_ascii_digits(staff_client, path):
+    ProjectFactory(id=1)
+
+    assert staff_client.get(path).status_code == 404
