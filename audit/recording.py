@@ -1,5 +1,5 @@
 """Writing audit records: one multi-row INSERT, split only where the database caps a statement's
-parameters (on PostgreSQL, 65,535 in a pipelined statement: 7,281 records of nine).
+parameters (SQLite's limit, or PostgreSQL's 65,535 with server-side binding: 7,281 records).
 
 The INSERT is built here rather than through `AuditLog.objects.bulk_create()`: it runs once per
 audited save, and the ORM's per-object work would cost more than the round trip itself
@@ -84,7 +84,7 @@ def _rows(entries, connection):
 def _insert(entries, using):
     connection = connections[using]
     rows = _rows(entries, connection)
-    max_params = getattr(connection, "pipelined_max_params", connection.features.max_query_params)
+    max_params = connection.features.max_query_params
     per_statement = max_params // len(COLUMNS) if max_params else len(rows)
     head = _insert_heads.get(connection.vendor) or _insert_heads.setdefault(
         connection.vendor, _insert_head(connection.ops.quote_name)

@@ -5,7 +5,7 @@ from datetime import timedelta
 from math import ceil
 
 import pytest
-from django.db import NotSupportedError
+from django.db import NotSupportedError, connection
 from django.db.models import F
 from django.db.models.sql.constants import GET_ITERATOR_CHUNK_SIZE
 from django.utils import timezone
@@ -191,8 +191,7 @@ def test_update_filtered_across_a_relation_records_the_matching_rows(records):
 
 
 def test_writes_of_more_rows_than_one_statement_can_bind_are_recorded_in_full():
-    # A record binds nine parameters, and PostgreSQL at most 65,535 in a statement sent with
-    # server-side binding (as audit records are inside a transaction).
+    # Nine parameters a record: past the 65,535 PostgreSQL binds server-side in one statement.
     count = 65_535 // 9 + 1
     events = _events(count)
 
@@ -203,3 +202,19 @@ def test_writes_of_more_rows_than_one_statement_can_bind_are_recorded_in_full():
     for operation in ("CREATE", "UPDATE", "DELETE"):
         logs = AuditLog.objects.filter(operation=operation)
         assert sorted(logs.values_list("record_id", flat=True)) == ids
+
+
+def test_records_are_split_where_the_database_caps_a_statements_parameters(
+    django_assert_num_queries, monkeypatch
+):
+    events = _events(5)
+    # As with server_side_binding: two records (nine parameters each) to a statement.
+    monkeypatch.setattr(connection.features, "max_query_params", 18)
+
+    # SELECT ... FOR UPDATE, UPDATE ... RETURNING, then the five records in three INSERTs.
+    with django_assert_num_queries(5):
+        SystemEvent.objects.update(severity="error")
+
+    assert sorted(AuditLog.objects.filter(operation="UPDATE").values_list("record_id", flat=True)) == (
+        sorted(str(event.pk) for event in events)
+    )

@@ -35,10 +35,6 @@ class PipelineAwareCursorDebugWrapper(base.CursorDebugWrapper):
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
-    # execute_pipelined() binds parameters server-side, where PostgreSQL takes at most 65,535 in
-    # one statement (Django's client-side binding, the default, has no such limit).
-    pipelined_max_params = 2**16 - 1
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._pipeline = None
@@ -60,10 +56,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 self._pipeline.__enter__()
         cursor = self._pipelined_cursor
         if cursor is None or cursor.connection is not self.connection:
-            # Server-side binding: the parameters travel apart from the statement instead of
-            # being quoted into it in Python. One cursor per connection: nothing reads its
-            # results.
-            cursor = self._pipelined_cursor = base.ServerBindingCursor(self.connection)
+            # The connection's own cursor class (client-side binding unless OPTIONS sets
+            # server_side_binding; the cheaper of the two here, in docs/benchmarks.md). One cursor
+            # per connection: nothing reads its results.
+            cursor = self._pipelined_cursor = self.connection.cursor()
         wrapper = self.make_debug_cursor(cursor) if self.queries_logged else self.make_cursor(cursor)
         self._sending_pipelined = True
         try:
