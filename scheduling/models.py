@@ -101,14 +101,32 @@ class ScheduledTask(AuditedModel):
     def __str__(self):
         return f"{self.skill_name} ({self.schedule_cron})"
 
+    def clean_fields(self, exclude=None):
+        """The fields' validators, then params_json against the skill's declared parameters
+        whenever either of the two is validated: an update validates only the fields it changes
+        (services.task_update), so a task another field's newer rule would refuse stays
+        editable."""
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.error_dict
+        else:
+            errors = {}
+        validated = {"skill_name", "params_json"} - set(exclude or ())
+        registered = get_skill(self.skill_name)
+        if (
+            validated and not validated & errors.keys() and registered is not None
+            and isinstance(self.params_json, dict)
+        ):
+            problems = params_errors(registered, self.params_json)
+            if problems:
+                errors["params_json"] = problems
+        if errors:
+            raise ValidationError(errors)
+
     def clean(self):
         if self.project_id is not None and self.project.user_id != self.user_id:
             raise ValidationError({"project": "The project belongs to another user."})
-        registered = get_skill(self.skill_name)
-        if registered is not None and isinstance(self.params_json, dict):
-            errors = params_errors(registered, self.params_json)
-            if errors:
-                raise ValidationError({"params_json": errors})
 
 
 class AgentStatus(models.TextChoices):

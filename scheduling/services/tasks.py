@@ -78,9 +78,13 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
         name in data and data[name] != getattr(task, name) for name in ("schedule_cron", "timezone")
     )
     assign(task, data, TASK_UPDATABLE)
-    task.full_clean()
+    # What the update changes is validated; a stored value an older rule allowed stays as it is.
+    task.full_clean(exclude=[field.name for field in task._meta.fields if field.name not in data])
     changed = set(data)
-    if data.get("next_run_at", "unset") is None or (schedule_changed and "next_run_at" not in data):
+    recompute = ("next_run_at" in data and data["next_run_at"] is None) or (
+        schedule_changed and "next_run_at" not in data
+    )
+    if recompute:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
         changed.add("next_run_at")
     task.save(update_fields=[*sorted(changed), "updated_at"])

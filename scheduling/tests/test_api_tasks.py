@@ -275,6 +275,24 @@ def test_patch_next_run_to_null_recomputes_it_from_the_cron_as_on_create(api_cli
     assert task.next_run_at == next_run("30 4 * * *", "UTC", before)
 
 
+def test_a_task_stored_under_older_rules_stays_editable_in_its_other_fields(api_client, user):
+    task = ScheduledTaskFactory(user=user, skill_name="demo.fail")
+    # As an earlier version stored them: a parameter demo.fail does not take, croniter's R.
+    ScheduledTask.objects.filter(pk=task.pk).update(
+        params_json={"reason": "old"}, schedule_cron="R * * * *"
+    )
+
+    edited = api_client.patch(f"/api/tasks/{task.pk}", {"timeout_seconds": 60})
+    refused = api_client.patch(f"/api/tasks/{task.pk}", {"params_json": {"reason": "new"}})
+
+    assert edited.status_code == 200
+    assert (refused.status_code, refused.json()) == (
+        400, {"params_json": ["demo.fail has no parameter 'reason'; it takes message."]}
+    )
+    task.refresh_from_db()
+    assert (task.timeout_seconds, task.params_json) == (60, {"reason": "old"})
+
+
 def test_patch_cannot_change_the_owner(api_client, user, other_user):
     task = ScheduledTaskFactory(user=user)
 
