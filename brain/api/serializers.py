@@ -1,5 +1,7 @@
 """Serializer pieces shared by every app's API."""
 
+import re
+
 from django.db import models
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -40,10 +42,16 @@ class ModelSerializer(serializers.ModelSerializer):
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
-    """DRF's PrimaryKeyRelatedField, refusing a JSON number that is not an integer: DRF would
-    take 36.9 as 36, and fail with a 500 on 1e400 (infinity)."""
+    """DRF's PrimaryKeyRelatedField for integer keys, taking an integer or a string of ASCII
+    digits only: DRF would take 36.9 as 36, "1_0" as 10 and "١" as 1, and fail with a 500 on
+    1e400 (infinity) or on a list nested hundreds of levels deep."""
 
     def to_internal_value(self, data):
-        if isinstance(data, bool | float):
+        if isinstance(data, bool) or not (
+            isinstance(data, int) or (isinstance(data, str) and _DIGITS.fullmatch(data))
+        ):
             self.fail("incorrect_type", data_type=type(data).__name__)
         return super().to_internal_value(data)
+
+
+_DIGITS = re.compile(r"[0-9]+")

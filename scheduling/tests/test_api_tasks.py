@@ -125,6 +125,9 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
                              "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
         ),
         ({"project_id": True}, {"project_id": ["Incorrect type. Expected pk value, received bool."]}),
+        ({"project_id": "1_0"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
+        ({"project_id": "\u0661"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
+        ({"project_id": [[[[1]]]]}, {"project_id": ["Incorrect type. Expected pk value, received list."]}),
     ],
 )
 def test_create_refuses_invalid_input(api_client, skill_name, payload, errors):
