@@ -27,9 +27,11 @@ def _known_timezones():
 # One element of a standard cron field: *, a number or a name, or a range, each with an optional
 # step. croniter also reads extensions (R for a random minute, L, W, #, ?), which are refused.
 _ELEMENT = re.compile(r"(?:\*|(?P<start>[0-9a-z]+)(?:-(?P<end>[0-9a-z]+))?)(?:/[0-9]+)?", re.ASCII)
+# Field index -> name -> number (Sunday is 0, and 7 at the end of a range: mon-sun).
+_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
 _NAMES = {
-    3: frozenset("jan feb mar apr may jun jul aug sep oct nov dec".split()),
-    4: frozenset("sun mon tue wed thu fri sat".split()),
+    3: {name: number for number, name in enumerate(_MONTHS, 1)},
+    4: {name: number for number, name in enumerate("sun mon tue wed thu fri sat".split())},
 }
 
 
@@ -41,14 +43,16 @@ def _is_standard(fields):
             match = _ELEMENT.fullmatch(element)
             if match is None:
                 return False
-            start, end = match["start"], match["end"]
-            if any(
-                value is not None and not value.isdigit() and value not in _NAMES.get(index, ())
-                for value in (start, end)
-            ):
+            names = _NAMES.get(index, {})
+            values = [match["start"], match["end"]]
+            if any(value and not value.isdigit() and value not in names for value in values):
                 return False
-            if start and end and start.isdigit() and end.isdigit() and int(start) > int(end):
-                return False
+            if match["end"]:
+                start, end = (int(value) if value.isdigit() else names[value] for value in values)
+                if match["end"] == "sun":
+                    end = 7
+                if start > end:
+                    return False
     return True
 
 

@@ -23,6 +23,8 @@ from scheduling.cron import _known_timezones, next_run, validate_cron, validate_
         ("0 0 * * ?", "is not a standard cron expression"),
         ("59-0 * * * *", "is not a standard cron expression"),
         ("0 0 * mon *", "is not a standard cron expression"),
+        ("0 0 * * fri-mon", "is not a standard cron expression"),
+        ("0 0 * dec-jan *", "is not a standard cron expression"),
     ],
 )
 def test_invalid_cron_is_refused_with_a_clear_message(expression, message):
@@ -31,7 +33,11 @@ def test_invalid_cron_is_refused_with_a_clear_message(expression, message):
 
 
 @pytest.mark.parametrize(
-    "expression", ["*/5 9-17 * * 1-5", "0 0 1 jan,jul *", "30 6 * * MON-FRI", "0 1-23/2 1,15 * 0"]
+    "expression",
+    [
+        "*/5 9-17 * * 1-5", "0 0 1 jan,jul *", "30 6 * * MON-FRI", "0 1-23/2 1,15 * 0",
+        "0 0 * * 7", "0 0 * * sat-sun", "0 0 1-31/2 feb-nov *",
+    ],
 )
 def test_standard_cron_passes(expression):
     validate_cron(expression)
