@@ -6,6 +6,7 @@ from django.db import connection
 from django.db.models import JSONField
 
 from audit.admin import AuditTrailLinkMixin
+from brain import forms as brain_forms
 from brain.api.pagination import EstimatedCountPaginator
 
 from .models import SystemEvent
@@ -55,7 +56,7 @@ class SourceFilter(DistinctValuesFilter):
     parameter_name = column = "source"
 
 
-class PrettyJSONFormField(forms.JSONField):
+class PrettyJSONFormField(brain_forms.JSONField):
     """Shows JSON indented, keys sorted."""
 
     def prepare_value(self, value):

@@ -5,6 +5,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib import admin, messages
+from django.db import models
 from django.db.models import OuterRef, Subquery
 from django.urls import reverse
 from django.utils import timezone
@@ -12,6 +13,7 @@ from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from audit.admin import AuditTrailLinkMixin
+from brain import forms as brain_forms
 
 from . import services
 from .agent_types import agent_types
@@ -41,6 +43,7 @@ class ServiceAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
 
     # Fields that are set on creation and never change afterwards (the owner of a row).
     fixed_after_creation = []
+    formfield_overrides = {models.JSONField: {"form_class": brain_forms.JSONField}}
 
     def save_model(self, request, obj, form, change):
         if change:

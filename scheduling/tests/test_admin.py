@@ -144,6 +144,27 @@ def test_admin_move_and_cron_change_go_through_the_service(admin_client):
     assert list(Project.objects.order_by("pk").values_list("tasks_count", flat=True)) == [0, 1]
 
 
+@pytest.mark.parametrize(
+    ("params_json", "error"),
+    [
+        ("[" * 100_000 + "]" * 100_000, "Enter a valid JSON."),
+        ('{"message": 1e400}', "Enter a valid JSON."),
+        ('{"mesage": "typo"}', "demo.echo has no parameter &#x27;mesage&#x27;; it takes message."),
+    ],
+)
+def test_admin_refuses_bad_params_with_a_field_error(admin_client, params_json, error):
+    task = ScheduledTaskFactory(params_json={"message": "kept"})
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/", task_form(task, params_json=params_json)
+    )
+
+    assert response.status_code == 200
+    assert error in response.content.decode()
+    task.refresh_from_db()
+    assert task.params_json == {"message": "kept"}
+
+
 def test_admin_keeps_the_owner_of_an_existing_task(admin_client):
     task = ScheduledTaskFactory()
     stranger = UserFactory()
