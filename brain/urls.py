@@ -5,7 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from . import health
 from .api.views import CurrentUserView, ObtainTokenView
 
-# API routes are declared without a trailing slash; OptionalTrailingSlashMiddleware serves both.
+# API and health routes are declared without a trailing slash; OptionalTrailingSlashMiddleware
+# serves both.
 api_patterns = [
     path("auth/token", ObtainTokenView.as_view(), name="auth-token"),
     path("auth/me", CurrentUserView.as_view(), name="auth-me"),

@@ -191,7 +191,8 @@ def test_update_filtered_across_a_relation_records_the_matching_rows(records):
 
 
 def test_writes_of_more_rows_than_one_statement_can_bind_are_recorded_in_full():
-    # Nine parameters a record: past the 65,535 PostgreSQL binds server-side in one statement.
+    # More records than PostgreSQL binds in one statement with server_side_binding (65,535
+    # parameters, nine a record); every row is recorded whatever the binding.
     count = 65_535 // 9 + 1
     events = _events(count)
 

@@ -82,7 +82,8 @@ def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
 
 
 def test_purge_events_deletes_a_full_batch_and_records_every_row():
-    # The default batch of 10,000 rows: more audit records than one statement can bind.
+    # The default batch of 10,000 rows, all recorded (with server_side_binding, more records than
+    # PostgreSQL binds in one statement).
     old = datetime.now(UTC) - timedelta(days=91)
     SystemEvent.objects.bulk_create(
         SystemEvent(event_type="health_check", severity="info", message="ok", timestamp=old)

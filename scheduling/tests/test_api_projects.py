@@ -1,8 +1,10 @@
+from urllib.parse import quote
+
 import pytest
 
 from scheduling.models import Project
 
-from .factories import ProjectFactory, ScheduledTaskFactory
+from .factories import AgentFactory, ExecutionResultFactory, ProjectFactory, ScheduledTaskFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -197,8 +199,16 @@ def test_every_scheduling_endpoint_needs_authentication(anon_client, method, pat
     )
 
 
-@pytest.mark.parametrize("path", ["/api/projects/%D9%A1", "/api/tasks/%D9%A1", "/api/agents/1x"])
-def test_an_id_in_a_path_is_ascii_digits(staff_client, path):
-    ProjectFactory(id=1)
+@pytest.mark.parametrize("collection", ["projects", "tasks", "agents", "executions"])
+def test_an_id_in_a_path_is_ascii_digits(staff_client, collection):
+    project = ProjectFactory()
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=project.user, project=project))
+    pk = {
+        "projects": execution.task.project_id, "tasks": execution.task_id,
+        "agents": AgentFactory().pk, "executions": execution.pk,
+    }[collection]
+    # The same number in ARABIC-INDIC digits, which int() reads as the ASCII ones.
+    other_digits = quote("".join(chr(0x660 + int(digit)) for digit in str(pk)))
 
-    assert staff_client.get(path).status_code == 404
+    assert staff_client.get(f"/api/{collection}/{pk}").status_code == 200
+    assert staff_client.get(f"/api/{collection}/{other_digits}").status_code == 404

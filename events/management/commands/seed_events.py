@@ -68,7 +68,7 @@ class Command(AuditedCommand):
         )
         if parallel:
             _close_connections()
-            # Forked before the progress bar starts its monitor thread: the process has none.
+            # Forked from a process without threads: brain.progress's bars start none.
             with multiprocessing.get_context("fork").Pool(jobs) as pool:
                 self._show_progress(pool.imap_unordered(_load, batches), count, options)
         else:
