@@ -49,10 +49,13 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
-class ProjectViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class _ModelViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
+
+
+class ProjectViewSet(_ModelViewSet):
     """Projects of the authenticated user (all projects for staff)."""
 
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ProjectSerializer
     filterset_class = ProjectFilter
     ordering_fields = ["created_at", "updated_at", "name", "tasks_count", "id"]
@@ -76,10 +79,9 @@ class ProjectViewSet(ReadAheadMixin, viewsets.ModelViewSet):
         services.project_delete(project=instance)
 
 
-class ScheduledTaskViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class ScheduledTaskViewSet(_ModelViewSet):
     """Scheduled tasks of the authenticated user (all tasks for staff)."""
 
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ScheduledTaskSerializer
     filterset_class = ScheduledTaskFilter
     ordering_fields = ["created_at", "updated_at", "next_run_at", "skill_name", "status", "id"]
@@ -122,10 +124,9 @@ class AgentPermission(permissions.BasePermission):
         return bool(request.user and request.user.is_staff)
 
 
-class AgentViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class AgentViewSet(_ModelViewSet):
     """Agents: read and heartbeat for every user, writes for staff."""
 
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = AgentSerializer
     filterset_class = AgentFilter
     permission_classes = [permissions.IsAuthenticated, AgentPermission]
@@ -164,10 +165,9 @@ class AgentViewSet(ReadAheadMixin, viewsets.ModelViewSet):
         return Response(AgentTypesSerializer({"types": agent_types()}).data)
 
 
-class ExecutionResultViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class ExecutionResultViewSet(_ModelViewSet):
     """Executions of the authenticated user's tasks (all executions for staff)."""
 
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
     serializer_class = ExecutionResultSerializer
     filterset_class = ExecutionResultFilter
     ordering_fields = ["started_at", "ended_at", "duration_ms", "status", "id"]
