@@ -14,3 +14,12 @@ class JSONRenderer(renderers.JSONRenderer):
         except UnicodeEncodeError:
             self.ensure_ascii = True
             return super().render(data, accepted_media_type, renderer_context)
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, with a lone surrogate in the page (the same error messages) written
+    as `\\ud800` rather than failing to encode."""
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        page = super().render(data, accepted_media_type, renderer_context)
+        return page.encode(self.charset, "backslashreplace")

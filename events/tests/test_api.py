@@ -147,6 +147,19 @@ def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, er
     assert not SystemEvent.objects.exists()
 
 
+def test_the_browsable_api_shows_an_error_quoting_a_lone_surrogate(api_client):
+    body = '{"event_type": "deploy", "severity": "\\ud800", "message": "m"}'
+
+    response = api_client.generic(
+        "POST", "/api/events", body, content_type="application/json", HTTP_ACCEPT="text/html"
+    )
+
+    assert response.status_code == 400
+    assert response["Content-Type"] == "text/html; charset=utf-8"
+    assert "&quot;\\ud800&quot; is not a valid choice." in response.content.decode()
+    assert not SystemEvent.objects.exists()
+
+
 @pytest.mark.parametrize("field", ["event_type", "severity", "message"])
 def test_create_requires_the_seed_fields(api_client, field):
     payload = {key: value for key, value in VALID.items() if key != field}
