@@ -147,6 +147,15 @@ def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, er
     assert not SystemEvent.objects.exists()
 
 
+def test_the_browsable_api_renders_the_list(api_client):
+    SystemEventFactory(message="shown in the page")
+
+    response = api_client.get("/api/events", HTTP_ACCEPT="text/html")
+
+    assert (response.status_code, response["Content-Type"]) == (200, "text/html; charset=utf-8")
+    assert "shown in the page" in response.content.decode()
+
+
 def test_the_browsable_api_shows_an_error_quoting_a_lone_surrogate(api_client):
     body = '{"event_type": "deploy", "severity": "\\ud800", "message": "m"}'
 
