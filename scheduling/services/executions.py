@@ -66,8 +66,11 @@ def execution_create(
     duration_ms: int | None = None,
     worker: str = "",
 ) -> ExecutionResult:
-    """Records a run of `task`, normally as it starts (no status, ended_at or duration_ms). When
+    """Records a run of `task`, normally as it starts (no status, ended_at or duration_ms). A
+    final status given without ended_at ends the run now, as execution_complete does. When
     ended_at is given without duration_ms, duration_ms is computed from the two times."""
+    if status is not None and ended_at is None:
+        ended_at = now()
     execution = ExecutionResult(
         task=task,
         started_at=now() if started_at is None else started_at,
@@ -94,12 +97,16 @@ def execution_create(
 @transaction.atomic
 def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResult:
     """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it. A
-    final status can change but not go back to none (the run did end). Only the changed fields
-    are written, so a completion recorded meanwhile is never reverted by a stale copy."""
+    final status can change but not go back to none (the run did end); given to a run without
+    ended_at, it ends the run now, as execution_complete does. Only the changed fields are
+    written, so a completion recorded meanwhile is never reverted by a stale copy."""
     if execution.status is not None and "status" in data and data["status"] is None:
         raise ValidationError({"status": "A completed execution keeps a final status."})
     assign(execution, data, EXECUTION_UPDATABLE)
     changed = set(data)
+    if "status" in data and execution.status is not None and execution.ended_at is None:
+        execution.ended_at = now()
+        changed.add("ended_at")
     if {"started_at", "ended_at"} & changed:
         _fill_duration(execution, duration_given="duration_ms" in data)
         changed.add("duration_ms")

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.utils import timezone
 
 from scheduling.models import ExecutionResult
 
@@ -381,3 +382,23 @@ def test_an_error_of_no_one_field_is_named_as_drf_names_it(api_client, user):
         400, {"non_field_errors": ["ended_at cannot be before started_at."]}
     )
     assert not ExecutionResult.objects.exists()
+
+
+def test_a_final_status_without_ended_at_ends_the_run_now(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+    running = ExecutionResultFactory(task=task, status=None, ended_at=None, duration_ms=None)
+    before = timezone.now()
+
+    created = api_client.post(
+        "/api/executions", {"task_id": task.pk, "started_at": iso(START), "status": "success"}
+    )
+    patched = api_client.patch(f"/api/executions/{running.pk}", {"status": "cancelled"})
+
+    assert (created.status_code, patched.status_code) == (201, 200)
+    for body in (created.json(), patched.json()):
+        execution = ExecutionResult.objects.get(pk=body["id"])
+        assert execution.ended_at >= before
+        assert execution.duration_ms == (
+            (execution.ended_at - execution.started_at) // timedelta(milliseconds=1)
+        )
+        assert (body["ended_at"], body["duration_ms"]) == (iso(execution.ended_at), execution.duration_ms)
