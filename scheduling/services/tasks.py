@@ -63,11 +63,12 @@ def task_create(
 
 @transaction.atomic
 def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
-    """Updates a task. A changed cron or timezone recomputes next_run_at from now (unless `data`
-    sets next_run_at too), and so does a next_run_at set to None, as on create (a pending task
-    without one would never be due). A move to another project moves one from one tasks_count to the
-    other; the task's row is locked first, so concurrent moves of one task stay exact. Only the
-    changed fields are written, so a claim the scheduler made meanwhile is never overwritten."""
+    """Updates a task, validating the fields `data` changes. A changed cron or timezone
+    recomputes next_run_at from now (unless `data` sets next_run_at too), and so does a
+    next_run_at set to None, as on create (a pending task without one would never be due). A move
+    to another project moves one from one tasks_count to the other; the task's row is locked
+    first, so concurrent moves of one task stay exact. Only the changed fields are written, so a
+    claim the scheduler made meanwhile is never overwritten."""
     committed_project_id = (
         ScheduledTask.objects.select_for_update()
         .filter(pk=task.pk)
