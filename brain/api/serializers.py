@@ -1,5 +1,6 @@
 """Serializer pieces shared by every app's API."""
 
+import copy
 import re
 
 from django.db import models
@@ -32,13 +33,31 @@ class DateTimeField(serializers.DateTimeField):
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """The API's ModelSerializer: model JSON and date-time fields become this module's."""
+    """The API's ModelSerializer: model JSON and date-time fields become this module's.
+
+    DRF works out a ModelSerializer's fields from the model (field info, uniqueness, extra
+    kwargs) for every serializer it instantiates, that is on every request; nothing that work
+    reads changes while the process runs (Meta, the model, the class's own build methods). Here it
+    runs once per class, and each serializer gets a deep copy of the result, as DRF gives each
+    one a deep copy of its declared fields. A subclass whose fields depend on the request or the
+    instance builds them in its own get_fields(), on top of this one's.
+    """
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
         models.DateTimeField: DateTimeField,
     }
+
+    def get_fields(self):
+        cls = type(self)
+        built = cls.__dict__.get("_built_fields")
+        if built is None:
+            built = super().get_fields()
+            cls._built_fields = built
+        elif self.url_field_name is None:  # as DRF's get_fields() sets it
+            self.url_field_name = api_settings.URL_FIELD_NAME
+        return copy.deepcopy(built)
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

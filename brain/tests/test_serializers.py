@@ -1,0 +1,78 @@
+"""brain.api.serializers.ModelSerializer: the fields DRF works out from the model are built once
+per class and copied for each serializer, and they are exactly the fields DRF would build."""
+
+import pytest
+from rest_framework import serializers
+
+from brain.api.serializers import ModelSerializer
+from events.serializers import SystemEventCreateSerializer, SystemEventUpdateSerializer
+from events.tests.factories import SystemEventFactory
+from scheduling.serializers import (
+    AgentSerializer,
+    ExecutionResultSerializer,
+    ProjectSerializer,
+    ScheduledTaskSerializer,
+)
+
+API_MODEL_SERIALIZERS = [
+    SystemEventCreateSerializer,
+    SystemEventUpdateSerializer,
+    ProjectSerializer,
+    ScheduledTaskSerializer,
+    AgentSerializer,
+    ExecutionResultSerializer,
+]
+
+
+def drf_fields(serializer_class):
+    """The fields DRF's own ModelSerializer.get_fields() builds for `serializer_class`."""
+    return serializers.ModelSerializer.get_fields(serializer_class())
+
+
+@pytest.mark.parametrize("serializer_class", API_MODEL_SERIALIZERS)
+def test_the_fields_are_the_ones_drf_builds(serializer_class):
+    assert issubclass(serializer_class, ModelSerializer)
+
+    first, second = serializer_class().fields, serializer_class().fields
+
+    assert repr(first) == repr(second) == repr(drf_fields(serializer_class))
+
+
+def test_each_serializer_has_its_own_fields():
+    first, second = SystemEventCreateSerializer(), SystemEventCreateSerializer()
+
+    assert first.fields["message"] is not second.fields["message"]
+    assert first.fields["message"].parent is first
+    assert second.fields["message"].parent is second
+
+
+def test_the_model_is_read_once_per_class(monkeypatch):
+    class Serializer(ModelSerializer):
+        class Meta:
+            model = SystemEventCreateSerializer.Meta.model
+            fields = ["message"]
+
+    calls = []
+    build_field = Serializer.build_field
+    monkeypatch.setattr(
+        Serializer, "build_field", lambda self, *args: calls.append(args) or build_field(self, *args)
+    )
+
+    Serializer().fields
+    Serializer().fields
+
+    assert len(calls) == 1
+
+
+@pytest.mark.django_db
+def test_an_error_in_one_serializer_does_not_reach_the_next():
+    invalid = SystemEventCreateSerializer(data={"event_type": "", "severity": "x", "message": ""})
+    valid = SystemEventUpdateSerializer(SystemEventFactory(), data={"message": "ok"}, partial=True)
+    later = SystemEventCreateSerializer(
+        data={"event_type": "deploy", "severity": "info", "message": "m"}
+    )
+
+    assert not invalid.is_valid()
+    assert set(invalid.errors) == {"event_type", "severity", "message"}
+    assert valid.is_valid(), valid.errors
+    assert later.is_valid(), later.errors
