@@ -100,11 +100,12 @@ def _insert(entries, using):
 
 
 def _execute(connection, sql, params):
-    """On PostgreSQL (brain.db.postgresql) the INSERT is pipelined: nothing reads its result, so
-    inside a transaction it costs no round trip of its own."""
-    execute_pipelined = getattr(connection, "execute_pipelined", None)
-    if execute_pipelined is not None:
-        execute_pipelined(sql, params)
+    """On PostgreSQL (brain.db.postgresql) the INSERT is deferred: nothing reads its result, so
+    inside a transaction it travels with the COMMIT (or the next statement) and costs no round
+    trip of its own."""
+    execute_deferred = getattr(connection, "execute_deferred", None)
+    if execute_deferred is not None:
+        execute_deferred(sql, params)
         return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)

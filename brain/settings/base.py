@@ -93,7 +93,7 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'brain.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, plus pipelined statements for the audit records (brain/db/postgresql).
+    # Django's backend, plus deferred statements for the audit records (brain/db/postgresql).
     DATABASES["default"]["ENGINE"] = "brain.db.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -1,126 +1,143 @@
-"""Django's PostgreSQL backend, plus statements sent without waiting for their answer.
+"""Django's PostgreSQL backend, plus statements that travel with the next one.
 
 An audit record's INSERT returns nothing its caller reads, yet a plain `execute()` waits a full
 round trip to PostgreSQL for its answer: on an audited save that wait costs as much as the UPDATE
-itself (docs/benchmarks.md, "Audit"). `execute_pipelined()` sends such a statement in psycopg's
-pipeline mode and returns at once; its answer is collected with the next statement's, or with
-the COMMIT, in that one round trip. Inside a transaction that changes nothing a caller can see:
-every statement still runs in order in the same transaction, and an error in the pipelined one
-is raised by the next statement or by the commit, which then rolls the whole transaction back.
+itself (docs/benchmarks.md, "Audit"). Inside a transaction, `execute_deferred()` binds such a
+statement client-side into SQL text and holds it. The transaction's next statement carries the
+held ones in its own message, ahead of itself (the simple query protocol runs several statements
+in one message), and so does the COMMIT: they cost no round trip of their own, and they run in
+order, so the transaction sees what it would have seen had they run at once. A statement that
+cannot carry them (executemany, a server-side cursor, server-side binding, COPY) sends them first,
+on their own.
 
-Outside a transaction (autocommit), `execute_pipelined()` is a plain `execute()`: pipelined
-statements would otherwise share an implicit transaction.
+An error in a held statement is raised by the statement or the commit that carries it, and the
+transaction is rolled back as for any failed statement; a rollback drops the statements still held
+(they never ran). Each is logged (connection.queries) when it is held, and the statement that
+carries it is logged as itself.
+
+Outside a transaction (autocommit), `execute_deferred()` is a plain `execute()`.
 """
 
 import logging
 
 import psycopg
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, operations
 from django.db.backends.utils import CursorWrapper, debug_transaction
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("django.db.backends")
 
 
-class PipelineAwareCursorWrapper(CursorWrapper):
+class DeferredAwareCursorWrapper(CursorWrapper):
     def copy(self, *args, **kwargs):
-        # COPY is refused in pipeline mode: the pending answers are collected first.
-        self.db.complete_pipeline()
+        # COPY has its own protocol: the held statements are sent before it.
+        self.db.send_deferred()
         return self.cursor.copy(*args, **kwargs)
 
 
-class PipelineAwareCursorDebugWrapper(base.CursorDebugWrapper):
+class DeferredAwareCursorDebugWrapper(base.CursorDebugWrapper):
     def copy(self, statement):
-        self.db.complete_pipeline()
+        self.db.send_deferred()
         return super().copy(statement)
 
 
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        query = super().last_executed_query(cursor, sql, params)
+        carrier, carried_length = self.connection._last_carrier
+        if cursor is carrier and query is not None:
+            query = query[carried_length:]  # the held statements were logged as they were held
+        return query
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._pipeline = None
-        self._pipelined_cursor = None
-        self._sending_pipelined = False
-        # Outermost wrapper: the statement after a pipelined one joins its round trip.
-        self.execute_wrappers.append(self._join_pipeline)
+        self._deferred = []
+        self._deferring_cursor = None
+        # The cursor whose last statement carried held ones, and the length of their text.
+        self._last_carrier = (None, 0)
+        # Outermost wrapper: every statement sends the held ones first.
+        self.execute_wrappers.append(self._send_deferred_first)
 
-    def execute_pipelined(self, sql, params=None):
-        """Executes `sql`, whose result the caller does not read, without waiting for its answer
-        when inside a transaction (see the module's docstring)."""
+    def execute_deferred(self, sql, params=None):
+        """Executes `sql`, whose result the caller does not read, with the transaction's next
+        statement or its COMMIT when inside a transaction (see the module's docstring)."""
         if not self.in_atomic_block:
             with self.cursor() as cursor:
                 cursor.execute(sql, params)
             return
-        if self._pipeline is None:
-            with self.wrap_database_errors:
-                self._pipeline = self.connection.pipeline()
-                self._pipeline.__enter__()
-        cursor = self._pipelined_cursor
+        self.ensure_connection()
+        cursor = self._deferring_cursor
         if cursor is None or cursor.connection is not self.connection:
-            # The connection's own cursor class (client-side binding unless OPTIONS sets
-            # server_side_binding; the cheaper of the two here, in docs/benchmarks.md). One cursor
-            # per connection: nothing reads its results.
-            cursor = self._pipelined_cursor = self.connection.cursor()
-        wrapper = self.make_debug_cursor(cursor) if self.queries_logged else self.make_cursor(cursor)
-        self._sending_pipelined = True
-        try:
-            wrapper.execute(sql, params)
-        finally:
-            self._sending_pipelined = False
+            # Client-side binding, whatever the connection's cursors use: the statements are
+            # sent as text. One cursor per connection: it only binds and sends.
+            cursor = self._deferring_cursor = psycopg.ClientCursor(self.connection)
+        with self.wrap_database_errors:
+            statement = cursor.mogrify(sql, params)
+        self._deferred.append(statement)
+        if self.queries_logged:
+            # Logged as it is held, as Django logs each statement; its time is the carrier's.
+            self.queries_log.append({"sql": statement, "time": "0.000"})
+            logger.debug(
+                "(0.000) %s; args=None; alias=%s; deferred",
+                statement,
+                self.alias,
+                extra={"duration": 0, "sql": statement, "params": None, "alias": self.alias},
+            )
 
-    def complete_pipeline(self):
-        """Collects the answers of the pipelined statements, raising the first error among them,
-        and leaves pipeline mode. One round trip; nothing when none is pending."""
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
+    def send_deferred(self, then=None):
+        """Sends the held statements, followed by `then` (SQL text) when given, in one message
+        and one round trip, raising the first error among them. Nothing when none is held and
+        `then` is None."""
+        statements, self._deferred = self._deferred, []
+        if then is not None:
+            statements.append(then)
+        if statements:
             with self.wrap_database_errors:
-                pipeline.__exit__(None, None, None)
+                self._deferring_cursor.execute(";\n".join(statements))
 
-    def _join_pipeline(self, execute, sql, params, many, context):
-        if self._pipeline is None or self._sending_pipelined:
+    def _send_deferred_first(self, execute, sql, params, many, context):
+        self._last_carrier = (None, 0)
+        if not self._deferred:
             return execute(sql, params, many, context)
-        if isinstance(context["cursor"].cursor, psycopg.ServerCursor):
-            # Server-side cursors are refused in pipeline mode.
-            self.complete_pipeline()
+        cursor = context["cursor"].cursor
+        if many or not isinstance(cursor, psycopg.ClientCursor):
+            # Extended query protocol (server-side binding or cursor), or executemany: one
+            # statement per message.
+            self.send_deferred()
             return execute(sql, params, many, context)
-        try:
-            result = execute(sql, params, many, context)
-        except BaseException:
-            self._discard_pipeline()
-            raise
-        self.complete_pipeline()
+        if params is not None:
+            # Bound on its own, as execute() would: psycopg caches the parse of the statement's
+            # text, which the carried statements would make new each time.
+            with self.wrap_database_errors:
+                sql, params = cursor.mogrify(sql, params), None
+        statements, self._deferred = self._deferred, []
+        carried = "".join(f"{statement};\n" for statement in statements)
+        result = execute(carried + sql, params, many, context)
+        for _ in statements:
+            cursor.nextset()  # the carried statements' results come first
+        self._last_carrier = (cursor, len(carried))
         return result
 
-    def _discard_pipeline(self):
-        """Leaves pipeline mode when the transaction is being abandoned: an error among the
-        pending answers is logged, not raised (the rollback undoes those statements anyway)."""
-        pipeline, self._pipeline = self._pipeline, None
-        if pipeline is not None:
-            try:
-                pipeline.__exit__(None, None, None)
-            except psycopg.Error:
-                logger.warning("pipelined statement failed in a rolled-back transaction",
-                               exc_info=True)
-
     def _commit(self):
-        if self._pipeline is None:
+        if not self._deferred:
             return super()._commit()
-        # COMMIT joins the pipeline: the pending answers and the commit's come in one round trip.
         with debug_transaction(self, "COMMIT"):
-            with self.wrap_database_errors:
-                self.connection.execute("COMMIT")
-            self.complete_pipeline()
+            self.send_deferred(then="COMMIT")
 
     def _rollback(self):
-        self._discard_pipeline()
+        self._deferred.clear()
         return super()._rollback()
 
     def _close(self):
-        self._discard_pipeline()
-        self._pipelined_cursor = None
+        self._deferred.clear()
+        self._deferring_cursor = None
         return super()._close()
 
     def make_cursor(self, cursor):
-        return PipelineAwareCursorWrapper(cursor, self)
+        return DeferredAwareCursorWrapper(cursor, self)
 
     def make_debug_cursor(self, cursor):
-        return PipelineAwareCursorDebugWrapper(cursor, self)
+        return DeferredAwareCursorDebugWrapper(cursor, self)
