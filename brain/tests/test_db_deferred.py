@@ -1,13 +1,14 @@
-"""brain.db.postgresql: a statement given to execute_deferred() inside a transaction is held and
-sent in the next statement's message, or the COMMIT's, ahead of it; nothing else changes. What
-goes over the wire is read from libpq's protocol trace."""
+"""brain.db.postgresql: a statement given to execute_deferred() inside a transaction, and the
+transaction's BEGIN, are held and sent in the next statement's message, or the COMMIT's, ahead of
+it; nothing else changes. What goes over the wire is read from libpq's protocol trace."""
 
 import contextlib
 import tempfile
 
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
-from psycopg import pq
+from django.db import IntegrityError, ProgrammingError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
+from psycopg import IsolationLevel, pq
 
 from audit.models import AuditLog
 from events.models import SystemEvent
@@ -143,7 +144,7 @@ def test_the_commit_carries_the_statements_in_one_round_trip():
     *_, last = queries_sent(sent)
     assert "'deferred_test', '4'" in last and "'deferred_test', '5'" in last
     assert last.endswith("COMMIT")
-    assert sent["round_trips"] == 3  # BEGIN, the EXISTS, then the INSERTs with the COMMIT
+    assert sent["round_trips"] == 2  # BEGIN with the EXISTS, then the INSERTs with the COMMIT
     assert sorted(committed_record_ids()) == ["4", "5"]
 
 
@@ -232,3 +233,92 @@ def test_text_with_percent_signs_and_quotes_is_sent_as_it_is():
         )
 
     assert stored == ["50% 'off'; DROP"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transactions_begin_travels_with_its_first_statement():
+    with wire() as sent, CaptureQueriesContext(connection) as logged:
+        with transaction.atomic():
+            SystemEvent.objects.exists()
+            SystemEvent.objects.exists()
+
+    first, second, commit = queries_sent(sent)
+    assert first.startswith("BEGIN;\nSELECT") and second.startswith("SELECT")
+    assert commit == "COMMIT"
+    assert sent["round_trips"] == 3
+    assert [query["sql"].split(" ")[0] for query in logged] == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_that_runs_nothing_sends_nothing():
+    connection.ensure_connection()
+    with wire() as sent:
+        with transaction.atomic():
+            pass
+        with pytest.raises(RuntimeError), transaction.atomic():
+            raise RuntimeError
+
+    assert sent["messages"] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_transaction_is_rolled_back():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        SystemEvent.objects.create(event_type="deploy", severity="info", message="lost")
+        SystemEvent.objects.create(event_type="deploy", severity="bad", message="refused")
+
+    assert not SystemEvent.objects.filter(message="lost").exists()
+    assert connection.connection.info.transaction_status == pq.TransactionStatus.IDLE
+
+
+def _holdable_cursors():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT is_holdable FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        return [holdable for (holdable,) in cursor.fetchall()]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_named_cursors_are_held_past_the_transaction_only_outside_one():
+    SystemEvent.objects.create(event_type="deploy", severity="info", message="a")
+    seen = {}
+    for in_transaction in (True, False):
+        with transaction.atomic() if in_transaction else contextlib.nullcontext():
+            iterator = SystemEvent.objects.iterator(chunk_size=1)
+            next(iterator)
+            seen[in_transaction] = _holdable_cursors()
+            iterator.close()
+
+    assert seen == {True: [False], False: [True]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_autocommit_cannot_be_turned_on_inside_a_transaction():
+    connection.set_autocommit(False)
+    try:
+        SystemEvent.objects.exists()
+        with pytest.raises(ProgrammingError, match="can't change 'autocommit' now"):
+            connection.set_autocommit(True)
+    finally:
+        connection.rollback()
+        connection.set_autocommit(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_isolation_level_is_left_to_psycopg():
+    other = connections.create_connection("default")
+    options = {key: value for key, value in other.settings_dict["OPTIONS"].items() if key != "pool"}
+    # Its own connection, outside the pool, which must not keep the isolation level.
+    other.settings_dict = {
+        **other.settings_dict,
+        "OPTIONS": {**options, "isolation_level": IsolationLevel.REPEATABLE_READ},
+    }
+    try:
+        other.set_autocommit(False)  # as transaction.atomic() does
+        with other.cursor() as cursor:
+            cursor.execute("SHOW transaction_isolation")
+            level = cursor.fetchone()[0]
+        other.rollback()
+    finally:
+        other.close()
+
+    assert level == "repeatable read"

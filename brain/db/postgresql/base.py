@@ -1,4 +1,5 @@
-"""Django's PostgreSQL backend, plus statements that travel with the next one.
+"""Django's PostgreSQL backend, plus statements that travel with the next one: a transaction's
+BEGIN, and statements whose result nobody reads.
 
 An audit record's INSERT returns nothing its caller reads, yet a plain `execute()` waits a full
 round trip to PostgreSQL for its answer: on an audited save that wait costs as much as the UPDATE
@@ -16,13 +17,22 @@ transaction is rolled back as for any failed statement; a rollback drops the sta
 carries it is logged as itself.
 
 Outside a transaction (autocommit), `execute_deferred()` is a plain `execute()`.
+
+A transaction's BEGIN is held the same way. psycopg, out of autocommit, sends BEGIN in a round trip
+of its own before the transaction's first statement; here psycopg stays in autocommit mode and the
+BEGIN travels with that first statement. A transaction that runs no statement costs no round trip
+at all, and its COMMIT or ROLLBACK is not sent either (psycopg sends them only when PostgreSQL is in
+a transaction). With an isolation level, read-only or deferrable set on the connection, psycopg
+begins transactions itself, as in Django's backend.
 """
 
 import logging
 
 import psycopg
 from django.db.backends.postgresql import base, operations
+from psycopg import pq
 from django.db.backends.utils import CursorWrapper, debug_transaction
+from django.utils.asyncio import async_unsafe
 
 logger = logging.getLogger("django.db.backends")
 
@@ -55,6 +65,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._deferred = []
+        self._begin_held = False
         self._deferring_cursor = None
         # The cursor whose last statement carried held ones, and the length of their text.
         self._last_carrier = (None, 0)
@@ -69,13 +80,8 @@ class DatabaseWrapper(base.DatabaseWrapper):
                 cursor.execute(sql, params)
             return
         self.ensure_connection()
-        cursor = self._deferring_cursor
-        if cursor is None or cursor.connection is not self.connection:
-            # Client-side binding, whatever the connection's cursors use: the statements are
-            # sent as text. One cursor per connection: it only binds and sends.
-            cursor = self._deferring_cursor = psycopg.ClientCursor(self.connection)
         with self.wrap_database_errors:
-            statement = cursor.mogrify(sql, params)
+            statement = self._deferring().mogrify(sql, params)
         self._deferred.append(statement)
         if self.queries_logged:
             # Logged as it is held, as Django logs each statement; its time is the carrier's.
@@ -91,12 +97,24 @@ class DatabaseWrapper(base.DatabaseWrapper):
         """Sends the held statements, followed by `then` (SQL text) when given, in one message
         and one round trip, raising the first error among them. Nothing when none is held and
         `then` is None."""
-        statements, self._deferred = self._deferred, []
+        statements = self._take_deferred()
         if then is not None:
             statements.append(then)
         if statements:
             with self.wrap_database_errors:
-                self._deferring_cursor.execute(";\n".join(statements))
+                self._deferring().execute(";\n".join(statements))
+
+    def _deferring(self):
+        """The connection's cursor for held statements: client-side binding, whatever the
+        connection's cursors use, as they are sent as text; it only binds and sends."""
+        cursor = self._deferring_cursor
+        if cursor is None or cursor.connection is not self.connection:
+            cursor = self._deferring_cursor = psycopg.ClientCursor(self.connection)
+        return cursor
+
+    def _take_deferred(self):
+        statements, self._deferred, self._begin_held = self._deferred, [], False
+        return statements
 
     def _send_deferred_first(self, execute, sql, params, many, context):
         self._last_carrier = (None, 0)
@@ -113,7 +131,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # text, which the carried statements would make new each time.
             with self.wrap_database_errors:
                 sql, params = cursor.mogrify(sql, params), None
-        statements, self._deferred = self._deferred, []
+        statements = self._take_deferred()
         carried = "".join(f"{statement};\n" for statement in statements)
         result = execute(carried + sql, params, many, context)
         for _ in statements:
@@ -121,20 +139,58 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self._last_carrier = (cursor, len(carried))
         return result
 
+    def _holds_begin(self):
+        connection = self.connection
+        return (
+            connection.isolation_level is None
+            and connection.read_only is None
+            and connection.deferrable is None
+        )
+
+    def _set_autocommit(self, autocommit):
+        if not self._holds_begin():
+            return super()._set_autocommit(autocommit)
+        status = self.connection.info.transaction_status
+        if autocommit and status != pq.TransactionStatus.IDLE:
+            with self.wrap_database_errors:  # as psycopg refuses it
+                raise psycopg.ProgrammingError(
+                    f"can't change 'autocommit' now: connection in transaction status {status.name}"
+                )
+        if not self.connection.autocommit:  # a new connection: the pool's start without it
+            with self.wrap_database_errors:
+                self.connection.autocommit = True
+        self._take_deferred()
+        if not autocommit:
+            self._deferred.append("BEGIN")
+            self._begin_held = True
+
     def _commit(self):
+        if self._begin_held and len(self._deferred) == 1:
+            self._take_deferred()  # the transaction ran nothing: nothing to send
+            return None
         if not self._deferred:
-            return super()._commit()
+            return super()._commit()  # psycopg's: COMMIT when PostgreSQL is in a transaction
         with debug_transaction(self, "COMMIT"):
             self.send_deferred(then="COMMIT")
+        return None
 
     def _rollback(self):
-        self._deferred.clear()
-        return super()._rollback()
+        self._take_deferred()
+        return super()._rollback()  # psycopg's: ROLLBACK when PostgreSQL is in a transaction
 
     def _close(self):
-        self._deferred.clear()
+        self._take_deferred()
         self._deferring_cursor = None
         return super()._close()
+
+    @async_unsafe
+    def create_cursor(self, name=None):
+        cursor = super().create_cursor(name)
+        if name is not None and self._holds_begin():
+            # Django declares a named cursor WITH HOLD (kept past the transaction) when psycopg is
+            # in autocommit mode, which here it always is: only outside Django's transactions.
+            cursor._withhold = self.get_autocommit()
+        return cursor
 
     def make_cursor(self, cursor):
         return DeferredAwareCursorWrapper(cursor, self)
