@@ -6,9 +6,17 @@ import contextlib
 import tempfile
 
 import pytest
-from django.db import IntegrityError, ProgrammingError, connection, connections, transaction
+from django.db import (
+    IntegrityError,
+    InternalError,
+    ProgrammingError,
+    connection,
+    connections,
+    transaction,
+)
+from django.db.transaction import TransactionManagementError
 from django.test.utils import CaptureQueriesContext
-from psycopg import IsolationLevel, pq
+from psycopg import IsolationLevel, pq, sql
 
 from audit.models import AuditLog
 from events.models import SystemEvent
@@ -243,7 +251,7 @@ def test_a_transactions_begin_travels_with_its_first_statement():
             SystemEvent.objects.exists()
 
     first, second, commit = queries_sent(sent)
-    assert first.startswith("BEGIN;\nSELECT") and second.startswith("SELECT")
+    assert first.startswith("BEGIN\n;\nSELECT") and second.startswith("SELECT")
     assert commit == "COMMIT"
     assert sent["round_trips"] == 3
     assert [query["sql"].split(" ")[0] for query in logged] == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
@@ -292,12 +300,13 @@ def test_named_cursors_are_held_past_the_transaction_only_outside_one():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_autocommit_cannot_be_turned_on_inside_a_transaction():
+def test_autocommit_cannot_be_changed_inside_a_transaction():
     connection.set_autocommit(False)
     try:
         SystemEvent.objects.exists()
-        with pytest.raises(ProgrammingError, match="can't change 'autocommit' now"):
-            connection.set_autocommit(True)
+        for autocommit in (True, False):
+            with pytest.raises(ProgrammingError, match="can't change 'autocommit' now"):
+                connection.set_autocommit(autocommit)
     finally:
         connection.rollback()
         connection.set_autocommit(True)
@@ -322,3 +331,115 @@ def test_an_isolation_level_is_left_to_psycopg():
         other.close()
 
     assert level == "repeatable read"
+
+
+def _insert_event(cursor, message):
+    cursor.execute(
+        "INSERT INTO system_events (event_type, severity, message, source, timestamp, created_at) "
+        "VALUES ('deploy', 'info', %s, '', now(), now())",
+        [message],
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_every_kind_of_first_statement_runs_inside_the_transaction():
+    def composed(cursor):
+        cursor.execute(
+            sql.SQL(
+                "INSERT INTO system_events (event_type, severity, message, source, timestamp, "
+                "created_at) VALUES ('deploy', 'info', {}, '', now(), now())"
+            ).format(sql.Literal("composed"))
+        )
+
+    def executemany(cursor):
+        cursor.executemany(
+            "INSERT INTO system_events (event_type, severity, message, source, timestamp, "
+            "created_at) VALUES ('deploy', 'info', %s, '', now(), now())",
+            [("many",)],
+        )
+
+    def copy(cursor):
+        with cursor.copy(
+            "COPY system_events (event_type, severity, message, source, timestamp, created_at) "
+            "FROM STDIN"
+        ) as copying:
+            copying.write_row(["deploy", "info", "copied", "", "2026-01-01", "2026-01-01"])
+
+    for first_statement in (composed, executemany, copy):
+        with pytest.raises(RuntimeError), transaction.atomic():
+            with connection.cursor() as cursor:
+                first_statement(cursor)
+            raise RuntimeError
+
+    assert not SystemEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_first_statement_postgresql_refuses_whole_leaves_the_block_broken():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with connection.cursor() as cursor:
+            with pytest.raises(ProgrammingError):
+                cursor.execute("SELEC 1")
+            with pytest.raises(TransactionManagementError):
+                _insert_event(cursor, "after the error")
+        raise RuntimeError
+
+    assert not SystemEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_held_statement_failing_in_an_inner_blocks_savepoint_fails_the_commit():
+    with pytest.raises(InternalError, match="an earlier statement of the transaction failed"):
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                _insert_event(cursor, "outer")
+            deferred(operation="BAD")
+            try:
+                with transaction.atomic():  # its SAVEPOINT carries the failing INSERT
+                    pass
+            except IntegrityError:
+                pass
+
+    assert not SystemEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_savepoint_rollback_drops_the_statements_held_since():
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            _insert_event(cursor, "outer")
+        with pytest.raises(RuntimeError), transaction.atomic():
+            deferred(operation="BAD")  # would fail, but the block is rolled back anyway
+            raise RuntimeError
+        deferred(record_id="30")
+
+    assert list(SystemEvent.objects.values_list("message", flat=True)) == ["outer"]
+    assert committed_record_ids() == ["30"]
+
+
+@pytest.mark.django_db
+def test_a_held_statement_ending_in_a_comment():
+    with transaction.atomic():
+        connection.execute_deferred(INSERT + " -- a note", ["CREATE", "31"])
+        stored = list(
+            AuditLog.objects.filter(table_name="deferred_test").values_list("record_id", flat=True)
+        )
+
+    assert stored == ["31"]
+
+
+@pytest.mark.django_db
+def test_a_broken_block_refuses_to_hold_a_statement():
+    with transaction.atomic():
+        with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+            SystemEvent.objects.create(event_type="deploy", severity="bad", message="m")
+        with pytest.raises(TransactionManagementError):
+            deferred(record_id="32")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_empty_transaction_is_logged_like_any_other():
+    with CaptureQueriesContext(connection) as logged, transaction.atomic():
+        pass
+
+    assert [query["sql"] for query in logged] == ["BEGIN", "COMMIT"]
