@@ -21,6 +21,9 @@ def check_connection(connection):
     """
     if connection.broken or connection.pgconn.status != pq.ConnStatus.OK:
         raise psycopg.OperationalError("the connection is broken")
-    readable, _, _ = select.select([connection.pgconn.socket], [], [], 0)
-    if readable:
+    # poll(), not select(): select() refuses a descriptor numbered 1024 or more, which a process
+    # with many files or sockets open hands out.
+    listening = select.poll()
+    listening.register(connection.pgconn.socket, select.POLLIN)
+    if listening.poll(0):
         ConnectionPool.check_connection(connection)

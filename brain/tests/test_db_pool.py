@@ -1,5 +1,5 @@
 """brain.db.pool: a pooled connection the server has closed is replaced when it is handed out,
-and a healthy one is handed out without a query."""
+and a healthy one is handed out without a query, whatever its descriptor's number."""
 
 import time
 
@@ -54,3 +54,22 @@ def test_a_healthy_connection_passes_without_a_query(monkeypatch):
     check_connection(connection.connection)
 
     assert asked == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_on_a_descriptor_above_1023_is_checked(tmp_path):
+    opened = []
+    try:
+        while not opened or opened[-1].fileno() < 1100:  # select() stops at 1023
+            opened.append(open(tmp_path / "fd", "w"))  # noqa: SIM115
+        params = connection.get_connection_params()
+        with psycopg.connect(
+            host=params.get("host"), port=params.get("port"), user=params.get("user"),
+            password=params.get("password"), dbname=params["dbname"], autocommit=True,
+        ) as fresh:
+            assert fresh.pgconn.socket > 1023
+
+            check_connection(fresh)  # raised ValueError from select(): a failed check
+    finally:
+        for file in opened:
+            file.close()
