@@ -443,3 +443,18 @@ def test_an_empty_transaction_is_logged_like_any_other():
         pass
 
     assert [query["sql"] for query in logged] == ["BEGIN", "COMMIT"]
+
+
+@pytest.mark.django_db
+def test_a_failed_carrier_is_logged_as_itself():
+    with pytest.raises(IntegrityError), transaction.atomic():
+        with CaptureQueriesContext(connection) as logged:
+            deferred(operation="BAD")
+            try:
+                AuditLog.objects.count()
+            finally:
+                sent = [query["sql"] for query in logged]
+
+    held, carrier = sent
+    assert held.startswith("INSERT INTO audit_logs")
+    assert carrier.startswith("SELECT COUNT(*)")

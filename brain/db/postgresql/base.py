@@ -145,6 +145,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         carried = "".join(f"{held}\n;\n" for held in self._deferred)
         began, count = self._begin_held, len(self._deferred)
         self._take_deferred()
+        self._last_carrier = (cursor, carried)  # for the log, whether it succeeds or fails
         try:
             with self.wrap_database_errors:
                 cursor.execute(carried + statement)
@@ -153,7 +154,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise
         for _ in range(count):
             cursor.nextset()  # the carried statements' results come first
-        self._last_carrier = (cursor, carried)
         return cursor
 
     def send_deferred(self, then=None):
