@@ -141,10 +141,10 @@ class DatabaseWrapper(base.DatabaseWrapper):
             # psycopg.sql alike. What fails on the client (binding, encoding) fails here, before
             # the held statements are taken.
             statement = cursor.mogrify(sql, params)
+        began = self._begin_held
+        held = self._take_deferred()
         # The semicolon on a line of its own: a held statement may end in a -- comment.
-        carried = "".join(f"{held}\n;\n" for held in self._deferred)
-        began, count = self._begin_held, len(self._deferred)
-        self._take_deferred()
+        carried = "".join(f"{each}\n;\n" for each in held)
         self._last_carrier = (cursor, carried)  # for the log, whether it succeeds or fails
         try:
             with self.wrap_database_errors:
@@ -152,7 +152,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         except Exception:
             self._sent_nothing(began)
             raise
-        for _ in range(count):
+        for _ in held:
             cursor.nextset()  # the carried statements' results come first
         return cursor
 
