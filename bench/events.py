@@ -7,8 +7,10 @@ token authentication, every figure next to the `/health/live` floor of the same 
 
 Targets: cached GET /api/events/{id}, cached GET /api/events/stats, POST /api/events, the first
 page of a filtered list (type + severity), and stats cold (a miss on every request) against the
-same four aggregate statements run directly in psql. With --list-only, only the floor and the
-filtered list (for the same measurement at 10x the rows).
+same four aggregate statements run directly in psql. Measured along with them, the issue's four
+reference views (bench/reference_urls.py), which say how the machine compares with the one the
+targets were set on. With --list-only, only the floor and the filtered list (for the same
+measurement at 10x the rows).
 """
 
 import argparse
@@ -39,6 +41,7 @@ from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.web import print_table, serve, wrk  # noqa: E402
 from events import cache as events_cache  # noqa: E402
+from bench.reference_urls import CACHED_KEY  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 from events.selectors import event_stats  # noqa: E402
 
@@ -47,7 +50,12 @@ USERS = 100
 # The dashboard's load comes from many users: requests rotate over USERS tokens. DRF's user
 # throttle keeps each user's request times in the cache, so it stays on, with a per-second window
 # (the default 6000/min per user would turn a load test into 429s).
-SERVER_ENV = {"THROTTLE_RATE_USER": "1000000/s", "DEBUG": "0"}
+# The server also answers the issue's reference views (bench/reference_urls.py).
+SERVER_ENV = {
+    "THROTTLE_RATE_USER": "1000000/s",
+    "DEBUG": "0",
+    "DJANGO_SETTINGS_MODULE": "bench.reference_settings",
+}
 
 
 def ensure_rows(rows):
@@ -190,7 +198,20 @@ def main():
             ),
         }
         if not options.list_only:
+            cache.set(CACHED_KEY, "reference value", None)
             targets |= {
+                "reference: DRF view, constant (issue: 0.69)": lambda: wrk(
+                    f"{base_url}/reference/drf-constant", **run
+                ),
+                "reference: view, one django-redis read (issue: 0.56)": lambda: wrk(
+                    f"{base_url}/reference/cache-read", **run
+                ),
+                "reference: view, one primary-key SELECT (issue: 0.33)": lambda: wrk(
+                    f"{base_url}/reference/select/{event_id}", **run
+                ),
+                "reference: view, one INSERT (issue: 0.28)": lambda: wrk(
+                    f"{base_url}/reference/insert", method="POST", **run
+                ),
                 "GET /api/auth/me (DRF + token + throttle, reference)": lambda: wrk_tokens(
                     f"{base_url}/api/auth/me", tokens, **run
                 ),
