@@ -38,8 +38,8 @@ class ModelSerializer(serializers.ModelSerializer):
     DRF works out a ModelSerializer's fields from the model (field info, uniqueness, extra
     kwargs) for every serializer it instantiates, that is on every request; nothing that work
     reads changes while the process runs (Meta, the model, the class's own build methods). Here it
-    runs once per class, and each serializer gets a deep copy of the result, as DRF gives each
-    one a deep copy of its declared fields. A subclass whose fields depend on the request or the
+    runs once per class, and each serializer gets a copy of the result (copy_field), as DRF
+    gives each one a deep copy of its declared fields. A subclass whose fields depend on the request or the
     instance builds them in its own get_fields(), on top of this one's.
     """
 
@@ -57,7 +57,35 @@ class ModelSerializer(serializers.ModelSerializer):
             cls._built_fields = built
         elif self.url_field_name is None:  # as DRF's get_fields() sets it
             self.url_field_name = api_settings.URL_FIELD_NAME
-        return copy.deepcopy(built)
+        return {name: copy_field(field) for name, field in built.items()}
+
+
+# Fields with a field or serializer inside (bound to the field itself): DRF's deep copy.
+_NESTING = (
+    serializers.BaseSerializer,
+    serializers.ListField,
+    serializers.DictField,
+    serializers.ManyRelatedField,
+)
+# The modules whose leaf fields copy_field() copies by their attributes.
+_LEAF_FIELD_MODULES = frozenset({"rest_framework.fields", "rest_framework.relations", __name__})
+
+
+def copy_field(field):
+    """A copy of the unbound `field` for a new serializer to bind. DRF's deep copy makes a field
+    anew from deep copies of its arguments; a leaf field of DRF or of this module is copied by
+    its attributes instead, several times faster, with its mutable ones (validators, error
+    messages, style) copied, so no change made to the copy reaches the original."""
+    cls = type(field)
+    if cls.__module__ not in _LEAF_FIELD_MODULES or isinstance(field, _NESTING):
+        return copy.deepcopy(field)
+    clone = object.__new__(cls)
+    state = clone.__dict__
+    state.update(field.__dict__)
+    for name in ("_validators", "error_messages", "style"):
+        if name in state:
+            state[name] = copy.copy(state[name])
+    return clone
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

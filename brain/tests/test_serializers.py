@@ -1,10 +1,13 @@
 """brain.api.serializers.ModelSerializer: the fields DRF works out from the model are built once
-per class and copied for each serializer, and they are exactly the fields DRF would build."""
+per class and copied for each serializer, and they are exactly the fields DRF would build; the
+copies are the ones DRF's deep copy makes, and share nothing a change could reach through."""
+
+import copy
 
 import pytest
 from rest_framework import serializers
 
-from brain.api.serializers import ModelSerializer
+from brain.api.serializers import ModelSerializer, copy_field
 from events.serializers import SystemEventCreateSerializer, SystemEventUpdateSerializer
 from events.tests.factories import SystemEventFactory
 from scheduling.serializers import (
@@ -76,3 +79,61 @@ def test_an_error_in_one_serializer_does_not_reach_the_next():
     assert set(invalid.errors) == {"event_type", "severity", "message"}
     assert valid.is_valid(), valid.errors
     assert later.is_valid(), later.errors
+
+
+@pytest.mark.parametrize("serializer_class", API_MODEL_SERIALIZERS)
+def test_each_copy_has_the_state_of_drf_s_deep_copy(serializer_class):
+    serializer_class().fields  # builds them
+    built = serializer_class._built_fields
+
+    for name, field in built.items():
+        ours, drfs = copy_field(field), copy.deepcopy(field)
+        assert type(ours) is type(drfs)
+        assert vars(ours).keys() == vars(drfs).keys(), name
+        assert repr(ours) == repr(drfs), name
+        assert _validators(ours) == _validators(drfs), name
+        assert ours.error_messages == drfs.error_messages, name
+
+
+def _validators(field):
+    """What each of the field's validators checks (DRF's copies make some anew, equal but not ==)."""
+    return [
+        (type(validator), getattr(validator, "limit_value", None), str(getattr(validator, "message", "")))
+        for validator in field.validators
+    ]
+
+
+def test_a_change_to_a_copy_does_not_reach_the_next_serializer():
+    first = SystemEventCreateSerializer()
+    field = first.fields["message"]
+    field.validators.append(lambda value: None)
+    field.error_messages["blank"] = "changed"
+    field.style["placeholder"] = "changed"
+
+    second = SystemEventCreateSerializer().fields["message"]
+
+    assert len(second.validators) == len(field.validators) - 1
+    assert second.error_messages["blank"] != "changed"
+    assert "placeholder" not in second.style
+
+
+def test_a_field_with_a_field_inside_is_deep_copied():
+    tags = serializers.ListField(child=serializers.CharField(max_length=5))
+
+    copied = copy_field(tags)
+
+    assert copied.child is not tags.child
+    assert copied.child.parent is copied
+
+
+def test_a_field_of_another_module_is_deep_copied():
+    class Field(serializers.CharField):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.seen = []
+
+    field = Field()
+
+    copied = copy_field(field)
+
+    assert copied.seen is not field.seen
