@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from django.core.cache import caches
 from django.db import transaction
+from redis.commands.core import Script
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ for i = counters + 1, #KEYS do
     redis.call('SET', KEYS[i], stamp, 'EX', ARGV[2])
 end
 """
+# Made once: redis-py works out a script's SHA1 each time one is made (register_script()).
+_INVALIDATE = Script(None, _INVALIDATE_SCRIPT.encode())
 
 
 def _apply(counter_keys, event_generation_keys):
@@ -243,10 +246,9 @@ def _apply(counter_keys, event_generation_keys):
     if get_client is not None:
         keys = [cache.make_key(key) for key in [*counter_keys, *event_generation_keys]]
         try:
-            # EVALSHA, with EVAL only the first time Redis does not know the script.
-            get_client(write=True).register_script(_INVALIDATE_SCRIPT)(
-                keys=keys, args=[len(counter_keys), EVENT_GENERATION_TTL]
-            )
+            # EVALSHA, with SCRIPT LOAD only the first time Redis does not know the script.
+            client = get_client(write=True)
+            _INVALIDATE(keys=keys, args=[len(counter_keys), EVENT_GENERATION_TTL], client=client)
         except (RedisError, OSError):
             logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)
         return

@@ -447,6 +447,19 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
     assert 595 < cache.client.get_client(write=True).ttl("brain:events:id:1:gen") <= 600
 
 
+def test_invalidation_works_after_redis_forgets_the_script(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        events_cache.invalidate_after_commit(event_types={"deploy"})
+    cache.client.get_client(write=True).script_flush()  # as after a Redis restart
+
+    with django_capture_on_commit_callbacks(execute=True):
+        events_cache.invalidate_after_commit(event_types={"deploy"})
+
+    assert cache.get_many(["events:stats:gen", "events:type:deploy:gen"]) == {
+        "events:stats:gen": 2, "events:type:deploy:gen": 2,
+    }
+
+
 def test_too_many_events_bump_the_all_events_generation(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         events_cache.invalidate_after_commit(event_ids=range(events_cache.MAX_EVENT_GENERATIONS + 1))
