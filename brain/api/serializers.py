@@ -74,17 +74,26 @@ _LEAF_FIELD_MODULES = frozenset({"rest_framework.fields", "rest_framework.relati
 def copy_field(field):
     """A copy of the unbound `field` for a new serializer to bind. DRF's deep copy makes a field
     anew from deep copies of its arguments; a leaf field of DRF or of this module is copied by
-    its attributes instead, several times faster, with its mutable ones (validators, error
-    messages, style) copied, so no change made to the copy reaches the original."""
+    its attributes instead, several times faster: its validators, error messages and style are
+    copied, its default and initial values deep-copied (as DRF copies each argument), so no
+    change made to the copy reaches the original. A field holding another field (a list's
+    child, a relation's pk_field) is deep-copied."""
     cls = type(field)
-    if cls.__module__ not in _LEAF_FIELD_MODULES or isinstance(field, _NESTING):
+    state = field.__dict__
+    if (
+        cls.__module__ not in _LEAF_FIELD_MODULES
+        or isinstance(field, _NESTING)
+        or any(isinstance(value, serializers.Field) for value in state.values())
+    ):
         return copy.deepcopy(field)
     clone = object.__new__(cls)
-    state = clone.__dict__
-    state.update(field.__dict__)
+    clone.__dict__.update(state)
     for name in ("_validators", "error_messages", "style"):
         if name in state:
-            state[name] = copy.copy(state[name])
+            clone.__dict__[name] = copy.copy(state[name])
+    for name in ("default", "initial"):
+        if name in state:
+            clone.__dict__[name] = copy.deepcopy(state[name])
     return clone
 
 

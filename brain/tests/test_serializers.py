@@ -126,6 +126,31 @@ def test_a_field_with_a_field_inside_is_deep_copied():
     assert copied.child.parent is copied
 
 
+def test_a_mutable_default_is_not_shared():
+    class Serializer(ModelSerializer):
+        labels = serializers.JSONField(default={"seen": []})
+
+        class Meta:
+            model = SystemEventCreateSerializer.Meta.model
+            fields = ["message", "labels"]
+
+    first = Serializer(data={"message": "m"})
+    assert first.is_valid(), first.errors
+    first.validated_data["labels"]["seen"].append("changed")
+
+    second = Serializer(data={"message": "m"})
+    assert second.is_valid(), second.errors
+    assert second.validated_data["labels"] == {"seen": []}
+
+
+def test_a_relation_with_a_pk_field_is_deep_copied():
+    relation = serializers.PrimaryKeyRelatedField(read_only=True, pk_field=serializers.UUIDField())
+
+    copied = copy_field(relation)
+
+    assert copied.pk_field is not relation.pk_field
+
+
 def test_a_field_of_another_module_is_deep_copied():
     class Field(serializers.CharField):
         def __init__(self, **kwargs):
