@@ -60,7 +60,8 @@ class ModelSerializer(serializers.ModelSerializer):
         return {name: copy_field(field) for name, field in built.items()}
 
 
-# Fields with a field or serializer inside (bound to the field itself): DRF's deep copy.
+# Fields with a field or serializer inside (bound to the field itself): DRF's deep copy. The
+# others of DRF's fields that can hold one are relations given a pk_field.
 _NESTING = (
     serializers.BaseSerializer,
     serializers.ListField,
@@ -83,7 +84,7 @@ def copy_field(field):
     if (
         cls.__module__ not in _LEAF_FIELD_MODULES
         or isinstance(field, _NESTING)
-        or any(isinstance(value, serializers.Field) for value in state.values())
+        or state.get("pk_field") is not None
     ):
         return copy.deepcopy(field)
     clone = object.__new__(cls)
