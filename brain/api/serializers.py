@@ -68,6 +68,9 @@ _NESTING = (
     serializers.DictField,
     serializers.ManyRelatedField,
 )
+# Values a deep copy returns as they are (`empty`, DRF's "no value", is a class); NoneType also
+# stands for an absent default or initial.
+_ATOMIC_TYPES = frozenset({type(None), bool, int, float, str, type})
 # The modules whose leaf fields copy_field() copies by their attributes.
 _LEAF_FIELD_MODULES = frozenset({"rest_framework.fields", "rest_framework.relations", __name__})
 
@@ -93,7 +96,7 @@ def copy_field(field):
         if name in state:
             clone.__dict__[name] = copy.copy(state[name])
     for name in ("default", "initial"):
-        if name in state:
+        if type(state.get(name)) not in _ATOMIC_TYPES:
             clone.__dict__[name] = copy.deepcopy(state[name])
     return clone
 
