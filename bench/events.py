@@ -39,9 +39,9 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.reference_urls import CACHED_KEY  # noqa: E402
 from bench.web import print_table, serve, wrk  # noqa: E402
 from events import cache as events_cache  # noqa: E402
-from bench.reference_urls import CACHED_KEY  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 from events.selectors import event_stats  # noqa: E402
 

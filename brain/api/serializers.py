@@ -98,6 +98,8 @@ def copy_field(field):
     for name in ("default", "initial"):
         if type(state.get(name)) not in _ATOMIC_TYPES:
             clone.__dict__[name] = copy.deepcopy(state[name])
+    if "default_empty_html" in state and state["default_empty_html"] is state["default"]:
+        clone.__dict__["default_empty_html"] = clone.default  # as Field.__init__ sets it
     return clone
 
 
