@@ -39,8 +39,8 @@ class ModelSerializer(serializers.ModelSerializer):
     kwargs) for every serializer it instantiates, that is on every request; nothing that work
     reads changes while the process runs (Meta, the model, the class's own build methods). Here it
     runs once per class, and each serializer gets a copy of the result (copy_field), as DRF
-    gives each one a deep copy of its declared fields. A subclass whose fields depend on the request or the
-    instance builds them in its own get_fields(), on top of this one's.
+    gives each one a deep copy of its declared fields. A subclass whose fields depend on the
+    request or the instance builds them in its own get_fields(), on top of this one's.
     """
 
     serializer_field_mapping = {

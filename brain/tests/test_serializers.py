@@ -96,10 +96,10 @@ def test_each_copy_has_the_state_of_drf_s_deep_copy(serializer_class):
 
 
 def _validators(field):
-    """What each of the field's validators checks (DRF's copies make some anew, equal but not ==)."""
+    """What each of the field's validators checks (DRF's copies make some anew: equal, not ==)."""
     return [
-        (type(validator), getattr(validator, "limit_value", None), str(getattr(validator, "message", "")))
-        for validator in field.validators
+        (type(each), getattr(each, "limit_value", None), str(getattr(each, "message", "")))
+        for each in field.validators
     ]
 
 
