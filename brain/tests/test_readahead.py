@@ -8,6 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
+from brain.api import readahead
 from events.models import SystemEvent
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def redis_round_trips(monkeypatch):
-    """Counts the requests sent to Redis (a pipeline is one)."""
+    """Counts the requests sent to Redis."""
     sent = []
     send = AbstractConnection.send_packed_command
 
@@ -60,6 +61,37 @@ def test_cached_stats_a_type_page_and_the_current_user_take_one_round_trip(
     assert response.status_code == 200
     assert response.content == first.content
     assert len(redis_round_trips) == 1
+
+
+def test_fetch_reads_the_keys_and_counts_the_counters_with_their_ttl():
+    cache.set("present", {"a": 1}, 60)
+    cache.set("counted", 4, 60)
+
+    found = readahead.fetch(["present", "absent"], [("counted", 60), ("new", 30)])
+
+    assert found.get_many(["present", "absent"]) == {"present": {"a": 1}}
+    assert found.get_many(["present", "unread"]) is None
+    assert (found.take_count("counted"), found.take_count("new")) == (5, 1)
+    assert found.take_count("new") is None  # taken once
+    assert 0 < cache.ttl("new") <= 30
+    assert 30 < cache.ttl("counted") <= 60  # an existing counter keeps its window
+
+
+def test_fetch_with_counters_only_or_keys_only():
+    assert readahead.fetch([], [("counted", 60)]).take_count("counted") == 1
+    assert readahead.fetch(["counted"], []).get_many(["counted"]) == {"counted": 1}
+    assert readahead.fetch([], []) is readahead.NOTHING
+
+
+def test_fetch_works_after_redis_forgets_the_script():
+    cache.set("present", 1, 60)
+    readahead.fetch(["present"], [])
+    cache.client.get_client(write=True).script_flush()  # as after a Redis restart
+
+    found = readahead.fetch(["present"], [("counted", 60)])
+
+    assert found.get_many(["present"]) == {"present": 1}
+    assert found.take_count("counted") == 1
 
 
 def test_requests_read_ahead_are_still_counted_and_throttled(api_client, user, monkeypatch):
