@@ -39,8 +39,10 @@ class ModelSerializer(serializers.ModelSerializer):
     kwargs) for every serializer it instantiates, that is on every request; nothing that work
     reads changes while the process runs (Meta, the model, the class's own build methods). Here it
     runs once per class, and each serializer gets a copy of the result (copy_field), as DRF
-    gives each one a deep copy of its declared fields. A subclass whose fields depend on the
-    request or the instance builds them in its own get_fields(), on top of this one's.
+    gives each one a deep copy of its declared fields. The model's uniqueness validators, which
+    DRF works out from those fields, are made once per class too. A subclass whose fields depend
+    on the request or the instance builds them in its own get_fields(), on top of this one's (its
+    validators are then DRF's, made for each serializer).
     """
 
     serializer_field_mapping = {
@@ -58,6 +60,20 @@ class ModelSerializer(serializers.ModelSerializer):
         elif self.url_field_name is None:  # as DRF's get_fields() sets it
             self.url_field_name = api_settings.URL_FIELD_NAME
         return {name: copy_field(field) for name, field in built.items()}
+
+    def get_validators(self):
+        # DRF works the model's uniqueness validators out from the fields on every serializer too.
+        # With the class's own fields (the get_fields() above), they are the class's as well;
+        # each serializer gets its own list of them. A validator keeps no state between calls:
+        # DRF hands it the serializer each time.
+        cls = type(self)
+        if cls.get_fields is not ModelSerializer.get_fields:
+            return super().get_validators()
+        built = cls.__dict__.get("_built_validators")
+        if built is None:
+            built = super().get_validators()
+            cls._built_validators = built
+        return list(built)
 
 
 # Fields with a field or serializer inside (bound to the field itself): DRF's deep copy. The

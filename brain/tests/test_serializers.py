@@ -1,8 +1,10 @@
 """brain.api.serializers.ModelSerializer: the fields DRF works out from the model are built once
 per class and copied for each serializer, and they are exactly the fields DRF would build; the
-copies are the ones DRF's deep copy makes, and share nothing a change could reach through."""
+copies are the ones DRF's deep copy makes, and share nothing a change could reach through. The
+model's uniqueness validators are made once per class too, and are the ones DRF makes."""
 
 import copy
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from rest_framework import serializers
@@ -10,12 +12,14 @@ from rest_framework import serializers
 from brain.api.serializers import ModelSerializer, copy_field
 from events.serializers import SystemEventCreateSerializer, SystemEventUpdateSerializer
 from events.tests.factories import SystemEventFactory
+from scheduling.models import ExecutionResult
 from scheduling.serializers import (
     AgentSerializer,
     ExecutionResultSerializer,
     ProjectSerializer,
     ScheduledTaskSerializer,
 )
+from scheduling.tests.factories import ExecutionResultFactory
 
 API_MODEL_SERIALIZERS = [
     SystemEventCreateSerializer,
@@ -162,3 +166,55 @@ def test_a_field_of_another_module_is_deep_copied():
     copied = copy_field(field)
 
     assert copied.seen is not field.seen
+
+
+class SlotSerializer(ModelSerializer):
+    """ExecutionResult's serializer without its `Meta.validators = []`: DRF then makes a unique
+    together validator from the model's (task, scheduled_for) constraint."""
+
+    class Meta:
+        model = ExecutionResult
+        fields = ["task", "scheduled_for", "started_at"]
+
+
+@pytest.mark.parametrize("serializer_class", [*API_MODEL_SERIALIZERS, SlotSerializer])
+def test_the_validators_are_the_ones_drf_makes(serializer_class):
+    drfs = serializers.ModelSerializer.get_validators(serializer_class())
+
+    first, second = serializer_class().validators, serializer_class().validators
+
+    assert repr(first) == repr(second) == repr(drfs)
+    assert first is not second
+
+
+@pytest.mark.django_db
+def test_a_uniqueness_validator_made_once_checks_every_serializer():
+    slot = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    taken = ExecutionResultFactory(scheduled_for=slot)
+    data = {"task": taken.task_id, "scheduled_for": slot.isoformat()}
+    free = {**data, "scheduled_for": (slot + timedelta(minutes=1)).isoformat()}
+
+    results = [SlotSerializer(data=each) for each in (data, free, data)]
+
+    assert [serializer.is_valid() for serializer in results] == [False, True, False]
+    assert results[2].errors == results[0].errors
+    assert "non_field_errors" in results[0].errors
+
+
+def test_a_serializer_building_its_own_fields_gets_validators_made_for_it(monkeypatch):
+    class Serializer(SlotSerializer):
+        def get_fields(self):
+            return super().get_fields()
+
+    calls = []
+    make = serializers.ModelSerializer.get_unique_together_validators
+    monkeypatch.setattr(
+        serializers.ModelSerializer,
+        "get_unique_together_validators",
+        lambda self: calls.append(self) or make(self),
+    )
+
+    first, second = Serializer(), Serializer()
+    first.validators, second.validators
+
+    assert calls == [first, second]
