@@ -40,7 +40,7 @@ from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.reference_urls import CACHED_KEY  # noqa: E402
-from bench.web import print_table, serve, wrk  # noqa: E402
+from bench.web import print_round_ratios, print_table, serve, wrk  # noqa: E402
 from events import cache as events_cache  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 from events.selectors import event_stats  # noqa: E402
@@ -231,6 +231,8 @@ def main():
     print(f"rows: {rows:,}; list: {FILTERED_LIST}; best of {options.rounds} rounds of "
           f"{options.duration} s, targets interleaved\n")
     print_table(results, results["GET /health/live (floor)"])
+    print()
+    print_round_ratios(runs, runs["GET /health/live (floor)"])
     if not options.list_only:
         direct = psql_milliseconds(stats_statements(), runs=15)
         print(f"\nstats cold: endpoint {cold:.1f} ms (median of 15 misses), the same four "

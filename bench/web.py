@@ -18,6 +18,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
+from statistics import median
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -92,6 +93,19 @@ def print_table(results, floor):
             f"| {name} | {result['requests_per_second']:.0f} | {ratio:.2f} | {result['p50_ms']:.2f}"
             f" | {result['p90_ms']:.2f} | {result['p99_ms']:.2f} | {result['errors']} |"
         )
+
+
+def print_round_ratios(runs, floor_runs):
+    """Prints each target's ratio to the floor of the same round, round by round, and their
+    median: on a machine whose speed moves between rounds, steadier than best against best."""
+    print("| target | ratio to the round's floor, by round | median |")
+    print("|---|---|---:|")
+    for name, target_runs in runs.items():
+        ratios = [
+            result["requests_per_second"] / floor["requests_per_second"]
+            for result, floor in zip(target_runs, floor_runs)
+        ]
+        print(f"| {name} | {', '.join(f'{r:.2f}' for r in ratios)} | {median(ratios):.2f} |")
 
 
 def main():
