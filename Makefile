@@ -18,11 +18,13 @@ PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION
 # otherwise; SECRET_KEY comes from the environment or is generated once under var/.
 RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 
-.PHONY: help run test check-python migrations-check clean
+.PHONY: help run test lint format check-python migrations-check clean
 
 help:
 	@echo "make run             set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
 	@echo "make test            the whole test suite against PostgreSQL and Redis"
+	@echo "make lint            ruff check, ruff format --check, makemigrations --check"
+	@echo "make format          ruff format and the fixes ruff can make"
 	@echo "make bench           the /health/live floor against gunicorn"
 	@echo "make bench-events    the events benchmarks on 1,000,000 events"
 	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
@@ -66,6 +68,15 @@ test: $(VENV)/.installed-dev
 
 migrations-check: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
+
+lint: $(VENV)/.installed-dev var/secret-key
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	env -u DATABASE_URL -u REDIS_URL $(MAKE) --no-print-directory migrations-check
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 clean:
 	rm -rf $(VENV) var/static

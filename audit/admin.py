@@ -66,8 +66,15 @@ class AuditLogAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     fields = (
-        "timestamp", "operation", "table_name", "record_id", "user_id", "ip_address",
-        "user_agent", "request_id", "changes",
+        "timestamp",
+        "operation",
+        "table_name",
+        "record_id",
+        "user_id",
+        "ip_address",
+        "user_agent",
+        "request_id",
+        "changes",
     )
     readonly_fields = fields
 
@@ -91,7 +98,8 @@ class AuditLogAdmin(admin.ModelAdmin):
         if obj.operation == Operation.UPDATE:
             header = mark_safe("<tr><th>Field</th><th>Old</th><th>New</th></tr>")
             rows = format_html_join(
-                "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
                     (name, _shown(change.get("old")), _shown(change.get("new")))
                     for name, change in sorted(obj.changed_fields.items())
@@ -101,7 +109,8 @@ class AuditLogAdmin(admin.ModelAdmin):
             title = "Value" if obj.operation == Operation.CREATE else "Last value"
             header = format_html("<tr><th>Field</th><th>{}</th></tr>", title)
             rows = format_html_join(
-                "", "<tr><td>{}</td><td>{}</td></tr>",
+                "",
+                "<tr><td>{}</td><td>{}</td></tr>",
                 ((name, _shown(value)) for name, value in sorted(obj.changed_fields.items())),
             )
         return format_html("<table>{}{}</table>", header, rows)

@@ -32,7 +32,7 @@ class AuditContext:
         return None
 
 
-_current = ContextVar("audit_context", default=AuditContext())
+_current = ContextVar("audit_context", default=AuditContext())  # noqa: B039 (frozen)
 
 
 def current_context():

@@ -78,16 +78,26 @@ class AuditedQuerySet(models.QuerySet):
     delete.alters_data = True
     delete.queryset_only = True
 
-    def bulk_create(self, objs, batch_size=None, ignore_conflicts=False, update_conflicts=False,
-                    update_fields=None, unique_fields=None):
+    def bulk_create(
+        self,
+        objs,
+        batch_size=None,
+        ignore_conflicts=False,
+        update_conflicts=False,
+        update_fields=None,
+        unique_fields=None,
+    ):
         """`bulk_create()` audited: a CREATE record per object, one INSERT for all. Refuses
         `ignore_conflicts` and `update_conflicts`, whose rows cannot be told apart (created,
         updated or skipped) and would go unrecorded."""
         options = options_for(self.model)
         if options is None:
             return super().bulk_create(
-                objs, batch_size=batch_size, ignore_conflicts=ignore_conflicts,
-                update_conflicts=update_conflicts, update_fields=update_fields,
+                objs,
+                batch_size=batch_size,
+                ignore_conflicts=ignore_conflicts,
+                update_conflicts=update_conflicts,
+                update_fields=update_fields,
                 unique_fields=unique_fields,
             )
         if ignore_conflicts or update_conflicts:
@@ -102,7 +112,9 @@ class AuditedQuerySet(models.QuerySet):
                 values = obj.__dict__
                 entries.append(
                     recording.Entry(
-                        Operation.CREATE, options.table_name, str(obj.pk),
+                        Operation.CREATE,
+                        options.table_name,
+                        str(obj.pk),
                         changes.values_changes(options, values),
                     )
                 )
@@ -157,26 +169,6 @@ class AuditedModel(models.Model):
         # audited one.
         base_manager_name = "objects"
 
-    @classmethod
-    def from_db(cls, db, field_names, values, **kwargs):
-        instance = super().from_db(db, field_names, values, **kwargs)
-        options = options_for(cls)
-        if options is not None:
-            instance._audit_snapshot = changes.snapshot(options, zip(field_names, values))
-        return instance
-
-    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
-        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
-        options = options_for(type(self))
-        if options is not None:
-            loaded = _loaded(options, self.__dict__)
-            if fields is not None:
-                # Only what was read again: a deferred field loaded on access must not stamp the
-                # other fields' unsaved new values into the snapshot.
-                reloaded = {self._meta.get_field(name).attname for name in fields}
-                loaded = {name: value for name, value in loaded.items() if name in reloaded}
-            self.__dict__.setdefault("_audit_snapshot", {}).update(changes.snapshot(options, loaded))
-
     def save(self, **kwargs):
         options = options_for(type(self))
         if options is None:
@@ -203,6 +195,28 @@ class AuditedModel(models.Model):
 
     delete.alters_data = True
 
+    @classmethod
+    def from_db(cls, db, field_names, values, **kwargs):
+        instance = super().from_db(db, field_names, values, **kwargs)
+        options = options_for(cls)
+        if options is not None:
+            instance._audit_snapshot = changes.snapshot(options, zip(field_names, values))
+        return instance
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None):
+        super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
+        options = options_for(type(self))
+        if options is not None:
+            loaded = _loaded(options, self.__dict__)
+            if fields is not None:
+                # Only what was read again: a deferred field loaded on access must not stamp the
+                # other fields' unsaved new values into the snapshot.
+                reloaded = {self._meta.get_field(name).attname for name in fields}
+                loaded = {name: value for name, value in loaded.items() if name in reloaded}
+            self.__dict__.setdefault("_audit_snapshot", {}).update(
+                changes.snapshot(options, loaded)
+            )
+
     def _audit_load_missing(self, options, using, names):
         """Reads, in one SELECT, the stored values of the fields about to be written whose old
         value the snapshot lacks: every field of an instance built by hand, none of a loaded
@@ -213,8 +227,6 @@ class AuditedModel(models.Model):
         missing = [attname for attname in options.saved_attnames(names) if attname not in snapshot]
         if not missing:
             return
-        stored = (
-            type(self)._base_manager.using(using).filter(pk=self.pk).values(*missing).first()
-        )
+        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*missing).first()
         if stored is not None:
             snapshot.update(changes.snapshot(options, stored))

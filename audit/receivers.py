@@ -73,7 +73,9 @@ def record_delete(sender, instance, using, **kwargs):
     recording.write(
         [
             recording.Entry(
-                Operation.DELETE, options.table_name, str(instance.pk),
+                Operation.DELETE,
+                options.table_name,
+                str(instance.pk),
                 changes.values_changes(options, values),
             )
         ],

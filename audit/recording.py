@@ -20,8 +20,15 @@ from .context import current_context
 from .models import AuditLog
 
 COLUMNS = (
-    "user_id", "timestamp", "changed_fields", "operation", "table_name", "record_id",
-    "ip_address", "user_agent", "request_id",
+    "user_id",
+    "timestamp",
+    "changed_fields",
+    "operation",
+    "table_name",
+    "record_id",
+    "ip_address",
+    "user_agent",
+    "request_id",
 )
 
 
@@ -73,8 +80,14 @@ def _rows(entries, connection):
     user_agent, request_id = context.user_agent, context.request_id
     return [
         (
-            user_id, timestamp, json.dumps(entry.changed_fields, cls=DjangoJSONEncoder),
-            entry.operation, entry.table_name, entry.record_id, ip_address, user_agent,
+            user_id,
+            timestamp,
+            json.dumps(entry.changed_fields, cls=DjangoJSONEncoder),
+            entry.operation,
+            entry.table_name,
+            entry.record_id,
+            ip_address,
+            user_agent,
             request_id,
         )
         for entry in entries

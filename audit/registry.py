@@ -65,12 +65,11 @@ def register(model, *, exclude=()):
         table_name=meta.db_table,
         attnames=tuple(field.attname for field in fields),
         attname_of={
-            name: field.attname for field in meta.concrete_fields
+            name: field.attname
+            for field in meta.concrete_fields
             for name in (field.name, field.attname)
         },
-        secret_attnames=frozenset(
-            field.attname for field in fields if is_secret_name(field.name)
-        ),
+        secret_attnames=frozenset(field.attname for field in fields if is_secret_name(field.name)),
         json_attnames=frozenset(
             field.attname for field in fields if field.get_internal_type() == "JSONField"
         ),
@@ -81,9 +80,7 @@ def register(model, *, exclude=()):
     pre_delete.connect(
         receivers.mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}"
     )
-    post_delete.connect(
-        receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}"
-    )
+    post_delete.connect(receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}")
 
 
 def unregister(model):

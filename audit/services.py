@@ -10,7 +10,10 @@ from .registry import options_for
 from .selectors import get_audit_trail
 
 __all__ = [
-    "audit_log_create", "audit_log_update", "audit_log_delete", "audit_log_copy_created",
+    "audit_log_copy_created",
+    "audit_log_create",
+    "audit_log_delete",
+    "audit_log_update",
     "get_audit_trail",
 ]
 
@@ -20,16 +23,17 @@ def _recorded(name, value):
 
 
 def _write(operation, table_name, record_id, changed_fields, using):
-    recording.write(
-        [recording.Entry(operation, table_name, str(record_id), changed_fields)], using
-    )
+    recording.write([recording.Entry(operation, table_name, str(record_id), changed_fields)], using)
 
 
 def audit_log_create(*, table_name, record_id, values, using="default"):
     """Records the creation of a row with its values."""
     _write(
-        Operation.CREATE, table_name, record_id,
-        {name: _recorded(name, value) for name, value in values.items()}, using,
+        Operation.CREATE,
+        table_name,
+        record_id,
+        {name: _recorded(name, value) for name, value in values.items()},
+        using,
     )
 
 
@@ -49,8 +53,11 @@ def audit_log_update(*, table_name, record_id, old_values, new_values, using="de
 def audit_log_delete(*, table_name, record_id, values, using="default"):
     """Records the deletion of a row with its last values."""
     _write(
-        Operation.DELETE, table_name, record_id,
-        {name: _recorded(name, value) for name, value in values.items()}, using,
+        Operation.DELETE,
+        table_name,
+        record_id,
+        {name: _recorded(name, value) for name, value in values.items()},
+        using,
     )
 
 
@@ -62,7 +69,9 @@ def audit_log_copy_created(*, model, rows, using="default"):
     recording.copy(
         [
             recording.Entry(
-                Operation.CREATE, options.table_name, str(row[model._meta.pk.attname]),
+                Operation.CREATE,
+                options.table_name,
+                str(row[model._meta.pk.attname]),
                 values_changes(options, row),
             )
             for row in rows

@@ -99,10 +99,23 @@ def wrk_tokens(url, tokens, *, duration, connections, method="GET", body=None):
         script.write(lua)
         script.flush()
         output = subprocess.run(
-            ["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", script.name, url],
-            capture_output=True, text=True, check=True,
+            [
+                "wrk",
+                "-t2",
+                f"-c{connections}",
+                f"-d{duration}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
-    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+([\d.]+(?:us|ms|s))\s*$", output, re.MULTILINE))
+    percentiles = dict(
+        re.findall(r"^\s+(50|90|99)%\s+([\d.]+(?:us|ms|s))\s*$", output, re.MULTILINE)
+    )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     result = {
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
@@ -128,9 +141,23 @@ def psql_milliseconds(statements, runs):
     settings = connection.settings_dict
     script = "\\timing on\n" + "".join(";\n".join(statements) + ";\n" for _ in range(runs))
     output = subprocess.run(
-        ["psql", "-h", settings["HOST"], "-p", str(settings["PORT"]), "-U", settings["USER"],
-         "-d", settings["NAME"], "-o", "/dev/null"],
-        input=script, capture_output=True, text=True, check=True,
+        [
+            "psql",
+            "-h",
+            settings["HOST"],
+            "-p",
+            str(settings["PORT"]),
+            "-U",
+            settings["USER"],
+            "-d",
+            settings["NAME"],
+            "-o",
+            "/dev/null",
+        ],
+        input=script,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     times = [float(value) for value in re.findall(r"Time: ([\d.]+) ms", output)]
     per_run = [sum(times[i : i + len(statements)]) for i in range(0, len(times), len(statements))]
@@ -173,8 +200,15 @@ def main():
     tokens = bench_tokens()
     run = {"duration": options.duration, "connections": options.connections}
     event_id = SystemEvent.objects.order_by("-id").values_list("id", flat=True)[1000]
-    body = json.dumps({"event_type": "bench", "severity": "info", "message": "load test",
-                       "details": {"n": 1}, "source": "wrk"})
+    body = json.dumps(
+        {
+            "event_type": "bench",
+            "severity": "info",
+            "message": "load test",
+            "details": {"n": 1},
+            "source": "wrk",
+        }
+    )
     with serve(port=options.port, workers=options.workers, env=SERVER_ENV) as base_url:
 
         def cached(path):
@@ -228,15 +262,19 @@ def main():
         if not options.list_only:
             cold = stats_cold_milliseconds(base_url, tokens[0], runs=15)
     results = {name: best(target_runs) for name, target_runs in runs.items()}
-    print(f"rows: {rows:,}; list: {FILTERED_LIST}; best of {options.rounds} rounds of "
-          f"{options.duration} s, targets interleaved\n")
+    print(
+        f"rows: {rows:,}; list: {FILTERED_LIST}; best of {options.rounds} rounds of "
+        f"{options.duration} s, targets interleaved\n"
+    )
     print_table(results, results["GET /health/live (floor)"])
     print()
     print_round_ratios(runs, runs["GET /health/live (floor)"])
     if not options.list_only:
         direct = psql_milliseconds(stats_statements(), runs=15)
-        print(f"\nstats cold: endpoint {cold:.1f} ms (median of 15 misses), the same four "
-              f"statements in psql {direct:.1f} ms (median of 15), ratio {cold / direct:.2f}")
+        print(
+            f"\nstats cold: endpoint {cold:.1f} ms (median of 15 misses), the same four "
+            f"statements in psql {direct:.1f} ms (median of 15), ratio {cold / direct:.2f}"
+        )
         SystemEvent.objects.filter(event_type="bench").delete()
 
 

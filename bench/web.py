@@ -27,12 +27,21 @@ PYTHON = sys.executable
 @contextlib.contextmanager
 def serve(*, port, workers, env=None):
     """Runs gunicorn with Brain's config on 127.0.0.1:`port` until the block ends."""
-    environment = {**os.environ, **(env or {}), "HOST": "127.0.0.1", "PORT": str(port),
-                   "WEB_CONCURRENCY": str(workers), "LOG_LEVEL": "WARNING"}
+    environment = {
+        **os.environ,
+        **(env or {}),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "LOG_LEVEL": "WARNING",
+    }
     environment.setdefault("SECRET_KEY", "benchmark-secret-key")
     process = subprocess.Popen(
         [str(Path(PYTHON).parent / "gunicorn"), "--config", "brain/gunicorn.conf.py"],
-        cwd=BASE_DIR, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=BASE_DIR,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30
@@ -42,7 +51,7 @@ def serve(*, port, workers, env=None):
                 break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("gunicorn did not start")
+                    raise RuntimeError("gunicorn did not start") from None
                 time.sleep(0.2)
         yield f"http://127.0.0.1:{port}"
     finally:
@@ -65,11 +74,11 @@ def wrk(url, *, duration, connections, threads=2, method="GET", body=None, heade
         command += ["-H", header]
     script = None
     if method != "GET" or body is not None:
-        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+        script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)  # noqa: SIM115
         script.write(f"wrk.method = {json.dumps(method)}\nwrk.body = {json.dumps(body or '')}\n")
         script.close()
         command += ["-s", script.name]
-    output = subprocess.run(command + [url], capture_output=True, text=True, check=True).stdout
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
     if script is not None:
         os.unlink(script.name)
     percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", output, re.MULTILINE))
@@ -116,8 +125,9 @@ def main():
     parser.add_argument("--port", type=int, default=8765)
     options = parser.parse_args()
     with serve(port=options.port, workers=options.workers) as base_url:
-        floor = wrk(f"{base_url}/health/live", duration=options.duration,
-                    connections=options.connections)
+        floor = wrk(
+            f"{base_url}/health/live", duration=options.duration, connections=options.connections
+        )
     print_table({"GET /health/live (floor)": floor}, floor)
 
 

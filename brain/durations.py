@@ -14,6 +14,8 @@ def parse_age(text, *, units="dhm"):
     match = re.fullmatch(r"(\d+)([a-z])", text.strip())
     if not match or match[2] not in units:
         examples = [UNITS[unit][1] for unit in units]
-        accepted = examples[0] if len(examples) == 1 else f"{', '.join(examples[:-1])} or {examples[-1]}"
+        accepted = (
+            examples[0] if len(examples) == 1 else f"{', '.join(examples[:-1])} or {examples[-1]}"
+        )
         raise ValueError(f"{text!r} is not an age like {accepted}")
     return timedelta(**{UNITS[match[2]][0]: int(match[1])})

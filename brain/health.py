@@ -55,8 +55,13 @@ def ready(request):
     cache_ok = check_cache()
     record_health(database_ok=database_ok, cache_ok=cache_ok)
     body = {
-        "status": "ok" if database_ok and cache_ok else ("degraded" if database_ok else "unavailable"),
+        "status": "ok"
+        if database_ok and cache_ok
+        else ("degraded" if database_ok else "unavailable"),
         "degraded": database_ok and not cache_ok,
-        "checks": {"database": "ok" if database_ok else "unreachable", "cache": "ok" if cache_ok else "unreachable"},
+        "checks": {
+            "database": "ok" if database_ok else "unreachable",
+            "cache": "ok" if cache_ok else "unreachable",
+        },
     }
     return JsonResponse(body, status=200 if database_ok else 503)

@@ -87,7 +87,11 @@ class BodySizeLimitMiddleware:
 
 def payload_too_large_response():
     return JsonResponse(
-        {"detail": f"Request body too large: the limit is {settings.REQUEST_MAX_BODY_BYTES} bytes."},
+        {
+            "detail": (
+                f"Request body too large: the limit is {settings.REQUEST_MAX_BODY_BYTES} bytes."
+            )
+        },
         status=413,
     )
 

@@ -100,9 +100,12 @@ class HealthRecorder:
             last = SystemEvent.objects.filter(event_type=HEALTH_STATE_CHANGED).first()
             last_state = (last.details or {}).get("to") if last else None
             down_since = self.database_down_since
-            if down_since is not None and not SystemEvent.objects.filter(
-                event_type=DATABASE_CONNECTION_RESTORED, timestamp__gte=down_since
-            ).exists():
+            if (
+                down_since is not None
+                and not SystemEvent.objects.filter(
+                    event_type=DATABASE_CONNECTION_RESTORED, timestamp__gte=down_since
+                ).exists()
+            ):
                 self._record_outage(down_since, last_state)
                 last_state = UNAVAILABLE
             if last_state != state:

@@ -54,7 +54,14 @@ class SystemEventSerializer(serializers.ModelSerializer):
     class Meta:
         model = SystemEvent
         fields = [
-            "id", "event_type", "severity", "message", "details", "source", "timestamp", "created_at",
+            "id",
+            "event_type",
+            "severity",
+            "message",
+            "details",
+            "source",
+            "timestamp",
+            "created_at",
         ]
         read_only_fields = fields
 

@@ -77,7 +77,16 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
     return objects
 
 
-LOAD_COLUMNS = ("id", "event_type", "severity", "message", "details", "source", "timestamp", "created_at")
+LOAD_COLUMNS = (
+    "id",
+    "event_type",
+    "severity",
+    "message",
+    "details",
+    "source",
+    "timestamp",
+    "created_at",
+)
 
 
 @transaction.atomic
@@ -103,7 +112,10 @@ def event_load(*, events: list[dict[str, Any]]) -> int:
         with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(
-                    [json.dumps(row[name]) if name == "details" else row[name] for name in LOAD_COLUMNS]
+                    [
+                        json.dumps(row[name]) if name == "details" else row[name]
+                        for name in LOAD_COLUMNS
+                    ]
                 )
     audit_log_copy_created(model=SystemEvent, rows=rows)
     invalidate_after_commit(all_types=True)

@@ -19,9 +19,5 @@ BUILTIN_AGENT_TYPES = (
 def agent_types():
     """Every known agent type: the built-in roles, then those the BRAIN_AGENT_TYPES setting adds.
     The setting is read on every call, so a deployment (or a test) can extend it at any time."""
-    extra = [
-        name
-        for name in settings.BRAIN_AGENT_TYPES
-        if name not in BUILTIN_AGENT_TYPES
-    ]
+    extra = [name for name in settings.BRAIN_AGENT_TYPES if name not in BUILTIN_AGENT_TYPES]
     return (*BUILTIN_AGENT_TYPES, *extra)

@@ -43,7 +43,10 @@ def health_check(params):
     else:
         severity, message = Severity.INFO, "Health check: all services ok"
     event = event_create(
-        event_type="health_check", severity=severity, message=message, details=checks,
+        event_type="health_check",
+        severity=severity,
+        message=message,
+        details=checks,
         source="scheduler",
     )
     return f"{message} (event {event.pk}): database {checks['database']}, cache {checks['cache']}"
@@ -70,7 +73,9 @@ def events_purge(params):
 
 @skill(
     "audit.purge",
-    description="Deletes audit records older than a number of days, in batches (as purge_audit does).",
+    description=(
+        "Deletes audit records older than a number of days, in batches (as purge_audit does)."
+    ),
     parameters={
         "older_than_days": {
             "type": "integer",

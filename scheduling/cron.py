@@ -28,10 +28,13 @@ def _known_timezones():
 # step. croniter also reads extensions (R for a random minute, L, W, #, ?), which are refused.
 _ELEMENT = re.compile(r"(?:\*|(?P<start>[0-9a-z]+)(?:-(?P<end>[0-9a-z]+))?)(?:/[0-9]+)?", re.ASCII)
 # Field index -> name -> number (Sunday is 0, and 7 at the end of a range: mon-sun).
-_MONTHS = "jan feb mar apr may jun jul aug sep oct nov dec".split()
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
 _NAMES = {
     3: {name: number for number, name in enumerate(_MONTHS, 1)},
-    4: {name: number for number, name in enumerate("sun mon tue wed thu fri sat".split())},
+    4: {
+        name: number
+        for number, name in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])
+    },
 }
 
 
@@ -59,7 +62,9 @@ def _is_standard(fields):
 def validate_timezone(name):
     """Raises ValidationError unless `name` is an IANA time zone; returns its ZoneInfo."""
     if name not in _known_timezones():
-        raise ValidationError(f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'.")
+        raise ValidationError(
+            f"Unknown time zone {name!r}: use an IANA name such as 'Europe/Berlin'."
+        )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:  # e.g. a name with a path in it

@@ -36,7 +36,6 @@ class Project(AuditedModel):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="projects"
     )
 
-
     class Meta:
         db_table = "projects"
         indexes = [
@@ -85,7 +84,6 @@ class ScheduledTask(AuditedModel):
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-
     class Meta:
         db_table = "scheduled_tasks"
         indexes = [
@@ -115,7 +113,9 @@ class ScheduledTask(AuditedModel):
         validated = {"skill_name", "params_json"} - set(exclude or ())
         registered = get_skill(self.skill_name)
         if (
-            validated and not validated & errors.keys() and registered is not None
+            validated
+            and not validated & errors.keys()
+            and registered is not None
             and isinstance(self.params_json, dict)
         ):
             problems = params_errors(registered, self.params_json)

@@ -50,7 +50,7 @@ def _schema_generation(view):
 
 
 class _ModelViewSet(ReadAheadMixin, viewsets.ModelViewSet):
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1
+    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1  # noqa: RUF003
 
 
 class ProjectViewSet(_ModelViewSet):

@@ -38,18 +38,41 @@ USER_AGENT = "brain-paths-test/1.0"
 # The recorded fields of each audited model, in the model's order: every one but the primary key.
 RECORDED = {
     SystemEvent: [
-        "event_type", "severity", "message", "details", "source", "timestamp", "created_at",
+        "event_type",
+        "severity",
+        "message",
+        "details",
+        "source",
+        "timestamp",
+        "created_at",
     ],
     Project: ["name", "description", "created_at", "updated_at", "tasks_count", "user_id"],
     ScheduledTask: [
-        "skill_name", "schedule_cron", "timezone", "next_run_at", "params_json", "status",
-        "timeout_seconds", "project_id", "user_id", "claimed_by", "lease_expires_at",
-        "created_at", "updated_at",
+        "skill_name",
+        "schedule_cron",
+        "timezone",
+        "next_run_at",
+        "params_json",
+        "status",
+        "timeout_seconds",
+        "project_id",
+        "user_id",
+        "claimed_by",
+        "lease_expires_at",
+        "created_at",
+        "updated_at",
     ],
     Agent: ["name", "type", "capabilities_json", "status", "last_active_at"],
     ExecutionResult: [
-        "task_id", "scheduled_for", "started_at", "ended_at", "status", "output_text",
-        "error_text", "duration_ms", "worker",
+        "task_id",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "status",
+        "output_text",
+        "error_text",
+        "duration_ms",
+        "worker",
     ],
 }
 
@@ -116,8 +139,11 @@ def test_api_event_create_records_a_create_by_the_token_user(
 ):
     mark = audit_mark()
     payload = {
-        "event_type": "deployment", "severity": "info", "message": "v2 out",
-        "details": {"version": 2, "api_key": "k-123"}, "source": "ci",
+        "event_type": "deployment",
+        "severity": "info",
+        "message": "v2 out",
+        "details": {"version": 2, "api_key": "k-123"},
+        "source": "ci",
         "timestamp": "2026-11-01T10:00:00.123456Z",
     }
 
@@ -130,11 +156,17 @@ def test_api_event_create_records_a_create_by_the_token_user(
     event = SystemEvent.objects.get()
     assert records_after(mark) == [
         (
-            "CREATE", "system_events", str(event.pk),
+            "CREATE",
+            "system_events",
+            str(event.pk),
             {
-                "event_type": "deployment", "severity": "info", "message": "v2 out",
-                "details": {"version": 2, "api_key": "[redacted]"}, "source": "ci",
-                "timestamp": "2026-11-01T10:00:00.123Z", "created_at": encoded(event.created_at),
+                "event_type": "deployment",
+                "severity": "info",
+                "message": "v2 out",
+                "details": {"version": 2, "api_key": "[redacted]"},
+                "source": "ci",
+                "timestamp": "2026-11-01T10:00:00.123Z",
+                "created_at": encoded(event.created_at),
             },
         )
     ]
@@ -145,8 +177,11 @@ def test_api_event_put_records_only_the_changed_fields(staff_client, staff_user)
     event = SystemEventFactory(severity="info", message="disk 80%", source="api-1")
     mark = audit_mark()
     body = {
-        "event_type": event.event_type, "severity": "error", "message": "disk 95%",
-        "details": event.details, "source": "api-1",
+        "event_type": event.event_type,
+        "severity": "error",
+        "message": "disk 95%",
+        "details": event.details,
+        "source": "api-1",
     }
 
     response = staff_client.put(
@@ -156,7 +191,9 @@ def test_api_event_put_records_only_the_changed_fields(staff_client, staff_user)
     assert response.status_code == 200
     assert records_after(mark) == [
         (
-            "UPDATE", "system_events", str(event.pk),
+            "UPDATE",
+            "system_events",
+            str(event.pk),
             {"severity": change("info", "error"), "message": change("disk 80%", "disk 95%")},
         )
     ]
@@ -168,7 +205,9 @@ def test_api_event_patch_records_the_changed_field(staff_client, staff_user):
     mark = audit_mark()
 
     response = staff_client.patch(
-        f"/api/events/{event.pk}", {"source": "api-2"}, format="json",
+        f"/api/events/{event.pk}",
+        {"source": "api-2"},
+        format="json",
         **client_meta("req-event-patch"),
     )
 
@@ -184,7 +223,9 @@ def test_api_event_patch_that_changes_nothing_records_nothing(staff_client):
     mark = audit_mark()
 
     response = staff_client.patch(
-        f"/api/events/{event.pk}", {"severity": "warning", "message": "same"}, format="json",
+        f"/api/events/{event.pk}",
+        {"severity": "warning", "message": "same"},
+        format="json",
         **client_meta("req-event-noop"),
     )
 
@@ -267,30 +308,42 @@ def test_api_project_create_update_and_noop(api_client, user):
     mark = audit_mark()
 
     created = api_client.post(
-        "/api/projects", {"name": "Ops", "description": "night jobs"}, format="json",
+        "/api/projects",
+        {"name": "Ops", "description": "night jobs"},
+        format="json",
         **client_meta("req-project-create"),
     )
     project = Project.objects.get()
     before = stored(project)
     updated = api_client.patch(
-        f"/api/projects/{project.pk}", {"name": "Ops 2"}, format="json",
+        f"/api/projects/{project.pk}",
+        {"name": "Ops 2"},
+        format="json",
         **client_meta("req-project-update"),
     )
     after = stored(project)
     unchanged = api_client.patch(
-        f"/api/projects/{project.pk}", {"name": "Ops 2", "description": "night jobs"},
-        format="json", **client_meta("req-project-noop"),
+        f"/api/projects/{project.pk}",
+        {"name": "Ops 2", "description": "night jobs"},
+        format="json",
+        **client_meta("req-project-noop"),
     )
 
     assert [created.status_code, updated.status_code, unchanged.status_code] == [201, 200, 200]
     assert before == {
-        "name": "Ops", "description": "night jobs", "created_at": before["created_at"],
-        "updated_at": before["updated_at"], "tasks_count": 0, "user_id": user.pk,
+        "name": "Ops",
+        "description": "night jobs",
+        "created_at": before["created_at"],
+        "updated_at": before["updated_at"],
+        "tasks_count": 0,
+        "user_id": user.pk,
     }
     assert records_after(mark) == [
         ("CREATE", "projects", str(project.pk), before),
         (
-            "UPDATE", "projects", str(project.pk),
+            "UPDATE",
+            "projects",
+            str(project.pk),
             {
                 "name": {"old": "Ops", "new": "Ops 2"},
                 "updated_at": {"old": before["updated_at"], "new": after["updated_at"]},
@@ -298,7 +351,8 @@ def test_api_project_create_update_and_noop(api_client, user):
         ),
     ]
     assert origins_after(mark) == [
-        from_request(user, "req-project-create"), from_request(user, "req-project-update"),
+        from_request(user, "req-project-create"),
+        from_request(user, "req-project-update"),
     ]
 
 
@@ -314,7 +368,9 @@ def test_api_project_delete_records_its_tasks_detached_and_the_project(api_clien
     assert project_values["tasks_count"] == 1
     assert records_after(mark) == [
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "project_id": {"old": project.pk, "new": None},
                 "updated_at": {"old": task_values["updated_at"], "new": stored(task)["updated_at"]},
@@ -330,10 +386,15 @@ def test_api_project_delete_records_its_tasks_detached_and_the_project(api_clien
 
 def test_api_task_create_records_the_task_and_its_projects_count(api_client, user, monkeypatch):
     # A skill taking a secret: its value is redacted in the record, inside params_json too.
-    monkeypatch.setitem(skills._registry, "demo.webhook", skills.Skill(
-        name="demo.webhook", function=lambda params: "",
-        parameters={"message": {"type": "string"}, "api_key": {"type": "string"}},
-    ))
+    monkeypatch.setitem(
+        skills._registry,
+        "demo.webhook",
+        skills.Skill(
+            name="demo.webhook",
+            function=lambda params: "",
+            parameters={"message": {"type": "string"}, "api_key": {"type": "string"}},
+        ),
+    )
     project = ProjectFactory(user=user)
     project_before = stored(project)
     mark = audit_mark()
@@ -341,29 +402,44 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
     response = api_client.post(
         "/api/tasks",
         {
-            "skill_name": "demo.webhook", "schedule_cron": "*/5 * * * *",
-            "params_json": {"message": "hi", "api_key": "k-123"}, "project_id": project.pk,
+            "skill_name": "demo.webhook",
+            "schedule_cron": "*/5 * * * *",
+            "params_json": {"message": "hi", "api_key": "k-123"},
+            "project_id": project.pk,
         },
-        format="json", **client_meta("req-task-create"),
+        format="json",
+        **client_meta("req-task-create"),
     )
 
     assert response.status_code == 201
     task = ScheduledTask.objects.get()
     values = stored(task)
     assert values == {
-        "skill_name": "demo.webhook", "schedule_cron": "*/5 * * * *", "timezone": "UTC",
-        "next_run_at": values["next_run_at"], "params_json": {"message": "hi", "api_key": "k-123"},
-        "status": "pending", "timeout_seconds": 300, "project_id": project.pk,
-        "user_id": user.pk, "claimed_by": "", "lease_expires_at": None,
-        "created_at": values["created_at"], "updated_at": values["updated_at"],
+        "skill_name": "demo.webhook",
+        "schedule_cron": "*/5 * * * *",
+        "timezone": "UTC",
+        "next_run_at": values["next_run_at"],
+        "params_json": {"message": "hi", "api_key": "k-123"},
+        "status": "pending",
+        "timeout_seconds": 300,
+        "project_id": project.pk,
+        "user_id": user.pk,
+        "claimed_by": "",
+        "lease_expires_at": None,
+        "created_at": values["created_at"],
+        "updated_at": values["updated_at"],
     }
     assert records_after(mark) == [
         (
-            "CREATE", "scheduled_tasks", str(task.pk),
+            "CREATE",
+            "scheduled_tasks",
+            str(task.pk),
             {**values, "params_json": {"message": "hi", "api_key": "[redacted]"}},
         ),
         (
-            "UPDATE", "projects", str(project.pk),
+            "UPDATE",
+            "projects",
+            str(project.pk),
             {
                 "tasks_count": {"old": 0, "new": 1},
                 "updated_at": change_of(project_before, project, "updated_at"),
@@ -379,7 +455,9 @@ def test_api_task_cron_change_records_the_new_next_run(api_client, user):
     mark = audit_mark()
 
     response = api_client.patch(
-        f"/api/tasks/{task.pk}", {"schedule_cron": "7 3 * * *"}, format="json",
+        f"/api/tasks/{task.pk}",
+        {"schedule_cron": "7 3 * * *"},
+        format="json",
         **client_meta("req-task-cron"),
     )
 
@@ -388,7 +466,9 @@ def test_api_task_cron_change_records_the_new_next_run(api_client, user):
     assert after["next_run_at"] != before["next_run_at"]
     assert records_after(mark) == [
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "schedule_cron": {"old": "*/5 * * * *", "new": "7 3 * * *"},
                 "next_run_at": change_of(before, task, "next_run_at"),
@@ -406,28 +486,36 @@ def test_api_task_move_records_the_task_and_both_projects_counts(api_client, use
     mark = audit_mark()
 
     response = api_client.patch(
-        f"/api/tasks/{task.pk}", {"project_id": second.pk}, format="json",
+        f"/api/tasks/{task.pk}",
+        {"project_id": second.pk},
+        format="json",
         **client_meta("req-task-move"),
     )
 
     assert response.status_code == 200
     assert records_after(mark) == [
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "project_id": {"old": first.pk, "new": second.pk},
                 "updated_at": change_of(task_before, task, "updated_at"),
             },
         ),
         (
-            "UPDATE", "projects", str(first.pk),
+            "UPDATE",
+            "projects",
+            str(first.pk),
             {
                 "tasks_count": {"old": 1, "new": 0},
                 "updated_at": change_of(first_before, first, "updated_at"),
             },
         ),
         (
-            "UPDATE", "projects", str(second.pk),
+            "UPDATE",
+            "projects",
+            str(second.pk),
             {
                 "tasks_count": {"old": 0, "new": 1},
                 "updated_at": change_of(second_before, second, "updated_at"),
@@ -437,9 +525,7 @@ def test_api_task_move_records_the_task_and_both_projects_counts(api_client, use
     assert origins_after(mark) == [from_request(user, "req-task-move")] * 3
 
 
-def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(
-    api_client, user
-):
+def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(api_client, user):
     project = ProjectFactory(user=user)
     task = ScheduledTaskFactory(user=user, project=project)
     executions = [
@@ -462,7 +548,9 @@ def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(
     assert records[2:] == [
         ("DELETE", "scheduled_tasks", str(task.pk), task_values),
         (
-            "UPDATE", "projects", str(project.pk),
+            "UPDATE",
+            "projects",
+            str(project.pk),
             {
                 "tasks_count": {"old": 1, "new": 0},
                 "updated_at": change_of(project_before, project, "updated_at"),
@@ -490,21 +578,27 @@ def test_api_task_run_disable_and_enable_record_each_change_once(api_client, use
     assert statuses == [202, 200, 200, 200, 200]
     assert records_after(mark) == [
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "next_run_at": {"old": initial["next_run_at"], "new": queued["next_run_at"]},
                 "updated_at": {"old": initial["updated_at"], "new": queued["updated_at"]},
             },
         ),
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "status": {"old": "pending", "new": "disabled"},
                 "updated_at": {"old": queued["updated_at"], "new": off["updated_at"]},
             },
         ),
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "status": {"old": "disabled", "new": "pending"},
                 "next_run_at": {"old": queued["next_run_at"], "new": on["next_run_at"]},
@@ -526,16 +620,22 @@ def test_api_agent_create_update_delete_and_heartbeat(staff_client, staff_user, 
     mark = audit_mark()
 
     created = staff_client.post(
-        "/api/agents", {"name": "coder-7", "type": "coder", "capabilities_json": ["python"]},
-        format="json", **client_meta("req-agent-create"),
+        "/api/agents",
+        {"name": "coder-7", "type": "coder", "capabilities_json": ["python"]},
+        format="json",
+        **client_meta("req-agent-create"),
     )
     agent = Agent.objects.get()
     updated = staff_client.patch(
-        f"/api/agents/{agent.pk}", {"status": "busy"}, format="json",
+        f"/api/agents/{agent.pk}",
+        {"status": "busy"},
+        format="json",
         **client_meta("req-agent-update"),
     )
     beat = api_client.post(
-        f"/api/agents/{agent.pk}/heartbeat", {"status": "active"}, format="json",
+        f"/api/agents/{agent.pk}/heartbeat",
+        {"status": "active"},
+        format="json",
         **client_meta("req-agent-beat"),
     )
     last_values = stored(agent)
@@ -546,15 +646,22 @@ def test_api_agent_create_update_delete_and_heartbeat(staff_client, staff_user, 
     assert last_values["last_active_at"] is not None
     assert records_after(mark) == [
         (
-            "CREATE", "agents", str(agent.pk),
+            "CREATE",
+            "agents",
+            str(agent.pk),
             {
-                "name": "coder-7", "type": "coder", "capabilities_json": ["python"],
-                "status": "idle", "last_active_at": None,
+                "name": "coder-7",
+                "type": "coder",
+                "capabilities_json": ["python"],
+                "status": "idle",
+                "last_active_at": None,
             },
         ),
         ("UPDATE", "agents", str(agent.pk), {"status": {"old": "idle", "new": "busy"}}),
         (
-            "UPDATE", "agents", str(agent.pk),
+            "UPDATE",
+            "agents",
+            str(agent.pk),
             {
                 "status": {"old": "busy", "new": "active"},
                 "last_active_at": {"old": None, "new": last_values["last_active_at"]},
@@ -575,14 +682,18 @@ def test_api_execution_create_complete_and_delete(api_client, user):
     mark = audit_mark()
 
     created = api_client.post(
-        "/api/executions", {"task_id": task.pk, "worker": "w-1"}, format="json",
+        "/api/executions",
+        {"task_id": task.pk, "worker": "w-1"},
+        format="json",
         **client_meta("req-execution-create"),
     )
     execution = ExecutionResult.objects.get()
     started = stored(execution)
     completed = api_client.post(
-        f"/api/executions/{execution.pk}/complete", {"status": "success", "output_text": "done"},
-        format="json", **client_meta("req-execution-complete"),
+        f"/api/executions/{execution.pk}/complete",
+        {"status": "success", "output_text": "done"},
+        format="json",
+        **client_meta("req-execution-complete"),
     )
     ended = stored(execution)
     deleted = api_client.delete(
@@ -592,14 +703,22 @@ def test_api_execution_create_complete_and_delete(api_client, user):
     statuses = [response.status_code for response in (created, completed, deleted)]
     assert statuses == [201, 200, 204]
     assert started == {
-        "task_id": task.pk, "scheduled_for": None, "started_at": started["started_at"],
-        "ended_at": None, "status": None, "output_text": "", "error_text": "",
-        "duration_ms": None, "worker": "w-1",
+        "task_id": task.pk,
+        "scheduled_for": None,
+        "started_at": started["started_at"],
+        "ended_at": None,
+        "status": None,
+        "output_text": "",
+        "error_text": "",
+        "duration_ms": None,
+        "worker": "w-1",
     }
     assert records_after(mark) == [
         ("CREATE", "execution_results", str(execution.pk), started),
         (
-            "UPDATE", "execution_results", str(execution.pk),
+            "UPDATE",
+            "execution_results",
+            str(execution.pk),
             {
                 "ended_at": {"old": None, "new": ended["ended_at"]},
                 "status": {"old": None, "new": "success"},
@@ -616,9 +735,7 @@ def test_api_execution_create_complete_and_delete(api_client, user):
     ]
 
 
-def test_api_scheduling_reads_and_refused_writes_record_nothing(
-    api_client, other_client, user
-):
+def test_api_scheduling_reads_and_refused_writes_record_nothing(api_client, other_client, user):
     project = ProjectFactory(user=user)
     task = ScheduledTaskFactory(user=user, project=project)
     ExecutionResultFactory(task=task)
@@ -628,9 +745,17 @@ def test_api_scheduling_reads_and_refused_writes_record_nothing(
     reads = [
         api_client.get(path).status_code
         for path in (
-            "/api/projects", f"/api/projects/{project.pk}", "/api/tasks", "/api/tasks/pending",
-            f"/api/tasks/{task.pk}", "/api/agents", f"/api/agents/{agent.pk}",
-            "/api/agents/types", "/api/executions", "/api/executions/stats", "/api/skills",
+            "/api/projects",
+            f"/api/projects/{project.pk}",
+            "/api/tasks",
+            "/api/tasks/pending",
+            f"/api/tasks/{task.pk}",
+            "/api/agents",
+            f"/api/agents/{agent.pk}",
+            "/api/agents/types",
+            "/api/executions",
+            "/api/executions/stats",
+            "/api/skills",
         )
     ]
     refused = [
@@ -639,7 +764,8 @@ def test_api_scheduling_reads_and_refused_writes_record_nothing(
         other_client.post(f"/api/tasks/{task.pk}/disable"),
         api_client.patch(f"/api/agents/{agent.pk}", {"status": "busy"}, format="json"),
         api_client.post(
-            "/api/tasks", {"skill_name": "demo.echo", "schedule_cron": "61 * * * *"},
+            "/api/tasks",
+            {"skill_name": "demo.echo", "schedule_cron": "61 * * * *"},
             format="json",
         ),
     ]
@@ -671,10 +797,15 @@ def event_form(event, **changes):
     admin renders for a field with a callable default (to tell an edited timestamp apart)."""
     date, time = event.timestamp.strftime("%Y-%m-%d"), event.timestamp.strftime("%H:%M:%S")
     return {
-        "event_type": event.event_type, "severity": event.severity, "message": event.message,
-        "details": json.dumps(event.details), "source": event.source or "",
-        "timestamp_0": date, "timestamp_1": time,
-        "initial-timestamp_0": date, "initial-timestamp_1": time,
+        "event_type": event.event_type,
+        "severity": event.severity,
+        "message": event.message,
+        "details": json.dumps(event.details),
+        "source": event.source or "",
+        "timestamp_0": date,
+        "timestamp_1": time,
+        "initial-timestamp_0": date,
+        "initial-timestamp_1": time,
         **changes,
     }
 
@@ -695,12 +826,14 @@ def test_admin_event_change_form_records_the_changed_field(
 
     with django_capture_on_commit_callbacks(execute=True):
         changed = admin_session.post(
-            f"/admin/events/systemevent/{event.pk}/change/", event_form(event, severity="error"),
+            f"/admin/events/systemevent/{event.pk}/change/",
+            event_form(event, severity="error"),
             **client_meta("req-admin-event-change"),
         )
         event.refresh_from_db()
         unchanged = admin_session.post(
-            f"/admin/events/systemevent/{event.pk}/change/", event_form(event),
+            f"/admin/events/systemevent/{event.pk}/change/",
+            event_form(event),
             **client_meta("req-admin-event-noop"),
         )
 
@@ -768,10 +901,17 @@ def test_admin_task_add_records_the_task_and_its_projects_count(admin_session, s
     response = admin_session.post(
         "/admin/scheduling/scheduledtask/add/",
         {
-            "skill_name": "demo.echo", "schedule_cron": "0 * * * *", "timezone": "UTC",
-            "next_run_at_0": "", "next_run_at_1": "", "params_json": '{"message": "hi"}',
-            "status": "pending", "timeout_seconds": "60", "user": user.pk,
-            "project": project.pk, **NO_INLINE_ROWS,
+            "skill_name": "demo.echo",
+            "schedule_cron": "0 * * * *",
+            "timezone": "UTC",
+            "next_run_at_0": "",
+            "next_run_at_1": "",
+            "params_json": '{"message": "hi"}',
+            "status": "pending",
+            "timeout_seconds": "60",
+            "user": user.pk,
+            "project": project.pk,
+            **NO_INLINE_ROWS,
         },
         **client_meta("req-admin-task-add"),
     )
@@ -780,12 +920,16 @@ def test_admin_task_add_records_the_task_and_its_projects_count(admin_session, s
     task = ScheduledTask.objects.get()
     values = stored(task)
     assert (values["params_json"], values["timeout_seconds"], values["project_id"]) == (
-        {"message": "hi"}, 60, project.pk,
+        {"message": "hi"},
+        60,
+        project.pk,
     )
     assert records_after(mark) == [
         ("CREATE", "scheduled_tasks", str(task.pk), values),
         (
-            "UPDATE", "projects", str(project.pk),
+            "UPDATE",
+            "projects",
+            str(project.pk),
             {
                 "tasks_count": {"old": 0, "new": 1},
                 "updated_at": change_of(project_before, project, "updated_at"),
@@ -795,9 +939,7 @@ def test_admin_task_add_records_the_task_and_its_projects_count(admin_session, s
     assert origins_after(mark) == [from_request(superuser, "req-admin-task-add")] * 2
 
 
-def test_admin_task_delete_selected_records_each_task_and_the_count(
-    admin_session, superuser, user
-):
+def test_admin_task_delete_selected_records_each_task_and_the_count(admin_session, superuser, user):
     project = ProjectFactory(user=user)
     tasks = [ScheduledTaskFactory(user=user, project=project) for _ in range(2)]
     task_values = [stored(task) for task in tasks]
@@ -805,7 +947,11 @@ def test_admin_task_delete_selected_records_each_task_and_the_count(
 
     response = admin_session.post(
         "/admin/scheduling/scheduledtask/",
-        {"action": "delete_selected", "_selected_action": [task.pk for task in tasks], "post": "yes"},
+        {
+            "action": "delete_selected",
+            "_selected_action": [task.pk for task in tasks],
+            "post": "yes",
+        },
         **client_meta("req-admin-task-bulk-del"),
     )
 
@@ -858,9 +1004,7 @@ def test_seed_events_records_one_create_per_event_as_the_command(
 def test_purge_events_records_one_delete_per_purged_event_as_the_command(
     django_capture_on_commit_callbacks,
 ):
-    old = [
-        SystemEventFactory(timestamp=timezone.now() - timedelta(days=days)) for days in (3, 5)
-    ]
+    old = [SystemEventFactory(timestamp=timezone.now() - timedelta(days=days)) for days in (3, 5)]
     recent = SystemEventFactory()
     values = [stored(event) for event in old]
     mark = audit_mark()
@@ -918,16 +1062,24 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
 ):
     due = timezone.now() - timedelta(minutes=1)
     task = ScheduledTaskFactory(
-        user=user, skill_name="demo.echo", params_json={"message": "hello"},
+        user=user,
+        skill_name="demo.echo",
+        params_json={"message": "hello"},
         # A yearly cron: no later slot falls between `due` and now, so nothing is coalesced.
-        schedule_cron="0 3 1 1 *", next_run_at=due, timeout_seconds=60,
+        schedule_cron="0 3 1 1 *",
+        next_run_at=due,
+        timeout_seconds=60,
     )
     before = stored(task)
     mark = audit_mark()
 
     call_command(
-        "run_scheduler", once=True, worker_id="paths-worker", poll_interval=0.05,
-        lease_margin=30, verbosity=0,
+        "run_scheduler",
+        once=True,
+        worker_id="paths-worker",
+        poll_interval=0.05,
+        lease_margin=30,
+        verbosity=0,
     )
 
     execution = ExecutionResult.objects.get()
@@ -936,16 +1088,25 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
     assert (ran["status"], ran["output_text"], after["status"]) == ("success", "hello", "pending")
     assert records_after(mark) == [
         (
-            "CREATE", "execution_results", str(execution.pk),
+            "CREATE",
+            "execution_results",
+            str(execution.pk),
             {
-                "task_id": task.pk, "scheduled_for": before["next_run_at"],
-                "started_at": ran["started_at"], "ended_at": None, "status": None,
-                "output_text": "", "error_text": "", "duration_ms": None,
+                "task_id": task.pk,
+                "scheduled_for": before["next_run_at"],
+                "started_at": ran["started_at"],
+                "ended_at": None,
+                "status": None,
+                "output_text": "",
+                "error_text": "",
+                "duration_ms": None,
                 "worker": "paths-worker",
             },
         ),
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "status": {"old": "pending", "new": "running"},
                 "claimed_by": {"old": "", "new": "paths-worker"},
@@ -954,7 +1115,9 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
             },
         ),
         (
-            "UPDATE", "execution_results", str(execution.pk),
+            "UPDATE",
+            "execution_results",
+            str(execution.pk),
             {
                 "status": {"old": None, "new": "success"},
                 "ended_at": {"old": None, "new": ran["ended_at"]},
@@ -963,7 +1126,9 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
             },
         ),
         (
-            "UPDATE", "scheduled_tasks", str(task.pk),
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
             {
                 "status": {"old": "running", "new": "pending"},
                 "claimed_by": {"old": "paths-worker", "new": ""},
@@ -994,7 +1159,9 @@ def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_schedule
     due = timezone.now() - timedelta(minutes=1)
     ScheduledTaskFactory(user=user, skill_name="system.health_check", next_run_at=due)
     ScheduledTaskFactory(
-        user=user, skill_name="events.purge", params_json={"older_than_days": 30},
+        user=user,
+        skill_name="events.purge",
+        params_json={"older_than_days": 30},
         next_run_at=due,
     )
     mark = audit_mark()
@@ -1002,9 +1169,7 @@ def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_schedule
     call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
 
     health_event = SystemEvent.objects.get()
-    skill_records = [
-        record for record in records_after(mark) if record[1] == "system_events"
-    ]
+    skill_records = [record for record in records_after(mark) if record[1] == "system_events"]
     assert sorted(skill_records, key=lambda record: record[0]) == [
         ("CREATE", "system_events", str(health_event.pk), stored(health_event)),
         ("DELETE", "system_events", str(old_event.pk), old_values),
@@ -1020,20 +1185,20 @@ def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_schedule
     }
 
 
-def test_admin_user_delete_records_every_audited_row_it_cascades_to(
-    admin_session, superuser, user
-):
+def test_admin_user_delete_records_every_audited_row_it_cascades_to(admin_session, superuser, user):
     project = ProjectFactory(user=user)
     task = ScheduledTaskFactory(user=user, project=project)
     execution = ExecutionResultFactory(task=task)
     values = {
-        "projects": stored(project), "scheduled_tasks": stored(task),
+        "projects": stored(project),
+        "scheduled_tasks": stored(task),
         "execution_results": stored(execution),
     }
     mark = audit_mark()
 
     response = admin_session.post(
-        f"/admin/auth/user/{user.pk}/delete/", {"post": "yes"},
+        f"/admin/auth/user/{user.pk}/delete/",
+        {"post": "yes"},
         **client_meta("req-admin-user-del"),
     )
 

@@ -18,7 +18,9 @@ CHECKS = [
 
 @pytest.fixture
 def staff_token(django_user_model):
-    user = django_user_model.objects.create_user("fuzzer", password="fuzz-password-1", is_staff=True)
+    user = django_user_model.objects.create_user(
+        "fuzzer", password="fuzz-password-1", is_staff=True
+    )
     return Token.objects.create(user=user).key
 
 

@@ -7,31 +7,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='AuditLog',
+            name="AuditLog",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('user_id', models.CharField(blank=True, max_length=150, null=True)),
-                ('timestamp', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
-                ('changed_fields', models.JSONField(default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder)),
-                ('operation', models.CharField(choices=[('CREATE', 'Create'), ('UPDATE', 'Update'), ('DELETE', 'Delete')], max_length=6)),
-                ('table_name', models.CharField(max_length=100)),
-                ('record_id', models.CharField(max_length=100)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('user_agent', models.TextField(blank=True, default='')),
-                ('request_id', models.CharField(blank=True, default='', max_length=64)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("user_id", models.CharField(blank=True, max_length=150, null=True)),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                    ),
+                ),
+                (
+                    "changed_fields",
+                    models.JSONField(
+                        default=dict, encoder=django.core.serializers.json.DjangoJSONEncoder
+                    ),
+                ),
+                (
+                    "operation",
+                    models.CharField(
+                        choices=[("CREATE", "Create"), ("UPDATE", "Update"), ("DELETE", "Delete")],
+                        max_length=6,
+                    ),
+                ),
+                ("table_name", models.CharField(max_length=100)),
+                ("record_id", models.CharField(max_length=100)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("user_agent", models.TextField(blank=True, default="")),
+                ("request_id", models.CharField(blank=True, default="", max_length=64)),
             ],
             options={
-                'db_table': 'audit_logs',
-                'indexes': [models.Index(fields=['table_name', 'record_id', 'timestamp'], name='idx_audit_logs_record'), models.Index(fields=['user_id', 'timestamp'], name='idx_audit_logs_user'), models.Index(fields=['timestamp'], name='idx_audit_logs_timestamp')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('operation__in', ['CREATE', 'UPDATE', 'DELETE'])), name='audit_logs_operation_valid')],
+                "db_table": "audit_logs",
+                "indexes": [
+                    models.Index(
+                        fields=["table_name", "record_id", "timestamp"],
+                        name="idx_audit_logs_record",
+                    ),
+                    models.Index(fields=["user_id", "timestamp"], name="idx_audit_logs_user"),
+                    models.Index(fields=["timestamp"], name="idx_audit_logs_timestamp"),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("operation__in", ["CREATE", "UPDATE", "DELETE"])),
+                        name="audit_logs_operation_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -60,7 +60,8 @@ def test_search_is_an_exact_match_on_record_or_user_id(superuser_client, update_
 
     assert [log.pk for log in exact.context["cl"].result_list] == list(
         AuditLog.objects.filter(record_id=update_log.record_id)
-        .order_by("-timestamp", "-id").values_list("pk", flat=True)
+        .order_by("-timestamp", "-id")
+        .values_list("pk", flat=True)
     )
     assert "changed_fields" not in str(exact.context["cl"].queryset.query).split("WHERE")[1]
     assert len(prefix.context["cl"].result_list) == 0

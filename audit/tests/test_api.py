@@ -17,11 +17,16 @@ pytestmark = pytest.mark.django_db
 
 def _as_json(log):
     return {
-        "id": log.id, "user_id": log.user_id,
+        "id": log.id,
+        "user_id": log.user_id,
         "timestamp": log.timestamp.isoformat().replace("+00:00", "Z"),
-        "operation": log.operation, "table_name": log.table_name, "record_id": log.record_id,
-        "changed_fields": log.changed_fields, "ip_address": log.ip_address,
-        "user_agent": log.user_agent, "request_id": log.request_id,
+        "operation": log.operation,
+        "table_name": log.table_name,
+        "record_id": log.record_id,
+        "changed_fields": log.changed_fields,
+        "ip_address": log.ip_address,
+        "user_agent": log.user_agent,
+        "request_id": log.request_id,
     }
 
 
@@ -59,7 +64,9 @@ def test_list_is_newest_first_with_the_exact_body(staff_client, django_assert_nu
 
     assert response.status_code == 200
     assert response.json() == {
-        "count": 2, "next": None, "previous": None,
+        "count": 2,
+        "next": None,
+        "previous": None,
         "results": [_as_json(update), _as_json(create)],
     }
 

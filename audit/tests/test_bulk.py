@@ -28,8 +28,10 @@ ROW_COUNTS = [1, 500]
 
 def _events(count, **fields):
     return SystemEvent.objects.bulk_create(
-        [SystemEvent(event_type="deployment", severity="info", message=f"m{n}", **fields)
-         for n in range(count)]
+        [
+            SystemEvent(event_type="deployment", severity="info", message=f"m{n}", **fields)
+            for n in range(count)
+        ]
     )
 
 
@@ -157,12 +159,12 @@ def test_bulk_update_records_each_changed_row_in_three_queries(count, django_ass
     with django_assert_num_queries(3):
         SystemEvent.objects.bulk_update(events, ["message", "severity"])
 
-    logs = {int(log.record_id): log.changed_fields for log in AuditLog.objects.filter(
-        operation="UPDATE"
-    )}
+    logs = {
+        int(log.record_id): log.changed_fields
+        for log in AuditLog.objects.filter(operation="UPDATE")
+    }
     assert logs == {
-        event.pk: {"message": {"old": event.message[:-1], "new": event.message}}
-        for event in events
+        event.pk: {"message": {"old": event.message[:-1], "new": event.message}} for event in events
     }
 
 
@@ -216,6 +218,6 @@ def test_records_are_split_where_the_database_caps_a_statements_parameters(
     with django_assert_num_queries(5):
         SystemEvent.objects.update(severity="error")
 
-    assert sorted(AuditLog.objects.filter(operation="UPDATE").values_list("record_id", flat=True)) == (
-        sorted(str(event.pk) for event in events)
-    )
+    assert sorted(
+        AuditLog.objects.filter(operation="UPDATE").values_list("record_id", flat=True)
+    ) == (sorted(str(event.pk) for event in events))

@@ -29,17 +29,26 @@ def encoded(value):
 
 def test_create_records_every_field_with_json_encoded_values(records):
     event = SystemEvent.objects.create(
-        event_type="deployment", severity="info", message="v2 out", details={"version": 2},
+        event_type="deployment",
+        severity="info",
+        message="v2 out",
+        details={"version": 2},
         source="ci",
     )
 
     assert records() == [
         (
-            "CREATE", "system_events", str(event.pk),
+            "CREATE",
+            "system_events",
+            str(event.pk),
             {
-                "event_type": "deployment", "severity": "info", "message": "v2 out",
-                "details": {"version": 2}, "source": "ci",
-                "timestamp": encoded(event.timestamp), "created_at": encoded(event.created_at),
+                "event_type": "deployment",
+                "severity": "info",
+                "message": "v2 out",
+                "details": {"version": 2},
+                "source": "ci",
+                "timestamp": encoded(event.timestamp),
+                "created_at": encoded(event.created_at),
             },
         )
     ]
@@ -60,7 +69,9 @@ def test_update_records_only_the_changed_fields(records):
 
     assert records(operation="UPDATE") == [
         (
-            "UPDATE", "system_events", str(event.pk),
+            "UPDATE",
+            "system_events",
+            str(event.pk),
             {
                 "message": {"old": "before", "new": "after"},
                 "severity": {"old": "info", "new": "error"},
@@ -130,8 +141,13 @@ def test_update_fields_limit_the_diff_to_the_saved_fields(records):
 def test_instance_built_by_hand_costs_one_select(records, django_assert_num_queries):
     stored = SystemEventFactory(message="stored", severity="info", source="s")
     by_hand = SystemEvent(
-        pk=stored.pk, event_type=stored.event_type, severity="warning", message="stored",
-        source="s", timestamp=stored.timestamp, created_at=stored.created_at,
+        pk=stored.pk,
+        event_type=stored.event_type,
+        severity="warning",
+        message="stored",
+        source="s",
+        timestamp=stored.timestamp,
+        created_at=stored.created_at,
     )
 
     with django_assert_num_queries(3) as captured:
@@ -187,10 +203,16 @@ def test_delete_records_the_last_values(records, django_assert_num_queries):
 
     assert records(operation="DELETE") == [
         (
-            "DELETE", "system_events", str(pk),
+            "DELETE",
+            "system_events",
+            str(pk),
             {
-                "event_type": "deployment", "severity": "info", "message": "bye",
-                "details": None, "source": None, "timestamp": encoded(event.timestamp),
+                "event_type": "deployment",
+                "severity": "info",
+                "message": "bye",
+                "details": None,
+                "source": None,
+                "timestamp": encoded(event.timestamp),
                 "created_at": encoded(event.created_at),
             },
         )
@@ -232,7 +254,8 @@ def test_secret_like_names_inside_json_are_recorded_as_changed_without_values(re
     task.save()
 
     assert records(operation="CREATE", table_name="scheduled_tasks")[0][3]["params_json"] == {
-        "api_key": REDACTED, "path": "/a"
+        "api_key": REDACTED,
+        "path": "/a",
     }
     assert records(operation="UPDATE")[0][3]["params_json"] == {
         "old": {"api_key": REDACTED, "path": "/a"},

@@ -39,7 +39,10 @@ def test_token_user_ip_user_agent_and_request_id_are_recorded(api_client, user):
     assert response.status_code == 201
     log = AuditLog.objects.get()
     assert (log.user_id, log.ip_address, log.user_agent, log.request_id) == (
-        str(user.pk), "127.0.0.1", "dashboard/1.0", "req-42",
+        str(user.pk),
+        "127.0.0.1",
+        "dashboard/1.0",
+        "req-42",
     )
 
 
@@ -97,7 +100,10 @@ def test_anonymous_change_records_no_user():
 
     log = AuditLog.objects.get()
     assert (log.user_id, log.ip_address, log.user_agent, log.request_id) == (
-        None, "127.0.0.1", "curl/8", "r1",
+        None,
+        "127.0.0.1",
+        "curl/8",
+        "r1",
     )
 
 
@@ -115,7 +121,9 @@ def test_async_middleware_sets_and_resets_the_context():
     asyncio.run(middleware(request))
 
     assert (seen[0].ip_address, seen[0].user_agent, seen[0].request_id) == (
-        "10.1.1.1", "async-client", "async-1",
+        "10.1.1.1",
+        "async-client",
+        "async-1",
     )
     assert current_context().request is None
 
@@ -126,7 +134,8 @@ def test_audit_actor_names_the_process():
     SystemEvent.objects.create(event_type="test", severity="info", message="m")
 
     assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
-        "system:seed", None,
+        "system:seed",
+        None,
     ]
 
 
@@ -144,7 +153,8 @@ def test_audited_commands_run_as_system_actors():
     call_command(NamedWriteEventCommand())
 
     assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
-        "system:test_context", "system:scheduler",
+        "system:test_context",
+        "system:scheduler",
     ]
 
 

@@ -14,18 +14,25 @@ def test_manual_records_carry_the_actor_and_redact_secrets(records):
     with audit_actor("system:import"):
         audit_log_create(table_name="legacy", record_id=7, values={"name": "a", "token": "t"})
         written = audit_log_update(
-            table_name="legacy", record_id=7,
-            old_values={"name": "a", "token": "t"}, new_values={"name": "b", "token": "u"},
+            table_name="legacy",
+            record_id=7,
+            old_values={"name": "a", "token": "t"},
+            new_values={"name": "b", "token": "u"},
         )
         audit_log_delete(table_name="legacy", record_id=7, values={"name": "b"})
 
     assert written is True
     assert records() == [
         ("CREATE", "legacy", "7", {"name": "a", "token": "[redacted]"}),
-        ("UPDATE", "legacy", "7", {
-            "name": {"old": "a", "new": "b"},
-            "token": {"old": "[redacted]", "new": "[redacted]"},
-        }),
+        (
+            "UPDATE",
+            "legacy",
+            "7",
+            {
+                "name": {"old": "a", "new": "b"},
+                "token": {"old": "[redacted]", "new": "[redacted]"},
+            },
+        ),
         ("DELETE", "legacy", "7", {"name": "b"}),
     ]
     assert {log.user_id for log in get_audit_trail(table_name="legacy", record_id=7)} == {
@@ -34,9 +41,10 @@ def test_manual_records_carry_the_actor_and_redact_secrets(records):
 
 
 def test_manual_update_without_a_change_writes_nothing(records):
-    assert audit_log_update(
-        table_name="legacy", record_id=1, old_values={"a": 1}, new_values={"a": 1}
-    ) is False
+    assert (
+        audit_log_update(table_name="legacy", record_id=1, old_values={"a": 1}, new_values={"a": 1})
+        is False
+    )
     assert records() == []
 
 

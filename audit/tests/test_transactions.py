@@ -68,5 +68,6 @@ def test_in_autocommit_a_change_and_its_record_commit_together():
     event.save()
 
     assert list(AuditLog.objects.order_by("id").values_list("operation", flat=True)) == [
-        "CREATE", "UPDATE",
+        "CREATE",
+        "UPDATE",
     ]

@@ -102,7 +102,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         try:
             token = Token.objects.select_related("user").get(key=key)
         except Token.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid token.")
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
         cached = (

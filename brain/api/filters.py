@@ -43,7 +43,9 @@ class OrderingFilter(filters.OrderingFilter):
         valid = super().remove_invalid_fields(queryset, fields, view, request)
         invalid = [term for term in fields if term not in valid]
         if invalid:
-            names = [name for name, _ in self.get_valid_fields(queryset, view, {"request": request})]
+            names = [
+                name for name, _ in self.get_valid_fields(queryset, view, {"request": request})
+            ]
             raise exceptions.ValidationError(
                 {
                     self.ordering_param: [

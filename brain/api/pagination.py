@@ -56,7 +56,7 @@ def _query_integer(request, name, *, minimum):
     value = request.query_params.get(name, "")
     if value == "":
         return None
-    if not _INTEGER.fullmatch(value):  # int() would also take " 5", "1_000" and "١"
+    if not _INTEGER.fullmatch(value):  # int() would also take " 5", "1_000" and "١"  # noqa: RUF003
         raise ValidationError({name: ["A valid integer is required."]})
     number = int(value)
     if number < minimum:

@@ -121,8 +121,8 @@ def copy_field(field):
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
     """DRF's PrimaryKeyRelatedField for integer keys, taking an integer or a string of ASCII
-    digits only: DRF would take 36.9 as 36, "1_0" as 10 and "١" as 1, and fail with a 500 on
-    1e400 (infinity) or on a list nested hundreds of levels deep."""
+    digits only: DRF would take 36.9 as 36, "1_0" as 10 and an Arabic-Indic one as 1, and fail
+    with a 500 on 1e400 (infinity) or on a list nested hundreds of levels deep."""
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not (

@@ -40,7 +40,8 @@ def test_obtain_token_refuses_a_body_nested_too_deeply(anon_client):
     response = anon_client.generic("POST", "/api/auth/token", body, content_type="application/json")
 
     assert (response.status_code, response.json()) == (
-        400, {"detail": "JSON parse error - nested too deeply."}
+        400,
+        {"detail": "JSON parse error - nested too deeply."},
     )
 
 
@@ -68,9 +69,7 @@ def test_obtain_token_with_wrong_password_is_400(anon_client, user):
     )
 
     assert response.status_code == 400
-    assert response.json() == {
-        "non_field_errors": ["Unable to log in with provided credentials."]
-    }
+    assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
     assert not Token.objects.exists()
 
 
@@ -142,9 +141,7 @@ def test_unknown_api_path_is_json_404(api_client):
 def test_oversized_body_is_json_413(api_client, settings):
     settings.REQUEST_MAX_BODY_BYTES = 1000
 
-    response = api_client.post(
-        "/api/auth/token", data="x" * 2000, content_type="application/json"
-    )
+    response = api_client.post("/api/auth/token", data="x" * 2000, content_type="application/json")
 
     assert response.status_code == 413
     assert response.json() == {"detail": "Request body too large: the limit is 1000 bytes."}
@@ -198,7 +195,9 @@ def test_user_rate_is_a_counter_per_window_in_redis(api_client, user, monkeypatc
 def test_throttling_lets_requests_through_when_redis_is_down(api_client, monkeypatch, settings):
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
     closed_port = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
-    monkeypatch.setattr(UserRateThrottle, "cache", CacheHandler({"default": closed_port})["default"])
+    monkeypatch.setattr(
+        UserRateThrottle, "cache", CacheHandler({"default": closed_port})["default"]
+    )
 
     statuses = [api_client.get("/api/auth/me").status_code for _ in range(3)]
 

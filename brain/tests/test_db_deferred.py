@@ -254,7 +254,12 @@ def test_a_transactions_begin_travels_with_its_first_statement():
     assert first.startswith("BEGIN\n;\nSELECT") and second.startswith("SELECT")
     assert commit == "COMMIT"
     assert sent["round_trips"] == 3
-    assert [query["sql"].split(" ")[0] for query in logged] == ["BEGIN", "SELECT", "SELECT", "COMMIT"]
+    assert [query["sql"].split(" ")[0] for query in logged] == [
+        "BEGIN",
+        "SELECT",
+        "SELECT",
+        "COMMIT",
+    ]
 
 
 @pytest.mark.django_db(transaction=True)

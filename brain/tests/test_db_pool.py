@@ -21,8 +21,12 @@ def terminate(pid):
     """Ends a backend from outside Django's pool, and waits until it is gone."""
     params = connection.get_connection_params()
     with psycopg.connect(
-        host=params.get("host"), port=params.get("port"), user=params.get("user"),
-        password=params.get("password"), dbname=params["dbname"], autocommit=True,
+        host=params.get("host"),
+        port=params.get("port"),
+        user=params.get("user"),
+        password=params.get("password"),
+        dbname=params["dbname"],
+        autocommit=True,
     ) as admin:
         admin.execute("SELECT pg_terminate_backend(%s)", [pid])
         for _ in range(100):
@@ -64,8 +68,12 @@ def test_a_connection_on_a_descriptor_above_1023_is_checked(tmp_path):
             opened.append(open(tmp_path / "fd", "w"))  # noqa: SIM115
         params = connection.get_connection_params()
         with psycopg.connect(
-            host=params.get("host"), port=params.get("port"), user=params.get("user"),
-            password=params.get("password"), dbname=params["dbname"], autocommit=True,
+            host=params.get("host"),
+            port=params.get("port"),
+            user=params.get("user"),
+            password=params.get("password"),
+            dbname=params["dbname"],
+            autocommit=True,
         ) as fresh:
             assert fresh.pgconn.socket > 1023
 

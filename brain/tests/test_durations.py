@@ -7,7 +7,12 @@ from brain.durations import parse_age
 
 @pytest.mark.parametrize(
     ("text", "age"),
-    [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30)), (" 7d ", timedelta(days=7))],
+    [
+        ("90d", timedelta(days=90)),
+        ("12h", timedelta(hours=12)),
+        ("30m", timedelta(minutes=30)),
+        (" 7d ", timedelta(days=7)),
+    ],
 )
 def test_ages(text, age):
     assert parse_age(text) == age

@@ -51,13 +51,21 @@ def test_project_pages_with_equal_keys_neither_overlap_nor_skip(api_client, user
         ("offset=-5", {"offset": ["Ensure this value is greater than or equal to 0."]}),
         (
             "ordering=bogus",
-            {"ordering": ["Cannot order by 'bogus': use timestamp, severity, event_type, id, "
-                          "with '-' before one for descending order."]},
+            {
+                "ordering": [
+                    "Cannot order by 'bogus': use timestamp, severity, event_type, id, "
+                    "with '-' before one for descending order."
+                ]
+            },
         ),
         (
             "ordering=-timestamp,message",
-            {"ordering": ["Cannot order by 'message': use timestamp, severity, event_type, id, "
-                          "with '-' before one for descending order."]},
+            {
+                "ordering": [
+                    "Cannot order by 'message': use timestamp, severity, event_type, id, "
+                    "with '-' before one for descending order."
+                ]
+            },
         ),
     ],
 )
@@ -74,7 +82,10 @@ def test_bad_pagination_and_ordering_are_field_errors(api_client, path, query, e
 def test_every_list_refuses_a_bad_limit(staff_client, path):
     response = staff_client.get(f"{path}?limit=ten")
 
-    assert (response.status_code, response.json()) == (400, {"limit": ["A valid integer is required."]})
+    assert (response.status_code, response.json()) == (
+        400,
+        {"limit": ["A valid integer is required."]},
+    )
 
 
 def test_a_limit_above_the_maximum_is_capped_and_empty_parameters_are_absent(api_client):

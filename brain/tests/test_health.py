@@ -16,7 +16,9 @@ def test_live_does_no_io(anon_client, django_assert_num_queries):
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("path", ["/health/live", "/health/live/", "/health/ready", "/health/ready/"])
+@pytest.mark.parametrize(
+    "path", ["/health/live", "/health/live/", "/health/ready", "/health/ready/"]
+)
 def test_probes_answer_head_and_a_trailing_slash(anon_client, path):
     assert anon_client.get(path).status_code == 200
     head = anon_client.head(path)
@@ -36,7 +38,11 @@ def test_ready_reports_each_part(anon_client):
 
 
 def test_ready_is_503_when_the_database_is_unreachable(anon_client, monkeypatch):
-    closed_port = {**connections["default"].settings_dict, "PORT": "1", "OPTIONS": {"connect_timeout": 2}}
+    closed_port = {
+        **connections["default"].settings_dict,
+        "PORT": "1",
+        "OPTIONS": {"connect_timeout": 2},
+    }
     monkeypatch.setattr(health, "connections", ConnectionHandler({"default": closed_port}))
 
     response = anon_client.get("/health/ready")

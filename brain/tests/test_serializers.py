@@ -62,11 +62,13 @@ def test_the_model_is_read_once_per_class(monkeypatch):
     calls = []
     build_field = Serializer.build_field
     monkeypatch.setattr(
-        Serializer, "build_field", lambda self, *args: calls.append(args) or build_field(self, *args)
+        Serializer,
+        "build_field",
+        lambda self, *args: calls.append(args) or build_field(self, *args),
     )
 
-    Serializer().fields
-    Serializer().fields
+    _ = Serializer().fields
+    _ = Serializer().fields
 
     assert len(calls) == 1
 
@@ -87,7 +89,7 @@ def test_an_error_in_one_serializer_does_not_reach_the_next():
 
 @pytest.mark.parametrize("serializer_class", API_MODEL_SERIALIZERS)
 def test_each_copy_has_the_state_of_drf_s_deep_copy(serializer_class):
-    serializer_class().fields  # builds them
+    _ = serializer_class().fields  # builds them
     built = serializer_class._built_fields
 
     for name, field in built.items():
@@ -215,6 +217,6 @@ def test_a_serializer_building_its_own_fields_gets_validators_made_for_it(monkey
     )
 
     first, second = Serializer(), Serializer()
-    first.validators, second.validators
+    _ = first.validators, second.validators
 
     assert calls == [first, second]

@@ -31,8 +31,11 @@ print(json.dumps({
 
 
 def load_settings(**environment):
-    env = {key: value for key, value in os.environ.items()
-           if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
+    }
     env.update(DJANGO_SETTINGS_MODULE="brain.settings.base", **environment)
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True
@@ -56,7 +59,10 @@ def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     assert loaded["engine"] == "brain.db.postgresql"
     assert loaded["name"] == "brain"
     assert loaded["pool"] == {
-        "min_size": 1, "max_size": 10, "timeout": 10.0, "check": "brain.db.pool.check_connection",
+        "min_size": 1,
+        "max_size": 10,
+        "timeout": 10.0,
+        "check": "brain.db.pool.check_connection",
     }
     assert loaded["health_checks"] is True
 
@@ -71,7 +77,9 @@ def test_redis_url_uses_django_redis_with_prefix_and_ignores_outages():
 
 
 def test_lists_and_integers_are_parsed():
-    result = load_settings(SECRET_KEY="k", ALLOWED_HOSTS="a.example,b.example", TRUSTED_PROXY_COUNT="2")
+    result = load_settings(
+        SECRET_KEY="k", ALLOWED_HOSTS="a.example,b.example", TRUSTED_PROXY_COUNT="2"
+    )
 
     loaded = json.loads(result.stdout)
     assert loaded["allowed_hosts"] == ["a.example", "b.example"]

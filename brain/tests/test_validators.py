@@ -12,7 +12,9 @@ def _nested(depth, leaf="leaf"):
     return value
 
 
-@pytest.mark.parametrize("value", ["text", {"key": ["text", 1, None, {"nested": "é"}]}, [], None, 3])
+@pytest.mark.parametrize(
+    "value", ["text", {"key": ["text", 1, None, {"nested": "é"}]}, [], None, 3]
+)
 def test_storable_text_is_accepted(value):
     assert validate_storable_text(value) is None
 
@@ -22,8 +24,16 @@ def test_storable_text_is_accepted(value):
     [
         ("a\x00b", "Null characters are not allowed.", "null_characters_not_allowed"),
         ({"k\x00": 1}, "Null characters are not allowed.", "null_characters_not_allowed"),
-        (["\ud800"], "Surrogate characters are not allowed: U+D800.", "surrogate_characters_not_allowed"),
-        ({"k": {"\udfff": 1}}, "Surrogate characters are not allowed: U+DFFF.", "surrogate_characters_not_allowed"),
+        (
+            ["\ud800"],
+            "Surrogate characters are not allowed: U+D800.",
+            "surrogate_characters_not_allowed",
+        ),
+        (
+            {"k": {"\udfff": 1}},
+            "Surrogate characters are not allowed: U+DFFF.",
+            "surrogate_characters_not_allowed",
+        ),
     ],
 )
 def test_text_postgresql_cannot_store_is_refused(value, message, code):
@@ -38,7 +48,9 @@ def test_storable_text_is_found_at_any_depth_without_recursion():
         validate_storable_text(_nested(5000, leaf="a\x00"))
 
 
-@pytest.mark.parametrize("value", [_nested(MAX_JSON_DEPTH), {"a": [1, {"b": None}], "c": []}, "text", None])
+@pytest.mark.parametrize(
+    "value", [_nested(MAX_JSON_DEPTH), {"a": [1, {"b": None}], "c": []}, "text", None]
+)
 def test_json_up_to_the_depth_limit_is_storable(value):
     assert validate_storable_json(value) is None
 
@@ -48,7 +60,10 @@ def test_json_deeper_than_the_limit_is_refused(depth):
     with pytest.raises(ValidationError) as raised:
         validate_storable_json(_nested(depth))
 
-    assert (raised.value.messages, raised.value.code) == (["Nested more than 32 levels deep."], "too_deep")
+    assert (raised.value.messages, raised.value.code) == (
+        ["Nested more than 32 levels deep."],
+        "too_deep",
+    )
 
 
 def test_storable_json_checks_its_text_too():

@@ -2,35 +2,87 @@
 
 import django.db.models.functions.datetime
 import django.utils.timezone
-import events.validators
 from django.db import migrations, models
+
+import events.validators
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SystemEvent',
+            name="SystemEvent",
             fields=[
-                ('id', models.AutoField(primary_key=True, serialize=False)),
-                ('event_type', models.CharField(max_length=50)),
-                ('severity', models.CharField(choices=[('info', 'Info'), ('warning', 'Warning'), ('error', 'Error'), ('critical', 'Critical')], max_length=20)),
-                ('message', models.TextField()),
-                ('details', models.JSONField(blank=True, null=True, validators=[events.validators.validate_details])),
-                ('source', models.CharField(blank=True, max_length=100, null=True)),
-                ('timestamp', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), default=django.utils.timezone.now, editable=False)),
+                ("id", models.AutoField(primary_key=True, serialize=False)),
+                ("event_type", models.CharField(max_length=50)),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("info", "Info"),
+                            ("warning", "Warning"),
+                            ("error", "Error"),
+                            ("critical", "Critical"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("message", models.TextField()),
+                (
+                    "details",
+                    models.JSONField(
+                        blank=True, null=True, validators=[events.validators.validate_details]
+                    ),
+                ),
+                ("source", models.CharField(blank=True, max_length=100, null=True)),
+                (
+                    "timestamp",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                    ),
+                ),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        default=django.utils.timezone.now,
+                        editable=False,
+                    ),
+                ),
             ],
             options={
-                'db_table': 'system_events',
-                'ordering': ['-timestamp', '-id'],
-                'indexes': [models.Index(fields=['event_type'], name='idx_system_events_type'), models.Index(fields=['severity'], name='idx_system_events_severity'), models.Index(fields=['timestamp'], name='idx_system_events_timestamp'), models.Index(fields=['event_type', 'timestamp', 'id'], name='idx_system_events_type_ts'), models.Index(fields=['event_type', 'severity', 'timestamp', 'id'], name='idx_system_events_type_sev_ts'), models.Index(fields=['severity', 'timestamp', 'id'], name='idx_system_events_sev_ts'), models.Index(fields=['source', 'timestamp', 'id'], name='idx_system_events_source_ts')],
-                'constraints': [models.CheckConstraint(condition=models.Q(('severity__in', ['info', 'warning', 'error', 'critical'])), name='system_events_severity_valid')],
+                "db_table": "system_events",
+                "ordering": ["-timestamp", "-id"],
+                "indexes": [
+                    models.Index(fields=["event_type"], name="idx_system_events_type"),
+                    models.Index(fields=["severity"], name="idx_system_events_severity"),
+                    models.Index(fields=["timestamp"], name="idx_system_events_timestamp"),
+                    models.Index(
+                        fields=["event_type", "timestamp", "id"], name="idx_system_events_type_ts"
+                    ),
+                    models.Index(
+                        fields=["event_type", "severity", "timestamp", "id"],
+                        name="idx_system_events_type_sev_ts",
+                    ),
+                    models.Index(
+                        fields=["severity", "timestamp", "id"], name="idx_system_events_sev_ts"
+                    ),
+                    models.Index(
+                        fields=["source", "timestamp", "id"], name="idx_system_events_source_ts"
+                    ),
+                ],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("severity__in", ["info", "warning", "error", "critical"])
+                        ),
+                        name="system_events_severity_valid",
+                    )
+                ],
             },
         ),
     ]

@@ -49,7 +49,9 @@ def test_create_with_only_required_fields_defaults_the_rest(api_client):
     before = datetime.now(UTC)
 
     response = api_client.post(
-        "/api/events", {"event_type": "deploy", "severity": "warning", "message": "m"}, format="json"
+        "/api/events",
+        {"event_type": "deploy", "severity": "warning", "message": "m"},
+        format="json",
     )
 
     assert response.status_code == 201
@@ -62,7 +64,12 @@ def test_create_with_only_required_fields_defaults_the_rest(api_client):
 def test_create_accepts_an_iso_timestamp(api_client):
     response = api_client.post(
         "/api/events",
-        {"event_type": "deploy", "severity": "info", "message": "m", "timestamp": "2026-01-02T03:04:05+02:00"},
+        {
+            "event_type": "deploy",
+            "severity": "info",
+            "message": "m",
+            "timestamp": "2026-01-02T03:04:05+02:00",
+        },
         format="json",
     )
 
@@ -78,7 +85,10 @@ VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
     ("change", "errors"),
     [
         ({"event_type": ""}, {"event_type": ["This field may not be blank."]}),
-        ({"event_type": "x" * 51}, {"event_type": ["Ensure this field has no more than 50 characters."]}),
+        (
+            {"event_type": "x" * 51},
+            {"event_type": ["Ensure this field has no more than 50 characters."]},
+        ),
         ({"severity": "fatal"}, {"severity": ['"fatal" is not a valid choice.']}),
         ({"message": ""}, {"message": ["This field may not be blank."]}),
         ({"message": None}, {"message": ["This field may not be null."]}),
@@ -88,13 +98,21 @@ VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
         ({"details": 3}, {"details": ["Must be a JSON object."]}),
         (
             {"timestamp": "yesterday"},
-            {"timestamp": ["Datetime has wrong format. Use one of these formats instead: "
-                           "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
+            {
+                "timestamp": [
+                    "Datetime has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                ]
+            },
         ),
         (
             {"timestamp": "2026-01-01T00:00:00\x00Z"},
-            {"timestamp": ["Datetime has wrong format. Use one of these formats instead: "
-                           "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
+            {
+                "timestamp": [
+                    "Datetime has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                ]
+            },
         ),
         # Text PostgreSQL cannot store: a field message, never a 500.
         ({"message": "a\x00b"}, {"message": ["Null characters are not allowed."]}),
@@ -117,11 +135,20 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
     ("fields", "errors"),
     [
         ('"message": "\\ud800"', {"message": ["Surrogate characters are not allowed: U+D800."]}),
-        ('"message": "m", "details": {"\\ud800": 1}', {"details": ["Surrogate characters are not allowed: U+D800."]}),
-        ('"message": "m", "details": {"k": ["\\udfff"]}', {"details": ["Surrogate characters are not allowed: U+DFFF."]}),
+        (
+            '"message": "m", "details": {"\\ud800": 1}',
+            {"details": ["Surrogate characters are not allowed: U+D800."]},
+        ),
+        (
+            '"message": "m", "details": {"k": ["\\udfff"]}',
+            {"details": ["Surrogate characters are not allowed: U+DFFF."]},
+        ),
         ('"message": "m", "details": {"k": 1e400}', {"details": ["Value must be valid JSON."]}),
         # Bad input quoted in the message, with a character UTF-8 cannot encode: escaped.
-        ('"message": "m", "severity": "\\ud800"', {"severity": ['"\ud800" is not a valid choice.']}),
+        (
+            '"message": "m", "severity": "\\ud800"',
+            {"severity": ['"\ud800" is not a valid choice.']},
+        ),
         # Deeper than brain.validators.MAX_JSON_DEPTH, or than Python's JSON decoder can read.
         (
             '"message": "m", "details": %s' % ('{"k": ' * 33 + "1" + "}" * 33),
@@ -138,7 +165,7 @@ def test_create_refuses_invalid_input_with_field_messages(api_client, change, er
     ],
 )
 def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, errors):
-    body = '{"event_type": "deploy", "severity": "info", %s}' % fields
+    body = '{"event_type": "deploy", "severity": "info", ' + fields + "}"
 
     response = api_client.generic("POST", "/api/events", body, content_type="application/json")
 
@@ -230,14 +257,24 @@ def test_list_filters(api_client):
         event_type="deploy", severity="error", source="ci", message="Rollout FAILED", timestamp=now
     )
     deploy_info = SystemEventFactory(
-        event_type="deploy", severity="info", source="ci", message="ok", timestamp=now - timedelta(hours=2)
+        event_type="deploy",
+        severity="info",
+        source="ci",
+        message="ok",
+        timestamp=now - timedelta(hours=2),
     )
     health_critical = SystemEventFactory(
-        event_type="health_check", severity="critical", source="lb", message="down", timestamp=now - timedelta(days=2)
+        event_type="health_check",
+        severity="critical",
+        source="lb",
+        message="down",
+        timestamp=now - timedelta(days=2),
     )
     after = iso(now - timedelta(hours=3))
 
-    assert api_client.get("/api/events?event_type=deploy").json() == page([deploy_error, deploy_info])
+    assert api_client.get("/api/events?event_type=deploy").json() == page(
+        [deploy_error, deploy_info]
+    )
     assert api_client.get("/api/events?severity=error&severity=critical").json() == page(
         [deploy_error, health_critical]
     )
@@ -245,14 +282,23 @@ def test_list_filters(api_client):
     assert api_client.get("/api/events", {"timestamp_after": after}).json() == page(
         [deploy_error, deploy_info]
     )
-    assert api_client.get("/api/events", {"timestamp_before": after}).json() == page([health_critical])
+    assert api_client.get("/api/events", {"timestamp_before": after}).json() == page(
+        [health_critical]
+    )
     assert api_client.get("/api/events?search=failed").json() == page([deploy_error])
-    assert api_client.get("/api/events?event_type=deploy&severity=info").json() == page([deploy_info])
+    assert api_client.get("/api/events?event_type=deploy&severity=info").json() == page(
+        [deploy_info]
+    )
 
 
 @pytest.mark.parametrize(
     ("ordering", "expected"),
-    [("timestamp", [2, 1, 0]), ("-timestamp", [0, 1, 2]), ("severity", [1, 2, 0]), ("id", [0, 1, 2])],
+    [
+        ("timestamp", [2, 1, 0]),
+        ("-timestamp", [0, 1, 2]),
+        ("severity", [1, 2, 0]),
+        ("id", [0, 1, 2]),
+    ],
 )
 def test_list_ordering(api_client, ordering, expected):
     now = datetime.now(UTC)
@@ -270,10 +316,16 @@ def test_list_ordering(api_client, ordering, expected):
 @pytest.mark.parametrize(
     ("query", "errors"),
     [
-        ("severity=fatal", {"severity": ["Select a valid choice. fatal is not one of the available choices."]}),
+        (
+            "severity=fatal",
+            {"severity": ["Select a valid choice. fatal is not one of the available choices."]},
+        ),
         ("timestamp_after=soon", {"timestamp_after": ["Enter a valid date/time."]}),
         ("event_type=%00", {"event_type": ["Null characters are not allowed."]}),
-        ("timestamp_after=2026-01-01T00:00:00%00Z", {"timestamp_after": ["Enter a valid date/time."]}),
+        (
+            "timestamp_after=2026-01-01T00:00:00%00Z",
+            {"timestamp_after": ["Enter a valid date/time."]},
+        ),
         ("search=a%00", {"search": ["Null characters are not allowed."]}),
     ],
 )
@@ -344,7 +396,12 @@ def test_update_is_partial_and_staff_only(staff_client, django_capture_on_commit
     event.refresh_from_db()
     assert response.status_code == 200
     assert response.json() == event_json(event)
-    assert (event.event_type, event.severity, event.message, event.source) == ("deploy", "error", "old", "ci")
+    assert (event.event_type, event.severity, event.message, event.source) == (
+        "deploy",
+        "error",
+        "old",
+        "ci",
+    )
 
 
 def test_patch_updates_like_put(staff_client):
@@ -384,7 +441,9 @@ def test_update_refuses_invalid_input(staff_client, payload, errors):
 def test_changes_by_a_non_staff_user_are_403(api_client, method):
     event = SystemEventFactory(severity="info")
 
-    response = getattr(api_client, method)(f"/api/events/{event.id}", {"severity": "error"}, format="json")
+    response = getattr(api_client, method)(
+        f"/api/events/{event.id}", {"severity": "error"}, format="json"
+    )
 
     assert response.status_code == 403
     assert response.json() == FORBIDDEN
@@ -393,7 +452,9 @@ def test_changes_by_a_non_staff_user_are_403(api_client, method):
 
 @pytest.mark.parametrize("method", ["put", "patch", "delete"])
 def test_changes_to_an_unknown_event_are_404(staff_client, method):
-    response = getattr(staff_client, method)("/api/events/999", {"severity": "error"}, format="json")
+    response = getattr(staff_client, method)(
+        "/api/events/999", {"severity": "error"}, format="json"
+    )
 
     assert response.status_code == 404
     assert response.json() == NOT_FOUND
@@ -411,7 +472,10 @@ def test_delete_by_staff(staff_client):
 
 def test_type_lists_one_type(api_client):
     now = datetime.now(UTC)
-    deploys = [SystemEventFactory(event_type="deploy", timestamp=now - timedelta(minutes=n)) for n in range(2)]
+    deploys = [
+        SystemEventFactory(event_type="deploy", timestamp=now - timedelta(minutes=n))
+        for n in range(2)
+    ]
     SystemEventFactory(event_type="health_check")
 
     response = api_client.get("/api/events/type/deploy")
@@ -424,16 +488,20 @@ def test_type_list_takes_the_list_filters_and_pagination(api_client):
     now = datetime.now(UTC)
     error = SystemEventFactory(event_type="deploy", severity="error", timestamp=now)
     SystemEventFactory(event_type="deploy", severity="info", timestamp=now - timedelta(minutes=1))
-    older_error = SystemEventFactory(event_type="deploy", severity="error", timestamp=now - timedelta(minutes=2))
+    older_error = SystemEventFactory(
+        event_type="deploy", severity="error", timestamp=now - timedelta(minutes=2)
+    )
 
     response = api_client.get("/api/events/type/deploy?severity=error&limit=1")
 
     assert response.json() == page(
-        [error], count=2, next_url="http://testserver/api/events/type/deploy?limit=1&offset=1&severity=error"
+        [error],
+        count=2,
+        next_url="http://testserver/api/events/type/deploy?limit=1&offset=1&severity=error",
     )
-    assert api_client.get("/api/events/type/deploy?severity=error&ordering=timestamp").json() == page(
-        [older_error, error]
-    )
+    assert api_client.get(
+        "/api/events/type/deploy?severity=error&ordering=timestamp"
+    ).json() == page([older_error, error])
 
 
 def test_type_with_a_nul_character_is_400(api_client):
@@ -457,9 +525,19 @@ def test_bulk_creates_every_event_in_one_insert(api_client, django_capture_on_co
     payload = [
         {"event_type": "deploy", "severity": "info", "message": f"step {n}", "details": {"n": n}}
         for n in range(3)
-    ] + [{"event_type": "backup", "severity": "error", "message": "m", "timestamp": "2026-01-01T00:00:00Z"}]
+    ] + [
+        {
+            "event_type": "backup",
+            "severity": "error",
+            "message": "m",
+            "timestamp": "2026-01-01T00:00:00Z",
+        }
+    ]
 
-    with CaptureQueriesContext(connection) as queries, django_capture_on_commit_callbacks(execute=True):
+    with (
+        CaptureQueriesContext(connection) as queries,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = api_client.post("/api/events/bulk", payload, format="json")
 
     assert response.status_code == 201
@@ -467,7 +545,9 @@ def test_bulk_creates_every_event_in_one_insert(api_client, django_capture_on_co
     assert response.json() == [event_json(event) for event in events]
     assert [event.message for event in events] == ["step 0", "step 1", "step 2", "m"]
     assert events[3].timestamp == datetime(2026, 1, 1, tzinfo=UTC)
-    inserted_tables = [query["sql"].split('"')[1] for query in queries if query["sql"].startswith("INSERT")]
+    inserted_tables = [
+        query["sql"].split('"')[1] for query in queries if query["sql"].startswith("INSERT")
+    ]
     assert inserted_tables == ["system_events", "audit_logs"]
     assert AuditLog.objects.filter(table_name="system_events", operation="CREATE").count() == 4
 
@@ -488,7 +568,10 @@ def test_bulk_is_all_or_nothing(api_client):
 @pytest.mark.parametrize(
     ("payload", "errors"),
     [
-        ([VALID] * 1001, {"non_field_errors": ["Ensure this field has no more than 1000 elements."]}),
+        (
+            [VALID] * 1001,
+            {"non_field_errors": ["Ensure this field has no more than 1000 elements."]},
+        ),
         ([], {"non_field_errors": ["This list may not be empty."]}),
         (VALID, {"non_field_errors": ['Expected a list of items but got type "dict".']}),
     ],

@@ -27,7 +27,11 @@ def test_keys_and_ttls_are_the_seeds(api_client):
     api_client.get("/api/events/stats")
 
     assert redis_keys() == sorted(
-        [f"brain:events:id:{event.id}", f"brain:events:type:deploy:{url_hash}", "brain:events:stats"]
+        [
+            f"brain:events:id:{event.id}",
+            f"brain:events:type:deploy:{url_hash}",
+            "brain:events:stats",
+        ]
     )
     client = cache.client.get_client(write=True)
     assert 295 < client.ttl(f"brain:events:id:{event.id}") <= 300
@@ -38,7 +42,9 @@ def test_keys_and_ttls_are_the_seeds(api_client):
 def test_filtered_stats_have_their_own_key(api_client):
     api_client.get("/api/events/stats?severity=error")
 
-    assert redis_keys() == [f"brain:events:stats:{events_cache.variant_hash(repr([('severity', "['error']")]))}"]
+    assert redis_keys() == [
+        f"brain:events:stats:{events_cache.variant_hash(repr([('severity', "['error']")]))}"
+    ]
 
 
 def test_a_type_is_quoted_in_its_key(api_client):
@@ -47,11 +53,20 @@ def test_a_type_is_quoted_in_its_key(api_client):
     assert [key.rsplit(":", 1)[0] for key in redis_keys()] == ["brain:events:type:a%3Ab%20c"]
 
 
-def test_a_write_bumps_generations_instead_of_scanning(api_client, django_capture_on_commit_callbacks):
+def test_a_write_bumps_generations_instead_of_scanning(
+    api_client, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
-        api_client.post("/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json")
+        api_client.post(
+            "/api/events",
+            {"event_type": "deploy", "severity": "info", "message": "m"},
+            format="json",
+        )
 
-    assert redis_keys("brain:events:*gen") == ["brain:events:stats:gen", "brain:events:type:deploy:gen"]
+    assert redis_keys("brain:events:*gen") == [
+        "brain:events:stats:gen",
+        "brain:events:type:deploy:gen",
+    ]
     assert cache.get_many(["events:stats:gen", "events:type:deploy:gen"]) == {
         "events:stats:gen": 1,
         "events:type:deploy:gen": 1,
@@ -84,13 +99,17 @@ def test_type_read_after_create(api_client, django_capture_on_commit_callbacks):
 
     with django_capture_on_commit_callbacks(execute=True):
         created = api_client.post(
-            "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json"
+            "/api/events",
+            {"event_type": "deploy", "severity": "info", "message": "m"},
+            format="json",
         ).json()
 
     assert api_client.get("/api/events/type/deploy").json()["results"] == [created]
 
 
-def test_type_read_after_a_change_of_type(api_client, staff_client, django_capture_on_commit_callbacks):
+def test_type_read_after_a_change_of_type(
+    api_client, staff_client, django_capture_on_commit_callbacks
+):
     event = SystemEventFactory(event_type="deploy")
     api_client.get("/api/events/type/deploy")
     api_client.get("/api/events/type/backup")
@@ -122,21 +141,29 @@ def test_a_hand_built_save_invalidates_every_type(api_client, django_capture_on_
 
     with django_capture_on_commit_callbacks(execute=True):
         SystemEvent(
-            id=event.id, event_type="backup", severity="info", message="m",
-            timestamp=event.timestamp, created_at=event.created_at,
+            id=event.id,
+            event_type="backup",
+            severity="info",
+            message="m",
+            timestamp=event.timestamp,
+            created_at=event.created_at,
         ).save()
 
     assert api_client.get("/api/events/type/deploy").json()["count"] == 0
 
 
-def test_stats_read_after_create_update_and_delete(api_client, staff_client, django_capture_on_commit_callbacks):
+def test_stats_read_after_create_update_and_delete(
+    api_client, staff_client, django_capture_on_commit_callbacks
+):
     def by_severity():
         return api_client.get("/api/events/stats").json()["by_severity"]
 
     assert by_severity() == {"info": 0, "warning": 0, "error": 0, "critical": 0}
     with django_capture_on_commit_callbacks(execute=True):
         event_id = api_client.post(
-            "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json"
+            "/api/events",
+            {"event_type": "deploy", "severity": "info", "message": "m"},
+            format="json",
         ).json()["id"]
     assert by_severity() == {"info": 1, "warning": 0, "error": 0, "critical": 0}
     with django_capture_on_commit_callbacks(execute=True):
@@ -165,7 +192,12 @@ def test_caches_read_after_bulk(api_client, django_capture_on_commit_callbacks):
 def test_caches_read_after_a_queryset_update(api_client, django_capture_on_commit_callbacks):
     event = SystemEventFactory(event_type="deploy", severity="info", message="old")
     other = SystemEventFactory(event_type="backup", severity="warning", message="untouched")
-    for path in [f"/api/events/{event.id}", f"/api/events/{other.id}", "/api/events/type/deploy", "/api/events/stats"]:
+    for path in [
+        f"/api/events/{event.id}",
+        f"/api/events/{other.id}",
+        "/api/events/type/deploy",
+        "/api/events/stats",
+    ]:
         api_client.get(path)
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -176,7 +208,10 @@ def test_caches_read_after_a_queryset_update(api_client, django_capture_on_commi
     assert api_client.get(f"/api/events/{other.id}").json()["message"] == "untouched"
     assert api_client.get("/api/events/type/deploy").json()["results"] == [event_json(event)]
     assert api_client.get("/api/events/stats").json()["by_severity"] == {
-        "info": 0, "warning": 1, "error": 1, "critical": 0,
+        "info": 0,
+        "warning": 1,
+        "error": 1,
+        "critical": 0,
     }
 
 
@@ -189,7 +224,11 @@ def test_an_update_of_no_rows_invalidates_nothing(django_capture_on_commit_callb
 
 def test_caches_read_after_a_bulk_update(api_client, django_capture_on_commit_callbacks):
     events = SystemEventFactory.create_batch(2, event_type="deploy", message="old")
-    for path in [f"/api/events/{events[0].id}", "/api/events/type/deploy", "/api/events/type/backup"]:
+    for path in [
+        f"/api/events/{events[0].id}",
+        "/api/events/type/deploy",
+        "/api/events/type/backup",
+    ]:
         api_client.get(path)
     events = list(SystemEvent.objects.order_by("id"))
     for event in events:
@@ -223,7 +262,12 @@ def test_caches_read_after_purge(api_client, django_capture_on_commit_callbacks)
         api_client.get(path)
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert event_purge(older_than=SystemEventFactory._meta.model.objects.latest("timestamp").timestamp) == 1
+        assert (
+            event_purge(
+                older_than=SystemEventFactory._meta.model.objects.latest("timestamp").timestamp
+            )
+            == 1
+        )
 
     assert api_client.get(f"/api/events/{old.id}").status_code == 404
     assert api_client.get("/api/events/type/deploy").json()["count"] == 1
@@ -243,7 +287,9 @@ def test_nothing_is_invalidated_before_commit_nor_after_a_rollback(api_client):
     assert redis_keys(f"brain:events:id:{event.id}") == [f"brain:events:id:{event.id}"]
 
 
-def test_an_event_computed_before_a_concurrent_write_is_never_served(django_capture_on_commit_callbacks):
+def test_an_event_computed_before_a_concurrent_write_is_never_served(
+    django_capture_on_commit_callbacks,
+):
     def compute_during_a_write():
         # Another request's write of the event commits while this body is computed from the old row.
         with django_capture_on_commit_callbacks(execute=True):
@@ -262,7 +308,9 @@ def test_a_cached_event_and_its_generations_are_read_in_one_round_trip(monkeypat
     for name in ("get", "mget", "eval"):
         original = getattr(client, name)
         monkeypatch.setattr(
-            client, name, lambda *args, _name=name, _original=original: calls.append(_name) or _original(*args)
+            client,
+            name,
+            lambda *args, _name=name, _original=original: calls.append(_name) or _original(*args),
         )
 
     body = events_cache.event_body(7, lambda: pytest.fail("computed again"))
@@ -330,10 +378,14 @@ def test_every_endpoint_answers_from_postgresql_when_redis_is_down(
     assert cache.set("probe", 1) is None and cache.get("probe") is None  # Redis is unreachable
     with django_capture_on_commit_callbacks(execute=True):
         created = api_client.post(
-            "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, format="json"
+            "/api/events",
+            {"event_type": "deploy", "severity": "info", "message": "m"},
+            format="json",
         )
         bulk = api_client.post(
-            "/api/events/bulk", [{"event_type": "deploy", "severity": "error", "message": "b"}], format="json"
+            "/api/events/bulk",
+            [{"event_type": "deploy", "severity": "error", "message": "b"}],
+            format="json",
         )
     event = SystemEvent.objects.get(pk=created.json()["id"])
 
@@ -343,10 +395,18 @@ def test_every_endpoint_answers_from_postgresql_when_redis_is_down(
     assert api_client.get("/api/events").json()["count"] == 2
     assert api_client.get("/api/events/type/deploy").json()["count"] == 2
     assert api_client.get("/api/events/stats").json()["by_severity"] == {
-        "info": 1, "warning": 0, "error": 1, "critical": 0,
+        "info": 1,
+        "warning": 0,
+        "error": 1,
+        "critical": 0,
     }
     with django_capture_on_commit_callbacks(execute=True):
-        assert staff_client.patch(f"/api/events/{event.id}", {"severity": "critical"}, format="json").status_code == 200
+        assert (
+            staff_client.patch(
+                f"/api/events/{event.id}", {"severity": "critical"}, format="json"
+            ).status_code
+            == 200
+        )
     assert api_client.get(f"/api/events/{event.id}").json()["severity"] == "critical"
     assert api_client.get("/api/events/stats").json()["by_severity"]["critical"] == 1
     with django_capture_on_commit_callbacks(execute=True):
@@ -358,7 +418,9 @@ def test_a_batch_of_deletes_shares_one_invalidation(django_capture_on_commit_cal
     SystemEventFactory.create_batch(3, event_type="deploy", timestamp="2020-01-01T00:00:00Z")
 
     with django_capture_on_commit_callbacks() as callbacks:
-        event_purge(older_than=SystemEvent.objects.latest("timestamp").timestamp + timedelta(seconds=1))
+        event_purge(
+            older_than=SystemEvent.objects.latest("timestamp").timestamp + timedelta(seconds=1)
+        )
 
     [invalidation] = callbacks  # the rows' post_delete receivers' and the purge's, pooled
     assert (len(invalidation.event_ids), invalidation.all_types) == (3, True)
@@ -371,7 +433,10 @@ def test_a_queryset_delete_schedules_one_invalidation(django_capture_on_commit_c
         assert SystemEvent.objects.filter(event_type="deploy").delete()[0] == 3
 
     [invalidation] = callbacks
-    assert (invalidation.event_ids, invalidation.event_types) == ({event.id for event in events}, {"deploy"})
+    assert (invalidation.event_ids, invalidation.event_types) == (
+        {event.id for event in events},
+        {"deploy"},
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -402,7 +467,9 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
     }
 
 
-def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_capture_on_commit_callbacks):
+def test_invalidation_with_the_in_process_cache_of_make_run(
+    monkeypatch, django_capture_on_commit_callbacks
+):
     locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
     monkeypatch.setattr(events_cache, "caches", locmem)
     events_cache.event_body(7, lambda: b"old")
@@ -411,7 +478,9 @@ def test_invalidation_with_the_in_process_cache_of_make_run(monkeypatch, django_
         with django_capture_on_commit_callbacks(execute=True):
             events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
 
-    assert locmem["default"].get_many(["events:id:7:gen", "events:stats:gen", "events:type:deploy:gen"]) == {
+    assert locmem["default"].get_many(
+        ["events:id:7:gen", "events:stats:gen", "events:type:deploy:gen"]
+    ) == {
         "events:id:7:gen": 1,
         "events:stats:gen": 2,
         "events:type:deploy:gen": 2,
@@ -426,9 +495,11 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
     sent = []
     send = AbstractConnection.send_packed_command
     monkeypatch.setattr(
-        AbstractConnection, "send_packed_command",
-        lambda connection, command, *args, **kwargs: sent.append(command)
-        or send(connection, command, *args, **kwargs),
+        AbstractConnection,
+        "send_packed_command",
+        lambda connection, command, *args, **kwargs: (
+            sent.append(command) or send(connection, command, *args, **kwargs)
+        ),
     )
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -437,12 +508,17 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
     assert len(sent) == 1
     assert redis_keys() == sorted(
         [
-            "brain:events:id:1:gen", "brain:events:id:2:gen",
-            "brain:events:stats:gen", "brain:events:type:a:gen", "brain:events:type:b:gen",
+            "brain:events:id:1:gen",
+            "brain:events:id:2:gen",
+            "brain:events:stats:gen",
+            "brain:events:type:a:gen",
+            "brain:events:type:b:gen",
         ]
     )
     assert cache.get_many(["events:id:1:gen", "events:id:2:gen", "events:stats:gen"]) == {
-        "events:id:1:gen": 1, "events:id:2:gen": 1, "events:stats:gen": 1,
+        "events:id:1:gen": 1,
+        "events:id:2:gen": 1,
+        "events:stats:gen": 1,
     }
     assert 595 < cache.client.get_client(write=True).ttl("brain:events:id:1:gen") <= 600
 
@@ -456,12 +532,15 @@ def test_invalidation_works_after_redis_forgets_the_script(django_capture_on_com
         events_cache.invalidate_after_commit(event_types={"deploy"})
 
     assert cache.get_many(["events:stats:gen", "events:type:deploy:gen"]) == {
-        "events:stats:gen": 2, "events:type:deploy:gen": 2,
+        "events:stats:gen": 2,
+        "events:type:deploy:gen": 2,
     }
 
 
 def test_too_many_events_bump_the_all_events_generation(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        events_cache.invalidate_after_commit(event_ids=range(events_cache.MAX_EVENT_GENERATIONS + 1))
+        events_cache.invalidate_after_commit(
+            event_ids=range(events_cache.MAX_EVENT_GENERATIONS + 1)
+        )
 
     assert redis_keys("brain:events:*gen") == ["brain:events:id:gen", "brain:events:stats:gen"]

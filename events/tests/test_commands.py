@@ -18,7 +18,17 @@ pytestmark = pytest.mark.django_db
 def test_seed_events_creates_a_realistic_mix(django_capture_on_commit_callbacks):
     stdout, stderr = StringIO(), StringIO()
 
-    call_command("seed_events", "--count", "2500", "--batch-size", "1000", "--seed", "7", stdout=stdout, stderr=stderr)
+    call_command(
+        "seed_events",
+        "--count",
+        "2500",
+        "--batch-size",
+        "1000",
+        "--seed",
+        "7",
+        stdout=stdout,
+        stderr=stderr,
+    )
 
     assert stdout.getvalue() == "Created 2500 events.\n"
     assert "2500/2500" in stderr.getvalue()  # the progress bar
@@ -30,17 +40,25 @@ def test_seed_events_creates_a_realistic_mix(django_capture_on_commit_callbacks)
     assert SystemEvent.objects.values("source").distinct().count() == 20
     oldest = SystemEvent.objects.order_by("timestamp").first().timestamp
     assert datetime.now(UTC) - timedelta(days=30) <= oldest < datetime.now(UTC) - timedelta(days=28)
-    assert all(set(details) == {"duration_ms", "host", "attempt"} for details in SystemEvent.objects.values_list("details", flat=True)[:50])
+    assert all(
+        set(details) == {"duration_ms", "host", "attempt"}
+        for details in SystemEvent.objects.values_list("details", flat=True)[:50]
+    )
 
 
 def test_seed_events_is_repeatable_with_a_seed():
     call_command("seed_events", "--count", "20", "--seed", "3", verbosity=0, stdout=StringIO())
-    first = list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message"))
+    first = list(
+        SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message")
+    )
     SystemEvent.objects.all().delete()
 
     call_command("seed_events", "--count", "20", "--seed", "3", verbosity=0, stdout=StringIO())
 
-    assert list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message")) == first
+    assert (
+        list(SystemEvent.objects.order_by("id").values_list("event_type", "severity", "message"))
+        == first
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -48,12 +66,16 @@ def test_seed_events_loads_batches_in_parallel_processes_with_the_same_events():
     def loaded():
         return sorted(SystemEvent.objects.values_list("event_type", "severity", "message"))
 
-    call_command("seed_events", count=300, batch_size=70, seed=5, jobs=1, verbosity=0, stdout=StringIO())
+    call_command(
+        "seed_events", count=300, batch_size=70, seed=5, jobs=1, verbosity=0, stdout=StringIO()
+    )
     sequential = loaded()
     SystemEvent.objects.all().delete()
     mark = AuditLog.objects.order_by("-id").values_list("id", flat=True).first()
 
-    call_command("seed_events", count=300, batch_size=70, seed=5, jobs=2, verbosity=0, stdout=StringIO())
+    call_command(
+        "seed_events", count=300, batch_size=70, seed=5, jobs=2, verbosity=0, stdout=StringIO()
+    )
 
     assert loaded() == sequential
     records = AuditLog.objects.filter(id__gt=mark, operation="CREATE")
@@ -75,7 +97,9 @@ def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     kept = SystemEventFactory(timestamp=now - timedelta(days=89))
     stdout = StringIO()
 
-    call_command("purge_events", "--older-than", "90d", "--batch-size", "2", stdout=stdout, stderr=StringIO())
+    call_command(
+        "purge_events", "--older-than", "90d", "--batch-size", "2", stdout=stdout, stderr=StringIO()
+    )
 
     assert stdout.getvalue().startswith("Deleted 3 events older than ")
     assert list(SystemEvent.objects.all()) == [kept]
@@ -96,7 +120,10 @@ def test_purge_events_deletes_a_full_batch_and_records_every_row():
     assert AuditLog.objects.filter(operation="DELETE", table_name="system_events").count() == 10_000
 
 
-@pytest.mark.parametrize(("text", "age"), [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))])
+@pytest.mark.parametrize(
+    ("text", "age"),
+    [("90d", timedelta(days=90)), ("12h", timedelta(hours=12)), ("30m", timedelta(minutes=30))],
+)
 def test_ages(text, age):
     assert parse_age(text) == age
 
@@ -108,7 +135,9 @@ def test_purge_events_refuses_a_bad_age(text):
 
 
 def test_seed_events_are_in_time_order():
-    call_command("seed_events", "--count", "300", "--batch-size", "70", verbosity=0, stdout=StringIO())
+    call_command(
+        "seed_events", "--count", "300", "--batch-size", "70", verbosity=0, stdout=StringIO()
+    )
 
     timestamps = list(SystemEvent.objects.order_by("id").values_list("timestamp", flat=True))
     assert timestamps == sorted(timestamps)
@@ -121,6 +150,7 @@ def test_seed_events_without_postgresql_uses_the_audited_bulk_create(monkeypatch
     call_command("seed_events", "--count", "5", verbosity=0, stdout=StringIO())
 
     assert SystemEvent.objects.count() == 5
-    assert sorted(AuditLog.objects.values_list("operation", "user_id")) == [
-        ("CREATE", "system:seed_events")
-    ] * 5
+    assert (
+        sorted(AuditLog.objects.values_list("operation", "user_id"))
+        == [("CREATE", "system:seed_events")] * 5
+    )

@@ -24,7 +24,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 def recorded():
     return list(
-        SystemEvent.objects.order_by("timestamp", "id").values_list("event_type", "severity", "details")
+        SystemEvent.objects.order_by("timestamp", "id").values_list(
+            "event_type", "severity", "details"
+        )
     )
 
 
@@ -36,11 +38,17 @@ def cache_down(monkeypatch, settings):
 
 @pytest.fixture
 def database_down(monkeypatch):
-    closed_port = {**connections["default"].settings_dict, "PORT": "1", "OPTIONS": {"connect_timeout": 2}}
+    closed_port = {
+        **connections["default"].settings_dict,
+        "PORT": "1",
+        "OPTIONS": {"connect_timeout": 2},
+    }
     monkeypatch.setattr(health, "connections", ConnectionHandler({"default": closed_port}))
 
 
-def test_the_first_probe_records_the_state_and_later_probes_nothing(anon_client, django_assert_num_queries):
+def test_the_first_probe_records_the_state_and_later_probes_nothing(
+    anon_client, django_assert_num_queries
+):
     anon_client.get("/health/ready")
 
     with django_assert_num_queries(20):  # the readiness SELECT 1 per probe, nothing else
@@ -48,7 +56,9 @@ def test_the_first_probe_records_the_state_and_later_probes_nothing(anon_client,
 
     assert statuses == [200] * 20
     assert recorded() == [("health_state_changed", "info", {"from": None, "to": "ok"})]
-    assert list(AuditLog.objects.values_list("operation", "user_id")) == [("CREATE", "system:health")]
+    assert list(AuditLog.objects.values_list("operation", "user_id")) == [
+        ("CREATE", "system:health")
+    ]
 
 
 def test_cache_loss_and_recovery_are_recorded_once(anon_client, monkeypatch, cache_down):
@@ -142,7 +152,10 @@ def test_gunicorn_records_its_start_and_stop_once():
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "brain/gunicorn.conf.py"],
-        cwd=BASE_DIR, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=BASE_DIR,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         for _ in range(100):
@@ -163,7 +176,9 @@ def test_gunicorn_records_its_start_and_stop_once():
         ("server_stop", "info"),
     ]
     assert list(AuditLog.objects.order_by("id").values_list("user_id", flat=True)) == [
-        "system:gunicorn", "system:health", "system:gunicorn",
+        "system:gunicorn",
+        "system:health",
+        "system:gunicorn",
     ]
     start = SystemEvent.objects.get(event_type="server_start")
     assert start.details == {"bind": f"127.0.0.1:{port}", "workers": 2, "pid": server.pid}

@@ -11,8 +11,10 @@ pytestmark = pytest.mark.django_db
 def columns():
     with connection.cursor() as cursor:
         cursor.execute(
-            """SELECT column_name, data_type, character_maximum_length, is_nullable, is_identity, column_default
-               FROM information_schema.columns WHERE table_name = 'system_events' ORDER BY ordinal_position"""
+            """SELECT column_name, data_type, character_maximum_length, is_nullable, is_identity,
+                      column_default
+               FROM information_schema.columns WHERE table_name = 'system_events'
+               ORDER BY ordinal_position"""
         )
         return cursor.fetchall()
 
@@ -34,13 +36,17 @@ def test_table_has_the_seeds_columns_and_types():
 
 def test_the_seeds_indexes_keep_their_names():
     with connection.cursor() as cursor:
-        cursor.execute("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'system_events'")
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'system_events'"
+        )
         indexes = dict(cursor.fetchall())
 
     assert indexes["idx_system_events_type"].endswith("USING btree (event_type)")
     assert indexes["idx_system_events_severity"].endswith("USING btree (severity)")
-    assert indexes["idx_system_events_timestamp"].endswith("USING btree (\"timestamp\")")
-    assert indexes["idx_system_events_type_sev_ts"].endswith("USING btree (event_type, severity, \"timestamp\", id)")
+    assert indexes["idx_system_events_timestamp"].endswith('USING btree ("timestamp")')
+    assert indexes["idx_system_events_type_sev_ts"].endswith(
+        'USING btree (event_type, severity, "timestamp", id)'
+    )
 
 
 def test_database_defaults_timestamps_to_now():
@@ -67,4 +73,3 @@ def test_a_loaded_event_remembers_its_type():
     SystemEventFactory(event_type="deploy")
 
     assert SystemEvent.objects.get().loaded_event_type == "deploy"
-

@@ -33,7 +33,10 @@ def test_events_by_type_and_by_severity_narrow_a_queryset():
     backup_critical = SystemEventFactory(event_type="backup", severity="critical")
 
     assert set(events_by_type(event_type="deploy")) == {deploy_error, deploy_info}
-    assert set(events_by_severity(severities=["error", "critical"])) == {deploy_error, backup_critical}
-    assert list(events_by_severity(severities=["error"], queryset=events_by_type(event_type="deploy"))) == [
-        deploy_error
-    ]
+    assert set(events_by_severity(severities=["error", "critical"])) == {
+        deploy_error,
+        backup_critical,
+    }
+    assert list(
+        events_by_severity(severities=["error"], queryset=events_by_type(event_type="deploy"))
+    ) == [deploy_error]

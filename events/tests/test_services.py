@@ -9,9 +9,9 @@ from audit.models import AuditLog
 from events.models import SystemEvent
 from events.services import (
     event_bulk_create,
-    event_load,
     event_create,
     event_delete,
+    event_load,
     event_purge,
     event_update,
 )
@@ -22,7 +22,8 @@ pytestmark = pytest.mark.django_db
 
 
 def statements(queries):
-    """The captured SQL, without the savepoints of atomic blocks nested in the test's transaction."""
+    """The captured SQL, without the savepoints of atomic blocks nested in the test's
+    transaction."""
     return [query["sql"] for query in queries if "SAVEPOINT" not in query["sql"]]
 
 
@@ -38,8 +39,14 @@ def test_event_create_writes_one_row():
     # The event, then its audit record: nothing else.
     assert inserted_tables(queries) == ["system_events", "audit_logs"]
     assert len(statements(queries)) == 2
-    assert SystemEvent.objects.values_list("event_type", "severity", "message", "source", "details").get() == (
-        "deploy", "info", "m", "ci", None,
+    assert SystemEvent.objects.values_list(
+        "event_type", "severity", "message", "source", "details"
+    ).get() == (
+        "deploy",
+        "info",
+        "m",
+        "ci",
+        None,
     )
     assert event.pk is not None
 
@@ -88,14 +95,23 @@ def test_event_bulk_create_is_one_insert_and_returns_ids():
     # One INSERT of the 50 events and one of their 50 audit records.
     assert inserted_tables(queries) == ["system_events", "audit_logs"]
     assert len(statements(queries)) == 2
-    assert [event.pk for event in events] == list(SystemEvent.objects.order_by("id").values_list("id", flat=True))
+    assert [event.pk for event in events] == list(
+        SystemEvent.objects.order_by("id").values_list("id", flat=True)
+    )
 
 
 def test_event_load_copies_events_and_one_audit_record_each(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
     batch = [
-        {"event_type": "deploy", "severity": "info", "message": f"m{n}", "details": {"a": n},
-         "source": "ci", "timestamp": now, "created_at": now}
+        {
+            "event_type": "deploy",
+            "severity": "info",
+            "message": f"m{n}",
+            "details": {"a": n},
+            "source": "ci",
+            "timestamp": now,
+            "created_at": now,
+        }
         for n in range(3)
     ]
 
@@ -103,16 +119,22 @@ def test_event_load_copies_events_and_one_audit_record_each(django_capture_on_co
         count = event_load(events=batch)
 
     assert count == 3
-    events = list(SystemEvent.objects.order_by("id").values_list("id", "message", "details", "timestamp"))
+    events = list(
+        SystemEvent.objects.order_by("id").values_list("id", "message", "details", "timestamp")
+    )
     assert [event[1:] for event in events] == [(f"m{n}", {"a": n}, now) for n in range(3)]
     records = AuditLog.objects.order_by("id")
     assert [(r.operation, r.record_id, r.user_id) for r in records] == [
         ("CREATE", str(event[0]), "system:seed_events") for event in events
     ]
     assert records[0].changed_fields == {
-        "event_type": "deploy", "severity": "info", "message": "m0",
-        "details": {"a": 0}, "source": "ci",
-        "timestamp": records[0].changed_fields["timestamp"], "created_at": records[0].changed_fields["created_at"],
+        "event_type": "deploy",
+        "severity": "info",
+        "message": "m0",
+        "details": {"a": 0},
+        "source": "ci",
+        "timestamp": records[0].changed_fields["timestamp"],
+        "created_at": records[0].changed_fields["created_at"],
     }
     assert datetime.fromisoformat(records[0].changed_fields["timestamp"]) == now.replace(
         microsecond=now.microsecond // 1000 * 1000
@@ -126,7 +148,9 @@ def test_event_purge_deletes_older_events_in_batches():
     kept = SystemEventFactory(timestamp=now - timedelta(days=89))
     batches = []
 
-    deleted = event_purge(older_than=now - timedelta(days=90), batch_size=2, progress=batches.append)
+    deleted = event_purge(
+        older_than=now - timedelta(days=90), batch_size=2, progress=batches.append
+    )
 
     assert deleted == 3
     assert batches == [2, 1]

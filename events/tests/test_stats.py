@@ -26,10 +26,21 @@ def test_stats_of_an_empty_table():
 
 
 def test_stats_count_by_severity_type_source_and_hour():
-    SystemEventFactory(event_type="deploy", severity="error", source="ci", timestamp=NOW - timedelta(minutes=5))
-    SystemEventFactory(event_type="deploy", severity="info", source="ci", timestamp=NOW - timedelta(hours=1))
-    SystemEventFactory(event_type="health_check", severity="info", source=None, timestamp=NOW - timedelta(hours=1, minutes=10))
-    SystemEventFactory(event_type="backup", severity="critical", source="cron", timestamp=NOW - timedelta(days=3))
+    SystemEventFactory(
+        event_type="deploy", severity="error", source="ci", timestamp=NOW - timedelta(minutes=5)
+    )
+    SystemEventFactory(
+        event_type="deploy", severity="info", source="ci", timestamp=NOW - timedelta(hours=1)
+    )
+    SystemEventFactory(
+        event_type="health_check",
+        severity="info",
+        source=None,
+        timestamp=NOW - timedelta(hours=1, minutes=10),
+    )
+    SystemEventFactory(
+        event_type="backup", severity="critical", source="cron", timestamp=NOW - timedelta(days=3)
+    )
 
     stats = event_stats(now=NOW)
 
@@ -81,7 +92,9 @@ def test_stats_endpoint_body(api_client):
 
 def test_stats_endpoint_takes_the_list_filters(api_client):
     now = datetime.now(UTC)
-    SystemEventFactory(event_type="deploy", severity="error", source="ci", timestamp=now - timedelta(days=2))
+    SystemEventFactory(
+        event_type="deploy", severity="error", source="ci", timestamp=now - timedelta(days=2)
+    )
     SystemEventFactory(event_type="deploy", severity="info", source="ci", timestamp=now)
     SystemEventFactory(event_type="backup", severity="error", source="cron", timestamp=now)
 
@@ -117,7 +130,9 @@ def test_stats_endpoint_cached_body_is_byte_identical(api_client, django_assert_
     assert second.content == first.content
 
 
-def test_stats_with_unknown_parameters_share_the_unfiltered_entry(api_client, django_assert_num_queries):
+def test_stats_with_unknown_parameters_share_the_unfiltered_entry(
+    api_client, django_assert_num_queries
+):
     SystemEventFactory()
     first = api_client.get("/api/events/stats")
 

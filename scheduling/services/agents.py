@@ -19,7 +19,7 @@ AGENT_NAME_UNIQUE = "agents_name_key"
 def agent_create(
     *,
     name: str,
-    type: str,  # noqa: A002 - the seed's field name
+    type: str,
     capabilities_json: list | None = None,
     status: str = AgentStatus.IDLE,
     last_active_at: datetime | None = None,

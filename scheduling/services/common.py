@@ -21,9 +21,7 @@ def assign(instance, data, updatable):
         setattr(instance, name, value)
 
 
-def save_or_conflict(
-    instance, *, constraint, conflict_field, conflict_message, update_fields=None
-):
+def save_or_conflict(instance, *, constraint, conflict_field, conflict_message, update_fields=None):
     """Saves in a savepoint (only `update_fields` when given). A violation of the unique
     `constraint` that a concurrent write slipped in after full_clean() becomes the same
     ValidationError full_clean() would have raised; any other IntegrityError (another

@@ -48,9 +48,13 @@ def _full_clean_but_slot(execution):
 
 
 def _fill_duration(execution, *, duration_given):
-    if not duration_given and execution.ended_at is not None and execution.started_at is not None:
-        if execution.ended_at >= execution.started_at:
-            execution.duration_ms = milliseconds_between(execution.started_at, execution.ended_at)
+    if (
+        not duration_given
+        and execution.ended_at is not None
+        and execution.started_at is not None
+        and execution.ended_at >= execution.started_at
+    ):
+        execution.duration_ms = milliseconds_between(execution.started_at, execution.ended_at)
 
 
 @transaction.atomic

@@ -1,8 +1,8 @@
 """The scheduler's writes: claiming due tasks, recording runs, reclaiming expired leases (the
-operator's run-now / disable / enable are in task_state). Every function runs in one short transaction and writes through
-the models' default manager (save, bulk_create, QuerySet.update), so the audit app sees each
-change. Rows that get the same values share one UPDATE (_update_alike): Django's bulk_update
-builds a CASE per field per row and cost more than the whole run in the benchmark.
+operator's run-now / disable / enable are in task_state). Every function runs in one short
+transaction and writes through the models' default manager (save, bulk_create, QuerySet.update),
+so the audit app sees each change. Rows that get the same values share one UPDATE
+(_update_alike): Django's bulk_update builds a CASE per field per row.
 
 Lock order is always tasks first (by primary key), then their executions, so the scheduler's
 transactions never deadlock with one another.

@@ -12,8 +12,15 @@ from .common import adjust_tasks_count, assign
 # What an owner may change. A task's status and lease are the scheduler's (services.scheduler:
 # claim, finish, run now, disable, enable).
 TASK_UPDATABLE = frozenset(
-    {"skill_name", "schedule_cron", "timezone", "next_run_at", "params_json", "timeout_seconds",
-     "project"}
+    {
+        "skill_name",
+        "schedule_cron",
+        "timezone",
+        "next_run_at",
+        "params_json",
+        "timeout_seconds",
+        "project",
+    }
 )
 
 # What a task may start as: the scheduler moves it through running, completed and failed.

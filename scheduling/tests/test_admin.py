@@ -4,7 +4,6 @@ import pytest
 from django.utils.timezone import now
 
 from audit.models import AuditLog
-
 from scheduling.cron import next_run
 from scheduling.models import Agent, Project, ScheduledTask, TaskStatus
 
@@ -156,7 +155,8 @@ def test_admin_refuses_bad_params_with_a_field_error(admin_client, params_json, 
     task = ScheduledTaskFactory(params_json={"message": "kept"})
 
     response = admin_client.post(
-        f"/admin/scheduling/scheduledtask/{task.pk}/change/", task_form(task, params_json=params_json)
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, params_json=params_json),
     )
 
     assert response.status_code == 200

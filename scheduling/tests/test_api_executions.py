@@ -379,7 +379,8 @@ def test_an_error_of_no_one_field_is_named_as_drf_names_it(api_client, user):
     )
 
     assert (response.status_code, response.json()) == (
-        400, {"non_field_errors": ["ended_at cannot be before started_at."]}
+        400,
+        {"non_field_errors": ["ended_at cannot be before started_at."]},
     )
     assert not ExecutionResult.objects.exists()
 
@@ -401,4 +402,7 @@ def test_a_final_status_without_ended_at_ends_the_run_now(api_client, user):
         assert execution.duration_ms == (
             (execution.ended_at - execution.started_at) // timedelta(milliseconds=1)
         )
-        assert (body["ended_at"], body["duration_ms"]) == (iso(execution.ended_at), execution.duration_ms)
+        assert (body["ended_at"], body["duration_ms"]) == (
+            iso(execution.ended_at),
+            execution.duration_ms,
+        )

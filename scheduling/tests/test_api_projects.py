@@ -202,10 +202,14 @@ def test_every_scheduling_endpoint_needs_authentication(anon_client, method, pat
 @pytest.mark.parametrize("collection", ["projects", "tasks", "agents", "executions"])
 def test_an_id_in_a_path_is_ascii_digits(staff_client, collection):
     project = ProjectFactory()
-    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=project.user, project=project))
+    execution = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=project.user, project=project)
+    )
     pk = {
-        "projects": execution.task.project_id, "tasks": execution.task_id,
-        "agents": AgentFactory().pk, "executions": execution.pk,
+        "projects": execution.task.project_id,
+        "tasks": execution.task_id,
+        "agents": AgentFactory().pk,
+        "executions": execution.pk,
     }[collection]
     # The same number in ARABIC-INDIC digits, which int() reads as the ASCII ones.
     other_digits = quote("".join(chr(0x660 + int(digit)) for digit in str(pk)))

@@ -95,16 +95,25 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ),
         ({"params_json": [1]}, {"params_json": ["Must be a JSON object."]}),
         ({"params_json": "text"}, {"params_json": ["Must be a JSON object."]}),
-        ({"params_json": {"message": "\x00"}}, {"params_json": ["Null characters are not allowed."]}),
         (
-            {"params_json": {"mesage": "typo", "message": 3}},
-            {"params_json": [
-                "demo.echo has no parameter 'mesage'; it takes message.",
-                "'message' must be a string; got 3.",
-            ]},
+            {"params_json": {"message": "\x00"}},
+            {"params_json": ["Null characters are not allowed."]},
         ),
         (
-            {"params_json": {"message": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}},
+            {"params_json": {"mesage": "typo", "message": 3}},
+            {
+                "params_json": [
+                    "demo.echo has no parameter 'mesage'; it takes message.",
+                    "'message' must be a string; got 3.",
+                ]
+            },
+        ),
+        (
+            {
+                "params_json": {
+                    "message": [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]
+                }
+            },
             {"params_json": ["Nested more than 32 levels deep."]},
         ),
         ({"skill_name": "a\x00"}, {"skill_name": ["Null characters are not allowed."]}),
@@ -118,16 +127,35 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ),
         ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
         ({"project_id": "x"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
-        ({"project_id": 1.5}, {"project_id": ["Incorrect type. Expected pk value, received float."]}),
+        (
+            {"project_id": 1.5},
+            {"project_id": ["Incorrect type. Expected pk value, received float."]},
+        ),
         (
             {"next_run_at": "2026-01-01T00:00:00\x00Z"},
-            {"next_run_at": ["Datetime has wrong format. Use one of these formats instead: "
-                             "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."]},
+            {
+                "next_run_at": [
+                    "Datetime has wrong format. Use one of these formats instead: "
+                    "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+                ]
+            },
         ),
-        ({"project_id": True}, {"project_id": ["Incorrect type. Expected pk value, received bool."]}),
-        ({"project_id": "1_0"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
-        ({"project_id": "\u0661"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
-        ({"project_id": [[[[1]]]]}, {"project_id": ["Incorrect type. Expected pk value, received list."]}),
+        (
+            {"project_id": True},
+            {"project_id": ["Incorrect type. Expected pk value, received bool."]},
+        ),
+        (
+            {"project_id": "1_0"},
+            {"project_id": ["Incorrect type. Expected pk value, received str."]},
+        ),
+        (
+            {"project_id": "\u0661"},
+            {"project_id": ["Incorrect type. Expected pk value, received str."]},
+        ),
+        (
+            {"project_id": [[[[1]]]]},
+            {"project_id": ["Incorrect type. Expected pk value, received list."]},
+        ),
     ],
 )
 def test_create_refuses_invalid_input(api_client, skill_name, payload, errors):
@@ -218,7 +246,9 @@ def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert
 def test_status_is_the_schedulers_and_a_body_cannot_set_it(api_client, user):
     task = ScheduledTaskFactory(user=user)
 
-    response = api_client.patch(f"/api/tasks/{task.pk}", {"status": "running", "timeout_seconds": 9})
+    response = api_client.patch(
+        f"/api/tasks/{task.pk}", {"status": "running", "timeout_seconds": 9}
+    )
 
     assert response.status_code == 200
     assert (response.json()["status"], response.json()["timeout_seconds"]) == ("pending", 9)
@@ -235,7 +265,9 @@ def test_an_edit_never_overwrites_a_claim_made_meanwhile(user):
 
     task.refresh_from_db()
     assert (task.status, task.claimed_by, task.params_json) == (
-        "running", "worker-1", {"message": "a"}
+        "running",
+        "worker-1",
+        {"message": "a"},
     )
 
 
@@ -290,7 +322,8 @@ def test_a_task_stored_under_older_rules_stays_editable_in_its_other_fields(api_
 
     assert edited.status_code == 200
     assert (refused.status_code, refused.json()) == (
-        400, {"params_json": ["demo.fail has no parameter 'reason'; it takes message."]}
+        400,
+        {"params_json": ["demo.fail has no parameter 'reason'; it takes message."]},
     )
     task.refresh_from_db()
     assert (task.timeout_seconds, task.params_json) == (60, {"reason": "old"})
@@ -355,7 +388,11 @@ def test_put_replaces_the_task(api_client, user, skill_name):
 
     response = api_client.put(
         f"/api/tasks/{task.pk}",
-        {"skill_name": skill_name, "schedule_cron": "0 12 * * *", "params_json": {"message": "new"}},
+        {
+            "skill_name": skill_name,
+            "schedule_cron": "0 12 * * *",
+            "params_json": {"message": "new"},
+        },
     )
 
     assert response.status_code == 200
@@ -371,12 +408,13 @@ def test_options_describes_the_endpoint(api_client, user):
 
 
 def test_a_foreign_key_beyond_a_float_is_a_field_error(api_client, skill_name):
-    body = '{"skill_name": "%s", "schedule_cron": "* * * * *", "project_id": 1e400}' % skill_name
+    body = f'{{"skill_name": "{skill_name}", "schedule_cron": "* * * * *", "project_id": 1e400}}'
 
     response = api_client.generic("POST", "/api/tasks", body, content_type="application/json")
 
     assert (response.status_code, response.json()) == (
-        400, {"project_id": ["Incorrect type. Expected pk value, received float."]}
+        400,
+        {"project_id": ["Incorrect type. Expected pk value, received float."]},
     )
     assert not ScheduledTask.objects.exists()
 
@@ -392,6 +430,7 @@ def test_json_given_as_form_text_is_held_to_the_same_rules(api_client, skill_nam
     )
 
     assert (response.status_code, response.json()) == (
-        400, {"params_json": ["Value must be valid JSON."]}
+        400,
+        {"params_json": ["Value must be valid JSON."]},
     )
     assert not ScheduledTask.objects.exists()

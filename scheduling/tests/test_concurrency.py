@@ -26,7 +26,7 @@ def run_in_threads(*targets):
         try:
             barrier.wait()
             target()
-        except Exception as error:  # noqa: BLE001 - reported to the test below
+        except Exception as error:
             errors.append(error)
         finally:
             connection.close()

@@ -35,8 +35,13 @@ def test_invalid_cron_is_refused_with_a_clear_message(expression, message):
 @pytest.mark.parametrize(
     "expression",
     [
-        "*/5 9-17 * * 1-5", "0 0 1 jan,jul *", "30 6 * * MON-FRI", "0 1-23/2 1,15 * 0",
-        "0 0 * * 7", "0 0 * * sat-sun", "0 0 1-31/2 feb-nov *",
+        "*/5 9-17 * * 1-5",
+        "0 0 1 jan,jul *",
+        "30 6 * * MON-FRI",
+        "0 1-23/2 1,15 * 0",
+        "0 0 * * 7",
+        "0 0 * * sat-sun",
+        "0 0 1-31/2 feb-nov *",
     ],
 )
 def test_standard_cron_passes(expression):
@@ -83,7 +88,9 @@ def test_fall_back_repeated_hour_fires_once_in_new_york():
     second = next_run("30 1 * * *", "America/New_York", first)
 
     assert first == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)  # 01:30 EDT, the first occurrence
-    assert second == datetime(2026, 11, 2, 6, 30, tzinfo=UTC)  # next day, 01:30 EST; not 06:30 on the 1st
+    assert second == datetime(
+        2026, 11, 2, 6, 30, tzinfo=UTC
+    )  # next day, 01:30 EST; not 06:30 on the 1st
 
 
 def test_fall_back_repeated_hour_fires_once_in_berlin():

@@ -49,8 +49,11 @@ def test_events_purge_refuses_a_bad_age(value):
 
 def test_audit_purge_deletes_old_audit_records_only():
     AuditLog.objects.create(  # a record written 100 days ago (the table only takes INSERTs)
-        timestamp=timezone.now() - timedelta(days=100), operation="CREATE",
-        table_name="system_events", record_id="1", changed_fields={"message": "old"},
+        timestamp=timezone.now() - timedelta(days=100),
+        operation="CREATE",
+        table_name="system_events",
+        record_id="1",
+        changed_fields={"message": "old"},
     )
     SystemEvent.objects.create(event_type="x", severity="info", message="new")
 

@@ -147,8 +147,7 @@ def test_task_create_refuses_a_status_that_is_the_schedulers(user, status):
         )
 
     assert str(error.value) == (
-        f"A task starts pending or disabled, not {status!r}: its other states are the "
-        f"scheduler's."
+        f"A task starts pending or disabled, not {status!r}: its other states are the scheduler's."
     )
     assert not ScheduledTask.objects.exists()
 

@@ -19,7 +19,7 @@ class Command(AuditedCommand):
         try:
             age = parse_age(older_than, units="d")
         except ValueError as error:
-            raise CommandError(str(error))
+            raise CommandError(str(error)) from None
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         deleted = audit_purge(older_than=age, batch_size=batch_size)

@@ -10,8 +10,9 @@ START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save 
 
 class Command(BaseCommand):
     help = (
-        "Checks that the configured PostgreSQL and Redis answer, and says which does not and how to "
-        "start it. With --require-real, fails unless DATABASE_URL is PostgreSQL and REDIS_URL is set."
+        "Checks that the configured PostgreSQL and Redis answer, and says which does not and how "
+        "to start it. With --require-real, fails unless DATABASE_URL is PostgreSQL and REDIS_URL "
+        "is set."
     )
 
     def add_arguments(self, parser):
@@ -27,8 +28,12 @@ class Command(BaseCommand):
             # may not exist yet, and a dead server must fail fast.
             try:
                 psycopg.connect(
-                    host=params.get("host"), port=params.get("port"), user=params.get("user"),
-                    password=params.get("password"), dbname="postgres", connect_timeout=3,
+                    host=params.get("host"),
+                    port=params.get("port"),
+                    user=params.get("user"),
+                    password=params.get("password"),
+                    dbname="postgres",
+                    connect_timeout=3,
                 ).close()
             except psycopg.Error as error:
                 problems.append(

@@ -16,11 +16,23 @@ from events.services import event_load
 
 # A realistic mix: mostly routine events, few critical ones.
 EVENT_TYPES = {
-    "health_check": 30, "api_request": 25, "agent_heartbeat": 15, "task_execution": 12,
-    "cache_miss": 6, "auth_failure": 4, "deployment": 3, "error": 3, "backup": 1, "config_change": 1,
+    "health_check": 30,
+    "api_request": 25,
+    "agent_heartbeat": 15,
+    "task_execution": 12,
+    "cache_miss": 6,
+    "auth_failure": 4,
+    "deployment": 3,
+    "error": 3,
+    "backup": 1,
+    "config_change": 1,
 }
 SEVERITIES = {Severity.INFO: 70, Severity.WARNING: 20, Severity.ERROR: 8, Severity.CRITICAL: 2}
-SOURCES = [f"{service}-{n}" for service in ("api", "scheduler", "agent", "worker", "gateway") for n in range(1, 5)]
+SOURCES = [
+    f"{service}-{n}"
+    for service in ("api", "scheduler", "agent", "worker", "gateway")
+    for n in range(1, 5)
+]
 MESSAGES = {
     Severity.INFO: "{type} completed on {source} in {duration} ms",
     Severity.WARNING: "{type} slow on {source}: {duration} ms",
@@ -40,10 +52,16 @@ class Command(AuditedCommand):
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, required=True, help="How many events to create.")
         parser.add_argument("--batch-size", type=int, default=50_000)
-        parser.add_argument("--days", type=int, default=30, help="Spread timestamps over this many days.")
-        parser.add_argument("--seed", type=int, default=None, help="Random seed, for a repeatable data set.")
         parser.add_argument(
-            "--jobs", type=int, default=os.cpu_count() or 1,
+            "--days", type=int, default=30, help="Spread timestamps over this many days."
+        )
+        parser.add_argument(
+            "--seed", type=int, default=None, help="Random seed, for a repeatable data set."
+        )
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.cpu_count() or 1,
             help="Batches loaded at once, each by its own process and transaction (PostgreSQL; "
             "default: one per CPU). Inside a caller's transaction they load one by one in it.",
         )
@@ -56,14 +74,19 @@ class Command(AuditedCommand):
         context = current_context()
         batches = [
             _Batch(
-                seed=seed, index=index, size=min(batch_size, count - first),
+                seed=seed,
+                index=index,
+                size=min(batch_size, count - first),
                 start=start + timedelta(seconds=first * seconds_per_event),
-                span_seconds=min(batch_size, count - first) * seconds_per_event, context=context,
+                span_seconds=min(batch_size, count - first) * seconds_per_event,
+                context=context,
             )
             for index, first in enumerate(range(0, count, batch_size))
         ]
         parallel = (
-            jobs > 1 and len(batches) > 1 and connection.vendor == "postgresql"
+            jobs > 1
+            and len(batches) > 1
+            and connection.vendor == "postgresql"
             and not connection.in_atomic_block
         )
         if parallel:
@@ -77,7 +100,9 @@ class Command(AuditedCommand):
 
     def _show_progress(self, loaded, count, options):
         """Consumes `loaded` (each batch's size as it commits) behind a progress bar."""
-        with ProgressBar(total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
+        with ProgressBar(
+            total=count, unit="events", disable=options["verbosity"] == 0, file=self.stderr
+        ) as bar:
             for size in loaded:
                 bar.update(size)
 
@@ -117,7 +142,9 @@ def _events(rng, size, start, span_seconds):
     several jobs, the batches loading at once are adjacent in time).
     Each column is drawn for the whole batch at once: a third of the per-row random calls."""
     types = rng.choices(list(EVENT_TYPES), list(EVENT_TYPES.values()), k=size)
-    severities = rng.choices([str(severity) for severity in SEVERITIES], list(SEVERITIES.values()), k=size)
+    severities = rng.choices(
+        [str(severity) for severity in SEVERITIES], list(SEVERITIES.values()), k=size
+    )
     offsets = sorted(rng.random() * span_seconds for _ in range(size))
     sources = rng.choices(SOURCES, k=size)
     durations = rng.choices(range(1, 5000), k=size)
@@ -127,9 +154,15 @@ def _events(rng, size, start, span_seconds):
         types, severities, offsets, sources, durations, statuses, attempts
     ):
         timestamp = start + timedelta(seconds=offset)
-        message = MESSAGES[severity].format(type=event_type, source=source, duration=duration, status=status)
+        message = MESSAGES[severity].format(
+            type=event_type, source=source, duration=duration, status=status
+        )
         yield {
-            "event_type": event_type, "severity": severity, "message": message,
+            "event_type": event_type,
+            "severity": severity,
+            "message": message,
             "details": {"duration_ms": duration, "host": source, "attempt": attempt},
-            "source": source, "timestamp": timestamp, "created_at": timestamp,
+            "source": source,
+            "timestamp": timestamp,
+            "created_at": timestamp,
         }

@@ -57,8 +57,8 @@ OUTCOMES = {
 class Command(AuditedCommand):
     help = (
         "Fills a demo database: users with projects, tasks on realistic crons in several time "
-        "zones, an agent of every registered type, a history of executions per task, and system events "
-        "(seed_events). Idempotent: a second run adds only "
+        "zones, an agent of every registered type, a history of executions per task, and system "
+        "events (seed_events). Idempotent: a second run adds only "
         "what is missing. Writes go through the services, so they are validated and audited."
     )
 
@@ -79,7 +79,9 @@ class Command(AuditedCommand):
         tasks = self._tasks()
         agents = self._agents(rng)
         histories = 0
-        for task in ProgressBar(tasks, desc="executions", unit="task", disable=quiet, file=self.stderr):
+        for task in ProgressBar(
+            tasks, desc="executions", unit="task", disable=quiet, file=self.stderr
+        ):
             if not task.executions.exists():
                 self._history(task, executions, rng)
                 histories += 1
