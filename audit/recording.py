@@ -1,10 +1,9 @@
-"""Writing audit records: one multi-row INSERT, split only where the database caps a statement's
-parameters (SQLite's limit, or PostgreSQL's 65,535 with server-side binding: 7,281 records).
+"""Writing audit records: one multi-row INSERT through the connection's cursor, in the caller's
+transaction, split only where the database caps a statement's parameters (SQLite's limit).
 
-The INSERT is built here rather than through `AuditLog.objects.bulk_create()`: it runs once per
-audited save, and the ORM's per-object work would cost more than the round trip itself
-(docs/benchmarks.md, "Audit"). The columns come from AuditLog's fields; values are adapted by the
-connection's own operations, so the statement is the one the ORM would send.
+The statement is the one `AuditLog.objects.bulk_create()` would send (columns from AuditLog's
+fields, values adapted by the connection's own operations) without the ORM's per-object work,
+which on an audited save would cost more than the INSERT itself.
 """
 
 import json
@@ -105,23 +104,11 @@ def _insert(entries, using):
     placeholders = "({})".format(", ".join(["%s"] * len(COLUMNS)))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
-        _execute(
-            connection,
-            head + ", ".join([placeholders] * len(chunk)),
-            [value for row in chunk for value in row],
-        )
-
-
-def _execute(connection, sql, params):
-    """On PostgreSQL (brain.db.postgresql) the INSERT is deferred: nothing reads its result, so
-    inside a transaction it travels with the COMMIT (or the next statement) and costs no round
-    trip of its own."""
-    execute_deferred = getattr(connection, "execute_deferred", None)
-    if execute_deferred is not None:
-        execute_deferred(sql, params)
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                head + ", ".join([placeholders] * len(chunk)),
+                [value for row in chunk for value in row],
+            )
 
 
 def copy(entries, using):

@@ -71,3 +71,35 @@ def test_in_autocommit_a_change_and_its_record_commit_together():
         "CREATE",
         "UPDATE",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_statement_sent_through_the_psycopg_cursor_rolls_back_with_its_block():
+    with pytest.raises(RuntimeError), transaction.atomic():
+        with connection.cursor() as cursor:
+            # The driver's own cursor, as COPY helpers and libraries use it: first in the block.
+            cursor.cursor.execute(
+                "INSERT INTO system_events (event_type, severity, message, timestamp, created_at)"
+                " VALUES ('raw', 'info', 'raw insert', now(), now())"
+            )
+        raise RuntimeError
+
+    assert not SystemEvent.objects.filter(event_type="raw").exists()
+
+
+@pytest.mark.django_db
+def test_an_audit_insert_that_fails_is_raised_by_the_save_that_caused_it():
+    event = SystemEvent.objects.get(pk=SystemEventFactory(message="kept").pk)
+    with connection.cursor() as cursor:
+        cursor.execute(REFUSE_UPDATE_RECORDS)  # dropped with the test's transaction
+    event.message = "lost"
+
+    with transaction.atomic():
+        with pytest.raises(IntegrityError, match="test_refuse_update"):
+            with transaction.atomic():
+                event.save()
+        # The failed save's block is rolled back to its savepoint; the outer one goes on.
+        SystemEventFactory(message="after")
+
+    assert SystemEvent.objects.get(pk=event.pk).message == "kept"
+    assert SystemEvent.objects.filter(message="after").exists()

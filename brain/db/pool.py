@@ -1,5 +1,5 @@
-"""The check psycopg_pool runs on a connection it hands out (Django's CONN_HEALTH_CHECKS), with
-no round trip to PostgreSQL unless the server has spoken since the connection was returned."""
+"""The check psycopg_pool runs on a connection it hands out, with no round trip to PostgreSQL
+unless the server has spoken since the connection was returned."""
 
 import select
 
@@ -12,12 +12,11 @@ def check_connection(connection):
     """Raises, so that the pool hands out another connection, when `connection` is broken.
 
     psycopg_pool's own `ConnectionPool.check_connection` sends an empty query and waits for its
-    answer: a round trip on every checkout, which on this project's 2-core machine was one in six
-    of a `POST`'s (docs/benchmarks.md). An idle connection hears nothing from the server unless
-    the server is hanging up (a restart, `pg_terminate_backend`, an idle timeout), so this check
-    only looks at the socket, and asks the server the same way psycopg_pool does when there is
-    something to read. What it cannot see is a connection lost without a word (a network cut):
-    the request using it fails once, and the pool discards it.
+    answer: a round trip on every checkout, that is on every request. An idle connection hears
+    nothing from the server unless the server is hanging up (a restart, `pg_terminate_backend`,
+    an idle timeout), so this check only looks at the socket, and asks the server the same way
+    psycopg_pool does when there is something to read. What it cannot see is a connection lost
+    without a word (a network cut): the request using it fails once, and the pool discards it.
     """
     if connection.broken or connection.pgconn.status != pq.ConnStatus.OK:
         raise psycopg.OperationalError("the connection is broken")

@@ -93,15 +93,13 @@ DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'brain.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend, plus deferred statements for the audit records (brain/db/postgresql).
-    DATABASES["default"]["ENGINE"] = "brain.db.postgresql"
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
         "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
-        # The health check at checkout, without the round trip of psycopg_pool's own.
+        # A connection the server hung up on is replaced at checkout (brain.db.pool).
         "check": check_pooled_connection,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

@@ -3,7 +3,7 @@
 from .base import *  # noqa: F403
 from .base import CACHES, DATABASES, REST_FRAMEWORK
 
-if DATABASES["default"]["ENGINE"] != "brain.db.postgresql":
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured(  # noqa: F405
         "The test suite runs against PostgreSQL: set DATABASE_URL (make test does)."
     )

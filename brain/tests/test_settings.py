@@ -56,7 +56,7 @@ def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     result = load_settings(SECRET_KEY="k", DATABASE_URL="postgres://u:p@db.example:5433/brain")
 
     loaded = json.loads(result.stdout)
-    assert loaded["engine"] == "brain.db.postgresql"
+    assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["name"] == "brain"
     assert loaded["pool"] == {
         "min_size": 1,
