@@ -2,7 +2,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 
 from brain.api.pagination import EstimatedCountPagination
-from brain.api.readahead import ReadAheadMixin
+from brain.api.views import ReadAheadMixin
 
 from .filters import AuditLogFilter
 from .selectors import audit_log_list

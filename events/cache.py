@@ -1,4 +1,4 @@
-"""Cache keys, TTLs and invalidation of the events API (seed 000's keys, django-redis).
+"""Cache keys, TTLs and invalidation of the events API.
 
 Keys, as Redis shows them under the `brain:` prefix:
 
@@ -10,25 +10,27 @@ Keys, as Redis shows them under the `brain:` prefix:
 and the generations that invalidate them:
 
     events:id:{id}:gen       set by a write of that event (see below)                 600 s
+    events:type:{type}:gen   set by a write that touches an event of that type        120 s
     events:id:gen            bumped when the events written are unknown              no TTL
                              (QuerySet.update) or more than MAX_EVENT_GENERATIONS
-    events:type:{type}:gen   bumped by a write that touches an event of that type    no TTL
     events:type:gen          bumped when the types touched are unknown (purge)       no TTL
     events:stats:gen         bumped by every write                                   no TTL
 
 Every entry is stored with the generations read, in the same MGET, before its body was computed,
 and is served only while they are still current: a write bumps them instead of scanning keys,
 and a body computed from rows read before a concurrent write can never be served after it.
-An event's own generation is set to the write's new stats generation, a counter that never
-repeats, and expires after EVENT_GENERATION_TTL (longer than an entry's TTL plus any request's
-computation), so a written event leaves no key behind for long and its generation can never come
-back to a value an old entry was stored with. Bodies are the exact bytes of the JSON response.
+An event's or a type's own generation is set to the write's new stats generation, a counter that
+never repeats, and expires after twice the TTL of the entries it guards (longer than an entry's
+TTL plus any request's computation): a written event or a new free-text type leaves no key behind
+for long, and a generation can never come back to a value an old entry was stored with. The keys
+without a TTL are four, whatever the data. Bodies are the exact bytes of the JSON response.
 
 Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
-(a Lua script); the ORM's QuerySet.delete() and each purge batch pool theirs
+(a Lua script, brain.redis); the ORM's QuerySet.delete() and each purge batch pool theirs
 (`pooled_invalidation`), so deleting many rows costs one script call.
 With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
-PostgreSQL.
+PostgreSQL, and an entry whose invalidation was lost is served until its own TTL ends (300 s for
+an event, 60 s for a type's page, 30 s for the statistics).
 """
 
 import hashlib
@@ -40,8 +42,9 @@ from urllib.parse import quote
 
 from django.core.cache import caches
 from django.db import transaction
-from redis.commands.core import Script
 from redis.exceptions import RedisError
+
+from brain import redis
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ EVENT_GENERATION_TTL = 2 * EVENT_TTL
 # generation key per event (a purge batch would otherwise leave thousands of keys).
 MAX_EVENT_GENERATIONS = 1000
 TYPE_TTL = 60
+TYPE_GENERATION_TTL = 2 * TYPE_TTL
 STATS_TTL = 30
 
 # Stats recompute: one worker computes while the others wait for its result, at most this long.
@@ -207,48 +211,31 @@ class _Invalidation:
         self.all_events = self.all_events or all_events
 
     def __call__(self):
-        generation_keys = [STATS_GENERATION_KEY]
+        counter_keys = [STATS_GENERATION_KEY]
+        type_keys = []
         if self.all_types:
-            generation_keys.append(ALL_TYPES_GENERATION_KEY)
+            counter_keys.append(ALL_TYPES_GENERATION_KEY)
         else:
-            generation_keys.extend(events_type_generation_key(t) for t in sorted(self.event_types))
+            type_keys = [events_type_generation_key(t) for t in sorted(self.event_types)]
         event_ids = sorted(self.event_ids)
         if self.all_events or len(event_ids) > MAX_EVENT_GENERATIONS:
-            generation_keys.append(ALL_EVENTS_GENERATION_KEY)
+            counter_keys.append(ALL_EVENTS_GENERATION_KEY)
             event_ids = []
-        _apply(generation_keys, [event_generation_key(event_id) for event_id in event_ids])
+        _apply(counter_keys, [event_generation_key(event_id) for event_id in event_ids], type_keys)
 
 
-# KEYS: the generation counters to increment (ARGV[1] of them, the stats' first), then the event
-# generations to set to the stats' new value, expiring after ARGV[2] seconds.
-_INVALIDATE_SCRIPT = """
-local counters = tonumber(ARGV[1])
-local stamp = 0
-for i = 1, counters do
-    local value = redis.call('INCR', KEYS[i])
-    if i == 1 then stamp = value end
-end
-for i = counters + 1, #KEYS do
-    redis.call('SET', KEYS[i], stamp, 'EX', ARGV[2])
-end
-"""
-# Made once: redis-py works out a script's SHA1 each time one is made (register_script()).
-_INVALIDATE = Script(None, _INVALIDATE_SCRIPT.encode())
-
-
-def _apply(counter_keys, event_generation_keys):
+def _apply(counter_keys, event_keys, type_keys):
     """Increments the counters (a missing one becomes 1; the stats generation comes first) and
-    sets the event generations to the stats generation's new value: one Redis round trip with
-    django-redis (a Lua script), key by key with another backend (the file cache of
-    `make run`). A Redis error is logged and dropped, like django-redis's IGNORE_EXCEPTIONS."""
+    sets the event and type generations to the stats generation's new value, each with its TTL:
+    one Redis round trip with django-redis (brain.redis.INVALIDATE), key by key with another
+    backend (the file cache of `make run`). A Redis error is logged and dropped, like
+    django-redis's IGNORE_EXCEPTIONS."""
     cache = _cache()
-    get_client = getattr(getattr(cache, "client", None), "get_client", None)
-    if get_client is not None:
-        keys = [cache.make_key(key) for key in [*counter_keys, *event_generation_keys]]
+    if redis.is_redis(cache):
+        keys = [cache.make_key(key) for key in [*counter_keys, *event_keys, *type_keys]]
+        args = [len(counter_keys), len(event_keys), EVENT_GENERATION_TTL, TYPE_GENERATION_TTL]
         try:
-            # EVALSHA, with SCRIPT LOAD only the first time Redis does not know the script.
-            client = get_client(write=True)
-            _INVALIDATE(keys=keys, args=[len(counter_keys), EVENT_GENERATION_TTL], client=client)
+            redis.script(redis.INVALIDATE)(keys=keys, args=args)
         except (RedisError, OSError):
             logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)
         return
@@ -259,7 +246,8 @@ def _apply(counter_keys, event_generation_keys):
         except ValueError:
             cache.set(key, 1, None)
             values.append(1)
-    cache.set_many(dict.fromkeys(event_generation_keys, values[0]), EVENT_GENERATION_TTL)
+    cache.set_many(dict.fromkeys(event_keys, values[0]), EVENT_GENERATION_TTL)
+    cache.set_many(dict.fromkeys(type_keys, values[0]), TYPE_GENERATION_TTL)
 
 
 # The invalidation that calls inside a `pooled_invalidation()` block add to (per thread or task).

@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from brain.api.readahead import ReadAheadMixin
+from brain.api.views import ReadAheadMixin
 
 from . import services
 from .agent_types import agent_types

@@ -4,8 +4,6 @@ PostgreSQL. The cached entry is dropped when the token is deleted or its user ch
 
 import functools
 import hashlib
-import threading
-from collections import OrderedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,51 +20,30 @@ SECRET_USER_FIELDS = frozenset({"password"})
 
 @functools.cache
 def _cached_fields(model, exclude=frozenset()):
-    """The attnames of `model`'s concrete fields in model order, as `from_db` reads them (worked
-    out once per model, not on every request)."""
+    """The attnames of `model`'s concrete fields in model order, as `from_db` reads them."""
     return [field.attname for field in model._meta.concrete_fields if field.attname not in exclude]
 
 
+def token_digest(key):
+    """A token's SHA-256, hex: what Redis holds instead of the token itself."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
 def token_cache_key(key):
-    """Cache key of one token's user; the token itself is hashed so Redis never holds it."""
-    return "auth:token:" + hashlib.sha256(key.encode()).hexdigest()
+    """Cache key of one token's user."""
+    return "auth:token:" + token_digest(key)
 
 
-# Which user each token belonged to when this process last authenticated it (token cache key ->
-# user pk), so that the user's rate-limit counter can be read ahead with the token itself. A hint
-# only: the user is still taken from the cached lookup or the database on every request.
-_TOKEN_USERS_MAX = 10_000
-_token_users = OrderedDict()
-_token_users_lock = threading.Lock()  # shared by a threaded server's threads
-
-
-def _remember_token_user(cache_key, user_pk):
-    with _token_users_lock:
-        _token_users[cache_key] = user_pk
-        _token_users.move_to_end(cache_key)
-        if len(_token_users) > _TOKEN_USERS_MAX:
-            _token_users.popitem(last=False)
-
-
-def _request_token(request, keyword):
-    """The token of an `Authorization: <keyword> <token>` header, or None (DRF's authenticate()
-    reports a malformed header)."""
+def request_token(request):
+    """The token of the request's `Authorization: Token <key>` header, or None (DRF's
+    authenticate() reports a malformed header)."""
     parts = get_authorization_header(request).split()
-    if len(parts) != 2 or parts[0].lower() != keyword.lower().encode():
+    if len(parts) != 2 or parts[0].lower() != CachedTokenAuthentication.keyword.lower().encode():
         return None
     try:
         return parts[1].decode()
     except UnicodeError:
         return None
-
-
-def request_token_user(request):
-    """The pk of the user whose token the request carries, as last seen by this process, or
-    None: a hint for reading that user's rate-limit counter ahead (brain.api.readahead). Should
-    the token have been given to another user since, the request is still counted for the user
-    it authenticates, and the hinted user's counter has counted one request too many."""
-    token = _request_token(request, CachedTokenAuthentication.keyword)
-    return None if token is None else _token_users.get(token_cache_key(token))
 
 
 class CachedTokenAuthentication(TokenAuthentication):
@@ -77,10 +54,6 @@ class CachedTokenAuthentication(TokenAuthentication):
 
     read_ahead = readahead.NOTHING
 
-    def read_ahead_keys(self, request):
-        token = _request_token(request, self.keyword)
-        return [] if token is None else [token_cache_key(token)]
-
     def authenticate(self, request):
         self.read_ahead = readahead.of(request)
         return super().authenticate(request)
@@ -89,15 +62,14 @@ class CachedTokenAuthentication(TokenAuthentication):
         if "\x00" in key:  # no token has one, and PostgreSQL would refuse the lookup
             raise exceptions.AuthenticationFailed("Invalid token.")
         cache_key = token_cache_key(key)
-        found = self.read_ahead.get_many([cache_key])
-        cached = cache.get(cache_key) if found is None else found.get(cache_key)
+        ahead = self.read_ahead
+        cached = ahead.lookup if ahead.token_key == cache_key else cache.get(cache_key)
         User = get_user_model()
         user_fields = _cached_fields(User, SECRET_USER_FIELDS)
         token_fields = _cached_fields(Token)
         if cached is not None:
             user_values, token_values = cached
             user = User.from_db("default", user_fields, user_values)
-            _remember_token_user(cache_key, user.pk)
             return user, Token.from_db("default", token_fields, token_values)
         try:
             token = Token.objects.select_related("user").get(key=key)
@@ -110,5 +82,4 @@ class CachedTokenAuthentication(TokenAuthentication):
             [getattr(token, name) for name in token_fields],
         )
         cache.set(cache_key, cached, settings.TOKEN_CACHE_TTL)
-        _remember_token_user(cache_key, token.user.pk)
         return token.user, token

@@ -4,15 +4,15 @@ DRF's own throttles keep the timestamp of every request in the window as a pickl
 and written back on each request (two round trips, and a list of up to `num_requests` floats at
 the user rate's 6000/min). A counter per window costs one INCR. The price is the usual fixed-window
 one: a client may send up to twice the rate across a window boundary. With the cache down a
-request is allowed (the cache degrades to a miss, never to an error). On views with
-`ReadAheadMixin` the user's INCR usually travels with the token lookup (brain.api.readahead).
+request is allowed (the cache degrades to a miss, never to an error).
 """
 
 from django.core.cache import cache as default_cache
 from rest_framework import throttling
+from rest_framework.authtoken.models import Token
 
 from . import readahead
-from .authentication import request_token_user
+from .authentication import token_digest
 
 
 class FixedWindowThrottleMixin:
@@ -25,18 +25,20 @@ class FixedWindowThrottleMixin:
         if self.key is None:
             return True
         self.now = self.timer()
-        window = int(self.now // self.duration)
-        self.window_ends_at = (window + 1) * self.duration
-        key = self._window_key(self.key, self.now)
-        count = readahead.of(request).take_count(key)
-        if count is None:
+        self.window_ends_at = (int(self.now // self.duration) + 1) * self.duration
+        key = self.window_key(self.key, self.now)
+        ahead = readahead.of(request)
+        if ahead.counter_key == key:
+            count = ahead.count
+        else:
             try:
                 count = self.cache.incr(key)
             except ValueError:  # the window's first request, or a concurrent one added it first
                 count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
         return count is None or count <= self.num_requests
 
-    def _window_key(self, key, now):
+    def window_key(self, key, now):
+        """The counter of the window holding `now`."""
         return f"{key}:w{int(now // self.duration)}"
 
     def wait(self):
@@ -48,16 +50,26 @@ class AnonRateThrottle(FixedWindowThrottleMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(FixedWindowThrottleMixin, throttling.UserRateThrottle):
-    """Authenticated requests, per user, at THROTTLE_RATE_USER."""
+    """Authenticated requests at THROTTLE_RATE_USER, counted per API token (a user has one) or,
+    for a session, per user. A token's counter is named from the token itself, so it is known
+    before authentication and can be read ahead (brain.api.readahead)."""
 
-    def read_ahead_counter(self, request):
-        """This window's counter of the user whose token the request carries, when this process
-        has authenticated that token before (brain.api.readahead); else None, and the request is
-        counted after authentication."""
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, Token):
+            return self.cache_format % {
+                "scope": self.scope,
+                "ident": self.token_ident(request.auth.key),
+            }
+        return super().get_cache_key(request, view)
+
+    @staticmethod
+    def token_ident(key):
+        return "token-" + token_digest(key)
+
+    def token_counter(self, key):
+        """(counter key, seconds to live) of this window for the token `key`, or None when the
+        rate is off or the counters are not in the default cache."""
         if self.rate is None or self.cache is not default_cache:
             return None
-        user_pk = request_token_user(request)
-        if user_pk is None:
-            return None
-        key = self.cache_format % {"scope": self.scope, "ident": user_pk}
-        return self._window_key(key, self.timer()), self.duration
+        ident = self.cache_format % {"scope": self.scope, "ident": self.token_ident(key)}
+        return self.window_key(ident, self.timer()), self.duration

@@ -1,13 +1,75 @@
+import logging
+
+from django.core.cache import cache, caches
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
+from redis.exceptions import RedisError
 from rest_framework import serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .readahead import ReadAheadMixin
+from brain import redis
+
+from .authentication import request_token, token_cache_key
+from .readahead import NOTHING, ReadAhead
 from .renderers import JSONRenderer
 from .throttling import AnonRateThrottle, UserRateThrottle
+
+logger = logging.getLogger(__name__)
+
+
+class ReadAheadMixin:
+    """Base of the project's API views: reads ahead, in one Redis round trip, the request's
+    token lookup, its rate-limit counter and the cached body keys the view names."""
+
+    def read_ahead_keys(self, request, *args, **kwargs) -> list[str]:
+        """The cache keys of the body this request will serve (none by default)."""
+        return []
+
+    def initial(self, request, *args, **kwargs):
+        request.read_ahead = self._read_ahead(
+            request, self.read_ahead_keys(request, *args, **kwargs)
+        )
+        super().initial(request, *args, **kwargs)
+
+    def _read_ahead(self, request, body_keys):
+        if not redis.is_redis(caches["default"]):
+            return NOTHING
+        token = request_token(request)
+        if token is None:
+            if not body_keys:
+                return NOTHING
+            return ReadAhead(body_keys=tuple(body_keys), values=cache.get_many(body_keys))
+        counter = next(
+            (
+                throttle.token_counter(token)
+                for throttle in self.get_throttles()
+                if isinstance(throttle, UserRateThrottle)
+            ),
+            None,
+        )
+        counter_key, ttl = counter or ("", 0)
+        token_key = token_cache_key(token)
+        keys = [token_key, counter_key, *body_keys]
+        try:
+            lookup, count, values = redis.script(redis.READ_AHEAD)(
+                keys=[cache.make_key(key) for key in keys], args=[ttl]
+            )
+        except (RedisError, OSError):
+            logger.warning("read-ahead skipped, Redis unreachable", exc_info=True)
+            return NOTHING
+        decode = cache.client.decode
+        return ReadAhead(
+            token_key=token_key,
+            lookup=None if lookup is None else decode(lookup),
+            counter_key=counter_key if count is not None else None,
+            count=count,
+            body_keys=tuple(body_keys),
+            values={
+                key: decode(value) for key, value in zip(body_keys, values) if value is not None
+            },
+        )
 
 
 @extend_schema(

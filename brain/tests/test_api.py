@@ -4,7 +4,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from brain.api.authentication import CachedTokenAuthentication, token_cache_key
+from brain.api.authentication import CachedTokenAuthentication, token_cache_key, token_digest
 from brain.api.throttling import UserRateThrottle
 
 pytestmark = pytest.mark.django_db
@@ -187,7 +187,7 @@ def test_user_rate_is_a_counter_per_window_in_redis(api_client, user, monkeypatc
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 60
     redis = cache.client.get_client(write=True)
-    [counter] = redis.keys(f"brain:throttle_user_{user.pk}:w*")
+    [counter] = redis.keys(f"brain:throttle_user_token-{token_digest(user.auth_token.key)}:w*")
     assert int(redis.get(counter)) == 5
     assert 0 < redis.ttl(counter) <= 60
 

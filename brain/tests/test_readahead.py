@@ -1,4 +1,4 @@
-"""brain.api.readahead: a request's token lookup, rate-limit counter and cached body come from
+"""Read-ahead: a request's token lookup, rate-limit counter and cached body come from
 Redis in one round trip, and every answer stays what it would be without it."""
 
 import pytest
@@ -8,7 +8,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
-from brain.api import readahead
+from brain.api.authentication import token_digest
 from events.models import SystemEvent
 
 pytestmark = pytest.mark.django_db
@@ -34,8 +34,10 @@ def event():
 
 
 def user_counters(user):
+    """The values of the rate-limit counters of `user`'s token."""
     redis = cache.client.get_client(write=True)
-    return {int(redis.get(key)) for key in redis.keys(f"brain:throttle_user_{user.pk}:w*")}
+    pattern = f"brain:throttle_user_token-{token_digest(user.auth_token.key)}:w*"
+    return {int(redis.get(key)) for key in redis.keys(pattern)}
 
 
 def test_a_cached_event_is_answered_in_one_redis_round_trip(api_client, event, redis_round_trips):
@@ -63,35 +65,34 @@ def test_cached_stats_a_type_page_and_the_current_user_take_one_round_trip(
     assert len(redis_round_trips) == 1
 
 
-def test_fetch_reads_the_keys_and_counts_the_counters_with_their_ttl():
-    cache.set("present", {"a": 1}, 60)
-    cache.set("counted", 4, 60)
+def test_a_token_s_counter_is_counted_ahead_within_its_window(api_client, user):
+    api_client.get("/api/auth/me")  # caches the token's lookup
 
-    found = readahead.fetch(["present", "absent"], [("counted", 60), ("new", 30)])
+    api_client.get("/api/auth/me")
 
-    assert found.get_many(["present", "absent"]) == {"present": {"a": 1}}
-    assert found.get_many(["present", "unread"]) is None
-    assert (found.take_count("counted"), found.take_count("new")) == (5, 1)
-    assert found.take_count("new") is None  # taken once
-    assert 0 < cache.ttl("new") <= 30
-    assert 30 < cache.ttl("counted") <= 60  # an existing counter keeps its window
+    redis = cache.client.get_client(write=True)
+    [counter] = redis.keys(f"brain:throttle_user_token-{token_digest(user.auth_token.key)}:w*")
+    assert int(redis.get(counter)) == 2
+    assert 0 < redis.ttl(counter) <= 60
 
 
-def test_fetch_with_counters_only_or_keys_only():
-    assert readahead.fetch([], [("counted", 60)]).take_count("counted") == 1
-    assert readahead.fetch(["counted"], []).get_many(["counted"]) == {"counted": 1}
-    assert readahead.fetch([], []) is readahead.NOTHING
+def test_an_unknown_token_makes_no_counter(anon_client):
+    anon_client.credentials(HTTP_AUTHORIZATION="Token " + "0" * 40)
+
+    response = anon_client.get("/api/auth/me")
+
+    assert response.status_code == 401
+    assert cache.client.get_client(write=True).keys("brain:throttle_user_*") == []
 
 
-def test_fetch_works_after_redis_forgets_the_script():
-    cache.set("present", 1, 60)
-    readahead.fetch(["present"], [])
+def test_reading_ahead_works_after_redis_forgets_the_script(api_client, user):
+    api_client.get("/api/auth/me")
     cache.client.get_client(write=True).script_flush()  # as after a Redis restart
 
-    found = readahead.fetch(["present"], [("counted", 60)])
+    response = api_client.get("/api/auth/me")
 
-    assert found.get_many(["present"]) == {"present": 1}
-    assert found.take_count("counted") == 1
+    assert response.status_code == 200
+    assert user_counters(user) == {2}
 
 
 def test_requests_read_ahead_are_still_counted_and_throttled(api_client, user, monkeypatch):
@@ -112,20 +113,6 @@ def test_a_deleted_token_is_refused_although_this_process_has_seen_it(
         Token.objects.filter(user=user).delete()
 
     assert api_client.get("/api/auth/me").status_code == 401
-
-
-def test_a_token_given_to_another_user_is_counted_for_that_user(
-    api_client, user, other_user, django_capture_on_commit_callbacks
-):
-    api_client.get("/api/auth/me")  # this process now takes the token for `user`'s
-    with django_capture_on_commit_callbacks(execute=True):
-        Token.objects.filter(user=user).update(user=other_user)
-        cache.clear()
-
-    response = api_client.get("/api/auth/me")
-
-    assert response.json()["username"] == "bob"
-    assert user_counters(other_user) == {1}
 
 
 def test_a_bad_filter_is_a_400_after_authentication(anon_client, api_client):

@@ -18,7 +18,7 @@ from .factories import SystemEventFactory
 pytestmark = pytest.mark.django_db
 
 
-def test_keys_and_ttls_are_the_seeds(api_client):
+def test_keys_and_ttls(api_client):
     event = SystemEventFactory(event_type="deploy")
     url_hash = events_cache.variant_hash("http://testserver/api/events/type/deploy")
 
@@ -71,6 +71,32 @@ def test_a_write_bumps_generations_instead_of_scanning(
         "events:stats:gen": 1,
         "events:type:deploy:gen": 1,
     }
+
+
+def test_generations_of_events_and_free_text_types_expire(
+    staff_client, django_capture_on_commit_callbacks
+):
+    event = SystemEventFactory(event_type="deploy")
+    with django_capture_on_commit_callbacks(execute=True):
+        staff_client.patch(f"/api/events/{event.id}", {"event_type": "a new type"}, format="json")
+        staff_client.post(
+            "/api/events/bulk",
+            [{"event_type": f"type {n}", "severity": "info", "message": "m"} for n in range(3)],
+            format="json",
+        )
+
+    client = cache.client.get_client(write=True)
+    ttls = {key: client.ttl(key) for key in redis_keys("brain:events:*gen")}
+    assert ttls.pop("brain:events:stats:gen") == -1  # one counter, whatever the data
+    assert 590 < ttls.pop(f"brain:events:id:{event.id}:gen") <= 600
+    assert sorted(ttls) == [
+        "brain:events:type:a%20new%20type:gen",
+        "brain:events:type:deploy:gen",
+        "brain:events:type:type%200:gen",
+        "brain:events:type:type%201:gen",
+        "brain:events:type:type%202:gen",
+    ]
+    assert all(110 < ttl <= 120 for ttl in ttls.values())
 
 
 def test_event_read_after_update(api_client, staff_client, django_capture_on_commit_callbacks):
