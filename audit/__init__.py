@@ -1,5 +1,1 @@
-"""Brain's audit trail. Public interface: `audit.register(Model, exclude=[...])`."""
-
-from .registry import register, unregister
-
-__all__ = ["register", "unregister"]
+"""Brain's audit trail: a model is audited by inheriting `audit.mixins.AuditedModel`."""

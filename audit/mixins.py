@@ -1,8 +1,8 @@
 """What an audited model inherits: a load-time snapshot, saves and deletes that share one
 transaction with their audit record, and a QuerySet that audits bulk writes.
 
-A model inherits AuditedModel and is registered with `audit.register()`; until it is registered
-it behaves exactly as a plain Django model.
+A model opts in by inheriting AuditedModel (fields never recorded go in its `audit_exclude`);
+AuditConfig.ready() registers it and connects its receivers.
 """
 
 from django.db import NotSupportedError, models, router, transaction
@@ -160,6 +160,9 @@ class AuditedModel(models.Model):
     the record (audit.receivers), so a change and its record commit or roll back together. An
     instance built by hand with a primary key, whose old values are unknown, costs one SELECT.
     """
+
+    # Fields never recorded (names or attnames).
+    audit_exclude: tuple[str, ...] = ()
 
     objects = AuditedQuerySet.as_manager()
 

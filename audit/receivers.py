@@ -1,10 +1,12 @@
 """post_save, pre_delete and post_delete handlers of the audited models: they diff against the
-instance's snapshot and record the change, nothing more. Connected by `audit.register()` (from each
-app's `AppConfig.ready()`), with a dispatch_uid per model."""
+instance's snapshot and record the change, nothing more. `connect()` attaches them to one model,
+with a dispatch_uid per model; AuditConfig.ready() calls it for every AuditedModel. A model taken
+out of the registry (audit.registry.unregister) is not recorded."""
 
 from contextvars import ContextVar
 
 from django.db import connections
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 from . import changes, recording
 from .models import Operation
@@ -16,6 +18,8 @@ def record_save(sender, instance, created, update_fields, using, **kwargs):
     differ from the snapshot (none: no record), then refreshes the snapshot. Runs inside the
     save's transaction (AuditedModel.save); costs one INSERT, or none."""
     options = options_for(sender)
+    if options is None:
+        return
     values = instance.__dict__
     snapshot = values.setdefault("_audit_snapshot", {})
     saved = options.attnames if update_fields is None else options.saved_attnames(update_fields)
@@ -69,6 +73,8 @@ def record_delete(sender, instance, using, **kwargs):
     if marks is not None:
         marks[1].discard((sender, instance.pk))
     options = options_for(sender)
+    if options is None:
+        return
     values = {**instance.__dict__, **instance.__dict__.get("_audit_snapshot", {})}
     recording.write(
         [
@@ -81,3 +87,11 @@ def record_delete(sender, instance, using, **kwargs):
         ],
         using,
     )
+
+
+def connect(model):
+    """Attaches the handlers to `model`'s signals (once, whatever the number of calls)."""
+    label = model._meta.label_lower
+    post_save.connect(record_save, sender=model, dispatch_uid=f"audit.save.{label}")
+    pre_delete.connect(mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}")
+    post_delete.connect(record_delete, sender=model, dispatch_uid=f"audit.delete.{label}")

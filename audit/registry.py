@@ -1,14 +1,10 @@
-"""Which models are audited, and how: `audit.register(Model, exclude=[...])` in an app's
-`AppConfig.ready()`.
-
-This module imports no models, so `audit/__init__.py` can re-export it before the app registry
-is ready.
-"""
+"""Which models are audited, and how. `AuditConfig.ready()` registers every concrete model that
+inherits `audit.mixins.AuditedModel`, with the fields it names in `audit_exclude` left out; that
+inheritance is the one place a model opts in."""
 
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models.signals import post_delete, post_save, pre_delete
 
 from .changes import is_secret_name
 
@@ -39,21 +35,14 @@ class AuditOptions:
 _registry: dict[type, AuditOptions] = {}
 
 
-def register(model, *, exclude=()):
+def register(model, *, exclude=None):
     """Audits every change to `model`: one AuditLog per created, changed or deleted row, written
-    in the change's own transaction. `exclude` names fields that are never recorded.
-
-    The model must inherit `audit.mixins.AuditedModel` (the load-time snapshot and the audited
-    QuerySet). Call it from the model's `AppConfig.ready()`.
-    """
-    from . import receivers
-    from .mixins import AuditedModel
-
-    if not issubclass(model, AuditedModel):
-        raise ImproperlyConfigured(f"{model.__name__} must inherit audit.mixins.AuditedModel.")
+    in the change's own transaction. `exclude` (by default the model's `audit_exclude`) names
+    fields that are never recorded."""
     meta = model._meta
+    exclude = set(model.audit_exclude if exclude is None else exclude)
     known = {name for field in meta.concrete_fields for name in (field.name, field.attname)}
-    unknown = set(exclude) - known
+    unknown = exclude - known
     if unknown:
         raise ImproperlyConfigured(f"{model.__name__} has no fields {sorted(unknown)} to exclude.")
     fields = [
@@ -75,26 +64,11 @@ def register(model, *, exclude=()):
         ),
         auto_now_fields=tuple(field for field in fields if getattr(field, "auto_now", False)),
     )
-    label = meta.label_lower
-    post_save.connect(receivers.record_save, sender=model, dispatch_uid=f"audit.save.{label}")
-    pre_delete.connect(
-        receivers.mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}"
-    )
-    post_delete.connect(receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}")
 
 
 def unregister(model):
-    """Stops auditing `model` (its saves and bulk writes become plain Django ones)."""
-    from . import receivers
-
-    label = model._meta.label_lower
-    post_save.disconnect(receivers.record_save, sender=model, dispatch_uid=f"audit.save.{label}")
-    pre_delete.disconnect(
-        receivers.mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}"
-    )
-    post_delete.disconnect(
-        receivers.record_delete, sender=model, dispatch_uid=f"audit.delete.{label}"
-    )
+    """Stops auditing `model`: its saves and bulk writes become plain Django ones (for
+    comparisons in tests and benchmarks)."""
     _registry.pop(model, None)
 
 

@@ -6,8 +6,4 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self):
-        import audit
-
         from . import receivers  # noqa: F401  (connects cache invalidation on ORM writes)
-
-        audit.register(self.get_model("SystemEvent"))
