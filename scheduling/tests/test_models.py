@@ -1,4 +1,4 @@
-"""The database itself enforces the seed's constraints, whatever path writes."""
+"""The database itself enforces the schema's constraints, whatever path writes."""
 
 from datetime import UTC, datetime, timedelta
 
