@@ -1,6 +1,6 @@
 """The `changed_fields` of a record, from plain values: no database access here.
 
-Formats (DESIGN.md): CREATE and DELETE map each recorded field to its value; UPDATE maps each
+Formats: CREATE and DELETE map each recorded field to its value; UPDATE maps each
 changed field to `{"old": ..., "new": ...}`. Keys are attnames, so foreign keys appear as their raw
 ids (`task_id`). Secrets are recorded as changed, never with their values.
 """

@@ -11,7 +11,7 @@ class Operation(models.TextChoices):
 
 
 class AuditLog(models.Model):
-    """One change to one audited row (seed 004, `audit_logs`; NFR2.6).
+    """One change to one audited row (table `audit_logs`).
 
     No foreign keys: a record outlives the row it describes and the user who made the change, so
     `record_id` and `user_id` are plain strings. Append-only: see migration 0002.

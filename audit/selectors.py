@@ -10,7 +10,7 @@ def audit_log_list():
 
 def get_audit_trail(*, table_name, record_id, limit=50):
     """The newest `limit` records of one row (the (table_name, record_id, timestamp) index),
-    newest first: the seed's AuditLogger.get_audit_trail()."""
+    newest first."""
     return list(
         AuditLog.objects.filter(table_name=table_name, record_id=str(record_id)).order_by(
             "-timestamp", "-id"

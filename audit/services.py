@@ -1,7 +1,7 @@
-"""Recording by hand, for a change the signals cannot see (raw SQL, another system's write): the
-seed's AuditLogger.log_create/log_update/log_delete. Each writes one record (or none) with the
-current request context or actor, inside the caller's transaction, in one INSERT. Values are
-JSON-encoded and secrets redacted as for the automatic records."""
+"""Recording by hand, for a change the signals cannot see (raw SQL, another system's write):
+`audit_log_create`, `audit_log_update` and `audit_log_delete`. Each writes one record (or none)
+with the current request context or actor, inside the caller's transaction, in one INSERT. Values
+are JSON-encoded and secrets redacted as for the automatic records."""
 
 from . import recording
 from .changes import REDACTED, is_secret_name, values_changes

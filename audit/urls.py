@@ -2,7 +2,7 @@ from rest_framework.routers import SimpleRouter
 
 from .views import AuditLogViewSet
 
-# No trailing slash, as the seeds write paths; brain.middleware serves the slash variant.
+# Paths are declared without a trailing slash; brain.middleware serves the slash variant too.
 router = SimpleRouter(trailing_slash=False)
 router.register("audit", AuditLogViewSet, basename="audit")
 

@@ -1,7 +1,7 @@
 """Cache key layout shared by every app.
 
 Redis keys read `<prefix>:<key>` (`brain:events:id:42`), so a key in Redis begins with the name the
-seeds give it; a cache version other than the default 1 is kept in the key.
+API documents; a cache version other than the default 1 is kept in the key.
 """
 
 

@@ -100,7 +100,7 @@ class OptionalTrailingSlashMiddleware:
     """Serves every /api/ and /health/ path with and without a trailing slash, without a
     redirect.
 
-    Those routes are declared without the slash (as the seeds write them); a request for
+    Those routes are declared without the slash; a request for
     `/api/events/` is routed as `/api/events`. No redirect means a POST never loses its body.
     """
 

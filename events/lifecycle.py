@@ -1,4 +1,4 @@
-"""Lifecycle and health events (seed step 7): server start and stop, database connection loss and
+"""Lifecycle and health events: server start and stop, database connection loss and
 recovery, health state changes. Transitions only: a probe that finds the state unchanged writes
 nothing and runs no extra query."""
 

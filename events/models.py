@@ -16,9 +16,9 @@ class Severity(models.TextChoices):
 
 
 class SystemEvent(AuditedModel):
-    """A system event: health check, deployment, error (seed 000, table `system_events`)."""
+    """A system event: health check, deployment, error (table `system_events`)."""
 
-    id = models.AutoField(primary_key=True)  # SERIAL, as the seed's schema
+    id = models.AutoField(primary_key=True)  # SERIAL: an integer identity
     event_type = models.CharField(max_length=50)
     severity = models.CharField(max_length=20, choices=Severity.choices)
     message = models.TextField()
@@ -34,7 +34,7 @@ class SystemEvent(AuditedModel):
         # Newest first; id breaks ties so limit/offset pages never overlap.
         ordering = ["-timestamp", "-id"]
         indexes = [
-            # The seed's three indexes, under the seed's names.
+            # Single-column indexes on the filtered columns, under their schema names.
             models.Index(fields=["event_type"], name="idx_system_events_type"),
             models.Index(fields=["severity"], name="idx_system_events_severity"),
             models.Index(fields=["timestamp"], name="idx_system_events_timestamp"),

@@ -1,5 +1,5 @@
 """SystemEvent's QuerySet: the audited bulk writes, which send no signals, invalidate the events
-caches after commit like single saves do (DESIGN.md, "Caching rules")."""
+caches after commit like single saves do."""
 
 from audit.mixins import AuditedQuerySet
 

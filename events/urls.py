@@ -2,7 +2,7 @@ from rest_framework.routers import SimpleRouter
 
 from .views import EventViewSet
 
-# No trailing slash, as the seed's paths; OptionalTrailingSlashMiddleware serves the slash too.
+# Paths are declared without a trailing slash; OptionalTrailingSlashMiddleware serves it too.
 router = SimpleRouter(trailing_slash=False)
 router.register("events", EventViewSet, basename="event")
 

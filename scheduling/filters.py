@@ -1,5 +1,5 @@
-"""django-filter FilterSets of the scheduling list endpoints (the seed's filters: user_id,
-status, type, plus foreign keys, names and time ranges)."""
+"""django-filter FilterSets of the scheduling list endpoints (user_id, status, type, foreign
+keys, names and time ranges)."""
 
 from django import forms
 from django_filters import rest_framework as filters

@@ -25,7 +25,7 @@ class ShapedJSONField(models.JSONField):
 
 
 class Project(AuditedModel):
-    """A user's project; tasks_count is the exact number of its tasks (seed 004, `projects`)."""
+    """A user's project; tasks_count is the exact number of its tasks (table `projects`)."""
 
     name = models.CharField(max_length=200, validators=[validate_storable_text])
     description = models.TextField(blank=True, default="", validators=[validate_storable_text])
@@ -56,7 +56,7 @@ class TaskStatus(models.TextChoices):
 
 
 class ScheduledTask(AuditedModel):
-    """A skill run on a cron schedule (seed 004, `scheduled_tasks`), with the scheduler's lease.
+    """A skill run on a cron schedule (table `scheduled_tasks`), with the scheduler's lease.
     The cron is read in `timezone`; next_run_at is stored in UTC."""
 
     skill_name = models.CharField(
@@ -138,7 +138,7 @@ class AgentStatus(models.TextChoices):
 
 
 class Agent(AuditedModel):
-    """An agent that executes work (seed 004, `agents`). Its type is one of the registry's
+    """An agent that executes work (table `agents`). Its type is one of the registry's
     (scheduling.agent_types), checked by validation rather than a database constraint because
     the registry is extendable in settings."""
 
@@ -179,7 +179,7 @@ class ExecutionStatus(models.TextChoices):
 
 
 class ExecutionResult(AuditedModel):
-    """One run of a task (seed 004, `execution_results`). Created when the run starts; status,
+    """One run of a task (table `execution_results`). Created when the run starts; status,
     ended_at and duration_ms stay empty until it completes."""
 
     task = models.ForeignKey(ScheduledTask, on_delete=models.CASCADE, related_name="executions")

@@ -35,7 +35,7 @@ def task_list(*, user) -> QuerySet[ScheduledTask]:
 
 
 def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[ScheduledTask]:
-    """The seed's get_pending_tasks: tasks due at `at` (default now), that is pending with
+    """Tasks due at `at` (default now), that is pending with
     next_run_at <= at, oldest due first (served by the (status, next_run_at) index). With a
     `user`, only the tasks that user may see; without, all of them (the scheduler's view)."""
     tasks = ScheduledTask.objects.filter(
@@ -104,7 +104,7 @@ def execution_stats(
     started_after: datetime | None = None,
     started_before: datetime | None = None,
 ) -> dict:
-    """The seed's get_statistics over the executions `user` may see, optionally of one task and
+    """Statistics over the executions `user` may see, optionally of one task and
     within [started_after, started_before]: total, the count per status (`running` = not complete
     yet), success_rate (success / completed, None before any completes), and average and p95
     duration_ms. One aggregate query on PostgreSQL."""

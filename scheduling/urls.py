@@ -12,7 +12,7 @@ from .views import (
     TaskRunView,
 )
 
-# Declared without a trailing slash, as the seeds write paths; the middleware serves both.
+# Declared without a trailing slash; the middleware serves both.
 router = SimpleRouter(trailing_slash=False)
 router.register("projects", ProjectViewSet, basename="project")
 router.register("tasks", ScheduledTaskViewSet, basename="task")

@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.urls("audit.tests.test_context"
 
 
 class EventWriteView(APIView):
-    """A write path for these tests only: the events API is another issue's."""
+    """A write path of these tests' own, independent of the events API."""
 
     def post(self, request):
         event = SystemEvent.objects.create(event_type="test", severity="info", message="m")

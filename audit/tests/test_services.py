@@ -1,4 +1,4 @@
-"""Recording by hand (the seed's AuditLogger) and reading one row's trail."""
+"""Recording by hand (audit.services) and reading one row's trail."""
 
 import pytest
 

@@ -67,7 +67,7 @@ def agent_delete(*, agent: Agent) -> None:
 
 @transaction.atomic
 def agent_heartbeat(*, agent: Agent, status: str | None = None) -> Agent:
-    """The seed's update_activity: last_active_at becomes now, and the status changes if given."""
+    """An agent's heartbeat: last_active_at becomes now, and the status changes if given."""
     agent.last_active_at = now()
     if status is not None:
         agent.status = status

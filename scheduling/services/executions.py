@@ -141,7 +141,7 @@ def execution_complete(
     error_text: str | None = None,
     ended_at: datetime | None = None,
 ) -> ExecutionResult:
-    """The seed's complete_execution: sets the final status, ended_at (default now) and
+    """Completes a run: sets the final status, ended_at (default now) and
     duration_ms (ended_at - started_at), and the output and error when given. The row is locked,
     so an execution completes once: a second completion is refused."""
     committed_status = (

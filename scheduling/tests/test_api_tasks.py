@@ -312,7 +312,8 @@ def test_patch_next_run_to_null_recomputes_it_from_the_cron_as_on_create(api_cli
 
 def test_a_task_stored_under_older_rules_stays_editable_in_its_other_fields(api_client, user):
     task = ScheduledTaskFactory(user=user, skill_name="demo.fail")
-    # As an earlier version stored them: a parameter demo.fail does not take, croniter's R.
+    # Values validation refuses but an older row may hold: a parameter demo.fail does not take,
+    # croniter's R.
     ScheduledTask.objects.filter(pk=task.pk).update(
         params_json={"reason": "old"}, schedule_cron="R * * * *"
     )

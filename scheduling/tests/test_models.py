@@ -1,4 +1,4 @@
-"""The database itself enforces the seed's constraints, whatever path writes."""
+"""The database itself enforces the schema's constraints, whatever path writes."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -17,7 +17,7 @@ def refused(write):
         write()
 
 
-def test_table_names_are_the_seeds():
+def test_table_names_are_fixed():
     assert [model._meta.db_table for model in (Project, ScheduledTask, Agent, ExecutionResult)] == [
         "projects",
         "scheduled_tasks",
@@ -26,7 +26,7 @@ def test_table_names_are_the_seeds():
     ]
 
 
-def test_indexes_are_the_seeds():
+def test_composite_indexes_are_in_place():
     with connection.cursor() as cursor:
         indexes = {
             table: connection.introspection.get_constraints(cursor, table)

@@ -1,0 +1,155 @@
+"""run_scheduler records the claim, the run and the release, and what a skill writes in its own
+thread, as `system:scheduler`; with nothing due it records nothing."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+
+from events.models import SystemEvent
+from events.tests.factories import SystemEventFactory
+from scheduling.models import ExecutionResult
+from scheduling.tests.factories import (
+    ScheduledTaskFactory,
+)
+from tests.audit_paths.support import (
+    audit_mark,
+    change,
+    encoded,
+    from_system,
+    origins_after,
+    records_after,
+    stored,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_scheduler(
+    user, signal_handlers
+):
+    due = timezone.now() - timedelta(minutes=1)
+    task = ScheduledTaskFactory(
+        user=user,
+        skill_name="demo.echo",
+        params_json={"message": "hello"},
+        # A yearly cron: no later slot falls between `due` and now, so nothing is coalesced.
+        schedule_cron="0 3 1 1 *",
+        next_run_at=due,
+        timeout_seconds=60,
+    )
+    before = stored(task)
+    mark = audit_mark()
+
+    call_command(
+        "run_scheduler",
+        once=True,
+        worker_id="paths-worker",
+        poll_interval=0.05,
+        lease_margin=30,
+        verbosity=0,
+    )
+
+    execution = ExecutionResult.objects.get()
+    ran, after = stored(execution), stored(task)
+    claimed_at = execution.started_at
+    assert (ran["status"], ran["output_text"], after["status"]) == ("success", "hello", "pending")
+    assert records_after(mark) == [
+        (
+            "CREATE",
+            "execution_results",
+            str(execution.pk),
+            {
+                "task_id": task.pk,
+                "scheduled_for": before["next_run_at"],
+                "started_at": ran["started_at"],
+                "ended_at": None,
+                "status": None,
+                "output_text": "",
+                "error_text": "",
+                "duration_ms": None,
+                "worker": "paths-worker",
+            },
+        ),
+        (
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
+            {
+                "status": {"old": "pending", "new": "running"},
+                "claimed_by": {"old": "", "new": "paths-worker"},
+                "lease_expires_at": change(None, claimed_at + timedelta(seconds=60 + 30)),
+                "updated_at": {"old": before["updated_at"], "new": encoded(claimed_at)},
+            },
+        ),
+        (
+            "UPDATE",
+            "execution_results",
+            str(execution.pk),
+            {
+                "status": {"old": None, "new": "success"},
+                "ended_at": {"old": None, "new": ran["ended_at"]},
+                "output_text": {"old": "", "new": "hello"},
+                "duration_ms": {"old": None, "new": ran["duration_ms"]},
+            },
+        ),
+        (
+            "UPDATE",
+            "scheduled_tasks",
+            str(task.pk),
+            {
+                "status": {"old": "running", "new": "pending"},
+                "claimed_by": {"old": "paths-worker", "new": ""},
+                "lease_expires_at": change(claimed_at + timedelta(seconds=60 + 30), None),
+                "next_run_at": {"old": before["next_run_at"], "new": after["next_run_at"]},
+                "updated_at": {"old": encoded(claimed_at), "new": after["updated_at"]},
+            },
+        ),
+    ]
+    assert origins_after(mark) == [from_system("system:scheduler")] * 4
+
+
+def test_run_scheduler_with_nothing_due_records_nothing(user, signal_handlers):
+    ScheduledTaskFactory(user=user, next_run_at=timezone.now() + timedelta(hours=1))
+    mark = audit_mark()
+
+    call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
+
+    assert records_after(mark) == []
+
+
+@pytest.mark.django_db(transaction=True)  # the skills run in their own threads and connections
+def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_scheduler(
+    user, signal_handlers, django_capture_on_commit_callbacks
+):
+    old_event = SystemEventFactory(timestamp=timezone.now() - timedelta(days=40))
+    old_values = stored(old_event)
+    due = timezone.now() - timedelta(minutes=1)
+    ScheduledTaskFactory(user=user, skill_name="system.health_check", next_run_at=due)
+    ScheduledTaskFactory(
+        user=user,
+        skill_name="events.purge",
+        params_json={"older_than_days": 30},
+        next_run_at=due,
+    )
+    mark = audit_mark()
+
+    call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
+
+    health_event = SystemEvent.objects.get()
+    skill_records = [record for record in records_after(mark) if record[1] == "system_events"]
+    assert sorted(skill_records, key=lambda record: record[0]) == [
+        ("CREATE", "system_events", str(health_event.pk), stored(health_event)),
+        ("DELETE", "system_events", str(old_event.pk), old_values),
+    ]
+    assert set(origins_after(mark)) == {from_system("system:scheduler")}
+    # Per task: the execution's create and completion, the claim and the release.
+    assert Counter(record[:2] for record in records_after(mark)) == {
+        ("CREATE", "system_events"): 1,
+        ("DELETE", "system_events"): 1,
+        ("CREATE", "execution_results"): 2,
+        ("UPDATE", "execution_results"): 2,
+        ("UPDATE", "scheduled_tasks"): 4,
+    }
