@@ -1,4 +1,4 @@
-"""Validation and representation of system events (the seed's Pydantic models as serializers)."""
+"""Validation and representation of system events."""
 
 from rest_framework import serializers
 

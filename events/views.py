@@ -52,7 +52,7 @@ def _json_response(body):
     destroy=extend_schema(description="Staff only."),
 )
 class EventViewSet(ReadAheadMixin, viewsets.ModelViewSet):
-    """System events (seed 000). Any authenticated user reads and creates; staff update and
+    """System events. Any authenticated user reads and creates; staff update and
     delete. One event, a type's list and the stats are answered from Redis when cached, read
     ahead with the token and the rate-limit counter: one Redis round trip."""
 

@@ -68,7 +68,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "brain.urls"
 WSGI_APPLICATION = "brain.wsgi.application"
 ASGI_APPLICATION = "brain.asgi.application"
-# The seeds' paths have no trailing slash; OptionalTrailingSlashMiddleware accepts both, so
+# The API's paths have no trailing slash; OptionalTrailingSlashMiddleware accepts both, so
 # nothing is ever redirected (a redirected POST would lose its body).
 APPEND_SLASH = False
 
