@@ -6,7 +6,6 @@ AuditConfig.ready() registers it and connects its receivers.
 """
 
 from django.db import NotSupportedError, models, router, transaction
-from django.db.models import sql
 from django.utils import timezone
 
 from . import changes, receivers, recording
@@ -21,8 +20,9 @@ class AuditedQuerySet(models.QuerySet):
 
     def update(self, **kwargs):
         """`QuerySet.update()`, which also sets `auto_now` fields not given, audited: one
-        SELECT ... FOR UPDATE of the old values, the UPDATE ... RETURNING the new ones, one INSERT
-        of the records."""
+        SELECT ... FOR UPDATE of the old values, the UPDATE of those rows, one SELECT of their new
+        values (expressions such as F() are worked out by the database), one INSERT of the
+        records."""
         options = options_for(self.model)
         if options is None:
             return super().update(**kwargs)
@@ -41,13 +41,10 @@ class AuditedQuerySet(models.QuerySet):
             if not old_rows:
                 return 0
             # Only the locked rows: a row that starts to match meanwhile is neither changed nor
-            # recorded.
-            query = self.order_by().filter(pk__in=list(old_rows)).query.chain(sql.UpdateQuery)
-            query.add_update_values(kwargs)
-            query.clear_select_clause()
-            meta = self.model._meta
-            returning = [meta.pk, *(meta.get_field(attname) for attname in recorded)]
-            new_rows = query.get_compiler(self.db).execute_returning_sql(returning)
+            # recorded, and none of them can change before their new values are read.
+            locked = self.model._base_manager.using(self.db).filter(pk__in=list(old_rows))
+            updated = super(AuditedQuerySet, locked).update(**kwargs)
+            new_rows = locked.order_by().values_list("pk", *recorded)
             entries = []
             # A row this delete removes anyway (a collector's SET_NULL) gets its DELETE alone.
             deleting = receivers.being_deleted(self.model, self.db)
@@ -62,7 +59,7 @@ class AuditedQuerySet(models.QuerySet):
                         recording.Entry(Operation.UPDATE, options.table_name, str(pk), changed)
                     )
             recording.write(entries, self.db)
-        return len(new_rows)
+        return updated
 
     update.alters_data = True
 
