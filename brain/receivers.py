@@ -7,18 +7,24 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
+from . import invalidation
 from .api.authentication import token_cache_key
 
 
 def _forget_tokens(keys):
     keys = [token_cache_key(key) for key in keys]
-    if keys:
-        transaction.on_commit(lambda: cache.delete_many(keys))
+    if not keys:
+        return
+    if invalidation.enabled():
+        operations = invalidation.Invalidation(deleted=keys)
+        transaction.on_commit(lambda: invalidation.apply(operations), robust=True)
+    else:
+        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
 
 
 @receiver(post_delete, sender=Token, dispatch_uid="brain.token_deleted")
 def token_deleted(sender, instance, **kwargs):
-    """Drops the cached lookup of a deleted token after commit."""
+    """Drops the cached lookup of a deleted token after commit (never lost: brain.invalidation)."""
     _forget_tokens([instance.key])
 
 

@@ -2,7 +2,7 @@
 
 Two pieces of work take one Redis round trip each instead of several: the reads an API request
 starts with (READ_AHEAD, brain.api.views.ReadAheadMixin) and a write's cache invalidation
-(INVALIDATE, events.cache). Each is a Lua script, registered once per process with redis-py's
+(INVALIDATE, brain.invalidation). Each is a Lua script, registered once per process with redis-py's
 `register_script` (EVALSHA; redis-py loads the script again when Redis has forgotten it). Both
 need the cache to be django-redis's (`is_redis`).
 """
@@ -14,8 +14,9 @@ from django_redis.cache import RedisCache
 
 # KEYS[1]: a cached token lookup; KEYS[2]: that token's rate-limit counter, incremented (created
 # at 0 with ARGV[1] seconds to live; no counter when ARGV[1] is 0) only when the lookup is cached,
-# so that an unknown token makes no counter; KEYS[3...]: the cached body the view will serve and
-# its generations. Returns {lookup, count or nil, values of KEYS[3...]}.
+# so that an unknown token makes no counter; KEYS[3]: the cache lease (brain.invalidation);
+# KEYS[4...]: the cached body the view will serve and its generations.
+# Returns {lookup, count or nil, lease, values of KEYS[4...]}.
 READ_AHEAD = """
 local lookup = redis.call('GET', KEYS[1])
 local count = false
@@ -23,30 +24,38 @@ if lookup and tonumber(ARGV[1]) > 0 then
     redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
     count = redis.call('INCR', KEYS[2])
 end
+local lease = redis.call('EXISTS', KEYS[3])
 local values = {}
-if #KEYS > 2 then
-    values = redis.call('MGET', unpack(KEYS, 3))
+if #KEYS > 3 then
+    values = redis.call('MGET', unpack(KEYS, 4))
 end
-return {lookup, count, values}
+return {lookup, count, lease, values}
 """
 
-# KEYS: ARGV[1] generation counters to increment (the first one's new value is the stamp), then
-# ARGV[2] generations set to the stamp for ARGV[3] seconds, then the rest set to the stamp for
-# ARGV[4] seconds.
+# KEYS: ARGV[1] counters to increment (the first one's new value is the stamp), ARGV[2] keys set
+# to the stamp (each for the seconds given in ARGV[5...]), ARGV[3] keys to delete, then the cache
+# lease (brain.invalidation), renewed for ARGV[4] milliseconds unless that is 0.
+# Returns the lease's remaining milliseconds (negative when it is gone).
 INVALIDATE = """
 local counters = tonumber(ARGV[1])
-local first_stamped = tonumber(ARGV[2])
+local stamped = tonumber(ARGV[2])
+local deleted = tonumber(ARGV[3])
 local stamp = 0
 for i = 1, counters do
     local value = redis.call('INCR', KEYS[i])
     if i == 1 then stamp = value end
 end
-for i = counters + 1, #KEYS do
-    local ttl = ARGV[3]
-    if i > counters + first_stamped then ttl = ARGV[4] end
-    redis.call('SET', KEYS[i], stamp, 'EX', ttl)
+for i = 1, stamped do
+    redis.call('SET', KEYS[counters + i], stamp, 'EX', ARGV[4 + i])
 end
-return stamp
+for i = 1, deleted do
+    redis.call('DEL', KEYS[counters + stamped + i])
+end
+local lease = KEYS[counters + stamped + deleted + 1]
+if tonumber(ARGV[4]) > 0 then
+    redis.call('SET', lease, 1, 'PX', ARGV[4])
+end
+return redis.call('PTTL', lease)
 """
 
 
@@ -56,6 +65,12 @@ def is_redis(cache):
 
 
 @functools.cache
-def script(source):
-    """The registered script of `source`: its SHA1 is worked out once per process."""
+def _registered(source):
+    # register_script works out the script's SHA1: once per process.
     return get_redis_connection("default").register_script(source)
+
+
+def run(source, *, keys, args):
+    """Runs the script `source` (EVALSHA) on the default cache's Redis, with `keys` (full Redis
+    keys, prefix included) and `args`. Raises redis-py's errors."""
+    return _registered(source)(keys=keys, args=args, client=get_redis_connection("default"))

@@ -26,11 +26,11 @@ for long, and a generation can never come back to a value an old entry was store
 without a TTL are four, whatever the data. Bodies are the exact bytes of the JSON response.
 
 Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
-(a Lua script, brain.redis); the ORM's QuerySet.delete() and each purge batch pool theirs
-(`pooled_invalidation`), so deleting many rows costs one script call.
-With Redis down every read is a miss and every invalidation a logged no-op: the API answers from
-PostgreSQL, and an entry whose invalidation was lost is served until its own TTL ends (300 s for
-an event, 60 s for a type's page, 30 s for the statistics).
+(brain.invalidation: a Lua script); the ORM's QuerySet.delete() and each purge batch pool theirs
+(`pooled_invalidation`), so deleting many rows costs one script call. An entry is served only
+while the cache lease is alive (read in the same MGET), so an invalidation that could not reach
+Redis is applied before any entry is trusted again (brain.invalidation). With Redis down every
+read is a miss: the API answers from PostgreSQL.
 """
 
 import hashlib
@@ -42,9 +42,8 @@ from urllib.parse import quote
 
 from django.core.cache import caches
 from django.db import transaction
-from redis.exceptions import RedisError
 
-from brain import redis
+from brain import invalidation
 
 logger = logging.getLogger(__name__)
 
@@ -149,12 +148,13 @@ def _generational_body(keys, ttl, compute, found, single_flight=False):
     cache = _cache()
     key, *generation_keys = keys
     if found is None:
-        found = cache.get_many(keys) or {}
+        found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
     generations = tuple(found.get(name, 0) for name in generation_keys)
     entry = found.get(key)
-    if entry is not None and entry[0] == generations:
+    trusted = not invalidation.enabled() or invalidation.trusted(found)
+    if entry is not None and entry[0] == generations and trusted:
         return entry[1]
-    if single_flight:
+    if single_flight and trusted:
         return _compute_once(key, generations, ttl, compute)
     body = compute()
     if body is not None:
@@ -221,24 +221,20 @@ class _Invalidation:
         if self.all_events or len(event_ids) > MAX_EVENT_GENERATIONS:
             counter_keys.append(ALL_EVENTS_GENERATION_KEY)
             event_ids = []
-        _apply(counter_keys, [event_generation_key(event_id) for event_id in event_ids], type_keys)
+        event_keys = [event_generation_key(event_id) for event_id in event_ids]
+        if invalidation.enabled():
+            stamped = dict.fromkeys(event_keys, EVENT_GENERATION_TTL)
+            stamped.update(dict.fromkeys(type_keys, TYPE_GENERATION_TTL))
+            invalidation.apply(invalidation.Invalidation(counters=counter_keys, stamped=stamped))
+        else:
+            _apply_key_by_key(counter_keys, event_keys, type_keys)
 
 
-def _apply(counter_keys, event_keys, type_keys):
-    """Increments the counters (a missing one becomes 1; the stats generation comes first) and
-    sets the event and type generations to the stats generation's new value, each with its TTL:
-    one Redis round trip with django-redis (brain.redis.INVALIDATE), key by key with another
-    backend (the file cache of `make run`). A Redis error is logged and dropped, like
-    django-redis's IGNORE_EXCEPTIONS."""
+def _apply_key_by_key(counter_keys, event_keys, type_keys):
+    """The invalidation on a cache that is not Redis (the file cache of `make run`): increments
+    the counters (a missing one becomes 1; the stats generation comes first) and sets the event
+    and type generations to the stats generation's new value, each with its TTL."""
     cache = _cache()
-    if redis.is_redis(cache):
-        keys = [cache.make_key(key) for key in [*counter_keys, *event_keys, *type_keys]]
-        args = [len(counter_keys), len(event_keys), EVENT_GENERATION_TTL, TYPE_GENERATION_TTL]
-        try:
-            redis.script(redis.INVALIDATE)(keys=keys, args=args)
-        except (RedisError, OSError):
-            logger.warning("events cache: invalidation skipped, Redis unreachable", exc_info=True)
-        return
     values = []
     for key in counter_keys:
         try:

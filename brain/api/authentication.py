@@ -1,6 +1,6 @@
 """Token authentication whose lookup is cached, so an authenticated hot path need not touch
 PostgreSQL. The cached entry is dropped when the token is deleted or its user changes
-(brain.receivers)."""
+(brain.receivers), and trusted only while the cache lease is alive (brain.invalidation)."""
 
 import functools
 import hashlib
@@ -11,6 +11,9 @@ from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
+
+from brain import invalidation
+from brain.invalidation import LEASE_KEY
 
 from . import readahead
 
@@ -63,7 +66,12 @@ class CachedTokenAuthentication(TokenAuthentication):
             raise exceptions.AuthenticationFailed("Invalid token.")
         cache_key = token_cache_key(key)
         ahead = self.read_ahead
-        cached = ahead.lookup if ahead.token_key == cache_key else cache.get(cache_key)
+        if ahead.token_key == cache_key:
+            found = {cache_key: ahead.lookup, **({LEASE_KEY: 1} if ahead.lease else {})}
+        else:
+            found = cache.get_many([cache_key, LEASE_KEY])
+        trusted = not invalidation.enabled() or invalidation.trusted(found)
+        cached = found.get(cache_key) if trusted else None
         User = get_user_model()
         user_fields = _cached_fields(User, SECRET_USER_FIELDS)
         token_fields = _cached_fields(Token)

@@ -11,22 +11,28 @@ not django-redis, or Redis unreachable, nothing is read ahead.
 
 from dataclasses import dataclass, field
 
+from brain.invalidation import LEASE_KEY
+
 
 @dataclass(frozen=True)
 class ReadAhead:
     """What was read ahead: a token's cached lookup (None: known absent), its counter after the
-    increment (None: not incremented), and the values found among the body keys."""
+    increment (None: not incremented), whether the cache lease was alive (brain.invalidation),
+    and the values found among the body keys."""
 
     token_key: str | None = None
     lookup: object = None
+    lease: bool = False
     counter_key: str | None = None
     count: int | None = None
     body_keys: tuple[str, ...] = ()
     values: dict = field(default_factory=dict)
 
     def get_many(self, keys):
-        """`cache.get_many(keys)` when exactly `keys` were read ahead, else None."""
-        return self.values if self.body_keys and tuple(keys) == self.body_keys else None
+        """`cache.get_many(keys + [LEASE_KEY])` when exactly `keys` were read ahead, else None."""
+        if not self.body_keys or tuple(keys) != self.body_keys:
+            return None
+        return {**self.values, LEASE_KEY: 1} if self.lease else self.values
 
 
 NOTHING = ReadAhead()

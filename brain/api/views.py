@@ -9,7 +9,7 @@ from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from brain import redis
+from brain import invalidation, redis
 
 from .authentication import request_token, token_cache_key
 from .readahead import NOTHING, ReadAhead
@@ -40,7 +40,12 @@ class ReadAheadMixin:
         if token is None:
             if not body_keys:
                 return NOTHING
-            return ReadAhead(body_keys=tuple(body_keys), values=cache.get_many(body_keys))
+            values = cache.get_many([*body_keys, invalidation.LEASE_KEY])
+            return ReadAhead(
+                lease=values.pop(invalidation.LEASE_KEY, None) is not None,
+                body_keys=tuple(body_keys),
+                values=values,
+            )
         counter = next(
             (
                 throttle.token_counter(token)
@@ -51,10 +56,10 @@ class ReadAheadMixin:
         )
         counter_key, ttl = counter or ("", 0)
         token_key = token_cache_key(token)
-        keys = [token_key, counter_key, *body_keys]
+        keys = [token_key, counter_key, invalidation.LEASE_KEY, *body_keys]
         try:
-            lookup, count, values = redis.script(redis.READ_AHEAD)(
-                keys=[cache.make_key(key) for key in keys], args=[ttl]
+            lookup, count, lease, values = redis.run(
+                redis.READ_AHEAD, keys=[cache.make_key(key) for key in keys], args=[ttl]
             )
         except (RedisError, OSError):
             logger.warning("read-ahead skipped, Redis unreachable", exc_info=True)
@@ -63,6 +68,7 @@ class ReadAheadMixin:
         return ReadAhead(
             token_key=token_key,
             lookup=None if lookup is None else decode(lookup),
+            lease=bool(lease),
             counter_key=counter_key if count is not None else None,
             count=count,
             body_keys=tuple(body_keys),

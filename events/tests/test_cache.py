@@ -8,6 +8,7 @@ from django.core.cache import CacheHandler, cache
 from django.db import transaction
 from redis.connection import AbstractConnection
 
+from brain import invalidation
 from events import cache as events_cache
 from events.models import SystemEvent
 from events.services import event_purge
@@ -356,6 +357,7 @@ def test_a_body_computed_before_a_concurrent_write_is_never_served():
 
 
 def test_stats_wait_for_the_worker_already_computing(monkeypatch):
+    invalidation.drain()  # the lease is alive
     generations = (0,)
     cache.add("events:stats:lock", 1, 10)
 
@@ -375,6 +377,7 @@ def test_stats_are_computed_when_the_lock_holder_takes_too_long(monkeypatch):
 
 
 def test_concurrent_stats_misses_compute_once():
+    invalidation.drain()  # the lease is alive
     calls = []
 
     def slow_compute():
@@ -498,6 +501,7 @@ def test_invalidation_with_the_in_process_cache_of_make_run(
 ):
     locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
     monkeypatch.setattr(events_cache, "caches", locmem)
+    monkeypatch.setattr(invalidation, "caches", locmem)
     events_cache.event_body(7, lambda: b"old")
 
     for event_ids in ([7], []):
@@ -518,6 +522,7 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
     with django_capture_on_commit_callbacks(execute=True):  # Redis learns the script (EVAL)
         events_cache.invalidate_after_commit(event_ids=[3])
     cache.clear()
+    invalidation.drain()  # the lease is alive, as between any two writes
     sent = []
     send = AbstractConnection.send_packed_command
     monkeypatch.setattr(
@@ -532,7 +537,7 @@ def test_one_round_trip_invalidates_everything(django_capture_on_commit_callback
         events_cache.invalidate_after_commit(event_ids=[1, 2], event_types={"a", "b"})
 
     assert len(sent) == 1
-    assert redis_keys() == sorted(
+    assert redis_keys("brain:events:*") == sorted(
         [
             "brain:events:id:1:gen",
             "brain:events:id:2:gen",

@@ -1,0 +1,154 @@
+"""Cache invalidation that is never lost to a Redis outage.
+
+A write's invalidation (generations to bump, keys to drop) runs in Redis after commit (`apply`).
+When Redis cannot be reached, the invalidation is kept in PostgreSQL (PendingInvalidation)
+instead of being dropped, and `drain()` applies it once Redis answers again.
+
+Readers trust what Redis holds only while the cache lease is alive: a key that `drain()` sets for
+LEASE_SECONDS, and only after it has applied every pending invalidation, in the same script
+call. A reader that finds no lease answers from PostgreSQL and drains (one worker at a time), so
+that later reads find it. So, once Redis answers again, an entry that a committed write
+invalidated is not served: a Redis outage longer than the lease lets the lease lapse, and it
+comes back only with the pending invalidations applied. Writers and readers renew the lease as
+it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all workers together).
+
+With a cache that is not django-redis (the file cache of `make run`, shared by the processes of
+one machine) nothing can be unreachable: there is no lease, and `apply` is the caller's.
+"""
+
+import logging
+from dataclasses import dataclass, field
+
+from django.core.cache import caches
+from django.db import DatabaseError
+from redis.exceptions import RedisError
+
+from brain import redis
+
+from .models import PendingInvalidation
+
+logger = logging.getLogger(__name__)
+
+LEASE_KEY = "cache:lease"
+LEASE_SECONDS = 2
+DRAIN_LOCK_KEY = "cache:drain-lock"
+DRAIN_LOCK_SECONDS = 10
+# Pending rows one drain applies; a larger backlog takes several drains before the lease is back.
+DRAIN_BATCH = 10_000
+
+
+@dataclass
+class Invalidation:
+    """Redis operations: counters to increment (the first one's new value stamps the stamped
+    keys), keys set to that stamp with a TTL, keys to delete."""
+
+    counters: list[str] = field(default_factory=list)
+    stamped: dict[str, int] = field(default_factory=dict)  # key -> seconds to live
+    deleted: list[str] = field(default_factory=list)
+
+    def __bool__(self):
+        return bool(self.counters or self.stamped or self.deleted)
+
+    def merge(self, other):
+        """Adds `other`'s operations (each counter incremented once, the first kept first)."""
+        self.counters += [key for key in other.counters if key not in self.counters]
+        for key, ttl in other.stamped.items():
+            self.stamped[key] = max(ttl, self.stamped.get(key, 0))
+        self.deleted += [key for key in other.deleted if key not in self.deleted]
+
+    def as_json(self):
+        return {"counters": self.counters, "stamped": self.stamped, "deleted": self.deleted}
+
+
+def _cache():
+    return caches["default"]
+
+
+def enabled():
+    """True when the cache is Redis, whose entries need the lease to be trusted."""
+    return redis.is_redis(_cache())
+
+
+def _run(invalidation, *, renew):
+    """Runs `invalidation` in one script call, renewing the lease when `renew`; returns the
+    lease's remaining milliseconds. Raises RedisError or OSError when Redis is unreachable."""
+    cache = _cache()
+    stamped = list(invalidation.stamped.items())
+    keys = [
+        *invalidation.counters,
+        *(key for key, _ in stamped),
+        *invalidation.deleted,
+        LEASE_KEY,
+    ]
+    args = [
+        len(invalidation.counters),
+        len(stamped),
+        len(invalidation.deleted),
+        LEASE_SECONDS * 1000 if renew else 0,
+        *(ttl for _, ttl in stamped),
+    ]
+    return redis.run(redis.INVALIDATE, keys=[cache.make_key(key) for key in keys], args=args)
+
+
+def apply(invalidation):
+    """Runs `invalidation` in Redis now (after the write's commit); when Redis is unreachable,
+    keeps it in PostgreSQL for `drain()`. Renews the lease when it has run out."""
+    if not invalidation:
+        return
+    try:
+        lease_left = _run(invalidation, renew=False)
+    except (RedisError, OSError):
+        logger.warning("cache invalidation kept for later, Redis unreachable", exc_info=True)
+        try:
+            PendingInvalidation.objects.create(operations=invalidation.as_json())
+        except DatabaseError:
+            logger.error("cache invalidation lost, PostgreSQL unreachable too", exc_info=True)
+        return
+    if lease_left <= 0:
+        drain()
+
+
+def trusted(found):
+    """True when the values `found` by a read that included LEASE_KEY may be served: the lease
+    was alive. When it was not, drains, so that later reads are trusted, and returns False: the
+    values in hand were read before the drain."""
+    if LEASE_KEY in found:
+        return True
+    drain()
+    return False
+
+
+def drain():
+    """Applies every pending invalidation, then renews the lease, in one script call; deletes the
+    rows applied. One worker at a time (a Redis lock). Returns True when the lease is alive
+    afterwards. With PostgreSQL unreachable no write can commit, so the lease is renewed without
+    reading the rows (see the README's reliability section)."""
+    cache = _cache()
+    if not cache.add(DRAIN_LOCK_KEY, 1, DRAIN_LOCK_SECONDS):
+        return False  # another worker is draining, or Redis is unreachable
+    try:
+        try:
+            rows = list(
+                PendingInvalidation.objects.order_by("id").values_list("id", "operations")[
+                    :DRAIN_BATCH
+                ]
+            )
+        except DatabaseError:
+            logger.warning("cache lease renewed without PostgreSQL", exc_info=True)
+            rows = []
+        merged = Invalidation()
+        for _, operations in rows:
+            merged.merge(Invalidation(**operations))
+        try:
+            _run(merged, renew=len(rows) < DRAIN_BATCH)
+        except (RedisError, OSError):
+            logger.warning("cache drain skipped, Redis unreachable", exc_info=True)
+            return False
+        if rows:
+            try:
+                PendingInvalidation.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
+            except DatabaseError:  # applied again by a later drain: bumping twice is harmless
+                logger.warning("applied invalidations kept, PostgreSQL unreachable", exc_info=True)
+        return len(rows) < DRAIN_BATCH
+    finally:
+        cache.delete(DRAIN_LOCK_KEY)
