@@ -110,3 +110,22 @@ def test_an_outage_under_8_writers_loses_no_acknowledged_write(postgres_proxy, s
         f"\n{dict(statuses)} replies; slowest 503: "
         f"{max(r.seconds for _, r in replies if r.status == 503):.2f} s"
     )
+
+
+def test_the_first_request_after_a_quiet_outage_succeeds(postgres_proxy, serve, token):
+    server = serve(database=database_url(postgres_proxy.port))
+    busy = [
+        threading.Thread(target=server.request, args=("POST", "/api/events", EVENT, token))
+        for _ in range(16)
+    ]
+    for thread in busy:  # several pooled connections in each worker
+        thread.start()
+    for thread in busy:
+        thread.join()
+
+    postgres_proxy.stop()  # no request while PostgreSQL is down: the pools keep dead connections
+    time.sleep(3)
+    postgres_proxy.restore()
+
+    replies = [server.request("POST", "/api/events", EVENT, token) for _ in range(4)]
+    assert [reply.status for reply in replies] == [201] * 4, [r.body for r in replies]
