@@ -76,6 +76,7 @@ class FaultProxy:
         self.forwarding.set()
         self.refusing = threading.Event()
         self._links = set()
+        self.accepted = 0  # connections accepted, forwarded or refused
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
@@ -145,6 +146,7 @@ class FaultProxy:
                 continue
             except OSError:
                 return
+            self.accepted += 1
             if self.refusing.is_set():
                 _reset(client)
                 continue

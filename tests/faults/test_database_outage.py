@@ -30,8 +30,12 @@ def test_an_outage_is_a_503_within_2_seconds_and_the_first_request_after_it_succ
     server = serve(database=database_url(postgres_proxy.port))
     assert server.request("POST", "/api/events", EVENT, token).status == 201
     event_id = SystemEvent.objects.get(event_type="deploy").pk
+    cached = server.request("GET", f"/api/events/{event_id}", headers=token)
 
     postgres_proxy.stop()
+    # A cached read (token and body in Redis) needs no PostgreSQL.
+    reply = server.request("GET", f"/api/events/{event_id}", headers=token)
+    assert (reply.status, reply.body) == (200, cached.body)
     seconds = []
     for method, path, body in [
         ("POST", "/api/events", EVENT),
@@ -135,3 +139,16 @@ def test_the_first_request_after_a_quiet_outage_succeeds(postgres_proxy, serve, 
 
     replies = [server.request("POST", "/api/events", EVENT, token) for _ in range(4)]
     assert [reply.status for reply in replies] == [201] * 4, [r.body for r in replies]
+
+
+def test_ready_answers_within_a_second_while_postgresql_hangs(postgres_proxy, serve):
+    server = serve(database=database_url(postgres_proxy.port))
+    assert server.request("GET", "/health/ready").status == 200
+
+    postgres_proxy.pause()  # open connections and new ones alike get no answer
+    hung = server.request("GET", "/health/ready")
+    postgres_proxy.restore()
+
+    assert (hung.status, hung.json()["checks"]["database"]) == (503, "unreachable")
+    assert hung.seconds < 1
+    assert server.request("GET", "/health/ready").status == 200
