@@ -6,4 +6,9 @@ class BrainConfig(AppConfig):
     verbose_name = "Brain"
 
     def ready(self):
+        from django.contrib import admin
+
         from . import receivers  # noqa: F401  (connects the token-cache invalidation)
+        from .admin_login import RateLimitedAdminAuthenticationForm
+
+        admin.site.login_form = RateLimitedAdminAuthenticationForm

@@ -1,6 +1,8 @@
 """Health endpoints, public and cheap: liveness does no I/O, readiness asks each real part."""
 
 import logging
+import threading
+import time
 
 from django.core.cache import caches
 from django.db import connections
@@ -12,16 +14,52 @@ from events.lifecycle import record_health
 
 logger = logging.getLogger(__name__)
 
+# Each check gets this long; a probe answers within about this, whatever state PostgreSQL and
+# Redis are in (refusing, hung, or slow to come back).
+CHECK_TIMEOUT_SECONDS = 0.5
+
 
 def check_database(alias="default"):
-    """True when a `SELECT 1` succeeds on the database connection `alias`."""
+    """True when a `SELECT 1` succeeds on the database `alias`: on a connection of its pool, taken
+    within CHECK_TIMEOUT_SECONDS, or on Django's connection when it has no pool."""
+    connection = connections[alias]
     try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT 1")
+        pool = getattr(connection, "pool", None)
+        if pool is None:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT 1")
+            finally:
+                connection.close()
+        else:
+            pool.open()
+            with pool.connection(timeout=CHECK_TIMEOUT_SECONDS) as pooled:
+                pooled.execute("SELECT 1")
         return True
     except Exception:
         logger.warning("health: database %s unreachable", alias, exc_info=True)
         return False
+
+
+def within(timeout, *checks):
+    """Runs `checks` side by side, each in a thread of its own, and gives their results; a check
+    still running after `timeout` seconds counts as failed (its thread is left to finish: a hung
+    connection must not hold the probe)."""
+    results = [False] * len(checks)
+
+    def run(index, check):
+        results[index] = check()
+
+    threads = [
+        threading.Thread(target=run, args=(index, check), daemon=True, name="health-check")
+        for index, check in enumerate(checks)
+    ]
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(max(deadline - time.monotonic(), 0))
+    return list(results)
 
 
 def check_cache(alias="default"):
@@ -49,10 +87,10 @@ def live(request):
 @never_cache
 @require_safe
 def ready(request):
-    """503 when the database is unreachable; 200 with `degraded` when only the cache is. A change
-    of state is recorded as an event (events.lifecycle); an unchanged state writes nothing."""
-    database_ok = check_database()
-    cache_ok = check_cache()
+    """503 when the database is unreachable; 200 with `degraded` when only the cache is; within
+    about CHECK_TIMEOUT_SECONDS either way. A change of state is recorded as an event
+    (events.lifecycle); an unchanged state writes nothing."""
+    database_ok, cache_ok = within(CHECK_TIMEOUT_SECONDS, check_database, check_cache)
     record_health(database_ok=database_ok, cache_ok=cache_ok)
     body = {
         "status": "ok"

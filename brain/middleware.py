@@ -8,6 +8,8 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 
+from audit.context import client_ip
+
 logger = logging.getLogger("brain.request")
 
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
@@ -23,7 +25,8 @@ def _request_id(request):
 
 class RequestLogMiddleware:
     """Gives every request an id (`request.request_id`, echoed as X-Request-ID) and logs one line
-    per request: method, path, status, duration and user."""
+    per request: method, path, status, duration, user and client address (audit.context.client_ip,
+    the address throttles and audit records use too)."""
 
     sync_capable = True
     async_capable = True
@@ -62,6 +65,7 @@ class RequestLogMiddleware:
                 "status": response.status_code,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 "user": user.get_username() if user is not None and user.is_authenticated else None,
+                "client_ip": client_ip(request, settings.TRUSTED_PROXY_COUNT),
                 "request_id": request.request_id,
             },
         )
@@ -69,13 +73,24 @@ class RequestLogMiddleware:
 
 class BodySizeLimitMiddleware:
     """Answers 413 in JSON when the declared body is larger than REQUEST_MAX_BODY_BYTES, before
-    anything reads it. (Undeclared, chunked bodies hit DATA_UPLOAD_MAX_MEMORY_SIZE, which the API
-    exception handler also turns into a 413.)"""
+    anything reads it, and 411 when the body has no declared length (Transfer-Encoding: chunked):
+    Django reads a body of the length Content-Length declares, so an undeclared one would be read
+    as empty."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
+        if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
+            return JsonResponse(
+                {
+                    "detail": (
+                        "Length required: send the body with a Content-Length header "
+                        "(chunked transfer encoding is not accepted)."
+                    )
+                },
+                status=411,
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:

@@ -1,6 +1,8 @@
 import logging
+import sys
 
 from django.core.cache import cache, caches
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from redis.exceptions import RedisError
@@ -95,8 +97,25 @@ def not_found(request, exception=None):
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+# Seconds a client is asked to wait after a 503: about the time a restarted PostgreSQL takes.
+RETRY_AFTER_SECONDS = 5
+
+
 def server_error(request):
+    """Django's 500 handler: a 503 with Retry-After when the error is PostgreSQL being unreachable
+    (no connection within the pool timeout, or one lost mid-request), else a 500. Either way Django
+    has logged it with its traceback (django.request)."""
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        return database_unavailable()
     return JsonResponse({"detail": "Server error."}, status=500)
+
+
+def database_unavailable():
+    response = JsonResponse(
+        {"detail": "The database is unavailable. Try again shortly."}, status=503
+    )
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 class CurrentUserSerializer(serializers.Serializer):

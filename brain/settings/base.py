@@ -9,6 +9,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from brain.cache_breaker import BreakerConnection
 from brain.db.pool import check_connection as check_pooled_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -25,11 +26,28 @@ if not SECRET_KEY:
             "(`make run` generates one under var/), or set DEBUG=1 for local development."
         )
     SECRET_KEY = "insecure-development-key-used-only-with-DEBUG"
+if SECRET_KEY == "change-me":
+    raise ImproperlyConfigured(
+        "SECRET_KEY is still the placeholder of .env.example: set a long random value."
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies in front of Brain append to X-Forwarded-For; 0 trusts none of it.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
+# HTTPS behind a proxy that terminates TLS; off by default for `make run` on plain HTTP.
+# `manage.py check --deploy` is clean with the production values of .env.example.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# "HTTP_X_FORWARDED_PROTO,https": the header the TLS proxy sets, and its value for HTTPS.
+SECURE_PROXY_SSL_HEADER = (
+    tuple(env.list("SECURE_PROXY_SSL_HEADER")) if env.str("SECURE_PROXY_SSL_HEADER", "") else None
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -95,10 +113,18 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    # Fail fast when PostgreSQL is unreachable: a request waits at most the pool timeout for a
+    # connection (then 503), and a new connection at most connect_timeout (libpq's minimum, 2 s).
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+    )
+    DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+        # Retry a lost connection for a second, then leave it to the next request to ask for a
+        # new one: a longer back-off would keep refusing requests after PostgreSQL is back.
+        "reconnect_timeout": 1.0,
         # A connection the server hung up on is replaced at checkout (brain.db.pool).
         "check": check_pooled_connection,
     }
@@ -128,8 +154,10 @@ if REDIS_URL:
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
                 "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.5),
-                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.5),
+                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
+                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+                # After a failure, calls fail at once for a second, then one probes again.
+                "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
             },
         }
     }
@@ -197,8 +225,13 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_RATE_ANON", default="60/min"),
         "user": env.str("THROTTLE_RATE_USER", default="6000/min"),
+        # Admin logins, per client address and username (brain.admin_login).
+        "admin_login": env.str("THROTTLE_RATE_ADMIN_LOGIN", default="5/min"),
     },
     "EXCEPTION_HANDLER": "brain.api.exceptions.exception_handler",
+    # Throttles key anonymous clients by the address audit.context.client_ip gives: REMOTE_ADDR,
+    # or behind TRUSTED_PROXY_COUNT proxies the entry of X-Forwarded-For the last one wrote.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -233,8 +266,9 @@ LOGGING = {
     "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
-        # RequestLogMiddleware writes the one line per request; Django's own would double it.
-        "django.request": {"level": "CRITICAL"},
+        # RequestLogMiddleware writes the one line per request; Django's own logger adds the
+        # 5xx, with the traceback and the request id (brain.logging).
+        "django.request": {"level": "ERROR"},
         "django.server": {"level": "WARNING"},
     },
 }

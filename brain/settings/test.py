@@ -21,5 +21,9 @@ STORAGES = {
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"anon": "100000/min", "user": "100000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+        "anon": "100000/min",
+        "user": "100000/min",
+    },
 }

@@ -21,6 +21,7 @@ print(json.dumps({
         for name, value in (db.get("OPTIONS", {}).get("pool") or {}).items()
     } or None,
     "health_checks": db.get("CONN_HEALTH_CHECKS"),
+    "connect_timeout": db.get("OPTIONS", {}).get("connect_timeout"),
     "cache": settings.CACHES["default"]["BACKEND"],
     "cache_prefix": settings.CACHES["default"].get("KEY_PREFIX"),
     "ignore_exceptions": settings.CACHES["default"].get("OPTIONS", {}).get("IGNORE_EXCEPTIONS"),
@@ -61,9 +62,11 @@ def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     assert loaded["pool"] == {
         "min_size": 1,
         "max_size": 10,
-        "timeout": 10.0,
+        "timeout": 1.5,
+        "reconnect_timeout": 1.0,
         "check": "brain.db.pool.check_connection",
     }
+    assert loaded["connect_timeout"] == 2
     assert loaded["health_checks"] is True
 
 

@@ -1,0 +1,165 @@
+"""A TCP proxy that injects network faults between Brain and PostgreSQL or Redis.
+
+It listens on an ephemeral loopback port and forwards every connection to the real service. A test
+points Brain at `proxy.port` and then, while the service itself keeps running for everyone else:
+
+- `pause()`: stops forwarding without closing anything; new connections are accepted by the kernel
+  but never answered. The service looks hung (a network partition, `CLIENT PAUSE`).
+- `drop()`: closes every open connection, as a server that restarts does.
+- `refuse()`: refuses every new connection (reset at once); with `drop()`, a stopped server.
+- `restore()`: forwards again; connections held by a pause carry on where they stopped.
+"""
+
+import contextlib
+import selectors
+import socket
+import struct
+import threading
+
+_LINGER_RESET = struct.pack("ii", 1, 0)  # close() sends a reset rather than a FIN
+_POLL_SECONDS = 0.02
+
+
+def _reset(sock):
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
+
+
+class _Link:
+    """One client connection and its upstream connection, pumped by one thread."""
+
+    def __init__(self, proxy, client, upstream):
+        self.proxy = proxy
+        self.client = client
+        self.upstream = upstream
+        self.closed = threading.Event()
+
+    def run(self):
+        peers = {self.client: self.upstream, self.upstream: self.client}
+        with selectors.DefaultSelector() as selector:
+            for sock in peers:
+                selector.register(sock, selectors.EVENT_READ)
+            try:
+                while not self.closed.is_set():
+                    if self.proxy.paused.is_set():
+                        self.proxy.forwarding.wait(_POLL_SECONDS)
+                        continue
+                    for key, _ in selector.select(_POLL_SECONDS):
+                        if self.closed.is_set() or self.proxy.paused.is_set():
+                            break
+                        data = key.fileobj.recv(65536)
+                        if not data:
+                            return
+                        peers[key.fileobj].sendall(data)
+            except OSError:
+                return
+            finally:
+                self.close()
+
+    def close(self):
+        self.closed.set()
+        _reset(self.client)
+        _reset(self.upstream)
+        self.proxy.forget(self)
+
+
+class FaultProxy:
+    """Forwards 127.0.0.1:`port` to `upstream` ((host, port)) until `close()`; see the module."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.paused = threading.Event()
+        self.forwarding = threading.Event()
+        self.forwarding.set()
+        self.refusing = threading.Event()
+        self._links = set()
+        self.accepted = 0  # connections accepted, forwarded or refused
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=128)
+        self._listener.settimeout(_POLL_SECONDS)
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept_loop, name="fault-proxy", daemon=True)
+        self._thread.start()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    def url(self, template):
+        """`template` with `{port}` filled in: `proxy.url("redis://127.0.0.1:{port}/6")`."""
+        return template.format(port=self.port)
+
+    @property
+    def connections(self):
+        """How many client connections are open through the proxy."""
+        with self._lock:
+            return len(self._links)
+
+    def pause(self):
+        self.forwarding.clear()
+        self.paused.set()
+
+    def refuse(self):
+        self.refusing.set()
+
+    def drop(self):
+        with self._lock:
+            links = list(self._links)
+        for link in links:
+            link.close()
+
+    def stop(self):
+        """The service as if stopped: open connections closed, new ones refused."""
+        self.refuse()
+        self.drop()
+
+    def restore(self):
+        self.refusing.clear()
+        self.paused.clear()
+        self.forwarding.set()
+
+    def close(self):
+        self._stopped.set()
+        self.forwarding.set()
+        self._thread.join(timeout=5)
+        self._listener.close()
+        self.drop()
+
+    def forget(self, link):
+        with self._lock:
+            self._links.discard(link)
+
+    def _accept_loop(self):
+        while not self._stopped.is_set():
+            if self.paused.is_set():  # leave new connections in the kernel's backlog, unanswered
+                self.forwarding.wait(_POLL_SECONDS)
+                continue
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.accepted += 1
+            if self.refusing.is_set():
+                _reset(client)
+                continue
+            try:
+                upstream = socket.create_connection(self.upstream, timeout=5)
+            except OSError:
+                _reset(client)
+                continue
+            client.setblocking(True)
+            upstream.settimeout(None)
+            for sock in (client, upstream):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            link = _Link(self, client, upstream)
+            with self._lock:
+                self._links.add(link)
+            threading.Thread(target=link.run, name="fault-proxy-link", daemon=True).start()

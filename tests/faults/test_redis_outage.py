@@ -1,0 +1,38 @@
+"""Redis hung under a running Brain: every answer still right, and the breaker keeps each request
+from waiting for Redis (one request per second and per worker probes it)."""
+
+import statistics
+
+import pytest
+from rest_framework.authtoken.models import Token
+
+from .conftest import redis_url
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_hung_redis_costs_a_request_little(redis_proxy, serve, user):
+    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    server = serve(redis=redis_url(redis_proxy.port))
+    created = server.request(
+        "POST", "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, token
+    )
+    path = f"/api/events/{created.json()['id']}"
+    up = [server.request("GET", path, headers=token) for _ in range(30)]
+
+    redis_proxy.pause()
+    down = [server.request("GET", path, headers=token) for _ in range(30)]
+    ready = server.request("GET", "/health/ready")
+    redis_proxy.restore()
+
+    assert {(reply.status, reply.body) for reply in up + down} == {(200, created.body)}
+    assert (ready.status, ready.json()["status"], ready.seconds < 1) == (200, "degraded", True)
+    # Requests that waited for Redis's socket timeout (0.25 s): the probes only.
+    waited = [reply.seconds for reply in down if reply.seconds >= 0.25]
+    assert len(waited) <= 6, waited
+    extra = statistics.median(r.seconds for r in down) - statistics.median(r.seconds for r in up)
+    print(
+        f"\nmedian with Redis up {statistics.median(r.seconds for r in up) * 1000:.1f} ms, "
+        f"extra while hung {extra * 1000:.1f} ms, {len(waited)} probes waited"
+    )
+    assert extra < 0.05
