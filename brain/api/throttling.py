@@ -7,9 +7,12 @@ one: a client may send up to twice the rate across a window boundary. With the c
 request is allowed (the cache degrades to a miss, never to an error).
 """
 
+from django.conf import settings
 from django.core.cache import cache as default_cache
 from rest_framework import throttling
 from rest_framework.authtoken.models import Token
+
+from audit.context import client_ip
 
 from . import readahead
 from .authentication import token_digest
@@ -36,6 +39,11 @@ class FixedWindowThrottleMixin:
             except ValueError:  # the window's first request, or a concurrent one added it first
                 count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
         return count is None or count <= self.num_requests
+
+    def get_ident(self, request):
+        """The client's address as the audit and the logs see it (audit.context.client_ip, from
+        TRUSTED_PROXY_COUNT): a header the client writes cannot get round the limit."""
+        return client_ip(request, settings.TRUSTED_PROXY_COUNT) or ""
 
     def window_key(self, key, now):
         """The counter of the window holding `now`."""

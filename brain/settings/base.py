@@ -229,9 +229,6 @@ REST_FRAMEWORK = {
         "admin_login": env.str("THROTTLE_RATE_ADMIN_LOGIN", default="5/min"),
     },
     "EXCEPTION_HANDLER": "brain.api.exceptions.exception_handler",
-    # Throttles key anonymous clients by the address audit.context.client_ip gives: REMOTE_ADDR,
-    # or behind TRUSTED_PROXY_COUNT proxies the entry of X-Forwarded-For the last one wrote.
-    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
