@@ -113,6 +113,7 @@ def gunicorn_commands(port, peer_redis_url):
 
 
 def get(url, token, timeout=60):
+    """The body of a GET of `url` with `token`; raises HTTPError unless the answer is 2xx."""
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.read()
@@ -132,7 +133,7 @@ def serve(name, command, environment, ready_url, token):
             try:
                 get(ready_url, token)
                 break
-            except urllib.error.HTTPError:
+            except urllib.error.HTTPError:  # an answer, but not the one expected: stop here
                 raise
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
