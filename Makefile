@@ -25,11 +25,10 @@ help:
 	@echo "make test            the whole test suite against PostgreSQL and Redis"
 	@echo "make lint            ruff check, ruff format --check, makemigrations --check"
 	@echo "make format          ruff format and the fixes ruff can make"
-	@echo "make bench           the /health/live floor against gunicorn"
-	@echo "make bench-events    the events benchmarks on 1,000,000 events"
+	@echo "make bench           Brain against the peer API (bench/peer/) on 1,000,000 events"
 	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
 	@echo "make bench-scheduler scheduler throughput with 1, 2, 4 workers and delay"
-	@echo "                     (BENCH_ARGS passes options; figures in docs/benchmarks.md)"
+	@echo "                     (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -81,11 +80,12 @@ format: $(VENV)/.installed-dev
 clean:
 	rm -rf $(VENV) var/static
 
-# Benchmarks, on demand (never in `make test`); figures go to docs/benchmarks.md. Each runs against
-# PostgreSQL brain_bench (created if missing) and Redis db 11; BENCH_ARGS passes options through.
-BENCHMARKS := bench bench-events bench-audit bench-scheduler
+# Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
+# brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
+BENCHMARKS := bench bench-audit bench-scheduler
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
+$(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
 $(BENCHMARKS) bench-setup: export SECRET_KEY ?= insecure-key-for-benchmarks
 .PHONY: $(BENCHMARKS) bench-setup
 
@@ -99,15 +99,15 @@ bench-setup: $(VENV)/.installed-dev
 	$(MANAGE) check_services --require-real
 	$(MANAGE) migrate --noinput --verbosity 0
 
-bench: bench-setup
-	$(PY) bench/web.py $(BENCH_ARGS)
-
-bench-events: bench-setup
-	$(PY) bench/events.py $(BENCH_ARGS)
-
-# django-auditlog, for the comparison only: installed under var/, never into .venv.
+# django-auditlog, for the comparisons only: installed under var/, never into .venv.
 var/bench-auditlog:
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $@ django-auditlog==3.4.1
+
+# The peer's tables beyond Brain's: django-auditlog's log entries.
+bench: bench-setup var/bench-auditlog
+	PYTHONPATH=var/bench-auditlog DJANGO_SETTINGS_MODULE=bench.peer.settings \
+		REDIS_URL=$$PEER_REDIS_URL $(PY) -m django migrate auditlog --noinput --verbosity 0
+	$(PY) bench/web.py $(BENCH_ARGS)
 
 bench-audit: bench-setup var/bench-auditlog
 	PYTHONPATH=var/bench-auditlog $(PY) bench/audit.py $(BENCH_ARGS)

@@ -1,12 +1,11 @@
 """Cost of auditing an update: 10,000 saves of loaded SystemEvents (one per row), unaudited,
 audited by Brain and audited by django-auditlog, in one process and the same run, inside one
 transaction and in autocommit. The modes alternate within each round and the table is vacuumed
-before each pass, so no mode inherits another's dead rows. Prints the median per-save time and the
-queries per save (docs/benchmarks.md, "Audit").
+before each pass, so no mode inherits another's dead rows. Prints the median per-save time, its
+ratios to the unaudited save and to django-auditlog's, and the queries per save. Run on demand
+(`make bench-audit`, which installs django-auditlog under var/bench-auditlog, never into .venv):
 
-    pip install --target /tmp/bench-auditlog django-auditlog   # never into .venv
-    PYTHONPATH=/tmp/bench-auditlog DATABASE_URL=postgres://.../brain_audit_bench \\
-        SECRET_KEY=bench .venv/bin/python bench/audit.py [--saves 10000] [--rounds 3]
+    PYTHONPATH=var/bench-auditlog .venv/bin/python bench/audit.py [--saves 10000] [--rounds 3]
 """
 
 import argparse
