@@ -28,7 +28,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-import audit  # noqa: E402
+from audit import registry  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 
 
@@ -36,10 +36,10 @@ class Unaudited:
     name = "unaudited"
 
     def __enter__(self):
-        audit.unregister(SystemEvent)
+        registry.unregister(SystemEvent)
 
     def __exit__(self, *exc):
-        audit.register(SystemEvent)
+        registry.register(SystemEvent)
 
 
 class Brain:
@@ -56,12 +56,12 @@ class DjangoAuditlog:
     name = "django-auditlog"
 
     def __enter__(self):
-        audit.unregister(SystemEvent)
+        registry.unregister(SystemEvent)
         auditlog.register(SystemEvent)
 
     def __exit__(self, *exc):
         auditlog.unregister(SystemEvent)
-        audit.register(SystemEvent)
+        registry.register(SystemEvent)
 
 
 def saves(events, tag):
