@@ -6,21 +6,23 @@ instead of being dropped, and `drain()` applies it once Redis answers again.
 
 Readers trust what Redis holds only while the cache lease is alive: a key that `drain()` sets for
 LEASE_SECONDS, and only after it has applied every pending invalidation, in the same script
-call. A reader that finds no lease answers from PostgreSQL and drains (one worker at a time), so
-that later reads find it. So, once Redis answers again, an entry that a committed write
-invalidated is not served: a Redis outage longer than the lease lets the lease lapse, and it
-comes back only with the pending invalidations applied. Writers and readers renew the lease as
-it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all workers together).
+call. A reader that finds no lease drains (one worker at a time, waiting at most
+DRAIN_WAIT_SECONDS), then reads again, or answers from PostgreSQL. So, once Redis answers again,
+an entry that a committed write invalidated is not served: a Redis outage longer than the lease
+lets the lease lapse, and it comes back only with the pending invalidations applied. Writers and
+readers renew the lease as it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all
+workers together).
 
 With a cache that is not django-redis (the file cache of `make run`, shared by the processes of
 one machine) nothing can be unreachable: there is no lease, and `apply` is the caller's.
 """
 
 import logging
+import threading
 from dataclasses import dataclass, field
 
 from django.core.cache import caches
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from redis.exceptions import RedisError
 
 from brain import redis
@@ -35,6 +37,9 @@ DRAIN_LOCK_KEY = "cache:drain-lock"
 DRAIN_LOCK_SECONDS = 10
 # Pending rows one drain applies; a larger backlog takes several drains before the lease is back.
 DRAIN_BATCH = 10_000
+# The longest a request waits for a drain (which reads PostgreSQL) before answering without the
+# cache.
+DRAIN_WAIT_SECONDS = 0.3
 
 
 @dataclass
@@ -105,17 +110,37 @@ def apply(invalidation):
             logger.error("cache invalidation lost, PostgreSQL unreachable too", exc_info=True)
         return
     if lease_left <= 0:
-        drain()
+        drain_within(DRAIN_WAIT_SECONDS)
 
 
-def trusted(found):
-    """True when the values `found` by a read that included LEASE_KEY may be served: the lease
-    was alive. When it was not, drains, so that later reads are trusted, and returns False: the
-    values in hand were read before the drain."""
+def trusted_values(keys, found):
+    """The cached values of `keys` that may be served: `found` (read with LEASE_KEY) when the lease
+    was alive; else, once a drain has renewed it, the values read again; else None, and the caller
+    answers from PostgreSQL. The drain runs in a thread of its own for at most DRAIN_WAIT_SECONDS
+    of the caller's time, so a PostgreSQL that does not answer delays a request by no more."""
     if LEASE_KEY in found:
-        return True
-    drain()
-    return False
+        return found
+    if not drain_within(DRAIN_WAIT_SECONDS):
+        return None
+    return _cache().get_many(keys)
+
+
+def drain_within(seconds):
+    """Runs `drain()` in a thread of its own (with its own database connection), waiting for it
+    at most `seconds`; True when it renewed the lease in that time. A drain still running goes on
+    and renews the lease when it ends."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(drain())
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name="cache-drain", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return bool(outcome and outcome[0])
 
 
 def drain():

@@ -149,12 +149,15 @@ def _generational_body(keys, ttl, compute, found, single_flight=False):
     key, *generation_keys = keys
     if found is None:
         found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
+    if invalidation.enabled():
+        found = invalidation.trusted_values(keys, found)
+    if found is None:  # nothing in the cache may be served now
+        return compute()
     generations = tuple(found.get(name, 0) for name in generation_keys)
     entry = found.get(key)
-    trusted = not invalidation.enabled() or invalidation.trusted(found)
-    if entry is not None and entry[0] == generations and trusted:
+    if entry is not None and entry[0] == generations:
         return entry[1]
-    if single_flight and trusted:
+    if single_flight:
         return _compute_once(key, generations, ttl, compute)
     body = compute()
     if body is not None:

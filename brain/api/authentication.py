@@ -70,8 +70,9 @@ class CachedTokenAuthentication(TokenAuthentication):
             found = {cache_key: ahead.lookup, **({LEASE_KEY: 1} if ahead.lease else {})}
         else:
             found = cache.get_many([cache_key, LEASE_KEY])
-        trusted = not invalidation.enabled() or invalidation.trusted(found)
-        cached = found.get(cache_key) if trusted else None
+        if invalidation.enabled():
+            found = invalidation.trusted_values([cache_key], found) or {}
+        cached = found.get(cache_key)
         User = get_user_model()
         user_fields = _cached_fields(User, SECRET_USER_FIELDS)
         token_fields = _cached_fields(Token)

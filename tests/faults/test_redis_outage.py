@@ -1,10 +1,16 @@
-"""Redis hung under a running Brain: every answer still right, and the breaker keeps each request
-from waiting for Redis (one request per second and per worker probes it)."""
+"""Redis hung under a running Brain: every answer still right, the breaker keeps each request
+from waiting for Redis (one request per second and per worker probes it), and what a write
+invalidated meanwhile is never served once Redis answers again."""
 
 import statistics
+import time
 
 import pytest
+from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
+
+from brain import invalidation
+from brain.models import PendingInvalidation
 
 from .conftest import redis_url
 
@@ -36,3 +42,33 @@ def test_a_hung_redis_costs_a_request_little(redis_proxy, serve, user):
         f"extra while hung {extra * 1000:.1f} ms, {len(waited)} probes waited"
     )
     assert extra < 0.05
+
+
+def test_a_write_during_a_redis_pause_is_never_read_stale_after_it(
+    redis_proxy, serve, user, staff_user
+):
+    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    staff = {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
+    doomed = Token.objects.create(user=User.objects.create_user("doomed"))
+    server = serve(redis=redis_url(redis_proxy.port))
+    created = server.request(
+        "POST", "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, token
+    )
+    path = f"/api/events/{created.json()['id']}"
+    server.request("GET", path, headers=token)  # cached
+    server.request("GET", "/api/events/stats", headers=token)
+    gone = {"Authorization": f"Token {doomed.key}"}
+    assert server.request("GET", "/api/auth/me", headers=gone).status == 200  # lookup cached
+
+    redis_proxy.pause()  # Redis keeps its data, and answers nobody
+    changed = server.request("PATCH", path, {"message": "changed", "severity": "critical"}, staff)
+    doomed.delete()
+    time.sleep(invalidation.LEASE_SECONDS + 0.5)  # an outage longer than the lease
+    redis_proxy.restore()
+
+    assert changed.status == 200
+    assert server.request("GET", path, headers=token).json()["message"] == "changed"
+    stats = server.request("GET", "/api/events/stats", headers=token).json()
+    assert stats["by_severity"]["critical"] == 1
+    assert server.request("GET", "/api/auth/me", headers=gone).status == 401
+    assert not PendingInvalidation.objects.exists()
