@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
+from brain import admin_display
 from brain.api.renderers import JSONRenderer
 
 from . import cache
@@ -26,13 +27,8 @@ from .models import Severity
 from .selectors import event_series, event_stats, latest_events_of_severities
 from .serializers import EventStatsSerializer
 
-# The stacking order, bottom first, and each severity's colour (the changelist uses them too).
-SEVERITY_COLOURS = {
-    Severity.INFO: "#417690",
-    Severity.WARNING: "#d9901a",
-    Severity.ERROR: "#ba2121",
-    Severity.CRITICAL: "#5c0a0a",
-}
+# The stacking order, bottom first, and each severity's colour (as in the changelist).
+SEVERITY_COLOURS = {severity: admin_display.SEVERITY_COLOURS[severity] for severity in Severity}
 CHART_WIDTH = 720
 CHART_HEIGHT = 160
 BAR_GAP = 2
