@@ -3,21 +3,25 @@ tasks_count exact and meets the same validation as the API (the model forms run 
 
 from zoneinfo import ZoneInfo
 
+from cron_descriptor import FormatException, MissingFieldException, Options, get_description
 from django import forms
 from django.contrib import admin, messages
 from django.db import models
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Cast, NullIf
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.timesince import timesince
 
 from audit.admin import AuditTrailLinkMixin
+from brain import admin_display
 from brain import forms as brain_forms
 
 from . import services
 from .agent_types import agent_types
-from .models import Agent, ExecutionResult, Project, ScheduledTask
+from .models import Agent, ExecutionResult, ExecutionStatus, Project, ScheduledTask
+from .skills import all_skills
 
 INLINE_EXECUTIONS = 20
 
@@ -118,15 +122,58 @@ class ExecutionResultInline(admin.TabularInline):
         return False
 
 
+def describe_cron(expression):
+    """The cron in words ("At 03:30, only on Sunday"), by cron-descriptor; "" when it cannot."""
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        return get_description(expression, options=options)
+    except (FormatException, MissingFieldException, ValueError, IndexError):
+        return ""
+
+
+class ScheduledTaskAdminForm(forms.ModelForm):
+    skill_name = forms.ChoiceField(label="Skill", choices=())
+
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "skill_name",
+            "schedule_cron",
+            "timezone",
+            "next_run_at",
+            "params_json",
+            "timeout_seconds",
+            "user",
+            "project",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read at form time: skills register as their modules are imported.
+        choices = [(skill.name, skill.name) for skill in all_skills()]
+        current = self.initial.get("skill_name")
+        if current and current not in dict(choices):
+            # A task whose skill is gone keeps showing it; saving it again is refused.
+            choices.append((current, f"{current} (not registered)"))
+        self.fields["skill_name"].choices = [("", "---------"), *choices]
+
+
 @admin.register(ScheduledTask)
 class ScheduledTaskAdmin(ServiceAdmin):
+    form = ScheduledTaskAdminForm
     list_display = [
         "id",
         "skill_name",
         "schedule_cron",
+        "cron_description",
         "timezone",
         "next_run_local",
-        "status",
+        "status_badge",
+        "last_run_at",
+        "last_status_badge",
+        "run_count",
+        "success_rate_shown",
         "project",
         "user",
     ]
@@ -136,6 +183,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     list_select_related = ["project", "user"]
     # The status and lease are the scheduler's (and the run, disable and enable services').
     readonly_fields = [
+        "cron_description",
         "next_run_local",
         "status",
         "claimed_by",
@@ -147,6 +195,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     fields = [
         "skill_name",
         "schedule_cron",
+        "cron_description",
         "timezone",
         "next_run_at",
         "next_run_local",
@@ -164,6 +213,52 @@ class ScheduledTaskAdmin(ServiceAdmin):
     inlines = [ExecutionResultInline]
     fixed_after_creation = ["user"]
     actions = ["run_now", "disable", "enable"]
+
+    def get_queryset(self, request):
+        """Tasks with their last run, its status, their run count and success rate, annotated
+        in the one query of the page (no query per row)."""
+        latest = ExecutionResult.objects.filter(task=OuterRef("pk")).order_by("-started_at", "-id")
+        finished = Count("executions", filter=Q(executions__ended_at__isnull=False))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_run_at=Subquery(latest.values("started_at")[:1]),
+                last_status=Subquery(latest.values("status")[:1]),
+                run_count=Count("executions"),
+                success_rate=Cast(
+                    Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
+                    FloatField(),
+                )
+                / Cast(NullIf(finished, 0), FloatField()),
+            )
+        )
+
+    @admin.display(description="Cron")
+    def cron_description(self, task):
+        return describe_cron(task.schedule_cron) or "-"
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, task):
+        return admin_display.badge(task.status, admin_display.STATUS_COLOURS)
+
+    @admin.display(description="Last run", ordering=F("last_run_at").desc(nulls_last=True))
+    def last_run_at(self, task):
+        return task.last_run_at or "never"
+
+    @admin.display(description="Last status", ordering="last_status")
+    def last_status_badge(self, task):
+        if task.last_run_at is None:
+            return "-"
+        return admin_display.badge(task.last_status or "running", admin_display.STATUS_COLOURS)
+
+    @admin.display(description="Runs", ordering="run_count")
+    def run_count(self, task):
+        return task.run_count
+
+    @admin.display(description="Success", ordering=F("success_rate").desc(nulls_last=True))
+    def success_rate_shown(self, task):
+        return "-" if task.success_rate is None else f"{task.success_rate:.0%}"
 
     @admin.display(description="Next run (task's time zone)", ordering="next_run_at")
     def next_run_local(self, task):
@@ -237,6 +332,7 @@ class AgentAdmin(ServiceAdmin):
     form = AgentAdminForm
     list_display = ["name", "type", "status", "last_active_at", "since_last_active"]
     list_filter = ["type", "status"]
+    ordering = [F("last_active_at").desc(nulls_last=True), "name"]
     search_fields = ["name"]
     date_hierarchy = "last_active_at"
     readonly_fields = ["last_active_at"]
@@ -256,20 +352,65 @@ class AgentAdmin(ServiceAdmin):
 
 
 @admin.register(ExecutionResult)
-class ExecutionResultAdmin(ServiceAdmin):
-    list_display = ["id", "task", "status", "started_at", "ended_at", "duration_ms", "worker"]
+class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
+    """Execution results are a log the scheduler writes: read-only here (no add, no change),
+    deletable with the permission, through the service."""
+
+    list_display = [
+        "id",
+        "task_link",
+        "status_badge",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "worker",
+    ]
+    list_display_links = ["id"]
     list_filter = ["status", "task__skill_name"]
     search_fields = ["task__skill_name", "worker", "error_text"]
     date_hierarchy = "started_at"
     list_select_related = ["task"]
-    raw_id_fields = ["task"]
     ordering = ["-started_at", "-id"]
+    fields = [
+        "task_link",
+        "status_badge",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "worker",
+        "output",
+        "error",
+    ]
+    readonly_fields = fields
 
-    def create(self, form):
-        return services.execution_create(**form.cleaned_data)
+    @admin.display(description="Task", ordering="task")
+    def task_link(self, execution):
+        url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
+        return format_html('<a href="{}">{}</a>', url, execution.task)
 
-    def update(self, instance, changes):
-        return services.execution_update(execution=instance, data=changes)
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, execution):
+        return admin_display.badge(execution.status or "running", admin_display.STATUS_COLOURS)
 
-    def delete(self, instance):
-        services.execution_delete(execution=instance)
+    @admin.display(description="Output")
+    def output(self, execution):
+        return admin_display.preformatted(execution.output_text)
+
+    @admin.display(description="Error")
+    def error(self, execution):
+        return admin_display.preformatted(execution.error_text)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.execution_delete(execution=obj)
+
+    def delete_queryset(self, request, queryset):
+        for execution in queryset:
+            services.execution_delete(execution=execution)
