@@ -144,7 +144,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     list_display = (
         "timestamp",
         "operation",
-        "table_name",
         "record",
         "actor",
         "summary",

@@ -63,8 +63,11 @@ def test_events_are_read_only_in_the_admin(admin_client):
 
     page = admin_client.get(f"/admin/events/systemevent/{event.id}/change/")
     html = page.content.decode()
-    form = html[html.index('id="systemevent_form"') : html.index("</form>")]
-    assert re.findall(r"<(?:input|textarea|select)\b[^>]*>", form) == []
+    start = html.index('id="systemevent_form"')
+    form = html[start : html.index("</form>", start)]
+    assert re.findall(r"<(?:input|textarea|select)\b[^>]*>", form) == [
+        re.search(r'<input type="hidden" name="csrfmiddlewaretoken"[^>]*>', form).group()
+    ]
     assert 'name="_save"' not in html
     assert f'href="/admin/events/systemevent/{event.id}/delete/"' in html
     assert '<strong class="badge badge-error" style="color: #ba2121">error</strong>' in html

@@ -276,8 +276,11 @@ def test_executions_are_read_only_and_link_to_their_task(admin_client):
     changed = admin_client.post(url, {"task": execution.task_id, "status": "success"})
     added = admin_client.get("/admin/scheduling/executionresult/add/")
 
-    form = html[html.index('id="executionresult_form"') : html.index("</form>")]
-    assert re.findall(r"<(?:input|textarea|select)\b[^>]*>", form) == []
+    start = html.index('id="executionresult_form"')
+    form = html[start : html.index("</form>", start)]
+    assert re.findall(r"<(?:input|textarea|select)\b[^>]*>", form) == [
+        re.search(r'<input type="hidden" name="csrfmiddlewaretoken"[^>]*>', form).group()
+    ]
     assert f'href="/admin/scheduling/scheduledtask/{execution.task_id}/change/"' in html
     assert ">Traceback (most recent call last):\n  boom</pre>" in html
     assert '<strong class="badge badge-failed" style="color: #ba2121">failed</strong>' in html
