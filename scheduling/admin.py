@@ -165,9 +165,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     list_display = [
         "id",
         "skill_name",
-        "schedule_cron",
-        "cron_description",
-        "timezone",
+        "schedule",
         "next_run_local",
         "status_badge",
         "last_run_at",
@@ -237,6 +235,14 @@ class ScheduledTaskAdmin(ServiceAdmin):
     @admin.display(description="Cron")
     def cron_description(self, task):
         return describe_cron(task.schedule_cron) or "-"
+
+    @admin.display(description="Schedule", ordering="schedule_cron")
+    def schedule(self, task):
+        return format_html(
+            "<code>{}</code><br><small>{}</small>",
+            task.schedule_cron,
+            describe_cron(task.schedule_cron),
+        )
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, task):

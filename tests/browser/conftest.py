@@ -94,16 +94,16 @@ class Watched:
         assert response.status == 200, (path, response.status)
         return response
 
-    def screenshot(self, name):
+    def screenshot(self, name, *, full_page=True):
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
 
 @pytest.fixture
 def watched(browser, live_server):
     """A fresh browser context's page on the live server; after the test, asserts that no page
     asked another host for anything and none logged a console error."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(10_000)
     page = Watched(context.new_page(), live_server.url)
     yield page
