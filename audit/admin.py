@@ -35,7 +35,8 @@ from .registry import audited_tables, options_for
 # A record id or user id that can be a primary key (others, such as `system:seed`, are not).
 NUMERIC_ID = r"^[0-9]{1,18}$"
 ACTORS_LISTED = 100
-SUMMARY_VALUE_LENGTH = 24
+SUMMARY_VALUE_LENGTH = 20
+SUMMARY_LENGTH = 100
 
 
 def audit_trail_url(obj):
@@ -56,7 +57,8 @@ def audited_models():
 def change_summary(record):
     """One line saying what a record changed: `severity: info → error; message changed` for an
     update (values longer than SUMMARY_VALUE_LENGTH, structured values and secrets are only said
-    to have changed), `created` or `deleted` with the number of fields for the others."""
+    to have changed; past SUMMARY_LENGTH characters the other fields are counted), `created` or
+    `deleted` with the number of fields for the others."""
     if record.operation == Operation.CREATE:
         return f"created ({len(record.changed_fields)} fields)"
     if record.operation == Operation.DELETE:
@@ -65,7 +67,12 @@ def change_summary(record):
     for name, change in sorted(record.changed_fields.items()):
         old, new = _short(change, "old"), _short(change, "new")
         parts.append(f"{name} changed" if old is None or new is None else f"{name}: {old} → {new}")
-    return "; ".join(parts) or "no field changed"
+    shown = []
+    for part in parts:
+        if shown and len("; ".join([*shown, part])) > SUMMARY_LENGTH:
+            return "; ".join(shown) + f"; {len(parts) - len(shown)} more changed"
+        shown.append(part)
+    return "; ".join(shown) or "no field changed"
 
 
 def _short(change, side):
@@ -75,6 +82,8 @@ def _short(change, side):
     value = change[side]
     if value is None:
         return "∅"
+    if value == "":
+        return '""'
     if isinstance(value, (dict, list)) or value == REDACTED:
         return None
     text = str(value)
@@ -172,6 +181,9 @@ class AuditLogAdmin(admin.ModelAdmin):
         "request",
     )
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["audit/admin.css"]}
 
     def get_queryset(self, request):
         """Records with their actor's username and whether their row still exists, each a

@@ -216,8 +216,14 @@ def test_entry_page_shows_the_diff_table_first(superuser_client, update_log):
     [
         ("UPDATE", {"severity": {"old": "info", "new": "error"}}, "severity: info → error"),
         ("UPDATE", {"source": {"old": None, "new": "ci"}}, "source: ∅ → ci"),
+        ("UPDATE", {"claimed_by": {"old": "w1", "new": ""}}, 'claimed_by: w1 → ""'),
         ("UPDATE", {"password": {"old": "[redacted]", "new": "[redacted]"}}, "password changed"),
         ("UPDATE", {"details": {"old": {"a": 1}, "new": {"a": 2}}}, "details changed"),
+        (
+            "UPDATE",
+            {f"field_{n}": {"old": "a" * 10, "new": "b" * 10} for n in range(6)},
+            "; ".join(f"field_{n}: {'a' * 10} → {'b' * 10}" for n in range(3)) + "; 3 more changed",
+        ),
         ("CREATE", {"name": "n", "user_id": 1}, "created (2 fields)"),
         ("DELETE", {"name": "n"}, "deleted (1 fields)"),
     ],
