@@ -157,7 +157,6 @@ class AuditLogAdmin(admin.ModelAdmin):
         "actor",
         "summary",
         "request",
-        "ip_address",
     )
     list_display_links = ("timestamp",)
     list_filter = ("operation", TableFilter, ActorFilter)
