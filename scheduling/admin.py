@@ -270,7 +270,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def next_run_local(self, task):
         if task.next_run_at is None:
             return "-"
-        return task.next_run_at.astimezone(ZoneInfo(task.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+        return task.next_run_at.astimezone(ZoneInfo(task.timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
     @admin.display(description="Executions")
     def all_executions(self, task):
