@@ -1,95 +1,25 @@
-"""Admin of the scheduling models. Saves and deletes go through the services, so the admin keeps
-tasks_count exact and meets the same validation as the API (the model forms run full_clean())."""
+"""Scheduled tasks in the admin: their runs annotated in the list's one query, the skill a
+choice from the registry, the cron in words, and the scheduler's actions."""
 
 from zoneinfo import ZoneInfo
 
 from cron_descriptor import FormatException, MissingFieldException, Options, get_description
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast, NullIf
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.timesince import timesince
 
-from audit.admin import AuditTrailLinkMixin
 from brain import admin_display
-from brain import forms as brain_forms
 
-from . import services
-from .agent_types import agent_types
-from .models import Agent, ExecutionResult, ExecutionStatus, Project, ScheduledTask
-from .skills import all_skills
+from .. import services
+from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
+from ..skills import all_skills
+from .base import ServiceAdmin
 
 INLINE_EXECUTIONS = 20
-
-
-def _adopt(obj, saved):
-    """Copies what a service saved onto the admin's instance (the admin logs and redirects with
-    it)."""
-    for field in saved._meta.concrete_fields:
-        setattr(obj, field.attname, getattr(saved, field.attname))
-    obj._state.adding = False
-    obj._state.db = saved._state.db
-
-
-def _changes(form):
-    return {name: form.cleaned_data[name] for name in form.changed_data}
-
-
-class ServiceAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
-    """A ModelAdmin whose writes call the subclass's `create(form)`, `update(fresh_instance,
-    changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the
-    database, so the service sees what changed (a new cron, another project) rather than the
-    form's already-edited instance. The change page links to the row's audit trail."""
-
-    # Fields that are set on creation and never change afterwards (the owner of a row).
-    fixed_after_creation = []
-    formfield_overrides = {models.JSONField: {"form_class": brain_forms.JSONField}}
-
-    def save_model(self, request, obj, form, change):
-        if change:
-            saved = self.update(self.model.objects.get(pk=obj.pk), _changes(form))
-        else:
-            saved = self.create(form)
-        _adopt(obj, saved)
-
-    def get_readonly_fields(self, request, obj=None):
-        readonly = super().get_readonly_fields(request, obj)
-        return [*readonly, *self.fixed_after_creation] if obj else readonly
-
-    def delete_model(self, request, obj):
-        self.delete(obj)
-
-    def delete_queryset(self, request, queryset):
-        for obj in queryset:
-            self.delete(obj)
-
-
-@admin.register(Project)
-class ProjectAdmin(ServiceAdmin):
-    list_display = ["name", "user", "tasks_count", "created_at", "updated_at"]
-    list_filter = ["created_at"]
-    search_fields = ["name", "description", "user__username"]
-    date_hierarchy = "created_at"
-    list_select_related = ["user"]
-    readonly_fields = ["tasks_count", "created_at", "updated_at"]
-    fixed_after_creation = ["user"]
-    fields = ["name", "description", "user", "tasks_count", "created_at", "updated_at"]
-
-    def create(self, form):
-        data = form.cleaned_data
-        return services.project_create(
-            user=data["user"], name=data["name"], description=data["description"]
-        )
-
-    def update(self, instance, changes):
-        return services.project_update(project=instance, data=changes)
-
-    def delete(self, instance):
-        services.project_delete(project=instance)
 
 
 class ExecutionResultInline(admin.TabularInline):
@@ -318,105 +248,3 @@ class ScheduledTaskAdmin(ServiceAdmin):
 
     def delete(self, instance):
         services.task_delete(task=instance)
-
-
-class AgentAdminForm(forms.ModelForm):
-    type = forms.ChoiceField(choices=())
-
-    class Meta:
-        model = Agent
-        fields = ["name", "type", "capabilities_json", "status"]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        # Read at form time: BRAIN_AGENT_TYPES may extend the registry.
-        self.fields["type"].choices = [(name, name) for name in agent_types()]
-
-
-@admin.register(Agent)
-class AgentAdmin(ServiceAdmin):
-    form = AgentAdminForm
-    list_display = ["name", "type", "status", "last_active_at", "since_last_active"]
-    list_filter = ["type", "status"]
-    ordering = [F("last_active_at").desc(nulls_last=True), "name"]
-    search_fields = ["name"]
-    date_hierarchy = "last_active_at"
-    readonly_fields = ["last_active_at"]
-
-    @admin.display(description="Since last activity", ordering="last_active_at")
-    def since_last_active(self, agent):
-        return f"{timesince(agent.last_active_at)} ago" if agent.last_active_at else "never"
-
-    def create(self, form):
-        return services.agent_create(**form.cleaned_data)
-
-    def update(self, instance, changes):
-        return services.agent_update(agent=instance, data=changes)
-
-    def delete(self, instance):
-        services.agent_delete(agent=instance)
-
-
-@admin.register(ExecutionResult)
-class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
-    """Execution results are a log the scheduler writes: read-only here (no add, no change),
-    deletable with the permission, through the service."""
-
-    list_display = [
-        "id",
-        "task_link",
-        "status_badge",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "worker",
-    ]
-    list_display_links = ["id"]
-    list_filter = ["status", "task__skill_name"]
-    search_fields = ["task__skill_name", "worker", "error_text"]
-    date_hierarchy = "started_at"
-    list_select_related = ["task"]
-    ordering = ["-started_at", "-id"]
-    fields = [
-        "task_link",
-        "status_badge",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "worker",
-        "output",
-        "error",
-    ]
-    readonly_fields = fields
-
-    @admin.display(description="Task", ordering="task")
-    def task_link(self, execution):
-        url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
-        return format_html('<a href="{}">{}</a>', url, execution.task)
-
-    @admin.display(description="Status", ordering="status")
-    def status_badge(self, execution):
-        return admin_display.badge(execution.status or "running", admin_display.STATUS_COLOURS)
-
-    @admin.display(description="Output")
-    def output(self, execution):
-        return admin_display.preformatted(execution.output_text)
-
-    @admin.display(description="Error")
-    def error(self, execution):
-        return admin_display.preformatted(execution.error_text)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def delete_model(self, request, obj):
-        services.execution_delete(execution=obj)
-
-    def delete_queryset(self, request, queryset):
-        for execution in queryset:
-            services.execution_delete(execution=execution)
