@@ -1,18 +1,42 @@
-"""The audit log in the admin: read-only for everyone, superusers included."""
+"""The audit log in the admin: read-only for everyone, superusers included. Each record shows
+its actor by username, the changed row with a link to it while it exists, a one-line summary
+of the change and a link to every record of the same request."""
 
 import json
 from urllib.parse import urlencode
 
+from django.apps import apps
 from django.contrib import admin
-from django.db.models import Q
-from django.urls import reverse
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db.models import (
+    BigIntegerField,
+    BooleanField,
+    Case,
+    Exists,
+    OuterRef,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast
+from django.http import Http404, HttpResponseRedirect
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from brain.api.pagination import EstimatedCountPaginator
 
+from .changes import REDACTED
 from .models import AuditLog, Operation
-from .registry import audited_tables
+from .registry import audited_tables, options_for
+
+# A record id or user id that can be a primary key (others, such as `system:seed`, are not).
+NUMERIC_ID = r"^[0-9]{1,18}$"
+ACTORS_LISTED = 100
+SUMMARY_VALUE_LENGTH = 20
+SUMMARY_LENGTH = 100
 
 
 def audit_trail_url(obj):
@@ -21,9 +45,63 @@ def audit_trail_url(obj):
     return f"{reverse('admin:audit_auditlog_changelist')}?{query}"
 
 
+def audited_models():
+    """The audited models by table name."""
+    return {
+        options_for(model).table_name: model
+        for model in apps.get_models()
+        if options_for(model) is not None
+    }
+
+
+def change_summary(record):
+    """One line saying what a record changed: `severity: info → error; message changed` for an
+    update (values longer than SUMMARY_VALUE_LENGTH, structured values and secrets are only said
+    to have changed; past SUMMARY_LENGTH characters the other fields are counted), `created` or
+    `deleted` with the number of fields for the others."""
+    if record.operation == Operation.CREATE:
+        return f"created ({len(record.changed_fields)} fields)"
+    if record.operation == Operation.DELETE:
+        return f"deleted ({len(record.changed_fields)} fields)"
+    parts = []
+    for name, change in sorted(record.changed_fields.items()):
+        old, new = _short(change, "old"), _short(change, "new")
+        parts.append(f"{name} changed" if old is None or new is None else f"{name}: {old} → {new}")
+    shown = []
+    for part in parts:
+        if shown and len("; ".join([*shown, part])) > SUMMARY_LENGTH:
+            return "; ".join(shown) + f"; {len(parts) - len(shown)} more changed"
+        shown.append(part)
+    return "; ".join(shown) or "no field changed"
+
+
+def _short(change, side):
+    """One side of a change as the summary shows it, or None when it is only said to change."""
+    if not isinstance(change, dict) or side not in change:
+        return None
+    value = change[side]
+    if value is None:
+        return "∅"
+    if value == "":
+        return '""'
+    if isinstance(value, (dict, list)) or value == REDACTED:
+        return None
+    text = str(value)
+    return text if len(text) <= SUMMARY_VALUE_LENGTH and "\n" not in text else None
+
+
 class AuditTrailLinkMixin:
     """For the ModelAdmin of an audited model: a read-only "Audit trail" field on the change page
-    linking to the object's audit records. Inherit it before ModelAdmin; nothing else to set."""
+    linking to the object's audit records, and the admin's "History" button opening the same
+    trail. Inherit it before ModelAdmin; nothing else to set."""
+
+    def history_view(self, request, object_id, extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is None:
+            raise Http404(f"No {self.opts.verbose_name} with id {object_id!r}.")
+        if not self.has_view_or_change_permission(request, obj):
+            raise PermissionDenied
+        return HttpResponseRedirect(audit_trail_url(obj))
 
     def get_readonly_fields(self, request, obj=None):
         return [*super().get_readonly_fields(request, obj), "audit_trail"]
@@ -54,29 +132,82 @@ class TableFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ActorFilter(admin.SimpleListFilter):
+    """The actor by username: the first ACTORS_LISTED users by name (no scan of the log)."""
+
+    title = "actor"
+    parameter_name = "user_id"
+
+    def lookups(self, request, model_admin):
+        users = get_user_model().objects.order_by("username")[:ACTORS_LISTED]
+        return [(str(user.pk), user.username) for user in users]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(user_id=self.value())
+        return queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin):
-    list_display = ("timestamp", "operation", "table_name", "record_id", "user_id", "ip_address")
-    list_filter = ("operation", TableFilter)
-    # Exact matches on the indexed columns (get_search_results): never a scan of changed_fields.
+    list_display = (
+        "timestamp",
+        "operation",
+        "record",
+        "actor",
+        "summary",
+        "request",
+    )
+    list_display_links = ("timestamp",)
+    list_filter = ("operation", TableFilter, ActorFilter)
+    # Exact matches on indexed columns (get_search_results): never a scan of changed_fields.
     search_fields = ("record_id", "user_id")
-    search_help_text = "Exact record id or user id."
+    search_help_text = "Exact record id, user id, username or request id."
     date_hierarchy = "timestamp"
     ordering = ("-timestamp", "-id")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     fields = (
+        "changes",
+        "summary",
         "timestamp",
         "operation",
         "table_name",
-        "record_id",
-        "user_id",
+        "record",
+        "actor",
         "ip_address",
         "user_agent",
-        "request_id",
-        "changes",
+        "request",
     )
     readonly_fields = fields
+
+    class Media:
+        css = {"all": ["audit/admin.css"]}
+
+    def get_queryset(self, request):
+        """Records with their actor's username and whether their row still exists, each a
+        primary-key probe per record of the page, in the page's one query."""
+        users = get_user_model().objects.filter(pk=Cast(OuterRef("user_id"), BigIntegerField()))
+        exists = [
+            When(
+                table_name=table,
+                record_id__regex=NUMERIC_ID,
+                then=Exists(
+                    model.objects.filter(pk=Cast(OuterRef("record_id"), BigIntegerField()))
+                ),
+            )
+            for table, model in audited_models().items()
+        ]
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                actor_username=Case(
+                    When(user_id__regex=NUMERIC_ID, then=Subquery(users.values("username")[:1]))
+                ),
+                record_exists=Case(*exists, default=Value(False), output_field=BooleanField()),
+            )
+        )
 
     def has_add_permission(self, request):
         return False
@@ -91,7 +222,52 @@ class AuditLogAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(Q(record_id=term) | Q(user_id=term)), False
+        user_ids = [
+            str(pk)
+            for pk in get_user_model().objects.filter(username=term).values_list("pk", flat=True)
+        ]
+        return queryset.filter(
+            Q(record_id=term) | Q(user_id=term) | Q(user_id__in=user_ids) | Q(request_id=term)
+        ), False
+
+    @admin.display(description="Record", ordering="record_id")
+    def record(self, obj):
+        label = f"{obj.table_name} #{obj.record_id}"
+        model = audited_models().get(obj.table_name)
+        if model is None or not obj.record_exists:
+            return label
+        try:
+            url = reverse(
+                f"admin:{model._meta.app_label}_{model._meta.model_name}_change",
+                args=[obj.record_id],
+            )
+        except NoReverseMatch:
+            return label
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    @admin.display(description="Actor", ordering="user_id")
+    def actor(self, obj):
+        if obj.actor_username:
+            return obj.actor_username
+        if obj.user_id and obj.user_id.isdigit():
+            return f"user #{obj.user_id} (deleted)"
+        return obj.user_id or "-"
+
+    @admin.display(description="Change")
+    def summary(self, obj):
+        return change_summary(obj)
+
+    @admin.display(description="Request", ordering="request_id")
+    def request(self, obj):
+        if not obj.request_id:
+            return "-"
+        url = reverse("admin:audit_auditlog_changelist")
+        return format_html(
+            '<a href="{}?{}" title="Every record of this request">{}</a>',
+            url,
+            urlencode({"request_id": obj.request_id}),
+            obj.request_id[:8],
+        )
 
     @admin.display(description="Changed fields")
     def changes(self, obj):

@@ -36,6 +36,12 @@ class AuditLog(models.Model):
             ),
             models.Index(fields=["user_id", "timestamp"], name="idx_audit_logs_user"),
             models.Index(fields=["timestamp"], name="idx_audit_logs_timestamp"),
+            # The admin lists every record of one request.
+            models.Index(
+                fields=["request_id"],
+                name="idx_audit_logs_request",
+                condition=~models.Q(request_id=""),
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -6,7 +6,7 @@ import time
 
 from django.core.cache import caches
 from django.db import connections
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
@@ -81,7 +81,7 @@ def check_cache(alias="default"):
 @require_safe
 def live(request):
     """The process is up and serving; touches nothing else."""
-    return JsonResponse({"status": "ok"})
+    return _answer(request, {"status": "ok"})
 
 
 @never_cache
@@ -102,4 +102,12 @@ def ready(request):
             "cache": "ok" if cache_ok else "unreachable",
         },
     }
-    return JsonResponse(body, status=200 if database_ok else 503)
+    return _answer(request, body, status=200 if database_ok else 503)
+
+
+def _answer(request, body, status=200):
+    """The JSON body, or for HEAD the same status and headers without one: WSGI servers such as
+    gunicorn do not strip a HEAD response's body, and log each one they are handed."""
+    if request.method == "HEAD":
+        return HttpResponse(status=status, content_type="application/json")
+    return JsonResponse(body, status=status)

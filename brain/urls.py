@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from events.dashboard import dashboard_view
+
 from . import health
 from .api.views import CurrentUserView, ObtainTokenView
 
@@ -18,10 +20,21 @@ api_patterns = [
     path("", include("audit.urls")),
 ]
 
+admin.site.site_header = "Brain operator console"
+admin.site.site_title = "Brain"
+# The admin's "View site": Brain has no public site, its API reference is what there is to see.
+admin.site.site_url = "/api/docs"
+
 urlpatterns = [
     path("api/", include(api_patterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    # Before the admin's own patterns, whose catch-all would answer it with a 404.
+    path(
+        "admin/events/dashboard/",
+        admin.site.admin_view(dashboard_view),
+        name="events-dashboard",
+    ),
     path("admin/", admin.site.urls),
 ]
 

@@ -1,20 +1,15 @@
-import json
-
-from django import forms
 from django.contrib import admin
 from django.db import connection
-from django.db.models import JSONField
 
 from audit.admin import AuditTrailLinkMixin
-from brain import forms as brain_forms
+from brain import admin_display
 from brain.api.pagination import EstimatedCountPaginator
 
 from .models import SystemEvent
-from .services import event_create, event_delete, event_update
+from .services import event_delete
 
 # A free-text column can hold many values; the sidebar lists the first ones alphabetically.
 FILTER_CHOICES_LIMIT = 200
-CREATE_FIELDS = ["event_type", "severity", "message", "details", "source", "timestamp"]
 
 
 class DistinctValuesFilter(admin.SimpleListFilter):
@@ -56,43 +51,53 @@ class SourceFilter(DistinctValuesFilter):
     parameter_name = column = "source"
 
 
-class PrettyJSONFormField(brain_forms.JSONField):
-    """Shows JSON indented, keys sorted."""
-
-    def prepare_value(self, value):
-        if isinstance(value, forms.fields.InvalidJSONInput):
-            return value
-        return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
-
-
 @admin.register(SystemEvent)
 class SystemEventAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
-    """Events admin, fast on millions of rows: estimated counts, no full COUNT for the result
-    total, sidebar filters by index probes. Writes go through events.services."""
+    """Events are a log: read-only here (no add, no change), deletable with the permission,
+    through events.services. Fast on millions of rows: estimated counts, no full COUNT for the
+    result total, sidebar filters by index probes."""
 
-    list_display = ["id", "timestamp", "event_type", "severity", "source", "short_message"]
+    list_display = ["id", "timestamp", "event_type", "severity_badge", "source", "short_message"]
+    list_display_links = ["id", "timestamp"]
     list_filter = ["severity", EventTypeFilter, SourceFilter]
     search_fields = ["message"]
     date_hierarchy = "timestamp"
-    readonly_fields = ["created_at"]
-    fields = ["event_type", "severity", "message", "details", "source", "timestamp", "created_at"]
-    formfield_overrides = {JSONField: {"form_class": PrettyJSONFormField}}
+    fields = [
+        "id",
+        "timestamp",
+        "event_type",
+        "severity_badge",
+        "source",
+        "message_text",
+        "details_text",
+        "created_at",
+    ]
+    readonly_fields = fields
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     list_per_page = 50
+
+    @admin.display(description="severity", ordering="severity")
+    def severity_badge(self, event):
+        return admin_display.badge(event.severity, admin_display.SEVERITY_COLOURS)
 
     @admin.display(description="message")
     def short_message(self, event):
         return event.message if len(event.message) <= 80 else event.message[:79] + "…"
 
-    def save_model(self, request, obj, form, change):
-        if change:
-            data = {name: form.cleaned_data[name] for name in form.changed_data}
-            event_update(event=obj, data=data)
-            return
-        created = event_create(**{name: form.cleaned_data[name] for name in CREATE_FIELDS})
-        # The admin goes on with the instance it built (log entry, redirect): give it the row.
-        obj.pk, obj.created_at, obj._state = created.pk, created.created_at, created._state
+    @admin.display(description="message")
+    def message_text(self, event):
+        return admin_display.preformatted(event.message)
+
+    @admin.display(description="details")
+    def details_text(self, event):
+        return admin_display.preformatted_json(event.details)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
     def delete_model(self, request, obj):
         event_delete(event=obj)

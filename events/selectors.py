@@ -11,6 +11,8 @@ from .models import Severity, SystemEvent
 TOP_TYPES = 100
 TOP_SOURCES = 10
 HOURS = 24
+DAYS = 30
+LATEST_PER_SEVERITY = 10
 
 
 def event_list():
@@ -76,3 +78,43 @@ def event_stats(*, queryset=None, now=None):
         "last_event_at": summary["last_event_at"],
         "last_24h": [{"hour": hour, "count": per_hour.get(hour, 0)} for hour in hours],
     }
+
+
+def event_series(*, now=None):
+    """Counts by severity per hour over the last HOURS hours and per day over the last DAYS days
+    (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day), from one
+    aggregate query over the days' range grouped by hour and severity: the daily counts are sums
+    of the hourly ones. Each bucket is `{"start": datetime, "counts": {severity: n}}`."""
+    now = now or timezone.now()
+    hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    day_end = hour_end.replace(hour=0) + timedelta(days=1)
+    day_start = day_end - timedelta(days=DAYS)
+    rows = (
+        SystemEvent.objects.order_by()
+        .filter(timestamp__gte=day_start, timestamp__lt=day_end)
+        .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
+        .values_list("hour", "severity")
+        .annotate(count=Count("*"))
+    )
+    hours = [hour_end - timedelta(hours=HOURS - offset) for offset in range(HOURS)]
+    days = [day_start + timedelta(days=offset) for offset in range(DAYS)]
+    per_hour = {hour: dict.fromkeys(Severity.values, 0) for hour in hours}
+    per_day = {day: dict.fromkeys(Severity.values, 0) for day in days}
+    for hour, severity, count in rows:
+        if hour in per_hour:
+            per_hour[hour][severity] += count
+        per_day[hour.replace(hour=0)][severity] += count
+    return {
+        "per_hour": [{"start": hour, "counts": per_hour[hour]} for hour in hours],
+        "per_day": [{"start": day, "counts": per_day[day]} for day in days],
+    }
+
+
+def latest_events_of_severities(*, severities, limit=LATEST_PER_SEVERITY):
+    """The newest `limit` events among these severities, newest first: one backward scan of
+    idx_system_events_sev_ts per severity, each stopping after `limit` rows, merged here (one
+    scan for an IN list would read every matching row before sorting)."""
+    events = []
+    for severity in severities:
+        events.extend(events_by_severity(severities=[severity])[:limit])
+    return sorted(events, key=lambda event: (event.timestamp, event.id), reverse=True)[:limit]

@@ -4,7 +4,7 @@ and the link target for an audited object's trail."""
 import pytest
 from django.urls import reverse
 
-from audit.admin import AuditTrailLinkMixin, audit_trail_url
+from audit.admin import AuditTrailLinkMixin, audit_trail_url, change_summary
 from audit.models import AuditLog
 from events.models import SystemEvent
 
@@ -95,3 +95,140 @@ def test_trail_link_mixin_renders_a_link():
 
     href = audit_trail_url(event).replace("&", "&amp;")
     assert link == f'<a href="{href}">Changes to this record</a>'
+
+
+def test_list_shows_actor_record_link_summary_and_request(superuser_client, django_user_model):
+    actor = django_user_model.objects.create_user("ops-anna", password="anna-password-1")
+    event = SystemEventFactory(severity="info", message="short")
+    gone = SystemEventFactory()
+    AuditLog.objects.create(
+        user_id=str(actor.pk),
+        operation="UPDATE",
+        table_name="system_events",
+        record_id=str(event.pk),
+        changed_fields={
+            "severity": {"old": "info", "new": "error"},
+            "message": {"old": "short", "new": "x" * 40},
+        },
+        request_id="a" * 32,
+    )
+    AuditLog.objects.create(
+        user_id="system:seed",
+        operation="DELETE",
+        table_name="system_events",
+        record_id=str(gone.pk),
+        changed_fields={"severity": "info", "message": "m"},
+    )
+    SystemEvent.objects.filter(pk=gone.pk).delete()
+
+    page = superuser_client.get(CHANGELIST).content.decode()
+
+    event_url = f"/admin/events/systemevent/{event.pk}/change/"
+    assert f'<a href="{event_url}">system_events #{event.pk}</a>' in page
+    assert f"system_events #{gone.pk}</td>" in page  # gone: no link
+    assert f'href="/admin/events/systemevent/{gone.pk}/change/"' not in page
+    assert '<td class="field-actor">ops-anna</td>' in page
+    assert '<td class="field-actor">system:seed</td>' in page
+    assert "message changed; severity: info → error" in page
+    assert "deleted (2 fields)" in page
+    assert (
+        f'<a href="{CHANGELIST}?request_id={"a" * 32}" title="Every record of this request">'
+        in (page)
+    )
+
+
+def test_list_costs_the_same_queries_however_many_records(
+    superuser_client, django_user_model, django_assert_max_num_queries
+):
+    actor = django_user_model.objects.create_user("ops-anna", password="anna-password-1")
+
+    def add_records(count):
+        for _ in range(count):
+            AuditLog.objects.create(
+                user_id=str(actor.pk),
+                operation="CREATE",
+                table_name="system_events",
+                record_id=str(SystemEventFactory().pk),
+            )
+
+    add_records(2)
+    with django_assert_max_num_queries(20) as few:
+        superuser_client.get(CHANGELIST)
+    add_records(10)
+
+    with django_assert_max_num_queries(len(few)):
+        superuser_client.get(CHANGELIST)
+
+
+def test_actor_is_searchable_and_filterable_by_username(superuser_client, django_user_model):
+    anna = django_user_model.objects.create_user("ops-anna", password="anna-password-1")
+    for user_id in [str(anna.pk), "system:seed"]:
+        AuditLog.objects.create(
+            user_id=user_id, operation="CREATE", table_name="projects", record_id="1"
+        )
+
+    searched = superuser_client.get(CHANGELIST, {"q": "ops-anna"})
+    filtered = superuser_client.get(CHANGELIST, {"user_id": str(anna.pk)})
+
+    assert [log.user_id for log in searched.context["cl"].result_list] == [str(anna.pk)]
+    assert [log.user_id for log in filtered.context["cl"].result_list] == [str(anna.pk)]
+    assert f'href="?user_id={anna.pk}"' in filtered.content.decode()
+    assert ">ops-anna</a>" in filtered.content.decode()
+
+
+def test_request_link_lists_every_record_of_the_request(superuser_client):
+    for record_id, request_id in [("1", "r" * 32), ("2", "r" * 32), ("3", "s" * 32)]:
+        AuditLog.objects.create(
+            operation="CREATE", table_name="projects", record_id=record_id, request_id=request_id
+        )
+
+    page = superuser_client.get(CHANGELIST, {"request_id": "r" * 32})
+
+    assert page.status_code == 200
+    assert sorted(log.record_id for log in page.context["cl"].result_list) == ["1", "2"]
+
+
+def test_history_button_opens_the_objects_audit_trail(admin_client):
+    event = SystemEventFactory()
+
+    page = admin_client.get(f"/admin/events/systemevent/{event.pk}/change/").content.decode()
+    history = admin_client.get(f"/admin/events/systemevent/{event.pk}/history/")
+    missing = admin_client.get("/admin/events/systemevent/999999/history/")
+
+    assert f'href="/admin/events/systemevent/{event.pk}/history/"' in page
+    assert history.status_code == 302
+    assert history["Location"] == audit_trail_url(event)
+    assert missing.status_code == 404
+
+
+def test_entry_page_shows_the_diff_table_first(superuser_client, update_log):
+    page = superuser_client.get(f"{CHANGELIST}{update_log.pk}/change/").content.decode()
+
+    fieldset = page[page.index("<fieldset") :]
+    assert (
+        fieldset.index("Changed fields") < fieldset.index("Change:") < fieldset.index("Timestamp")
+    )
+    assert '<div class="readonly">message: &lt;old&gt; → new</div>' in fieldset
+
+
+@pytest.mark.parametrize(
+    ("operation", "changed_fields", "summary"),
+    [
+        ("UPDATE", {"severity": {"old": "info", "new": "error"}}, "severity: info → error"),
+        ("UPDATE", {"source": {"old": None, "new": "ci"}}, "source: ∅ → ci"),
+        ("UPDATE", {"claimed_by": {"old": "w1", "new": ""}}, 'claimed_by: w1 → ""'),
+        ("UPDATE", {"password": {"old": "[redacted]", "new": "[redacted]"}}, "password changed"),
+        ("UPDATE", {"details": {"old": {"a": 1}, "new": {"a": 2}}}, "details changed"),
+        (
+            "UPDATE",
+            {f"field_{n}": {"old": "a" * 10, "new": "b" * 10} for n in range(6)},
+            "; ".join(f"field_{n}: {'a' * 10} → {'b' * 10}" for n in range(3)) + "; 3 more changed",
+        ),
+        ("CREATE", {"name": "n", "user_id": 1}, "created (2 fields)"),
+        ("DELETE", {"name": "n"}, "deleted (1 fields)"),
+    ],
+)
+def test_change_summary(operation, changed_fields, summary):
+    record = AuditLog(operation=operation, changed_fields=changed_fields)
+
+    assert change_summary(record) == summary

@@ -19,11 +19,16 @@ env = environ.Env()
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# The key `make run` generates: project commands run from the clone without exporting it.
+SECRET_KEY_FILE = Path(env.str("SECRET_KEY_FILE", default=str(VAR_DIR / "secret-key")))
+if not SECRET_KEY and SECRET_KEY_FILE.is_file():
+    SECRET_KEY = SECRET_KEY_FILE.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
             "SECRET_KEY is required when DEBUG is off: set the SECRET_KEY environment variable "
-            "(`make run` generates one under var/), or set DEBUG=1 for local development."
+            f"or write one to {SECRET_KEY_FILE} (`make run` generates it), or set DEBUG=1 for "
+            "local development."
         )
     SECRET_KEY = "insecure-development-key-used-only-with-DEBUG"
 if SECRET_KEY == "change-me":
@@ -185,6 +190,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The admin shows times to the second, ISO-like (brain/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["brain.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))

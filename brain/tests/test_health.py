@@ -26,6 +26,14 @@ def test_probes_answer_head_and_a_trailing_slash(anon_client, path):
     assert anon_client.post(path).status_code == 405
 
 
+@pytest.mark.parametrize("view", [health.live, health.ready])
+def test_head_response_has_no_body_before_any_server_strips_it(rf, view):
+    response = view(rf.head("/health/live"))
+
+    assert (response.status_code, response.content) == (200, b"")
+    assert response["Content-Type"] == "application/json"
+
+
 def test_ready_reports_each_part(anon_client):
     response = anon_client.get("/health/ready")
 

@@ -25,3 +25,18 @@ def test_docs_reference_no_external_host(anon_client, path):
     assert urls, "the page loads its assets"
     assert all(not re.match(r"^(https?:)?//", url) for url in urls), urls
     assert "cdn" not in html.lower()
+
+
+def test_redoc_page_forbids_images_from_other_hosts(anon_client):
+    # The bundle's sidebar shows a logo from a CDN; the policy keeps the browser from asking.
+    html = anon_client.get("/api/redoc").content.decode()
+
+    assert (
+        '<meta http-equiv="Content-Security-Policy" content="img-src \'self\' data: blob:">' in html
+    )
+
+
+def test_view_site_opens_the_api_reference(admin_client):
+    html = admin_client.get("/admin/").content.decode()
+
+    assert '<a href="/api/docs">View site</a>' in html

@@ -89,11 +89,31 @@ def test_lists_and_integers_are_parsed():
     assert loaded["trusted_proxies"] == 2
 
 
-def test_secret_key_is_required_without_debug():
-    result = load_settings()
+def test_secret_key_is_required_without_debug(tmp_path):
+    result = load_settings(SECRET_KEY_FILE=str(tmp_path / "missing"))
 
     assert result.returncode != 0
     assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_secret_key_is_read_from_the_key_file_when_unset(tmp_path):
+    key_file = tmp_path / "secret-key"
+    key_file.write_text("key-from-the-file\n")
+    probe = "import django; django.setup(); from django.conf import settings; "
+    probe += "print(settings.SECRET_KEY)"
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
+    }
+    env.update(DJANGO_SETTINGS_MODULE="brain.settings.base", SECRET_KEY_FILE=str(key_file))
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "key-from-the-file\n"
 
 
 def test_debug_runs_without_secret_key():

@@ -1,3 +1,4 @@
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -5,7 +6,7 @@ from django.utils.timezone import now
 
 from audit.models import AuditLog
 from scheduling.cron import next_run
-from scheduling.models import Agent, Project, ScheduledTask, TaskStatus
+from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask, TaskStatus
 
 from .factories import (
     AgentFactory,
@@ -54,7 +55,6 @@ def task_form(task, **changes):
         "/admin/scheduling/project/add/",
         "/admin/scheduling/scheduledtask/add/",
         "/admin/scheduling/agent/add/",
-        "/admin/scheduling/executionresult/add/",
         "/admin/scheduling/scheduledtask/?q=noop&status__exact=pending",
         "/admin/scheduling/agent/?q=agent&type=coder",
         "/admin/scheduling/executionresult/?status__exact=success",
@@ -78,7 +78,7 @@ def test_task_list_shows_the_next_run_in_the_tasks_time_zone(admin_client):
 
     response = admin_client.get("/admin/scheduling/scheduledtask/")
 
-    assert "2026-07-01 02:30 CEST" in response.content.decode()
+    assert "2026-07-01 02:30:00 CEST" in response.content.decode()
 
 
 def test_agent_list_shows_the_time_since_last_activity(admin_client):
@@ -203,7 +203,9 @@ def test_admin_refuses_an_unknown_skill(admin_client):
     response = admin_client.post("/admin/scheduling/scheduledtask/add/", task_form(unsaved))
 
     assert response.status_code == 200
-    assert response.context["adminform"].form.errors == {"skill_name": ["Unknown skill 'no.such'."]}
+    assert response.context["adminform"].form.errors == {
+        "skill_name": ["Select a valid choice. no.such is not one of the available choices."]
+    }
     assert not ScheduledTask.objects.exists()
 
 
@@ -264,26 +266,98 @@ def test_admin_project_add_change_and_delete(admin_client):
     assert (task.project_id, Project.objects.exists()) == (None, False)
 
 
-def test_admin_execution_change_recomputes_duration(admin_client):
+def test_executions_are_read_only_and_link_to_their_task(admin_client):
+    execution = ExecutionResultFactory(
+        status="failed", error_text="Traceback (most recent call last):\n  boom"
+    )
+    url = f"/admin/scheduling/executionresult/{execution.pk}/change/"
+
+    html = admin_client.get(url).content.decode()
+    changed = admin_client.post(url, {"task": execution.task_id, "status": "success"})
+    added = admin_client.get("/admin/scheduling/executionresult/add/")
+
+    start = html.index('id="executionresult_form"')
+    form = html[start : html.index("</form>", start)]
+    assert re.findall(r"<(?:input|textarea|select)\b[^>]*>", form) == [
+        re.search(r'<input type="hidden" name="csrfmiddlewaretoken"[^>]*>', form).group()
+    ]
+    assert f'href="/admin/scheduling/scheduledtask/{execution.task_id}/change/"' in html
+    assert ">Traceback (most recent call last):\n  boom</pre>" in html
+    assert '<strong class="badge badge-failed" style="color: #ba2121">failed</strong>' in html
+    assert (changed.status_code, added.status_code) == (403, 403)
+    execution.refresh_from_db()
+    assert execution.status == "failed"
+
+
+def test_admin_deletes_an_execution_through_the_service(admin_client):
     execution = ExecutionResultFactory()
-    ended = execution.started_at + timedelta(seconds=9)
 
     response = admin_client.post(
-        f"/admin/scheduling/executionresult/{execution.pk}/change/",
-        {
-            "task": execution.task_id,
-            "started_at_0": execution.started_at.strftime("%Y-%m-%d"),
-            "started_at_1": execution.started_at.strftime("%H:%M:%S"),
-            "ended_at_0": ended.strftime("%Y-%m-%d"),
-            "ended_at_1": ended.strftime("%H:%M:%S"),
-            "status": "success",
-            "duration_ms": execution.duration_ms,
-        },
+        f"/admin/scheduling/executionresult/{execution.pk}/delete/", {"post": "yes"}
     )
 
     assert response.status_code == 302
-    execution.refresh_from_db()
-    assert execution.duration_ms == 9000
+    assert not ExecutionResult.objects.exists()
+    assert AuditLog.objects.filter(
+        table_name="execution_results", record_id=str(execution.pk), operation="DELETE"
+    ).exists()
+
+
+def test_task_list_annotates_runs_in_one_query(admin_client, django_assert_max_num_queries):
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    busy = ScheduledTaskFactory(schedule_cron="30 3 * * *")
+    for minute, status in enumerate(["success", "success", "failed", "success"]):
+        ExecutionResultFactory(
+            task=busy,
+            status=status,
+            started_at=start + timedelta(minutes=minute),
+            ended_at=start + timedelta(minutes=minute, seconds=1),
+        )
+    ExecutionResultFactory(
+        task=busy, status=None, started_at=start + timedelta(hours=1), ended_at=None
+    )
+    idle = ScheduledTaskFactory(schedule_cron="*/5 * * * *")
+    ScheduledTaskFactory.create_batch(5)
+
+    response = admin_client.get("/admin/scheduling/scheduledtask/")
+    with django_assert_max_num_queries(12) as few:
+        admin_client.get("/admin/scheduling/scheduledtask/")
+    ScheduledTaskFactory.create_batch(10)
+    with django_assert_max_num_queries(len(few)):  # no query per row
+        admin_client.get("/admin/scheduling/scheduledtask/")
+
+    rows = {task.pk: task for task in response.context["cl"].result_list}
+    assert (rows[busy.pk].run_count, rows[busy.pk].success_rate) == (5, 0.75)
+    assert rows[busy.pk].last_run_at == start + timedelta(hours=1)
+    assert (rows[idle.pk].run_count, rows[idle.pk].success_rate, rows[idle.pk].last_run_at) == (
+        0,
+        None,
+        None,
+    )
+    html = response.content.decode()
+    assert "At 03:30" in html and "Every 5 minutes" in html
+    assert "75%" in html
+    assert '<strong class="badge badge-running" style="color: #417690">running</strong>' in html
+
+
+def test_task_form_offers_the_registered_skills(admin_client):
+    html = admin_client.get("/admin/scheduling/scheduledtask/add/").content.decode()
+
+    select = html[html.index('<select name="skill_name"') :]
+    select = select[: select.index("</select>")]
+    assert '<option value="system.health_check">system.health_check</option>' in select
+    assert '<option value="demo.echo">demo.echo</option>' in select
+
+
+def test_agents_are_listed_by_last_activity(admin_client):
+    AgentFactory(name="never-seen", last_active_at=None)
+    AgentFactory(name="long-ago", last_active_at=now() - timedelta(days=2))
+    AgentFactory(name="just-now", last_active_at=now())
+
+    response = admin_client.get("/admin/scheduling/agent/")
+
+    names = [agent.name for agent in response.context["cl"].result_list]
+    assert names == ["just-now", "long-ago", "never-seen"]
 
 
 def test_change_forms_link_to_the_rows_audit_trail(admin_client):

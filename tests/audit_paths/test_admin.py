@@ -15,7 +15,6 @@ from scheduling.tests.factories import (
 )
 from tests.audit_paths.support import (
     audit_mark,
-    change,
     change_of,
     client_meta,
     from_request,
@@ -53,9 +52,10 @@ NO_INLINE_ROWS = {
 }
 
 
-def test_admin_event_change_form_records_the_changed_field(
-    admin_session, superuser, django_capture_on_commit_callbacks
+def test_admin_event_change_form_is_refused_and_records_nothing(
+    admin_session, django_capture_on_commit_callbacks
 ):
+    # Events are a log: the admin shows them read-only, so no change reaches the audit trail.
     event = SystemEventFactory(severity="info", details={"ok": True}, source="api-1")
     mark = audit_mark()
 
@@ -65,18 +65,11 @@ def test_admin_event_change_form_records_the_changed_field(
             event_form(event, severity="error"),
             **client_meta("req-admin-event-change"),
         )
-        event.refresh_from_db()
-        unchanged = admin_session.post(
-            f"/admin/events/systemevent/{event.pk}/change/",
-            event_form(event),
-            **client_meta("req-admin-event-noop"),
-        )
 
-    assert [changed.status_code, unchanged.status_code] == [302, 302]
-    assert records_after(mark) == [
-        ("UPDATE", "system_events", str(event.pk), {"severity": change("info", "error")})
-    ]
-    assert origins_after(mark) == [from_request(superuser, "req-admin-event-change")]
+    assert changed.status_code == 403
+    event.refresh_from_db()
+    assert event.severity == "info"
+    assert records_after(mark) == []
 
 
 def test_admin_event_delete_selected_records_one_delete_per_row(

@@ -1,0 +1,142 @@
+"""The events dashboard's response time on --rows events (default 1,000,000): GET
+/admin/events/dashboard/ as a logged-in staff user against gunicorn on loopback, one request at a
+time, with its cached figures warm, and cold (the statistics' generation bumped before each
+request, as any event write does). Target: under 300 ms. Run on demand (`make bench-dashboard`),
+never from the test suite.
+
+    .venv/bin/python bench/dashboard.py [--rows 1000000] [--requests 50] [--cold 5] [--port 8795]
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+
+from events import cache as events_cache  # noqa: E402
+from events.models import SystemEvent  # noqa: E402
+
+TARGET_MS = 300
+PATH = "/admin/events/dashboard/"
+
+
+def ensure_rows(rows):
+    """Loads `rows` seeded events (over the last 30 days) unless the table holds about that
+    many."""
+    if abs(SystemEvent.objects.count() - rows) > rows // 1000:
+        with connection.cursor() as cursor:
+            cursor.execute("TRUNCATE system_events RESTART IDENTITY")
+        call_command("seed_events", count=rows, seed=1, batch_size=50_000)
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE system_events")
+
+
+def session_cookie():
+    """A session cookie of a staff user allowed to view events."""
+    user, _ = get_user_model().objects.get_or_create(
+        username="bench-operator", defaults={"is_staff": True, "is_superuser": True}
+    )
+    client = Client()
+    client.force_login(user)
+    return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+def serve(port):
+    environment = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    environment.setdefault("SECRET_KEY", "benchmark-secret-key")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).parent / "gunicorn"), "--config", "brain/gunicorn.conf.py"],
+        cwd=BASE_DIR,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)
+            return process
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.terminate()
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.2)
+
+
+def timed_get(url, cookie):
+    request = urllib.request.Request(url, headers={"Cookie": cookie})
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=60) as response:
+        body = response.read()
+        status = response.status
+    elapsed = (time.perf_counter() - start) * 1000
+    if status != 200 or b'id="chart-daily"' not in body:
+        raise RuntimeError(f"the dashboard answered {status} without its charts")
+    return elapsed
+
+
+def summary(name, runs):
+    runs = sorted(runs)
+    p95 = runs[min(len(runs) - 1, round(0.95 * (len(runs) - 1)))]
+    verdict = "met" if p95 < TARGET_MS else "NOT met"
+    return (
+        f"| {name} | {len(runs)} | {statistics.median(runs):.1f} | {p95:.1f} | {runs[-1]:.1f} "
+        f"| {verdict} |"
+    )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--cold", type=int, default=5)
+    parser.add_argument("--port", type=int, default=8795)
+    options = parser.parse_args()
+
+    ensure_rows(options.rows)
+    cookie = session_cookie()
+    server = serve(options.port)
+    try:
+        url = f"http://127.0.0.1:{options.port}{PATH}"
+        timed_get(url, cookie)  # fills the caches
+        warm = [timed_get(url, cookie) for _ in range(options.requests)]
+        cold = []
+        for _ in range(options.cold):
+            # Outside a transaction it runs at once: the next request recomputes the figures.
+            events_cache.invalidate_after_commit()
+            cold.append(timed_get(url, cookie))
+    finally:
+        server.terminate()
+        server.wait()
+    print(f"GET {PATH} on {SystemEvent.objects.count():,} events, target p95 < {TARGET_MS} ms")
+    print("| cache | requests | p50 ms | p95 ms | max ms | target |")
+    print("|---|---|---|---|---|---|")
+    print(summary("warm (statistics cached)", warm))
+    print(summary("cold (statistics recomputed)", cold))
+
+
+if __name__ == "__main__":
+    main()

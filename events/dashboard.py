@@ -1,0 +1,158 @@
+"""The operator's events dashboard in the admin: stacked bar charts drawn as SVG on the server,
+facets linking to the filtered changelist, the latest errors and criticals, and totals.
+
+Its figures come from the cached statistics that `/api/events/stats` serves (the same entry,
+computed the same way on a miss) and from a cached per-hour series under the statistics'
+generation, so a write invalidates both at once and a page view runs no scan of the table.
+"""
+
+import json
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import QueryDict
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+
+from brain import admin_display
+from brain.api.renderers import JSONRenderer
+
+from . import cache
+from .filters import filter_for_stats
+from .models import Severity
+from .selectors import event_series, event_stats, latest_events_of_severities
+from .serializers import EventStatsSerializer
+
+# The stacking order, bottom first, and each severity's colour (as in the changelist).
+SEVERITY_COLOURS = {severity: admin_display.SEVERITY_COLOURS[severity] for severity in Severity}
+CHART_WIDTH = 720
+CHART_HEIGHT = 160
+BAR_GAP = 2
+SERIES_VARIANT = cache.stats_variant([("series", "severity per hour and day")])
+
+
+def statistics():
+    """The unfiltered statistics, exactly as `/api/events/stats` answers them: its cache entry,
+    or computed and cached as that endpoint would on a miss."""
+    queryset, filters = filter_for_stats(QueryDict())
+
+    def compute():
+        return JSONRenderer().render(EventStatsSerializer(event_stats(queryset=queryset)).data)
+
+    return json.loads(cache.stats_body(cache.stats_variant(filters), compute))
+
+
+def series():
+    """The per-hour and per-day counts by severity (selectors.event_series), cached with the
+    statistics' TTL and generation."""
+
+    def compute():
+        return json.dumps(event_series(), cls=DjangoJSONEncoder).encode()
+
+    data = json.loads(cache.stats_body(SERIES_VARIANT, compute))
+    for buckets in data.values():
+        for bucket in buckets:
+            bucket["start"] = parse_datetime(bucket["start"])
+    return data
+
+
+def changelist_url(**filters):
+    """The events changelist filtered by these query parameters."""
+    url = reverse("admin:events_systemevent_changelist")
+    return f"{url}?{urlencode(filters)}" if filters else url
+
+
+def chart(buckets, *, step, label_format, label_every):
+    """SVG geometry of a stacked bar chart: one bar per bucket, one segment per severity with a
+    count, each segment linking to the changelist of its severity and time span."""
+    width = CHART_WIDTH / len(buckets)
+    tallest = max((sum(bucket["counts"].values()) for bucket in buckets), default=0) or 1
+    bars = []
+    for index, bucket in enumerate(buckets):
+        start, end = bucket["start"], bucket["start"] + step
+        total = sum(bucket["counts"].values())
+        segments, bottom = [], CHART_HEIGHT
+        for severity, colour in SEVERITY_COLOURS.items():
+            count = bucket["counts"].get(severity, 0)
+            if not count:
+                continue
+            height = max(count / tallest * CHART_HEIGHT, 1)
+            bottom -= height
+            segments.append(
+                {
+                    "severity": severity,
+                    "count": count,
+                    "colour": colour,
+                    "y": round(bottom, 2),
+                    "height": round(height, 2),
+                    "url": changelist_url(
+                        severity__exact=severity,
+                        timestamp__gte=start.isoformat(),
+                        timestamp__lt=end.isoformat(),
+                    ),
+                }
+            )
+        bars.append(
+            {
+                "x": round(index * width + BAR_GAP / 2, 2),
+                "width": round(width - BAR_GAP, 2),
+                "start": start,
+                "total": total,
+                "segments": segments,
+                "label": start.strftime(label_format) if index % label_every == 0 else "",
+                "label_x": round(index * width + width / 2, 2),
+            }
+        )
+    return {"bars": bars, "tallest": tallest, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+
+
+def _counted(rows, name):
+    return [
+        {"value": row[name], "count": row["count"], "url": changelist_url(**{name: row[name]})}
+        for row in rows
+    ]
+
+
+def _timestamp(text):
+    return parse_datetime(text) if text else None
+
+
+def dashboard_view(request):
+    """The dashboard page; staff with the permission to view events (admin_view checks staff)."""
+    if not request.user.has_perm("events.view_systemevent"):
+        raise PermissionDenied
+    stats = statistics()
+    data = series()
+    latest = latest_events_of_severities(severities=[Severity.CRITICAL, Severity.ERROR])
+    context = {
+        **admin.site.each_context(request),
+        "title": "Events dashboard",
+        "stats": stats,
+        "first_event_at": _timestamp(stats["first_event_at"]),
+        "last_event_at": _timestamp(stats["last_event_at"]),
+        "severities": [
+            {
+                "name": severity,
+                "count": stats["by_severity"][severity],
+                "colour": colour,
+                "url": changelist_url(severity__exact=severity),
+            }
+            for severity, colour in SEVERITY_COLOURS.items()
+        ],
+        "hourly": chart(
+            data["per_hour"], step=timedelta(hours=1), label_format="%H:00", label_every=3
+        ),
+        "daily": chart(
+            data["per_day"], step=timedelta(days=1), label_format="%m-%d", label_every=5
+        ),
+        "top_types": _counted(stats["by_type"][:10], "event_type"),
+        "top_sources": _counted(stats["top_sources"], "source"),
+        "latest": latest,
+        "changelist_url": changelist_url(),
+        "colours": SEVERITY_COLOURS,
+    }
+    return TemplateResponse(request, "admin/events/dashboard.html", context)

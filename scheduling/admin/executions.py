@@ -1,0 +1,76 @@
+"""Execution results in the admin: a read-only log."""
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from audit.admin import AuditTrailLinkMixin
+from brain import admin_display
+
+from .. import services
+from ..models import ExecutionResult
+
+
+@admin.register(ExecutionResult)
+class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
+    """Execution results are a log the scheduler writes: read-only here (no add, no change),
+    deletable with the permission, through the service."""
+
+    list_display = [
+        "id",
+        "task_link",
+        "status_badge",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "worker",
+    ]
+    list_display_links = ["id"]
+    list_filter = ["status", "task__skill_name"]
+    search_fields = ["task__skill_name", "worker", "error_text"]
+    date_hierarchy = "started_at"
+    list_select_related = ["task"]
+    ordering = ["-started_at", "-id"]
+    fields = [
+        "task_link",
+        "status_badge",
+        "scheduled_for",
+        "started_at",
+        "ended_at",
+        "duration_ms",
+        "worker",
+        "output",
+        "error",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Task", ordering="task")
+    def task_link(self, execution):
+        url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
+        return format_html('<a href="{}">{}</a>', url, execution.task)
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, execution):
+        return admin_display.badge(execution.status or "running", admin_display.STATUS_COLOURS)
+
+    @admin.display(description="Output")
+    def output(self, execution):
+        return admin_display.preformatted(execution.output_text)
+
+    @admin.display(description="Error")
+    def error(self, execution):
+        return admin_display.preformatted(execution.error_text)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def delete_model(self, request, obj):
+        services.execution_delete(execution=obj)
+
+    def delete_queryset(self, request, queryset):
+        for execution in queryset:
+            services.execution_delete(execution=execution)

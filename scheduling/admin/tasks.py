@@ -1,0 +1,250 @@
+"""Scheduled tasks in the admin: their runs annotated in the list's one query, the skill a
+choice from the registry, the cron in words, and the scheduler's actions."""
+
+from zoneinfo import ZoneInfo
+
+from cron_descriptor import FormatException, MissingFieldException, Options, get_description
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
+from django.db.models.functions import Cast, NullIf
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from brain import admin_display
+
+from .. import services
+from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
+from ..skills import all_skills
+from .base import ServiceAdmin
+
+INLINE_EXECUTIONS = 20
+
+
+class ExecutionResultInline(admin.TabularInline):
+    """The latest executions of a task, read-only (the scheduler writes them)."""
+
+    model = ExecutionResult
+    fields = ["started_at", "ended_at", "status", "duration_ms", "worker", "error_text"]
+    readonly_fields = fields
+    ordering = ["-started_at", "-id"]
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    verbose_name_plural = f"Latest {INLINE_EXECUTIONS} executions"
+
+    def get_queryset(self, request):
+        # Inline formsets cannot take a sliced queryset: keep the rows among their task's latest.
+        latest_of_same_task = ExecutionResult.objects.filter(task=OuterRef("task")).order_by(
+            "-started_at", "-id"
+        )
+        return (
+            super()
+            .get_queryset(request)
+            .filter(pk__in=Subquery(latest_of_same_task.values("pk")[:INLINE_EXECUTIONS]))
+        )
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+def describe_cron(expression):
+    """The cron in words ("At 03:30, only on Sunday"), by cron-descriptor; "" when it cannot."""
+    options = Options()
+    options.use_24hour_time_format = True
+    try:
+        return get_description(expression, options=options)
+    except (FormatException, MissingFieldException, ValueError, IndexError):
+        return ""
+
+
+class ScheduledTaskAdminForm(forms.ModelForm):
+    skill_name = forms.ChoiceField(label="Skill", choices=())
+
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "skill_name",
+            "schedule_cron",
+            "timezone",
+            "next_run_at",
+            "params_json",
+            "timeout_seconds",
+            "user",
+            "project",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Read at form time: skills register as their modules are imported.
+        choices = [(skill.name, skill.name) for skill in all_skills()]
+        current = self.initial.get("skill_name")
+        if current and current not in dict(choices):
+            # A task whose skill is gone keeps showing it; saving it again is refused.
+            choices.append((current, f"{current} (not registered)"))
+        self.fields["skill_name"].choices = [("", "---------"), *choices]
+
+
+@admin.register(ScheduledTask)
+class ScheduledTaskAdmin(ServiceAdmin):
+    form = ScheduledTaskAdminForm
+    list_display = [
+        "id",
+        "skill_name",
+        "schedule",
+        "next_run_local",
+        "status_badge",
+        "last_run_at",
+        "last_status_badge",
+        "run_count",
+        "success_rate_shown",
+        "project",
+        "user",
+    ]
+    list_filter = ["status", "skill_name", "timezone"]
+    search_fields = ["skill_name", "project__name", "user__username"]
+    date_hierarchy = "next_run_at"
+    list_select_related = ["project", "user"]
+    # The status and lease are the scheduler's (and the run, disable and enable services').
+    readonly_fields = [
+        "cron_description",
+        "next_run_local",
+        "status",
+        "claimed_by",
+        "lease_expires_at",
+        "created_at",
+        "updated_at",
+        "all_executions",
+    ]
+    fields = [
+        "skill_name",
+        "schedule_cron",
+        "cron_description",
+        "timezone",
+        "next_run_at",
+        "next_run_local",
+        "params_json",
+        "status",
+        "timeout_seconds",
+        "user",
+        "project",
+        "claimed_by",
+        "lease_expires_at",
+        "created_at",
+        "updated_at",
+        "all_executions",
+    ]
+    inlines = [ExecutionResultInline]
+    fixed_after_creation = ["user"]
+    actions = ["run_now", "disable", "enable"]
+
+    def get_queryset(self, request):
+        """Tasks with their last run, its status, their run count and success rate, annotated
+        in the one query of the page (no query per row)."""
+        latest = ExecutionResult.objects.filter(task=OuterRef("pk")).order_by("-started_at", "-id")
+        finished = Count("executions", filter=Q(executions__ended_at__isnull=False))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                last_run_at=Subquery(latest.values("started_at")[:1]),
+                last_status=Subquery(latest.values("status")[:1]),
+                run_count=Count("executions"),
+                success_rate=Cast(
+                    Count("executions", filter=Q(executions__status=ExecutionStatus.SUCCESS)),
+                    FloatField(),
+                )
+                / Cast(NullIf(finished, 0), FloatField()),
+            )
+        )
+
+    @admin.display(description="Cron")
+    def cron_description(self, task):
+        return describe_cron(task.schedule_cron) or "-"
+
+    @admin.display(description="Schedule", ordering="schedule_cron")
+    def schedule(self, task):
+        return format_html(
+            "<code>{}</code><br><small>{}</small>",
+            task.schedule_cron,
+            describe_cron(task.schedule_cron),
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, task):
+        return admin_display.badge(task.status, admin_display.STATUS_COLOURS)
+
+    @admin.display(description="Last run", ordering=F("last_run_at").desc(nulls_last=True))
+    def last_run_at(self, task):
+        return task.last_run_at or "never"
+
+    @admin.display(description="Last status", ordering="last_status")
+    def last_status_badge(self, task):
+        if task.last_run_at is None:
+            return "-"
+        return admin_display.badge(task.last_status or "running", admin_display.STATUS_COLOURS)
+
+    @admin.display(description="Runs", ordering="run_count")
+    def run_count(self, task):
+        return task.run_count
+
+    @admin.display(description="Success", ordering=F("success_rate").desc(nulls_last=True))
+    def success_rate_shown(self, task):
+        return "-" if task.success_rate is None else f"{task.success_rate:.0%}"
+
+    @admin.display(description="Next run (task's time zone)", ordering="next_run_at")
+    def next_run_local(self, task):
+        if task.next_run_at is None:
+            return "-"
+        return task.next_run_at.astimezone(ZoneInfo(task.timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+    @admin.display(description="Executions")
+    def all_executions(self, task):
+        url = reverse("admin:scheduling_executionresult_changelist")
+        return format_html('<a href="{}?task__id__exact={}">All executions</a>', url, task.pk)
+
+    def _apply(self, request, queryset, action, done):
+        """Calls the scheduler's service `action(task)` on each selected task (each in its own
+        transaction, audited as the admin user) and reports what was done and what the task's
+        state refused."""
+        changed = 0
+        for task in queryset.order_by("pk"):
+            try:
+                action(task)
+            except services.TaskStateError as error:
+                self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{changed} task(s) {done}.", messages.SUCCESS)
+
+    @admin.action(description="Run now", permissions=["change"])
+    def run_now(self, request, queryset):
+        moment = timezone.now()
+        self._apply(
+            request, queryset, lambda task: services.task_run_now(task=task, now=moment), "queued"
+        )
+
+    @admin.action(description="Disable", permissions=["change"])
+    def disable(self, request, queryset):
+        self._apply(request, queryset, lambda task: services.task_disable(task=task), "disabled")
+
+    @admin.action(description="Enable", permissions=["change"])
+    def enable(self, request, queryset):
+        moment = timezone.now()
+        self._apply(
+            request, queryset, lambda task: services.task_enable(task=task, now=moment), "enabled"
+        )
+
+    def create(self, form):
+        return services.task_create(**form.cleaned_data)
+
+    def update(self, instance, changes):
+        return services.task_update(task=instance, data=changes)
+
+    def delete(self, instance):
+        services.task_delete(task=instance)

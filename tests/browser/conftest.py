@@ -1,0 +1,112 @@
+"""Browser tests: Playwright for Python driving the system's Chromium (Debian's `chromium`
+package; Playwright's own browser download is never used) against pytest-django's live server.
+
+`make test` leaves this folder out, saying so in one line, when /usr/bin/chromium is missing;
+`.ci/run` installs it first, so CI always runs them.
+"""
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "screenshots"
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# How Chromium reports a request its content security policy refused to send.
+BLOCKED_BY_POLICY = {"csp", "net::ERR_BLOCKED_BY_CSP"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One Chromium for the module's tests.
+
+    Playwright's sync API keeps an event loop running in this thread while it is started, and
+    Django then refuses ORM calls from the thread unless DJANGO_ALLOW_ASYNC_UNSAFE is set, as
+    Django's docs describe for such environments; it is set only while the browser is up."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} not found: install it (apt-get install chromium) or run `make test`, "
+            "which leaves the browser tests out without it."
+        )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            yield chromium
+            chromium.close()
+
+
+class Watched:
+    """A page with everything it asked of another host (the requests the browser's content
+    security policy stopped before they left it are kept apart) and every console error it
+    logged, but those a test declares expected."""
+
+    def __init__(self, page, base_url):
+        self.page = page
+        self.base_url = base_url
+        self.foreign_requests = []
+        self.blocked_requests = []
+        self.console_errors = []
+        self.expected_console_errors = []
+        page.on("request", self._request)
+        page.on("requestfailed", self._request_failed)
+        page.on("console", self._console)
+        page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        page.on("response", self._response)
+
+    def _request(self, request):
+        url = urlparse(request.url)
+        if url.scheme in {"http", "https", "ws", "wss"} and url.hostname not in LOCAL_HOSTS:
+            self.foreign_requests.append(request.url)
+
+    def _request_failed(self, request):
+        if request.url in self.foreign_requests and request.failure in BLOCKED_BY_POLICY:
+            self.foreign_requests.remove(request.url)
+            self.blocked_requests.append(request.url)
+
+    def _response(self, response):
+        if response.status >= 400:
+            self.console_errors.append(f"{response.status} {response.url}")
+
+    def _console(self, message):
+        if message.type == "error" and not any(
+            re.search(pattern, message.text) for pattern in self.expected_console_errors
+        ):
+            self.console_errors.append(f"{self.page.url}: {message.text}")
+
+    def open(self, path):
+        response = self.page.goto(self.base_url + path)
+        assert response.status == 200, (path, response.status)
+        return response
+
+    def screenshot(self, name, *, full_page=True):
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
+
+
+@pytest.fixture
+def watched(browser, live_server):
+    """A fresh browser context's page on the live server; after the test, asserts that no page
+    asked another host for anything and none logged a console error."""
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    context.set_default_timeout(10_000)
+    page = Watched(context.new_page(), live_server.url)
+    yield page
+    context.close()
+    assert page.foreign_requests == []
+    assert page.console_errors == []

@@ -1,0 +1,181 @@
+"""The operator console in a real browser: log in, read the dashboard, follow its links, an
+event's trail and a request's records, run a task and see its execution."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.utils import timezone
+from playwright.sync_api import expect
+from rest_framework.test import APIClient
+
+from events.models import SystemEvent
+from events.services import event_bulk_create
+from scheduling import services as scheduling_services
+from scheduling.models import ExecutionResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PASSWORD = "console-password-1"
+SEVERITIES = ["info", "info", "info", "warning", "error", "critical"]
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", password=PASSWORD)
+
+
+@pytest.fixture
+def events():
+    """Events spread over the last 30 days, every severity, a few types and sources."""
+    now = timezone.now()
+    return event_bulk_create(
+        events=[
+            {
+                "event_type": ["deploy", "health_check", "backup"][index % 3],
+                "severity": SEVERITIES[index % len(SEVERITIES)],
+                "message": f"event {index}",
+                "details": {"index": index, "lines": ["a", "b"]},
+                "source": ["api-1", "worker-2"][index % 2],
+                "timestamp": now - timedelta(hours=index * 3),
+            }
+            for index in range(240)
+        ]
+    )
+
+
+def log_in(watched):
+    watched.open("/admin/login/")
+    watched.page.fill("#id_username", "operator")
+    watched.page.fill("#id_password", PASSWORD)
+    watched.page.click("input[type=submit]")
+    watched.page.wait_for_url("**/admin/")
+
+
+def test_dashboard_event_and_its_audit_trail(watched, operator, events):
+    api = APIClient()
+    api.force_authenticate(operator)
+    created = api.post(
+        "/api/events",
+        {"event_type": "deploy", "severity": "error", "message": "v2 failed", "source": "ci"},
+        format="json",
+    ).json()
+    api.patch(f"/api/events/{created['id']}", {"severity": "critical"}, format="json")
+    log_in(watched)
+    page = watched.page
+
+    # The index links to the dashboard.
+    page.click("#console-links a")
+    page.wait_for_url("**/admin/events/dashboard/")
+    assert page.locator("#chart-hourly g.bar").count() == 24
+    assert page.locator("#chart-daily g.bar").count() == 30
+    stats = page.request.get(watched.base_url + "/api/events/stats").json()
+    assert page.text_content('[data-stat="total"]') == str(stats["total"]) == "241"
+    for severity, count in stats["by_severity"].items():
+        assert page.text_content(f'[data-stat="{severity}"]').strip() == str(count)
+    top_types = page.locator("#top-types a").all_text_contents()
+    assert top_types == [row["event_type"] for row in stats["by_type"]][: len(top_types)]
+    watched.screenshot("dashboard")
+
+    # A bar segment opens the changelist of its severity and hour.
+    segment = page.locator('#chart-hourly rect[data-severity="info"]').last
+    count = int(segment.get_attribute("data-count"))
+    segment.click()
+    page.wait_for_url(re.compile(r".*/admin/events/systemevent/\?.*severity__exact=info.*"))
+    assert page.locator("#result_list tbody tr").count() == count
+    assert set(page.locator("#result_list td.field-severity_badge").all_text_contents()) == {"info"}
+    watched.screenshot("events-filtered")
+
+    # An event's page has no editable field; History opens its audit trail.
+    watched.open(f"/admin/events/systemevent/{created['id']}/change/")
+    form = page.locator("#systemevent_form")
+    assert (
+        form.locator("input:not([type=hidden]), textarea, select, [contenteditable]").count() == 0
+    )
+    assert form.locator("[name=_save], [name=_continue]").count() == 0
+    assert "v2 failed" in form.text_content()
+    watched.screenshot("event")
+    page.click("a.historylink")
+    page.wait_for_url(re.compile(r".*/admin/audit/auditlog/\?table_name=system_events.*"))
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 2
+    assert "severity: error → critical" in rows.first.text_content()
+    assert "operator" in rows.first.locator("td.field-actor").text_content()
+    watched.screenshot("audit-trail")
+
+    # The request id lists every record of that request: here, the update alone.
+    rows.first.locator("td.field-request a").click()
+    page.wait_for_url(re.compile(r".*/admin/audit/auditlog/\?request_id=.*"))
+    assert page.locator("#result_list tbody tr").count() == 1
+    page.locator("#result_list tbody tr th a").first.click()
+    page.wait_for_url(re.compile(r".*/admin/audit/auditlog/\d+/change/.*"))
+    expect(page.locator("fieldset .form-row").first).to_have_class(re.compile("field-changes"))
+    expect(page.locator(".field-changes table")).to_contain_text("critical")
+    assert SystemEvent.objects.get(pk=created["id"]).severity == "critical"
+
+
+def test_run_a_task_now_and_see_its_execution(watched, operator):
+    task = scheduling_services.task_create(
+        user=operator,
+        skill_name="demo.echo",
+        schedule_cron="0 0 1 1 *",
+        params_json={"message": "hello from the console"},
+        next_run_at=timezone.now() + timedelta(days=300),
+    )
+    log_in(watched)
+    page = watched.page
+
+    watched.open("/admin/scheduling/scheduledtask/")
+    row = page.locator("#result_list tbody tr", has_text="demo.echo")
+    assert row.locator("td.field-run_count").text_content() == "0"
+    assert (
+        row.locator("td.field-schedule small").text_content()
+        == "At 00:00, on day 1 of the month, only in January"
+    )
+    row.locator("input.action-select").check()
+    page.select_option("select[name=action]", "run_now")
+    page.click("button[name=index]")
+    assert "1 task(s) queued." in page.locator("ul.messagelist").text_content()
+
+    call_command("run_scheduler", "--once")
+
+    execution = ExecutionResult.objects.get(task=task)
+    watched.open("/admin/scheduling/scheduledtask/?q=demo.echo")
+    row = page.locator("#result_list tbody tr", has_text="demo.echo")
+    assert row.locator("td.field-run_count").text_content() == "1"
+    assert row.locator("td.field-last_status_badge").text_content() == "success"
+    assert row.locator("td.field-success_rate_shown").text_content() == "100%"
+    watched.screenshot("tasks")
+    watched.open(f"/admin/scheduling/executionresult/?task__id__exact={task.pk}")
+    page.locator(f'#result_list a[href*="/executionresult/{execution.pk}/change/"]').click()
+    assert "hello from the console" in page.locator(".field-output pre").text_content()
+    page.locator(".field-task_link a").click()
+    page.wait_for_url(f"**/admin/scheduling/scheduledtask/{task.pk}/change/")
+
+
+def test_swagger_ui_loads_nothing_from_another_host(watched):
+    watched.open("/api/docs")
+    watched.page.wait_for_selector(".swagger-ui .info .title")
+    watched.screenshot("swagger-ui", full_page=False)
+
+
+def test_redoc_loads_nothing_from_another_host(watched):
+    # The bundle's sidebar always shows Redocly's logo from its CDN: the page's policy stops it in
+    # the browser (which says so in the console), and ReDoc drops the image.
+    logo = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+    watched.expected_console_errors.append(
+        rf"^(Refused to load|Loading) the image '{re.escape(logo)}' (because it )?violates the "
+        "following Content Security Policy directive"
+    )
+
+    watched.open("/api/redoc")
+    watched.page.wait_for_selector("h1")
+    for _ in range(50):  # the logo is asked for by an effect that runs after the first render
+        if watched.blocked_requests:
+            break
+        watched.page.wait_for_timeout(100)
+
+    assert watched.blocked_requests == [logo]
+    assert watched.page.locator('img[alt="redocly logo"]').count() == 0
+    watched.screenshot("redoc", full_page=False)
