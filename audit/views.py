@@ -2,6 +2,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 
 from brain.api.pagination import EstimatedCountPagination
+from brain.api.query import NonEmptyQueryParametersMixin
 from brain.api.readahead import ReadAheadMixin
 
 from .filters import AuditLogFilter
@@ -9,7 +10,7 @@ from .selectors import audit_log_list
 from .serializers import AuditLogSerializer
 
 
-class AuditLogViewSet(ReadAheadMixin, viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(NonEmptyQueryParametersMixin, ReadAheadMixin, viewsets.ReadOnlyModelViewSet):
     """`GET /api/audit` and `GET /api/audit/{id}`: staff only, read-only, newest first. The
     list's `count` is exact up to 10,000 matching records and estimated above (audit.pagination)."""
 

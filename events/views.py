@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from brain.api import readahead
 from brain.api.pagination import EstimatedCountPagination
+from brain.api.query import NonEmptyQueryParametersMixin
 from brain.api.renderers import JSONRenderer
 
 from . import cache
@@ -50,7 +51,7 @@ def _json_response(body):
     ),
     destroy=extend_schema(description="Staff only."),
 )
-class EventViewSet(readahead.ReadAheadMixin, viewsets.ModelViewSet):
+class EventViewSet(NonEmptyQueryParametersMixin, readahead.ReadAheadMixin, viewsets.ModelViewSet):
     """System events (seed 000). Any authenticated user reads and creates; staff update and
     delete. One event, a type's list and the stats are answered from Redis when cached, read
     ahead with the token and the rate-limit counter: one Redis round trip."""

@@ -118,8 +118,36 @@ class ExecutionResultInline(admin.TabularInline):
         return False
 
 
+class ScheduledTaskAdminForm(forms.ModelForm):
+    """Any status but running may be chosen: running is the scheduler's, as in the API. A task
+    shown running may be saved with its status left as it is."""
+
+    class Meta:
+        model = ScheduledTask
+        fields = [
+            "skill_name",
+            "schedule_cron",
+            "timezone",
+            "next_run_at",
+            "params_json",
+            "status",
+            "timeout_seconds",
+            "user",
+            "project",
+        ]
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if "status" in self.changed_data and status not in services.TASK_SETTABLE_STATUSES:
+            raise forms.ValidationError(
+                "running is set by the scheduler when it runs the task: use the Run now action."
+            )
+        return status
+
+
 @admin.register(ScheduledTask)
 class ScheduledTaskAdmin(ServiceAdmin):
+    form = ScheduledTaskAdminForm
     list_display = [
         "id",
         "skill_name",
@@ -134,10 +162,9 @@ class ScheduledTaskAdmin(ServiceAdmin):
     search_fields = ["skill_name", "project__name", "user__username"]
     date_hierarchy = "next_run_at"
     list_select_related = ["project", "user"]
-    # The status and lease are the scheduler's (and the run, disable and enable services').
+    # The lease is the scheduler's.
     readonly_fields = [
         "next_run_local",
-        "status",
         "claimed_by",
         "lease_expires_at",
         "created_at",

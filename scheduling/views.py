@@ -9,6 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from brain.api.query import NonEmptyQueryParametersMixin
 from brain.api.readahead import ReadAheadMixin
 
 from . import services
@@ -49,7 +50,7 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
-class _ModelViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class _ModelViewSet(NonEmptyQueryParametersMixin, ReadAheadMixin, viewsets.ModelViewSet):
     lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1  # noqa: RUF003
 
 
@@ -217,7 +218,7 @@ class ExecutionResultViewSet(_ModelViewSet):
         return Response(ExecutionStatsSerializer(stats).data)
 
 
-class SkillListView(ReadAheadMixin, generics.ListAPIView):
+class SkillListView(NonEmptyQueryParametersMixin, ReadAheadMixin, generics.ListAPIView):
     """`GET /api/skills`: every registered skill with its parameters, by name."""
 
     serializer_class = SkillSerializer
@@ -236,7 +237,7 @@ class TaskConflict(APIException):
 _conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
 
 
-class _TaskActionView(ReadAheadMixin, generics.GenericAPIView):
+class _TaskActionView(NonEmptyQueryParametersMixin, ReadAheadMixin, generics.GenericAPIView):
     """A POST action on one task: its owner or staff; another user's task is a 404."""
 
     serializer_class = TaskStateSerializer

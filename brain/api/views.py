@@ -1,23 +1,32 @@
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from .query import NonEmptyQueryParametersMixin
 from .readahead import ReadAheadMixin
 from .renderers import JSONRenderer
+from .strict import StrictInputMixin
 from .throttling import AnonRateThrottle, UserRateThrottle
 
 
+class StrictAuthTokenSerializer(StrictInputMixin, AuthTokenSerializer):
+    """DRF's username and password, under the API's write contract (brain.api.strict)."""
+
+
 @extend_schema(
+    request=StrictAuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
 class ObtainTokenView(ObtainAuthToken):
     """`POST /api/auth/token` with a username and password returns that user's API token."""
 
+    serializer_class = StrictAuthTokenSerializer
     renderer_classes = [JSONRenderer]
-    # The API's parsers, not DRF's own list: a body nested too deeply is a 400 here too.
+    # The API's parsers (JSON only), not DRF's own list, which takes forms too.
     parser_classes = APIView.parser_classes
     # DRF's view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
@@ -37,7 +46,7 @@ class CurrentUserSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
 
 
-class CurrentUserView(ReadAheadMixin, APIView):
+class CurrentUserView(NonEmptyQueryParametersMixin, ReadAheadMixin, APIView):
     """`GET /api/auth/me`: the authenticated user, so a dashboard knows who it acts as."""
 
     @extend_schema(responses=CurrentUserSerializer)

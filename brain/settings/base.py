@@ -183,11 +183,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "brain.api.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "brain.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Request bodies are JSON only (415 otherwise): one validation path, with JSON's types.
+    "DEFAULT_PARSER_CLASSES": ["brain.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "brain.api.renderers.JSONRenderer",
         "brain.api.renderers.BrowsableAPIRenderer",
