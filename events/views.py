@@ -196,7 +196,7 @@ class EventViewSet(NonEmptyQueryParametersMixin, readahead.ReadAheadMixin, views
         request=SystemEventCreateSerializer(many=True),
         responses={201: SystemEventSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], pagination_class=None)
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def bulk(self, request):
         """Creates up to 1000 events in one INSERT, all or none (400 names the failing items)."""
         serializer = bulk_create_serializer(request.data)

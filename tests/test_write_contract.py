@@ -240,3 +240,18 @@ def test_an_empty_query_parameter_is_refused_naming_it(staff_client, path, names
 
 def test_an_empty_query_parameter_of_an_anonymous_request_is_still_a_401(anon_client):
     assert anon_client.get("/api/events?limit=").status_code == 401
+
+
+def test_the_schema_states_the_contract(anon_client):
+    schema = anon_client.get("/api/schema?format=json").json()
+    components = schema["components"]["schemas"]
+    parameters = {
+        parameter["name"]: parameter["schema"]
+        for parameter in schema["paths"]["/api/events"]["get"]["parameters"]
+    }
+
+    assert components["PatchedProjectRequest"]["additionalProperties"] is False
+    assert components["SystemEventCreateRequest"]["additionalProperties"] is False
+    assert "additionalProperties" not in components["Project"]
+    assert parameters["search"] == {"type": "string", "minLength": 1}
+    assert "Write contract" in schema["info"]["description"]
