@@ -1,3 +1,6 @@
+import html
+import json
+import re
 from urllib.parse import quote
 
 import pytest
@@ -234,3 +237,16 @@ def test_an_id_in_a_path_is_ascii_digits(staff_client, collection):
 
     assert staff_client.get(f"/api/{collection}/{pk}").status_code == 200
     assert staff_client.get(f"/api/{collection}/{other_digits}").status_code == 404
+
+
+def test_the_browsable_api_form_is_prefilled_with_what_can_be_sent_back(api_client, user):
+    project = ProjectFactory(user=user, name="Ops", description="d")
+
+    page = api_client.get(f"/api/projects/{project.pk}", HTTP_ACCEPT="text/html").content.decode()
+    [content] = re.findall(r'<textarea[^>]*name="_content"[^>]*>(.*?)</textarea>', page, re.S)
+    sent = api_client.put(
+        f"/api/projects/{project.pk}", html.unescape(content), content_type="application/json"
+    )
+
+    assert json.loads(html.unescape(content)) == {"name": "Ops", "description": "d"}
+    assert sent.status_code == 200
