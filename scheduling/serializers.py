@@ -209,6 +209,10 @@ class SkillSerializer(serializers.Serializer):
     parameters = SkillParameterSerializer(many=True, source="parameter_list")
 
 
+class NoBodySerializer(StrictInputMixin, serializers.Serializer):
+    """The body of an action that takes none: empty, or an empty object."""
+
+
 class TaskStateSerializer(serializers.ModelSerializer):
     class Meta:
         model = ScheduledTask

@@ -37,6 +37,7 @@ from .serializers import (
     ExecutionResultSerializer,
     ExecutionStatsQuerySerializer,
     ExecutionStatsSerializer,
+    NoBodySerializer,
     ProjectSerializer,
     ScheduledTaskSerializer,
     SkillSerializer,
@@ -238,13 +239,18 @@ _conflict = inline_serializer("TaskConflict", fields={"detail": serializers.Char
 
 
 class _TaskActionView(NonEmptyQueryParametersMixin, ReadAheadMixin, generics.GenericAPIView):
-    """A POST action on one task: its owner or staff; another user's task is a 404."""
+    """A POST action on one task: its owner or staff; another user's task is a 404. It takes no
+    body: a field sent is refused as unknown, not ignored."""
 
     serializer_class = TaskStateSerializer
     filter_backends = []
 
     def get_queryset(self):
         return task_list(user=self.request.user)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
 
     def _respond(self, task, status_code=status.HTTP_200_OK):
         return Response(self.get_serializer(task).data, status=status_code)

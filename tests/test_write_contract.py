@@ -255,3 +255,17 @@ def test_the_schema_states_the_contract(anon_client):
     assert "additionalProperties" not in components["Project"]
     assert parameters["search"] == {"type": "string", "minLength": 1}
     assert "Write contract" in schema["info"]["description"]
+
+
+@pytest.mark.parametrize("action", ["run", "disable", "enable"])
+def test_a_task_action_refuses_a_body_rather_than_ignore_it(staff_client, world, action):
+    task = world["task"]
+    before = _rows()
+
+    refused = _send(staff_client, "post", f"/api/tasks/{task.pk}/{action}", {"status": "x"})
+    after_refusal = _rows()
+    accepted = staff_client.post(f"/api/tasks/{task.pk}/{action}")
+
+    assert (refused.status_code, refused.json()) == (400, {"status": [UNKNOWN]})
+    assert after_refusal == before
+    assert accepted.status_code == (202 if action == "run" else 200)
