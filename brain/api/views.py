@@ -1,7 +1,7 @@
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -13,18 +13,18 @@ from .strict import StrictInputMixin
 from .throttling import AnonRateThrottle, UserRateThrottle
 
 
-class StrictAuthTokenSerializer(StrictInputMixin, AuthTokenSerializer):
-    """DRF's username and password, under the API's write contract (brain.api.strict)."""
+class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
+    """A username and password (strings), and nothing else."""
 
 
 @extend_schema(
-    request=StrictAuthTokenSerializer,
+    request=AuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
 class ObtainTokenView(ObtainAuthToken):
     """`POST /api/auth/token` with a username and password returns that user's API token."""
 
-    serializer_class = StrictAuthTokenSerializer
+    serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
     # The API's parsers (JSON only), not DRF's own list, which takes forms too.
     parser_classes = APIView.parser_classes
