@@ -17,7 +17,8 @@ from brain import forms as brain_forms
 
 from . import services
 from .agent_types import agent_types
-from .models import Agent, ExecutionResult, Project, ScheduledTask
+from .models import AGENT_NAME_TAKEN, Agent, ExecutionResult, Project, ScheduledTask
+from .selectors import agents_named
 
 INLINE_EXECUTIONS = 20
 
@@ -257,6 +258,13 @@ class AgentAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Read at form time: BRAIN_AGENT_TYPES may extend the registry.
         self.fields["type"].choices = [(name, name) for name in agent_types()]
+
+    def clean_name(self):
+        # As the API reports it: on `name` (model validation has no field for an expression).
+        name = self.cleaned_data["name"]
+        if agents_named(name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(AGENT_NAME_TAKEN, code="unique")
+        return name
 
 
 @admin.register(Agent)

@@ -390,3 +390,18 @@ def test_admin_saves_a_running_task_with_its_status_left_as_it_is(admin_client):
     assert response.status_code == 302
     task.refresh_from_db()
     assert (task.status, task.claimed_by, task.timeout_seconds) == ("running", "worker-1", 42)
+
+
+def test_admin_refuses_an_agent_name_taken_in_another_case(admin_client):
+    AgentFactory(name="Builder")
+
+    response = admin_client.post(
+        "/admin/scheduling/agent/add/",
+        {"name": "builder", "type": "coder", "capabilities_json": "[]", "status": "idle"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "name": ["An agent with this name already exists."]
+    }
+    assert list(Agent.objects.values_list("name", flat=True)) == ["Builder"]
