@@ -18,11 +18,12 @@ PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION
 # otherwise; SECRET_KEY comes from the environment or is generated once under var/.
 RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 
-.PHONY: help run test lint format check-python migrations-check clean
+.PHONY: help run test fuzz lint format check-python migrations-check clean
 
 help:
 	@echo "make run             set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
 	@echo "make test            the whole test suite against PostgreSQL and Redis"
+	@echo "make fuzz            the schemathesis tests with a larger budget (FUZZ_EXAMPLES=...)"
 	@echo "make lint            ruff check, ruff format --check, makemigrations --check"
 	@echo "make format          ruff format and the fixes ruff can make"
 	@echo "make bench           Brain against the peer API (bench/peer/) on 1,000,000 events"
@@ -69,6 +70,18 @@ test: $(VENV)/.installed-dev
 	$(MANAGE) check_services --require-real
 	@[ -x $(CHROMIUM) ] || echo "Browser tests skipped: $(CHROMIUM) not found; 'apt-get install chromium' runs them."
 	$(VENV)/bin/pytest $(if $(wildcard $(CHROMIUM)),,--ignore=tests/browser) $(PYTEST_ARGS)
+
+# The suite's schemathesis tests, with more examples per operation and longer stateful runs.
+FUZZ_EXAMPLES ?= 200
+FUZZ_SCENARIOS ?= 200
+FUZZ_STEPS ?= 30
+fuzz: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
+fuzz: export REDIS_URL ?= redis://127.0.0.1:6379/1
+fuzz: export SECRET_KEY ?= insecure-key-for-the-test-suite
+fuzz: $(VENV)/.installed-dev
+	$(MANAGE) check_services --require-real
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=$(FUZZ_STEPS) \
+		$(VENV)/bin/pytest tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
 migrations-check: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run

@@ -13,10 +13,13 @@ from .models import Operation
 from .registry import options_for
 
 
-def record_save(sender, instance, created, update_fields, using, **kwargs):
+def record_save(sender, instance, created, update_fields, using, raw=False, **kwargs):
     """Records a CREATE with every recorded value, or an UPDATE with the saved fields that
     differ from the snapshot (none: no record), then refreshes the snapshot. Runs inside the
-    save's transaction (AuditedModel.save); costs one INSERT, or none."""
+    save's transaction (AuditedModel.save); costs one INSERT, or none. A raw save (loaddata
+    loading a fixture) records nothing: the fixture brings its own audit trail."""
+    if raw:
+        return
     options = options_for(sender)
     if options is None:
         return

@@ -2,14 +2,14 @@ from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 
 from brain.api.pagination import EstimatedCountPagination
-from brain.api.views import ReadAheadMixin
+from brain.api.views import ProjectAPIMixin
 
 from .filters import AuditLogFilter
 from .selectors import audit_log_list
 from .serializers import AuditLogSerializer
 
 
-class AuditLogViewSet(ReadAheadMixin, viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(ProjectAPIMixin, viewsets.ReadOnlyModelViewSet):
     """`GET /api/audit` and `GET /api/audit/{id}`: staff only, read-only, newest first. The
     list's `count` is exact up to 10,000 matching records and estimated above (audit.pagination)."""
 

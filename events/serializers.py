@@ -3,6 +3,7 @@
 from rest_framework import serializers
 
 from brain.api import serializers as api_serializers
+from brain.api.strict import StrictInputMixin
 
 from .models import Severity, SystemEvent
 
@@ -24,7 +25,7 @@ class SystemEventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class SystemEventCreateSerializer(api_serializers.ModelSerializer):
+class SystemEventCreateSerializer(StrictInputMixin, api_serializers.ModelSerializer):
     """SystemEventCreate: event_type 1..50 characters, severity one of the four, message
     non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
     (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
@@ -35,7 +36,7 @@ class SystemEventCreateSerializer(api_serializers.ModelSerializer):
         extra_kwargs = {"timestamp": {"required": False}}
 
 
-class SystemEventUpdateSerializer(api_serializers.ModelSerializer):
+class SystemEventUpdateSerializer(StrictInputMixin, api_serializers.ModelSerializer):
     """SystemEventUpdate: every field optional; omitted fields stay unchanged."""
 
     class Meta:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from brain.api import readahead
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.renderers import JSONRenderer
-from brain.api.views import ReadAheadMixin
+from brain.api.views import ProjectAPIMixin
 
 from . import cache
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
@@ -51,7 +51,7 @@ def _json_response(body):
     ),
     destroy=extend_schema(description="Staff only."),
 )
-class EventViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     """System events. Any authenticated user reads and creates; staff update and
     delete. One event, a type's list and the stats are answered from Redis when cached, read
     ahead with the token and the rate-limit counter: one Redis round trip."""
@@ -196,7 +196,7 @@ class EventViewSet(ReadAheadMixin, viewsets.ModelViewSet):
         request=SystemEventCreateSerializer(many=True),
         responses={201: SystemEventSerializer(many=True)},
     )
-    @action(detail=False, methods=["post"], pagination_class=None)
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def bulk(self, request):
         """Creates up to 1000 events in one INSERT, all or none (400 names the failing items)."""
         serializer = bulk_create_serializer(request.data)

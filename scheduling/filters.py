@@ -17,6 +17,7 @@ from .models import (
     ScheduledTask,
     TaskStatus,
 )
+from .selectors import agents_named
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -58,7 +59,7 @@ class ScheduledTaskFilter(filters.FilterSet):
 
 
 class AgentFilter(filters.FilterSet):
-    name = filters.CharFilter(field_name="name")
+    name = filters.CharFilter(method="by_name", help_text="The agent's name, whatever the case.")
     type = filters.CharFilter(field_name="type")
     status = filters.ChoiceFilter(choices=AgentStatus.choices)
     active_after = UtcIsoDateTimeFilter(field_name="last_active_at", lookup_expr="gte")
@@ -68,13 +69,29 @@ class AgentFilter(filters.FilterSet):
         model = Agent
         fields = ["name", "type", "status", "active_after", "active_before"]
 
+    def by_name(self, queryset, name, value):
+        return agents_named(value, queryset=queryset)
+
+
+# An execution without a final status yet is running (the stats count it so).
+EXECUTION_RUNNING = "running"
+
 
 class ExecutionResultFilter(filters.FilterSet):
     task_id = IdFilter(field_name="task_id")
-    status = filters.ChoiceFilter(choices=ExecutionStatus.choices)
+    status = filters.ChoiceFilter(
+        choices=[*ExecutionStatus.choices, (EXECUTION_RUNNING, "Running")],
+        method="by_status",
+        help_text="A final status, or running: no final status yet.",
+    )
     started_after = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = UtcIsoDateTimeFilter(field_name="started_at", lookup_expr="lte")
 
     class Meta:
         model = ExecutionResult
         fields = ["task_id", "status", "started_after", "started_before"]
+
+    def by_status(self, queryset, name, value):
+        if value == EXECUTION_RUNNING:
+            return queryset.filter(status__isnull=True)
+        return queryset.filter(status=value)

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from audit.mixins import AuditedModel
@@ -137,17 +138,17 @@ class AgentStatus(models.TextChoices):
     ERROR = "error"
 
 
+AGENT_NAME_TAKEN = "An agent with this name already exists."
+AGENT_NAME_TAKEN_CODE = "agent_name_taken"
+
+
 class Agent(AuditedModel):
     """An agent that executes work (table `agents`). Its type is one of the registry's
     (scheduling.agent_types), checked by validation rather than a database constraint because
     the registry is extendable in settings."""
 
-    name = models.CharField(
-        max_length=100,
-        unique=True,
-        validators=[validate_storable_text],
-        error_messages={"unique": "An agent with this name already exists."},
-    )
+    # Unique whatever the case (agents_name_lower_unique): "Builder" and "builder" are one name.
+    name = models.CharField(max_length=100, validators=[validate_storable_text])
     type = models.CharField(max_length=50, db_index=True, validators=[validate_agent_type])
     capabilities_json = ShapedJSONField(default=list, blank=True, validators=[validate_json_array])
     status = models.CharField(
@@ -164,6 +165,12 @@ class Agent(AuditedModel):
         constraints = [
             models.CheckConstraint(
                 condition=Q(status__in=AgentStatus.values), name="agents_status_valid"
+            ),
+            models.UniqueConstraint(
+                Lower("name"),
+                name="agents_name_lower_unique",
+                violation_error_message=AGENT_NAME_TAKEN,
+                violation_error_code=AGENT_NAME_TAKEN_CODE,
             ),
         ]
 
@@ -227,3 +234,12 @@ class ExecutionResult(AuditedModel):
 
     def __str__(self):
         return f"{self.task_id} @ {self.started_at:%Y-%m-%d %H:%M:%S} ({self.status or 'running'})"
+
+    def clean(self):
+        # A run ends with a final status: one without the other is half a completion.
+        if self.ended_at is not None and self.status is None:
+            raise ValidationError(
+                {"ended_at": "An execution ends with a final status: give status too."}
+            )
+        if self.status is not None and self.ended_at is None:
+            raise ValidationError({"ended_at": "A completed execution has an end time."})

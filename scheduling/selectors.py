@@ -7,7 +7,9 @@ Agents have no owner: every authenticated user sees them all.
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet
+from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet, Value
+from django.db.models.functions import Lower
+from django.db.models.lookups import Exact
 from django.utils.timezone import now
 
 from .models import (
@@ -57,6 +59,13 @@ def task_next_due_at() -> datetime | None:
 def agent_list() -> QuerySet[Agent]:
     """Every agent, by name."""
     return Agent.objects.order_by("name")
+
+
+def agents_named(name: str, *, queryset: QuerySet[Agent] | None = None) -> QuerySet[Agent]:
+    """The agents (of `queryset`, default all) named `name` whatever the case: at most one,
+    found through the unique index on lower(name)."""
+    queryset = Agent.objects.all() if queryset is None else queryset
+    return queryset.filter(Exact(Lower("name"), Lower(Value(name))))
 
 
 def execution_list(*, user) -> QuerySet[ExecutionResult]:

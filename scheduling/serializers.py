@@ -1,13 +1,14 @@
 """Validation and representation of the scheduling API. Writes happen in the services.
 
 Foreign keys appear as `project_id` and `task_id`; `user_id` is read-only (it comes from the
-authenticated user), and a body that sets it is ignored. A project or task the user may not see
-is answered exactly as one that does not exist.
+authenticated user), and a body that sets it is refused (brain.api.strict). A project or task the
+user may not see is answered exactly as one that does not exist.
 """
 
 from rest_framework import serializers
 
 from brain.api import serializers as api_serializers
+from brain.api.strict import StrictInputMixin
 
 from .models import (
     Agent,
@@ -16,12 +17,14 @@ from .models import (
     ExecutionStatus,
     Project,
     ScheduledTask,
+    TaskStatus,
 )
 from .selectors import project_list, task_list
+from .services import TASK_RUNNING_REFUSED
 from .validators import validate_storable_text
 
 
-class ModelSerializer(api_serializers.ModelSerializer):
+class ModelSerializer(StrictInputMixin, api_serializers.ModelSerializer):
     """The model's text fields carry validate_storable_text for writers outside the API. DRF's
     CharField refuses NUL and surrogate characters itself, so the API drops the model's copy
     there and reports each problem once."""
@@ -81,8 +84,22 @@ class ScheduledTaskSerializer(ModelSerializer):
             "created_at",
             "updated_at",
         ]
-        # The status and lease are the scheduler's: /run, /disable and /enable change them.
-        read_only_fields = ["status", "claimed_by", "lease_expires_at", "created_at", "updated_at"]
+        # The lease is the scheduler's; so is `running` (validate_status).
+        read_only_fields = ["claimed_by", "lease_expires_at", "created_at", "updated_at"]
+        extra_kwargs = {
+            "status": {
+                "help_text": (
+                    "pending, disabled, completed or failed; running is the scheduler's (POST "
+                    "/api/tasks/{id}/run). Set while the task runs, it takes effect when the run "
+                    "ends."
+                )
+            }
+        }
+
+    def validate_status(self, value):
+        if value == TaskStatus.RUNNING:
+            raise serializers.ValidationError(TASK_RUNNING_REFUSED)
+        return value
 
     def validate_project_id(self, project):
         # A staff user may see another user's project, but a task only joins its owner's projects.
@@ -106,7 +123,7 @@ class AgentTypesSerializer(serializers.Serializer):
     types = serializers.ListField(child=serializers.CharField())
 
 
-class AgentHeartbeatSerializer(serializers.Serializer):
+class AgentHeartbeatSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=AgentStatus.choices, required=False)
 
 
@@ -151,7 +168,7 @@ class ExecutionResultSerializer(ModelSerializer):
         return attrs
 
 
-class ExecutionCompleteSerializer(serializers.Serializer):
+class ExecutionCompleteSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
     output_text = serializers.CharField(required=False, allow_blank=True)
     error_text = serializers.CharField(required=False, allow_blank=True)
@@ -190,6 +207,10 @@ class SkillSerializer(serializers.Serializer):
     name = serializers.CharField()
     description = serializers.CharField()
     parameters = SkillParameterSerializer(many=True, source="parameter_list")
+
+
+class NoBodySerializer(StrictInputMixin, serializers.Serializer):
+    """The body of an action that takes none: empty, or an empty object."""
 
 
 class TaskStateSerializer(serializers.ModelSerializer):

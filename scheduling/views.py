@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
-from brain.api.views import ReadAheadMixin
+from brain.api.views import ProjectAPIMixin
 
 from . import services
 from .agent_types import agent_types
@@ -36,6 +36,7 @@ from .serializers import (
     ExecutionResultSerializer,
     ExecutionStatsQuerySerializer,
     ExecutionStatsSerializer,
+    NoBodySerializer,
     ProjectSerializer,
     ScheduledTaskSerializer,
     SkillSerializer,
@@ -49,7 +50,7 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
-class _ModelViewSet(ReadAheadMixin, viewsets.ModelViewSet):
+class _ModelViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1  # noqa: RUF003
 
 
@@ -217,7 +218,7 @@ class ExecutionResultViewSet(_ModelViewSet):
         return Response(ExecutionStatsSerializer(stats).data)
 
 
-class SkillListView(ReadAheadMixin, generics.ListAPIView):
+class SkillListView(ProjectAPIMixin, generics.ListAPIView):
     """`GET /api/skills`: every registered skill with its parameters, by name."""
 
     serializer_class = SkillSerializer
@@ -236,14 +237,19 @@ class TaskConflict(APIException):
 _conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
 
 
-class _TaskActionView(ReadAheadMixin, generics.GenericAPIView):
-    """A POST action on one task: its owner or staff; another user's task is a 404."""
+class _TaskActionView(ProjectAPIMixin, generics.GenericAPIView):
+    """A POST action on one task: its owner or staff; another user's task is a 404. It takes no
+    body: a field sent is refused as unknown, not ignored."""
 
     serializer_class = TaskStateSerializer
     filter_backends = []
 
     def get_queryset(self):
         return task_list(user=self.request.user)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        NoBodySerializer(data=request.data).is_valid(raise_exception=True)
 
     def _respond(self, task, status_code=status.HTTP_200_OK):
         return Response(self.get_serializer(task).data, status=status_code)

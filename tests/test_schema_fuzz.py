@@ -1,19 +1,42 @@
-"""Property-based fuzzing of every operation in Brain's own OpenAPI schema with schemathesis:
-no operation may answer 5xx, and every response must match the schema."""
+"""Property-based fuzzing of every operation in Brain's own OpenAPI schema with schemathesis, with
+valid and invalid data: no operation may answer 5xx, every response must match the schema, and
+data the schema forbids must be refused. The stateful phase chains operations (create, then read,
+update and delete what was created) and checks that a created resource is there and a deleted
+one is gone.
+
+The budget fits the test suite; `make fuzz` runs the same tests with FUZZ_EXAMPLES and
+FUZZ_STEPS raised."""
+
+import os
 
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
+from schemathesis import GenerationMode
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+STEPS = int(os.environ.get("FUZZ_STEPS", "12"))
+SCENARIOS = int(os.environ.get("FUZZ_SCENARIOS", "25"))
 
 schema = schemathesis.openapi.from_wsgi("/api/schema?format=json", get_wsgi_application())
+schema.config.generation.update(
+    modes=[GenerationMode.POSITIVE, GenerationMode.NEGATIVE], max_examples=EXAMPLES
+)
 
-CHECKS = [
-    schemathesis.checks.not_a_server_error,
-    schemathesis.checks.response_schema_conformance,
-    schemathesis.checks.content_type_conformance,
-]
+# The stateful checks (use_after_free, ensure_resource_availability) look at chained calls only.
+schema.config.checks.update(
+    included_check_names=[
+        "not_a_server_error",
+        "response_schema_conformance",
+        "content_type_conformance",
+        "negative_data_rejection",
+        "use_after_free",
+        "ensure_resource_availability",
+    ]
+)
+SETTINGS = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 
 
 @pytest.fixture
@@ -26,6 +49,17 @@ def staff_token(django_user_model):
 
 @pytest.mark.django_db(transaction=True)
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@SETTINGS
 def test_api_operation(case, staff_token):
-    case.call_and_validate(headers={"Authorization": f"Token {staff_token}"}, checks=CHECKS)
+    case.call_and_validate(headers={"Authorization": f"Token {staff_token}"})
+
+
+@pytest.mark.django_db(transaction=True)
+def test_api_stateful(staff_token):
+    headers = {"Authorization": f"Token {staff_token}"}
+
+    class APIWorkflow(schema.as_state_machine()):
+        def get_call_kwargs(self, case):
+            return {"headers": headers}
+
+    APIWorkflow.run(settings=settings(SETTINGS, max_examples=SCENARIOS, stateful_step_count=STEPS))

@@ -7,6 +7,7 @@ from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from redis.exceptions import RedisError
 from rest_framework import serializers
+from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -14,8 +15,10 @@ from rest_framework.views import APIView
 from brain import invalidation, redis
 
 from .authentication import request_token, token_cache_key
+from .query import NonEmptyQueryParametersMixin
 from .readahead import NOTHING, ReadAhead
 from .renderers import JSONRenderer
+from .strict import StrictInputMixin
 from .throttling import AnonRateThrottle, UserRateThrottle
 
 logger = logging.getLogger(__name__)
@@ -80,14 +83,25 @@ class ReadAheadMixin:
         )
 
 
+class ProjectAPIMixin(NonEmptyQueryParametersMixin, ReadAheadMixin):
+    """Base of every API view of the project: the read-ahead (one Redis round trip before
+    authentication) and the rule for query parameters (an empty value is a 400)."""
+
+
+class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
+    """A username and password (strings), and nothing else."""
+
+
 @extend_schema(
+    request=AuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
 class ObtainTokenView(ObtainAuthToken):
     """`POST /api/auth/token` with a username and password returns that user's API token."""
 
+    serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
-    # The API's parsers, not DRF's own list: a body nested too deeply is a 400 here too.
+    # The API's parsers (JSON only), not DRF's own list, which takes forms too.
     parser_classes = APIView.parser_classes
     # DRF's view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
@@ -124,7 +138,7 @@ class CurrentUserSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
 
 
-class CurrentUserView(ReadAheadMixin, APIView):
+class CurrentUserView(ProjectAPIMixin, APIView):
     """`GET /api/auth/me`: the authenticated user, so a dashboard knows who it acts as."""
 
     @extend_schema(responses=CurrentUserSerializer)

@@ -216,11 +216,8 @@ REST_FRAMEWORK = {
         "django_filters.rest_framework.DjangoFilterBackend",
         "brain.api.filters.OrderingFilter",
     ],
-    "DEFAULT_PARSER_CLASSES": [
-        "brain.api.parsers.JSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    # Request bodies are JSON only (415 otherwise): one validation path, with JSON's types.
+    "DEFAULT_PARSER_CLASSES": ["brain.api.parsers.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": [
         "brain.api.renderers.JSONRenderer",
         "brain.api.renderers.BrowsableAPIRenderer",
@@ -247,13 +244,23 @@ TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Brain API",
-    "DESCRIPTION": "System of record for the AI-operations dashboard: events, scheduling, audit.",
+    "DESCRIPTION": (
+        "System of record for the AI-operations dashboard: events, scheduling, audit.\n\n"
+        "Write contract: request bodies are JSON (anything else is a 415). A field the endpoint "
+        "does not take, or a read-only one, is a 400 naming it; so is a value of another JSON "
+        'type than the field\'s (0 or true for a string, "5" or 5.0 for an integer). An empty '
+        "query parameter (`?limit=`) is a 400 naming it."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "brain.api.schema.state_the_write_contract",
+    ],
     # Several models have a `status`: name each choice set after its model's.
     "ENUM_NAME_OVERRIDES": {
         "TaskStatusEnum": "scheduling.models.TaskStatus",

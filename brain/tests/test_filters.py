@@ -88,12 +88,10 @@ def test_every_list_refuses_a_bad_limit(staff_client, path):
     )
 
 
-def test_a_limit_above_the_maximum_is_capped_and_empty_parameters_are_absent(api_client):
+def test_a_limit_above_the_maximum_is_capped(api_client):
     SystemEventFactory.create_batch(2)
 
     capped = api_client.get("/api/events?limit=5000&offset=1").json()
-    empty = api_client.get("/api/events?limit=&offset=&ordering=").json()
 
     assert len(capped["results"]) == 1
     assert capped["previous"] == "http://testserver/api/events?limit=1000"
-    assert (len(empty["results"]), empty["next"]) == (2, None)

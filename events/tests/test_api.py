@@ -192,8 +192,24 @@ def test_the_browsable_api_shows_an_error_quoting_a_lone_surrogate(api_client):
 
     assert response.status_code == 400
     assert response["Content-Type"] == "text/html; charset=utf-8"
-    assert "&quot;\\ud800&quot; is not a valid choice." in response.content.decode()
+    assert "&quot;\\&quot;\\ud800\\&quot; is not a valid choice.&quot;" in response.content.decode()
     assert not SystemEvent.objects.exists()
+
+
+def test_the_browsable_api_offers_a_json_form_and_creates_through_it(api_client):
+    page = api_client.get("/api/events", HTTP_ACCEPT="text/html")
+    response = api_client.generic(
+        "POST",
+        "/api/events",
+        '{"event_type": "deploy", "severity": "info", "message": "m"}',
+        content_type="application/json",
+        HTTP_ACCEPT="text/html",
+    )
+
+    assert page.status_code == 200
+    assert '<option value="application/json"' in page.content.decode()
+    assert response.status_code == 201
+    assert SystemEvent.objects.get().message == "m"
 
 
 @pytest.mark.parametrize("field", ["event_type", "severity", "message"])

@@ -7,7 +7,8 @@ from django.utils.timesince import timesince
 
 from .. import services
 from ..agent_types import agent_types
-from ..models import Agent
+from ..models import AGENT_NAME_TAKEN, Agent
+from ..selectors import agents_named
 from .base import ServiceAdmin
 
 
@@ -22,6 +23,13 @@ class AgentAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # Read at form time: BRAIN_AGENT_TYPES may extend the registry.
         self.fields["type"].choices = [(name, name) for name in agent_types()]
+
+    def clean_name(self):
+        # As the API reports it: on `name` (model validation has no field for an expression).
+        name = self.cleaned_data["name"]
+        if agents_named(name).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError(AGENT_NAME_TAKEN, code="unique")
+        return name
 
 
 @admin.register(Agent)

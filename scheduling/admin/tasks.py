@@ -63,6 +63,10 @@ def describe_cron(expression):
 
 
 class ScheduledTaskAdminForm(forms.ModelForm):
+    """The skill is a choice from the registry. Any status but running may be chosen: running is
+    the scheduler's, as in the API. A task shown running may be saved with its status left as it
+    is."""
+
     skill_name = forms.ChoiceField(label="Skill", choices=())
 
     class Meta:
@@ -73,6 +77,7 @@ class ScheduledTaskAdminForm(forms.ModelForm):
             "timezone",
             "next_run_at",
             "params_json",
+            "status",
             "timeout_seconds",
             "user",
             "project",
@@ -87,6 +92,14 @@ class ScheduledTaskAdminForm(forms.ModelForm):
             # A task whose skill is gone keeps showing it; saving it again is refused.
             choices.append((current, f"{current} (not registered)"))
         self.fields["skill_name"].choices = [("", "---------"), *choices]
+
+    def clean_status(self):
+        status = self.cleaned_data["status"]
+        if "status" in self.changed_data and status not in services.TASK_SETTABLE_STATUSES:
+            raise forms.ValidationError(
+                "running is set by the scheduler when it runs the task: use the Run now action."
+            )
+        return status
 
 
 @admin.register(ScheduledTask)
@@ -109,11 +122,10 @@ class ScheduledTaskAdmin(ServiceAdmin):
     search_fields = ["skill_name", "project__name", "user__username"]
     date_hierarchy = "next_run_at"
     list_select_related = ["project", "user"]
-    # The status and lease are the scheduler's (and the run, disable and enable services').
+    # The lease is the scheduler's.
     readonly_fields = [
         "cron_description",
         "next_run_local",
-        "status",
         "claimed_by",
         "lease_expires_at",
         "created_at",

@@ -20,9 +20,17 @@ from .executions import (
 from .projects import project_create, project_delete, project_update
 from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
 from .task_state import TaskStateError, task_disable, task_enable, task_run_now
-from .tasks import task_create, task_delete, task_update
+from .tasks import (
+    TASK_RUNNING_REFUSED,
+    TASK_SETTABLE_STATUSES,
+    task_create,
+    task_delete,
+    task_update,
+)
 
 __all__ = [
+    "TASK_RUNNING_REFUSED",
+    "TASK_SETTABLE_STATUSES",
     "Claim",
     "Outcome",
     "TaskStateError",

@@ -2,17 +2,33 @@
 
 from datetime import datetime
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
-from ..models import Agent, AgentStatus
+from ..models import AGENT_NAME_TAKEN, AGENT_NAME_TAKEN_CODE, Agent, AgentStatus
 from .common import assign, save_or_conflict
 
 AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
 
-AGENT_NAME_TAKEN = Agent._meta.get_field("name").error_messages["unique"]
-# PostgreSQL's name for the inline UNIQUE of agents.name (migration 0001).
-AGENT_NAME_UNIQUE = "agents_name_key"
+# The unique index on lower(name).
+AGENT_NAME_UNIQUE = "agents_name_lower_unique"
+
+
+def _full_clean(agent):
+    """full_clean(), with a name another agent has (whatever the case) reported on `name`: model
+    validation reports a constraint on an expression without a field."""
+    try:
+        agent.full_clean()
+    except ValidationError as error:
+        errors = error.error_dict
+        general = errors.pop(NON_FIELD_ERRORS, [])
+        taken = [item for item in general if item.code == AGENT_NAME_TAKEN_CODE]
+        if taken:
+            errors.setdefault("name", []).extend(taken)
+        if other := [item for item in general if item.code != AGENT_NAME_TAKEN_CODE]:
+            errors[NON_FIELD_ERRORS] = other
+        raise ValidationError(errors) from None
 
 
 @transaction.atomic
@@ -24,7 +40,8 @@ def agent_create(
     status: str = AgentStatus.IDLE,
     last_active_at: datetime | None = None,
 ) -> Agent:
-    """Creates an agent; its name is unique and its type one of the registry's."""
+    """Creates an agent; its name is unique whatever the case and its type one of the
+    registry's."""
     agent = Agent(
         name=name,
         type=type,
@@ -32,7 +49,7 @@ def agent_create(
         status=status,
         last_active_at=last_active_at,
     )
-    agent.full_clean()
+    _full_clean(agent)
     save_or_conflict(
         agent,
         constraint=AGENT_NAME_UNIQUE,
@@ -48,7 +65,7 @@ def agent_update(*, agent: Agent, data: dict) -> Agent:
     written, so a heartbeat recorded meanwhile (last_active_at, status) is never reverted by a
     stale copy."""
     assign(agent, data, AGENT_UPDATABLE)
-    agent.full_clean()
+    _full_clean(agent)
     save_or_conflict(
         agent,
         constraint=AGENT_NAME_UNIQUE,

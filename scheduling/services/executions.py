@@ -71,8 +71,9 @@ def execution_create(
     worker: str = "",
 ) -> ExecutionResult:
     """Records a run of `task`, normally as it starts (no status, ended_at or duration_ms). A
-    final status given without ended_at ends the run now, as execution_complete does. When
-    ended_at is given without duration_ms, duration_ms is computed from the two times."""
+    final status given without ended_at ends the run now, as execution_complete does; ended_at
+    without a final status is refused. When ended_at is given without duration_ms, duration_ms
+    is computed from the two times."""
     if status is not None and ended_at is None:
         ended_at = now()
     execution = ExecutionResult(
@@ -101,11 +102,20 @@ def execution_create(
 @transaction.atomic
 def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResult:
     """Updates an execution; duration_ms follows started_at/ended_at unless `data` sets it. A
-    final status can change but not go back to none (the run did end); given to a run without
-    ended_at, it ends the run now, as execution_complete does. Only the changed fields are
-    written, so a completion recorded meanwhile is never reverted by a stale copy."""
-    if execution.status is not None and "status" in data and data["status"] is None:
-        raise ValidationError({"status": "A completed execution keeps a final status."})
+    final status is final: once set it cannot change (nor go back to none); given to a run
+    without ended_at, it ends the run now, as execution_complete does. ended_at without a final
+    status is refused. The row is locked and its committed status read, and only the changed
+    fields are written, so a completion recorded meanwhile is never reverted by a stale copy."""
+    committed_status = (
+        ExecutionResult.objects.select_for_update(no_key=True)
+        .filter(pk=execution.pk)
+        .values_list("status", flat=True)
+        .get()
+    )
+    if committed_status is not None and "status" in data and data["status"] != committed_status:
+        raise ValidationError(
+            {"status": f"This execution is complete ({committed_status}): its status is final."}
+        )
     assign(execution, data, EXECUTION_UPDATABLE)
     changed = set(data)
     if "status" in data and execution.status is not None and execution.ended_at is None:

@@ -85,11 +85,12 @@ def _missed_slots_note(task, slot, now):
 
 def _advance(task, now):
     """Returns the task to pending at its next slot after `now` (completed when there is none),
-    and drops the claim. A task disabled while it ran stays disabled."""
+    and drops the claim. A status set while it ran (disabled, completed, failed: anything but
+    running) is kept: it takes effect now."""
     task.claimed_by = ""
     task.lease_expires_at = None
     task.updated_at = now
-    if task.status == TaskStatus.DISABLED:
+    if task.status not in (TaskStatus.RUNNING, TaskStatus.PENDING):
         return None
     try:
         task.next_run_at = following_slot(task, now)
@@ -202,7 +203,8 @@ def execution_finish(*, worker, outcomes, now):
 
     Each execution gets its final status, ended_at, output, error and duration; each task returns
     to pending at its next slot after `now` (completed when the cron has no next time; failed
-    when the outcome says the task cannot succeed). A task disabled while it ran stays disabled.
+    when the outcome says the task cannot succeed). A status set while it ran (disabled,
+    completed, failed) is kept.
     Runs stopped by a shutdown come here too, as cancelled: their tasks are released at once,
     without waiting for the lease. A run whose lease was reclaimed meanwhile (the task no longer
     claimed by `worker`) is left as the reclaiming worker recorded it. A run whose execution was
@@ -245,8 +247,9 @@ def execution_finish(*, worker, outcomes, now):
             task = tasks.get(outcome.claim.task_id)
             if task is None or task.pk in claimed_again:
                 continue
+            kept = task.status != TaskStatus.RUNNING  # set while it ran
             problem = _advance(task, now)
-            if outcome.task_failed and task.status != TaskStatus.DISABLED:
+            if outcome.task_failed and not kept:
                 task.status = TaskStatus.FAILED
             changed_tasks.append(task)
             execution = executions.get(outcome.claim.execution_id)
@@ -271,8 +274,8 @@ def task_reclaim_expired(*, worker, now, limit=100):
     transaction, skipping rows another scheduler holds.
 
     The abandoned execution is marked failed with the reason, and the task returns to pending at
-    its next slot after `now` (a task disabled meanwhile stays disabled). Returns the ids of the
-    executions closed.
+    its next slot after `now` (a status set meanwhile, disabled say, is kept). Returns the ids of
+    the executions closed.
     """
     with transaction.atomic():
         tasks = list(

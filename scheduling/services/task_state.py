@@ -18,11 +18,11 @@ def _locked(task):
 
 def task_run_now(*, task, now):
     """Queues an immediate run: the task becomes due at `now` (its own slot, so it can never
-    collide with a cron slot already run). Refused (TaskStateError) while it runs or is disabled.
-    One transaction (the row locked, then saved); returns the task."""
+    collide with a cron slot already run). Refused (TaskStateError) while a worker runs it or it
+    is disabled. One transaction (the row locked, then saved); returns the task."""
     with transaction.atomic():
         task = _locked(task)
-        if task.status == TaskStatus.RUNNING:
+        if task.status == TaskStatus.RUNNING or task.claimed_by:
             raise TaskStateError("The task is running; it can be run again once this run ends.")
         if task.status == TaskStatus.DISABLED:
             raise TaskStateError("The task is disabled; enable it first.")

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
@@ -9,8 +10,8 @@ from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
 from .common import adjust_tasks_count, assign
 
-# What an owner may change. A task's status and lease are the scheduler's (services.scheduler:
-# claim, finish, run now, disable, enable).
+# What an owner may change. The lease is the scheduler's (services.scheduler: claim, finish), and
+# so is the running status.
 TASK_UPDATABLE = frozenset(
     {
         "skill_name",
@@ -18,13 +19,26 @@ TASK_UPDATABLE = frozenset(
         "timezone",
         "next_run_at",
         "params_json",
+        "status",
         "timeout_seconds",
         "project",
     }
 )
 
-# What a task may start as: the scheduler moves it through running, completed and failed.
-TASK_INITIAL_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.DISABLED})
+# The statuses an owner (or staff) may set; running is the scheduler's to set, when it claims.
+TASK_SETTABLE_STATUSES = frozenset(
+    {TaskStatus.PENDING, TaskStatus.DISABLED, TaskStatus.COMPLETED, TaskStatus.FAILED}
+)
+TASK_RUNNING_REFUSED = (
+    "running is set by the scheduler when it runs the task: use POST /api/tasks/{id}/run."
+)
+
+
+def _check_settable(status):
+    if status not in TASK_SETTABLE_STATUSES:
+        raise ValidationError(
+            {"status": TASK_RUNNING_REFUSED if status == TaskStatus.RUNNING else "Not a status."}
+        )
 
 
 @transaction.atomic
@@ -40,15 +54,11 @@ def task_create(
     timeout_seconds: int = 300,
     project: Project | None = None,
 ) -> ScheduledTask:
-    """Creates `user`'s task, pending (the scheduler runs it when due) or disabled; any other
-    status is the scheduler's to set, and asking for it is a programming error (ValueError).
-    next_run_at, unless given, is the cron's next time after now in `timezone`. The project's
-    tasks_count goes up by one in the same transaction."""
-    if status not in TASK_INITIAL_STATUSES:
-        raise ValueError(
-            f"A task starts pending or disabled, not {status!r}: its other states are the "
-            f"scheduler's."
-        )
+    """Creates `user`'s task in any status but running, which is the scheduler's to set (a
+    ValidationError on `status`); a pending one runs when due. next_run_at, unless given, is the
+    cron's next time after now in `timezone`. The project's tasks_count goes up by one in the
+    same transaction."""
+    _check_settable(status)
     task = ScheduledTask(
         user=user,
         skill_name=skill_name,
@@ -72,25 +82,40 @@ def task_create(
 def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     """Updates a task, validating the fields `data` changes. A changed cron or timezone
     recomputes next_run_at from now (unless `data` sets next_run_at too), and so does a
-    next_run_at set to None, as on create (a pending task without one would never be due). A move
-    to another project moves one from one tasks_count to the other; the task's row is locked
-    first, so concurrent moves of one task stay exact. Only the changed fields are written, so a
-    claim the scheduler made meanwhile is never overwritten."""
-    committed_project_id = (
-        ScheduledTask.objects.select_for_update()
+    next_run_at set to None, as on create (a pending task without one would never be due), and a
+    status set back to pending (no replay of the slots missed meanwhile). Any status but running
+    may be set; on a task a worker is running, it takes effect when the run ends (pending: the
+    run ends pending anyway; the others: the scheduler keeps them). A move to another project
+    moves one from one tasks_count to the other. The task's row is locked first, so concurrent
+    moves stay exact and a status change never interleaves with a claim or a run's end. Only the
+    changed fields are written, so a claim the scheduler made meanwhile is never overwritten."""
+    committed_project_id, committed_status, claimed_by = (
+        ScheduledTask.objects.select_for_update(no_key=True)
         .filter(pk=task.pk)
-        .values_list("project_id", flat=True)
+        .values_list("project_id", "status", "claimed_by")
         .get()
     )
+    data = dict(data)
     schedule_changed = any(
         name in data and data[name] != getattr(task, name) for name in ("schedule_cron", "timezone")
     )
+    resumed = False
+    if "status" in data:
+        _check_settable(data["status"])
+        if claimed_by and data["status"] == TaskStatus.PENDING:
+            # A worker runs it: the claim stays the scheduler's, and the run ends pending.
+            data["status"] = TaskStatus.RUNNING
+        resumed = (
+            not claimed_by
+            and data["status"] == TaskStatus.PENDING
+            and committed_status != TaskStatus.PENDING
+        )
     assign(task, data, TASK_UPDATABLE)
     # What the update changes is validated; a stored value an older rule allowed stays as it is.
     task.full_clean(exclude=[field.name for field in task._meta.fields if field.name not in data])
     changed = set(data)
     recompute = ("next_run_at" in data and data["next_run_at"] is None) or (
-        schedule_changed and "next_run_at" not in data
+        (schedule_changed or resumed) and "next_run_at" not in data
     )
     if recompute:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())

@@ -427,3 +427,55 @@ def test_admin_disable_and_enable_go_through_the_scheduler_services(admin_client
         .order_by("id")
         .values_list("user_id", "changed_fields__status__new")
     ) == [(str(admin_user.pk), "disabled"), (str(admin_user.pk), "pending")]
+
+
+def test_admin_sets_a_status_but_not_running(admin_client):
+    task = ScheduledTaskFactory(status=TaskStatus.PENDING)
+    url = f"/admin/scheduling/scheduledtask/{task.pk}/change/"
+
+    refused = admin_client.post(url, task_form(task, status=TaskStatus.RUNNING))
+    task.refresh_from_db()
+    status_after_refusal = task.status
+    disabled = admin_client.post(url, task_form(task, status=TaskStatus.DISABLED))
+
+    assert refused.status_code == 200
+    assert refused.context["adminform"].form.errors == {
+        "status": ["running is set by the scheduler when it runs the task: use the Run now action."]
+    }
+    assert status_after_refusal == TaskStatus.PENDING
+    assert disabled.status_code == 302
+    task.refresh_from_db()
+    assert task.status == TaskStatus.DISABLED
+    assert AuditLog.objects.filter(
+        table_name="scheduled_tasks", record_id=str(task.pk), operation="UPDATE"
+    ).get().changed_fields["status"] == {"old": "pending", "new": "disabled"}
+
+
+def test_admin_saves_a_running_task_with_its_status_left_as_it_is(admin_client):
+    task = ScheduledTaskFactory()
+    ScheduledTask.objects.filter(pk=task.pk).update(status="running", claimed_by="worker-1")
+    task.refresh_from_db()
+
+    response = admin_client.post(
+        f"/admin/scheduling/scheduledtask/{task.pk}/change/",
+        task_form(task, timeout_seconds=42),
+    )
+
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert (task.status, task.claimed_by, task.timeout_seconds) == ("running", "worker-1", 42)
+
+
+def test_admin_refuses_an_agent_name_taken_in_another_case(admin_client):
+    AgentFactory(name="Builder")
+
+    response = admin_client.post(
+        "/admin/scheduling/agent/add/",
+        {"name": "builder", "type": "coder", "capabilities_json": "[]", "status": "idle"},
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "name": ["An agent with this name already exists."]
+    }
+    assert list(Agent.objects.values_list("name", flat=True)) == ["Builder"]

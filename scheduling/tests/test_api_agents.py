@@ -3,6 +3,7 @@ import json
 import pytest
 from django.utils.timezone import now
 
+from audit.models import AuditLog
 from scheduling.agent_types import BUILTIN_AGENT_TYPES
 from scheduling.models import Agent
 
@@ -195,8 +196,11 @@ def test_last_active_at_is_read_only(staff_client):
         "/api/agents", {"name": "a", "type": "coder", "last_active_at": "2020-01-01T00:00:00Z"}
     )
 
-    assert response.status_code == 201
-    assert Agent.objects.get().last_active_at is None
+    assert (response.status_code, response.json()) == (
+        400,
+        {"last_active_at": ["Read-only field: it cannot be set."]},
+    )
+    assert not Agent.objects.exists()
 
 
 def test_time_filters_accept_any_iso_offset(api_client):
@@ -216,3 +220,32 @@ def test_time_filters_refuse_a_time_out_of_range(api_client):
         400,
         {"active_before": ["Enter a valid date/time."]},
     )
+
+
+@pytest.mark.parametrize("name", ["builder", "BUILDER", "Builder"])
+def test_agent_names_are_unique_whatever_the_case(staff_client, name):
+    builder = AgentFactory(name="Builder")
+    other = AgentFactory(name="other")
+    audit_rows = AuditLog.objects.count()
+
+    created = staff_client.post("/api/agents", {"name": name, "type": "coder"})
+    renamed = staff_client.patch(f"/api/agents/{other.pk}", {"name": name})
+
+    taken = {"name": ["An agent with this name already exists."]}
+    assert (created.status_code, created.json()) == (400, taken)
+    assert (renamed.status_code, renamed.json()) == (400, taken)
+    assert sorted(Agent.objects.values_list("pk", "name")) == [
+        (builder.pk, "Builder"),
+        (other.pk, "other"),
+    ]
+    assert AuditLog.objects.count() == audit_rows
+
+
+@pytest.mark.parametrize("query", ["Builder", "builder", "BUILDER"])
+def test_name_filter_finds_an_agent_whatever_the_case(api_client, query):
+    builder = AgentFactory(name="Builder")
+    AgentFactory(name="Builder-2")
+
+    response = api_client.get("/api/agents", {"name": query})
+
+    assert [row["id"] for row in response.json()["results"]] == [builder.pk]

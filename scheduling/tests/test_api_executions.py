@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from audit.models import AuditLog
 from scheduling.models import ExecutionResult
 
 from .factories import ExecutionResultFactory, ScheduledTaskFactory
@@ -192,7 +193,7 @@ def test_patch_cannot_clear_a_final_status(api_client, user):
 
     assert (response.status_code, response.json()) == (
         400,
-        {"status": ["A completed execution keeps a final status."]},
+        {"status": ["This execution is complete (failed): its status is final."]},
     )
     execution.refresh_from_db()
     assert execution.status == "failed"
@@ -375,7 +376,8 @@ def test_an_error_of_no_one_field_is_named_as_drf_names_it(api_client, user):
     task = ScheduledTaskFactory(user=user)
 
     response = api_client.post(
-        "/api/executions", {"task_id": task.pk, "ended_at": "2000-01-01T00:00:00Z"}
+        "/api/executions",
+        {"task_id": task.pk, "status": "success", "ended_at": "2000-01-01T00:00:00Z"},
     )
 
     assert (response.status_code, response.json()) == (
@@ -406,3 +408,60 @@ def test_a_final_status_without_ended_at_ends_the_run_now(api_client, user):
             iso(execution.ended_at),
             execution.duration_ms,
         )
+
+
+def test_ended_at_without_a_final_status_is_refused(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+    running = ExecutionResultFactory(task=task, status=None, ended_at=None, duration_ms=None)
+    audit_rows = AuditLog.objects.count()
+
+    created = api_client.post(
+        "/api/executions", {"task_id": task.pk, "ended_at": "2030-01-01T00:00:00Z"}
+    )
+    updated = api_client.patch(
+        f"/api/executions/{running.pk}", {"ended_at": "2030-01-01T00:00:00Z"}
+    )
+
+    message = {"ended_at": ["An execution ends with a final status: give status too."]}
+    assert (created.status_code, created.json()) == (400, message)
+    assert (updated.status_code, updated.json()) == (400, message)
+    assert list(ExecutionResult.objects.values_list("pk", "ended_at")) == [(running.pk, None)]
+    assert AuditLog.objects.count() == audit_rows
+
+
+@pytest.mark.parametrize("status", ["success", "cancelled", "timeout"])
+def test_a_final_status_is_final(api_client, user, status):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+    audit_rows = AuditLog.objects.count()
+
+    response = api_client.patch(f"/api/executions/{execution.pk}", {"status": status})
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"status": ["This execution is complete (failed): its status is final."]},
+    )
+    execution.refresh_from_db()
+    assert execution.status == "failed"
+    assert AuditLog.objects.count() == audit_rows
+
+
+def test_the_same_final_status_may_be_sent_again(api_client, user):
+    execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
+
+    response = api_client.patch(
+        f"/api/executions/{execution.pk}", {"status": "failed", "worker": "w"}
+    )
+
+    assert (response.status_code, response.json()["worker"]) == (200, "w")
+
+
+def test_running_executions_are_listed_with_status_running(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+    running = ExecutionResultFactory(task=task, status=None, ended_at=None, duration_ms=None)
+    ExecutionResultFactory(task=task, status="success")
+
+    listed = api_client.get("/api/executions", {"status": "running"}).json()
+    stats = api_client.get("/api/executions/stats").json()
+
+    assert [row["id"] for row in listed["results"]] == [running.pk]
+    assert (listed["count"], stats["running"]) == (1, 1)

@@ -1,7 +1,11 @@
+import html
+import json
+import re
 from urllib.parse import quote
 
 import pytest
 
+from audit.models import AuditLog
 from scheduling.models import Project
 
 from .factories import AgentFactory, ExecutionResultFactory, ProjectFactory, ScheduledTaskFactory
@@ -29,12 +33,22 @@ def test_anonymous_requests_are_refused(anon_client):
     assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
-def test_create_takes_the_owner_from_the_token_not_the_body(api_client, user, other_user):
-    response = api_client.post(
+def test_create_takes_the_owner_from_the_token_and_refuses_read_only_fields(
+    api_client, user, other_user
+):
+    refused = api_client.post(
         "/api/projects",
         {"name": "Ops", "description": "d", "user_id": other_user.pk, "tasks_count": 7},
     )
+    response = api_client.post("/api/projects", {"name": "Ops", "description": "d"})
 
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {
+            "user_id": ["Read-only field: it cannot be set."],
+            "tasks_count": ["Read-only field: it cannot be set."],
+        },
+    )
     assert response.status_code == 201
     project = Project.objects.get()
     assert (project.user, project.tasks_count) == (user, 0)
@@ -122,18 +136,25 @@ def test_another_users_project_is_404_for_every_method(api_client, other_user):
     assert project.name == "theirs"
 
 
-def test_update_ignores_tasks_count_and_user(api_client, user, other_user):
-    project = ProjectFactory(user=user)
+def test_update_refuses_tasks_count_and_user_and_changes_nothing(api_client, user, other_user):
+    project = ProjectFactory(user=user, name="Old")
+    audit_rows = AuditLog.objects.count()
 
     response = api_client.patch(
         f"/api/projects/{project.pk}",
         {"name": "Renamed", "tasks_count": 50, "user_id": other_user.pk},
     )
 
-    assert response.status_code == 200
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "tasks_count": ["Read-only field: it cannot be set."],
+            "user_id": ["Read-only field: it cannot be set."],
+        },
+    )
     project.refresh_from_db()
-    assert (project.name, project.tasks_count, project.user) == ("Renamed", 0, user)
-    assert response.json() == body(project)
+    assert (project.name, project.tasks_count, project.user) == ("Old", 0, user)
+    assert AuditLog.objects.count() == audit_rows
 
 
 def test_put_replaces_the_project(api_client, user):
@@ -216,3 +237,16 @@ def test_an_id_in_a_path_is_ascii_digits(staff_client, collection):
 
     assert staff_client.get(f"/api/{collection}/{pk}").status_code == 200
     assert staff_client.get(f"/api/{collection}/{other_digits}").status_code == 404
+
+
+def test_the_browsable_api_form_is_prefilled_with_what_can_be_sent_back(api_client, user):
+    project = ProjectFactory(user=user, name="Ops", description="d")
+
+    page = api_client.get(f"/api/projects/{project.pk}", HTTP_ACCEPT="text/html").content.decode()
+    [content] = re.findall(r'<textarea[^>]*name="_content"[^>]*>(.*?)</textarea>', page, re.S)
+    sent = api_client.put(
+        f"/api/projects/{project.pk}", html.unescape(content), content_type="application/json"
+    )
+
+    assert json.loads(html.unescape(content)) == {"name": "Ops", "description": "d"}
+    assert sent.status_code == 200

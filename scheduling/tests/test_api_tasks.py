@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils.timezone import now
 
+from audit.models import AuditLog
 from scheduling import services
 from scheduling.cron import next_run
 from scheduling.models import ScheduledTask
@@ -36,9 +37,7 @@ def body(task):
     }
 
 
-def test_create_computes_next_run_and_takes_the_owner_from_the_token(
-    api_client, user, other_user, skill_name
-):
+def test_create_computes_next_run_and_takes_the_owner_from_the_token(api_client, user, skill_name):
     project = ProjectFactory(user=user)
     before = now()
 
@@ -50,8 +49,6 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
             "timezone": "Europe/Berlin",
             "params_json": {"message": "two"},
             "project_id": project.pk,
-            "user_id": other_user.pk,
-            "claimed_by": "intruder",
         },
     )
 
@@ -126,10 +123,10 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
             {"timeout_seconds": ["Ensure this value is less than or equal to 2147483647."]},
         ),
         ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
-        ({"project_id": "x"}, {"project_id": ["Incorrect type. Expected pk value, received str."]}),
+        ({"project_id": "x"}, {"project_id": ["Expected a JSON integer, got a JSON string."]}),
         (
             {"project_id": 1.5},
-            {"project_id": ["Incorrect type. Expected pk value, received float."]},
+            {"project_id": ["Expected a JSON integer, got a JSON number."]},
         ),
         (
             {"next_run_at": "2026-01-01T00:00:00\x00Z"},
@@ -142,19 +139,19 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(
         ),
         (
             {"project_id": True},
-            {"project_id": ["Incorrect type. Expected pk value, received bool."]},
+            {"project_id": ["Expected a JSON integer, got a JSON boolean."]},
         ),
         (
             {"project_id": "1_0"},
-            {"project_id": ["Incorrect type. Expected pk value, received str."]},
+            {"project_id": ["Expected a JSON integer, got a JSON string."]},
         ),
         (
             {"project_id": "\u0661"},
-            {"project_id": ["Incorrect type. Expected pk value, received str."]},
+            {"project_id": ["Expected a JSON integer, got a JSON string."]},
         ),
         (
             {"project_id": [[[[1]]]]},
-            {"project_id": ["Incorrect type. Expected pk value, received list."]},
+            {"project_id": ["Expected a JSON integer, got a JSON array."]},
         ),
     ],
 )
@@ -243,17 +240,26 @@ def test_list_costs_a_constant_number_of_queries(api_client, user, django_assert
     assert response.json()["count"] == 5
 
 
-def test_status_is_the_schedulers_and_a_body_cannot_set_it(api_client, user):
+def test_running_is_the_schedulers_and_a_body_asking_for_it_changes_nothing(api_client, user):
     task = ScheduledTaskFactory(user=user)
+    audit_rows = AuditLog.objects.count()
 
     response = api_client.patch(
         f"/api/tasks/{task.pk}", {"status": "running", "timeout_seconds": 9}
     )
 
-    assert response.status_code == 200
-    assert (response.json()["status"], response.json()["timeout_seconds"]) == ("pending", 9)
+    assert (response.status_code, response.json()) == (
+        400,
+        {
+            "status": [
+                "running is set by the scheduler when it runs the task: use POST "
+                "/api/tasks/{id}/run."
+            ]
+        },
+    )
     task.refresh_from_db()
-    assert (task.status, task.claimed_by, task.timeout_seconds) == ("pending", "", 9)
+    assert (task.status, task.claimed_by, task.timeout_seconds) == ("pending", "", 300)
+    assert AuditLog.objects.count() == audit_rows
 
 
 def test_an_edit_never_overwrites_a_claim_made_meanwhile(user):
@@ -335,7 +341,10 @@ def test_patch_cannot_change_the_owner(api_client, user, other_user):
 
     response = api_client.patch(f"/api/tasks/{task.pk}", {"user_id": other_user.pk})
 
-    assert response.status_code == 200
+    assert (response.status_code, response.json()) == (
+        400,
+        {"user_id": ["Read-only field: it cannot be set."]},
+    )
     task.refresh_from_db()
     assert task.user == user
 
@@ -415,23 +424,97 @@ def test_a_foreign_key_beyond_a_float_is_a_field_error(api_client, skill_name):
 
     assert (response.status_code, response.json()) == (
         400,
-        {"project_id": ["Incorrect type. Expected pk value, received float."]},
+        {"project_id": ["Expected a JSON integer, got a JSON number."]},
     )
     assert not ScheduledTask.objects.exists()
+
+
+@pytest.mark.parametrize("form", ["multipart", "urlencoded"])
+def test_a_form_body_is_refused_as_unsupported(api_client, skill_name, form):
+    data = {"skill_name": skill_name, "schedule_cron": "* * * * *"}
+    if form == "multipart":
+        response = api_client.post("/api/tasks", data, format="multipart")
+    else:
+        response = api_client.generic(
+            "POST",
+            "/api/tasks",
+            f"skill_name={skill_name}&schedule_cron=*+*+*+*+*",
+            content_type="application/x-www-form-urlencoded",
+        )
+
+    assert response.status_code == 415
+    assert response.json()["detail"].startswith("Unsupported media type")
+    assert not ScheduledTask.objects.exists()
+
+
+@pytest.mark.parametrize("status", ["disabled", "completed", "failed"])
+def test_patch_sets_the_status_and_is_audited(api_client, user, status):
+    task = ScheduledTaskFactory(user=user)
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"status": status})
+
+    assert (response.status_code, response.json()["status"]) == (200, status)
+    task.refresh_from_db()
+    assert task.status == status
+    record = AuditLog.objects.filter(
+        table_name="scheduled_tasks", record_id=str(task.pk), operation="UPDATE"
+    ).get()
+    assert record.changed_fields["status"] == {"old": "pending", "new": status}
+
+
+@pytest.mark.parametrize("status", ["pending", "disabled", "completed", "failed"])
+def test_create_takes_the_status(api_client, skill_name, status):
+    response = api_client.post(
+        "/api/tasks", {"skill_name": skill_name, "schedule_cron": "* * * * *", "status": status}
+    )
+
+    assert (response.status_code, response.json()["status"]) == (201, status)
+    assert ScheduledTask.objects.get().status == status
 
 
 @pytest.mark.parametrize(
-    "params_json", ['{"message": 1e400}', '{"message": NaN}', "[" * 100_000 + "]" * 100_000]
+    ("status", "message"),
+    [
+        ("paused", '"paused" is not a valid choice.'),
+        ("", '"" is not a valid choice.'),
+        (None, "This field may not be null."),
+        (
+            "running",
+            "running is set by the scheduler when it runs the task: use POST /api/tasks/{id}/run.",
+        ),
+    ],
 )
-def test_json_given_as_form_text_is_held_to_the_same_rules(api_client, skill_name, params_json):
-    response = api_client.post(
-        "/api/tasks",
-        {"skill_name": skill_name, "schedule_cron": "* * * * *", "params_json": params_json},
-        format="multipart",
-    )
+def test_an_invalid_status_is_refused_on_create_and_update(
+    api_client, user, skill_name, status, message
+):
+    task = ScheduledTaskFactory(user=user)
+    audit_rows = AuditLog.objects.count()
 
-    assert (response.status_code, response.json()) == (
-        400,
-        {"params_json": ["Value must be valid JSON."]},
+    created = api_client.post(
+        "/api/tasks", {"skill_name": skill_name, "schedule_cron": "* * * * *", "status": status}
     )
-    assert not ScheduledTask.objects.exists()
+    updated = api_client.patch(f"/api/tasks/{task.pk}", {"status": status})
+
+    assert (created.status_code, created.json()) == (400, {"status": [message]})
+    assert (updated.status_code, updated.json()) == (400, {"status": [message]})
+    assert list(ScheduledTask.objects.values_list("pk", "status")) == [(task.pk, "pending")]
+    assert AuditLog.objects.count() == audit_rows
+
+
+def test_disable_and_enable_stay_shortcuts_for_the_status(api_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    disabled = api_client.post(f"/api/tasks/{task.pk}/disable").json()["status"]
+    enabled = api_client.post(f"/api/tasks/{task.pk}/enable").json()["status"]
+
+    assert (disabled, enabled) == ("disabled", "pending")
+
+
+def test_another_users_task_status_cannot_be_set(other_client, user):
+    task = ScheduledTaskFactory(user=user)
+
+    response = other_client.patch(f"/api/tasks/{task.pk}", {"status": "disabled"})
+
+    assert response.status_code == 404
+    task.refresh_from_db()
+    assert task.status == "pending"

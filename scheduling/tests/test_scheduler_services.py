@@ -216,3 +216,75 @@ def test_a_late_finish_leaves_a_newer_claim_of_the_same_worker_alone(user):
         datetime(2026, 6, 1, 12, 15, tzinfo=UTC),
     )
     assert ExecutionResult.objects.get(pk=fresh.execution_id).status is None
+
+
+def _finish(claim, at):
+    execution_finish(
+        worker="w",
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text="done",
+                error_text="",
+                duration_ms=5,
+            )
+        ],
+        now=at,
+    )
+
+
+@pytest.mark.parametrize("status", [TaskStatus.DISABLED, TaskStatus.COMPLETED, TaskStatus.FAILED])
+def test_a_status_set_while_the_task_runs_takes_effect_when_the_run_ends(user, status):
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+
+    services.task_update(task=task, data={"status": status})
+    task.refresh_from_db()
+    during = (task.status, task.claimed_by)
+    claimed_again = task_claim_due(worker="w2", limit=5, now=NOW, lease_margin_seconds=30)
+    with pytest.raises(TaskStateError):
+        task_run_now(task=task, now=NOW)
+    _finish(claim, NOW + timedelta(seconds=1))
+
+    task.refresh_from_db()
+    assert during == (status, "w")
+    assert claimed_again == []
+    assert (task.status, task.claimed_by, task.lease_expires_at) == (status, "", None)
+    assert ExecutionResult.objects.get(task=task).status == ExecutionStatus.SUCCESS
+
+
+def test_pending_set_while_the_task_runs_keeps_the_claim_and_the_run_ends_pending(user):
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC))
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    services.task_update(task=task, data={"status": TaskStatus.DISABLED})
+
+    services.task_update(task=task, data={"status": TaskStatus.PENDING})
+    task.refresh_from_db()
+    during = (task.status, task.claimed_by)
+    claimed_again = task_claim_due(worker="w2", limit=5, now=NOW, lease_margin_seconds=30)
+    _finish(claim, NOW + timedelta(seconds=1))
+
+    task.refresh_from_db()
+    assert during == (TaskStatus.RUNNING, "w")
+    assert claimed_again == []
+    assert (task.status, task.claimed_by, task.next_run_at) == (
+        TaskStatus.PENDING,
+        "",
+        datetime(2026, 6, 1, 12, 5, tzinfo=UTC),
+    )
+
+
+def test_pending_set_on_a_disabled_task_runs_from_the_next_slot_after_now(user):
+    task = make_task(
+        user,
+        cron="*/5 * * * *",
+        status=TaskStatus.DISABLED,
+        next_run_at=datetime(2020, 1, 1, tzinfo=UTC),
+    )
+
+    services.task_update(task=task, data={"status": TaskStatus.PENDING})
+
+    task.refresh_from_db()
+    assert task.status == TaskStatus.PENDING
+    assert task.next_run_at > datetime.now(UTC)

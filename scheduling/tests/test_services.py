@@ -139,16 +139,32 @@ def test_task_create_may_start_disabled(user):
     assert ScheduledTask.objects.values_list("status", flat=True).get(pk=task.pk) == "disabled"
 
 
-@pytest.mark.parametrize("status", ["running", "completed", "failed", "sleeping"])
-def test_task_create_refuses_a_status_that_is_the_schedulers(user, status):
-    with pytest.raises(ValueError) as error:
+@pytest.mark.parametrize("status", ["completed", "failed", "disabled", "pending"])
+def test_task_create_takes_any_status_but_running(user, status):
+    task = services.task_create(
+        user=user, skill_name="demo.echo", schedule_cron="* * * * *", status=status
+    )
+
+    assert ScheduledTask.objects.get().status == status == task.status
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        (
+            "running",
+            "running is set by the scheduler when it runs the task: use POST /api/tasks/{id}/run.",
+        ),
+        ("sleeping", "Not a status."),
+    ],
+)
+def test_task_create_refuses_running_and_unknown_statuses(user, status, message):
+    with pytest.raises(ValidationError) as error:
         services.task_create(
             user=user, skill_name="demo.echo", schedule_cron="* * * * *", status=status
         )
 
-    assert str(error.value) == (
-        f"A task starts pending or disabled, not {status!r}: its other states are the scheduler's."
-    )
+    assert error.value.message_dict == {"status": [message]}
     assert not ScheduledTask.objects.exists()
 
 
@@ -291,6 +307,29 @@ def test_agent_create_refuses_invalid_fields(field, value, message):
     assert list(error.value.message_dict) == [field]
     assert message in error.value.message_dict[field][0]
     assert not Agent.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["REX", "Rex", "rex"])
+def test_agent_name_is_unique_whatever_the_case(name):
+    AgentFactory(name="rex")
+    other = AgentFactory(name="builder")
+
+    with pytest.raises(ValidationError) as created:
+        services.agent_create(name=name, type="coder")
+    with pytest.raises(ValidationError) as renamed:
+        services.agent_update(agent=other, data={"name": name})
+
+    taken = {"name": ["An agent with this name already exists."]}
+    assert (created.value.message_dict, renamed.value.message_dict) == (taken, taken)
+    assert sorted(Agent.objects.values_list("name", flat=True)) == ["builder", "rex"]
+
+
+def test_agent_renamed_to_its_own_name_in_another_case():
+    agent = AgentFactory(name="rex")
+
+    services.agent_update(agent=agent, data={"name": "Rex"})
+
+    assert Agent.objects.get().name == "Rex"
 
 
 def test_agent_name_is_unique():
@@ -476,13 +515,15 @@ def test_execution_update_recomputes_duration_when_the_end_moves(user):
 def test_execution_update_keeps_a_final_status(user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="failed")
 
-    services.execution_update(execution=execution, data={"status": "cancelled"})
-    with pytest.raises(ValidationError) as error:
-        services.execution_update(execution=execution, data={"status": None})
-
-    assert error.value.message_dict == {"status": ["A completed execution keeps a final status."]}
+    services.execution_update(execution=execution, data={"status": "failed", "worker": "w"})
+    for status in ("cancelled", None):
+        with pytest.raises(ValidationError) as error:
+            services.execution_update(execution=execution, data={"status": status})
+        assert error.value.message_dict == {
+            "status": ["This execution is complete (failed): its status is final."]
+        }
     execution.refresh_from_db()
-    assert execution.status == "cancelled"
+    assert (execution.status, execution.worker) == ("failed", "w")
 
 
 def test_execution_update_of_a_stale_copy_keeps_a_later_completion(user):
@@ -545,7 +586,7 @@ def test_save_or_conflict_lets_a_violation_of_another_unique_constraint_through(
     AgentFactory(name="rex")
     duplicate = Agent(name="rex", type="coder")
 
-    with pytest.raises(IntegrityError, match="agents_name_key"):
+    with pytest.raises(IntegrityError, match="agents_name_lower_unique"):
         save_or_conflict(
             duplicate, constraint="some_other_key", conflict_field="name", conflict_message="taken"
         )

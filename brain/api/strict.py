@@ -1,0 +1,125 @@
+"""The write contract of every request body: nothing a client sends is silently dropped or
+coerced. A key the serializer does not take, or takes read-only, is a 400 naming it; a value of
+the wrong JSON type (0 for a string, "5" or 5.0 for an integer, 1 for a boolean) is a 400 naming
+the field, where DRF would convert it."""
+
+from collections.abc import Mapping
+
+from rest_framework import serializers
+
+UNKNOWN_FIELD = "Unknown field: this endpoint does not take it."
+READ_ONLY_FIELD = "Read-only field: it cannot be set."
+
+
+def _json_type(value):
+    """The JSON type name of a parsed JSON value."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, Mapping):
+        return "object"
+    return type(value).__name__
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_string(value):
+    return isinstance(value, str)
+
+
+def _is_array(value):
+    return isinstance(value, list)
+
+
+def _is_object(value):
+    return isinstance(value, Mapping)
+
+
+def _is_boolean(value):
+    return isinstance(value, bool)
+
+
+def _of_types(types):
+    def check(value):
+        return type(value) in types
+
+    return check
+
+
+# (field class, JSON type name, check), first match wins: subclasses before their bases.
+_EXPECTED = (
+    (serializers.JSONField, None, None),
+    (serializers.BooleanField, "boolean", _is_boolean),
+    (serializers.IntegerField, "integer", _is_integer),
+    (serializers.FloatField, "number", _is_number),
+    (serializers.DecimalField, "number", _is_number),
+    (serializers.PrimaryKeyRelatedField, "integer", _is_integer),
+    (serializers.MultipleChoiceField, "array", _is_array),
+    (serializers.ChoiceField, "choice", None),
+    (serializers.CharField, "string", _is_string),
+    (serializers.DateTimeField, "string", _is_string),
+    (serializers.DateField, "string", _is_string),
+    (serializers.TimeField, "string", _is_string),
+    (serializers.DurationField, "string", _is_string),
+    (serializers.ListField, "array", _is_array),
+    (serializers.ListSerializer, "array", _is_array),
+    (serializers.ManyRelatedField, "array", _is_array),
+    (serializers.DictField, "object", _is_object),
+    (serializers.BaseSerializer, "object", _is_object),
+)
+
+
+def _expected(field):
+    """(JSON type name, check) of `field`'s values, or None when any JSON value may do."""
+    for field_class, expected, check in _EXPECTED:
+        if isinstance(field, field_class):
+            if expected == "choice":
+                # Compared by JSON type too: true is not the choice 1, nor "1".
+                names = " or ".join(sorted({_json_type(key) for key in field.choices}))
+                return names, _of_types({type(key) for key in field.choices})
+            return None if check is None else (expected, check)
+    return None
+
+
+def json_type_error(field, value):
+    """The message refusing `value` for `field`, or None when its JSON type is the field's.
+    null is the field's own to accept or refuse (allow_null)."""
+    expected = None if value is None else _expected(field)
+    if expected is None or expected[1](value):
+        return None
+    return f"Expected a JSON {expected[0]}, got a JSON {_json_type(value)}."
+
+
+class StrictInputMixin:
+    """For a serializer that validates a parsed JSON body: refuses, with a 400 naming each one,
+    the keys it does not take, the read-only ones, and values of another JSON type than the
+    field's. The rest of validation is the serializer's own."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            errors = {}
+            fields = {field.field_name: field for field in self.fields.values()}
+            for name, value in data.items():
+                field = fields.get(name)
+                if field is None:
+                    errors[name] = [UNKNOWN_FIELD]
+                elif field.read_only:
+                    errors[name] = [READ_ONLY_FIELD]
+                elif message := json_type_error(field, value):
+                    errors[name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
