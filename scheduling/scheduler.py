@@ -165,13 +165,13 @@ class Scheduler:
             # The thread inherits the context (the audit actor among others).
             threading.Thread(
                 target=contextvars.copy_context().run,
-                args=(self._execute, run),
+                args=(self._run_skill, run),
                 name=f"skill-{claim.skill_name}-{claim.execution_id}",
                 daemon=True,
             ).start()
         return len(claims)
 
-    def _execute(self, run):
+    def _run_skill(self, run):
         """Runs one skill in its own thread and reports the Outcome; never raises."""
         claim = run.claim
         status, output, error, task_failed = ExecutionStatus.SUCCESS, "", "", False

@@ -5,7 +5,6 @@ deletes)."""
 
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -45,7 +44,6 @@ def walk_through(api):
     return script.replace("http://127.0.0.1:8000/api", api)
 
 
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the walk-through needs curl")
 @pytest.mark.django_db(transaction=True)
 def test_the_readme_walk_through_runs_as_written_on_the_demo_data(live_server, tmp_path):
     call_command("seed", events=50, executions=2, verbosity=0)
