@@ -19,6 +19,7 @@ one machine) nothing can be unreachable: there is no lease, and `apply` is the c
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 
 from django.core.cache import caches
@@ -40,6 +41,8 @@ DRAIN_BATCH = 10_000
 # The longest a request waits for a drain (which reads PostgreSQL) before answering without the
 # cache.
 DRAIN_WAIT_SECONDS = 0.3
+# How long after a drain found PostgreSQL unreachable the next drains renew the lease first.
+DATABASE_RETRY_SECONDS = 30
 
 
 @dataclass
@@ -115,14 +118,15 @@ def apply(invalidation):
 
 def trusted_values(keys, found):
     """The cached values of `keys` that may be served: `found` (read with LEASE_KEY) when the lease
-    was alive; else, once a drain has renewed it, the values read again; else None, and the caller
-    answers from PostgreSQL. The drain runs in a thread of its own for at most DRAIN_WAIT_SECONDS
-    of the caller's time, so a PostgreSQL that does not answer delays a request by no more."""
+    was alive; else, once a drain has renewed it, the values read again with it; else None, and
+    the caller answers from PostgreSQL. The drain runs in a thread of its own for at most
+    DRAIN_WAIT_SECONDS of the caller's time, so a PostgreSQL that does not answer delays a request
+    by no more."""
     if LEASE_KEY in found:
         return found
-    if not drain_within(DRAIN_WAIT_SECONDS):
-        return None
-    return _cache().get_many(keys)
+    drain_within(DRAIN_WAIT_SECONDS)
+    found = _cache().get_many([*keys, LEASE_KEY])
+    return found if LEASE_KEY in found else None
 
 
 def drain_within(seconds):
@@ -143,15 +147,30 @@ def drain_within(seconds):
     return bool(outcome and outcome[0])
 
 
+# When this process last found PostgreSQL unreachable in a drain (time.monotonic()).
+_database_failed_at = None
+
+
 def drain():
     """Applies every pending invalidation, then renews the lease, in one script call; deletes the
     rows applied. One worker at a time (a Redis lock). Returns True when the lease is alive
-    afterwards. With PostgreSQL unreachable no write can commit, so the lease is renewed without
-    reading the rows (see the README's reliability section)."""
+    afterwards.
+
+    With PostgreSQL unreachable no write can commit, so the lease is renewed without the rows,
+    and cached reads go on answering through the outage: while this process found PostgreSQL
+    unreachable in the last DATABASE_RETRY_SECONDS, the lease is renewed before the rows are read,
+    so a read waits for no connection timeout."""
+    global _database_failed_at
     cache = _cache()
     if not cache.add(DRAIN_LOCK_KEY, 1, DRAIN_LOCK_SECONDS):
         return False  # another worker is draining, or Redis is unreachable
     try:
+        failed_at = _database_failed_at
+        if failed_at is not None and time.monotonic() - failed_at < DATABASE_RETRY_SECONDS:
+            try:
+                _run(Invalidation(), renew=True)
+            except (RedisError, OSError):
+                return False
         try:
             rows = list(
                 PendingInvalidation.objects.order_by("id").values_list("id", "operations")[
@@ -160,7 +179,10 @@ def drain():
             )
         except DatabaseError:
             logger.warning("cache lease renewed without PostgreSQL", exc_info=True)
+            _database_failed_at = time.monotonic()
             rows = []
+        else:
+            _database_failed_at = None
         merged = Invalidation()
         for _, operations in rows:
             merged.merge(Invalidation(**operations))

@@ -9,6 +9,7 @@ import pytest
 from rest_framework.authtoken.models import Token
 
 from audit.models import AuditLog
+from brain import invalidation
 from events.models import SystemEvent
 
 from .conftest import database_url
@@ -152,3 +153,30 @@ def test_ready_answers_within_a_second_while_postgresql_hangs(postgres_proxy, se
     assert (hung.status, hung.json()["checks"]["database"]) == (503, "unreachable")
     assert hung.seconds < 1
     assert server.request("GET", "/health/ready").status == 200
+
+
+def test_cached_reads_keep_answering_through_an_outage_longer_than_the_cache_lease(
+    postgres_proxy, serve, token
+):
+    server = serve(database=database_url(postgres_proxy.port))
+    event_id = server.request("POST", "/api/events", EVENT, token).json()["id"]
+    cached = server.request("GET", f"/api/events/{event_id}", headers=token)
+
+    postgres_proxy.stop()
+    replies = []
+    started = time.monotonic()
+    while time.monotonic() - started < 6 * invalidation.LEASE_SECONDS:
+        replies.append(
+            (
+                time.monotonic() - started,
+                server.request("GET", f"/api/events/{event_id}", headers=token),
+            )
+        )
+        time.sleep(0.1)
+    postgres_proxy.restore()
+
+    assert {reply.status for _, reply in replies} <= {200, 503}
+    # Each worker waits for PostgreSQL once, when the lease first runs out in the outage; from
+    # then on it renews the lease without PostgreSQL, and the cached body is served.
+    late = [reply for at, reply in replies if at > 4 * invalidation.LEASE_SECONDS]
+    assert late and {(reply.status, reply.body) for reply in late} == {(200, cached.body)}
