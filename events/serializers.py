@@ -6,8 +6,6 @@ from brain.api import serializers as api_serializers
 
 from .models import Severity, SystemEvent
 
-BULK_MAX_EVENTS = 1000
-
 
 class SystemEventSerializer(serializers.Serializer):
     """SystemEventResponse: an event as the API returns it (every list page, cached body and write
@@ -25,7 +23,8 @@ class SystemEventSerializer(serializers.Serializer):
 
 
 class SystemEventCreateSerializer(api_serializers.ModelSerializer):
-    """SystemEventCreate: event_type 1..50 characters, severity one of the four, message
+    """SystemEventCreate as the OpenAPI schema describes it (the API validates with
+    events.schemas.EventIn): event_type 1..50 characters, severity one of the four, message
     non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
     (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
 
@@ -78,10 +77,3 @@ class EventStatsSerializer(serializers.Serializer):
     first_event_at = serializers.DateTimeField(allow_null=True)
     last_event_at = serializers.DateTimeField(allow_null=True)
     last_24h = HourCountSerializer(many=True, help_text="Events per hour (UTC), oldest first.")
-
-
-def bulk_create_serializer(data):
-    """A list of 1..BULK_MAX_EVENTS SystemEventCreate items, validated all or nothing."""
-    return SystemEventCreateSerializer(
-        data=data, many=True, allow_empty=False, max_length=BULK_MAX_EVENTS
-    )

@@ -77,6 +77,55 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
     return objects
 
 
+def _json_text(value):
+    """A JSON column's COPY text: SQL NULL for None, as the ORM stores it."""
+    return None if value is None else json.dumps(value)
+
+
+def _copy_events(cursor, table, rows):
+    """COPYs `rows` (dicts of every column) into the events table."""
+    columns = ", ".join(LOAD_COLUMNS)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [_json_text(row[name]) if name == "details" else row[name] for name in LOAD_COLUMNS]
+            )
+
+
+def _with_ids(cursor, table, events):
+    """`events` with ids drawn from the table's sequence, in one query."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        [table, len(events)],
+    )
+    return [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
+
+
+@transaction.atomic
+def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stores validated new events (dicts of event_create's arguments, events.schemas), all or
+    none, and returns them as stored (every column, ids included). On PostgreSQL: the ids in one
+    query, the events and their CREATE audit records each written with COPY, in the caller's
+    transaction; elsewhere the audited bulk create. Each event has exactly one audit record.
+    Invalidates their types' lists and the stats after commit."""
+    if not events:
+        return []
+    now = timezone.now()
+    events = [
+        {**event, "timestamp": event.get("timestamp") or now, "created_at": now} for event in events
+    ]
+    if connection.vendor != "postgresql":
+        created = event_bulk_create(events=events)
+        return [{name: getattr(event, name) for name in LOAD_COLUMNS} for event in created]
+    table = SystemEvent._meta.db_table
+    with connection.cursor() as cursor:
+        rows = _with_ids(cursor, table, events)
+        _copy_events(cursor, table, rows)
+    audit_log_copy_created(model=SystemEvent, rows=rows)
+    invalidate_after_commit(event_types={row["event_type"] for row in rows})
+    return rows
+
+
 LOAD_COLUMNS = (
     "id",
     "event_type",
@@ -103,20 +152,8 @@ def event_load(*, events: list[dict[str, Any]]) -> int:
         return len(events)
     table = SystemEvent._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(events)],
-        )
-        rows = [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
-        columns = ", ".join(LOAD_COLUMNS)
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[name]) if name == "details" else row[name]
-                        for name in LOAD_COLUMNS
-                    ]
-                )
+        rows = _with_ids(cursor, table, events)
+        _copy_events(cursor, table, rows)
     audit_log_copy_created(model=SystemEvent, rows=rows)
     invalidate_after_commit(all_types=True)
     return len(rows)
