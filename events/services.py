@@ -3,10 +3,10 @@ invalidated after commit: single-row writes through the model signals (events.re
 writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
 and the purge explicitly."""
 
-import json
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -78,8 +78,9 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
 
 
 def _json_text(value):
-    """A JSON column's COPY text: SQL NULL for None, as the ORM stores it."""
-    return None if value is None else json.dumps(value)
+    """A JSON column's COPY text: SQL NULL for None, as the ORM stores it. msgspec's encoder,
+    several times faster than json.dumps on the bulk paths; jsonb stores the same value."""
+    return None if value is None else msgspec.json.encode(value).decode()
 
 
 def _copy_events(cursor, table, rows):
