@@ -9,6 +9,14 @@ import pytest
 from audit.models import AuditLog
 from events import views
 from events.models import SystemEvent
+from tests.audit_paths.support import (
+    audit_mark,
+    client_meta,
+    from_request,
+    origins_after,
+    records_after,
+    stored,
+)
 
 from .conftest import event_json
 
@@ -252,3 +260,23 @@ def test_bulk_takes_json_and_ndjson_only(api_client):
 
     assert response.status_code == 415
     assert not SystemEvent.objects.exists()
+
+
+def test_ndjson_records_one_create_per_event_by_the_token_user(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    mark = audit_mark()
+    body = _ndjson([{**VALID, "message": f"m{n}", "details": {"n": n}} for n in range(3)])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.generic(
+            "POST", "/api/events/bulk", body, content_type=NDJSON, **client_meta("req-ndjson")
+        )
+
+    assert response.status_code == 201
+    events = SystemEvent.objects.order_by("id")
+    assert response.json() == [event_json(event) for event in events]
+    assert records_after(mark) == [
+        ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
+    ]
+    assert origins_after(mark) == [from_request(user, "req-ndjson")] * 3
