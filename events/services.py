@@ -160,6 +160,11 @@ def event_load(*, events: list[dict[str, Any]]) -> int:
     return len(rows)
 
 
+def event_purge_count(*, older_than: datetime) -> int:
+    """How many events event_purge(older_than=...) would delete now (one index-only count)."""
+    return SystemEvent.objects.filter(timestamp__lt=older_than).count()
+
+
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
     """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
     locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
