@@ -119,13 +119,13 @@ def _timestamp(value, errors):
         return None
     if "\x00" not in value:
         # What DRF's field does for an ISO 8601 value with an offset (Django's parse_datetime
-        # tries fromisoformat first), without its per-call overhead; anything else, a naive or
+        # tries fromisoformat first, then the value is converted to UTC, since PostgreSQL refuses
+        # offsets beyond 15:59), without its per-call overhead; anything else, a naive or
         # out-of-range value included, goes through the field itself.
         try:
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is not None:
-                parsed.astimezone(UTC)
-                return parsed
+                return parsed.astimezone(UTC)
         except (ValueError, OverflowError):
             pass
     try:

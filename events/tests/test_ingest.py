@@ -3,6 +3,7 @@
 the caches invalidated after commit and `Prefer: return=minimal`."""
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
@@ -280,3 +281,15 @@ def test_ndjson_records_one_create_per_event_by_the_token_user(
         ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
     ]
     assert origins_after(mark) == [from_request(user, "req-ndjson")] * 3
+
+
+@pytest.mark.parametrize("offset", ["-23:03", "+18:00"])
+def test_a_timestamp_offset_postgresql_cannot_store_is_taken_as_utc(api_client, offset):
+    item = {**VALID, "timestamp": f"0109-04-01T05:37:03{offset}"}
+
+    one = api_client.post("/api/events", item, format="json")
+    bulk = api_client.post("/api/events/bulk", [item], format="json")
+
+    expected = datetime.fromisoformat(item["timestamp"]).astimezone(UTC)
+    assert (one.status_code, bulk.status_code) == (201, 201)
+    assert [event.timestamp for event in SystemEvent.objects.all()] == [expected, expected]
