@@ -12,7 +12,8 @@ from events import schemas
 from events.cache import pooled_invalidation
 from events.services import event_ingest
 
-CHUNK = 10_000
+# Events validated and stored at a time (the progress bar's step), all in one transaction.
+CHUNK = 2_000
 MAX_REPORTED_ERRORS = 20
 # CSV cells are text: these columns are left out when empty, and `details` is JSON text.
 OPTIONAL_CSV_COLUMNS = ("details", "source", "timestamp")
@@ -79,9 +80,12 @@ class Command(AuditedCommand):
 
 
 def _validate(chunk):
-    """(events, [(line, message)]) of (line, value or parse error) pairs."""
+    """(events, [(line, message)]) of (line, value, parse error) triples; a value still in its
+    JSON text (an NDJSON line) is parsed here, chunk by chunk, as the progress bar moves."""
     events, errors = [], []
     for line, item, parse_error in chunk:
+        if isinstance(item, str):
+            item, parse_error = _parsed(item)
         if parse_error is not None:
             errors.append((line, parse_error))
             continue
@@ -94,18 +98,22 @@ def _validate(chunk):
 
 
 def _ndjson_items(text):
-    """(line number, value, None) per non-blank line, or (line number, None, parse error)."""
-    items = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            items.append((number, json.loads(line), None))
-        except RecursionError:
-            items.append((number, None, "JSON parse error - nested too deeply."))
-        except ValueError as error:
-            items.append((number, None, f"JSON parse error - {error}"))
-    return items
+    """(line number, the line's JSON text, None) per non-blank line."""
+    return [
+        (number, line, None)
+        for number, line in enumerate(text.split("\n"), start=1)
+        if line.strip()
+    ]
+
+
+def _parsed(line):
+    """(value, None) of a line of JSON, or (None, the parse error)."""
+    try:
+        return json.loads(line), None
+    except RecursionError:
+        return None, "JSON parse error - nested too deeply."
+    except ValueError as error:
+        return None, f"JSON parse error - {error}"
 
 
 def _csv_items(text):
