@@ -188,11 +188,23 @@ def validate_event(item):
     }, None
 
 
+class Unparsable:
+    """An item whose text could not be parsed: `errors` as validate_event's ({field: [message]},
+    or {"non_field_errors": [message]})."""
+
+    def __init__(self, errors):
+        self.errors = errors
+
+
 def validate_events(items, keys):
     """(events, errors): the events of `items` if every one is valid, and the errors of the
-    refused ones under their key (from `keys`, in the same order)."""
+    refused ones under their key (from `keys`, in the same order). An Unparsable item is refused
+    with its errors."""
     events, errors = [], {}
     for key, item in zip(keys, items, strict=True):
+        if isinstance(item, Unparsable):
+            errors[key] = item.errors
+            continue
         event, item_errors = validate_event(item)
         if item_errors:
             errors[key] = item_errors

@@ -14,6 +14,7 @@ from audit.services import audit_log_copy_created
 
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
+from .schemas import validate_events
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -125,6 +126,39 @@ def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     audit_log_copy_created(model=SystemEvent, rows=rows)
     invalidate_after_commit(event_types={row["event_type"] for row in rows})
     return rows
+
+
+class EventsRefused(Exception):
+    """Items that break an event's input rules: `errors` maps each one's key to its messages."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def event_ingest_chunks(*, chunks, max_errors: int, on_chunk=None) -> int:
+    """Validates (events.schemas) and stores events chunk by chunk, all in one transaction: all
+    or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs.
+    Raises EventsRefused with the first `max_errors` refused items by key (validation stops
+    there), and nothing is stored. `on_chunk(size, rows)` is called after each chunk with how
+    many items it held and the events stored from it (event_ingest's rows). Returns how many
+    events were stored; the caches are invalidated once, after commit."""
+    stored, errors = 0, {}
+    with transaction.atomic(), pooled_invalidation():
+        for chunk in chunks:
+            events, chunk_errors = validate_events(
+                [item for _, item in chunk], [key for key, _ in chunk]
+            )
+            errors.update(chunk_errors)
+            rows = [] if errors else event_ingest(events=events)
+            stored += len(rows)
+            if on_chunk is not None:
+                on_chunk(len(chunk), rows)
+            if len(errors) >= max_errors:
+                break
+        if errors:
+            raise EventsRefused(dict(list(errors.items())[:max_errors]))
+    return stored
 
 
 LOAD_COLUMNS = (

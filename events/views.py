@@ -1,6 +1,5 @@
 from functools import cached_property
 
-from django.db import transaction
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -31,7 +30,14 @@ from .serializers import (
     SystemEventSerializer,
     SystemEventUpdateSerializer,
 )
-from .services import event_create, event_delete, event_ingest, event_update
+from .services import (
+    EventsRefused,
+    event_create,
+    event_delete,
+    event_ingest,
+    event_ingest_chunks,
+    event_update,
+)
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
@@ -86,20 +92,17 @@ def _ingest_ndjson(lines):
         raise exceptions.ValidationError(
             {"non_field_errors": [f"Ensure there are no more than {NDJSON_MAX_EVENTS} lines."]}
         )
-    rows, errors = [], {}
-    with transaction.atomic(), cache.pooled_invalidation():
-        for start in range(0, len(lines), NDJSON_CHUNK):
-            chunk = lines[start : start + NDJSON_CHUNK]
-            events, chunk_errors = schemas.validate_events(
-                [item for _, item in chunk], [f"line {number}" for number, _ in chunk]
-            )
-            errors.update(chunk_errors)
-            if len(errors) >= NDJSON_MAX_ERRORS:
-                break
-            if not errors:
-                rows.extend(event_ingest(events=events))
-        if errors:
-            raise exceptions.ValidationError(dict(list(errors.items())[:NDJSON_MAX_ERRORS]))
+    keyed = [(f"line {number}", item) for number, item in lines]
+    chunks = (keyed[start : start + NDJSON_CHUNK] for start in range(0, len(keyed), NDJSON_CHUNK))
+    rows = []
+    try:
+        event_ingest_chunks(
+            chunks=chunks,
+            max_errors=NDJSON_MAX_ERRORS,
+            on_chunk=lambda size, stored: rows.extend(stored),
+        )
+    except EventsRefused as refused:
+        raise exceptions.ValidationError(refused.errors) from None
     return rows
 
 

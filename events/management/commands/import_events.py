@@ -4,13 +4,11 @@ import json
 import sys
 
 from django.core.management.base import CommandError
-from django.db import transaction
 
 from audit.commands import AuditedCommand
 from brain.progress import ProgressBar
 from events import schemas
-from events.cache import pooled_invalidation
-from events.services import event_ingest
+from events.services import EventsRefused, event_ingest_chunks
 
 # Events validated and stored at a time (the progress bar's step), all in one transaction.
 CHUNK = 2_000
@@ -43,30 +41,24 @@ class Command(AuditedCommand):
         format = format or ("csv" if file.lower().endswith(".csv") else "ndjson")
         text = self._read(file)
         items = _csv_items(text) if format == "csv" else _ndjson_items(text)
-        imported, errors = 0, []
-        with (
-            ProgressBar(
-                total=len(items),
-                unit="events",
-                disable=options["verbosity"] == 0,
-                file=self.stderr,
-            ) as bar,
-            transaction.atomic(),
-            pooled_invalidation(),
-        ):
-            for start in range(0, len(items), CHUNK):
-                chunk = items[start : start + CHUNK]
-                events, chunk_errors = _validate(chunk)
-                errors.extend(chunk_errors)
-                if not errors:
-                    imported += len(event_ingest(events=events))
-                bar.update(len(chunk))
-                if len(errors) >= MAX_REPORTED_ERRORS:
-                    break
-            if errors:
-                for line, message in errors[:MAX_REPORTED_ERRORS]:
-                    self.stderr.write(f"line {line}: {message}")
-                raise CommandError("Refused lines (above): nothing was imported.")
+        chunks = (
+            [(line, _parsed(item)) for line, item in items[start : start + CHUNK]]
+            for start in range(0, len(items), CHUNK)
+        )
+        with ProgressBar(
+            total=len(items), unit="events", disable=options["verbosity"] == 0, file=self.stderr
+        ) as bar:
+            try:
+                imported = event_ingest_chunks(
+                    chunks=chunks,
+                    max_errors=MAX_REPORTED_ERRORS,
+                    on_chunk=lambda size, rows: bar.update(size),
+                )
+            except EventsRefused as refused:
+                bar.close()
+                for line, errors in refused.errors.items():
+                    self.stderr.write(f"line {line}: {json.dumps(errors)}")
+                raise CommandError("Refused lines (above): nothing was imported.") from None
         self.stdout.write(f"Imported {imported} events.")
 
     def _read(self, file):
@@ -79,51 +71,36 @@ class Command(AuditedCommand):
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
 
 
-def _validate(chunk):
-    """(events, [(line, message)]) of (line, value, parse error) triples; a value still in its
-    JSON text (an NDJSON line) is parsed here, chunk by chunk, as the progress bar moves."""
-    events, errors = [], []
-    for line, item, parse_error in chunk:
-        if isinstance(item, str):
-            item, parse_error = _parsed(item)
-        if parse_error is not None:
-            errors.append((line, parse_error))
-            continue
-        event, item_errors = schemas.validate_event(item)
-        if item_errors:
-            errors.append((line, json.dumps(item_errors)))
-        elif not errors:
-            events.append(event)
-    return events, errors
-
-
 def _ndjson_items(text):
-    """(line number, the line's JSON text, None) per non-blank line."""
-    return [
-        (number, line, None)
-        for number, line in enumerate(text.split("\n"), start=1)
-        if line.strip()
-    ]
+    """(line number, the line's JSON text) per non-blank line: parsed chunk by chunk, as the
+    progress bar moves."""
+    return [(number, line) for number, line in enumerate(text.split("\n"), start=1) if line.strip()]
 
 
-def _parsed(line):
-    """(value, None) of a line of JSON, or (None, the parse error)."""
+def _parsed(item):
+    """A line's JSON value, or schemas.Unparsable; a CSV row (already a dict) as it is."""
+    if not isinstance(item, str):
+        return item
     try:
-        return json.loads(line), None
+        return json.loads(item)
     except RecursionError:
-        return None, "JSON parse error - nested too deeply."
+        return _unparsable("JSON parse error - nested too deeply.")
     except ValueError as error:
-        return None, f"JSON parse error - {error}"
+        return _unparsable(f"JSON parse error - {error}")
+
+
+def _unparsable(message):
+    return schemas.Unparsable({"non_field_errors": [message]})
 
 
 def _csv_items(text):
-    """(line number, row as an event's fields, None) per CSV row, or (line, None, error)."""
+    """(line number, row as an event's fields, or schemas.Unparsable) per CSV row."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items = []
     for row in reader:
         line = reader.line_num
         if None in row:
-            items.append((line, None, "More cells than columns."))
+            items.append((line, _unparsable("More cells than columns.")))
             continue
         item = {
             name: value
@@ -134,7 +111,6 @@ def _csv_items(text):
             try:
                 item["details"] = json.loads(item["details"])
             except (ValueError, RecursionError):
-                items.append((line, None, json.dumps({"details": ["Value must be valid JSON."]})))
-                continue
-        items.append((line, item, None))
+                item = schemas.Unparsable({"details": ["Value must be valid JSON."]})
+        items.append((line, item))
     return items
