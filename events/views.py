@@ -68,7 +68,7 @@ def _prefers_minimal(request):
     """Whether the client sent `Prefer: return=minimal` (RFC 7240)."""
     preferences = request.headers.get("Prefer", "")
     return any(
-        part.split(";")[0].strip().replace(" ", "").lower() == "return=minimal"
+        part.split(";")[0].replace(" ", "").replace('"', "").lower() == "return=minimal"
         for part in preferences.split(",")
     )
 

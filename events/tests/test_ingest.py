@@ -5,11 +5,13 @@ the caches invalidated after commit and `Prefer: return=minimal`."""
 import json
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from audit.models import AuditLog
 from events import views
 from events.models import SystemEvent
+from events.schemas import EventIn
 from tests.audit_paths.support import (
     audit_mark,
     client_meta,
@@ -131,8 +133,17 @@ def test_prefer_return_minimal_answers_the_ids_and_count(api_client):
     assert response["Preference-Applied"] == "return=minimal"
 
 
-def test_without_prefer_the_created_events_are_answered(api_client):
-    response = api_client.post("/api/events/bulk", [VALID], format="json")
+@pytest.mark.parametrize("prefer", ['return="minimal"', "RETURN = minimal; x=1"])
+def test_prefer_return_minimal_may_be_quoted_spaced_or_with_parameters(api_client, prefer):
+    response = api_client.post("/api/events/bulk", [VALID], format="json", HTTP_PREFER=prefer)
+
+    assert response.json() == {"ids": [SystemEvent.objects.get().id], "count": 1}
+
+
+@pytest.mark.parametrize("prefer", [None, "return=representation", "return=minimalist"])
+def test_without_prefer_the_created_events_are_answered(api_client, prefer):
+    headers = {} if prefer is None else {"HTTP_PREFER": prefer}
+    response = api_client.post("/api/events/bulk", [VALID], format="json", **headers)
 
     assert response.status_code == 201
     assert response.json() == [event_json(SystemEvent.objects.get())]
@@ -293,3 +304,20 @@ def test_a_timestamp_offset_postgresql_cannot_store_is_taken_as_utc(api_client, 
     expected = datetime.fromisoformat(item["timestamp"]).astimezone(UTC)
     assert (one.status_code, bulk.status_code) == (201, 201)
     assert [event.timestamp for event in SystemEvent.objects.all()] == [expected, expected]
+
+
+def test_the_openapi_description_of_a_new_event_is_the_enforced_one(api_client):
+    components = api_client.get("/api/schema?format=json").json()["components"]["schemas"]
+    described = components["SystemEventCreateRequest"]
+    enforced = msgspec.json.schema_components([EventIn])[1]["EventIn"]
+
+    assert set(described["properties"]) == set(enforced["properties"])
+    assert set(described["required"]) == set(enforced["required"])
+    assert set(components["SeverityEnum"]["enum"]) == set(
+        enforced["properties"]["severity"]["enum"]
+    )
+    for name in ("event_type", "message"):
+        bounds = {key: enforced["properties"][name].get(key) for key in ("minLength", "maxLength")}
+        assert bounds == {key: described["properties"][name].get(key) for key in bounds}
+    assert described["properties"]["source"]["maxLength"] == 100
+    assert enforced["properties"]["source"]["anyOf"][0]["maxLength"] == 100
