@@ -298,6 +298,7 @@ class EventViewSet(ReadAheadMixin, viewsets.ModelViewSet):
         detail=False,
         methods=["post"],
         pagination_class=None,
+        filter_backends=[],
         parser_classes=[JSONParser, NDJSONParser],
     )
     def bulk(self, request):
