@@ -140,3 +140,11 @@ bench-dashboard: export SECRET_KEY ?= insecure-key-for-benchmarks
 .PHONY: bench-dashboard
 bench-dashboard: bench-setup
 	$(PY) bench/dashboard.py $(BENCH_ARGS)
+
+# Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
+bench-ingest: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
+bench-ingest: export REDIS_URL ?= redis://127.0.0.1:6379/11
+bench-ingest: export SECRET_KEY ?= insecure-key-for-benchmarks
+.PHONY: bench-ingest
+bench-ingest: bench-setup
+	$(PY) bench/ingest.py $(BENCH_ARGS)

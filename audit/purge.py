@@ -14,9 +14,16 @@ def allow_purge(connection):
             cursor.execute("SET LOCAL brain.audit_purge = 'on'")
 
 
-def audit_purge(*, older_than, batch_size=10_000, using="default"):
+def audit_purge_count(*, older_than, using="default"):
+    """How many records audit_purge(older_than=...) would delete now."""
+    cutoff = timezone.now() - older_than
+    return AuditLog.objects.using(using).filter(timestamp__lt=cutoff).count()
+
+
+def audit_purge(*, older_than, batch_size=10_000, using="default", progress=None):
     """Deletes the records older than `older_than` (a timedelta), `batch_size` at a time, each
-    batch in its own short transaction. Returns how many were deleted."""
+    batch in its own short transaction. Returns how many were deleted. `progress(n)` is called
+    after each batch."""
     cutoff = timezone.now() - older_than
     deleted = 0
     while True:
@@ -30,4 +37,7 @@ def audit_purge(*, older_than, batch_size=10_000, using="default"):
             )
             if not ids:
                 return deleted
-            deleted += AuditLog.objects.using(using).filter(pk__in=ids).delete()[0]
+            count = AuditLog.objects.using(using).filter(pk__in=ids).delete()[0]
+        deleted += count
+        if progress is not None:
+            progress(count)

@@ -72,7 +72,7 @@ class RequestLogMiddleware:
 
 
 class BodySizeLimitMiddleware:
-    """Answers 413 in JSON when the declared body is larger than REQUEST_MAX_BODY_BYTES, before
+    """Answers 413 in JSON when the declared body is larger than its limit (body_limit), before
     anything reads it, and 411 when the body has no declared length (Transfer-Encoding: chunked):
     Django reads a body of the length Content-Length declares, so an undeclared one would be read
     as empty."""
@@ -95,18 +95,24 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             return JsonResponse({"detail": "Invalid Content-Length header."}, status=400)
-        if length > settings.REQUEST_MAX_BODY_BYTES:
-            return payload_too_large_response()
+        limit = body_limit(request)
+        if length > limit:
+            return payload_too_large_response(limit)
         return self.get_response(request)
 
 
-def payload_too_large_response():
+def body_limit(request):
+    """The largest body the request may have: REQUEST_MAX_NDJSON_BYTES for NDJSON (read by its
+    parser as a stream), REQUEST_MAX_BODY_BYTES otherwise."""
+    if request.content_type == "application/x-ndjson":
+        return settings.REQUEST_MAX_NDJSON_BYTES
+    return settings.REQUEST_MAX_BODY_BYTES
+
+
+def payload_too_large_response(limit=None):
+    limit = settings.REQUEST_MAX_BODY_BYTES if limit is None else limit
     return JsonResponse(
-        {
-            "detail": (
-                f"Request body too large: the limit is {settings.REQUEST_MAX_BODY_BYTES} bytes."
-            )
-        },
+        {"detail": f"Request body too large: the limit is {limit} bytes."},
         status=413,
     )
 

@@ -7,8 +7,6 @@ from brain.api.strict import StrictInputMixin
 
 from .models import Severity, SystemEvent
 
-BULK_MAX_EVENTS = 1000
-
 
 class SystemEventSerializer(serializers.Serializer):
     """SystemEventResponse: an event as the API returns it (every list page, cached body and write
@@ -25,8 +23,9 @@ class SystemEventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class SystemEventCreateSerializer(StrictInputMixin, api_serializers.ModelSerializer):
-    """SystemEventCreate: event_type 1..50 characters, severity one of the four, message
+class SystemEventCreateSerializer(api_serializers.ModelSerializer):
+    """SystemEventCreate as the OpenAPI schema describes it (the API validates with
+    events.schemas.EventIn): event_type 1..50 characters, severity one of the four, message
     non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
     (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
 
@@ -79,10 +78,3 @@ class EventStatsSerializer(serializers.Serializer):
     first_event_at = serializers.DateTimeField(allow_null=True)
     last_event_at = serializers.DateTimeField(allow_null=True)
     last_24h = HourCountSerializer(many=True, help_text="Events per hour (UTC), oldest first.")
-
-
-def bulk_create_serializer(data):
-    """A list of 1..BULK_MAX_EVENTS SystemEventCreate items, validated all or nothing."""
-    return SystemEventCreateSerializer(
-        data=data, many=True, allow_empty=False, max_length=BULK_MAX_EVENTS
-    )

@@ -3,10 +3,10 @@ invalidated after commit: single-row writes through the model signals (events.re
 writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
 and the purge explicitly."""
 
-import json
 from datetime import datetime
 from typing import Any
 
+import msgspec
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -14,6 +14,7 @@ from audit.services import audit_log_copy_created
 
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
+from .schemas import validate_events
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -77,6 +78,89 @@ def event_bulk_create(*, events: list[dict[str, Any]]) -> list[SystemEvent]:
     return objects
 
 
+def _json_text(value):
+    """A JSON column's COPY text: SQL NULL for None, as the ORM stores it. msgspec's encoder,
+    several times faster than json.dumps on the bulk paths; jsonb stores the same value."""
+    return None if value is None else msgspec.json.encode(value).decode()
+
+
+def _copy_events(cursor, table, rows):
+    """COPYs `rows` (dicts of every column) into the events table."""
+    columns = ", ".join(LOAD_COLUMNS)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(
+                [_json_text(row[name]) if name == "details" else row[name] for name in LOAD_COLUMNS]
+            )
+
+
+def _with_ids(cursor, table, events):
+    """`events` with ids drawn from the table's sequence, in one query."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+        [table, len(events)],
+    )
+    return [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
+
+
+@transaction.atomic
+def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stores validated new events (dicts of event_create's arguments, events.schemas), all or
+    none, and returns them as stored (every column, ids included). On PostgreSQL: the ids in one
+    query, the events and their CREATE audit records each written with COPY, in the caller's
+    transaction; elsewhere the audited bulk create. Each event has exactly one audit record.
+    Invalidates their types' lists and the stats after commit."""
+    if not events:
+        return []
+    now = timezone.now()
+    events = [
+        {**event, "timestamp": event.get("timestamp") or now, "created_at": now} for event in events
+    ]
+    if connection.vendor != "postgresql":
+        created = event_bulk_create(events=events)
+        return [{name: getattr(event, name) for name in LOAD_COLUMNS} for event in created]
+    table = SystemEvent._meta.db_table
+    with connection.cursor() as cursor:
+        rows = _with_ids(cursor, table, events)
+        _copy_events(cursor, table, rows)
+    audit_log_copy_created(model=SystemEvent, rows=rows)
+    invalidate_after_commit(event_types={row["event_type"] for row in rows})
+    return rows
+
+
+class EventsRefused(Exception):
+    """Items that break an event's input rules: `errors` maps each one's key to its messages."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def event_ingest_chunks(*, chunks, max_errors: int, on_chunk=None) -> int:
+    """Validates (events.schemas) and stores events chunk by chunk, all in one transaction: all
+    or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs.
+    Raises EventsRefused with the first `max_errors` refused items by key (validation stops
+    there), and nothing is stored. `on_chunk(size, rows)` is called after each chunk with how
+    many items it held and the events stored from it (event_ingest's rows). Returns how many
+    events were stored; the caches are invalidated once, after commit."""
+    stored, errors = 0, {}
+    with transaction.atomic(), pooled_invalidation():
+        for chunk in chunks:
+            events, chunk_errors = validate_events(
+                [item for _, item in chunk], [key for key, _ in chunk]
+            )
+            errors.update(chunk_errors)
+            rows = [] if errors else event_ingest(events=events)
+            stored += len(rows)
+            if on_chunk is not None:
+                on_chunk(len(chunk), rows)
+            if len(errors) >= max_errors:
+                break
+        if errors:
+            raise EventsRefused(dict(list(errors.items())[:max_errors]))
+    return stored
+
+
 LOAD_COLUMNS = (
     "id",
     "event_type",
@@ -103,23 +187,16 @@ def event_load(*, events: list[dict[str, Any]]) -> int:
         return len(events)
     table = SystemEvent._meta.db_table
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [table, len(events)],
-        )
-        rows = [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
-        columns = ", ".join(LOAD_COLUMNS)
-        with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(
-                    [
-                        json.dumps(row[name]) if name == "details" else row[name]
-                        for name in LOAD_COLUMNS
-                    ]
-                )
+        rows = _with_ids(cursor, table, events)
+        _copy_events(cursor, table, rows)
     audit_log_copy_created(model=SystemEvent, rows=rows)
     invalidate_after_commit(all_types=True)
     return len(rows)
+
+
+def event_purge_count(*, older_than: datetime) -> int:
+    """How many events event_purge(older_than=...) would delete now (one index-only count)."""
+    return SystemEvent.objects.filter(timestamp__lt=older_than).count()
 
 
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:

@@ -3,31 +3,107 @@ from functools import cached_property
 from django.http import HttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from brain.api import readahead
 from brain.api.pagination import EstimatedCountPagination
+from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
 from brain.api.views import ProjectAPIMixin
 
-from . import cache
+from . import cache, schemas
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
+from .parsers import NDJSONLines, NDJSONParser
 from .selectors import event_get, event_list, event_stats, events_by_type
 from .serializers import (
     EventStatsSerializer,
     SystemEventCreateSerializer,
     SystemEventSerializer,
     SystemEventUpdateSerializer,
-    bulk_create_serializer,
 )
-from .services import event_bulk_create, event_create, event_delete, event_update
+from .services import (
+    EventsRefused,
+    event_create,
+    event_delete,
+    event_ingest,
+    event_ingest_chunks,
+    event_update,
+)
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
+NDJSON_MAX_EVENTS = 100_000
+# NDJSON events are validated and stored this many at a time, in the request's one transaction.
+NDJSON_CHUNK = 5_000
+# At most this many refused NDJSON lines are reported.
+NDJSON_MAX_ERRORS = 100
+
+# The answer of a bulk create: the created events, or with `Prefer: return=minimal` their ids.
+BULK_RESPONSE_SCHEMA = {
+    "oneOf": [
+        {"type": "array", "items": {"$ref": "#/components/schemas/SystemEvent"}},
+        {
+            "type": "object",
+            "title": "EventIngestMinimal",
+            "properties": {
+                "ids": {"type": "array", "items": {"type": "integer"}},
+                "count": {"type": "integer"},
+            },
+            "required": ["ids", "count"],
+        },
+    ]
+}
+
+
+def _prefers_minimal(request):
+    """Whether the client sent `Prefer: return=minimal` (RFC 7240)."""
+    preferences = request.headers.get("Prefer", "")
+    return any(
+        part.split(";")[0].replace(" ", "").replace('"', "").lower() == "return=minimal"
+        for part in preferences.split(",")
+    )
+
+
+def _ingest_response(request, rows):
+    if _prefers_minimal(request):
+        ids = [row["id"] for row in rows]
+        response = Response({"ids": ids, "count": len(ids)}, status=status.HTTP_201_CREATED)
+        response["Preference-Applied"] = "return=minimal"
+        return response
+    data = SystemEventSerializer(rows, many=True).data
+    return Response(data, status=status.HTTP_201_CREATED)
+
+
+def _ingest_ndjson(lines):
+    """Validates and stores NDJSON lines NDJSON_CHUNK at a time in one transaction: all or none,
+    the refused lines named by number."""
+    if not lines:
+        raise exceptions.ValidationError({"non_field_errors": ["This list may not be empty."]})
+    if len(lines) > NDJSON_MAX_EVENTS:
+        raise exceptions.ValidationError(
+            {"non_field_errors": [f"Ensure there are no more than {NDJSON_MAX_EVENTS} lines."]}
+        )
+    keyed = [(f"line {number}", item) for number, item in lines]
+    chunks = (keyed[start : start + NDJSON_CHUNK] for start in range(0, len(keyed), NDJSON_CHUNK))
+    rows = []
+    try:
+        event_ingest_chunks(
+            chunks=chunks,
+            max_errors=NDJSON_MAX_ERRORS,
+            on_chunk=lambda size, stored: rows.extend(stored),
+        )
+    except EventsRefused as refused:
+        raise exceptions.ValidationError(refused.errors) from None
+    return rows
 
 
 def _json_response(body):
@@ -114,9 +190,13 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return event
 
     def create(self, request, *args, **kwargs):
-        serializer = self.get_serializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        event = event_create(**serializer.validated_data)
+        data = request.data
+        if hasattr(data, "dict"):  # a form body: one value per field
+            data = data.dict()
+        values, errors = schemas.validate_event(data)
+        if errors:
+            raise exceptions.ValidationError(errors)
+        event = event_create(**values)
         return Response(SystemEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, *args, **kwargs):
@@ -193,14 +273,42 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return _json_response(cache.stats_body(variant, compute, found))
 
     @extend_schema(
-        request=SystemEventCreateSerializer(many=True),
-        responses={201: SystemEventSerializer(many=True)},
+        request={
+            "application/json": SystemEventCreateSerializer(many=True),
+            "application/x-ndjson": SystemEventCreateSerializer,
+        },
+        parameters=[
+            OpenApiParameter(
+                "Prefer",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="`return=minimal`: answer the ids and the count only.",
+                enum=["return=minimal", "return=representation"],
+            )
+        ],
+        responses={
+            201: OpenApiResponse(
+                BULK_RESPONSE_SCHEMA,
+                description="The created events; with `Prefer: return=minimal`, their ids and "
+                "how many (`Preference-Applied: return=minimal`).",
+            ),
+        },
     )
-    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
+    @action(
+        detail=False,
+        methods=["post"],
+        pagination_class=None,
+        filter_backends=[],
+        parser_classes=[JSONParser, NDJSONParser],
+    )
     def bulk(self, request):
-        """Creates up to 1000 events in one INSERT, all or none (400 names the failing items)."""
-        serializer = bulk_create_serializer(request.data)
-        serializer.is_valid(raise_exception=True)
-        events = event_bulk_create(events=serializer.validated_data)
-        data = SystemEventSerializer(events, many=True).data
-        return Response(data, status=status.HTTP_201_CREATED)
+        """Creates up to 1000 events (a JSON array), or up to 100,000 (`application/x-ndjson`,
+        one event per line), all or none, each with its audit record, in one transaction (400
+        names the failing items by index, or by line). With `Prefer: return=minimal` the answer
+        is the ids and the count (`Preference-Applied: return=minimal`)."""
+        data = request.data
+        if isinstance(data, NDJSONLines):
+            rows = _ingest_ndjson(data)
+        else:
+            rows = event_ingest(events=schemas.validate_batch(data))
+        return _ingest_response(request, rows)

@@ -203,6 +203,8 @@ STORAGES = {
 # Request bodies larger than this get a JSON 413 before any view reads them.
 REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
+# NDJSON bodies (`POST /api/events/bulk`, up to 100,000 events) have a limit of their own.
+REQUEST_MAX_NDJSON_BYTES = env.int("REQUEST_MAX_NDJSON_BYTES", default=64 * 1024 * 1024)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

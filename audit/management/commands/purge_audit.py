@@ -1,8 +1,9 @@
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
-from audit.purge import audit_purge
+from audit.purge import audit_purge, audit_purge_count
 from brain.durations import parse_age
+from brain.progress import ProgressBar
 
 
 class Command(AuditedCommand):
@@ -22,5 +23,9 @@ class Command(AuditedCommand):
             raise CommandError(str(error)) from None
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
-        deleted = audit_purge(older_than=age, batch_size=batch_size)
+        total = audit_purge_count(older_than=age)
+        with ProgressBar(
+            total=total, unit="records", disable=options["verbosity"] == 0, file=self.stderr
+        ) as bar:
+            deleted = audit_purge(older_than=age, batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"Deleted {deleted} audit records older than {older_than}.")

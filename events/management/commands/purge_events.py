@@ -4,7 +4,7 @@ from django.utils import timezone
 from audit.commands import AuditedCommand
 from brain.durations import parse_age
 from brain.progress import ProgressBar
-from events.services import PURGE_BATCH_SIZE, event_purge
+from events.services import PURGE_BATCH_SIZE, event_purge, event_purge_count
 
 
 class Command(AuditedCommand):
@@ -26,6 +26,9 @@ class Command(AuditedCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be >= 1.")
         cutoff = timezone.now() - age
-        with ProgressBar(unit="events", disable=options["verbosity"] == 0, file=self.stderr) as bar:
+        total = event_purge_count(older_than=cutoff)
+        with ProgressBar(
+            total=total, unit="events", disable=options["verbosity"] == 0, file=self.stderr
+        ) as bar:
             deleted = event_purge(older_than=cutoff, batch_size=batch_size, progress=bar.update)
         self.stdout.write(f"Deleted {deleted} events older than {cutoff.isoformat()}.")

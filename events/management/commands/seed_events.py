@@ -41,6 +41,25 @@ MESSAGES = {
 }
 
 
+# The progress bar moves at least this many times over a load.
+PROGRESS_STEPS = 100
+MIN_BATCH_SIZE = 1_000
+MAX_BATCH_SIZE = 50_000
+# SQLite has one write lock for the whole database: a batch holds it for its transaction.
+SQLITE_MAX_BATCH_SIZE = 1_000
+
+
+def batch_size_for(count, requested, vendor):
+    """The events per transaction: `requested`, or enough batches for the progress bar to move
+    in steps of 1 % at most (within MIN_BATCH_SIZE..MAX_BATCH_SIZE); on SQLite never more than
+    SQLITE_MAX_BATCH_SIZE."""
+    if requested is None:
+        requested = min(MAX_BATCH_SIZE, max(MIN_BATCH_SIZE, -(-count // PROGRESS_STEPS)))
+    if vendor == "sqlite":
+        return min(requested, SQLITE_MAX_BATCH_SIZE)
+    return requested
+
+
 class Command(AuditedCommand):
     help = (
         "Generates N realistic system events (types, severities, sources, details objects) with "
@@ -51,7 +70,14 @@ class Command(AuditedCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--count", type=int, required=True, help="How many events to create.")
-        parser.add_argument("--batch-size", type=int, default=50_000)
+        parser.add_argument(
+            "--batch-size",
+            type=int,
+            default=None,
+            help="Events per transaction (default: a hundredth of --count, between 1,000 and "
+            "50,000, so the progress bar moves in steps of 1%% at most; on SQLite at most "
+            "1,000, so the API's writes are not kept waiting for the write lock).",
+        )
         parser.add_argument(
             "--days", type=int, default=30, help="Spread timestamps over this many days."
         )
@@ -67,8 +93,9 @@ class Command(AuditedCommand):
         )
 
     def handle(self, *args, count, batch_size, days, seed, jobs, **options):
-        if count < 0 or batch_size < 1 or days < 1 or jobs < 1:
+        if count < 0 or (batch_size is not None and batch_size < 1) or days < 1 or jobs < 1:
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
+        batch_size = batch_size_for(count, batch_size, connection.vendor)
         start = timezone.now() - timedelta(days=days)
         seconds_per_event = days * 86400 / count if count else 0
         context = current_context()

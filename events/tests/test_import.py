@@ -1,0 +1,138 @@
+"""`manage.py import_events FILE`: NDJSON or CSV (or standard input), validated as the API
+validates, stored with COPY and audited as system:import, all or nothing."""
+
+import io
+import json
+import sys
+from datetime import UTC, datetime
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from audit.models import AuditLog
+from events.management.commands import import_events
+from events.models import SystemEvent
+from tests.audit_paths.support import (
+    audit_mark,
+    from_system,
+    origins_after,
+    records_after,
+    stored,
+)
+
+pytestmark = pytest.mark.django_db
+
+VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
+
+
+def _rows():
+    return [
+        list(SystemEvent.objects.order_by("pk").values()),
+        list(AuditLog.objects.order_by("pk").values()),
+    ]
+
+
+def _import(path, *args):
+    stdout, stderr = io.StringIO(), io.StringIO()
+    call_command("import_events", str(path), *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def test_imports_ndjson_with_one_audit_record_each(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_events, "CHUNK", 2)
+    path = tmp_path / "events.ndjson"
+    items = [{**VALID, "message": f"m{n}", "details": {"n": n}} for n in range(5)]
+    items[0]["timestamp"] = "2026-01-01T00:00:00Z"
+    path.write_text("\n".join(json.dumps(item) for item in items) + "\n\n")
+
+    stdout, stderr = _import(path)
+
+    events = list(SystemEvent.objects.order_by("id"))
+    assert stdout == "Imported 5 events.\n"
+    assert "5/5" in stderr  # the progress bar, with its total
+    assert [(event.message, event.details) for event in events] == [
+        (f"m{n}", {"n": n}) for n in range(5)
+    ]
+    assert events[0].timestamp == datetime(2026, 1, 1, tzinfo=UTC)
+    records = AuditLog.objects.filter(table_name="system_events", operation="CREATE")
+    assert sorted(records.values_list("record_id", "user_id")) == sorted(
+        (str(event.id), "system:import") for event in events
+    )
+
+
+def test_imports_csv_with_optional_columns(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_type,severity,message,details,source,timestamp\n"
+        'deploy,info,"rolled out, at last","{""v"": 2}",api-1,2026-01-02T03:04:05+02:00\n'
+        "backup,error,failed,,,\n"
+    )
+
+    stdout, _ = _import(path)
+
+    first, second = SystemEvent.objects.order_by("id")
+    assert stdout == "Imported 2 events.\n"
+    assert (first.message, first.details, first.source) == (
+        "rolled out, at last",
+        {"v": 2},
+        "api-1",
+    )
+    assert first.timestamp == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
+    assert (second.event_type, second.details, second.source) == ("backup", None, None)
+
+
+def test_reads_standard_input(monkeypatch):
+    body = json.dumps(VALID) + "\n"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body.encode())))
+
+    stdout, _ = _import("-")
+
+    assert stdout == "Imported 1 events.\n"
+    assert SystemEvent.objects.get().message == "m"
+
+
+def test_one_refused_line_imports_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(import_events, "CHUNK", 2)
+    path = tmp_path / "events.ndjson"
+    lines = [json.dumps(VALID)] * 3 + [
+        json.dumps({**VALID, "severity": "fatal", "id": 4}),
+        "{not json",
+    ]
+    path.write_text("\n".join(lines))
+    before = _rows()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        _import(path)
+
+    assert _rows() == before
+
+
+def test_refused_lines_are_reported_by_number(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("event_type,severity,message,details\ndeploy,info,m,\ndeploy,info,,[1\n")
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert 'line 3: {"details": ["Value must be valid JSON."]}' in stderr.getvalue()
+    assert not SystemEvent.objects.exists()
+
+
+def test_a_missing_file_is_a_command_error(tmp_path):
+    with pytest.raises(CommandError, match="Cannot read"):
+        _import(tmp_path / "missing.ndjson")
+
+
+def test_import_records_exactly_what_a_save_would_as_system_import(tmp_path):
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps({**VALID, "details": {"token": "s3cret", "n": 1}, "source": "s"}))
+    mark = audit_mark()
+
+    _import(path)
+
+    event = SystemEvent.objects.get()
+    recorded = {**stored(event), "details": {"token": "[redacted]", "n": 1}}  # a secret's name
+    assert records_after(mark) == [("CREATE", "system_events", str(event.pk), recorded)]
+    assert event.details == {"token": "s3cret", "n": 1}
+    assert origins_after(mark) == [from_system("system:import")]

@@ -1,0 +1,323 @@
+"""Creating events from outside: one definition of the input rules (events.schemas) for
+`POST /api/events` and `POST /api/events/bulk` in JSON and NDJSON, all or nothing, audited, with
+the caches invalidated after commit and `Prefer: return=minimal`."""
+
+import json
+from datetime import UTC, datetime
+
+import msgspec
+import pytest
+
+from audit.models import AuditLog
+from events import views
+from events.models import SystemEvent
+from events.schemas import EventIn
+from tests.audit_paths.support import (
+    audit_mark,
+    client_meta,
+    from_request,
+    origins_after,
+    records_after,
+    stored,
+)
+
+from .conftest import event_json
+
+pytestmark = pytest.mark.django_db
+
+VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
+UNKNOWN = "Unknown field: this endpoint does not take it."
+NDJSON = "application/x-ndjson"
+
+
+def _rows():
+    return [
+        list(SystemEvent.objects.order_by("pk").values()),
+        list(AuditLog.objects.order_by("pk").values()),
+    ]
+
+
+def _ndjson(items):
+    return "\n".join(json.dumps(item) for item in items) + "\n"
+
+
+REFUSED = [
+    ({"id": 7}, {"id": [UNKNOWN]}),
+    ({"created_at": "2026-01-01T00:00:00Z"}, {"created_at": [UNKNOWN]}),
+    ({"mesage": "x"}, {"mesage": [UNKNOWN]}),
+    ({"event_type": 0}, {"event_type": ["Expected a JSON string, got a JSON number."]}),
+    ({"message": True}, {"message": ["Expected a JSON string, got a JSON boolean."]}),
+    ({"source": {}}, {"source": ["Expected a JSON string, got a JSON object."]}),
+    ({"severity": 1}, {"severity": ["Expected a JSON string, got a JSON number."]}),
+    ({"severity": "fatal"}, {"severity": ['"fatal" is not a valid choice.']}),
+    ({"event_type": None}, {"event_type": ["This field may not be null."]}),
+    ({"event_type": ""}, {"event_type": ["This field may not be blank."]}),
+    ({"message": "a\x00"}, {"message": ["Null characters are not allowed."]}),
+    ({"details": [1]}, {"details": ["Must be a JSON object."]}),
+    (
+        {"details": {"k": "\x00"}, "source": "s" * 101},
+        {
+            "details": ["Null characters are not allowed."],
+            "source": ["Ensure this field has no more than 100 characters."],
+        },
+    ),
+    (
+        {"details": json.loads('{"k": ' * 33 + "1" + "}" * 33)},
+        {"details": ["Nested more than 32 levels deep."]},
+    ),
+    (
+        {"timestamp": 5},
+        {"timestamp": ["Expected a JSON string, got a JSON number."]},
+    ),
+    (
+        {"timestamp": "yesterday", "extra": 1},
+        {
+            "extra": [UNKNOWN],
+            "timestamp": [
+                "Datetime has wrong format. Use one of these formats instead: "
+                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+            ],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "errors"), REFUSED)
+def test_one_and_bulk_refuse_alike_naming_the_field(api_client, change, errors):
+    before = _rows()
+
+    one = api_client.post("/api/events", {**VALID, **change}, format="json")
+    bulk = api_client.post("/api/events/bulk", [VALID, {**VALID, **change}], format="json")
+    lines = api_client.generic(
+        "POST", "/api/events/bulk", _ndjson([VALID, {**VALID, **change}]), content_type=NDJSON
+    )
+
+    assert (one.status_code, one.json()) == (400, errors)
+    assert (bulk.status_code, bulk.json()) == (400, {"1": errors})
+    assert (lines.status_code, lines.json()) == (400, {"line 2": errors})
+    assert _rows() == before
+
+
+@pytest.mark.parametrize("item", [[VALID], "event", 3, None])
+def test_an_item_that_is_not_an_object_is_refused(api_client, item):
+    response = api_client.post("/api/events/bulk", [VALID, item], format="json")
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["1"]
+    assert response.json()["1"]["non_field_errors"][0].startswith(
+        "Invalid data. Expected a dictionary, but got "
+    )
+    assert not SystemEvent.objects.exists()
+
+
+def test_a_missing_field_is_required_in_bulk_too(api_client):
+    response = api_client.post("/api/events/bulk", [{"severity": "info"}], format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "0": {"event_type": ["This field is required."], "message": ["This field is required."]}
+    }
+
+
+def test_prefer_return_minimal_answers_the_ids_and_count(api_client):
+    response = api_client.post(
+        "/api/events/bulk",
+        [VALID, {**VALID, "message": "second"}],
+        format="json",
+        HTTP_PREFER="respond-async, return=minimal",
+    )
+
+    ids = list(SystemEvent.objects.order_by("id").values_list("id", flat=True))
+    assert response.status_code == 201
+    assert response.json() == {"ids": ids, "count": 2}
+    assert response["Preference-Applied"] == "return=minimal"
+
+
+@pytest.mark.parametrize("prefer", ['return="minimal"', "RETURN = minimal; x=1"])
+def test_prefer_return_minimal_may_be_quoted_spaced_or_with_parameters(api_client, prefer):
+    response = api_client.post("/api/events/bulk", [VALID], format="json", HTTP_PREFER=prefer)
+
+    assert response.json() == {"ids": [SystemEvent.objects.get().id], "count": 1}
+
+
+@pytest.mark.parametrize("prefer", [None, "return=representation", "return=minimalist"])
+def test_without_prefer_the_created_events_are_answered(api_client, prefer):
+    headers = {} if prefer is None else {"HTTP_PREFER": prefer}
+    response = api_client.post("/api/events/bulk", [VALID], format="json", **headers)
+
+    assert response.status_code == 201
+    assert response.json() == [event_json(SystemEvent.objects.get())]
+    assert "Preference-Applied" not in response
+
+
+def test_bulk_audits_each_event_as_a_single_create_does(api_client, user):
+    api_client.post("/api/events", {**VALID, "details": {"k": 1}, "source": "s"}, format="json")
+    api_client.post(
+        "/api/events/bulk", [{**VALID, "details": {"k": 1}, "source": "s"}] * 2, format="json"
+    )
+
+    one, *bulk = AuditLog.objects.filter(table_name="system_events").order_by("id")
+    events = list(SystemEvent.objects.order_by("id"))
+    assert [record.record_id for record in [one, *bulk]] == [str(event.id) for event in events]
+    for record in bulk:
+        assert (record.operation, record.user_id) == ("CREATE", str(user.id))
+        assert record.changed_fields == {
+            **one.changed_fields,
+            "timestamp": record.changed_fields["timestamp"],
+            "created_at": record.changed_fields["created_at"],
+        }
+        assert set(record.changed_fields) == set(one.changed_fields)
+
+
+def test_stats_and_type_lists_are_right_when_the_bulk_returns(
+    api_client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post("/api/events", VALID, format="json")
+    assert api_client.get("/api/events/stats").json()["total"] == 1
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        api_client.post(
+            "/api/events/bulk", [VALID] * 3, format="json", HTTP_PREFER="return=minimal"
+        )
+        api_client.generic("POST", "/api/events/bulk", _ndjson([VALID] * 2), content_type=NDJSON)
+
+    assert api_client.get("/api/events/stats").json()["total"] == 6
+    assert api_client.get("/api/events/type/deploy").json()["count"] == 6
+
+
+def test_ndjson_stores_every_line_in_chunks(api_client, monkeypatch):
+    monkeypatch.setattr(views, "NDJSON_CHUNK", 2)
+    body = _ndjson([{**VALID, "message": f"m{n}"} for n in range(5)]) + "\n\n"
+
+    response = api_client.generic(
+        "POST", "/api/events/bulk", body, content_type=NDJSON, HTTP_PREFER="return=minimal"
+    )
+
+    events = list(SystemEvent.objects.order_by("id"))
+    assert response.status_code == 201
+    assert response.json() == {"ids": [event.id for event in events], "count": 5}
+    assert [event.message for event in events] == [f"m{n}" for n in range(5)]
+    assert AuditLog.objects.filter(table_name="system_events", operation="CREATE").count() == 5
+
+
+def test_ndjson_is_all_or_nothing_across_chunks(api_client, monkeypatch):
+    monkeypatch.setattr(views, "NDJSON_CHUNK", 2)
+    items = [VALID] * 4 + [{**VALID, "severity": "fatal"}, VALID, {**VALID, "message": ""}]
+    before = _rows()
+
+    response = api_client.generic("POST", "/api/events/bulk", _ndjson(items), content_type=NDJSON)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "line 5": {"severity": ['"fatal" is not a valid choice.']},
+        "line 7": {"message": ["This field may not be blank."]},
+    }
+    assert _rows() == before
+
+
+def test_ndjson_line_that_is_not_json_is_named(api_client):
+    body = json.dumps(VALID) + "\n{not json\n"
+
+    response = api_client.generic("POST", "/api/events/bulk", body, content_type=NDJSON)
+
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("Line 2: JSON parse error - ")
+    assert not SystemEvent.objects.exists()
+
+
+def test_ndjson_over_its_line_limit_is_refused(api_client, monkeypatch):
+    monkeypatch.setattr(views, "NDJSON_MAX_EVENTS", 3)
+
+    response = api_client.generic(
+        "POST", "/api/events/bulk", _ndjson([VALID] * 4), content_type=NDJSON
+    )
+
+    assert response.status_code == 400
+    assert response.json() == {"non_field_errors": ["Ensure there are no more than 3 lines."]}
+    assert not SystemEvent.objects.exists()
+
+
+def test_ndjson_has_a_body_limit_of_its_own(api_client, settings):
+    settings.REQUEST_MAX_NDJSON_BYTES = 100
+    settings.REQUEST_MAX_BODY_BYTES = 10
+    small = _ndjson([VALID])
+    large = _ndjson([VALID] * 3)
+
+    accepted = api_client.generic("POST", "/api/events/bulk", small, content_type=NDJSON)
+    refused = api_client.generic("POST", "/api/events/bulk", large, content_type=NDJSON)
+
+    assert accepted.status_code == 201
+    assert (refused.status_code, refused.json()) == (
+        413,
+        {"detail": "Request body too large: the limit is 100 bytes."},
+    )
+    assert SystemEvent.objects.count() == 1
+
+
+def test_an_empty_ndjson_body_is_refused(api_client):
+    response = api_client.generic("POST", "/api/events/bulk", "\n", content_type=NDJSON)
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"non_field_errors": ["This list may not be empty."]},
+    )
+
+
+def test_bulk_takes_json_and_ndjson_only(api_client):
+    response = api_client.generic(
+        "POST", "/api/events/bulk", json.dumps([VALID]), content_type="text/plain"
+    )
+
+    assert response.status_code == 415
+    assert not SystemEvent.objects.exists()
+
+
+def test_ndjson_records_one_create_per_event_by_the_token_user(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    mark = audit_mark()
+    body = _ndjson([{**VALID, "message": f"m{n}", "details": {"n": n}} for n in range(3)])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api_client.generic(
+            "POST", "/api/events/bulk", body, content_type=NDJSON, **client_meta("req-ndjson")
+        )
+
+    assert response.status_code == 201
+    events = SystemEvent.objects.order_by("id")
+    assert response.json() == [event_json(event) for event in events]
+    assert records_after(mark) == [
+        ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
+    ]
+    assert origins_after(mark) == [from_request(user, "req-ndjson")] * 3
+
+
+@pytest.mark.parametrize("offset", ["-23:03", "+18:00"])
+def test_a_timestamp_offset_postgresql_cannot_store_is_taken_as_utc(api_client, offset):
+    item = {**VALID, "timestamp": f"0109-04-01T05:37:03{offset}"}
+
+    one = api_client.post("/api/events", item, format="json")
+    bulk = api_client.post("/api/events/bulk", [item], format="json")
+
+    expected = datetime.fromisoformat(item["timestamp"]).astimezone(UTC)
+    assert (one.status_code, bulk.status_code) == (201, 201)
+    assert [event.timestamp for event in SystemEvent.objects.all()] == [expected, expected]
+
+
+def test_the_openapi_description_of_a_new_event_is_the_enforced_one(api_client):
+    components = api_client.get("/api/schema?format=json").json()["components"]["schemas"]
+    described = components["SystemEventCreateRequest"]
+    enforced = msgspec.json.schema_components([EventIn])[1]["EventIn"]
+
+    assert set(described["properties"]) == set(enforced["properties"])
+    assert set(described["required"]) == set(enforced["required"])
+    assert set(components["SeverityEnum"]["enum"]) == set(
+        enforced["properties"]["severity"]["enum"]
+    )
+    for name in ("event_type", "message"):
+        bounds = {key: enforced["properties"][name].get(key) for key in ("minLength", "maxLength")}
+        assert bounds == {key: described["properties"][name].get(key) for key in bounds}
+    assert described["properties"]["source"]["maxLength"] == 100
+    assert enforced["properties"]["source"]["anyOf"][0]["maxLength"] == 100

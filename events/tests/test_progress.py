@@ -1,0 +1,93 @@
+"""The progress bars of the bulk commands have a total and move in small steps; on SQLite the
+seeding commits in small transactions."""
+
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from audit.models import AuditLog
+from events.management.commands.seed_events import batch_size_for
+from events.models import SystemEvent
+
+from .factories import SystemEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize(
+    ("count", "requested", "vendor", "size"),
+    [
+        (100_000, None, "postgresql", 1_000),  # 100 steps of 1 %
+        (2_000_000, None, "postgresql", 20_000),
+        (10_000_000, None, "postgresql", 50_000),
+        (500, None, "postgresql", 1_000),
+        (100_000, 70, "postgresql", 70),
+        (10_000_000, None, "sqlite", 1_000),
+        (100_000, 50_000, "sqlite", 1_000),
+    ],
+)
+def test_seed_batches_are_a_hundredth_of_the_count_and_small_on_sqlite(
+    count, requested, vendor, size
+):
+    assert batch_size_for(count, requested, vendor) == size
+
+
+def test_seed_on_sqlite_commits_every_thousand_events(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+
+    with django_capture_on_commit_callbacks() as committed:
+        call_command(
+            "seed_events",
+            "--count",
+            "2500",
+            "--batch-size",
+            "50000",
+            "--jobs",
+            "1",
+            verbosity=0,
+            stdout=StringIO(),
+        )
+
+    assert SystemEvent.objects.count() == 2500
+    assert len(committed) == 3  # one invalidation per transaction: 1000, 1000, 500
+
+
+def test_purge_events_shows_a_bar_with_a_total():
+    old = datetime.now(UTC) - timedelta(days=91)
+    SystemEventFactory.create_batch(3, timestamp=old)
+    stderr = StringIO()
+
+    call_command(
+        "purge_events",
+        "--older-than",
+        "90d",
+        "--batch-size",
+        "2",
+        stdout=StringIO(),
+        stderr=stderr,
+    )
+
+    assert "3/3" in stderr.getvalue()
+
+
+def test_purge_audit_shows_a_bar_with_a_total():
+    SystemEventFactory.create_batch(2)
+    with connection.cursor() as cursor:
+        # Records a year old, as retention finds them (the trigger refuses UPDATE: insert them).
+        cursor.execute(
+            "INSERT INTO audit_logs (user_id, timestamp, changed_fields, operation, table_name,"
+            " record_id, ip_address, user_agent, request_id)"
+            " SELECT user_id, timestamp - interval '400 days', changed_fields, operation,"
+            " table_name, record_id, ip_address, user_agent, request_id FROM audit_logs"
+        )
+    stderr = StringIO()
+
+    call_command("purge_audit", "--older-than", "365d", stdout=StringIO(), stderr=stderr)
+
+    assert "2/2" in stderr.getvalue()
+    assert AuditLog.objects.count() == 2
