@@ -40,7 +40,10 @@ class EventIn(msgspec.Struct, forbid_unknown_fields=True):
     message: Annotated[str, msgspec.Meta(min_length=1)]
     details: dict[str, Any] | None = None
     source: Annotated[str, msgspec.Meta(max_length=100)] | None = None
-    timestamp: Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})] | None = None
+    # Optional, and never null: left out, it is the time of storing.
+    timestamp: (
+        Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})] | msgspec.UnsetType
+    ) = msgspec.UNSET
 
 
 FIELDS = tuple(msgspec.inspect.type_info(EventIn).fields)
@@ -115,7 +118,7 @@ def _value_error(name, value):
 
 
 def _timestamp(value, errors):
-    if value is None:
+    if value is msgspec.UNSET:
         return None
     if "\x00" not in value:
         # What DRF's field does for an ISO 8601 value with an offset (Django's parse_datetime

@@ -282,8 +282,8 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
                 "Prefer",
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="`return=minimal`: answer the ids and the count only.",
-                enum=["return=minimal", "return=representation"],
+                description="`return=minimal`: answer the ids and the count only (RFC 7240; "
+                "other preferences are ignored).",
             )
         ],
         responses={

@@ -321,3 +321,20 @@ def test_the_openapi_description_of_a_new_event_is_the_enforced_one(api_client):
         assert bounds == {key: described["properties"][name].get(key) for key in bounds}
     assert described["properties"]["source"]["maxLength"] == 100
     assert enforced["properties"]["source"]["anyOf"][0]["maxLength"] == 100
+
+
+def test_a_null_timestamp_is_refused_on_every_path(api_client):
+    event = {"event_type": "deploy", "severity": "info", "message": "m", "timestamp": None}
+
+    single = api_client.post("/api/events", event, format="json")
+    bulk = api_client.post("/api/events/bulk", [event], format="json")
+
+    assert (single.status_code, single.json()) == (
+        400,
+        {"timestamp": ["This field may not be null."]},
+    )
+    assert (bulk.status_code, bulk.json()) == (
+        400,
+        {"0": {"timestamp": ["This field may not be null."]}},
+    )
+    assert not SystemEvent.objects.exists()
