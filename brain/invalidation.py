@@ -19,7 +19,6 @@ one machine) nothing can be unreachable: there is no lease, and `apply` is the c
 
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 
 from django.core.cache import caches
@@ -41,7 +40,9 @@ DRAIN_BATCH = 10_000
 # The longest a request waits for a drain (which reads PostgreSQL) before answering without the
 # cache.
 DRAIN_WAIT_SECONDS = 0.3
-# How long after a drain found PostgreSQL unreachable the next drains renew the lease first.
+# Set for DATABASE_RETRY_SECONDS when a drain finds PostgreSQL unreachable: the next drains renew
+# the lease before reading the pending rows.
+DATABASE_DOWN_KEY = "cache:database-down"
 DATABASE_RETRY_SECONDS = 30
 
 
@@ -147,26 +148,20 @@ def drain_within(seconds):
     return bool(outcome and outcome[0])
 
 
-# When this process last found PostgreSQL unreachable in a drain (time.monotonic()).
-_database_failed_at = None
-
-
 def drain():
     """Applies every pending invalidation, then renews the lease, in one script call; deletes the
     rows applied. One worker at a time (a Redis lock). Returns True when the lease is alive
     afterwards.
 
     With PostgreSQL unreachable no write can commit, so the lease is renewed without the rows,
-    and cached reads go on answering through the outage: while this process found PostgreSQL
-    unreachable in the last DATABASE_RETRY_SECONDS, the lease is renewed before the rows are read,
-    so a read waits for no connection timeout."""
-    global _database_failed_at
+    and cached reads go on answering through the outage: while a drain found PostgreSQL
+    unreachable in the last DATABASE_RETRY_SECONDS (DATABASE_DOWN_KEY, shared by every worker),
+    the lease is renewed before the rows are read, so no read waits for a connection timeout."""
     cache = _cache()
     if not cache.add(DRAIN_LOCK_KEY, 1, DRAIN_LOCK_SECONDS):
         return False  # another worker is draining, or Redis is unreachable
     try:
-        failed_at = _database_failed_at
-        if failed_at is not None and time.monotonic() - failed_at < DATABASE_RETRY_SECONDS:
+        if cache.get(DATABASE_DOWN_KEY):
             try:
                 _run(Invalidation(), renew=True)
             except (RedisError, OSError):
@@ -179,10 +174,10 @@ def drain():
             )
         except DatabaseError:
             logger.warning("cache lease renewed without PostgreSQL", exc_info=True)
-            _database_failed_at = time.monotonic()
+            cache.set(DATABASE_DOWN_KEY, 1, DATABASE_RETRY_SECONDS)
             rows = []
         else:
-            _database_failed_at = None
+            cache.delete(DATABASE_DOWN_KEY)
         merged = Invalidation()
         for _, operations in rows:
             merged.merge(Invalidation(**operations))
