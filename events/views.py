@@ -190,10 +190,7 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return event
 
     def create(self, request, *args, **kwargs):
-        data = request.data
-        if hasattr(data, "dict"):  # a form body: one value per field
-            data = data.dict()
-        values, errors = schemas.validate_event(data)
+        values, errors = schemas.validate_event(request.data)
         if errors:
             raise exceptions.ValidationError(errors)
         event = event_create(**values)
