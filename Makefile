@@ -139,6 +139,7 @@ bench-dashboard: export REDIS_URL ?= redis://127.0.0.1:6379/11
 bench-dashboard: export SECRET_KEY ?= insecure-key-for-benchmarks
 .PHONY: bench-dashboard
 bench-dashboard: bench-setup
+	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(PY) bench/dashboard.py $(BENCH_ARGS)
 
 # Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
