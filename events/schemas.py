@@ -17,13 +17,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from brain.api.serializers import DateTimeField
+from brain.api.strict import UNKNOWN_FIELD, json_type
 from brain.validators import MAX_JSON_DEPTH, validate_storable_json, validate_storable_text
 
 from .models import Severity
 
 BULK_MAX_EVENTS = 1000
 
-UNKNOWN_FIELD = "Unknown field: this endpoint does not take it."
 REQUIRED = "This field is required."
 NOT_NULL = "This field may not be null."
 BLANK = "This field may not be blank."
@@ -52,22 +52,6 @@ TEXT_FIELDS = ("event_type", "message", "source")
 _TIMESTAMP = DateTimeField()
 
 
-def _json_type(value):
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
-
-
 def _type_error(field_type, value):
     """The message refusing `value` for a field of `field_type` (msgspec.inspect), or None."""
     types = field_type.types if isinstance(field_type, msgspec.inspect.UnionType) else (field_type,)
@@ -79,7 +63,7 @@ def _type_error(field_type, value):
     if isinstance(base, msgspec.inspect.DictType):
         return None if isinstance(value, dict) else NOT_AN_OBJECT
     if not isinstance(value, str):
-        return f"Expected a JSON string, got a JSON {_json_type(value)}."
+        return f"Expected a JSON string, got a JSON {json_type(value)}."
     if isinstance(base, msgspec.inspect.LiteralType):
         return None if value in base.values else f'"{value}" is not a valid choice.'
     if base.min_length and len(value) < base.min_length:

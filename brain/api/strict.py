@@ -11,7 +11,7 @@ UNKNOWN_FIELD = "Unknown field: this endpoint does not take it."
 READ_ONLY_FIELD = "Read-only field: it cannot be set."
 
 
-def _json_type(value):
+def json_type(value):
     """The JSON type name of a parsed JSON value."""
     if value is None:
         return "null"
@@ -88,7 +88,7 @@ def _expected(field):
         if isinstance(field, field_class):
             if expected == "choice":
                 # Compared by JSON type too: true is not the choice 1, nor "1".
-                names = " or ".join(sorted({_json_type(key) for key in field.choices}))
+                names = " or ".join(sorted({json_type(key) for key in field.choices}))
                 return names, _of_types({type(key) for key in field.choices})
             return None if check is None else (expected, check)
     return None
@@ -100,7 +100,7 @@ def json_type_error(field, value):
     expected = None if value is None else _expected(field)
     if expected is None or expected[1](value):
         return None
-    return f"Expected a JSON {expected[0]}, got a JSON {_json_type(value)}."
+    return f"Expected a JSON {expected[0]}, got a JSON {json_type(value)}."
 
 
 class StrictInputMixin:
