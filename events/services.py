@@ -107,9 +107,9 @@ def _with_ids(cursor, table, events):
 def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stores validated new events (dicts of event_create's arguments, events.schemas), all or
     none, and returns them as stored (every column, ids included). On PostgreSQL: the ids in one
-    query, the events and their CREATE audit records each written with COPY, in the caller's
-    transaction; elsewhere the audited bulk create. Each event has exactly one audit record.
-    Invalidates their types' lists and the stats after commit."""
+    query, the events and their CREATE audit records each written with COPY, in one transaction
+    (the caller's, when there is one); elsewhere the audited bulk create. Each event has exactly
+    one audit record. Invalidates their types' lists and the stats after commit."""
     if not events:
         return []
     now = timezone.now()

@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 
 import msgspec
+import psycopg
 import pytest
+from django.db import connection
 
 from audit.models import AuditLog
 from events import views
@@ -337,4 +339,25 @@ def test_a_null_timestamp_is_refused_on_every_path(api_client):
         400,
         {"0": {"timestamp": ["This field may not be null."]}},
     )
+    assert not SystemEvent.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_whose_audit_records_fail_stores_no_event(api_client):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "ALTER TABLE audit_logs ADD CONSTRAINT test_refuse_events"
+            " CHECK (table_name <> 'system_events')"
+        )
+    try:
+        with pytest.raises(psycopg.errors.CheckViolation, match="test_refuse_events"):
+            api_client.post(
+                "/api/events/bulk",
+                [{"event_type": "deploy", "severity": "info", "message": "m"}] * 3,
+                format="json",
+            )
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("ALTER TABLE audit_logs DROP CONSTRAINT test_refuse_events")
+
     assert not SystemEvent.objects.exists()
