@@ -1,8 +1,9 @@
 """Cache invalidation that is never lost to a Redis outage.
 
-A write's invalidation (generations to bump, keys to drop) runs in Redis after commit (`apply`).
-When Redis cannot be reached, the invalidation is kept in PostgreSQL (PendingInvalidation)
-instead of being dropped, and `drain()` applies it once Redis answers again.
+A write's invalidation (generations to bump, token lookups to revoke) runs in Redis after commit
+(`apply`). When Redis cannot be reached, the invalidation is kept in PostgreSQL
+(PendingInvalidation) instead of being dropped, and `drain()` applies it once Redis answers
+again.
 
 Readers trust what Redis holds only while the cache lease is alive: a key that `drain()` sets for
 LEASE_SECONDS, and only after it has applied every pending invalidation, in the same script
@@ -49,24 +50,22 @@ DATABASE_RETRY_SECONDS = 30
 @dataclass
 class Invalidation:
     """Redis operations: counters to increment (the first one's new value stamps the stamped
-    keys), keys set to that stamp with a TTL, keys to delete."""
+    keys), keys set to that stamp (an integer: 0 without counters) with a TTL."""
 
     counters: list[str] = field(default_factory=list)
     stamped: dict[str, int] = field(default_factory=dict)  # key -> seconds to live
-    deleted: list[str] = field(default_factory=list)
 
     def __bool__(self):
-        return bool(self.counters or self.stamped or self.deleted)
+        return bool(self.counters or self.stamped)
 
     def merge(self, other):
         """Adds `other`'s operations (each counter incremented once, the first kept first)."""
         self.counters += [key for key in other.counters if key not in self.counters]
         for key, ttl in other.stamped.items():
             self.stamped[key] = max(ttl, self.stamped.get(key, 0))
-        self.deleted += [key for key in other.deleted if key not in self.deleted]
 
     def as_json(self):
-        return {"counters": self.counters, "stamped": self.stamped, "deleted": self.deleted}
+        return {"counters": self.counters, "stamped": self.stamped}
 
 
 def _cache():
@@ -86,13 +85,11 @@ def _run(invalidation, *, renew):
     keys = [
         *invalidation.counters,
         *(key for key, _ in stamped),
-        *invalidation.deleted,
         LEASE_KEY,
     ]
     args = [
         len(invalidation.counters),
         len(stamped),
-        len(invalidation.deleted),
         LEASE_SECONDS * 1000 if renew else 0,
         *(ttl for _, ttl in stamped),
     ]

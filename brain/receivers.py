@@ -8,28 +8,33 @@ from django.dispatch import receiver
 from rest_framework.authtoken.models import Token
 
 from . import invalidation
-from .api.authentication import token_cache_key
+from .api.authentication import TOKEN_REVOKED_SECONDS, token_cache_key
 
 
-def _forget_tokens(keys):
+def _revoke_tokens(keys):
+    """After commit, replaces the cached lookups of these tokens by a short-lived revocation
+    (an integer, never a lookup), which a request that read the token before the commit cannot
+    overwrite (CachedTokenAuthentication stores with add); never lost (brain.invalidation)."""
     keys = [token_cache_key(key) for key in keys]
     if not keys:
         return
     if invalidation.enabled():
-        operations = invalidation.Invalidation(deleted=keys)
+        operations = invalidation.Invalidation(stamped=dict.fromkeys(keys, TOKEN_REVOKED_SECONDS))
         transaction.on_commit(lambda: invalidation.apply(operations), robust=True)
     else:
-        transaction.on_commit(lambda: cache.delete_many(keys), robust=True)
+        revoked = dict.fromkeys(keys, 0)
+        transaction.on_commit(lambda: cache.set_many(revoked, TOKEN_REVOKED_SECONDS), robust=True)
 
 
 @receiver(post_delete, sender=Token, dispatch_uid="brain.token_deleted")
 def token_deleted(sender, instance, **kwargs):
-    """Drops the cached lookup of a deleted token after commit (never lost: brain.invalidation)."""
-    _forget_tokens([instance.key])
+    """Revokes the cached lookup of a deleted token after commit."""
+    _revoke_tokens([instance.key])
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="brain.user_saved")
 def user_saved(sender, instance, created, **kwargs):
-    """Drops the cached lookups of a changed user's tokens (is_active, is_staff...) after commit."""
+    """Revokes the cached lookups of a changed user's tokens (is_active, is_staff...) after
+    commit."""
     if not created:
-        _forget_tokens(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True))
+        _revoke_tokens(Token.objects.filter(user_id=instance.pk).values_list("key", flat=True))

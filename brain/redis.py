@@ -32,28 +32,24 @@ end
 return {lookup, count, lease, values}
 """
 
-# KEYS: ARGV[1] counters to increment (the first one's new value is the stamp), ARGV[2] keys set
-# to the stamp (each for the seconds given in ARGV[5...]), ARGV[3] keys to delete, then the cache
-# lease (brain.invalidation), renewed for ARGV[4] milliseconds unless that is 0.
+# KEYS: ARGV[1] counters to increment (the first one's new value is the stamp, 0 without
+# counters), ARGV[2] keys set to the stamp (each for the seconds given in ARGV[4...]), then the
+# cache lease (brain.invalidation), renewed for ARGV[3] milliseconds unless that is 0.
 # Returns the lease's remaining milliseconds (negative when it is gone).
 INVALIDATE = """
 local counters = tonumber(ARGV[1])
 local stamped = tonumber(ARGV[2])
-local deleted = tonumber(ARGV[3])
 local stamp = 0
 for i = 1, counters do
     local value = redis.call('INCR', KEYS[i])
     if i == 1 then stamp = value end
 end
 for i = 1, stamped do
-    redis.call('SET', KEYS[counters + i], stamp, 'EX', ARGV[4 + i])
+    redis.call('SET', KEYS[counters + i], stamp, 'EX', ARGV[3 + i])
 end
-for i = 1, deleted do
-    redis.call('DEL', KEYS[counters + stamped + i])
-end
-local lease = KEYS[counters + stamped + deleted + 1]
-if tonumber(ARGV[4]) > 0 then
-    redis.call('SET', lease, 1, 'PX', ARGV[4])
+local lease = KEYS[counters + stamped + 1]
+if tonumber(ARGV[3]) > 0 then
+    redis.call('SET', lease, 1, 'PX', ARGV[3])
 end
 return redis.call('PTTL', lease)
 """

@@ -19,6 +19,9 @@ from . import readahead
 
 # Fields never cached: the password hash.
 SECRET_USER_FIELDS = frozenset({"password"})
+# How long a revoked token's lookup (brain.receivers) keeps a request that read the token before
+# the revocation from caching it again: longer than any request takes.
+TOKEN_REVOKED_SECONDS = 60
 
 
 @functools.cache
@@ -51,9 +54,10 @@ def request_token(request):
 
 class CachedTokenAuthentication(TokenAuthentication):
     """DRF's `Authorization: Token <key>`, with the token -> user lookup cached for
-    TOKEN_CACHE_TTL seconds. The user is rebuilt as Django loads a row (`from_db`) from its
-    non-secret fields: its password stays deferred, so nothing secret is cached and a save of it
-    could only write the fields it has."""
+    TOKEN_CACHE_TTL seconds; a revoked lookup (brain.receivers) is read from PostgreSQL again.
+    The user is rebuilt as Django loads a row (`from_db`) from its non-secret fields: its
+    password stays deferred, so nothing secret is cached and a save of it could only write the
+    fields it has."""
 
     read_ahead = readahead.NOTHING
 
@@ -76,7 +80,7 @@ class CachedTokenAuthentication(TokenAuthentication):
         User = get_user_model()
         user_fields = _cached_fields(User, SECRET_USER_FIELDS)
         token_fields = _cached_fields(Token)
-        if cached is not None:
+        if cached is not None and not isinstance(cached, int):  # an int: revoked moments ago
             user_values, token_values = cached
             user = User.from_db("default", user_fields, user_values)
             return user, Token.from_db("default", token_fields, token_values)
@@ -90,5 +94,6 @@ class CachedTokenAuthentication(TokenAuthentication):
             [getattr(token.user, name) for name in user_fields],
             [getattr(token, name) for name in token_fields],
         )
-        cache.set(cache_key, cached, settings.TOKEN_CACHE_TTL)
+        # add, not set: a revocation committed since the token was read is not overwritten.
+        cache.add(cache_key, cached, settings.TOKEN_CACHE_TTL)
         return token.user, token

@@ -73,7 +73,7 @@ def test_obtain_token_with_wrong_password_is_400(anon_client, user):
     assert not Token.objects.exists()
 
 
-def test_token_lookup_is_cached_and_forgotten_when_the_token_is_deleted(
+def test_token_lookup_is_cached_and_revoked_when_the_token_is_deleted(
     user, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     token = Token.objects.create(user=user)
@@ -86,7 +86,7 @@ def test_token_lookup_is_cached_and_forgotten_when_the_token_is_deleted(
     with django_capture_on_commit_callbacks(execute=True):
         token.delete()
 
-    assert cache.get(token_cache_key(key)) is None
+    assert cache.get(token_cache_key(key)) == 0  # revoked: no lookup cached
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/auth/me").status_code == 401

@@ -10,6 +10,7 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 
 from brain import invalidation
+from brain.api.authentication import TOKEN_REVOKED_SECONDS, token_cache_key
 from brain.models import PendingInvalidation
 from events.models import SystemEvent
 
@@ -121,3 +122,20 @@ def test_one_worker_drains_at_a_time():
 
     assert invalidation.drain() is False
     assert cache.get(invalidation.LEASE_KEY) is None
+
+
+def test_a_lookup_read_before_a_revocation_cannot_be_cached_after_it(
+    api_client, user, django_capture_on_commit_callbacks
+):
+    token = Token.objects.get(user=user)
+    key = token_cache_key(token.key)
+    assert api_client.get("/api/auth/me").status_code == 200
+    stale = cache.get(key)  # what a request that read the token a moment earlier would store
+    with django_capture_on_commit_callbacks(execute=True):
+        user.is_active = False
+        user.save()
+
+    # CachedTokenAuthentication stores a lookup with add(): the revocation stands.
+    assert cache.add(key, stale, 300) is False
+    assert api_client.get("/api/auth/me").status_code == 401
+    assert 0 < cache.ttl(key) <= TOKEN_REVOKED_SECONDS
