@@ -136,7 +136,7 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     pagination_class = EstimatedCountPagination
     ordering_fields = ["timestamp", "severity", "event_type", "id"]
     ordering = ["-timestamp", "-id"]
-    lookup_value_regex = "[0-9]+"
+    lookup_value_regex = "[0-9]{1,18}"  # longer cannot be an id, nor may int() read it
 
     def get_queryset(self):
         return event_list()

@@ -51,7 +51,8 @@ def _schema_generation(view):
 
 
 class _ModelViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
-    lookup_value_regex = "[0-9]+"  # ASCII digits: int() would also read "١" as 1  # noqa: RUF003
+    # ASCII digits (int() would also read "١" as 1), and no more than an id can have.  # noqa: RUF003
+    lookup_value_regex = "[0-9]{1,18}"
 
 
 class ProjectViewSet(_ModelViewSet):

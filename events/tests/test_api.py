@@ -652,3 +652,10 @@ def test_count_is_exact_on_other_databases(monkeypatch):
     monkeypatch.setattr(connection, "vendor", "sqlite")
 
     assert pagination.estimated_count(SystemEvent.objects.all()) == 3
+
+
+@pytest.mark.parametrize("path", ["/api/events/", "/api/tasks/", "/api/projects/", "/api/audit/"])
+def test_an_id_longer_than_any_id_is_a_404(staff_client, path):
+    response = staff_client.get(path + "1" * 5000)
+
+    assert response.status_code == 404
