@@ -19,6 +19,7 @@ one machine) nothing can be unreachable: there is no lease, and `apply` is the c
 """
 
 import logging
+import secrets
 import threading
 from dataclasses import dataclass, field
 
@@ -155,7 +156,8 @@ def drain():
     unreachable in the last DATABASE_RETRY_SECONDS (DATABASE_DOWN_KEY, shared by every worker),
     the lease is renewed before the rows are read, so no read waits for a connection timeout."""
     cache = _cache()
-    if not cache.add(DRAIN_LOCK_KEY, 1, DRAIN_LOCK_SECONDS):
+    holder = secrets.randbits(62)  # an integer: django-redis stores it as plain digits
+    if not cache.add(DRAIN_LOCK_KEY, holder, DRAIN_LOCK_SECONDS):
         return False  # another worker is draining, or Redis is unreachable
     try:
         if cache.get(DATABASE_DOWN_KEY):
@@ -190,4 +192,7 @@ def drain():
                 logger.warning("applied invalidations kept, PostgreSQL unreachable", exc_info=True)
         return len(rows) < DRAIN_BATCH
     finally:
-        cache.delete(DRAIN_LOCK_KEY)
+        try:
+            redis.run(redis.RELEASE, keys=[cache.make_key(DRAIN_LOCK_KEY)], args=[holder])
+        except (RedisError, OSError):
+            pass  # the lock expires after DRAIN_LOCK_SECONDS

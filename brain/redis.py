@@ -2,9 +2,9 @@
 
 Two pieces of work take one Redis round trip each instead of several: the reads an API request
 starts with (READ_AHEAD, brain.api.views.ReadAheadMixin) and a write's cache invalidation
-(INVALIDATE, brain.invalidation). Each is a Lua script, registered once per process with redis-py's
-`register_script` (EVALSHA; redis-py loads the script again when Redis has forgotten it). Both
-need the cache to be django-redis's (`is_redis`).
+(INVALIDATE, brain.invalidation); RELEASE frees a lock only for its holder. Each is a Lua script,
+registered once per process with redis-py's `register_script` (EVALSHA; redis-py loads the script
+again when Redis has forgotten it). They need the cache to be django-redis's (`is_redis`).
 """
 
 import functools
@@ -52,6 +52,16 @@ if tonumber(ARGV[3]) > 0 then
     redis.call('SET', lease, 1, 'PX', ARGV[3])
 end
 return redis.call('PTTL', lease)
+"""
+
+
+# KEYS[1]: a lock; ARGV[1]: the value its holder set. Deletes the lock only if it is still that
+# holder's (a holder that outlived the lock's TTL must not release its successor's).
+RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    return redis.call('DEL', KEYS[1])
+end
+return 0
 """
 
 

@@ -139,3 +139,15 @@ def test_a_lookup_read_before_a_revocation_cannot_be_cached_after_it(
     assert cache.add(key, stale, 300) is False
     assert api_client.get("/api/auth/me").status_code == 401
     assert 0 < cache.ttl(key) <= TOKEN_REVOKED_SECONDS
+
+
+def test_a_drain_releases_only_its_own_lock(monkeypatch):
+    lease_lapses()
+    # Another worker takes the lock once this drain's has expired, while this drain still runs.
+    monkeypatch.setattr(
+        invalidation, "_run", lambda *args, **kwargs: cache.set(invalidation.DRAIN_LOCK_KEY, 7, 10)
+    )
+
+    invalidation.drain()
+
+    assert cache.get(invalidation.DRAIN_LOCK_KEY) == 7
