@@ -69,7 +69,11 @@ class AuditedQuerySet(models.QuerySet):
         INSERT at the end."""
         if options_for(self.model) is None:
             return super().delete()
-        with transaction.atomic(using=self.db, savepoint=False), recording.batch():
+        with (
+            transaction.atomic(using=self.db, savepoint=False),
+            recording.batch(),
+            receivers.deletion(),
+        ):
             return super().delete()
 
     delete.alters_data = True
@@ -189,7 +193,11 @@ class AuditedModel(models.Model):
         if options is None:
             return super().delete(using=using, keep_parents=keep_parents)
         using = using or router.db_for_write(type(self), instance=self)
-        with transaction.atomic(using=using, savepoint=False), recording.batch():
+        with (
+            transaction.atomic(using=using, savepoint=False),
+            recording.batch(),
+            receivers.deletion(),
+        ):
             self._audit_load_missing(options, using, options.attnames)
             return super().delete(using=using, keep_parents=keep_parents)
 

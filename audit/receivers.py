@@ -3,6 +3,7 @@ instance's snapshot and record the change, nothing more. `connect()` attaches th
 with a dispatch_uid per model; AuditConfig.ready() calls it for every AuditedModel. A model taken
 out of the registry (audit.registry.unregister) is not recorded."""
 
+from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import connections
@@ -49,6 +50,18 @@ _deleting = ContextVar("audit_deleting", default=None)
 def _outermost_block(using):
     blocks = connections[using].atomic_blocks
     return blocks[0] if blocks else None
+
+
+@contextmanager
+def deletion():
+    """The scope of one audited delete: marks that a delete which failed half-way leaves (its
+    pre_delete ran, its post_delete never did) end with it instead of hiding a later change of
+    those rows in the same transaction."""
+    token = _deleting.set(None)
+    try:
+        yield
+    finally:
+        _deleting.reset(token)
 
 
 def mark_deleting(sender, instance, using, **kwargs):

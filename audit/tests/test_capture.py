@@ -4,12 +4,13 @@ import json
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import ProgrammingError, connection, transaction
 from django.db.models.signals import pre_delete
 
 from audit.changes import REDACTED
 from audit.models import AuditLog
 from events.models import SystemEvent
-from scheduling.models import ExecutionResult, ScheduledTask
+from scheduling.models import ExecutionResult, Project, ScheduledTask
 
 from .factories import (
     AgentFactory,
@@ -355,3 +356,26 @@ def test_a_delete_that_failed_half_way_hides_no_later_update(records):
         ("CREATE", "scheduled_tasks", str(task.pk)),
         ("UPDATE", "scheduled_tasks", str(task.pk)),
     ]
+
+
+def test_a_delete_that_failed_half_way_hides_no_later_change(records):
+    project = ProjectFactory()
+    task = ScheduledTaskFactory(project=project)
+    with connection.cursor() as cursor:  # both dropped with the test's transaction
+        cursor.execute(
+            "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse BEFORE DELETE ON scheduled_tasks"
+            " FOR EACH ROW EXECUTE FUNCTION test_refuse()"
+        )
+    with pytest.raises(ProgrammingError, match="refused"), transaction.atomic():
+        ScheduledTask.objects.get(pk=task.pk).delete()  # its pre_delete ran, its DELETE failed
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER test_refuse ON scheduled_tasks")
+
+    Project.objects.get(pk=project.pk).delete()  # the task's project becomes null
+
+    [(_, _, _, changed)] = records(operation="UPDATE", table_name="scheduled_tasks")
+    assert changed["project_id"] == {"old": project.pk, "new": None}
