@@ -130,20 +130,18 @@ def trusted_values(keys, found):
 
 def drain_within(seconds):
     """Runs `drain()` in a thread of its own (with its own database connection), waiting for it
-    at most `seconds`; True when it renewed the lease in that time. A drain still running goes on
-    and renews the lease when it ends."""
-    outcome = []
+    at most `seconds`. A drain still running then goes on and renews the lease when it ends;
+    callers read the lease again to know."""
 
     def run():
         try:
-            outcome.append(drain())
+            drain()
         finally:
             connections.close_all()
 
     thread = threading.Thread(target=run, name="cache-drain", daemon=True)
     thread.start()
     thread.join(seconds)
-    return bool(outcome and outcome[0])
 
 
 def drain():

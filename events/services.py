@@ -161,16 +161,8 @@ def event_ingest_chunks(*, chunks, max_errors: int, on_chunk=None) -> int:
     return stored
 
 
-LOAD_COLUMNS = (
-    "id",
-    "event_type",
-    "severity",
-    "message",
-    "details",
-    "source",
-    "timestamp",
-    "created_at",
-)
+# Every column of an event, in the model's order: what the COPY writes and event_ingest returns.
+LOAD_COLUMNS = tuple(field.column for field in SystemEvent._meta.concrete_fields)
 
 
 @transaction.atomic
