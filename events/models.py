@@ -68,3 +68,41 @@ class SystemEvent(AuditedModel):
         # type's cached lists (events.receivers), without an extra SELECT.
         instance.loaded_event_type = instance.__dict__.get("event_type")
         return instance
+
+
+class EventHourCount(models.Model):
+    """A change to the number of events in one UTC hour of one severity, appended by PostgreSQL's
+    triggers on system_events (events.counts); the sum of an hour and severity's rows is its
+    number of events."""
+
+    hour = models.DateTimeField()
+    severity = models.CharField(max_length=20, choices=Severity.choices)
+    count = models.BigIntegerField()
+    folded = models.BooleanField(db_default=False)
+
+    class Meta:
+        # The database's own table (created with its triggers by migration events 0002, on
+        # PostgreSQL only), so dumpdata, loaddata and flush leave it to the triggers.
+        managed = False
+        db_table = "system_event_hour_counts"
+
+    def __str__(self):
+        return f"{self.hour:%Y-%m-%d %H:00} {self.severity}: {self.count:+d}"
+
+
+class EventTypeSourceCount(models.Model):
+    """A change to the number of events of one type from one source (or none), appended by
+    PostgreSQL's triggers on system_events (events.counts); the sum of a type and source's rows
+    is its number of events."""
+
+    event_type = models.CharField(max_length=50)
+    source = models.CharField(max_length=100, null=True)
+    count = models.BigIntegerField()
+    folded = models.BooleanField(db_default=False)
+
+    class Meta:
+        managed = False  # as EventHourCount's
+        db_table = "system_event_type_source_counts"
+
+    def __str__(self):
+        return f"{self.event_type} from {self.source}: {self.count:+d}"

@@ -2,11 +2,12 @@
 
 from datetime import UTC, timedelta
 
-from django.db.models import Count, Max, Min, Q
-from django.db.models.functions import Trunc
+from django.db.models import BigIntegerField, Count, Max, Min, Q, Sum
+from django.db.models.functions import Cast, Trunc
 from django.utils import timezone
 
-from .models import Severity, SystemEvent
+from . import counts
+from .models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
 
 TOP_TYPES = 100
 TOP_SOURCES = 10
@@ -38,13 +39,71 @@ def events_by_severity(*, severities, queryset=None):
 
 
 def event_stats(*, queryset=None, now=None):
-    """Statistics of `queryset` (default: every event), computed by four aggregate queries, never
-    by loading rows: the total, counts by severity (all four, zero-filled), first and last event
-    time; counts of the TOP_TYPES most frequent types; the TOP_SOURCES most frequent sources; and
-    counts per hour for the last 24 hours (hours in UTC, oldest first, zero-filled; the last
-    bucket is the current hour)."""
-    queryset = (event_list() if queryset is None else queryset).order_by()
+    """Statistics of `queryset`, or of every event when it is None: the total, counts by severity
+    (all four, zero-filled), first and last event time; counts of the TOP_TYPES most frequent
+    types; the TOP_SOURCES most frequent sources; and counts per hour for the last 24 hours (hours
+    in UTC, oldest first, zero-filled; the last bucket is the current hour). Every event's come
+    from the event counts where the database keeps them (events.counts: a fold, then sums over a
+    few rows per group); a queryset's, and every event's elsewhere, from four aggregate queries
+    over the events, never by loading rows."""
     now = now or timezone.now()
+    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = end - timedelta(hours=HOURS)
+    if queryset is None and counts.kept():
+        summary, by_type, top_sources, per_hour = _kept_stats(start, end)
+    else:
+        summary, by_type, top_sources, per_hour = _scanned_stats(
+            (event_list() if queryset is None else queryset).order_by(), start, end
+        )
+    hours = [start + timedelta(hours=offset) for offset in range(HOURS)]
+    return {
+        "total": summary["total"],
+        "by_severity": {severity: summary[severity] for severity in Severity.values},
+        "by_type": list(by_type),
+        "top_sources": list(top_sources),
+        "first_event_at": summary["first_event_at"],
+        "last_event_at": summary["last_event_at"],
+        "last_24h": [{"hour": hour, "count": per_hour.get(hour, 0)} for hour in hours],
+    }
+
+
+def _summed_count():
+    # PostgreSQL's sum of a bigint is a numeric: cast back to an integer.
+    return Cast(Sum("count"), BigIntegerField())
+
+
+def _kept_stats(start, end):
+    counts.fold()
+    by_severity = dict(EventHourCount.objects.values_list("severity").annotate(n=_summed_count()))
+    summary = {
+        **SystemEvent.objects.aggregate(
+            first_event_at=Min("timestamp"), last_event_at=Max("timestamp")
+        ),
+        "total": sum(by_severity.values()),
+        **{severity: by_severity.get(severity, 0) for severity in Severity.values},
+    }
+    by_type = (
+        EventTypeSourceCount.objects.values("event_type")
+        .annotate(count=_summed_count())
+        .filter(count__gt=0)
+        .order_by("-count", "event_type")
+    )[:TOP_TYPES]
+    top_sources = (
+        EventTypeSourceCount.objects.filter(source__isnull=False)
+        .values("source")
+        .annotate(count=_summed_count())
+        .filter(count__gt=0)
+        .order_by("-count", "source")
+    )[:TOP_SOURCES]
+    per_hour = dict(
+        EventHourCount.objects.filter(hour__gte=start, hour__lt=end)
+        .values_list("hour")
+        .annotate(n=_summed_count())
+    )
+    return summary, by_type, top_sources, per_hour
+
+
+def _scanned_stats(queryset, start, end):
     summary = queryset.aggregate(
         total=Count("*"),
         first_event_at=Min("timestamp"),
@@ -60,42 +119,40 @@ def event_stats(*, queryset=None, now=None):
         .annotate(count=Count("*"))
         .order_by("-count", "source")
     )[:TOP_SOURCES]
-    end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    start = end - timedelta(hours=HOURS)
     per_hour = dict(
         queryset.filter(timestamp__gte=start, timestamp__lt=end)
         .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
         .values_list("hour")
         .annotate(count=Count("*"))
     )
-    hours = [start + timedelta(hours=offset) for offset in range(HOURS)]
-    return {
-        "total": summary["total"],
-        "by_severity": {severity: summary[severity] for severity in Severity.values},
-        "by_type": list(by_type),
-        "top_sources": list(top_sources),
-        "first_event_at": summary["first_event_at"],
-        "last_event_at": summary["last_event_at"],
-        "last_24h": [{"hour": hour, "count": per_hour.get(hour, 0)} for hour in hours],
-    }
+    return summary, by_type, top_sources, per_hour
 
 
 def event_series(*, now=None):
     """Counts by severity per hour over the last HOURS hours and per day over the last DAYS days
-    (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day), from one
-    aggregate query over the days' range grouped by hour and severity: the daily counts are sums
-    of the hourly ones. Each bucket is `{"start": datetime, "counts": {severity: n}}`."""
+    (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day), from the
+    event counts per hour and severity where the database keeps them (events.counts), elsewhere
+    from one aggregate query over the days' events grouped by hour and severity: the daily counts
+    are sums of the hourly ones. Each bucket is `{"start": datetime, "counts": {severity: n}}`."""
     now = now or timezone.now()
     hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     day_end = hour_end.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
-    rows = (
-        SystemEvent.objects.order_by()
-        .filter(timestamp__gte=day_start, timestamp__lt=day_end)
-        .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
-        .values_list("hour", "severity")
-        .annotate(count=Count("*"))
-    )
+    if counts.kept():
+        counts.fold()
+        rows = (
+            EventHourCount.objects.filter(hour__gte=day_start, hour__lt=day_end)
+            .values_list("hour", "severity")
+            .annotate(n=_summed_count())
+        )
+    else:
+        rows = (
+            SystemEvent.objects.order_by()
+            .filter(timestamp__gte=day_start, timestamp__lt=day_end)
+            .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
+            .values_list("hour", "severity")
+            .annotate(count=Count("*"))
+        )
     hours = [hour_end - timedelta(hours=HOURS - offset) for offset in range(HOURS)]
     days = [day_start + timedelta(days=offset) for offset in range(DAYS)]
     per_hour = {hour: dict.fromkeys(Severity.values, 0) for hour in hours}

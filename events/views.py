@@ -262,7 +262,8 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         queryset, filters = self.stats_selection
 
         def compute():
-            stats = event_stats(queryset=queryset)
+            # Without filters: every event's, from the counts the database keeps.
+            stats = event_stats(queryset=queryset if filters else None)
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
         variant = cache.stats_variant(filters)

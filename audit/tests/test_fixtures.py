@@ -19,10 +19,12 @@ APPS = ["events", "scheduling", "audit", "authtoken"]
 
 
 def _every_row(*, milliseconds=False):
-    """Every row of those tables; with `milliseconds`, date-times cut to the millisecond (as
-    Django's JSON serializer writes them)."""
+    """Every row of those tables that Django manages (the event counts are the database's own,
+    kept by its triggers); with `milliseconds`, date-times cut to the millisecond (as Django's
+    JSON serializer writes them)."""
     models = [get_user_model()]
     models += [model for app in APPS for model in apps.get_app_config(app).get_models()]
+    models = [model for model in models if model._meta.managed]
 
     def value(item):
         if milliseconds and isinstance(item, datetime):

@@ -1,7 +1,10 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from events.models import SystemEvent
 from events.selectors import event_stats
 
 from .conftest import iso
@@ -60,11 +63,25 @@ def test_stats_count_by_severity_type_source_and_hour():
     }
 
 
-def test_stats_run_four_aggregate_queries(django_assert_num_queries):
+def test_stats_of_a_queryset_run_four_aggregate_queries(django_assert_num_queries):
     SystemEventFactory.create_batch(5)
 
     with django_assert_num_queries(4):
-        event_stats()
+        event_stats(queryset=SystemEvent.objects.filter(severity="info"))
+
+
+def test_stats_of_every_event_read_the_events_only_for_their_first_and_last_time():
+    SystemEventFactory.create_batch(5)
+
+    with CaptureQueriesContext(connection) as context:
+        stats = event_stats()
+
+    assert stats["total"] == 5
+    reads = [
+        query["sql"] for query in context.captured_queries if '"system_events"' in query["sql"]
+    ]
+    assert len(reads) == 1
+    assert reads[0].startswith('SELECT MIN("system_events"."timestamp")')
 
 
 def test_stats_endpoint_body(api_client):
