@@ -279,3 +279,13 @@ def test_the_migration_counts_the_events_already_stored():
         "error": 1,
         "critical": 0,
     }
+
+
+def test_a_purge_folds_the_counts(events):
+    event_create(event_type="deploy", severity="info", message="m", source="ci", timestamp=NOW)
+
+    event_purge(older_than=NOW - timedelta(days=30))
+
+    assert not EventHourCount.objects.filter(folded=False).exists()
+    assert not EventTypeSourceCount.objects.filter(folded=False).exists()
+    assert kept_counts() == counted_from_events()
