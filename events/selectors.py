@@ -128,17 +128,19 @@ def _scanned_stats(queryset, start, end):
     return summary, by_type, top_sources, per_hour
 
 
-def event_series(*, now=None):
+def event_series(*, queryset=None, now=None):
     """Counts by severity per hour over the last HOURS hours and per day over the last DAYS days
-    (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day), from the
-    event counts per hour and severity where the database keeps them (events.counts), elsewhere
-    from one aggregate query over the days' events grouped by hour and severity: the daily counts
-    are sums of the hourly ones. Each bucket is `{"start": datetime, "counts": {severity: n}}`."""
+    (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day) of
+    `queryset`, or of every event when it is None. Every event's come from the event counts per
+    hour and severity where the database keeps them (events.counts); a queryset's, and every
+    event's elsewhere, from one aggregate query over the days' events grouped by hour and
+    severity. The daily counts are sums of the hourly ones. Each bucket is
+    `{"start": datetime, "counts": {severity: n}}`."""
     now = now or timezone.now()
     hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     day_end = hour_end.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
-    if counts.kept():
+    if queryset is None and counts.kept():
         counts.fold()
         rows = (
             EventHourCount.objects.filter(hour__gte=day_start, hour__lt=day_end)
@@ -147,7 +149,8 @@ def event_series(*, now=None):
         )
     else:
         rows = (
-            SystemEvent.objects.order_by()
+            (event_list() if queryset is None else queryset)
+            .order_by()
             .filter(timestamp__gte=day_start, timestamp__lt=day_end)
             .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
             .values_list("hour", "severity")

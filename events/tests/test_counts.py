@@ -52,8 +52,10 @@ def kept_counts():
 
 
 def assert_counts_exact():
+    every_event = SystemEvent.objects.all()
     assert kept_counts() == counted_from_events()
-    assert event_stats(now=NOW) == event_stats(queryset=SystemEvent.objects.all(), now=NOW)
+    assert event_stats(now=NOW) == event_stats(queryset=every_event, now=NOW)
+    assert event_series(now=NOW) == event_series(queryset=every_event, now=NOW)
 
 
 @pytest.fixture
