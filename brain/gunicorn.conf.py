@@ -11,6 +11,9 @@ accesslog = None
 errorlog = "-"
 graceful_timeout = 30
 timeout = 60
+# The web server's statements end well before a worker's timeout (brain.settings: a request
+# PostgreSQL cancels answers 503); commands run without one unless the environment sets it.
+os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(timeout // 2))
 
 
 def when_ready(server):

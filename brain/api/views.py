@@ -113,22 +113,35 @@ def not_found(request, exception=None):
 
 # Seconds a client is asked to wait after a 503: about the time a restarted PostgreSQL takes.
 RETRY_AFTER_SECONDS = 5
+# SQLSTATEs of a request PostgreSQL gave up on while it was up: a serialization failure, a
+# deadlock, a lock wait or a statement past its timeout. Its transaction was rolled back, and the
+# same request sent again can succeed at once.
+GAVE_UP_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
 
 
 def server_error(request):
-    """Django's 500 handler: a 503 with Retry-After when the error is PostgreSQL being unreachable
-    (no connection within the pool timeout, or one lost mid-request), else a 500. Either way Django
-    has logged it with its traceback (django.request)."""
-    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
-        return database_unavailable()
-    return JsonResponse({"detail": "Server error."}, status=500)
-
-
-def database_unavailable():
-    response = JsonResponse(
-        {"detail": "The database is unavailable. Try again shortly."}, status=503
+    """Django's 500 handler: a 503 with Retry-After when the error is PostgreSQL's, either giving
+    up on this request (deadlock, serialization failure, lock or statement timeout: retry now)
+    or unreachable (no connection within the pool timeout, or one lost mid-request), else a 500.
+    Either way Django has logged it with its traceback (django.request)."""
+    error = sys.exc_info()[1]
+    if not isinstance(error, OperationalError | InterfaceError):
+        return JsonResponse({"detail": "Server error."}, status=500)
+    # Django keeps the driver's exception as __cause__ (PEP 3134); psycopg's names its SQLSTATE.
+    if getattr(error.__cause__, "sqlstate", None) in GAVE_UP_SQLSTATES:
+        return _service_unavailable(
+            "The database gave up on this request (a conflict with another request or a "
+            "timeout) and rolled its transaction back. Try again.",
+            retry_after=1,
+        )
+    return _service_unavailable(
+        "The database is unavailable. Try again shortly.", retry_after=RETRY_AFTER_SECONDS
     )
-    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+
+
+def _service_unavailable(detail, *, retry_after):
+    response = JsonResponse({"detail": detail}, status=503)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

@@ -123,6 +123,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
     )
+    # Seconds a statement may run before PostgreSQL cancels it (0: no limit). The web server sets
+    # it (brain/gunicorn.conf.py), so a request stuck on a lock or a runaway query answers 503
+    # instead of holding its worker until gunicorn kills it.
+    statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
+    if statement_timeout > 0:
+        DATABASES["default"]["OPTIONS"]["options"] = " ".join(
+            filter(
+                None,
+                [
+                    DATABASES["default"]["OPTIONS"].get("options"),
+                    f"-c statement_timeout={round(statement_timeout * 1000)}",
+                ],
+            )
+        )
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
