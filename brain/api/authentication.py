@@ -11,7 +11,9 @@ from django.core.cache import cache
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication, get_authorization_header
 from rest_framework.authtoken.models import Token
+from rest_framework.throttling import SimpleRateThrottle
 
+from audit.context import client_ip
 from brain import invalidation
 from brain.invalidation import LEASE_KEY
 
@@ -52,17 +54,43 @@ def request_token(request):
         return None
 
 
+class FailedTokenThrottle(SimpleRateThrottle):
+    """Token lookups that matched no token, per client address (audit.context.client_ip), at
+    THROTTLE_RATE_FAILED_TOKEN. allow_request() only checks; record_failure() counts the lookup it
+    checked once that lookup has failed. Valid tokens are never counted, whatever their number."""
+
+    scope = "failed_token"
+
+    def get_cache_key(self, request, view):
+        ident = client_ip(request, settings.TRUSTED_PROXY_COUNT) or ""
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+    def throttle_success(self):
+        return True  # a check only: record_failure() counts
+
+    def record_failure(self):
+        """Counts the failed lookup that allow_request() checked."""
+        if self.rate is not None and self.key is not None:
+            super().throttle_success()
+
+
 class CachedTokenAuthentication(TokenAuthentication):
     """DRF's `Authorization: Token <key>`, with the token -> user lookup cached for
     TOKEN_CACHE_TTL seconds; a revoked lookup (brain.receivers) is read from PostgreSQL again.
     The user is rebuilt as Django loads a row (`from_db`) from its non-secret fields: its
     password stays deferred, so nothing secret is cached and a save of it could only write the
-    fields it has."""
+    fields it has.
+
+    A client address whose lookups have matched no token more than THROTTLE_RATE_FAILED_TOKEN
+    times is answered 429 for a token not in the cache, before its lookup: guessing tokens costs
+    PostgreSQL nothing past the rate, and cached tokens from that address keep working."""
 
     read_ahead = readahead.NOTHING
+    request = None
 
     def authenticate(self, request):
         self.read_ahead = readahead.of(request)
+        self.request = request
         return super().authenticate(request)
 
     def authenticate_credentials(self, key):
@@ -84,9 +112,14 @@ class CachedTokenAuthentication(TokenAuthentication):
             user_values, token_values = cached
             user = User.from_db("default", user_fields, user_values)
             return user, Token.from_db("default", token_fields, token_values)
+        failures = FailedTokenThrottle()
+        if self.request is not None and not failures.allow_request(self.request, None):
+            raise exceptions.Throttled(failures.wait())
         try:
             token = Token.objects.select_related("user").get(key=key)
         except Token.DoesNotExist:
+            if self.request is not None:
+                failures.record_failure()
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")

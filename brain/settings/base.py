@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("THROTTLE_RATE_ANON", default="60/min"),
         "user": env.str("THROTTLE_RATE_USER", default="6000/min"),
+        # Token lookups that matched no token, per client address (brain.api.authentication).
+        "failed_token": env.str("THROTTLE_RATE_FAILED_TOKEN", default="20/min"),
         # Admin logins, per client address and username (brain.admin_login).
         "admin_login": env.str("THROTTLE_RATE_ADMIN_LOGIN", default="5/min"),
     },

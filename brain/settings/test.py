@@ -25,5 +25,6 @@ REST_FRAMEWORK = {
         **REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
         "anon": "100000/min",
         "user": "100000/min",
+        "failed_token": "100000/min",
     },
 }

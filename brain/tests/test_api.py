@@ -154,7 +154,11 @@ def test_request_id_is_echoed(anon_client):
 
 
 def test_password_guessing_is_throttled_with_json_429(anon_client, user, monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "anon": "2/min", "user": "2/min"},
+    )
     guess = {"username": "alice", "password": "guess"}
     for _ in range(2):
         assert anon_client.post("/api/auth/token", guess, format="json").status_code == 400
@@ -178,7 +182,11 @@ def test_the_token_cache_holds_no_password_hash(user, django_assert_num_queries)
 
 
 def test_user_rate_is_a_counter_per_window_in_redis(api_client, user, monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "100/min", "user": "3/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "anon": "100/min", "user": "3/min"},
+    )
     statuses = [api_client.get("/api/auth/me").status_code for _ in range(4)]
 
     response = api_client.get("/api/auth/me")
@@ -193,7 +201,11 @@ def test_user_rate_is_a_counter_per_window_in_redis(api_client, user, monkeypatc
 
 
 def test_throttling_lets_requests_through_when_redis_is_down(api_client, monkeypatch, settings):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "1/min", "user": "1/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "anon": "1/min", "user": "1/min"},
+    )
     closed_port = {**settings.CACHES["default"], "LOCATION": "redis://127.0.0.1:1/0"}
     monkeypatch.setattr(
         UserRateThrottle, "cache", CacheHandler({"default": closed_port})["default"]
@@ -202,3 +214,27 @@ def test_throttling_lets_requests_through_when_redis_is_down(api_client, monkeyp
     statuses = [api_client.get("/api/auth/me").status_code for _ in range(3)]
 
     assert statuses == [200, 200, 200]
+
+
+def test_an_address_guessing_tokens_is_refused_before_the_lookup(
+    user, monkeypatch, django_assert_num_queries
+):
+    rates = {**SimpleRateThrottle.THROTTLE_RATES, "failed_token": "3/min"}
+    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
+    known = Token.objects.get_or_create(user=user)[0].key
+    guesser, neighbour = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
+
+    def me(client, key):
+        return client.get("/api/auth/me", HTTP_AUTHORIZATION=f"Token {key}")
+
+    assert me(guesser, known).status_code == 200  # now cached
+    statuses = [me(guesser, f"{n:040x}").status_code for n in range(4)]
+    with django_assert_num_queries(0):
+        refused = me(guesser, "f" * 40)
+
+    assert statuses == [401, 401, 401, 429]
+    assert refused.status_code == 429
+    assert refused.json()["detail"].startswith("Request was throttled.")
+    assert 0 < int(refused["Retry-After"]) <= 60
+    assert me(guesser, known).status_code == 200
+    assert me(neighbour, "f" * 40).status_code == 401

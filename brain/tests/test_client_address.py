@@ -16,7 +16,11 @@ GUESS = {"username": "alice", "password": "guess"}
 
 @pytest.fixture
 def anon_rate_2(monkeypatch):
-    monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", {"anon": "2/min", "user": "2/min"})
+    monkeypatch.setattr(
+        SimpleRateThrottle,
+        "THROTTLE_RATES",
+        {**SimpleRateThrottle.THROTTLE_RATES, "anon": "2/min", "user": "2/min"},
+    )
 
 
 def test_without_trusted_proxies_x_forwarded_for_does_not_get_round_the_rate_limit(
