@@ -128,15 +128,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # instead of holding its worker until gunicorn kills it.
     statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
     if statement_timeout > 0:
-        DATABASES["default"]["OPTIONS"]["options"] = " ".join(
-            filter(
-                None,
-                [
-                    DATABASES["default"]["OPTIONS"].get("options"),
-                    f"-c statement_timeout={round(statement_timeout * 1000)}",
-                ],
-            )
-        )
+        options = DATABASES["default"]["OPTIONS"]
+        options["options"] = (
+            f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
+        ).strip()
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
