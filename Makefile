@@ -100,7 +100,7 @@ clean:
 
 # Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
 # brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
-BENCHMARKS := bench bench-audit bench-scheduler
+BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
 $(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
@@ -134,18 +134,10 @@ bench-scheduler: bench-setup
 	$(PY) bench/scheduler.py $(BENCH_ARGS)
 
 # The events dashboard's response time on 1,000,000 events, warm and cold (target: under 300 ms).
-bench-dashboard: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
-bench-dashboard: export REDIS_URL ?= redis://127.0.0.1:6379/11
-bench-dashboard: export SECRET_KEY ?= insecure-key-for-benchmarks
-.PHONY: bench-dashboard
 bench-dashboard: bench-setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(PY) bench/dashboard.py $(BENCH_ARGS)
 
 # Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
-bench-ingest: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
-bench-ingest: export REDIS_URL ?= redis://127.0.0.1:6379/11
-bench-ingest: export SECRET_KEY ?= insecure-key-for-benchmarks
-.PHONY: bench-ingest
 bench-ingest: bench-setup
 	$(PY) bench/ingest.py $(BENCH_ARGS)
