@@ -10,7 +10,6 @@ never from the test suite.
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import urllib.request
@@ -26,26 +25,14 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
 
+from bench.support import BENCH_EVENT_TYPE, BRAIN_SERVER, ensure_rows, running  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 from events.services import event_create  # noqa: E402
 
 TARGET_MS = 300
 PATH = "/admin/events/dashboard/"
-
-
-def ensure_rows(rows):
-    """Loads `rows` seeded events (over the last 30 days) unless the table holds about that
-    many."""
-    if abs(SystemEvent.objects.count() - rows) > rows // 1000:
-        with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE system_events RESTART IDENTITY")
-        call_command("seed_events", count=rows, seed=1, batch_size=50_000)
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE system_events")
 
 
 def session_cookie():
@@ -56,34 +43,6 @@ def session_cookie():
     client = Client()
     client.force_login(user)
     return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
-
-
-def serve(port):
-    environment = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "LOG_LEVEL": "WARNING",
-    }
-    environment.setdefault("SECRET_KEY", "benchmark-secret-key")
-    process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gunicorn"), "--config", "brain/gunicorn.conf.py"],
-        cwd=BASE_DIR,
-        env=environment,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=1)
-            return process
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.terminate()
-                raise RuntimeError("gunicorn did not start") from None
-            time.sleep(0.2)
 
 
 def timed_get(url, cookie):
@@ -118,20 +77,24 @@ def main():
 
     ensure_rows(options.rows)
     cookie = session_cookie()
-    server = serve(options.port)
-    try:
-        url = f"http://127.0.0.1:{options.port}{PATH}"
+    environment = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(options.port),
+        "WEB_CONCURRENCY": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+    url = f"http://127.0.0.1:{options.port}{PATH}"
+    ready_url = f"http://127.0.0.1:{options.port}/health/live"
+    with running(BRAIN_SERVER, environment=environment, ready_url=ready_url):
         timed_get(url, cookie)  # fills the caches
         warm = [timed_get(url, cookie) for _ in range(options.requests)]
         cold = []
         for _ in range(options.cold):
             # An event written as the API writes one (audited, its invalidation after commit):
             # the next request recomputes the figures, folding the counts the write appended.
-            event_create(event_type="bench", severity="info", message="dashboard benchmark")
+            event_create(event_type=BENCH_EVENT_TYPE, severity="info", message="dashboard")
             cold.append(timed_get(url, cookie))
-    finally:
-        server.terminate()
-        server.wait()
     print(f"GET {PATH} on {SystemEvent.objects.count():,} events, target p95 < {TARGET_MS} ms")
     print("| cache | requests | p50 ms | p95 ms | max ms | target |")
     print("|---|---|---|---|---|---|")

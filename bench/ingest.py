@@ -40,6 +40,7 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.support import BRAIN_SERVER, running  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 
 BULK_SIZE = 1000
@@ -79,41 +80,6 @@ def ensure_rows(rows):
 def token():
     user, _ = get_user_model().objects.get_or_create(username="bench-ingest")
     return Token.objects.get_or_create(user=user)[0].key
-
-
-class Server:
-    """gunicorn with Brain's configuration on loopback, until stopped."""
-
-    def __init__(self, workers):
-        environment = {
-            **os.environ,
-            **SERVER_ENV,
-            "HOST": "127.0.0.1",
-            "PORT": str(PORT),
-            "WEB_CONCURRENCY": str(workers),
-        }
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "--config", "brain/gunicorn.conf.py"],
-            cwd=BASE_DIR,
-            env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        self.url = f"http://127.0.0.1:{PORT}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(f"{self.url}/health/live", timeout=1)
-                return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError("gunicorn did not start") from None
-                time.sleep(0.2)
-
-    def stop(self):
-        self.process.terminate()
-        self.process.wait(timeout=30)
 
 
 def bulk_round(url, key, body, *, duration, connections):
@@ -216,15 +182,22 @@ def main():
     lines = "".join(json.dumps(event) + "\n" for event in events(options.ndjson_events, rng))
     ndjson_body = lines.encode()
     results = {"bulk": [], "ndjson": [], "import": []}
+    url = f"http://127.0.0.1:{PORT}"
     errors = 0
     with tempfile.NamedTemporaryFile("wb", suffix=".ndjson") as file:
         file.write(ndjson_body)
         file.flush()
         for number in range(1, options.rounds + 1):
-            server = Server(options.workers)
-            try:
+            environment = {
+                **os.environ,
+                **SERVER_ENV,
+                "HOST": "127.0.0.1",
+                "PORT": str(PORT),
+                "WEB_CONCURRENCY": str(options.workers),
+            }
+            with running(BRAIN_SERVER, environment=environment, ready_url=f"{url}/health/live"):
                 rate, failed = bulk_round(
-                    server.url,
+                    url,
                     key,
                     bulk_body,
                     duration=options.duration,
@@ -233,10 +206,8 @@ def main():
                 results["bulk"].append(rate)
                 errors += failed
                 results["ndjson"].append(
-                    ndjson_round(server.url, key, ndjson_body, workers=options.workers)
+                    ndjson_round(url, key, ndjson_body, workers=options.workers)
                 )
-            finally:
-                server.stop()
             results["import"].append(import_round(file.name))
             print(
                 f"round {number}: "

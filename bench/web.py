@@ -15,10 +15,8 @@ import runpy
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from statistics import median
@@ -32,13 +30,25 @@ import django  # noqa: E402
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
+from bench.support import (  # noqa: E402
+    BENCH_EVENT_TYPE,
+    BRAIN_SERVER,
+    GUNICORN,
+    ensure_rows,
+    running,
+)
+
 USERS = 100
 POST_BODY = json.dumps(
-    {"event_type": "bench", "severity": "info", "message": "load test", "details": {"n": 1}}
+    {
+        "event_type": BENCH_EVENT_TYPE,
+        "severity": "info",
+        "message": "load test",
+        "details": {"n": 1},
+    }
 )
 # Path name -> (method, path, Brain/peer target). The stats come last: a peer's stats request
 # still queued when wrk stops runs on until the server stops, not into the next path's run.
@@ -54,18 +64,6 @@ PATHS = {
 }
 # Rates so high that neither server throttles, with the throttles still counting every request.
 SERVER_ENV = {"THROTTLE_RATE_USER": "1000000/s", "DEBUG": "0", "LOG_LEVEL": "WARNING"}
-
-
-def ensure_rows(rows):
-    """Leaves `rows` seeded events (and no benchmark POSTs) in system_events, seeding afresh
-    unless the table holds about that many, then VACUUM ANALYZE."""
-    with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM system_events WHERE event_type = 'bench'")
-        cursor.execute("SELECT count(*) FROM system_events")
-        if abs(cursor.fetchone()[0] - rows) > rows // 100:
-            cursor.execute("TRUNCATE system_events RESTART IDENTITY")
-            call_command("seed_events", count=rows, seed=1, batch_size=50_000)
-        cursor.execute("VACUUM ANALYZE system_events")
 
 
 def bench_tokens():
@@ -90,11 +88,9 @@ def brain_gunicorn_settings():
 
 def gunicorn_commands(port, peer_redis_url):
     """(command, environment) of Brain's server and of the peer's, both on 127.0.0.1:`port`."""
-    gunicorn = str(Path(sys.executable).parent / "gunicorn")
-    brain = [gunicorn, "--config", "brain/gunicorn.conf.py"]
     settings = brain_gunicorn_settings()
     peer = [
-        gunicorn,
+        GUNICORN,
         f"--bind=127.0.0.1:{port}",
         f"--workers={settings['workers']}",
         f"--worker-class={settings['worker_class']}",
@@ -109,7 +105,7 @@ def gunicorn_commands(port, peer_redis_url):
         "DJANGO_SETTINGS_MODULE": "bench.peer.settings",
         "REDIS_URL": peer_redis_url,
     }
-    return {"Brain": (brain, environment), "peer": (peer, peer_environment)}
+    return {"Brain": (BRAIN_SERVER, environment), "peer": (peer, peer_environment)}
 
 
 def get(url, token, timeout=60):
@@ -117,33 +113,6 @@ def get(url, token, timeout=60):
     request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         return response.read()
-
-
-@contextmanager
-def serve(name, command, environment, ready_url, token):
-    """Runs gunicorn until the block ends, its log in var/bench-`name`.log; ready once a worker
-    answers `ready_url`."""
-    log = open(BASE_DIR / "var" / f"bench-{name}.log", "w")  # noqa: SIM115
-    process = subprocess.Popen(
-        command, cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                get(ready_url, token)
-                break
-            except urllib.error.HTTPError:  # an answer, but not the one expected: stop here
-                raise
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"gunicorn did not start: {command}") from None
-                time.sleep(0.2)
-        yield
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
-        log.close()
 
 
 _MILLISECONDS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -197,7 +166,13 @@ def run_round(servers, event_id, tokens, options):
         base_url = f"http://127.0.0.1:{options.port}"
         results[name] = {}
         ready_url = f"{base_url}/api/events/{event_id}"
-        with serve(name, command, environment, ready_url, tokens[0]):
+        with running(
+            command,
+            environment=environment,
+            ready_url=ready_url,
+            headers={"Authorization": f"Token {tokens[0]}"},
+            log_path=BASE_DIR / "var" / f"bench-{name}.log",
+        ):
             for token in tokens:  # each token looked up once, each worker's connections opened
                 get(ready_url, token)
             for path_name, (method, path, _) in PATHS.items():
@@ -267,7 +242,7 @@ def main():
         print(f"round {number + 1}", flush=True)
         rounds.append(run_round(servers, event_id, tokens, options))
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM system_events WHERE event_type = 'bench'")
+        cursor.execute("DELETE FROM system_events WHERE event_type = %s", [BENCH_EVENT_TYPE])
 
     table = summary(rounds)
     print("\n| path | Brain req/s | peer req/s | Brain/peer (median) | target | rounds |")
