@@ -1,6 +1,8 @@
 import logging
 import sys
+from collections.abc import Mapping
 
+from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
@@ -9,10 +11,14 @@ from redis.exceptions import RedisError
 from rest_framework import serializers
 from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
+from audit.context import client_ip
 from brain import invalidation, redis
+from brain.login_failures import login_block_seconds, login_failure_record
 
 from .authentication import request_token, token_cache_key
 from .query import NonEmptyQueryParametersMixin
@@ -97,7 +103,11 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
 class ObtainTokenView(ObtainAuthToken):
-    """`POST /api/auth/token` with a username and password returns that user's API token."""
+    """`POST /api/auth/token` with a username and password returns that user's API token.
+
+    Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers
+    429 with Retry-After before checking the password; credentials it refuses count as a
+    failure."""
 
     serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
@@ -105,6 +115,24 @@ class ObtainTokenView(ObtainAuthToken):
     parser_classes = APIView.parser_classes
     # DRF's view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
+
+    def post(self, request, *args, **kwargs):
+        username = request.data.get("username") if isinstance(request.data, Mapping) else None
+        username = username if isinstance(username, str) else None
+        address = client_ip(request, settings.TRUSTED_PROXY_COUNT)
+        seconds = login_block_seconds(username=username, address=address)
+        if seconds:
+            raise Throttled(
+                wait=seconds,
+                detail="Too many failed logins for this username or from this address.",
+            )
+        try:
+            return super().post(request, *args, **kwargs)
+        except ValidationError as error:
+            # The serializer's one error of its own: authenticate() refused the credentials.
+            if error.get_codes() == {api_settings.NON_FIELD_ERRORS_KEY: ["authorization"]}:
+                login_failure_record(username=username, address=address)
+            raise
 
 
 def not_found(request, exception=None):

@@ -242,13 +242,19 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_RATE_USER", default="6000/min"),
         # Token lookups that matched no token, per client address (brain.api.authentication).
         "failed_token": env.str("THROTTLE_RATE_FAILED_TOKEN", default="20/min"),
-        # Admin logins, per client address and username (brain.admin_login).
-        "admin_login": env.str("THROTTLE_RATE_ADMIN_LOGIN", default="5/min"),
     },
     "EXCEPTION_HANDLER": "brain.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
+# Failed logins, at the admin and POST /api/auth/token together (brain.login_failures): per
+# username from any address, and per client address for any username; past either, 429.
+THROTTLE_RATE_FAILED_LOGIN_USERNAME = env.str(
+    "THROTTLE_RATE_FAILED_LOGIN_USERNAME", default="10/hour"
+)
+THROTTLE_RATE_FAILED_LOGIN_ADDRESS = env.str(
+    "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", default="30/hour"
+)
 # Agent types beyond the built-in roles (scheduling.agent_types), comma-separated.
 BRAIN_AGENT_TYPES = env.list("BRAIN_AGENT_TYPES", default=[])
 

@@ -28,3 +28,6 @@ REST_FRAMEWORK = {
         "failed_token": "100000/min",
     },
 }
+# Tests of the failed-login limits set their own rates.
+THROTTLE_RATE_FAILED_LOGIN_USERNAME = "100000/min"
+THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "100000/min"

@@ -1,10 +1,9 @@
 """One client address (audit.context.client_ip, from TRUSTED_PROXY_COUNT) for the rate limits, the
-audit records and the request log; and the admin login's rate limit per address and username."""
+audit records and the request log."""
 
 import logging
 
 import pytest
-from django.test import Client
 from rest_framework.throttling import SimpleRateThrottle
 
 from audit.models import AuditLog
@@ -64,30 +63,3 @@ def test_behind_one_proxy_the_address_it_saw_is_the_client_everywhere(
         for n in range(3)
     ]
     assert statuses == [400, 400, 429]  # one client, whatever it writes in front
-
-
-def admin_login(username, password, address):
-    client = Client(REMOTE_ADDR=address)
-    return client.post(
-        "/admin/login/", {"username": username, "password": password, "next": "/admin/"}
-    )
-
-
-THROTTLED = "Too many login attempts for this username from your address. Try again in"
-
-
-def test_admin_login_is_rate_limited_per_address_and_username(staff_user):
-    for _ in range(5):
-        response = admin_login("staff", "wrong", "198.51.100.1")
-        assert response.status_code == 200
-        assert THROTTLED not in response.content.decode()
-
-    refused = admin_login("staff", "staff-password-1", "198.51.100.1")
-
-    assert refused.status_code == 200  # the form again, with the message; not logged in
-    assert THROTTLED in refused.content.decode()
-    assert "_auth_user_id" not in refused.wsgi_request.session
-    # The user still logs in from elsewhere, and the address may still try other usernames.
-    assert admin_login("staff", "staff-password-1", "198.51.100.2").status_code == 302
-    other = admin_login("someone", "wrong", "198.51.100.1")
-    assert THROTTLED not in other.content.decode()
