@@ -67,7 +67,9 @@ def client_ip(request, trusted_proxy_count):
 
 
 def request_context(request):
-    """The AuditContext of one HTTP request."""
+    """The AuditContext of one HTTP request. Its request id is the one RequestLogMiddleware gave
+    the request (brain.middleware: Brain's own, or a trusted proxy's), never a header the client
+    wrote, so only the records of that one request share it."""
     return AuditContext(
         request=request,
         ip_address=client_ip(request, settings.TRUSTED_PROXY_COUNT),

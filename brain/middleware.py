@@ -15,18 +15,26 @@ logger = logging.getLogger("brain.request")
 REQUEST_ID_HEADER = "HTTP_X_REQUEST_ID"
 
 
-def _request_id(request):
-    """The caller's X-Request-ID when it looks sane, otherwise a fresh one."""
-    candidate = request.META.get(REQUEST_ID_HEADER, "")
-    if candidate and len(candidate) <= 64 and candidate.isprintable():
-        return candidate
-    return uuid.uuid4().hex
+def _request_ids(request):
+    """(the request's id, the client's own id or "").
+
+    The id is Brain's: a fresh one, so no client can make its audit records share another
+    request's id. Behind trusted proxies (TRUSTED_PROXY_COUNT > 0), which set X-Request-ID
+    themselves, the proxy's id is kept when it looks sane (at most 64 printable characters).
+    Otherwise a sane X-Request-ID the client sent is kept apart, as its own correlation id."""
+    given = request.META.get(REQUEST_ID_HEADER, "")
+    if not (len(given) <= 64 and given.isprintable()):
+        given = ""
+    if given and settings.TRUSTED_PROXY_COUNT > 0:
+        return given, ""
+    return uuid.uuid4().hex, given
 
 
 class RequestLogMiddleware:
-    """Gives every request an id (`request.request_id`, echoed as X-Request-ID) and logs one line
-    per request: method, path, status, duration, user and client address (audit.context.client_ip,
-    the address throttles and audit records use too)."""
+    """Gives every request an id (`request.request_id`, sent back as X-Request-ID; see
+    _request_ids) and logs one line per request: method, path, status, duration, user, client
+    address (audit.context.client_ip, the address throttles and audit records use too), request
+    id and the client's own X-Request-ID when it sent one that Brain did not take."""
 
     sync_capable = True
     async_capable = True
@@ -40,14 +48,14 @@ class RequestLogMiddleware:
         if iscoroutinefunction(self):
             return self._acall(request)
         started = time.perf_counter()
-        request.request_id = _request_id(request)
+        request.request_id, request.client_request_id = _request_ids(request)
         response = self.get_response(request)
         self._log(request, response, started)
         return response
 
     async def _acall(self, request):
         started = time.perf_counter()
-        request.request_id = _request_id(request)
+        request.request_id, request.client_request_id = _request_ids(request)
         response = await self.get_response(request)
         self._log(request, response, started)
         return response
@@ -67,6 +75,7 @@ class RequestLogMiddleware:
                 "user": user.get_username() if user is not None and user.is_authenticated else None,
                 "client_ip": client_ip(request, settings.TRUSTED_PROXY_COUNT),
                 "request_id": request.request_id,
+                "client_request_id": request.client_request_id or None,
             },
         )
 

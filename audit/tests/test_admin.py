@@ -188,6 +188,25 @@ def test_request_link_lists_every_record_of_the_request(superuser_client):
     assert sorted(log.record_id for log in page.context["cl"].result_list) == ["1", "2"]
 
 
+def test_a_client_cannot_make_its_records_join_another_requests(
+    superuser_client, staff_client, api_client
+):
+    event = {"event_type": "deploy", "severity": "info", "message": "m"}
+    operator = staff_client.post("/api/events", event, format="json")
+    request_id = operator["X-Request-ID"]
+
+    forged = api_client.post("/api/events", event, format="json", HTTP_X_REQUEST_ID=request_id)
+    page = superuser_client.get(CHANGELIST, {"request_id": request_id})
+
+    assert (operator.status_code, forged.status_code) == (201, 201)
+    assert forged["X-Request-ID"] != request_id
+    assert [log.record_id for log in page.context["cl"].result_list] == [str(operator.json()["id"])]
+    assert (
+        AuditLog.objects.get(record_id=str(forged.json()["id"])).request_id
+        == (forged["X-Request-ID"])
+    )
+
+
 def test_history_button_opens_the_objects_audit_trail(admin_client):
     event = SystemEventFactory()
 

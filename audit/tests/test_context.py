@@ -42,8 +42,22 @@ def test_token_user_ip_user_agent_and_request_id_are_recorded(api_client, user):
         str(user.pk),
         "127.0.0.1",
         "dashboard/1.0",
-        "req-42",
+        response["X-Request-ID"],  # Brain's id for the request, not the one the client sent
     )
+    assert log.request_id != "req-42"
+
+
+def test_behind_a_trusted_proxy_its_request_id_is_recorded(api_client, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+
+    response = api_client.post(
+        "/api/test-audit-write",
+        HTTP_X_REQUEST_ID="7f3a9c0e-proxy",
+        HTTP_X_FORWARDED_FOR="192.0.2.1",
+    )
+
+    assert response["X-Request-ID"] == "7f3a9c0e-proxy"
+    assert AuditLog.objects.get().request_id == "7f3a9c0e-proxy"
 
 
 def test_a_user_agent_with_a_nul_character_is_recorded_with_it_replaced(api_client):

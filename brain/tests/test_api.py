@@ -147,12 +147,6 @@ def test_oversized_body_is_json_413(api_client, settings):
     assert response.json() == {"detail": "Request body too large: the limit is 1000 bytes."}
 
 
-def test_request_id_is_echoed(anon_client):
-    response = anon_client.get("/health/live", HTTP_X_REQUEST_ID="abc-123")
-
-    assert response["X-Request-ID"] == "abc-123"
-
-
 def test_password_guessing_is_throttled_with_json_429(anon_client, user, monkeypatch):
     monkeypatch.setattr(
         SimpleRateThrottle,

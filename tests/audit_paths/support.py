@@ -40,12 +40,15 @@ def change_of(before, instance, name):
 
 
 def client_meta(request_id):
-    """What the test client sends: its address, a User-Agent and an X-Request-ID."""
+    """What the test client sends: its address, a User-Agent and an X-Request-ID of its own, which
+    Brain does not take as the request's id."""
     return {"REMOTE_ADDR": IP, "HTTP_USER_AGENT": USER_AGENT, "HTTP_X_REQUEST_ID": request_id}
 
 
-def from_request(user, request_id):
-    return (str(user.pk), IP, USER_AGENT, request_id)
+def from_request(user, response):
+    """The origin of the records of the request answered by `response`: the user, the client's
+    address and user agent, and the request id Brain gave it (the response's X-Request-ID)."""
+    return (str(user.pk), IP, USER_AGENT, response["X-Request-ID"])
 
 
 def from_system(actor):

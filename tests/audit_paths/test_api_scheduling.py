@@ -79,10 +79,10 @@ def test_api_agent_create_update_delete_and_heartbeat(staff_client, staff_user, 
         ("DELETE", "agents", str(agent.pk), last_values),
     ]
     assert origins_after(mark) == [
-        from_request(staff_user, "req-agent-create"),
-        from_request(staff_user, "req-agent-update"),
-        from_request(user, "req-agent-beat"),
-        from_request(staff_user, "req-agent-del"),
+        from_request(staff_user, created),
+        from_request(staff_user, updated),
+        from_request(user, beat),
+        from_request(staff_user, deleted),
     ]
 
 
@@ -138,9 +138,9 @@ def test_api_execution_create_complete_and_delete(api_client, user):
         ("DELETE", "execution_results", str(execution.pk), ended),
     ]
     assert origins_after(mark) == [
-        from_request(user, "req-execution-create"),
-        from_request(user, "req-execution-complete"),
-        from_request(user, "req-execution-del"),
+        from_request(user, created),
+        from_request(user, completed),
+        from_request(user, deleted),
     ]
 
 

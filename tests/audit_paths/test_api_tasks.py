@@ -75,8 +75,8 @@ def test_api_project_create_update_and_noop(api_client, user):
         ),
     ]
     assert origins_after(mark) == [
-        from_request(user, "req-project-create"),
-        from_request(user, "req-project-update"),
+        from_request(user, created),
+        from_request(user, updated),
     ]
 
 
@@ -102,7 +102,7 @@ def test_api_project_delete_records_its_tasks_detached_and_the_project(api_clien
         ),
         ("DELETE", "projects", str(project.pk), project_values),
     ]
-    assert origins_after(mark) == [from_request(user, "req-project-del")] * 2
+    assert origins_after(mark) == [from_request(user, response)] * 2
 
 
 # Scheduling API: tasks
@@ -170,7 +170,7 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
             },
         ),
     ]
-    assert origins_after(mark) == [from_request(user, "req-task-create")] * 2
+    assert origins_after(mark) == [from_request(user, response)] * 2
 
 
 def test_api_task_cron_change_records_the_new_next_run(api_client, user):
@@ -200,7 +200,7 @@ def test_api_task_cron_change_records_the_new_next_run(api_client, user):
             },
         )
     ]
-    assert origins_after(mark) == [from_request(user, "req-task-cron")]
+    assert origins_after(mark) == [from_request(user, response)]
 
 
 def test_api_task_move_records_the_task_and_both_projects_counts(api_client, user):
@@ -246,7 +246,7 @@ def test_api_task_move_records_the_task_and_both_projects_counts(api_client, use
             },
         ),
     ]
-    assert origins_after(mark) == [from_request(user, "req-task-move")] * 3
+    assert origins_after(mark) == [from_request(user, response)] * 3
 
 
 def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(api_client, user):
@@ -281,7 +281,7 @@ def test_api_task_delete_records_the_task_its_executions_and_its_projects_count(
             },
         ),
     ]
-    assert origins_after(mark) == [from_request(user, "req-task-del")] * 4
+    assert origins_after(mark) == [from_request(user, response)] * 4
 
 
 def test_api_task_run_disable_and_enable_record_each_change_once(api_client, user):
@@ -331,7 +331,7 @@ def test_api_task_run_disable_and_enable_record_each_change_once(api_client, use
         ),
     ]
     assert origins_after(mark) == [
-        from_request(user, "req-task-run"),
-        from_request(user, "req-task-off"),
-        from_request(user, "req-task-on"),
+        from_request(user, run),
+        from_request(user, disabled),
+        from_request(user, enabled),
     ]
