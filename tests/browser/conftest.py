@@ -51,10 +51,19 @@ def browser():
             chromium.close()
 
 
+# Reports each `securitypolicyviolation` event of every document to the test, before any script of
+# the page runs (Playwright's init scripts are not subject to the page's policy).
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) =>
+  window.reportPolicyViolation(event.effectiveDirective, event.blockedURI));
+"""
+
+
 class Watched:
     """A page with everything it asked of another host (the requests the browser's content
-    security policy stopped before they left it are kept apart) and every console error it
-    logged, but those a test declares expected."""
+    security policy stopped before they left it are kept apart), every console error it logged,
+    but those a test declares expected, and every content security policy violation it met, as
+    (directive, blocked URI) pairs."""
 
     def __init__(self, page, base_url):
         self.page = page
@@ -63,6 +72,12 @@ class Watched:
         self.blocked_requests = []
         self.console_errors = []
         self.expected_console_errors = []
+        self.policy_violations = []
+        page.expose_function(
+            "reportPolicyViolation",
+            lambda directive, uri: self.policy_violations.append((directive, uri)),
+        )
+        page.add_init_script(REPORT_VIOLATIONS)
         page.on("request", self._request)
         page.on("requestfailed", self._request_failed)
         page.on("console", self._console)
@@ -102,7 +117,8 @@ class Watched:
 @pytest.fixture
 def watched(browser, live_server):
     """A fresh browser context's page on the live server; after the test, asserts that no page
-    asked another host for anything and none logged a console error."""
+    asked another host for anything, none logged a console error and none met a content security
+    policy violation but those the test took out of `policy_violations`."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(10_000)
     page = Watched(context.new_page(), live_server.url)
@@ -110,3 +126,4 @@ def watched(browser, live_server):
     context.close()
     assert page.foreign_requests == []
     assert page.console_errors == []
+    assert page.policy_violations == []

@@ -115,6 +115,48 @@ def test_dashboard_event_and_its_audit_trail(watched, operator, events):
     assert SystemEvent.objects.get(pk=created["id"]).severity == "critical"
 
 
+def test_the_dashboard_runs_its_own_scripts_and_refuses_an_injected_one(watched, operator, events):
+    watched.expected_console_errors.append(
+        r"^Executing inline script violates the following Content Security Policy directive"
+    )
+    log_in(watched)
+    page = watched.page
+
+    response = watched.open("/admin/events/dashboard/")
+    # The admin's scripts ran under the policy (theme.js sets the page's theme)...
+    assert "script-src 'self' 'nonce-" in response.headers["content-security-policy"]
+    assert page.evaluate("document.documentElement.dataset.theme") == "auto"
+    assert watched.policy_violations == []
+    # ...and a script injected into the page without the nonce does not run.
+    page.evaluate(
+        """() => {
+          const script = document.createElement("script");
+          script.textContent = "window.injected = true;";
+          document.body.append(script);
+        }"""
+    )
+    page.wait_for_timeout(200)  # the violation is reported after the refusal
+
+    assert page.evaluate("window.injected") is None
+    assert watched.policy_violations == [("script-src-elem", "inline")]
+    watched.policy_violations.clear()
+
+
+def test_the_browsable_api_runs_its_scripts_under_the_policy(watched, operator, events):
+    log_in(watched)
+
+    response = watched.open("/api/events?limit=5")
+
+    assert "script-src 'self';" in response.headers["content-security-policy"]
+    # Its scripts (jQuery, prettify, Bootstrap and DRF's own) ran.
+    assert watched.page.evaluate("[typeof jQuery, typeof prettyPrint, typeof jQuery.fn.modal]") == [
+        "function",
+        "function",
+        "function",
+    ]
+    assert watched.page.locator(".response-info").count() == 1
+
+
 def test_run_a_task_now_and_see_its_execution(watched, operator):
     task = scheduling_services.task_create(
         user=operator,
@@ -155,8 +197,10 @@ def test_run_a_task_now_and_see_its_execution(watched, operator):
 
 
 def test_swagger_ui_loads_nothing_from_another_host(watched):
-    watched.open("/api/docs")
+    response = watched.open("/api/docs")
     watched.page.wait_for_selector(".swagger-ui .info .title")
+
+    assert "script-src 'self';" in response.headers["content-security-policy"]
     watched.screenshot("swagger-ui", full_page=False)
 
 
@@ -177,5 +221,7 @@ def test_redoc_loads_nothing_from_another_host(watched):
         watched.page.wait_for_timeout(100)
 
     assert watched.blocked_requests == [logo]
+    assert watched.policy_violations == [("img-src", logo)]
+    watched.policy_violations.clear()
     assert watched.page.locator('img[alt="redocly logo"]').count() == 0
     watched.screenshot("redoc", full_page=False)
