@@ -1,7 +1,8 @@
 """The skills Brain ships with, registered when the scheduling app is ready.
 
 A skill takes a task's params_json (a dict) and returns its text output, or raises: the scheduler
-records the exception's traceback as the execution's error_text.
+records the exception's type and message as the execution's error_text (the traceback goes to the
+log and to staff).
 """
 
 import time
@@ -129,7 +130,7 @@ def sleep(params):
 
 @skill(
     "demo.fail",
-    description="Always raises, so a failed execution and its traceback can be seen.",
+    description="Always raises, so a failed execution and its error can be seen.",
     parameters={
         "message": {
             "type": "string",

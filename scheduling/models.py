@@ -198,7 +198,12 @@ class ExecutionResult(AuditedModel):
         max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
     )
     output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    # What went wrong, for the task's owner: the exception's type and message, never a traceback.
     error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    # The traceback of a skill that raised: for staff (the admin), never shown by the API.
+    traceback_text = models.TextField(
+        blank=True, default="", editable=False, validators=[validate_storable_text]
+    )
     duration_ms = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(
         max_length=100, blank=True, default="", validators=[validate_storable_text]

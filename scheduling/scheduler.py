@@ -8,6 +8,9 @@ is abandoned: Python cannot kill a thread, so it runs on in the background until
 it no longer holds a slot and the worker goes on. Expired leases of other (dead) workers are
 reclaimed once per reap interval. stop() (SIGTERM) stops claiming, waits for the running skills
 up to the grace period, records the stragglers as cancelled and releases their tasks.
+
+A skill that raises leaves its type and message in error_text; the traceback goes to the log and
+to traceback_text, for staff only.
 """
 
 import contextvars
@@ -38,8 +41,8 @@ logger = logging.getLogger("scheduling.scheduler")
 MIN_REAP_INTERVAL = 1.0
 # The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
 MIN_IDLE_WAIT = 0.01
-# Longest output_text and error_text recorded; a longer text keeps its head (output) or its tail
-# (error: the end of a traceback says what failed).
+# Longest output_text, error_text and traceback_text recorded; a longer text keeps its head
+# (output, error) or its tail (traceback: its end says what failed).
 MAX_TEXT_LENGTH = 100_000
 
 
@@ -51,6 +54,13 @@ def _recordable(text, *, keep):
     marker = "\n[... cut ...]\n"
     room = MAX_TEXT_LENGTH - len(marker)
     return text[:room] + marker if keep == "head" else marker + text[-room:]
+
+
+def _error_summary(error):
+    """What the owner is told of an exception: `ValueError: message` (the type's name alone
+    without a message), never a traceback with the server's paths."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -174,7 +184,7 @@ class Scheduler:
     def _run_skill(self, run):
         """Runs one skill in its own thread and reports the Outcome; never raises."""
         claim = run.claim
-        status, output, error, task_failed = ExecutionStatus.SUCCESS, "", "", False
+        status, output, error, details, task_failed = ExecutionStatus.SUCCESS, "", "", "", False
         try:
             registered = get_skill(claim.skill_name)
             if registered is None:
@@ -182,8 +192,21 @@ class Scheduler:
                 raise LookupError(f"No skill named {claim.skill_name!r} is registered.")
             result = registered.function(claim.params)
             output = "" if result is None else str(result)
-        except Exception:
-            status, error = ExecutionStatus.FAILED, traceback.format_exc()
+        except Exception as exception:
+            status, error, details = (
+                ExecutionStatus.FAILED,
+                _error_summary(exception),
+                traceback.format_exc(),
+            )
+            logger.exception(
+                "skill raised",
+                extra={
+                    "worker": self.worker_id,
+                    "task_id": claim.task_id,
+                    "execution_id": claim.execution_id,
+                    "skill": claim.skill_name,
+                },
+            )
         finally:
             # The skill's own database connections (this thread's) go back to the pool.
             connections.close_all()
@@ -192,9 +215,10 @@ class Scheduler:
                 claim=claim,
                 status=status,
                 output_text=_recordable(output, keep="head"),
-                error_text=_recordable(error, keep="tail"),
+                error_text=_recordable(error, keep="head"),
                 duration_ms=int((time.monotonic() - run.started) * 1000),
                 task_failed=task_failed,
+                traceback_text=_recordable(details, keep="tail"),
             )
         )
 

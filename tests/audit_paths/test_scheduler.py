@@ -69,6 +69,7 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
                 "status": None,
                 "output_text": "",
                 "error_text": "",
+                "traceback_text": "",
                 "duration_ms": None,
                 "worker": "paths-worker",
             },
