@@ -96,6 +96,8 @@ class ScheduledTask(AuditedModel):
                 condition=Q(status__in=TaskStatus.values), name="scheduled_tasks_status_valid"
             ),
         ]
+        # skills.RUN_MAINTENANCE_SKILLS: what a maintenance skill needs of the task's owner.
+        permissions = [("run_maintenance_skills", "Can schedule and run maintenance skills")]
 
     def __str__(self):
         return f"{self.skill_name} ({self.schedule_cron})"

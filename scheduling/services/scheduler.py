@@ -29,6 +29,7 @@ class Claim:
 
     task_id: int
     execution_id: int
+    user_id: int  # the task's owner: the skill runs with their rights
     skill_name: str
     params: object
     timeout_seconds: int
@@ -46,8 +47,8 @@ class Outcome:
     output_text: str
     error_text: str
     duration_ms: int
-    # The run shows the task cannot succeed as it stands (its skill is unknown): the task fails
-    # instead of returning to pending, until someone enables it again.
+    # The run shows the task cannot succeed as it stands (its skill is unknown, or its owner may
+    # not use it): the task fails instead of returning to pending, until someone enables it again.
     task_failed: bool = False
     # The traceback of a skill that raised, for staff; error_text has its type and message only.
     traceback_text: str = ""
@@ -191,6 +192,7 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
         Claim(
             task_id=task.pk,
             execution_id=execution.pk,
+            user_id=task.user_id,
             skill_name=task.skill_name,
             params=task.params_json,
             timeout_seconds=task.timeout_seconds,

@@ -258,7 +258,8 @@ def test_an_unknown_skill_fails_the_run_and_the_task(user):
 
     execution = ExecutionResult.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
-    assert execution.error_text == "LookupError: No skill named 'no.such.skill' is registered."
+    assert execution.error_text == "No skill named 'no.such.skill' is registered."
+    assert execution.traceback_text == ""
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED
 
