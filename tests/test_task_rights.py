@@ -203,18 +203,18 @@ def test_an_owner_sees_the_error_of_a_failed_run_and_staff_the_traceback(
     stored = ExecutionResult.objects.get(pk=execution["id"]).traceback_text
     assert stored.startswith("Traceback (most recent call last):")
     assert "builtin_skills.py" in stored
-    # Staff see it in the admin (a session on the live server).
+    # Staff see it in the admin, logged in on the live server.
     staff = django_user_model.objects.get(username="staff")
     staff.user_permissions.add(
         Permission.objects.get(
             content_type__app_label="scheduling", codename="view_executionresult"
         )
     )
-    session = Client()
-    session.force_login(staff)
+    login = Client()
+    login.force_login(staff)
     page = requests.get(
         f"{live_server.url}/admin/scheduling/executionresult/{execution['id']}/change/",
-        cookies={"sessionid": session.cookies["sessionid"].value},
+        cookies={"sessionid": login.cookies["sessionid"].value},
         timeout=10,
     )
     assert page.status_code == 200

@@ -21,8 +21,8 @@ def _locked(task):
 
 def _check_owner_allowed(task):
     """PermissionDenied, saying why, when the task's owner may not use its skill (staff acting
-    on the task included: it runs with its owner's rights). An unknown skill is left to fail its
-    run, as before."""
+    on the task included: it runs with its owner's rights). An unknown skill is not refused here:
+    its run fails and says so."""
     registered = get_skill(task.skill_name)
     refusal = registered.refusal(task.user) if registered is not None else None
     if refusal is not None:
