@@ -32,6 +32,13 @@ def staff_user(django_user_model):
 
 
 @pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(
+        username="root", email="root@example.com", password="root-password-1"
+    )
+
+
+@pytest.fixture
 def anon_client():
     return APIClient()
 
@@ -56,3 +63,8 @@ def other_client(other_user):
 @pytest.fixture
 def staff_client(staff_user):
     return _token_client(staff_user)
+
+
+@pytest.fixture
+def superuser_client(superuser):
+    return _token_client(superuser)

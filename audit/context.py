@@ -1,7 +1,8 @@
 """Who, from where: the request context every audit record carries.
 
 A ContextVar holds it: the middleware sets it for a request (sync or async), `audit_actor()` for
-code outside requests (management commands, the scheduler). The user is read when a record is
+code outside requests (management commands, the scheduler), `audit_on_behalf_of()` for a process
+doing a user's work (the scheduler running a user's task). The user is read when a record is
 written, not when the request starts, so the user DRF authenticates inside the view (token auth)
 is the one recorded: DRF stores it on the underlying Django request.
 """
@@ -23,7 +24,8 @@ class AuditContext:
     request_id: str = ""
 
     def user_id(self):
-        """The actor (`system:seed`) or the authenticated user's primary key, as a string."""
+        """The actor (`system:seed`, or the user a process works for) or the authenticated
+        user's primary key, as a string."""
         if self.actor:
             return self.actor
         user = getattr(self.request, "user", None)
@@ -92,3 +94,11 @@ def audit_actor(actor):
     """Context manager: records written inside it name `actor` (`system:seed`,
     `system:scheduler`) as their user, with no IP address or user agent."""
     return using_context(AuditContext(actor=actor))
+
+
+def audit_on_behalf_of(user_id, *, means, reference=""):
+    """Context manager: records written inside it name the user `user_id` as their user, the
+    process doing the work (`means`, `system:scheduler`) as their user agent and `reference`
+    (`execution:42`) as their request id, with no IP address. The user is who the work is for;
+    the user agent and request id say how it was done."""
+    return using_context(AuditContext(actor=str(user_id), user_agent=means, request_id=reference))

@@ -1,7 +1,9 @@
 """The skills Brain ships with, registered when the scheduling app is ready.
 
 A skill takes a task's params_json (a dict) and returns its text output, or raises: the scheduler
-records the exception's traceback as the execution's error_text.
+records the exception's type and message as the execution's error_text (the traceback goes to the
+log and to staff). The purges write beyond their owner's rows: they need RUN_MAINTENANCE_SKILLS;
+the others are open to any active user.
 """
 
 import time
@@ -14,7 +16,7 @@ from brain.health import check_cache, check_database
 from events.models import Severity
 from events.services import event_create, event_purge
 
-from .skills import skill
+from .skills import RUN_MAINTENANCE_SKILLS, skill
 
 
 def _positive_int(params, name, default):
@@ -27,6 +29,7 @@ def _positive_int(params, name, default):
 @skill(
     "system.health_check",
     description="Checks PostgreSQL and the cache and records the result as a health_check event.",
+    permission=None,
 )
 def health_check(params):
     started = time.perf_counter()
@@ -63,6 +66,7 @@ def health_check(params):
             "description": "Events whose timestamp is older than this many days are deleted.",
         },
     },
+    permission=RUN_MAINTENANCE_SKILLS,
 )
 def events_purge(params):
     days = _positive_int(params, "older_than_days", 30)
@@ -84,6 +88,7 @@ def events_purge(params):
             "description": "Audit records older than this many days are deleted.",
         },
     },
+    permission=RUN_MAINTENANCE_SKILLS,
 )
 def audit_purge_skill(params):
     days = _positive_int(params, "older_than_days", 365)
@@ -102,6 +107,7 @@ def audit_purge_skill(params):
             "description": "The text to return.",
         },
     },
+    permission=None,
 )
 def echo(params):
     return str(params.get("message", ""))
@@ -118,6 +124,7 @@ def echo(params):
             "description": "How long to sleep, in seconds.",
         },
     },
+    permission=None,
 )
 def sleep(params):
     seconds = params.get("seconds", 1)
@@ -129,7 +136,7 @@ def sleep(params):
 
 @skill(
     "demo.fail",
-    description="Always raises, so a failed execution and its traceback can be seen.",
+    description="Always raises, so a failed execution and its error can be seen.",
     parameters={
         "message": {
             "type": "string",
@@ -138,6 +145,7 @@ def sleep(params):
             "description": "The error message.",
         },
     },
+    permission=None,
 )
 def fail(params):
     raise RuntimeError(str(params.get("message", "demo.fail always fails")))

@@ -96,6 +96,8 @@ class ScheduledTask(AuditedModel):
                 condition=Q(status__in=TaskStatus.values), name="scheduled_tasks_status_valid"
             ),
         ]
+        # skills.RUN_MAINTENANCE_SKILLS: what a maintenance skill needs of the task's owner.
+        permissions = [("run_maintenance_skills", "Can schedule and run maintenance skills")]
 
     def __str__(self):
         return f"{self.skill_name} ({self.schedule_cron})"
@@ -198,7 +200,12 @@ class ExecutionResult(AuditedModel):
         max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
     )
     output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    # What went wrong, for the task's owner: the exception's type and message, never a traceback.
     error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    # The traceback of a skill that raised: for staff (the admin), never shown by the API.
+    traceback_text = models.TextField(
+        blank=True, default="", editable=False, validators=[validate_storable_text]
+    )
     duration_ms = models.BigIntegerField(null=True, blank=True)
     worker = models.CharField(
         max_length=100, blank=True, default="", validators=[validate_storable_text]

@@ -8,6 +8,11 @@ is abandoned: Python cannot kill a thread, so it runs on in the background until
 it no longer holds a slot and the worker goes on. Expired leases of other (dead) workers are
 reclaimed once per reap interval. stop() (SIGTERM) stops claiming, waits for the running skills
 up to the grace period, records the stragglers as cancelled and releases their tasks.
+
+A task runs with its owner's rights: before each run its owner must still be allowed the skill
+(else the run fails, saying why, and nothing runs), and what the skill writes is audited with
+the owner as the user and the scheduler as the means. A skill that raises leaves its type and
+message in error_text; the traceback goes to the log and to traceback_text, for staff only.
 """
 
 import contextvars
@@ -21,8 +26,10 @@ from dataclasses import dataclass
 from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
+from audit.context import audit_on_behalf_of
+
 from .models import ExecutionStatus
-from .selectors import task_next_due_at
+from .selectors import task_next_due_at, task_owners
 from .services import (
     Claim,
     Outcome,
@@ -38,9 +45,11 @@ logger = logging.getLogger("scheduling.scheduler")
 MIN_REAP_INTERVAL = 1.0
 # The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
 MIN_IDLE_WAIT = 0.01
-# Longest output_text and error_text recorded; a longer text keeps its head (output) or its tail
-# (error: the end of a traceback says what failed).
+# Longest output_text, error_text and traceback_text recorded; a longer text keeps its head
+# (output, error) or its tail (traceback: its end says what failed).
 MAX_TEXT_LENGTH = 100_000
+# The audit's user agent on what a skill writes: the owner is the user, the scheduler the means.
+AUDIT_MEANS = "system:scheduler"
 
 
 def _recordable(text, *, keep):
@@ -51,6 +60,13 @@ def _recordable(text, *, keep):
     marker = "\n[... cut ...]\n"
     room = MAX_TEXT_LENGTH - len(marker)
     return text[:room] + marker if keep == "head" else marker + text[-room:]
+
+
+def _error_summary(error):
+    """What the owner is told of an exception: `ValueError: message` (the type's name alone
+    without a message), never a traceback with the server's paths."""
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 @dataclass(frozen=True)
@@ -159,8 +175,15 @@ class Scheduler:
             now=self.clock(),
             lease_margin_seconds=self.lease_margin,
         )
+        owners = task_owners(user_ids={claim.user_id for claim in claims})
         for claim in claims:
             run = _Run(claim=claim, started=started, deadline=started + claim.timeout_seconds)
+            refusal = self._refusal(claim, owners.get(claim.user_id))
+            if refusal is not None:
+                self._finished.append(
+                    self._unfinished(run, ExecutionStatus.FAILED, refusal, task_failed=True)
+                )
+                continue
             self._running[claim.execution_id] = run
             # The thread inherits the context (the audit actor among others).
             threading.Thread(
@@ -171,19 +194,44 @@ class Scheduler:
             ).start()
         return len(claims)
 
+    @staticmethod
+    def _refusal(claim, owner):
+        """Why the claimed task may not run now (its skill is gone, or its owner was deleted,
+        deactivated or lost the skill's permission since it was scheduled), or None."""
+        registered = get_skill(claim.skill_name)
+        if registered is None:
+            return f"No skill named {claim.skill_name!r} is registered."
+        if owner is None:
+            return "The task's owner no longer exists. Nothing ran."
+        refusal = registered.refusal(owner)
+        return None if refusal is None else f"{refusal} Nothing ran."
+
     def _run_skill(self, run):
-        """Runs one skill in its own thread and reports the Outcome; never raises."""
+        """Runs one skill in its own thread, its writes audited as its owner's through the
+        scheduler, and reports the Outcome; never raises."""
         claim = run.claim
-        status, output, error, task_failed = ExecutionStatus.SUCCESS, "", "", False
+        status, output, error, details = ExecutionStatus.SUCCESS, "", "", ""
         try:
-            registered = get_skill(claim.skill_name)
-            if registered is None:
-                task_failed = True
-                raise LookupError(f"No skill named {claim.skill_name!r} is registered.")
-            result = registered.function(claim.params)
+            with audit_on_behalf_of(
+                claim.user_id, means=AUDIT_MEANS, reference=f"execution:{claim.execution_id}"
+            ):
+                result = get_skill(claim.skill_name).function(claim.params)
             output = "" if result is None else str(result)
-        except Exception:
-            status, error = ExecutionStatus.FAILED, traceback.format_exc()
+        except Exception as exception:
+            status, error, details = (
+                ExecutionStatus.FAILED,
+                _error_summary(exception),
+                traceback.format_exc(),
+            )
+            logger.exception(
+                "skill raised",
+                extra={
+                    "worker": self.worker_id,
+                    "task_id": claim.task_id,
+                    "execution_id": claim.execution_id,
+                    "skill": claim.skill_name,
+                },
+            )
         finally:
             # The skill's own database connections (this thread's) go back to the pool.
             connections.close_all()
@@ -192,9 +240,9 @@ class Scheduler:
                 claim=claim,
                 status=status,
                 output_text=_recordable(output, keep="head"),
-                error_text=_recordable(error, keep="tail"),
+                error_text=_recordable(error, keep="head"),
                 duration_ms=int((time.monotonic() - run.started) * 1000),
-                task_failed=task_failed,
+                traceback_text=_recordable(details, keep="tail"),
             )
         )
 
@@ -228,13 +276,14 @@ class Scheduler:
                 )
 
     @staticmethod
-    def _unfinished(run, status, reason):
+    def _unfinished(run, status, reason, *, task_failed=False):
         return Outcome(
             claim=run.claim,
             status=status,
             output_text="",
             error_text=reason,
             duration_ms=int((time.monotonic() - run.started) * 1000),
+            task_failed=task_failed,
         )
 
     def _record(self):

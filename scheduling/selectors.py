@@ -6,6 +6,7 @@ Agents have no owner: every authenticated user sees them all.
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
@@ -20,6 +21,7 @@ from .models import (
     ScheduledTask,
     TaskStatus,
 )
+from .skills import all_skills
 
 P95 = 0.95
 
@@ -34,6 +36,17 @@ def task_list(*, user) -> QuerySet[ScheduledTask]:
     """The scheduled tasks `user` may see, newest first."""
     tasks = ScheduledTask.objects.order_by("-created_at", "-id")
     return tasks if user.is_staff else tasks.filter(user=user)
+
+
+def skill_list(*, user):
+    """The registered skills `user` may schedule and run (Skill.refusal), by name. Permissions
+    are read once per user object (Django caches them on it): at most two queries."""
+    return [registered for registered in all_skills() if registered.refusal(user) is None]
+
+
+def task_owners(*, user_ids):
+    """The users of `user_ids` by primary key, in one query: the owners of claimed tasks."""
+    return get_user_model().objects.in_bulk(user_ids)
 
 
 def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[ScheduledTask]:

@@ -1,5 +1,5 @@
 """The skill registry: a skill is a Python callable registered by name that takes a task's
-params_json and returns text output (or raises)."""
+params_json and returns text output (or raises), and declares who may schedule and run it."""
 
 from dataclasses import dataclass, field
 
@@ -9,6 +9,11 @@ from .validators import validate_storable_text
 
 _registry = {}
 
+# What a maintenance skill (a purge, an import: anything that writes beyond its owner's own rows)
+# needs of its owner: ScheduledTask's Meta.permissions. Superusers hold every permission; an
+# operator grants it to anyone else in the admin (directly or through a group).
+RUN_MAINTENANCE_SKILLS = "scheduling.run_maintenance_skills"
+
 
 @dataclass(frozen=True)
 class Skill:
@@ -17,6 +22,21 @@ class Skill:
     description: str = ""
     # {name: {"type": ..., "required": bool, "default": ..., "description": ...}}
     parameters: dict = field(default_factory=dict)
+    # The Django permission an owner needs to schedule and run the skill; None: any active user.
+    permission: str | None = RUN_MAINTENANCE_SKILLS
+
+    def refusal(self, user):
+        """Why `user` may not schedule or run this skill, or None when they may: an active user
+        holding the skill's permission (`user.has_perm`), any active user when it needs none."""
+        username = user.get_username()
+        if not user.is_active:
+            return f"{username} may not use the skill {self.name}: the account is deactivated."
+        if self.permission is not None and not user.has_perm(self.permission):
+            return (
+                f"{username} may not use the skill {self.name}: it needs the permission "
+                f"{self.permission}."
+            )
+        return None
 
     @property
     def parameter_list(self):
@@ -68,8 +88,10 @@ def params_errors(skill, params):
     return errors
 
 
-def skill(name, *, description="", parameters=None):
-    """Registers the decorated callable as the skill `name`."""
+def skill(name, *, description="", parameters=None, permission=RUN_MAINTENANCE_SKILLS):
+    """Registers the decorated callable as the skill `name`. `permission` is what its owner needs
+    (None: any active user). A skill needs RUN_MAINTENANCE_SKILLS unless it says otherwise, so
+    a skill that forgets to declare is closed to ordinary users, never open to everyone."""
 
     def register(function):
         if name in _registry:
@@ -79,6 +101,7 @@ def skill(name, *, description="", parameters=None):
             function=function,
             description=description or (function.__doc__ or "").strip(),
             parameters=parameters or {},
+            permission=permission,
         )
         return function
 

@@ -25,6 +25,7 @@ from .selectors import (
     execution_list,
     execution_stats,
     project_list,
+    skill_list,
     task_list,
     task_pending_list,
 )
@@ -42,7 +43,6 @@ from .serializers import (
     SkillSerializer,
     TaskStateSerializer,
 )
-from .skills import all_skills
 
 
 def _schema_generation(view):
@@ -220,13 +220,14 @@ class ExecutionResultViewSet(_ModelViewSet):
 
 
 class SkillListView(ProjectAPIMixin, generics.ListAPIView):
-    """`GET /api/skills`: every registered skill with its parameters, by name."""
+    """`GET /api/skills`: the registered skills the user may schedule and run, with their
+    parameters, by name."""
 
     serializer_class = SkillSerializer
     filter_backends = []
 
     def get_queryset(self):
-        return all_skills()
+        return skill_list(user=self.request.user)
 
 
 class TaskConflict(APIException):
@@ -236,6 +237,7 @@ class TaskConflict(APIException):
 
 
 _conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
+_refused = inline_serializer("TaskSkillRefused", fields={"detail": serializers.CharField()})
 
 
 class _TaskActionView(ProjectAPIMixin, generics.GenericAPIView):
@@ -257,10 +259,12 @@ class _TaskActionView(ProjectAPIMixin, generics.GenericAPIView):
 
 
 class TaskRunView(_TaskActionView):
-    @extend_schema(request=None, responses={202: TaskStateSerializer, 409: _conflict})
+    @extend_schema(
+        request=None, responses={202: TaskStateSerializer, 403: _refused, 409: _conflict}
+    )
     def post(self, request, pk):
         """`POST /api/tasks/{id}/run`: queue an immediate run (409 while it runs or is
-        disabled)."""
+        disabled; 403 when the task's owner may not use its skill)."""
         try:
             task = services.task_run_now(task=self.get_object(), now=timezone.now())
         except services.TaskStateError as error:
@@ -276,9 +280,12 @@ class TaskDisableView(_TaskActionView):
 
 
 class TaskEnableView(_TaskActionView):
-    @extend_schema(request=None, responses={200: TaskStateSerializer, 409: _conflict})
+    @extend_schema(
+        request=None, responses={200: TaskStateSerializer, 403: _refused, 409: _conflict}
+    )
     def post(self, request, pk):
-        """`POST /api/tasks/{id}/enable`: runs again from the cron's next slot after now."""
+        """`POST /api/tasks/{id}/enable`: runs again from the cron's next slot after now (403
+        when the task's owner may not use its skill)."""
         try:
             task = services.task_enable(task=self.get_object(), now=timezone.now())
         except services.TaskStateError as error:

@@ -1,4 +1,5 @@
-"""Execution results in the admin: a read-only log."""
+"""Execution results in the admin: a read-only log, with the traceback of a skill that raised
+(staff only: the API shows its owner the error's type and message)."""
 
 from django.contrib import admin
 from django.urls import reverse
@@ -42,6 +43,7 @@ class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
         "worker",
         "output",
         "error",
+        "traceback",
     ]
     readonly_fields = fields
 
@@ -61,6 +63,10 @@ class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
     @admin.display(description="Error")
     def error(self, execution):
         return admin_display.preformatted(execution.error_text)
+
+    @admin.display(description="Traceback")
+    def traceback(self, execution):
+        return admin_display.preformatted(execution.traceback_text)
 
     def has_add_permission(self, request):
         return False

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from cron_descriptor import FormatException, MissingFieldException, Options, get_description
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, FloatField, OuterRef, Q, Subquery
 from django.db.models.functions import Cast, NullIf
 from django.urls import reverse
@@ -100,6 +101,24 @@ class ScheduledTaskAdminForm(forms.ModelForm):
                 "running is set by the scheduler when it runs the task: use the Run now action."
             )
         return status
+
+    def clean(self):
+        """The task's owner (the chosen user of a new task; the task's own, whoever edits it)
+        must be allowed the skill, as the services check it (task_check_skill_allowed)."""
+        cleaned = super().clean()
+        adding = self.instance.pk is None
+        owner = cleaned.get("user") if adding else self.instance.user
+        if owner is not None and cleaned.get("skill_name"):
+            try:
+                services.task_check_skill_allowed(
+                    owner=owner,
+                    data=cleaned,
+                    committed_skill_name=None if adding else self.instance.skill_name,
+                    committed_status=None if adding else self.instance.status,
+                )
+            except ValidationError as error:
+                self.add_error(None, error)
+        return cleaned
 
 
 @admin.register(ScheduledTask)
@@ -222,12 +241,12 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def _apply(self, request, queryset, action, done):
         """Calls the scheduler's service `action(task)` on each selected task (each in its own
         transaction, audited as the admin user) and reports what was done and what the task's
-        state refused."""
+        state or its owner's rights refused."""
         changed = 0
         for task in queryset.order_by("pk"):
             try:
                 action(task)
-            except services.TaskStateError as error:
+            except (services.TaskStateError, PermissionDenied) as error:
                 self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
             else:
                 changed += 1

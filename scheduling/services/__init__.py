@@ -8,6 +8,10 @@ the same transaction; rows are locked in primary-key order, so concurrent moves 
 The scheduler's writes (claim, finish, reclaim) are in `scheduler`, the operator's run now,
 disable and enable in `task_state`: they change only status, lease and next run, through the
 audited models and QuerySet.
+
+A task runs with its owner's rights: creating it, changing its skill, setting it pending again,
+running it now and enabling it are refused when its owner may not use its skill
+(`skills.Skill.refusal`), and the scheduler checks again before every run.
 """
 
 from .agents import agent_create, agent_delete, agent_heartbeat, agent_update
@@ -23,6 +27,7 @@ from .task_state import TaskStateError, task_disable, task_enable, task_run_now
 from .tasks import (
     TASK_RUNNING_REFUSED,
     TASK_SETTABLE_STATUSES,
+    task_check_skill_allowed,
     task_create,
     task_delete,
     task_update,
@@ -46,6 +51,7 @@ __all__ = [
     "project_create",
     "project_delete",
     "project_update",
+    "task_check_skill_allowed",
     "task_claim_due",
     "task_create",
     "task_delete",

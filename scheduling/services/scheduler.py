@@ -29,6 +29,7 @@ class Claim:
 
     task_id: int
     execution_id: int
+    user_id: int  # the task's owner: the skill runs with their rights
     skill_name: str
     params: object
     timeout_seconds: int
@@ -46,9 +47,11 @@ class Outcome:
     output_text: str
     error_text: str
     duration_ms: int
-    # The run shows the task cannot succeed as it stands (its skill is unknown): the task fails
-    # instead of returning to pending, until someone enables it again.
+    # The run shows the task cannot succeed as it stands (its skill is unknown, or its owner may
+    # not use it): the task fails instead of returning to pending, until someone enables it again.
     task_failed: bool = False
+    # The traceback of a skill that raised, for staff; error_text has its type and message only.
+    traceback_text: str = ""
 
     @property
     def ended_at(self):
@@ -103,7 +106,14 @@ def _advance(task, now):
 
 _TASK_CLAIM_FIELDS = ["status", "claimed_by", "lease_expires_at", "updated_at"]
 _TASK_ADVANCE_FIELDS = ["status", "claimed_by", "lease_expires_at", "next_run_at", "updated_at"]
-_EXECUTION_END_FIELDS = ["status", "ended_at", "output_text", "error_text", "duration_ms"]
+_EXECUTION_END_FIELDS = [
+    "status",
+    "ended_at",
+    "output_text",
+    "error_text",
+    "traceback_text",
+    "duration_ms",
+]
 
 
 def _update_alike(objects, fields):
@@ -182,6 +192,7 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
         Claim(
             task_id=task.pk,
             execution_id=execution.pk,
+            user_id=task.user_id,
             skill_name=task.skill_name,
             params=task.params_json,
             timeout_seconds=task.timeout_seconds,
@@ -259,6 +270,7 @@ def execution_finish(*, worker, outcomes, now):
             execution.ended_at = outcome.ended_at
             execution.output_text = outcome.claim.note + outcome.output_text
             execution.error_text = "\n".join(filter(None, [outcome.error_text, problem]))
+            execution.traceback_text = outcome.traceback_text
             execution.duration_ms = outcome.duration_ms
             changed_executions.append(execution)
             recorded.append(outcome)

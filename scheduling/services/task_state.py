@@ -1,10 +1,13 @@
 """The operator's actions on a task's state: run now, disable, enable. The scheduler's own state
 changes (claim, finish, reclaim) are in `scheduler`. Each locks the task's row, so an action and
-a claim never interleave."""
+a claim never interleave. Run now and enable need the task's owner to be allowed its skill (a
+PermissionDenied otherwise); disabling is always allowed."""
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
 from ..models import ScheduledTask, TaskStatus
+from ..skills import get_skill
 from .scheduler import UNREADABLE_SCHEDULE, following_slot
 
 
@@ -16,12 +19,24 @@ def _locked(task):
     return ScheduledTask.objects.select_for_update(no_key=True).get(pk=task.pk)
 
 
+def _check_owner_allowed(task):
+    """PermissionDenied, saying why, when the task's owner may not use its skill (staff acting
+    on the task included: it runs with its owner's rights). An unknown skill is not refused here:
+    its run fails and says so."""
+    registered = get_skill(task.skill_name)
+    refusal = registered.refusal(task.user) if registered is not None else None
+    if refusal is not None:
+        raise PermissionDenied(refusal)
+
+
 def task_run_now(*, task, now):
     """Queues an immediate run: the task becomes due at `now` (its own slot, so it can never
     collide with a cron slot already run). Refused (TaskStateError) while a worker runs it or it
-    is disabled. One transaction (the row locked, then saved); returns the task."""
+    is disabled, and (PermissionDenied) when its owner may not use its skill. One transaction
+    (the row locked, then saved); returns the task."""
     with transaction.atomic():
         task = _locked(task)
+        _check_owner_allowed(task)
         if task.status == TaskStatus.RUNNING or task.claimed_by:
             raise TaskStateError("The task is running; it can be run again once this run ends.")
         if task.status == TaskStatus.DISABLED:
@@ -47,10 +62,12 @@ def task_enable(*, task, now):
     """Enables a disabled, failed or completed task from `now`: its next run is the cron's next
     slot after now, so nothing missed while it was off is replayed (completed if the cron never
     fires again). A task disabled mid-run goes back to running under its claim. A pending or
-    running task is left as it is; a schedule that cannot be read is refused (TaskStateError).
-    One transaction; returns the task."""
+    running task is left as it is; a schedule that cannot be read is refused (TaskStateError),
+    and so (PermissionDenied) is a task whose owner may not use its skill. One transaction;
+    returns the task."""
     with transaction.atomic():
         task = _locked(task)
+        _check_owner_allowed(task)
         if task.status in (TaskStatus.PENDING, TaskStatus.RUNNING):
             return task
         if task.claimed_by:

@@ -8,6 +8,7 @@ from django.utils.timezone import now
 
 from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
+from ..skills import get_skill
 from .common import adjust_tasks_count, assign
 
 # What an owner may change. The lease is the scheduler's (services.scheduler: claim, finish), and
@@ -41,6 +42,26 @@ def _check_settable(status):
         )
 
 
+def task_check_skill_allowed(
+    *, owner, data, committed_skill_name=None, committed_status=None
+) -> None:
+    """Raises a ValidationError on skill_name when the write `data` (a new task's fields, or the
+    fields an update sets on a task stored with `committed_skill_name` and `committed_status`)
+    would let `owner` schedule a skill they may not use (skills.Skill.refusal): a new task, a
+    new skill, or the status set back to pending. Anything else (disabling such a task, a new
+    cron) stays allowed: the scheduler refuses to run it anyway. The API's and the admin's task
+    writes both go through it."""
+    skill_name = data.get("skill_name", committed_skill_name)
+    resumed = data.get("status") == TaskStatus.PENDING and committed_status != TaskStatus.PENDING
+    registered = get_skill(skill_name)
+    # An unknown skill is validate_skill_name's to report.
+    if registered is None or (skill_name == committed_skill_name and not resumed):
+        return
+    refusal = registered.refusal(owner)
+    if refusal is not None:
+        raise ValidationError({"skill_name": ValidationError(refusal, code="skill_not_allowed")})
+
+
 @transaction.atomic
 def task_create(
     *,
@@ -55,10 +76,11 @@ def task_create(
     project: Project | None = None,
 ) -> ScheduledTask:
     """Creates `user`'s task in any status but running, which is the scheduler's to set (a
-    ValidationError on `status`); a pending one runs when due. next_run_at, unless given, is the
-    cron's next time after now in `timezone`. The project's tasks_count goes up by one in the
-    same transaction."""
+    ValidationError on `status`), with a skill `user` may use (task_check_skill_allowed); a
+    pending one runs when due. next_run_at, unless given, is the cron's next time after now in
+    `timezone`. The project's tasks_count goes up by one in the same transaction."""
     _check_settable(status)
+    task_check_skill_allowed(owner=user, data={"skill_name": skill_name, "status": status})
     task = ScheduledTask(
         user=user,
         skill_name=skill_name,
@@ -88,11 +110,13 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     run ends pending anyway; the others: the scheduler keeps them). A move to another project
     moves one from one tasks_count to the other. The task's row is locked first, so concurrent
     moves stay exact and a status change never interleaves with a claim or a run's end. Only the
-    changed fields are written, so a claim the scheduler made meanwhile is never overwritten."""
-    committed_project_id, committed_status, claimed_by = (
+    changed fields are written, so a claim the scheduler made meanwhile is never overwritten. A
+    new skill, or pending again, must be the owner's to use (task_check_skill_allowed): the
+    owner's, not the rights of staff editing it."""
+    committed_project_id, committed_status, claimed_by, committed_skill_name = (
         ScheduledTask.objects.select_for_update(no_key=True)
         .filter(pk=task.pk)
-        .values_list("project_id", "status", "claimed_by")
+        .values_list("project_id", "status", "claimed_by", "skill_name")
         .get()
     )
     data = dict(data)
@@ -102,6 +126,14 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     resumed = False
     if "status" in data:
         _check_settable(data["status"])
+    if data.keys() & {"skill_name", "status"}:  # else the owner need not be loaded
+        task_check_skill_allowed(
+            owner=task.user,
+            data=data,
+            committed_skill_name=committed_skill_name,
+            committed_status=committed_status,
+        )
+    if "status" in data:
         if claimed_by and data["status"] == TaskStatus.PENDING:
             # A worker runs it: the claim stays the scheduler's, and the run ends pending.
             data["status"] = TaskStatus.RUNNING

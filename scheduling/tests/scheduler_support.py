@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
+from django.contrib.auth.models import Permission
 from django.db import connection
 
 from scheduling.models import ScheduledTask
@@ -17,6 +18,13 @@ from scheduling.models import ScheduledTask
 def make_task(user, *, skill_name="demo.echo", cron="0 0 1 1 *", next_run_at=None, **fields):
     return ScheduledTask.objects.create(
         user=user, skill_name=skill_name, schedule_cron=cron, next_run_at=next_run_at, **fields
+    )
+
+
+def maintenance_permission():
+    """scheduling.run_maintenance_skills, the permission maintenance skills need."""
+    return Permission.objects.get(
+        content_type__app_label="scheduling", codename="run_maintenance_skills"
     )
 
 

@@ -268,7 +268,11 @@ def test_admin_project_add_change_and_delete(admin_client):
 
 def test_executions_are_read_only_and_link_to_their_task(admin_client):
     execution = ExecutionResultFactory(
-        status="failed", error_text="Traceback (most recent call last):\n  boom"
+        status="failed",
+        error_text="RuntimeError: boom",
+        traceback_text=(
+            'Traceback (most recent call last):\n  File "/srv/skill.py"\nRuntimeError: boom'
+        ),
     )
     url = f"/admin/scheduling/executionresult/{execution.pk}/change/"
 
@@ -282,7 +286,11 @@ def test_executions_are_read_only_and_link_to_their_task(admin_client):
         re.search(r'<input type="hidden" name="csrfmiddlewaretoken"[^>]*>', form).group()
     ]
     assert f'href="/admin/scheduling/scheduledtask/{execution.task_id}/change/"' in html
-    assert ">Traceback (most recent call last):\n  boom</pre>" in html
+    assert ">RuntimeError: boom</pre>" in html
+    assert (
+        ">Traceback (most recent call last):\n  File &quot;/srv/skill.py&quot;\n"
+        "RuntimeError: boom</pre>" in html
+    )
     assert '<strong class="badge badge-failed" style="color: #ba2121">failed</strong>' in html
     assert (changed.status_code, added.status_code) == (403, 403)
     execution.refresh_from_db()

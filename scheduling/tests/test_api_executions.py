@@ -173,6 +173,27 @@ def test_another_users_execution_is_404(api_client, other_user):
     assert (execution.status, execution.output_text) == (None, "")
 
 
+def test_the_api_never_shows_the_traceback(api_client, staff_client, user):
+    execution = ExecutionResultFactory(
+        task=ScheduledTaskFactory(user=user),
+        status="failed",
+        error_text="RuntimeError: boom",
+        traceback_text='Traceback (most recent call last):\n  File "/srv/skill.py"\n',
+    )
+    url = f"/api/executions/{execution.pk}"
+
+    owners = api_client.get(url)
+    staffs = staff_client.get(url)
+    listed = api_client.get("/api/executions").json()["results"]
+    written = api_client.patch(url, {"traceback_text": "forged"})
+
+    assert owners.json() == staffs.json() == listed[0] == body(execution)
+    assert written.status_code == 400
+    assert written.json() == {"traceback_text": ["Unknown field: this endpoint does not take it."]}
+    execution.refresh_from_db()
+    assert execution.traceback_text.startswith("Traceback (most recent call last):")
+
+
 def test_patch_refuses_an_end_before_the_start(api_client, user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), started_at=START)
 

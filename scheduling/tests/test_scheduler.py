@@ -1,6 +1,7 @@
 """The scheduler engine in this process, on PostgreSQL, with a controlled clock: timeouts,
 failures, coalescing, daylight saving, expired leases, skipped slots."""
 
+import logging
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -60,7 +61,9 @@ def test_a_task_not_yet_due_does_not_run(user):
     assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NOW + timedelta(seconds=30))
 
 
-def test_a_failing_skill_records_its_traceback_and_the_task_goes_on(user):
+def test_a_failing_skill_records_its_error_for_the_owner_its_traceback_for_staff_and_goes_on(
+    user, caplog
+):
     task = make_task(
         user,
         skill_name="demo.fail",
@@ -69,13 +72,22 @@ def test_a_failing_skill_records_its_traceback_and_the_task_goes_on(user):
         next_run_at=datetime(2026, 6, 1, 12, 0, tzinfo=UTC),
     )
 
-    run_once(NOW)
+    with caplog.at_level(logging.ERROR, logger="scheduling.scheduler"):
+        run_once(NOW)
 
     execution = ExecutionResult.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
-    assert execution.error_text.startswith("Traceback (most recent call last):")
-    assert "in fail\n    raise RuntimeError" in execution.error_text
-    assert execution.error_text.endswith("RuntimeError: disk on fire\n")
+    assert execution.error_text == "RuntimeError: disk on fire"
+    assert execution.traceback_text.startswith("Traceback (most recent call last):")
+    assert "in fail\n    raise RuntimeError" in execution.traceback_text
+    assert execution.traceback_text.endswith("RuntimeError: disk on fire\n")
+    [logged] = [record for record in caplog.records if record.getMessage() == "skill raised"]
+    assert (logged.task_id, logged.execution_id, logged.skill) == (
+        task.pk,
+        execution.pk,
+        "demo.fail",
+    )
+    assert logged.exc_info[0] is RuntimeError
     task.refresh_from_db()
     assert (task.status, task.next_run_at) == (TaskStatus.PENDING, NEXT_SLOT)
 
@@ -246,9 +258,8 @@ def test_an_unknown_skill_fails_the_run_and_the_task(user):
 
     execution = ExecutionResult.objects.get(task=task)
     assert execution.status == ExecutionStatus.FAILED
-    assert execution.error_text.endswith(
-        "LookupError: No skill named 'no.such.skill' is registered.\n"
-    )
+    assert execution.error_text == "No skill named 'no.such.skill' is registered."
+    assert execution.traceback_text == ""
     task.refresh_from_db()
     assert task.status == TaskStatus.FAILED
 

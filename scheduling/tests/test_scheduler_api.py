@@ -7,13 +7,15 @@ from django.utils import timezone
 
 from scheduling.models import TaskStatus
 
-from .scheduler_support import make_task
+from .scheduler_support import maintenance_permission, make_task
 
 pytestmark = pytest.mark.django_db
 
 
-def test_skills_lists_every_built_in_skill_with_its_parameters(api_client):
-    response = api_client.get("/api/skills")
+def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
+    superuser_client,
+):
+    response = superuser_client.get("/api/skills")
 
     assert response.status_code == 200
     body = response.json()
@@ -43,11 +45,33 @@ def test_skills_lists_every_built_in_skill_with_its_parameters(api_client):
     }
 
 
+def test_skills_lists_to_each_user_only_the_skills_they_may_use(
+    api_client, user, staff_client, other_client, other_user
+):
+    other_user.user_permissions.add(maintenance_permission())
+
+    ordinary = api_client.get("/api/skills").json()
+    staff = staff_client.get("/api/skills").json()
+    granted = other_client.get("/api/skills").json()
+
+    open_skills = ["demo.echo", "demo.fail", "demo.sleep", "system.health_check"]
+    assert [skill["name"] for skill in ordinary["results"]] == open_skills
+    assert ordinary["count"] == 4
+    # Staff without the permission are ordinary users here.
+    assert [skill["name"] for skill in staff["results"]] == open_skills
+    assert [skill["name"] for skill in granted["results"]] == [
+        "audit.purge",
+        *open_skills[:3],
+        "events.purge",
+        "system.health_check",
+    ]
+
+
 def test_skills_is_paginated(api_client):
     body = api_client.get("/api/skills?limit=2&offset=2").json()
 
-    assert body["count"] == 6
-    assert [skill["name"] for skill in body["results"]] == ["demo.fail", "demo.sleep"]
+    assert body["count"] == 4
+    assert [skill["name"] for skill in body["results"]] == ["demo.sleep", "system.health_check"]
 
 
 def test_skills_needs_authentication(anon_client):

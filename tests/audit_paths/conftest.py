@@ -6,13 +6,6 @@ import pytest
 
 
 @pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser(
-        username="root", email="root@example.com", password="root-password-1"
-    )
-
-
-@pytest.fixture
 def admin_session(client, superuser):
     """The Django test client, logged in to the admin as the superuser (a session, no token)."""
     client.force_login(superuser)

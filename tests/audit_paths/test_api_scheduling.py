@@ -119,6 +119,7 @@ def test_api_execution_create_complete_and_delete(api_client, user):
         "status": None,
         "output_text": "",
         "error_text": "",
+        "traceback_text": "",
         "duration_ms": None,
         "worker": "w-1",
     }

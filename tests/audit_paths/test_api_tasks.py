@@ -117,6 +117,7 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
             name="demo.webhook",
             function=lambda params: "",
             parameters={"message": {"type": "string"}, "api_key": {"type": "string"}},
+            permission=None,
         ),
     )
     project = ProjectFactory(user=user)

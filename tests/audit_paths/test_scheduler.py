@@ -1,5 +1,6 @@
-"""run_scheduler records the claim, the run and the release, and what a skill writes in its own
-thread, as `system:scheduler`; with nothing due it records nothing."""
+"""run_scheduler records the claim, the run and the release as `system:scheduler`, and what a
+skill writes in its own thread as the task's owner, through the scheduler (user agent
+`system:scheduler`, request id `execution:<id>`); with nothing due it records nothing."""
 
 from collections import Counter
 from datetime import timedelta
@@ -8,12 +9,12 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from audit.models import AuditLog
 from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
 from scheduling.models import ExecutionResult
-from scheduling.tests.factories import (
-    ScheduledTaskFactory,
-)
+from scheduling.tests.factories import ScheduledTaskFactory
+from scheduling.tests.scheduler_support import maintenance_permission
 from tests.audit_paths.support import (
     audit_mark,
     change,
@@ -69,6 +70,7 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
                 "status": None,
                 "output_text": "",
                 "error_text": "",
+                "traceback_text": "",
                 "duration_ms": None,
                 "worker": "paths-worker",
             },
@@ -121,14 +123,15 @@ def test_run_scheduler_with_nothing_due_records_nothing(user, signal_handlers):
 
 
 @pytest.mark.django_db(transaction=True)  # the skills run in their own threads and connections
-def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_scheduler(
+def test_run_scheduler_records_what_a_skill_writes_as_its_owner_through_the_scheduler(
     user, signal_handlers, django_capture_on_commit_callbacks
 ):
+    user.user_permissions.add(maintenance_permission())
     old_event = SystemEventFactory(timestamp=timezone.now() - timedelta(days=40))
     old_values = stored(old_event)
     due = timezone.now() - timedelta(minutes=1)
-    ScheduledTaskFactory(user=user, skill_name="system.health_check", next_run_at=due)
-    ScheduledTaskFactory(
+    health = ScheduledTaskFactory(user=user, skill_name="system.health_check", next_run_at=due)
+    purge = ScheduledTaskFactory(
         user=user,
         skill_name="events.purge",
         params_json={"older_than_days": 30},
@@ -139,12 +142,30 @@ def test_run_scheduler_records_what_a_skill_writes_in_its_thread_as_the_schedule
     call_command("run_scheduler", once=True, worker_id="paths-worker", verbosity=0)
 
     health_event = SystemEvent.objects.get()
-    skill_records = [record for record in records_after(mark) if record[1] == "system_events"]
-    assert sorted(skill_records, key=lambda record: record[0]) == [
-        ("CREATE", "system_events", str(health_event.pk), stored(health_event)),
-        ("DELETE", "system_events", str(old_event.pk), old_values),
+    runs = {execution.task_id: execution.pk for execution in ExecutionResult.objects.all()}
+    records = AuditLog.objects.filter(id__gt=mark)
+    skill_records = sorted(
+        (
+            (log.operation, log.table_name, log.record_id, log.changed_fields),
+            (log.user_id, log.ip_address, log.user_agent, log.request_id),
+        )
+        for log in records.filter(table_name="system_events")
+    )
+    assert skill_records == [
+        (
+            ("CREATE", "system_events", str(health_event.pk), stored(health_event)),
+            (str(user.pk), None, "system:scheduler", f"execution:{runs[health.pk]}"),
+        ),
+        (
+            ("DELETE", "system_events", str(old_event.pk), old_values),
+            (str(user.pk), None, "system:scheduler", f"execution:{runs[purge.pk]}"),
+        ),
     ]
-    assert set(origins_after(mark)) == {from_system("system:scheduler")}
+    # The scheduler's own writes (claims, executions, releases) stay the scheduler's.
+    assert {
+        (log.user_id, log.ip_address, log.user_agent, log.request_id)
+        for log in records.exclude(table_name="system_events")
+    } == {from_system("system:scheduler")}
     # Per task: the execution's create and completion, the claim and the release.
     assert Counter(record[:2] for record in records_after(mark)) == {
         ("CREATE", "system_events"): 1,

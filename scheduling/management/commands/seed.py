@@ -2,6 +2,7 @@ import random
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
@@ -14,8 +15,12 @@ from scheduling import services
 from scheduling.agent_types import agent_types
 from scheduling.cron import next_run
 from scheduling.models import Agent, AgentStatus, ExecutionStatus, Project, ScheduledTask
+from scheduling.skills import RUN_MAINTENANCE_SKILLS, get_skill
 
 USERS = ["alice", "bob", "carol"]
+# alice runs the data platform's maintenance: the seed grants her the permission of maintenance
+# skills, as an operator would in the admin. The others' tasks leave those skills out.
+MAINTAINERS = {"alice"}
 PROJECTS = {
     "Data platform": "Nightly pipelines, retention and health of the data stack.",
     "Support assistant": "The customer-support agent team and its routines.",
@@ -57,9 +62,10 @@ OUTCOMES = {
 class Command(AuditedCommand):
     help = (
         "Fills a demo database: users with projects, tasks on realistic crons in several time "
-        "zones, an agent of every registered type, a history of executions per task, and system "
-        "events (seed_events). Idempotent: a second run adds only "
-        "what is missing. Writes go through the services, so they are validated and audited."
+        "zones (maintenance skills for alice only, whom it grants their permission), an agent of "
+        "every registered type, a history of executions per task, and system events "
+        "(seed_events). Idempotent: a second run adds only what is missing. Writes go through "
+        "the services, so they are validated and audited."
     )
 
     def add_arguments(self, parser):
@@ -99,6 +105,11 @@ class Command(AuditedCommand):
             if created:
                 user.set_unusable_password()
                 user.save(update_fields=["password"])
+            if username in MAINTAINERS:
+                app_label, codename = RUN_MAINTENANCE_SKILLS.split(".")
+                user.user_permissions.add(
+                    Permission.objects.get(content_type__app_label=app_label, codename=codename)
+                )
             for project_name, catalog in TASKS.items():
                 project = None
                 if project_name is not None:
@@ -108,6 +119,8 @@ class Command(AuditedCommand):
                             user=user, name=project_name, description=PROJECTS[project_name]
                         )
                 for skill_name, cron, zone, params in catalog:
+                    if get_skill(skill_name).refusal(user) is not None:
+                        continue
                     task = ScheduledTask.objects.filter(
                         user=user, project=project, skill_name=skill_name, schedule_cron=cron
                     ).first()
