@@ -67,7 +67,7 @@ test: export SECRET_KEY ?= insecure-key-for-the-test-suite
 # and `make test` says so in one line. `.ci/run` installs it first.
 CHROMIUM := /usr/bin/chromium
 test: $(VENV)/.installed-dev
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	@[ -x $(CHROMIUM) ] || echo "Browser tests skipped: $(CHROMIUM) not found; 'apt-get install chromium' runs them."
 	$(VENV)/bin/pytest $(if $(wildcard $(CHROMIUM)),,--ignore=tests/browser) $(PYTEST_ARGS)
 
@@ -79,7 +79,7 @@ fuzz: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
 fuzz: export REDIS_URL ?= redis://127.0.0.1:6379/1
 fuzz: export SECRET_KEY ?= insecure-key-for-the-test-suite
 fuzz: $(VENV)/.installed-dev
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=$(FUZZ_STEPS) \
 		$(VENV)/bin/pytest tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
@@ -114,7 +114,7 @@ bench-setup: $(VENV)/.installed-dev
 	dbname="postgres", autocommit=True); name = d.path[1:]; \
 	c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() or \
 	c.execute(f"CREATE DATABASE \"{name}\"")'
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	$(MANAGE) migrate --noinput --verbosity 0
 
 # django-auditlog, for the comparisons only: installed under var/, never into .venv.
