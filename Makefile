@@ -96,8 +96,9 @@ fuzz: $(VENV)/.installed-dev
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=$(FUZZ_STEPS) \
 		$(VENV)/bin/pytest tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
-# Needs no server: without one, Django only warns that it could not check the applied history.
-migrations-check: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
+# Reads the applied history from the server's maintenance database, which always exists; without
+# a server Django only warns that it could not check it.
+migrations-check: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
 migrations-check: export REDIS_URL ?= redis://127.0.0.1:6379/1
 migrations-check: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
