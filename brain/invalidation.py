@@ -13,9 +13,6 @@ an entry that a committed write invalidated is not served: a Redis outage longer
 lets the lease lapse, and it comes back only with the pending invalidations applied. Writers and
 readers renew the lease as it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all
 workers together).
-
-With a cache that is not django-redis (the file cache of `make run`, shared by the processes of
-one machine) nothing can be unreachable: there is no lease, and `apply` is the caller's.
 """
 
 import logging
@@ -71,11 +68,6 @@ class Invalidation:
 
 def _cache():
     return caches["default"]
-
-
-def enabled():
-    """True when the cache is Redis, whose entries need the lease to be trusted."""
-    return redis.is_redis(_cache())
 
 
 def _run(invalidation, *, renew):

@@ -1,7 +1,6 @@
 """Invalidation of cached token lookups: a deleted token or a changed user is seen at once."""
 
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -18,12 +17,8 @@ def _revoke_tokens(keys):
     keys = [token_cache_key(key) for key in keys]
     if not keys:
         return
-    if invalidation.enabled():
-        operations = invalidation.Invalidation(stamped=dict.fromkeys(keys, TOKEN_REVOKED_SECONDS))
-        transaction.on_commit(lambda: invalidation.apply(operations), robust=True)
-    else:
-        revoked = dict.fromkeys(keys, 0)
-        transaction.on_commit(lambda: cache.set_many(revoked, TOKEN_REVOKED_SECONDS), robust=True)
+    operations = invalidation.Invalidation(stamped=dict.fromkeys(keys, TOKEN_REVOKED_SECONDS))
+    transaction.on_commit(lambda: invalidation.apply(operations), robust=True)
 
 
 @receiver(post_delete, sender=Token, dispatch_uid="brain.token_deleted")

@@ -4,13 +4,12 @@ Two pieces of work take one Redis round trip each instead of several: the reads 
 starts with (READ_AHEAD, brain.api.views.ReadAheadMixin) and a write's cache invalidation
 (INVALIDATE, brain.invalidation); RELEASE frees a lock only for its holder. Each is a Lua script,
 registered once per process with redis-py's `register_script` (EVALSHA; redis-py loads the script
-again when Redis has forgotten it). They need the cache to be django-redis's (`is_redis`).
+again when Redis has forgotten it).
 """
 
 import functools
 
 from django_redis import get_redis_connection
-from django_redis.cache import RedisCache
 
 # KEYS[1]: a cached token lookup; KEYS[2]: that token's rate-limit counter, incremented (created
 # at 0 with ARGV[1] seconds to live; no counter when ARGV[1] is 0) only when the lookup is cached,
@@ -63,11 +62,6 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then
 end
 return 0
 """
-
-
-def is_redis(cache):
-    """True when `cache` is django-redis's (else the scripts cannot run on it)."""
-    return isinstance(cache, RedisCache)
 
 
 @functools.cache

@@ -8,7 +8,7 @@ from drf_spectacular.views import (
 
 from events.dashboard import dashboard_view
 
-from . import health
+from . import health, index
 from .api.views import CurrentUserView, ObtainTokenView
 
 # API and health routes are declared without a trailing slash; OptionalTrailingSlashMiddleware
@@ -32,6 +32,7 @@ admin.site.site_title = "Brain"
 admin.site.site_url = "/api/docs"
 
 urlpatterns = [
+    path("", index.index, name="index"),
     path("api/", include(api_patterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),

@@ -149,8 +149,7 @@ def _generational_body(keys, ttl, compute, found, single_flight=False):
     key, *generation_keys = keys
     if found is None:
         found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
-    if invalidation.enabled():
-        found = invalidation.trusted_values(keys, found)
+    found = invalidation.trusted_values(keys, found)
     if found is None:  # nothing in the cache may be served now
         return compute()
     generations = tuple(found.get(name, 0) for name in generation_keys)
@@ -225,28 +224,9 @@ class _Invalidation:
             counter_keys.append(ALL_EVENTS_GENERATION_KEY)
             event_ids = []
         event_keys = [event_generation_key(event_id) for event_id in event_ids]
-        if invalidation.enabled():
-            stamped = dict.fromkeys(event_keys, EVENT_GENERATION_TTL)
-            stamped.update(dict.fromkeys(type_keys, TYPE_GENERATION_TTL))
-            invalidation.apply(invalidation.Invalidation(counters=counter_keys, stamped=stamped))
-        else:
-            _apply_key_by_key(counter_keys, event_keys, type_keys)
-
-
-def _apply_key_by_key(counter_keys, event_keys, type_keys):
-    """The invalidation on a cache that is not Redis (the file cache of `make run`): increments
-    the counters (a missing one becomes 1; the stats generation comes first) and sets the event
-    and type generations to the stats generation's new value, each with its TTL."""
-    cache = _cache()
-    values = []
-    for key in counter_keys:
-        try:
-            values.append(cache.incr(key))
-        except ValueError:
-            cache.set(key, 1, None)
-            values.append(1)
-    cache.set_many(dict.fromkeys(event_keys, values[0]), EVENT_GENERATION_TTL)
-    cache.set_many(dict.fromkeys(type_keys, values[0]), TYPE_GENERATION_TTL)
+        stamped = dict.fromkeys(event_keys, EVENT_GENERATION_TTL)
+        stamped.update(dict.fromkeys(type_keys, TYPE_GENERATION_TTL))
+        invalidation.apply(invalidation.Invalidation(counters=counter_keys, stamped=stamped))
 
 
 # The invalidation that calls inside a `pooled_invalidation()` block add to (per thread or task).

@@ -8,8 +8,6 @@ events per UTC hour and severity (EventHourCount) and per type and source
 same transaction as the change; TRUNCATE empties both. In every snapshot the sum of a group's
 rows is its exact number of events. Writers only append, so concurrent writers never wait on each
 other; `fold()` merges each group's rows into one, so a read sums about one row per group.
-
-Other databases have no triggers (`kept()` is false): the statistics scan system_events there.
 """
 
 from django.db import connection
@@ -39,11 +37,6 @@ FOLDS = [
         (EventTypeSourceCount, ["event_type", "source"]),
     ]
 ]
-
-
-def kept():
-    """Whether the database keeps the counts (PostgreSQL)."""
-    return connection.vendor == "postgresql"
 
 
 def fold():

@@ -94,9 +94,8 @@ class HealthRecorder:
 
     def _record(self, state):
         with transaction.atomic():
-            if connection.vendor == "postgresql":
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HEALTH_LOCK_ID])
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HEALTH_LOCK_ID])
             last = SystemEvent.objects.filter(event_type=HEALTH_STATE_CHANGED).first()
             last_state = (last.details or {}).get("to") if last else None
             down_since = self.database_down_since

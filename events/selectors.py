@@ -43,18 +43,15 @@ def event_stats(*, queryset=None, now=None):
     (all four, zero-filled), first and last event time; counts of the TOP_TYPES most frequent
     types; the TOP_SOURCES most frequent sources; and counts per hour for the last 24 hours (hours
     in UTC, oldest first, zero-filled; the last bucket is the current hour). Every event's come
-    from the event counts where the database keeps them (events.counts: a fold, then sums over a
-    few rows per group); a queryset's, and every event's elsewhere, from four aggregate queries
-    over the events, never by loading rows."""
+    from the event counts (events.counts: a fold, then sums over a few rows per group); a
+    queryset's from four aggregate queries over the events, never by loading rows."""
     now = now or timezone.now()
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=HOURS)
-    if queryset is None and counts.kept():
+    if queryset is None:
         summary, by_type, top_sources, per_hour = _kept_stats(start, end)
     else:
-        summary, by_type, top_sources, per_hour = _scanned_stats(
-            (event_list() if queryset is None else queryset).order_by(), start, end
-        )
+        summary, by_type, top_sources, per_hour = _scanned_stats(queryset.order_by(), start, end)
     hours = [start + timedelta(hours=offset) for offset in range(HOURS)]
     return {
         "total": summary["total"],
@@ -132,15 +129,14 @@ def event_series(*, queryset=None, now=None):
     """Counts by severity per hour over the last HOURS hours and per day over the last DAYS days
     (UTC, oldest first, zero-filled; the last bucket of each is the current hour or day) of
     `queryset`, or of every event when it is None. Every event's come from the event counts per
-    hour and severity where the database keeps them (events.counts); a queryset's, and every
-    event's elsewhere, from one aggregate query over the days' events grouped by hour and
-    severity. The daily counts are sums of the hourly ones. Each bucket is
-    `{"start": datetime, "counts": {severity: n}}`."""
+    hour and severity (events.counts); a queryset's from one aggregate query over the days'
+    events grouped by hour and severity. The daily counts are sums of the hourly ones. Each
+    bucket is `{"start": datetime, "counts": {severity: n}}`."""
     now = now or timezone.now()
     hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     day_end = hour_end.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
-    if queryset is None and counts.kept():
+    if queryset is None:
         counts.fold()
         rows = (
             EventHourCount.objects.filter(hour__gte=day_start, hour__lt=day_end)
@@ -149,8 +145,7 @@ def event_series(*, queryset=None, now=None):
         )
     else:
         rows = (
-            (event_list() if queryset is None else queryset)
-            .order_by()
+            queryset.order_by()
             .filter(timestamp__gte=day_start, timestamp__lt=day_end)
             .annotate(hour=Trunc("timestamp", "hour", tzinfo=UTC))
             .values_list("hour", "severity")

@@ -107,19 +107,16 @@ def _with_ids(cursor, table, events):
 @transaction.atomic
 def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Stores validated new events (dicts of event_create's arguments, events.schemas), all or
-    none, and returns them as stored (every column, ids included). On PostgreSQL: the ids in one
-    query, the events and their CREATE audit records each written with COPY, in one transaction
-    (the caller's, when there is one); elsewhere the audited bulk create. Each event has exactly
-    one audit record. Invalidates their types' lists and the stats after commit."""
+    none, and returns them as stored (every column, ids included): the ids in one query, the
+    events and their CREATE audit records each written with COPY, in one transaction (the
+    caller's, when there is one). Each event has exactly one audit record. Invalidates their
+    types' lists and the stats after commit."""
     if not events:
         return []
     now = timezone.now()
     events = [
         {**event, "timestamp": event.get("timestamp") or now, "created_at": now} for event in events
     ]
-    if connection.vendor != "postgresql":
-        created = event_bulk_create(events=events)
-        return [{name: getattr(event, name) for name in LOAD_COLUMNS} for event in created]
     table = SystemEvent._meta.db_table
     with connection.cursor() as cursor:
         rows = _with_ids(cursor, table, events)
@@ -169,15 +166,12 @@ LOAD_COLUMNS = tuple(field.column for field in SystemEvent._meta.concrete_fields
 @transaction.atomic
 def event_load(*, events: list[dict[str, Any]]) -> int:
     """Loads a batch of generated events (dicts of every column but id) for synthetic data sets
-    (seed_events). On PostgreSQL: ids drawn from the sequence in one query, the events and their
-    CREATE audit records each written with COPY, many times faster than INSERT; elsewhere the
-    audited bulk create. Either way each event has exactly one audit record. Invalidates every
-    type's lists and the stats after commit. Returns the number of events."""
+    (seed_events): ids drawn from the sequence in one query, the events and their CREATE audit
+    records each written with COPY, many times faster than INSERT; each event has exactly one
+    audit record. Invalidates every type's lists and the stats after commit. Returns the number
+    of events."""
     if not events:
         return 0
-    if connection.vendor != "postgresql":
-        event_bulk_create(events=events)
-        return len(events)
     table = SystemEvent._meta.db_table
     with connection.cursor() as cursor:
         rows = _with_ids(cursor, table, events)
@@ -207,8 +201,7 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
                 .values_list("id", flat=True)[:batch_size]
             )
             if not ids:
-                if counts.kept():
-                    counts.fold()
+                counts.fold()
                 return deleted
             count, _ = SystemEvent.objects.filter(id__in=ids).delete()
             invalidate_after_commit(event_ids=ids, all_types=True)

@@ -7,7 +7,6 @@ Agents have no owner: every authenticated user sees them all.
 from datetime import datetime
 
 from django.contrib.auth import get_user_model
-from django.db import connection
 from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
 from django.db.models.lookups import Exact
@@ -100,25 +99,6 @@ class PercentileCont(Aggregate):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
-def percentile_by_offset(queryset: QuerySet, *, field: str, fraction: float) -> float | None:
-    """The same value as percentile_cont, computed with ORDER BY ... OFFSET on any database (a
-    count and two single-row queries), for databases without ordered-set aggregates (SQLite in
-    development). NULLs are ignored."""
-    values = (
-        queryset.filter(**{f"{field}__isnull": False}).order_by(field).values_list(field, flat=True)
-    )
-    count = values.count()
-    if count == 0:
-        return None
-    position = fraction * (count - 1)
-    lower_index = int(position)
-    lower = values[lower_index]
-    if lower_index == count - 1:
-        return float(lower)
-    upper = values[lower_index + 1]
-    return float(lower + (upper - lower) * (position - lower_index))
-
-
 def execution_stats(
     *,
     user,
@@ -129,7 +109,7 @@ def execution_stats(
     """Statistics over the executions `user` may see, optionally of one task and
     within [started_after, started_before]: total, the count per status (`running` = not complete
     yet), success_rate (success / completed, None before any completes), and average and p95
-    duration_ms. One aggregate query on PostgreSQL."""
+    duration_ms. One aggregate query."""
     executions = execution_list(user=user).order_by()
     if task_id is not None:
         executions = executions.filter(task_id=task_id)
@@ -142,14 +122,9 @@ def execution_stats(
         **{status: Count("id", filter=Q(status=status)) for status in ExecutionStatus.values},
         "running": Count("id", filter=Q(status__isnull=True)),
         "avg_duration_ms": Avg("duration_ms"),
+        "p95_duration_ms": PercentileCont("duration_ms", fraction=P95),
     }
-    if connection.vendor == "postgresql":
-        aggregates["p95_duration_ms"] = PercentileCont("duration_ms", fraction=P95)
     stats = executions.aggregate(**aggregates)
-    if connection.vendor != "postgresql":
-        stats["p95_duration_ms"] = percentile_by_offset(
-            executions, field="duration_ms", fraction=P95
-        )
     completed = stats["total"] - stats["running"]
     stats["success_rate"] = stats[ExecutionStatus.SUCCESS] / completed if completed else None
     return stats

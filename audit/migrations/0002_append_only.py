@@ -1,6 +1,5 @@
-"""audit_logs is append-only on PostgreSQL: a trigger refuses UPDATE always, and DELETE and
-TRUNCATE unless the transaction has set `brain.audit_purge` to 'on' (purge_audit and flush do).
-Other databases get no trigger."""
+"""audit_logs is append-only: a trigger refuses UPDATE always, and DELETE and TRUNCATE unless the
+transaction has set `brain.audit_purge` to 'on' (purge_audit and flush do)."""
 
 from django.db import migrations
 
@@ -29,17 +28,7 @@ DROP FUNCTION audit_logs_append_only();
 """
 
 
-def create_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(CREATE, params=None)
-
-
-def drop_trigger(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [("audit", "0001_initial")]
 
-    operations = [migrations.RunPython(create_trigger, drop_trigger, elidable=False)]
+    operations = [migrations.RunSQL([CREATE], [DROP], elidable=False)]

@@ -102,8 +102,7 @@ class CachedTokenAuthentication(TokenAuthentication):
             found = {cache_key: ahead.lookup, **({LEASE_KEY: 1} if ahead.lease else {})}
         else:
             found = cache.get_many([cache_key, LEASE_KEY])
-        if invalidation.enabled():
-            found = invalidation.trusted_values([cache_key], found) or {}
+        found = invalidation.trusted_values([cache_key], found) or {}
         cached = found.get(cache_key)
         User = get_user_model()
         user_fields = _cached_fields(User, SECRET_USER_FIELDS)

@@ -5,7 +5,6 @@ import json
 import re
 
 from django.core.paginator import Paginator
-from django.db import connections
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -19,14 +18,11 @@ def estimated_count(queryset):
     """The number of rows of `queryset`: exact when at most EXACT_COUNT_LIMIT match (a COUNT over
     a LIMITed subquery, which stops early, so its cost stays flat however large the table),
     otherwise PostgreSQL's row estimate for the query (EXPLAIN, from the table statistics: no
-    scan), never less than the rows just counted. Two queries at most. Other databases (the
-    embedded SQLite of `make run`: small, and no JSON plans) get the exact count."""
+    scan), never less than the rows just counted. Two queries at most."""
     queryset = queryset.order_by()
     capped = queryset[: EXACT_COUNT_LIMIT + 1].count()
     if capped <= EXACT_COUNT_LIMIT:
         return capped
-    if connections[queryset.db].vendor != "postgresql":
-        return queryset.count()
     plan = json.loads(queryset.explain(format="json"))
     return max(capped, int(plan[0]["Plan"]["Plan Rows"]))
 

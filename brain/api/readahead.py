@@ -5,8 +5,8 @@ A request carrying a token needs its cached lookup (CachedTokenAuthentication), 
 rate-limit counter (UserRateThrottle) and, on a cached path, the body and its generations. The
 project's views (brain.api.views.ReadAheadMixin) read all three with one Lua script (brain.redis)
 and leave the values on the request (`of(request)`); authentication, throttling and the view take
-them from there, and go to the cache themselves for anything not read ahead. With a cache that is
-not django-redis, or Redis unreachable, nothing is read ahead.
+them from there, and go to the cache themselves for anything not read ahead. With Redis
+unreachable, nothing is read ahead.
 """
 
 from dataclasses import dataclass, field

@@ -1,7 +1,7 @@
 """Brain settings: every value comes from the environment, with safe development defaults.
 
-`DATABASE_URL` and `REDIS_URL` choose the real parts; without them Brain runs on an embedded
-SQLite file under `var/` and a file cache under `var/`, so `make run` works anywhere.
+Brain runs on PostgreSQL and Redis in every configuration: `DATABASE_URL` and `REDIS_URL` are
+required. `make run` sets them to servers embedded from pip wheels (brain/embedded.py).
 """
 
 from pathlib import Path
@@ -131,82 +131,68 @@ TEMPLATES = [
     },
 ]
 
-# Database: PostgreSQL through psycopg 3 and Django's native pool, or the embedded SQLite default.
-DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'brain.sqlite3'}"),
+# Database: PostgreSQL through psycopg 3 and Django's native pool.
+EMBEDDED = "`make run` sets it to a server embedded from a pip wheel (brain/embedded.py)"
+if not env.str("DATABASE_URL", default=""):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is required: the URL of a PostgreSQL database "
+        f"(postgres://user:password@host:5432/brain); {EMBEDDED}."
+    )
+DATABASES = {"default": env.db_url("DATABASE_URL")}
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must be a PostgreSQL URL (postgres://...).")
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Fail fast when PostgreSQL is unreachable: a request waits at most the pool timeout for a
+# connection (then 503), and a new connection at most connect_timeout (libpq's minimum, 2 s).
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
+)
+# Seconds a statement may run before PostgreSQL cancels it (0: no limit). The web server sets
+# it (brain/gunicorn.conf.py), so a request stuck on a lock or a runaway query answers 503
+# instead of holding its worker until gunicorn kills it.
+statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
+if statement_timeout > 0:
+    options = DATABASES["default"]["OPTIONS"]
+    options["options"] = (
+        f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
+    ).strip()
+DATABASES["default"]["OPTIONS"]["pool"] = {
+    "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+    "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+    "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+    # Retry a lost connection for a second, then leave it to the next request to ask for a
+    # new one: a longer back-off would keep refusing requests after PostgreSQL is back.
+    "reconnect_timeout": 1.0,
+    # A connection the server hung up on is replaced at checkout (brain.db.pool).
+    "check": check_pooled_connection,
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-    # Fail fast when PostgreSQL is unreachable: a request waits at most the pool timeout for a
-    # connection (then 503), and a new connection at most connect_timeout (libpq's minimum, 2 s).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
-    )
-    # Seconds a statement may run before PostgreSQL cancels it (0: no limit). The web server sets
-    # it (brain/gunicorn.conf.py), so a request stuck on a lock or a runaway query answers 503
-    # instead of holding its worker until gunicorn kills it.
-    statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
-    if statement_timeout > 0:
-        options = DATABASES["default"]["OPTIONS"]
-        options["options"] = (
-            f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
-        ).strip()
-    DATABASES["default"]["OPTIONS"]["pool"] = {
-        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
-        # Retry a lost connection for a second, then leave it to the next request to ask for a
-        # new one: a longer back-off would keep refusing requests after PostgreSQL is back.
-        "reconnect_timeout": 1.0,
-        # A connection the server hung up on is replaced at checkout (brain.db.pool).
-        "check": check_pooled_connection,
-    }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {
-            # WAL and IMMEDIATE transactions let the web workers and the scheduler share the file.
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            "transaction_mode": "IMMEDIATE",
-            "timeout": 20,
-        }
-    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Cache: django-redis when REDIS_URL is set; a Redis outage is a miss. Without it, a file cache
-# under var/: `make run` serves from several gunicorn workers beside the scheduler, and an
-# in-process cache would let one process keep serving what another invalidated (a deleted
-# token, an event changed by the scheduler).
+# Cache: django-redis; a Redis outage is a miss, never an error.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="brain"),
-            "KEY_FUNCTION": "brain.cache.make_key",
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "IGNORE_EXCEPTIONS": True,
-                "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
-                "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
-                # After a failure, calls fail at once for a second, then one probes again.
-                "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
-            },
-        }
+if not REDIS_URL:
+    raise ImproperlyConfigured(
+        f"REDIS_URL is required: the URL of a Redis database (redis://host:6379/0); {EMBEDDED}."
+    )
+CACHES = {
+    "default": {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="brain"),
+        "KEY_FUNCTION": "brain.cache.make_key",
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "IGNORE_EXCEPTIONS": True,
+            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
+            "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+            # After a failure, calls fail at once for a second, then one probes again.
+            "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
+        },
     }
-    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
-    DJANGO_REDIS_LOGGER = "brain.cache"
-else:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-            "LOCATION": env.str("CACHE_DIR", default=str(VAR_DIR / "cache")),
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="brain"),
-            "KEY_FUNCTION": "brain.cache.make_key",
-            "OPTIONS": {"MAX_ENTRIES": 10_000},
-        }
-    }
+}
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+DJANGO_REDIS_LOGGER = "brain.cache"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
+SERVERS = {
+    "DATABASE_URL": "postgres://u:p@db.example:5433/brain",
+    "REDIS_URL": "redis://127.0.0.1:6379/3",
+}
 
 PROBE = """
 import json
@@ -32,31 +36,46 @@ print(json.dumps({
 
 
 def load_settings(**environment):
+    """Loads the settings in a fresh interpreter with SERVERS and `environment` (None: unset)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
     }
-    env.update(DJANGO_SETTINGS_MODULE="brain.settings.base", **environment)
+    env.update({"DJANGO_SETTINGS_MODULE": "brain.settings.base", **SERVERS, **environment})
+    env = {key: value for key, value in env.items() if value is not None}
     return subprocess.run(
         [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True
     )
 
 
-def test_defaults_are_embedded_sqlite_and_a_file_cache_shared_by_processes():
-    result = load_settings(SECRET_KEY="k")
+def test_database_url_is_required():
+    result = load_settings(SECRET_KEY="k", DATABASE_URL=None)
 
-    loaded = json.loads(result.stdout)
-    assert loaded["engine"] == "django.db.backends.sqlite3"
-    assert loaded["name"] == str(BASE_DIR / "var" / "brain.sqlite3")
-    assert loaded["cache"] == "django.core.cache.backends.filebased.FileBasedCache"
-    assert loaded["debug"] is False
+    assert result.returncode != 0
+    assert "DATABASE_URL is required: the URL of a PostgreSQL database" in result.stderr
+    assert "`make run` sets it to a server embedded from a pip wheel" in result.stderr
+
+
+def test_database_url_of_another_database_is_refused():
+    result = load_settings(SECRET_KEY="k", DATABASE_URL="mysql://u:p@db.example:3306/brain")
+
+    assert result.returncode != 0
+    assert "DATABASE_URL must be a PostgreSQL URL (postgres://...)." in result.stderr
+
+
+def test_redis_url_is_required():
+    result = load_settings(SECRET_KEY="k", REDIS_URL=None)
+
+    assert result.returncode != 0
+    assert "REDIS_URL is required: the URL of a Redis database" in result.stderr
 
 
 def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
-    result = load_settings(SECRET_KEY="k", DATABASE_URL="postgres://u:p@db.example:5433/brain")
+    result = load_settings(SECRET_KEY="k")
 
     loaded = json.loads(result.stdout)
+    assert loaded["debug"] is False
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["name"] == "brain"
     assert loaded["pool"] == {
@@ -71,7 +90,7 @@ def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
 
 
 def test_redis_url_uses_django_redis_with_prefix_and_ignores_outages():
-    result = load_settings(SECRET_KEY="k", REDIS_URL="redis://127.0.0.1:6379/3")
+    result = load_settings(SECRET_KEY="k")
 
     loaded = json.loads(result.stdout)
     assert loaded["cache"] == "django_redis.cache.RedisCache"
@@ -106,7 +125,9 @@ def test_secret_key_is_read_from_the_key_file_when_unset(tmp_path):
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG"}
     }
-    env.update(DJANGO_SETTINGS_MODULE="brain.settings.base", SECRET_KEY_FILE=str(key_file))
+    env.update(
+        DJANGO_SETTINGS_MODULE="brain.settings.base", SECRET_KEY_FILE=str(key_file), **SERVERS
+    )
 
     result = subprocess.run(
         [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True

@@ -1,6 +1,6 @@
 """The event counts (events.counts): two tables kept by statement-level triggers on system_events
-and filled from the events already stored. PostgreSQL only: the models are unmanaged, and other
-databases get neither the tables nor the triggers.
+and filled from the events already stored. The models are unmanaged: the tables are this
+migration's SQL.
 """
 
 from django.db import migrations, models
@@ -86,18 +86,6 @@ DROP TABLE system_event_hour_counts;
 """
 
 
-def create_counts(apps, schema_editor):
-    # The triggers come first: creating them locks system_events against writes until the
-    # migration commits, so the counts filled after them miss no concurrent event.
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TABLES + CREATE, params=None)
-
-
-def drop_counts(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP, params=None)
-
-
 class Migration(migrations.Migration):
     dependencies = [
         ("events", "0001_initial"),
@@ -153,5 +141,7 @@ class Migration(migrations.Migration):
                 "managed": False,
             },
         ),
-        migrations.RunPython(create_counts, drop_counts, elidable=False),
+        # The triggers come first: creating them locks system_events against writes until the
+        # migration commits, so the counts filled after them miss no concurrent event.
+        migrations.RunSQL([TABLES + CREATE], [DROP], elidable=False),
     ]

@@ -4,7 +4,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.core.cache import CacheHandler, cache
+from django.core.cache import cache
 from django.db import transaction
 from redis.connection import AbstractConnection
 
@@ -494,28 +494,6 @@ def test_a_rolled_back_savepoint_drops_its_invalidation_only():
     assert cache.get_many(["events:type:rolled_back:gen", "events:type:kept:gen"]) == {
         "events:type:kept:gen": 1
     }
-
-
-def test_invalidation_with_the_in_process_cache_of_make_run(
-    monkeypatch, django_capture_on_commit_callbacks
-):
-    locmem = CacheHandler({"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}})
-    monkeypatch.setattr(events_cache, "caches", locmem)
-    monkeypatch.setattr(invalidation, "caches", locmem)
-    events_cache.event_body(7, lambda: b"old")
-
-    for event_ids in ([7], []):
-        with django_capture_on_commit_callbacks(execute=True):
-            events_cache.invalidate_after_commit(event_ids=event_ids, event_types={"deploy"})
-
-    assert locmem["default"].get_many(
-        ["events:id:7:gen", "events:stats:gen", "events:type:deploy:gen"]
-    ) == {
-        "events:id:7:gen": 1,
-        "events:stats:gen": 2,
-        "events:type:deploy:gen": 2,
-    }
-    assert events_cache.event_body(7, lambda: b"new") == b"new"
 
 
 def test_one_round_trip_invalidates_everything(django_capture_on_commit_callbacks, monkeypatch):

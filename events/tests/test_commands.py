@@ -3,7 +3,6 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
 from django.db.models import Count
 
 from audit.models import AuditLog
@@ -141,16 +140,3 @@ def test_seed_events_are_in_time_order():
 
     timestamps = list(SystemEvent.objects.order_by("id").values_list("timestamp", flat=True))
     assert timestamps == sorted(timestamps)
-
-
-def test_seed_events_without_postgresql_uses_the_audited_bulk_create(monkeypatch):
-    # The embedded SQLite of `make run` has no COPY: the same command goes through bulk_create.
-    monkeypatch.setattr(connection, "vendor", "sqlite")
-
-    call_command("seed_events", "--count", "5", verbosity=0, stdout=StringIO())
-
-    assert SystemEvent.objects.count() == 5
-    assert (
-        sorted(AuditLog.objects.values_list("operation", "user_id"))
-        == [("CREATE", "system:seed_events")] * 5
-    )

@@ -1,5 +1,5 @@
-"""The progress bars of the bulk commands have a total and move in small steps; on SQLite the
-seeding commits in small transactions."""
+"""The progress bars of the bulk commands have a total and move in small steps; seeding commits
+one transaction per batch."""
 
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -18,35 +18,27 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize(
-    ("count", "requested", "vendor", "size"),
+    ("count", "requested", "size"),
     [
-        (100_000, None, "postgresql", 1_000),  # 100 steps of 1 %
-        (2_000_000, None, "postgresql", 20_000),
-        (10_000_000, None, "postgresql", 50_000),
-        (500, None, "postgresql", 1_000),
-        (100_000, 70, "postgresql", 70),
-        (10_000_000, None, "sqlite", 1_000),
-        (100_000, 50_000, "sqlite", 1_000),
+        (100_000, None, 1_000),  # 100 steps of 1 %
+        (2_000_000, None, 20_000),
+        (10_000_000, None, 50_000),
+        (500, None, 1_000),
+        (100_000, 70, 70),
     ],
 )
-def test_seed_batches_are_a_hundredth_of_the_count_and_small_on_sqlite(
-    count, requested, vendor, size
-):
-    assert batch_size_for(count, requested, vendor) == size
+def test_seed_batches_are_a_hundredth_of_the_count(count, requested, size):
+    assert batch_size_for(count, requested) == size
 
 
-def test_seed_on_sqlite_commits_every_thousand_events(
-    monkeypatch, django_capture_on_commit_callbacks
-):
-    monkeypatch.setattr(connection, "vendor", "sqlite")
-
+def test_seed_commits_one_transaction_per_batch(django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as committed:
         call_command(
             "seed_events",
             "--count",
             "2500",
             "--batch-size",
-            "50000",
+            "1000",
             "--jobs",
             "1",
             verbosity=0,

@@ -4,11 +4,7 @@ import pytest
 from django.utils.timezone import now
 
 from scheduling.models import ExecutionResult
-from scheduling.selectors import (
-    PercentileCont,
-    percentile_by_offset,
-    task_pending_list,
-)
+from scheduling.selectors import PercentileCont, task_pending_list
 
 from .factories import ExecutionResultFactory, ScheduledTaskFactory
 
@@ -30,15 +26,21 @@ def test_pending_list_without_a_user_is_the_schedulers_view(user, other_user):
     [[], [7], [100, 200], [5, 1, 9, 3, 7, 2, 8], list(range(0, 1000, 37))],
 )
 @pytest.mark.parametrize("fraction", [0.5, 0.95, 0.99])
-def test_percentile_by_offset_matches_postgresql_percentile_cont(user, durations, fraction):
+def test_percentile_cont_interpolates_between_the_ordered_values_and_ignores_nulls(
+    user, durations, fraction
+):
     task = ScheduledTaskFactory(user=user)
     for duration in durations:
         ExecutionResultFactory(task=task, duration_ms=duration)
     ExecutionResultFactory(task=task, status=None, ended_at=None, duration_ms=None)
-    executions = ExecutionResult.objects.all()
+    ordered = sorted(durations)
+    expected = None
+    if ordered:
+        position = fraction * (len(ordered) - 1)
+        lower = int(position)
+        upper = min(lower + 1, len(ordered) - 1)
+        expected = ordered[lower] + (ordered[upper] - ordered[lower]) * (position - lower)
 
-    expected = executions.aggregate(p=PercentileCont("duration_ms", fraction=fraction))["p"]
+    found = ExecutionResult.objects.aggregate(p=PercentileCont("duration_ms", fraction=fraction))
 
-    assert percentile_by_offset(executions, field="duration_ms", fraction=fraction) == (
-        pytest.approx(expected) if expected is not None else None
-    )
+    assert found["p"] == (pytest.approx(expected) if expected is not None else None)

@@ -45,18 +45,13 @@ MESSAGES = {
 PROGRESS_STEPS = 100
 MIN_BATCH_SIZE = 1_000
 MAX_BATCH_SIZE = 50_000
-# SQLite has one write lock for the whole database: a batch holds it for its transaction.
-SQLITE_MAX_BATCH_SIZE = 1_000
 
 
-def batch_size_for(count, requested, vendor):
+def batch_size_for(count, requested):
     """The events per transaction: `requested`, or enough batches for the progress bar to move
-    in steps of 1 % at most (within MIN_BATCH_SIZE..MAX_BATCH_SIZE); on SQLite never more than
-    SQLITE_MAX_BATCH_SIZE."""
+    in steps of 1 % at most (within MIN_BATCH_SIZE..MAX_BATCH_SIZE)."""
     if requested is None:
-        requested = min(MAX_BATCH_SIZE, max(MIN_BATCH_SIZE, -(-count // PROGRESS_STEPS)))
-    if vendor == "sqlite":
-        return min(requested, SQLITE_MAX_BATCH_SIZE)
+        return min(MAX_BATCH_SIZE, max(MIN_BATCH_SIZE, -(-count // PROGRESS_STEPS)))
     return requested
 
 
@@ -64,7 +59,7 @@ class Command(AuditedCommand):
     help = (
         "Generates N realistic system events (types, severities, sources, details objects) with "
         "timestamps spread over the last --days days in time order, in batches of --batch-size "
-        "rows (one transaction each, with COPY on PostgreSQL) behind a progress bar. Each event "
+        "rows (one transaction each, with COPY) behind a progress bar. Each event "
         "gets its CREATE audit record; the events caches are invalidated."
     )
 
@@ -75,8 +70,7 @@ class Command(AuditedCommand):
             type=int,
             default=None,
             help="Events per transaction (default: a hundredth of --count, between 1,000 and "
-            "50,000, so the progress bar moves in steps of 1%% at most; on SQLite at most "
-            "1,000, so the API's writes are not kept waiting for the write lock).",
+            "50,000, so the progress bar moves in steps of 1%% at most).",
         )
         parser.add_argument(
             "--days", type=int, default=30, help="Spread timestamps over this many days."
@@ -88,14 +82,14 @@ class Command(AuditedCommand):
             "--jobs",
             type=int,
             default=os.cpu_count() or 1,
-            help="Batches loaded at once, each by its own process and transaction (PostgreSQL; "
-            "default: one per CPU). Inside a caller's transaction they load one by one in it.",
+            help="Batches loaded at once, each by its own process and transaction (default: one "
+            "per CPU). Inside a caller's transaction they load one by one in it.",
         )
 
     def handle(self, *args, count, batch_size, days, seed, jobs, **options):
         if count < 0 or (batch_size is not None and batch_size < 1) or days < 1 or jobs < 1:
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
-        batch_size = batch_size_for(count, batch_size, connection.vendor)
+        batch_size = batch_size_for(count, batch_size)
         start = timezone.now() - timedelta(days=days)
         seconds_per_event = days * 86400 / count if count else 0
         context = current_context()
@@ -110,12 +104,7 @@ class Command(AuditedCommand):
             )
             for index, first in enumerate(range(0, count, batch_size))
         ]
-        parallel = (
-            jobs > 1
-            and len(batches) > 1
-            and connection.vendor == "postgresql"
-            and not connection.in_atomic_block
-        )
+        parallel = jobs > 1 and len(batches) > 1 and not connection.in_atomic_block
         if parallel:
             _close_connections()
             # Forked from a process without threads: brain.progress's bars start none.

@@ -1,0 +1,31 @@
+"""The root page: where to go from `/`, for a person in a browser (HTML) or a client (JSON)."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_safe
+
+
+def links():
+    """The API reference, the operator console and the health endpoints, by name."""
+    return {
+        "api_docs": reverse("swagger-ui"),
+        "api_redoc": reverse("redoc"),
+        "api_schema": reverse("schema"),
+        "admin": reverse("admin:index"),
+        "events_dashboard": reverse("events-dashboard"),
+        "health_live": reverse("health-live"),
+        "health_ready": reverse("health-ready"),
+    }
+
+
+@require_safe
+def index(request):
+    """Public; no I/O. HTML when the client prefers it to JSON (a browser), JSON otherwise."""
+    if request.get_preferred_type(["application/json", "text/html"]) == "text/html":
+        response = render(request, "brain/index.html", {"links": links()})
+    else:
+        response = JsonResponse({"name": "Brain", "links": links()})
+    patch_vary_headers(response, ["Accept"])
+    return response
