@@ -293,7 +293,7 @@ def test_ndjson_records_one_create_per_event_by_the_token_user(
     assert records_after(mark) == [
         ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
     ]
-    assert origins_after(mark) == [from_request(user, "req-ndjson")] * 3
+    assert origins_after(mark) == [from_request(user, response)] * 3
 
 
 @pytest.mark.parametrize("offset", ["-23:03", "+18:00"])
