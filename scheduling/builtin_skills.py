@@ -7,6 +7,7 @@ records the exception's traceback as the execution's error_text.
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from audit.purge import audit_purge
@@ -115,7 +116,10 @@ def echo(params):
             "type": "number",
             "required": False,
             "default": 1,
-            "description": "How long to sleep, in seconds.",
+            "description": (
+                "How long to sleep, in seconds; at most TASK_MAX_TIMEOUT_SECONDS, so a run that "
+                "overran its timeout and was abandoned still ends within the longest timeout."
+            ),
         },
     },
 )
@@ -123,6 +127,11 @@ def sleep(params):
     seconds = params.get("seconds", 1)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise ValueError(f"seconds must be a non-negative number; got {seconds!r}.")
+    longest = settings.TASK_MAX_TIMEOUT_SECONDS
+    if seconds > longest:
+        raise ValueError(
+            f"seconds must be at most {longest} (TASK_MAX_TIMEOUT_SECONDS); got {seconds!r}."
+        )
     time.sleep(seconds)
     return f"Slept {seconds} s."
 

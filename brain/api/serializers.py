@@ -32,13 +32,22 @@ class DateTimeField(serializers.DateTimeField):
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """The API's ModelSerializer: model JSON and date-time fields become this module's."""
+    """The API's ModelSerializer: model JSON and date-time fields become this module's, and a
+    model validator's limit given as a function (Django's MaxValueValidator(function))
+    is read when the serializer builds its fields, so the error and the schema show the number."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
         models.DateTimeField: DateTimeField,
     }
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        for limit in ("min_value", "max_value"):
+            if callable(kwargs.get(limit)):
+                kwargs[limit] = kwargs[limit]()
+        return field_class, kwargs
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
