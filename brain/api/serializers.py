@@ -32,9 +32,10 @@ class DateTimeField(serializers.DateTimeField):
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """The API's ModelSerializer: model JSON and date-time fields become this module's, and a
-    model validator's limit given as a function (Django's MaxValueValidator(function))
-    is read when the serializer builds its fields, so the error and the schema show the number."""
+    """The API's ModelSerializer: model JSON and date-time fields become this module's. A model
+    validator's limit given as a function (`MaxValueValidator(function)`, which Django reads at
+    validation time) is read when the serializer builds its fields, so the API's error message
+    and the schema show the number, as DRF shows a fixed one."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,

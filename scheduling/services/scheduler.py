@@ -122,13 +122,13 @@ def _update_alike(objects, fields):
         )
 
 
-# The due tasks, each owner's in turn: every owner's oldest due task, then every owner's second,
-# and so on, each owner only as far as its room under TASKS_MAX_RUNNING_PER_USER (the tasks of
-# theirs that workers hold, claimed_by set, count as running). Locked as the LIMIT is reached,
-# skipping rows another scheduler holds, so concurrent claims take disjoint tasks. The turns are
-# numbered in the statement's snapshot, where a task another scheduler is claiming still counts
-# as pending: the two claims together never pass an owner's room. The outer WHERE repeats the
-# due test so that a row claimed and committed meanwhile is rechecked on its new version.
+# Every owner's oldest due task, then every owner's second, and so on, each owner only up to
+# their room under TASKS_MAX_RUNNING_PER_USER (their tasks a worker holds, lease set, count as
+# running). The LIMIT counts rows once locked, so concurrent claims take disjoint tasks. Turns are
+# numbered in the statement's snapshot, where a task another claim holds still counts as pending:
+# two claims together never pass an owner's room. The outer WHERE repeats the due test, so a row
+# claimed and committed meanwhile is rechecked on its new version and skipped. Raw SQL because
+# the ORM cannot lock the rows of a query joined to a window-function subquery.
 _CLAIM_DUE_SQL = """
 WITH holding AS (
     SELECT user_id, COUNT(*) AS running
@@ -161,10 +161,11 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     and each task marked running with a lease of timeout + margin. Owners take turns, oldest due
     task first within each turn, and an owner with TASKS_MAX_RUNNING_PER_USER tasks held by
     workers gets none: their due tasks wait, pending, for one of their runs to end. A run's
-    timeout is the task's, cut to TASK_MAX_TIMEOUT_SECONDS (a task stored before the bound was
-    lowered). Returns the Claims; nothing runs before the commit. A slot that already has an
-    execution (next_run_at set back by hand) is skipped, never run twice: the task moves on to
-    its next slot. A task whose cron or time zone cannot be read fails without running.
+    timeout is the task's, cut to TASK_MAX_TIMEOUT_SECONDS (for a task stored before the bound,
+    or before it was lowered). Returns the Claims; nothing runs before the commit. A slot that
+    already has an execution (next_run_at set back by hand) is skipped, never run twice: the
+    task moves on to its next slot. A task whose cron or time zone cannot be read fails without
+    running.
     """
     longest = settings.TASK_MAX_TIMEOUT_SECONDS
     with transaction.atomic():
