@@ -21,8 +21,9 @@ from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
-# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not parse.
-UNREADABLE_SCHEDULE = (ValueError, KeyError)
+# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not
+# parse, or for a slot whose local time is out of datetime's range (a next_run_at set to year 1).
+UNREADABLE_SCHEDULE = (ValueError, KeyError, OverflowError)
 
 
 @dataclass(frozen=True)

@@ -383,3 +383,24 @@ def test_a_worker_a_single_user_could_fill_says_so_when_it_starts(caplog, batch_
         if warned
         else []
     )
+
+
+def test_a_task_whose_next_run_overflows_fails_alone_and_the_others_run(api_client, user):
+    created = api_client.post(
+        "/api/tasks",
+        {
+            "skill_name": "demo.echo",
+            "schedule_cron": "*/5 * * * *",
+            "timezone": "America/New_York",
+            "next_run_at": "0001-01-01T00:00:00Z",
+        },
+    )
+    broken = ScheduledTask.objects.get(pk=created.json()["id"])
+    healthy = make_task(user, next_run_at=NOW)
+
+    Scheduler(worker_id="w", poll_interval=0.05, clock=running_clock(NOW)).run(once=True)
+
+    broken.refresh_from_db()
+    assert (broken.status, broken.claimed_by) == (TaskStatus.FAILED, "")
+    assert not ExecutionResult.objects.filter(task=broken).exists()
+    assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS
