@@ -4,8 +4,10 @@ demand, never from the test suite; it empties the scheduling tables of its own d
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/brain_scheduler_bench \\
         .venv/bin/python bench/scheduler.py [--tasks 5000] [--workers 1,2,4] [--rate 100]
-        [--seconds 20] [--delay-workers 1,2] [--batch-size 10] [--repeat 3]
+        [--seconds 20] [--delay-workers 1,2] [--batch-size 10] [--repeat 3] [--users 20]
 
+The tasks belong to `--users` users in turn: one user's runs are capped at
+TASKS_MAX_RUNNING_PER_USER at once, so the schedulers' throughput is that of many users.
 Throughput: `--tasks` demo.echo tasks become due at one instant (one UPDATE) while the
 schedulers are already polling; runs/s = tasks / (last task advanced - that instant), each run
 being claim + run + record + advance. Rounds interleave the worker counts; the best and the
@@ -68,11 +70,13 @@ def ensure_database():
     call_command("migrate", verbosity=0)
 
 
-def reset():
+def reset(users):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE execution_results, scheduled_tasks RESTART IDENTITY CASCADE")
-    user, _ = get_user_model().objects.get_or_create(username="scheduler-bench")
-    return user
+    return [
+        get_user_model().objects.get_or_create(username=f"scheduler-bench-{number}")[0]
+        for number in range(users)
+    ]
 
 
 @contextlib.contextmanager
@@ -127,11 +131,11 @@ def all_recorded(count):
     )
 
 
-def make_tasks(user, count, next_run_at):
+def make_tasks(users, count, next_run_at):
     ScheduledTask.objects.bulk_create(
         (
             ScheduledTask(
-                user=user,
+                user=users[number % len(users)],
                 skill_name="demo.echo",
                 schedule_cron=CRON,
                 next_run_at=next_run_at(number),
@@ -142,9 +146,9 @@ def make_tasks(user, count, next_run_at):
     )
 
 
-def throughput(workers, tasks, batch_size):
-    user = reset()
-    make_tasks(user, tasks, lambda number: None)
+def throughput(workers, tasks, batch_size, users):
+    users = reset(users)
+    make_tasks(users, tasks, lambda number: None)
     with schedulers(workers, "--poll-interval", "0.05", "--batch-size", str(batch_size)):
         start = timezone.now()
         ScheduledTask.objects.update(next_run_at=start)
@@ -153,12 +157,12 @@ def throughput(workers, tasks, batch_size):
     return tasks / (end - start).total_seconds()
 
 
-def delay(workers, rate, seconds):
-    user = reset()
+def delay(workers, rate, seconds, users):
+    users = reset(users)
     count = rate * seconds
     with schedulers(workers):
         base = timezone.now() + timedelta(seconds=2)
-        make_tasks(user, count, lambda number: base + timedelta(seconds=number / rate))
+        make_tasks(users, count, lambda number: base + timedelta(seconds=number / rate))
         wait_until(lambda: all_recorded(count), seconds + 60)
     delays = sorted(
         (started - scheduled).total_seconds() * 1000
@@ -180,6 +184,7 @@ def main():
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--delay-workers", default="1,2")
     parser.add_argument("--repeat", type=int, default=5, help="throughput rounds")
+    parser.add_argument("--users", type=int, default=20, help="owners the tasks are spread over")
     arguments = parser.parse_args()
     ensure_database()
 
@@ -188,13 +193,13 @@ def main():
     # Rounds interleave the worker counts, so a load change on the machine hits them all alike.
     for _ in range(arguments.repeat):
         for workers in counts:
-            rate = throughput(workers, arguments.tasks, arguments.batch_size)
+            rate = throughput(workers, arguments.tasks, arguments.batch_size, arguments.users)
             results["throughput"][workers].append(rate)
     # The best round is the one least disturbed by other load on the machine (as timeit
     # reports its minimum); the median shows what a busy machine gives.
     print(
         f"Throughput: {arguments.tasks} no-op runs, batch size {arguments.batch_size}, "
-        f"{arguments.repeat} rounds"
+        f"{arguments.repeat} rounds, {arguments.users} users"
     )
     print(
         "| schedulers | best runs/s | vs 1 | median runs/s | vs 1 | rounds |\n"
@@ -213,7 +218,7 @@ def main():
     print(f"\nDelay: {arguments.rate} due tasks/s for {arguments.seconds} s, default options")
     print("| schedulers | p50 ms | p99 ms | max ms |\n|---:|---:|---:|---:|")
     for workers in map(int, arguments.delay_workers.split(",")):
-        figures = delay(workers, arguments.rate, arguments.seconds)
+        figures = delay(workers, arguments.rate, arguments.seconds, arguments.users)
         results["delay"][workers] = figures
         print(
             f"| {workers} | {figures['p50_ms']:.0f} | {figures['p99_ms']:.0f} | "

@@ -9,6 +9,7 @@ the others are open to any active user.
 import time
 from datetime import timedelta
 
+from django.conf import settings
 from django.utils import timezone
 
 from audit.purge import audit_purge
@@ -121,7 +122,10 @@ def echo(params):
             "type": "number",
             "required": False,
             "default": 1,
-            "description": "How long to sleep, in seconds.",
+            "description": (
+                "How long to sleep, in seconds; at most TASK_MAX_TIMEOUT_SECONDS, so a run that "
+                "overran its timeout and was abandoned still ends within the longest timeout."
+            ),
         },
     },
     permission=None,
@@ -130,6 +134,11 @@ def sleep(params):
     seconds = params.get("seconds", 1)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise ValueError(f"seconds must be a non-negative number; got {seconds!r}.")
+    longest = settings.TASK_MAX_TIMEOUT_SECONDS
+    if seconds > longest:
+        raise ValueError(
+            f"seconds must be at most {longest} (TASK_MAX_TIMEOUT_SECONDS); got {seconds!r}."
+        )
     time.sleep(seconds)
     return f"Slept {seconds} s."
 

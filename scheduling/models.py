@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
@@ -11,6 +11,7 @@ from audit.mixins import AuditedModel
 from .cron import validate_cron, validate_timezone
 from .skills import get_skill, params_errors, validate_skill_name
 from .validators import (
+    task_max_timeout_seconds,
     validate_agent_type,
     validate_json_array,
     validate_json_object,
@@ -70,7 +71,14 @@ class ScheduledTask(AuditedModel):
     status = models.CharField(
         max_length=20, choices=TaskStatus.choices, default=TaskStatus.PENDING, db_index=True
     )
-    timeout_seconds = models.PositiveIntegerField(default=300, validators=[MinValueValidator(1)])
+    timeout_seconds = models.PositiveIntegerField(
+        default=300,
+        validators=[MinValueValidator(1), MaxValueValidator(task_max_timeout_seconds)],
+        help_text=(
+            "Seconds a run may take before it is recorded as timed out; at most the server's "
+            "TASK_MAX_TIMEOUT_SECONDS."
+        ),
+    )
     project = models.ForeignKey(
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
     )
@@ -90,6 +98,12 @@ class ScheduledTask(AuditedModel):
         indexes = [
             models.Index(fields=["user", "status"], name="idx_tasks_user_status"),
             models.Index(fields=["status", "next_run_at"], name="idx_tasks_status_next_run"),
+            # The tasks a worker holds, counted per owner at every claim: a few rows at most.
+            models.Index(
+                fields=["user"],
+                condition=Q(lease_expires_at__isnull=False),
+                name="idx_tasks_claimed_user",
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -128,8 +142,19 @@ class ScheduledTask(AuditedModel):
             raise ValidationError(errors)
 
     def clean(self):
+        """A task joins only its owner's projects; a new one only while its owner has fewer than
+        TASKS_MAX_PER_USER tasks (task_create locks the owner's row, so the count is exact)."""
         if self.project_id is not None and self.project.user_id != self.user_id:
             raise ValidationError({"project": "The project belongs to another user."})
+        if self._state.adding and self.user_id is not None:
+            owned = ScheduledTask.objects.filter(user_id=self.user_id).count()
+            most = settings.TASKS_MAX_PER_USER
+            if owned >= most:
+                raise ValidationError(
+                    f"The owner already has {owned} scheduled tasks; one user may have at most "
+                    f"{most} (TASKS_MAX_PER_USER).",
+                    code="too_many_tasks",
+                )
 
 
 class AgentStatus(models.TextChoices):

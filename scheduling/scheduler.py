@@ -1,7 +1,9 @@
 """The scheduler: claims due tasks, runs their skills with a timeout, records every run.
 
 One Scheduler per process (`manage.py run_scheduler`); any number of them may share a database.
-The loop claims up to `batch_size` due tasks at a time (services.task_claim_due),
+The loop claims up to `batch_size` due tasks at a time (services.task_claim_due: owners in
+turns, and at most TASKS_MAX_RUNNING_PER_USER of one owner's tasks running in all schedulers,
+so one user's long runs never hold every slot of a worker whose batch is larger than that),
 runs each claimed skill in its own daemon thread, and records outcomes in batches as they come
 in (execution_finish). A skill that overruns its timeout is recorded as `timeout` and its thread
 is abandoned: Python cannot kill a thread, so it runs on in the background until it returns, but
@@ -23,6 +25,7 @@ import time
 import traceback
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
@@ -114,6 +117,16 @@ class Scheduler:
             "scheduler started",
             extra={"worker": self.worker_id, "batch_size": self.batch_size, "once": once},
         )
+        if self.batch_size <= settings.TASKS_MAX_RUNNING_PER_USER:
+            logger.warning(
+                "one user's runs may take every slot of this worker: its batch size is not "
+                "above TASKS_MAX_RUNNING_PER_USER",
+                extra={
+                    "worker": self.worker_id,
+                    "batch_size": self.batch_size,
+                    "tasks_max_running_per_user": settings.TASKS_MAX_RUNNING_PER_USER,
+                },
+            )
         last_reap = None
         while not self._stopping.is_set():
             try:

@@ -6,6 +6,7 @@ Agents have no owner: every authenticated user sees them all.
 
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Aggregate, Avg, Count, FloatField, Min, Q, QuerySet, Value
 from django.db.models.functions import Lower
@@ -61,11 +62,23 @@ def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[Sche
 
 
 def task_next_due_at() -> datetime | None:
-    """When the earliest pending task falls due (None when no task is pending): one indexed
-    aggregate on (status, next_run_at), so an idle scheduler wakes on time, not a poll late."""
-    return ScheduledTask.objects.filter(status=TaskStatus.PENDING).aggregate(
-        next_due=Min("next_run_at")
-    )["next_due"]
+    """When the earliest pending task that a scheduler may claim falls due (None when there is
+    none): one aggregate, served by the (status, next_run_at) index, so an idle scheduler wakes
+    on time, not a poll late. The tasks of an owner whose running tasks already reach
+    TASKS_MAX_RUNNING_PER_USER are left out: they wait for one of those runs to end, and a
+    scheduler polling for them would spin."""
+    owners_at_most = (
+        ScheduledTask.objects.filter(lease_expires_at__isnull=False)
+        .values("user_id")
+        .annotate(running=Count("pk"))
+        .filter(running__gte=settings.TASKS_MAX_RUNNING_PER_USER)
+        .values("user_id")
+    )
+    return (
+        ScheduledTask.objects.filter(status=TaskStatus.PENDING)
+        .exclude(user_id__in=owners_at_most)
+        .aggregate(next_due=Min("next_run_at"))["next_due"]
+    )
 
 
 def agent_list() -> QuerySet[Agent]:

@@ -1,5 +1,6 @@
 """Field validators shared by the models, the API serializers and the admin forms."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from brain.validators import validate_storable_json
@@ -8,6 +9,12 @@ from brain.validators import validate_storable_json
 from brain.validators import validate_storable_text as validate_storable_text
 
 from .agent_types import agent_types
+
+
+def task_max_timeout_seconds():
+    """The longest timeout_seconds a task may have (TASK_MAX_TIMEOUT_SECONDS), read when a value
+    is validated: the limit of the field's MaxValueValidator, which DRF and the admin apply."""
+    return settings.TASK_MAX_TIMEOUT_SECONDS
 
 
 def validate_json_object(value):

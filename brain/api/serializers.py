@@ -32,13 +32,23 @@ class DateTimeField(serializers.DateTimeField):
 
 
 class ModelSerializer(serializers.ModelSerializer):
-    """The API's ModelSerializer: model JSON and date-time fields become this module's."""
+    """The API's ModelSerializer: model JSON and date-time fields become this module's. A model
+    validator's limit given as a function (`MaxValueValidator(function)`, which Django reads at
+    validation time) is read when the serializer builds its fields, so the API's error message
+    and the schema show the number, as DRF shows a fixed one."""
 
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.JSONField: JSONField,
         models.DateTimeField: DateTimeField,
     }
+
+    def build_standard_field(self, field_name, model_field):
+        field_class, kwargs = super().build_standard_field(field_name, model_field)
+        for limit in ("min_value", "max_value"):
+            if callable(kwargs.get(limit)):
+                kwargs[limit] = kwargs[limit]()
+        return field_class, kwargs
 
 
 class PrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):

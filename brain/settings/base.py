@@ -264,6 +264,23 @@ THROTTLE_RATE_FAILED_LOGIN_ADDRESS = env.str(
 # Agent types beyond the built-in roles (scheduling.agent_types), comma-separated.
 BRAIN_AGENT_TYPES = env.list("BRAIN_AGENT_TYPES", default=[])
 
+
+def _positive_int(name, default, most=2**31 - 1):
+    """The environment's integer `name`, refused unless within 1..most (a PostgreSQL integer)."""
+    value = env.int(name, default=default)
+    if not 1 <= value <= most:
+        raise ImproperlyConfigured(f"{name} must be an integer from 1 to {most}; got {value}.")
+    return value
+
+
+# The scheduler's fair share (docs/scheduler.md). The longest timeout a task may have: a run
+# holds a scheduler slot, and a dead worker's lease, for at most this plus the lease margin.
+TASK_MAX_TIMEOUT_SECONDS = _positive_int("TASK_MAX_TIMEOUT_SECONDS", 3600)
+# Most tasks one user may own, and most of one user's tasks running at once in all schedulers
+# together: below run_scheduler's --batch-size (10), so no user holds every slot of a worker.
+TASKS_MAX_PER_USER = _positive_int("TASKS_MAX_PER_USER", 1000)
+TASKS_MAX_RUNNING_PER_USER = _positive_int("TASKS_MAX_RUNNING_PER_USER", 5)
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 

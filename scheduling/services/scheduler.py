@@ -5,13 +5,15 @@ so the audit app sees each change. Rows that get the same values share one UPDAT
 (_update_alike): Django's bulk_update builds a CASE per field per row.
 
 Lock order is always tasks first (by primary key), then their executions, so the scheduler's
-transactions never deadlock with one another.
+transactions never deadlock with one another. The claim alone locks tasks in another order, but
+it skips locked rows rather than wait for them, so it never waits on anyone.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 
+from django.conf import settings
 from django.db import transaction
 
 from ..cron import next_run
@@ -19,8 +21,9 @@ from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
-# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not parse.
-UNREADABLE_SCHEDULE = (ValueError, KeyError)
+# What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not
+# parse, or for a slot whose local time is out of datetime's range (a next_run_at set to year 1).
+UNREADABLE_SCHEDULE = (ValueError, KeyError, OverflowError)
 
 
 @dataclass(frozen=True)
@@ -130,22 +133,63 @@ def _update_alike(objects, fields):
         )
 
 
+# Every owner's oldest due task, then every owner's second, and so on, each owner only up to
+# their room under TASKS_MAX_RUNNING_PER_USER (their tasks a worker holds, lease set, count as
+# running). The LIMIT counts rows once locked, so concurrent claims take disjoint tasks. Turns are
+# numbered in the statement's snapshot, where a task another claim holds still counts as pending:
+# two claims together never pass an owner's room. The outer WHERE repeats the due test, so a row
+# claimed and committed meanwhile is rechecked on its new version and skipped. Raw SQL because
+# the ORM cannot lock the rows of a query joined to a window-function subquery.
+_CLAIM_DUE_SQL = """
+WITH holding AS (
+    SELECT user_id, COUNT(*) AS running
+    FROM scheduled_tasks
+    WHERE lease_expires_at IS NOT NULL
+    GROUP BY user_id
+), due AS (
+    SELECT id, user_id, next_run_at,
+        ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY next_run_at, id) AS turn
+    FROM scheduled_tasks
+    WHERE status = %(pending)s AND next_run_at <= %(now)s
+)
+SELECT task.*
+FROM scheduled_tasks AS task
+JOIN due ON due.id = task.id
+LEFT JOIN holding ON holding.user_id = due.user_id
+WHERE task.status = %(pending)s AND task.next_run_at <= %(now)s
+    AND due.turn <= %(most_running)s - COALESCE(holding.running, 0)
+ORDER BY due.turn, due.next_run_at, due.id
+LIMIT %(limit)s
+FOR NO KEY UPDATE OF task SKIP LOCKED
+"""
+
+
 def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     """Claims up to `limit` due tasks (pending, next_run_at <= now) for `worker`.
 
-    One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED in next_run_at order, which an
-    index gives without sorting (concurrent schedulers never wait for or share a row), one
-    ExecutionResult per task for its slot (unique per task and slot), and each task marked
-    running with a lease of timeout + margin. Returns the Claims; nothing runs before the
-    commit. A slot that already has an execution (next_run_at set back by hand) is skipped,
-    never run twice: the task moves on to its next slot. A task whose cron or time zone cannot
-    be read fails without running.
+    One transaction: SELECT ... FOR NO KEY UPDATE SKIP LOCKED (concurrent schedulers never wait
+    for or share a row), one ExecutionResult per task for its slot (unique per task and slot),
+    and each task marked running with a lease of timeout + margin. Owners take turns, oldest due
+    task first within each turn, and an owner with TASKS_MAX_RUNNING_PER_USER tasks held by
+    workers gets none: their due tasks wait, pending, for one of their runs to end. A run's
+    timeout is the task's, cut to TASK_MAX_TIMEOUT_SECONDS (for a task stored before the bound,
+    or before it was lowered). Returns the Claims; nothing runs before the commit. A slot that
+    already has an execution (next_run_at set back by hand) is skipped, never run twice: the
+    task moves on to its next slot. A task whose cron or time zone cannot be read fails without
+    running.
     """
+    longest = settings.TASK_MAX_TIMEOUT_SECONDS
     with transaction.atomic():
         tasks = list(
-            ScheduledTask.objects.select_for_update(skip_locked=True, no_key=True)
-            .filter(status=TaskStatus.PENDING, next_run_at__lte=now)
-            .order_by("next_run_at")[:limit]
+            ScheduledTask.objects.raw(
+                _CLAIM_DUE_SQL,
+                {
+                    "pending": TaskStatus.PENDING,
+                    "now": now,
+                    "most_running": settings.TASKS_MAX_RUNNING_PER_USER,
+                    "limit": limit,
+                },
+            )
         )
         if not tasks:
             return []
@@ -177,11 +221,12 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
                 for task in runnable
             ]
         )
+        timeouts = {task.pk: min(task.timeout_seconds, longest) for task in runnable}
         for task in runnable:
             task.status = TaskStatus.RUNNING
             task.claimed_by = worker
             task.lease_expires_at = now + timedelta(
-                seconds=task.timeout_seconds + lease_margin_seconds
+                seconds=timeouts[task.pk] + lease_margin_seconds
             )
             task.updated_at = now
         if runnable:
@@ -195,7 +240,7 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
             user_id=task.user_id,
             skill_name=task.skill_name,
             params=task.params_json,
-            timeout_seconds=task.timeout_seconds,
+            timeout_seconds=timeouts[task.pk],
             scheduled_for=execution.scheduled_for,
             started_at=now,
             note=notes[task.pk],

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
@@ -78,9 +79,12 @@ def task_create(
     """Creates `user`'s task in any status but running, which is the scheduler's to set (a
     ValidationError on `status`), with a skill `user` may use (task_check_skill_allowed); a
     pending one runs when due. next_run_at, unless given, is the cron's next time after now in
-    `timezone`. The project's tasks_count goes up by one in the same transaction."""
+    `timezone`. The project's tasks_count goes up by one in the same transaction. A user who has
+    TASKS_MAX_PER_USER tasks is refused (a ValidationError): the owner's row is locked first, so
+    concurrent creates cannot pass the cap together."""
     _check_settable(status)
     task_check_skill_allowed(owner=user, data={"skill_name": skill_name, "status": status})
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=user.pk).values("pk").first()
     task = ScheduledTask(
         user=user,
         skill_name=skill_name,

@@ -42,7 +42,8 @@ class Command(AuditedCommand):
             "--batch-size",
             type=_positive(int),
             default=10,
-            help="Most tasks claimed per transaction and run at once (default 10).",
+            help="Most tasks claimed per transaction and run at once (default 10); keep it above "
+            "TASKS_MAX_RUNNING_PER_USER, so one user's runs never take every slot.",
         )
         parser.add_argument(
             "--grace-period",
