@@ -132,6 +132,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         options["options"] = (
             f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
         ).strip()
+    # Seconds a statement of an API read (GET, HEAD, OPTIONS) may run (0: no limit of its own),
+    # never more than DATABASE_STATEMENT_TIMEOUT: a read PostgreSQL cancels answers 503, and a
+    # worker is soon free for other users (brain.api.views.ReadStatementTimeoutMixin).
+    API_READ_STATEMENT_TIMEOUT = env.float("API_READ_STATEMENT_TIMEOUT", default=3)
+    if API_READ_STATEMENT_TIMEOUT > 0 and statement_timeout > 0:
+        API_READ_STATEMENT_TIMEOUT = min(API_READ_STATEMENT_TIMEOUT, statement_timeout)
     DATABASES["default"]["OPTIONS"]["pool"] = {
         "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
         "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
@@ -142,7 +148,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # A connection the server hung up on is replaced at checkout (brain.db.pool).
         "check": check_pooled_connection,
     }
-elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+else:
+    API_READ_STATEMENT_TIMEOUT = 0  # no statement timeout on other databases
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL and IMMEDIATE transactions let the web workers and the scheduler share the file.
