@@ -22,7 +22,8 @@ from brain.api.views import ProjectAPIMixin
 from . import cache, schemas
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
-from .parsers import NDJSONLines, NDJSONParser
+from .ndjson import ndjson_ingest
+from .parsers import NDJSONBody, NDJSONParser
 from .selectors import event_get, event_list, event_stats, events_by_type
 from .serializers import (
     EventStatsSerializer,
@@ -30,20 +31,15 @@ from .serializers import (
     SystemEventSerializer,
     SystemEventUpdateSerializer,
 )
-from .services import (
-    EventsRefused,
-    event_create,
-    event_delete,
-    event_ingest,
-    event_ingest_chunks,
-    event_update,
-)
+from .services import event_create, event_delete, event_ingest, event_update
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
 NDJSON_MAX_EVENTS = 100_000
-# NDJSON events are validated and stored this many at a time, in the request's one transaction.
+# NDJSON events are validated and stored this many at a time, in the request's one transaction; a
+# chunk also ends once its lines hold NDJSON_CHUNK_BYTES, so that fat events make short chunks.
 NDJSON_CHUNK = 5_000
+NDJSON_CHUNK_BYTES = 4 * 1024 * 1024
 # At most this many refused NDJSON lines are reported.
 NDJSON_MAX_ERRORS = 100
 
@@ -81,29 +77,6 @@ def _ingest_response(request, rows):
         return response
     data = SystemEventSerializer(rows, many=True).data
     return Response(data, status=status.HTTP_201_CREATED)
-
-
-def _ingest_ndjson(lines):
-    """Validates and stores NDJSON lines NDJSON_CHUNK at a time in one transaction: all or none,
-    the refused lines named by number."""
-    if not lines:
-        raise exceptions.ValidationError({"non_field_errors": ["This list may not be empty."]})
-    if len(lines) > NDJSON_MAX_EVENTS:
-        raise exceptions.ValidationError(
-            {"non_field_errors": [f"Ensure there are no more than {NDJSON_MAX_EVENTS} lines."]}
-        )
-    keyed = [(f"line {number}", item) for number, item in lines]
-    chunks = (keyed[start : start + NDJSON_CHUNK] for start in range(0, len(keyed), NDJSON_CHUNK))
-    rows = []
-    try:
-        event_ingest_chunks(
-            chunks=chunks,
-            max_errors=NDJSON_MAX_ERRORS,
-            on_chunk=lambda size, stored: rows.extend(stored),
-        )
-    except EventsRefused as refused:
-        raise exceptions.ValidationError(refused.errors) from None
-    return rows
 
 
 def _json_response(body):
@@ -305,8 +278,13 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         names the failing items by index, or by line). With `Prefer: return=minimal` the answer
         is the ids and the count (`Preference-Applied: return=minimal`)."""
         data = request.data
-        if isinstance(data, NDJSONLines):
-            rows = _ingest_ndjson(data)
-        else:
-            rows = event_ingest(events=schemas.validate_batch(data))
-        return _ingest_response(request, rows)
+        if isinstance(data, NDJSONBody):
+            return ndjson_ingest(
+                data,
+                minimal=_prefers_minimal(request),
+                max_events=NDJSON_MAX_EVENTS,
+                chunk_lines=NDJSON_CHUNK,
+                chunk_bytes=NDJSON_CHUNK_BYTES,
+                max_errors=NDJSON_MAX_ERRORS,
+            )
+        return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))
