@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from brain.api import readahead
+from brain.api.heavy import heavy_request
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
@@ -231,12 +232,17 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     @extend_schema(filters=True, responses=EventStatsSerializer)
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
     def stats(self, request):
-        """Statistics of the events matching the list's filters (cached 30 s)."""
+        """Statistics of the events matching the list's filters (cached 30 s). Computing them for
+        filters is a heavy request: one user may have only a few in flight at once, bulk creates
+        included (API_HEAVY_REQUESTS_PER_USER); past that a 429 with Retry-After."""
         queryset, filters = self.stats_selection
 
         def compute():
-            # Without filters: every event's, from the counts the database keeps.
-            stats = event_stats(queryset=queryset if filters else None)
+            if filters:  # a scan of the matching events: a heavy request
+                with heavy_request(request.user):
+                    stats = event_stats(queryset=queryset)
+            else:  # every event's, from the counts the database keeps
+                stats = event_stats()
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
         variant = cache.stats_variant(filters)
@@ -276,15 +282,18 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         """Creates up to 1000 events (a JSON array), or up to 100,000 (`application/x-ndjson`,
         one event per line), all or none, each with its audit record, in one transaction (400
         names the failing items by index, or by line). With `Prefer: return=minimal` the answer
-        is the ids and the count (`Preference-Applied: return=minimal`)."""
-        data = request.data
-        if isinstance(data, NDJSONBody):
-            return ndjson_ingest(
-                data,
-                minimal=_prefers_minimal(request),
-                max_events=NDJSON_MAX_EVENTS,
-                chunk_lines=NDJSON_CHUNK,
-                chunk_bytes=NDJSON_CHUNK_BYTES,
-                max_errors=NDJSON_MAX_ERRORS,
-            )
-        return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))
+        is the ids and the count (`Preference-Applied: return=minimal`). A heavy request: one user
+        may have only a few in flight at once, filtered statistics included
+        (API_HEAVY_REQUESTS_PER_USER); past that a 429 with Retry-After."""
+        with heavy_request(request.user):
+            data = request.data
+            if isinstance(data, NDJSONBody):
+                return ndjson_ingest(
+                    data,
+                    minimal=_prefers_minimal(request),
+                    max_events=NDJSON_MAX_EVENTS,
+                    chunk_lines=NDJSON_CHUNK,
+                    chunk_bytes=NDJSON_CHUNK_BYTES,
+                    max_errors=NDJSON_MAX_ERRORS,
+                )
+            return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))

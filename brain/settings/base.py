@@ -222,6 +222,9 @@ REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=5 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # NDJSON bodies (`POST /api/events/bulk`, up to 100,000 events) have a limit of their own.
 REQUEST_MAX_NDJSON_BYTES = env.int("REQUEST_MAX_NDJSON_BYTES", default=64 * 1024 * 1024)
+# Heavy requests (bulk ingest, filtered statistics) one user may have in flight at once; past it
+# a 429 with Retry-After (brain.api.heavy; 0: no limit).
+API_HEAVY_REQUESTS_PER_USER = env.int("API_HEAVY_REQUESTS_PER_USER", default=2)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
