@@ -233,8 +233,8 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
     def stats(self, request):
         """Statistics of the events matching the list's filters (cached 30 s). Computing them for
-        filters is a heavy request: one user may have only a few in flight at once, bulk creates
-        included (API_HEAVY_REQUESTS_PER_USER); past that a 429 with Retry-After."""
+        filters is a heavy request: one user may have API_HEAVY_REQUESTS_PER_USER (1 by default)
+        in flight at once, bulk creates included; past that a 429 with Retry-After."""
         queryset, filters = self.stats_selection
 
         def compute():
@@ -283,8 +283,8 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         one event per line), all or none, each with its audit record, in one transaction (400
         names the failing items by index, or by line). With `Prefer: return=minimal` the answer
         is the ids and the count (`Preference-Applied: return=minimal`). A heavy request: one user
-        may have only a few in flight at once, filtered statistics included
-        (API_HEAVY_REQUESTS_PER_USER); past that a 429 with Retry-After."""
+        may have API_HEAVY_REQUESTS_PER_USER (1 by default) in flight at once, filtered statistics
+        included; past that a 429 with Retry-After."""
         with heavy_request(request.user):
             data = request.data
             if isinstance(data, NDJSONBody):

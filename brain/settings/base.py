@@ -225,8 +225,9 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # NDJSON bodies (`POST /api/events/bulk`, up to 100,000 events) have a limit of their own.
 REQUEST_MAX_NDJSON_BYTES = env.int("REQUEST_MAX_NDJSON_BYTES", default=64 * 1024 * 1024)
 # Heavy requests (bulk ingest, filtered statistics) one user may have in flight at once; past it
-# a 429 with Retry-After (brain.api.heavy; 0: no limit).
-API_HEAVY_REQUESTS_PER_USER = env.int("API_HEAVY_REQUESTS_PER_USER", default=2)
+# a 429 with Retry-After (brain.api.heavy; 0: no limit). Below the web workers (WEB_CONCURRENCY),
+# so that one user cannot hold them all.
+API_HEAVY_REQUESTS_PER_USER = env.int("API_HEAVY_REQUESTS_PER_USER", default=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -117,6 +117,24 @@ def test_heavy_requests_are_allowed_with_redis_down(api_client, user, limit_2, r
     assert SystemEvent.objects.count() == 4
 
 
+def test_by_default_one_heavy_request_at_a_time(api_client, other_client, user):
+    _hold(user, 0)
+
+    own = api_client.post("/api/events/bulk", [EVENT], format="json")
+    others = other_client.post("/api/events/bulk", [EVENT], format="json")
+
+    assert (own.status_code, own.json()) == (
+        429,
+        {
+            "detail": "Too many heavy requests: you already have 1 in progress (bulk ingest, "
+            "filtered statistics). Send this one when one of them has finished. Expected "
+            "available in 2 seconds."
+        },
+    )
+    assert others.status_code == 201
+    assert SystemEvent.objects.count() == 1
+
+
 def test_no_limit_with_0(api_client, user, settings):
     settings.API_HEAVY_REQUESTS_PER_USER = 0
     _hold(user, 0, 1)
