@@ -30,7 +30,7 @@ READ_GAVE_UP = {
 
 
 @pytest.fixture
-def client(user):
+def client_as_served(user):
     """A token client that answers a server error as the server would, with its handler's
     response, and whose token lookup is already cached (the read below runs only the stats)."""
     client = APIClient(raise_request_exception=False)
@@ -65,11 +65,13 @@ def _statement_timeout():
 
 
 @database
-def test_a_read_past_the_timeout_is_a_logged_503_with_retry_after(client, events, settings, caplog):
+def test_a_read_past_the_timeout_is_a_logged_503_with_retry_after(
+    client_as_served, events, settings, caplog
+):
     settings.API_READ_STATEMENT_TIMEOUT = 0.001
 
     with caplog.at_level(logging.ERROR, logger="django.request"):
-        response = client.get("/api/events/stats?search=nowhere")
+        response = client_as_served.get("/api/events/stats?search=nowhere")
 
     assert response.status_code == 503
     assert response.json() == READ_GAVE_UP
@@ -80,31 +82,31 @@ def test_a_read_past_the_timeout_is_a_logged_503_with_retry_after(client, events
 
 
 @database
-def test_the_same_read_within_the_timeout_is_answered(client, events, settings):
+def test_the_same_read_within_the_timeout_is_answered(client_as_served, events, settings):
     settings.API_READ_STATEMENT_TIMEOUT = 30
 
-    response = client.get("/api/events/stats?search=nowhere")
+    response = client_as_served.get("/api/events/stats?search=nowhere")
 
     assert response.status_code == 200
     assert response.json()["total"] == 0
 
 
 @database
-def test_the_timeout_ends_with_the_read(client, events, settings):
+def test_the_timeout_ends_with_the_read(client_as_served, events, settings):
     settings.API_READ_STATEMENT_TIMEOUT = 0.001
-    assert client.get("/api/events/stats?search=nowhere").status_code == 503
+    assert client_as_served.get("/api/events/stats?search=nowhere").status_code == 503
     settings.API_READ_STATEMENT_TIMEOUT = 2.5
-    assert client.get("/api/events/stats?search=probe").status_code == 200
+    assert client_as_served.get("/api/events/stats?search=probe").status_code == 200
 
     # The connection went back to the pool after each request; the next one has no timeout.
     assert _statement_timeout() == "0"
 
 
 @database
-def test_a_write_keeps_the_database_statement_timeout(client, settings):
+def test_a_write_keeps_the_database_statement_timeout(client_as_served, settings):
     settings.API_READ_STATEMENT_TIMEOUT = 0.001
 
-    response = client.post(
+    response = client_as_served.post(
         "/api/events", {"event_type": "deploy", "severity": "info", "message": "v1"}, format="json"
     )
 
@@ -113,10 +115,10 @@ def test_a_write_keeps_the_database_statement_timeout(client, settings):
 
 
 @database
-def test_with_no_read_timeout_a_read_runs_as_any_statement(client, events, settings):
+def test_with_no_read_timeout_a_read_runs_as_any_statement(client_as_served, events, settings):
     settings.API_READ_STATEMENT_TIMEOUT = 0
 
-    response = client.get("/api/events/stats?search=nowhere")
+    response = client_as_served.get("/api/events/stats?search=nowhere")
 
     assert response.status_code == 200
     assert response.json()["total"] == 0
