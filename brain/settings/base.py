@@ -117,6 +117,7 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'brain.sqlite3'}"),
 }
+API_READ_STATEMENT_TIMEOUT = 0  # PostgreSQL's below; other databases have no statement timeout
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -150,9 +151,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # A connection the server hung up on is replaced at checkout (brain.db.pool).
         "check": check_pooled_connection,
     }
-else:
-    API_READ_STATEMENT_TIMEOUT = 0  # no statement timeout on other databases
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
             # WAL and IMMEDIATE transactions let the web workers and the scheduler share the file.
