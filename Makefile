@@ -36,6 +36,8 @@ help:
 	@echo "make bench-scheduler  scheduler throughput with 1, 2, 4 workers and delay"
 	@echo "make bench-dashboard  the events dashboard on 1,000,000 events, warm and cold"
 	@echo "make bench-ingest     events stored per second: bulk JSON, NDJSON, import_events"
+	@echo "make bench-attack     another user's GET p99 under one user's heavy requests; a"
+	@echo "                      worker's peak memory for a maximal NDJSON body"
 	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
 	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
@@ -117,7 +119,7 @@ clean:
 
 # Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
 # brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
-BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest
+BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-attack
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
 $(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
@@ -158,3 +160,8 @@ bench-dashboard: bench-setup
 # Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
 bench-ingest: bench-setup
 	$(PY) bench/ingest.py $(BENCH_ARGS)
+
+# Another user's GET /api/projects p99 while one user sends filtered statistics and maximal NDJSON
+# bulks (target: under 1 s), and a worker's peak memory for one maximal body (bench/attack.py).
+bench-attack: bench-setup
+	$(PY) bench/attack.py $(BENCH_ARGS)

@@ -22,9 +22,9 @@ BENCH_EVENT_TYPE = "bench"
 
 @contextmanager
 def running(command, *, environment, ready_url, headers=None, log_path=None):
-    """Runs `command` (a gunicorn) from the repository until the block ends; ready once a GET of
-    `ready_url` with `headers` answers 2xx (another answer raises HTTPError). Its output goes to
-    `log_path`, or nowhere."""
+    """Runs `command` (a gunicorn) from the repository until the block ends, yielding its process;
+    ready once a GET of `ready_url` with `headers` answers 2xx (another answer raises HTTPError).
+    Its output goes to `log_path`, or nowhere."""
     log = open(log_path, "w") if log_path else subprocess.DEVNULL  # noqa: SIM115
     process = subprocess.Popen(
         command, cwd=BASE_DIR, env=environment, stdout=log, stderr=subprocess.STDOUT
@@ -42,7 +42,7 @@ def running(command, *, environment, ready_url, headers=None, log_path=None):
                 if time.monotonic() > deadline or process.poll() is not None:
                     raise RuntimeError(f"gunicorn did not start: {command}") from None
                 time.sleep(0.2)
-        yield
+        yield process
     finally:
         process.terminate()
         process.wait(timeout=60)

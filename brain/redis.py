@@ -2,7 +2,8 @@
 
 Two pieces of work take one Redis round trip each instead of several: the reads an API request
 starts with (READ_AHEAD, brain.api.views.ReadAheadMixin) and a write's cache invalidation
-(INVALIDATE, brain.invalidation); RELEASE frees a lock only for its holder. Each is a Lua script,
+(INVALIDATE, brain.invalidation); ACQUIRE_SLOT takes one of a user's heavy-request slots
+(brain.api.heavy), and RELEASE frees a lock or a slot only for its holder. Each is a Lua script,
 registered once per process with redis-py's `register_script` (EVALSHA; redis-py loads the script
 again when Redis has forgotten it).
 """
@@ -59,6 +60,20 @@ return redis.call('PTTL', lease)
 RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
     return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+# KEYS: one user's heavy-request slots (brain.api.heavy); ARGV[1]: the value of the request taking
+# one, ARGV[2]: the seconds a slot lives. Takes the first free slot and returns its number (from
+# 1), or 0 when every slot is held. Each slot expires on its own, so one left by a worker that
+# died frees itself whatever its user does meanwhile.
+ACQUIRE_SLOT = """
+for i = 1, #KEYS do
+    if redis.call('SET', KEYS[i], ARGV[1], 'NX', 'EX', ARGV[2]) then
+        return i
+    end
 end
 return 0
 """

@@ -1,5 +1,6 @@
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Now, Upper
 from django.utils import timezone
 
 from audit.mixins import AuditedModel
@@ -50,6 +51,12 @@ class SystemEvent(AuditedModel):
             ),
             models.Index(fields=["severity", "timestamp", "id"], name="idx_system_events_sev_ts"),
             models.Index(fields=["source", "timestamp", "id"], name="idx_system_events_source_ts"),
+            # `search` (icontains: UPPER(message) LIKE UPPER(...)) of three characters or more is
+            # a trigram index scan whose cost follows the matching rows, not the table.
+            GinIndex(
+                OpClass(Upper("message"), name="gin_trgm_ops"),
+                name="idx_system_events_message_trgm",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

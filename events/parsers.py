@@ -1,9 +1,14 @@
-"""The NDJSON body of `POST /api/events/bulk`: one JSON value per line."""
+"""The NDJSON body of `POST /api/events/bulk`: one JSON value per line, read as a stream."""
 
 import json
 
 from django.conf import settings
 from rest_framework import exceptions, parsers
+
+# Bytes read from the request at a time.
+READ_BLOCK_BYTES = 1024 * 1024
+# The longest line: as long as the default body of one event sent alone (REQUEST_MAX_BODY_BYTES).
+MAX_LINE_BYTES = 5 * 1024 * 1024
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -11,31 +16,80 @@ class PayloadTooLarge(exceptions.APIException):
     default_code = "payload_too_large"
 
 
-class NDJSONLines(list):
-    """The parsed lines of an NDJSON body: (line number, value) pairs, blank lines left out."""
+class NDJSONBody:
+    """The lines of an NDJSON request body, read from the request as `chunks()` is consumed,
+    READ_BLOCK_BYTES at a time: the body is never whole in memory, only one block and the lines
+    of one chunk. Read once."""
+
+    def __init__(self, stream, *, limit, line_limit):
+        self.stream = stream
+        self.limit = limit
+        self.line_limit = line_limit
+
+    def chunks(self, *, lines, size):
+        """Lists of (line number, JSON value) of the body's non-blank lines, in order (numbers
+        count every line from 1), each of at most `lines` lines and ending with the line that
+        brings its text to `size` bytes. Raises DRF's ParseError naming the first line that is not
+        JSON or is longer than `line_limit` bytes, and PayloadTooLarge past `limit` bytes."""
+        chunk, text = [], 0
+        for number, line in self._lines():
+            if not line.strip():
+                continue
+            chunk.append((number, _parsed(number, line)))
+            text += len(line)
+            if len(chunk) >= lines or text >= size:
+                yield chunk
+                chunk, text = [], 0
+        if chunk:
+            yield chunk
+
+    def _lines(self):
+        """(number, bytes) of every line, blank ones included."""
+        number, read, pending = 0, 0, b""
+        while True:
+            block = self.stream.read(READ_BLOCK_BYTES) if self.stream is not None else b""
+            read += len(block)
+            if read > self.limit:
+                raise PayloadTooLarge(f"Request body too large: the limit is {self.limit} bytes.")
+            if not block:
+                break
+            *lines, pending = (pending + block).split(b"\n")
+            for line in lines:
+                number += 1
+                yield number, self._bounded(number, line)
+            self._bounded(number + 1, pending)
+        if pending:
+            yield number + 1, pending
+
+    def _bounded(self, number, line):
+        if len(line) > self.line_limit:
+            raise exceptions.ParseError(
+                f"Line {number}: too long: the limit is {self.line_limit} bytes a line."
+            )
+        return line
+
+
+def _parsed(number, line):
+    try:
+        return json.loads(line)
+    except RecursionError:
+        raise exceptions.ParseError(
+            f"Line {number}: JSON parse error - nested too deeply."
+        ) from None
+    except ValueError as error:
+        raise exceptions.ParseError(f"Line {number}: JSON parse error - {error}") from None
 
 
 class NDJSONParser(parsers.BaseParser):
-    """Newline-delimited JSON (`application/x-ndjson`), read up to REQUEST_MAX_NDJSON_BYTES
-    (larger is a 413), each line parsed as JSON; a line that is not JSON is a 400 naming it."""
+    """Newline-delimited JSON (`application/x-ndjson`): an NDJSONBody over the request, read as
+    the view consumes it, up to REQUEST_MAX_NDJSON_BYTES (larger is a 413), each line at most
+    MAX_LINE_BYTES and parsed as JSON; a line that is not JSON, or longer, is a 400 naming it."""
 
     media_type = "application/x-ndjson"
 
     def parse(self, stream, media_type=None, parser_context=None):
-        limit = settings.REQUEST_MAX_NDJSON_BYTES
-        body = stream.read(limit + 1) if stream is not None else b""
-        if len(body) > limit:
-            raise PayloadTooLarge(f"Request body too large: the limit is {limit} bytes.")
-        lines = NDJSONLines()
-        for number, line in enumerate(body.split(b"\n"), start=1):
-            if not line.strip():
-                continue
-            try:
-                lines.append((number, json.loads(line)))
-            except RecursionError:
-                raise exceptions.ParseError(
-                    f"Line {number}: JSON parse error - nested too deeply."
-                ) from None
-            except ValueError as error:
-                raise exceptions.ParseError(f"Line {number}: JSON parse error - {error}") from None
-        return lines
+        return NDJSONBody(
+            stream,
+            limit=settings.REQUEST_MAX_NDJSON_BYTES,
+            line_limit=MAX_LINE_BYTES,
+        )

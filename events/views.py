@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from brain.api import readahead
+from brain.api.heavy import heavy_request
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
@@ -22,7 +23,8 @@ from brain.api.views import ProjectAPIMixin
 from . import cache, schemas
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
-from .parsers import NDJSONLines, NDJSONParser
+from .ndjson import ndjson_ingest
+from .parsers import NDJSONBody, NDJSONParser
 from .selectors import event_get, event_list, event_stats, events_by_type
 from .serializers import (
     EventStatsSerializer,
@@ -30,20 +32,15 @@ from .serializers import (
     SystemEventSerializer,
     SystemEventUpdateSerializer,
 )
-from .services import (
-    EventsRefused,
-    event_create,
-    event_delete,
-    event_ingest,
-    event_ingest_chunks,
-    event_update,
-)
+from .services import event_create, event_delete, event_ingest, event_update
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
 NDJSON_MAX_EVENTS = 100_000
-# NDJSON events are validated and stored this many at a time, in the request's one transaction.
+# NDJSON events are validated and stored this many at a time, in the request's one transaction; a
+# chunk also ends once its lines hold NDJSON_CHUNK_BYTES, so that fat events make short chunks.
 NDJSON_CHUNK = 5_000
+NDJSON_CHUNK_BYTES = 4 * 1024 * 1024
 # At most this many refused NDJSON lines are reported.
 NDJSON_MAX_ERRORS = 100
 
@@ -81,29 +78,6 @@ def _ingest_response(request, rows):
         return response
     data = SystemEventSerializer(rows, many=True).data
     return Response(data, status=status.HTTP_201_CREATED)
-
-
-def _ingest_ndjson(lines):
-    """Validates and stores NDJSON lines NDJSON_CHUNK at a time in one transaction: all or none,
-    the refused lines named by number."""
-    if not lines:
-        raise exceptions.ValidationError({"non_field_errors": ["This list may not be empty."]})
-    if len(lines) > NDJSON_MAX_EVENTS:
-        raise exceptions.ValidationError(
-            {"non_field_errors": [f"Ensure there are no more than {NDJSON_MAX_EVENTS} lines."]}
-        )
-    keyed = [(f"line {number}", item) for number, item in lines]
-    chunks = (keyed[start : start + NDJSON_CHUNK] for start in range(0, len(keyed), NDJSON_CHUNK))
-    rows = []
-    try:
-        event_ingest_chunks(
-            chunks=chunks,
-            max_errors=NDJSON_MAX_ERRORS,
-            on_chunk=lambda size, stored: rows.extend(stored),
-        )
-    except EventsRefused as refused:
-        raise exceptions.ValidationError(refused.errors) from None
-    return rows
 
 
 def _json_response(body):
@@ -258,12 +232,17 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     @extend_schema(filters=True, responses=EventStatsSerializer)
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
     def stats(self, request):
-        """Statistics of the events matching the list's filters (cached 30 s)."""
+        """Statistics of the events matching the list's filters (cached 30 s). Computing them for
+        filters is a heavy request: one user may have API_HEAVY_REQUESTS_PER_USER (1 by default)
+        in flight at once, bulk creates included; past that a 429 with Retry-After."""
         queryset, filters = self.stats_selection
 
         def compute():
-            # Without filters: every event's, from the counts the database keeps.
-            stats = event_stats(queryset=queryset if filters else None)
+            if filters:  # a scan of the matching events: a heavy request
+                with heavy_request(request.user):
+                    stats = event_stats(queryset=queryset)
+            else:  # every event's, from the counts the database keeps
+                stats = event_stats()
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
         variant = cache.stats_variant(filters)
@@ -303,10 +282,18 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         """Creates up to 1000 events (a JSON array), or up to 100,000 (`application/x-ndjson`,
         one event per line), all or none, each with its audit record, in one transaction (400
         names the failing items by index, or by line). With `Prefer: return=minimal` the answer
-        is the ids and the count (`Preference-Applied: return=minimal`)."""
-        data = request.data
-        if isinstance(data, NDJSONLines):
-            rows = _ingest_ndjson(data)
-        else:
-            rows = event_ingest(events=schemas.validate_batch(data))
-        return _ingest_response(request, rows)
+        is the ids and the count (`Preference-Applied: return=minimal`). A heavy request: one user
+        may have API_HEAVY_REQUESTS_PER_USER (1 by default) in flight at once, filtered statistics
+        included; past that a 429 with Retry-After."""
+        with heavy_request(request.user):
+            data = request.data
+            if isinstance(data, NDJSONBody):
+                return ndjson_ingest(
+                    data,
+                    minimal=_prefers_minimal(request),
+                    max_events=NDJSON_MAX_EVENTS,
+                    chunk_lines=NDJSON_CHUNK,
+                    chunk_bytes=NDJSON_CHUNK_BYTES,
+                    max_errors=NDJSON_MAX_ERRORS,
+                )
+            return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))

@@ -12,12 +12,14 @@ from rest_framework import serializers
 from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled, ValidationError
+from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from audit.context import client_ip
 from brain import invalidation, redis
+from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 
 from .authentication import request_token, token_cache_key
@@ -87,9 +89,23 @@ class ReadAheadMixin:
         )
 
 
-class ProjectAPIMixin(NonEmptyQueryParametersMixin, ReadAheadMixin):
+class ReadStatementTimeoutMixin:
+    """Runs a read (GET, HEAD, OPTIONS) with API_READ_STATEMENT_TIMEOUT on each of its
+    statements (brain.db.timeouts): a read PostgreSQL cancels answers 503 (server_error). A read
+    answered from the cache runs no query and pays nothing."""
+
+    def dispatch(self, request, *args, **kwargs):
+        seconds = settings.API_READ_STATEMENT_TIMEOUT
+        if request.method not in SAFE_METHODS or not seconds:
+            return super().dispatch(request, *args, **kwargs)
+        with StatementTimeout(seconds):
+            return super().dispatch(request, *args, **kwargs)
+
+
+class ProjectAPIMixin(NonEmptyQueryParametersMixin, ReadStatementTimeoutMixin, ReadAheadMixin):
     """Base of every API view of the project: the read-ahead (one Redis round trip before
-    authentication) and the rule for query parameters (an empty value is a 400)."""
+    authentication), the rule for query parameters (an empty value is a 400) and the statement
+    timeout of reads."""
 
 
 class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
@@ -139,6 +155,8 @@ def not_found(request, exception=None):
 
 # Seconds a client is asked to wait after a 503: about the time a restarted PostgreSQL takes.
 RETRY_AFTER_SECONDS = 5
+# PostgreSQL cancelled the statement: past its statement timeout (or cancelled by an operator).
+QUERY_CANCELED = "57014"
 # SQLSTATEs of a request PostgreSQL gave up on while it was up: a serialization failure, a
 # deadlock, a lock wait or a statement past its timeout. Its transaction was rolled back, and the
 # same request sent again can succeed at once.
@@ -147,14 +165,23 @@ GAVE_UP_SQLSTATES = {"40001", "40P01", "55P03", "57014"}
 
 def server_error(request):
     """Django's 500 handler: a 503 with Retry-After when the error is PostgreSQL's, either giving
-    up on this request (deadlock, serialization failure, lock or statement timeout: retry now)
-    or unreachable (no connection within the pool timeout, or one lost mid-request), else a 500.
-    Either way Django has logged it with its traceback (django.request)."""
+    up on this request (deadlock, serialization failure, lock or statement timeout: retry now; a
+    read past its statement timeout: narrow it or retry later) or unreachable (no connection
+    within the pool timeout, or one lost mid-request), else a 500. Either way Django has logged
+    it with its traceback (django.request)."""
     error = sys.exc_info()[1]
     if not isinstance(error, OperationalError | InterfaceError):
         return JsonResponse({"detail": "Server error."}, status=500)
     # Django keeps the driver's exception as __cause__ (PEP 3134); psycopg's names its SQLSTATE.
-    if getattr(error.__cause__, "sqlstate", None) in GAVE_UP_SQLSTATES:
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    if sqlstate == QUERY_CANCELED and request.method in SAFE_METHODS:
+        # The same read would run as long again: retrying at once does not help.
+        return _service_unavailable(
+            "The database gave up on this request: reading it took longer than an API read may. "
+            "Narrow it (filters, a time range) or try again later.",
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+    if sqlstate in GAVE_UP_SQLSTATES:
         return _service_unavailable(
             "The database gave up on this request (a conflict with another request or a "
             "timeout) and rolled its transaction back. Try again.",

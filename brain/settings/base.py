@@ -78,6 +78,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    # PostgreSQL's index classes in migrations (events 0003); inert on other databases.
+    "django.contrib.postgres",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
@@ -167,6 +169,12 @@ DATABASES["default"]["OPTIONS"]["pool"] = {
     # A connection the server hung up on is replaced at checkout (brain.db.pool).
     "check": check_pooled_connection,
 }
+# Seconds a statement of an API read (GET, HEAD, OPTIONS) may run (0: no limit of its own),
+# never more than DATABASE_STATEMENT_TIMEOUT: a read PostgreSQL cancels answers 503, and a
+# worker is soon free for other users (brain.api.views.ReadStatementTimeoutMixin).
+API_READ_STATEMENT_TIMEOUT = env.float("API_READ_STATEMENT_TIMEOUT", default=3)
+if API_READ_STATEMENT_TIMEOUT > 0 and statement_timeout > 0:
+    API_READ_STATEMENT_TIMEOUT = min(API_READ_STATEMENT_TIMEOUT, statement_timeout)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Cache: django-redis; a Redis outage is a miss, never an error.
@@ -220,6 +228,10 @@ REQUEST_MAX_BODY_BYTES = env.int("REQUEST_MAX_BODY_BYTES", default=5 * 1024 * 10
 DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_MAX_BODY_BYTES
 # NDJSON bodies (`POST /api/events/bulk`, up to 100,000 events) have a limit of their own.
 REQUEST_MAX_NDJSON_BYTES = env.int("REQUEST_MAX_NDJSON_BYTES", default=64 * 1024 * 1024)
+# Heavy requests (bulk ingest, filtered statistics) one user may have in flight at once; past it
+# a 429 with Retry-After (brain.api.heavy; 0: no limit). Below the web workers (WEB_CONCURRENCY),
+# so that one user cannot hold them all.
+API_HEAVY_REQUESTS_PER_USER = env.int("API_HEAVY_REQUESTS_PER_USER", default=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -289,7 +289,13 @@ def test_ndjson_records_one_create_per_event_by_the_token_user(
 
     assert response.status_code == 201
     events = SystemEvent.objects.order_by("id")
-    assert response.json() == [event_json(event) for event in events]
+    # Streamed: the answer is written as the events are stored (events.ndjson).
+    body = b"".join(response.streaming_content)
+    assert json.loads(body) == [event_json(event) for event in events]
+    assert (response["Content-Type"], response["Content-Length"]) == (
+        "application/json",
+        str(len(body)),
+    )
     assert records_after(mark) == [
         ("CREATE", "system_events", str(event.pk), stored(event)) for event in events
     ]

@@ -1,7 +1,9 @@
 import pytest
-from django.db import IntegrityError, connection
+from django.db import IntegrityError, connection, transaction
 
+from events.filters import EventFilter
 from events.models import SystemEvent
+from events.selectors import event_list
 
 from .factories import SystemEventFactory
 
@@ -73,3 +75,13 @@ def test_a_loaded_event_remembers_its_type():
     SystemEventFactory(event_type="deploy")
 
     assert SystemEvent.objects.get().loaded_event_type == "deploy"
+
+
+def test_the_search_filter_can_use_the_trigram_index():
+    # Unordered, as the statistics read it.
+    search = EventFilter({"search": "time out"}, queryset=event_list()).qs.order_by()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table would be scanned
+        plan = search.explain()
+
+    assert "idx_system_events_message_trgm" in plan
