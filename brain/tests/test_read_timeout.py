@@ -148,4 +148,3 @@ def _read_timeout(**environment):
 )
 def test_the_read_timeout_is_never_longer_than_the_database_statement_timeout(environment, seconds):
     assert _read_timeout(DATABASE_URL="postgres://u@db.example/brain", **environment) == seconds
-
