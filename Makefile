@@ -30,6 +30,7 @@ help:
 	@echo "make bench-audit     audited vs unaudited vs django-auditlog updates"
 	@echo "make bench-scheduler scheduler throughput with 1, 2, 4 workers and delay"
 	@echo "make bench-dashboard the events dashboard on 1,000,000 events, warm and cold"
+	@echo "make bench-counts    the statistics over 10,000 unfolded event-count rows"
 	@echo "                     (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
 check-python:
@@ -100,7 +101,7 @@ clean:
 
 # Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
 # brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
-BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest
+BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-counts
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
 $(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
@@ -137,6 +138,10 @@ bench-scheduler: bench-setup
 bench-dashboard: bench-setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(PY) bench/dashboard.py $(BENCH_ARGS)
+
+# The uncached statistics over 10,000 unfolded event-count rows, then folded (bench/counts.py).
+bench-counts: bench-setup
+	$(PY) bench/counts.py $(BENCH_ARGS)
 
 # Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
 bench-ingest: bench-setup

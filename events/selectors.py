@@ -43,9 +43,9 @@ def event_stats(*, queryset=None, now=None):
     (all four, zero-filled), first and last event time; counts of the TOP_TYPES most frequent
     types; the TOP_SOURCES most frequent sources; and counts per hour for the last 24 hours (hours
     in UTC, oldest first, zero-filled; the last bucket is the current hour). Every event's come
-    from the event counts where the database keeps them (events.counts: a fold, then sums over a
-    few rows per group); a queryset's, and every event's elsewhere, from four aggregate queries
-    over the events, never by loading rows."""
+    from the event counts where the database keeps them (events.counts: sums of each group's
+    rows, folded or not, so the read writes nothing); a queryset's, and every event's elsewhere,
+    from four aggregate queries over the events, never by loading rows."""
     now = now or timezone.now()
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=HOURS)
@@ -73,7 +73,6 @@ def _summed_count():
 
 
 def _kept_stats(start, end):
-    counts.fold()
     by_severity = dict(EventHourCount.objects.values_list("severity").annotate(n=_summed_count()))
     summary = {
         **SystemEvent.objects.aggregate(
@@ -141,7 +140,6 @@ def event_series(*, queryset=None, now=None):
     day_end = hour_end.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
     if queryset is None and counts.kept():
-        counts.fold()
         rows = (
             EventHourCount.objects.filter(hour__gte=day_start, hour__lt=day_end)
             .values_list("hour", "severity")

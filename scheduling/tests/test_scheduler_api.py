@@ -17,17 +17,18 @@ def test_skills_lists_every_built_in_skill_with_its_parameters(api_client):
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 6
+    assert body["count"] == 7
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
         "audit.purge",
         "demo.echo",
         "demo.fail",
         "demo.sleep",
+        "events.fold_counts",
         "events.purge",
         "system.health_check",
     ]
-    purge = body["results"][4]
+    purge = body["results"][5]
     assert purge == {
         "name": "events.purge",
         "description": "Deletes system events older than a number of days, in batches.",
@@ -46,7 +47,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters(api_client):
 def test_skills_is_paginated(api_client):
     body = api_client.get("/api/skills?limit=2&offset=2").json()
 
-    assert body["count"] == 6
+    assert body["count"] == 7
     assert [skill["name"] for skill in body["results"]] == ["demo.fail", "demo.sleep"]
 
 
