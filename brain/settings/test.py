@@ -1,7 +1,7 @@
 """Test settings: the real parts only. The suite refuses to run on SQLite or a local cache."""
 
 from .base import *  # noqa: F403
-from .base import CACHES, DATABASES, REST_FRAMEWORK
+from .base import CACHES, DATABASES, INSTALLED_APPS, REST_FRAMEWORK
 
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured(  # noqa: F405
@@ -9,6 +9,10 @@ if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     )
 if CACHES["default"]["BACKEND"] != "django_redis.cache.RedisCache":
     raise ImproperlyConfigured("The test suite runs against Redis: set REDIS_URL (make test does).")  # noqa: F405
+
+# Models that only the tests use (an audited model with excluded fields), registered as any
+# project model is. No migrations: the test database creates their tables directly.
+INSTALLED_APPS = [*INSTALLED_APPS, "audit.tests.auditapp"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No collectstatic in tests: whitenoise serves from the apps' static folders (finders), and the
