@@ -38,6 +38,7 @@ help:
 	@echo "make bench-ingest     events stored per second: bulk JSON, NDJSON, import_events"
 	@echo "make bench-attack     another user's GET p99 under one user's heavy requests; a"
 	@echo "                      worker's peak memory for a maximal NDJSON body"
+	@echo "make bench-counts     the statistics over 10,000 unfolded event-count rows"
 	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
 	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
@@ -119,7 +120,7 @@ clean:
 
 # Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
 # brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
-BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-attack
+BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-attack bench-counts
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
 $(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
@@ -156,6 +157,10 @@ bench-scheduler: bench-setup
 bench-dashboard: bench-setup
 	$(MANAGE) collectstatic --noinput --verbosity 0
 	$(PY) bench/dashboard.py $(BENCH_ARGS)
+
+# The uncached statistics over 10,000 unfolded event-count rows, then folded (bench/counts.py).
+bench-counts: bench-setup
+	$(PY) bench/counts.py $(BENCH_ARGS)
 
 # Events stored per second: bulk JSON over HTTP, NDJSON, import_events (bench/ingest.py).
 bench-ingest: bench-setup

@@ -5,7 +5,6 @@ of the change and a link to every record of the same request."""
 import json
 from urllib.parse import urlencode
 
-from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -30,7 +29,7 @@ from brain.api.pagination import EstimatedCountPaginator
 
 from .changes import REDACTED
 from .models import AuditLog, Operation
-from .registry import audited_tables, options_for
+from .registry import audited_models, audited_tables
 
 # A record id or user id that can be a primary key (others, such as `system:seed`, are not).
 NUMERIC_ID = r"^[0-9]{1,18}$"
@@ -43,15 +42,6 @@ def audit_trail_url(obj):
     """The admin changelist of `obj`'s audit records."""
     query = urlencode({"table_name": obj._meta.db_table, "record_id": str(obj.pk)})
     return f"{reverse('admin:audit_auditlog_changelist')}?{query}"
-
-
-def audited_models():
-    """The audited models by table name."""
-    return {
-        options_for(model).table_name: model
-        for model in apps.get_models()
-        if options_for(model) is not None
-    }
 
 
 def change_summary(record):

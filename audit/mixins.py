@@ -24,8 +24,6 @@ class AuditedQuerySet(models.QuerySet):
         values (expressions such as F() are worked out by the database), one INSERT of the
         records."""
         options = options_for(self.model)
-        if options is None:
-            return super().update(**kwargs)
         now = timezone.now()
         for field in options.auto_now_fields:
             if field.name not in kwargs and field.attname not in kwargs:
@@ -67,8 +65,6 @@ class AuditedQuerySet(models.QuerySet):
         """`QuerySet.delete()` audited, cascades included: Django's collector loads the rows (and
         their audited dependents) and sends post_delete for each; the records are written by one
         INSERT at the end."""
-        if options_for(self.model) is None:
-            return super().delete()
         with (
             transaction.atomic(using=self.db, savepoint=False),
             recording.batch(),
@@ -92,15 +88,6 @@ class AuditedQuerySet(models.QuerySet):
         `ignore_conflicts` and `update_conflicts`, whose rows cannot be told apart (created,
         updated or skipped) and would go unrecorded."""
         options = options_for(self.model)
-        if options is None:
-            return super().bulk_create(
-                objs,
-                batch_size=batch_size,
-                ignore_conflicts=ignore_conflicts,
-                update_conflicts=update_conflicts,
-                update_fields=update_fields,
-                unique_fields=unique_fields,
-            )
         if ignore_conflicts or update_conflicts:
             raise NotSupportedError(
                 f"bulk_create() with ignore_conflicts or update_conflicts is not audited; "
@@ -129,8 +116,6 @@ class AuditedQuerySet(models.QuerySet):
         """`bulk_update()` audited (each batch is an audited `update()`), with `auto_now` fields
         set on the objects and saved too; the objects' snapshots follow."""
         options = options_for(self.model)
-        if options is None:
-            return super().bulk_update(objs, fields, batch_size=batch_size)
         objs, fields = tuple(objs), list(fields)
         now = timezone.now()
         for field in options.auto_now_fields:
@@ -175,8 +160,6 @@ class AuditedModel(models.Model):
 
     def save(self, **kwargs):
         options = options_for(type(self))
-        if options is None:
-            return super().save(**kwargs)
         using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
         update_fields = kwargs.get("update_fields")
         with transaction.atomic(using=using, savepoint=False):
@@ -190,8 +173,6 @@ class AuditedModel(models.Model):
 
     def delete(self, using=None, keep_parents=False):
         options = options_for(type(self))
-        if options is None:
-            return super().delete(using=using, keep_parents=keep_parents)
         using = using or router.db_for_write(type(self), instance=self)
         with (
             transaction.atomic(using=using, savepoint=False),
@@ -206,24 +187,19 @@ class AuditedModel(models.Model):
     @classmethod
     def from_db(cls, db, field_names, values, **kwargs):
         instance = super().from_db(db, field_names, values, **kwargs)
-        options = options_for(cls)
-        if options is not None:
-            instance._audit_snapshot = changes.snapshot(options, zip(field_names, values))
+        instance._audit_snapshot = changes.snapshot(options_for(cls), zip(field_names, values))
         return instance
 
     def refresh_from_db(self, using=None, fields=None, from_queryset=None):
         super().refresh_from_db(using=using, fields=fields, from_queryset=from_queryset)
         options = options_for(type(self))
-        if options is not None:
-            loaded = _loaded(options, self.__dict__)
-            if fields is not None:
-                # Only what was read again: a deferred field loaded on access must not stamp the
-                # other fields' unsaved new values into the snapshot.
-                reloaded = {self._meta.get_field(name).attname for name in fields}
-                loaded = {name: value for name, value in loaded.items() if name in reloaded}
-            self.__dict__.setdefault("_audit_snapshot", {}).update(
-                changes.snapshot(options, loaded)
-            )
+        loaded = _loaded(options, self.__dict__)
+        if fields is not None:
+            # Only what was read again: a deferred field loaded on access must not stamp the
+            # other fields' unsaved new values into the snapshot.
+            reloaded = {self._meta.get_field(name).attname for name in fields}
+            loaded = {name: value for name, value in loaded.items() if name in reloaded}
+        self.__dict__.setdefault("_audit_snapshot", {}).update(changes.snapshot(options, loaded))
 
     def _audit_load_missing(self, options, using, names):
         """Reads, in one SELECT, the stored values of the fields about to be written whose old

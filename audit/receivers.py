@@ -1,7 +1,7 @@
 """post_save, pre_delete and post_delete handlers of the audited models: they diff against the
 instance's snapshot and record the change, nothing more. `connect()` attaches them to one model,
-with a dispatch_uid per model; AuditConfig.ready() calls it for every AuditedModel. A model taken
-out of the registry (audit.registry.unregister) is not recorded."""
+with a dispatch_uid per model; AuditConfig.ready() calls it for every AuditedModel, right after
+registering it."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,8 +22,6 @@ def record_save(sender, instance, created, update_fields, using, raw=False, **kw
     if raw:
         return
     options = options_for(sender)
-    if options is None:
-        return
     values = instance.__dict__
     snapshot = values.setdefault("_audit_snapshot", {})
     saved = options.attnames if update_fields is None else options.saved_attnames(update_fields)
@@ -89,8 +87,6 @@ def record_delete(sender, instance, using, **kwargs):
     if marks is not None:
         marks[1].discard((sender, instance.pk))
     options = options_for(sender)
-    if options is None:
-        return
     values = {**instance.__dict__, **instance.__dict__.get("_audit_snapshot", {})}
     recording.write(
         [

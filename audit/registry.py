@@ -35,12 +35,12 @@ class AuditOptions:
 _registry: dict[type, AuditOptions] = {}
 
 
-def register(model, *, exclude=None):
+def register(model):
     """Audits every change to `model`: one AuditLog per created, changed or deleted row, written
-    in the change's own transaction. `exclude` (by default the model's `audit_exclude`) names
-    fields that are never recorded."""
+    in the change's own transaction. The fields its `audit_exclude` names are never recorded;
+    a name that is not one of its fields is refused."""
     meta = model._meta
-    exclude = set(model.audit_exclude if exclude is None else exclude)
+    exclude = set(model.audit_exclude)
     known = {name for field in meta.concrete_fields for name in (field.name, field.attname)}
     unknown = exclude - known
     if unknown:
@@ -66,15 +66,15 @@ def register(model, *, exclude=None):
     )
 
 
-def unregister(model):
-    """Stops auditing `model`: its saves and bulk writes become plain Django ones (for
-    comparisons in tests and benchmarks)."""
-    _registry.pop(model, None)
-
-
 def options_for(model):
-    """The AuditOptions of a registered model, or None."""
-    return _registry.get(model)
+    """The AuditOptions of a registered model: every concrete AuditedModel, once the audit app
+    is ready."""
+    return _registry[model]
+
+
+def audited_models():
+    """Every registered model, by table name."""
+    return {options.table_name: model for model, options in _registry.items()}
 
 
 def audited_tables():

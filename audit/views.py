@@ -11,7 +11,8 @@ from .serializers import AuditLogSerializer
 
 class AuditLogViewSet(ProjectAPIMixin, viewsets.ReadOnlyModelViewSet):
     """`GET /api/audit` and `GET /api/audit/{id}`: staff only, read-only, newest first. The
-    list's `count` is exact up to 10,000 matching records and estimated above (audit.pagination)."""
+    list's `count` is exact up to 1,000 matching records and estimated above
+    (brain.api.pagination.EstimatedCountPagination)."""
 
     permission_classes = [permissions.IsAdminUser]
     serializer_class = AuditLogSerializer

@@ -1,6 +1,7 @@
-"""Cost of auditing an update: 10,000 saves of loaded SystemEvents (one per row), unaudited,
-audited by Brain and audited by django-auditlog, in one process and the same run, inside one
-transaction and in autocommit. The modes alternate within each round and the table is vacuumed
+"""Cost of auditing an update: 10,000 saves of loaded events (one per row), unaudited (the peer's
+plain model of the same table, bench/peer), audited by Brain (SystemEvent) and audited by
+django-auditlog (the peer's model registered with it), in one process and the same run, inside
+one transaction and in autocommit. The modes alternate within each round and the table is vacuumed
 before each pass, so no mode inherits another's dead rows. Prints the median per-save time, its
 ratios to the unaudited save and to django-auditlog's, and the queries per save. Run on demand
 (`make bench-audit`, which installs django-auditlog under var/bench-auditlog, never into .venv):
@@ -28,22 +29,26 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
-from audit import registry  # noqa: E402
+from bench.peer.models import Event  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 
 
 class Unaudited:
+    """The peer's model of system_events with django-auditlog's registration taken off."""
+
     name = "unaudited"
+    model = Event
 
     def __enter__(self):
-        registry.unregister(SystemEvent)
+        auditlog.unregister(Event)
 
     def __exit__(self, *exc):
-        registry.register(SystemEvent)
+        auditlog.register(Event)
 
 
 class Brain:
     name = "Brain audit"
+    model = SystemEvent
 
     def __enter__(self):
         pass
@@ -53,15 +58,16 @@ class Brain:
 
 
 class DjangoAuditlog:
+    """The peer's model, registered with django-auditlog as bench/peer/models.py does."""
+
     name = "django-auditlog"
+    model = Event
 
     def __enter__(self):
-        registry.unregister(SystemEvent)
-        auditlog.register(SystemEvent)
+        pass
 
     def __exit__(self, *exc):
-        auditlog.unregister(SystemEvent)
-        registry.register(SystemEvent)
+        pass
 
 
 def saves(events, tag):
@@ -96,12 +102,15 @@ def main():
     call_command("migrate", verbosity=0)
     modes = [Unaudited(), Brain(), DjangoAuditlog()]
     with modes[0]:
-        SystemEvent.objects.filter(event_type="bench").delete()
-        SystemEvent.objects.bulk_create(
-            SystemEvent(event_type="bench", severity="info", message="start")
-            for _ in range(args.saves)
+        Event.objects.filter(event_type="bench").delete()
+        Event.objects.bulk_create(
+            Event(event_type="bench", severity="info", message="start") for _ in range(args.saves)
         )
-    events = list(SystemEvent.objects.filter(event_type="bench").order_by("pk"))
+    # Each mode saves its own model's instances of the same rows.
+    loaded = {
+        mode.name: list(mode.model.objects.filter(event_type="bench").order_by("pk"))
+        for mode in modes
+    }
     print(
         f"PostgreSQL {connection.pg_version}, {args.saves} saves (one per row) x {args.rounds} "
         f"rounds, median"
@@ -114,11 +123,11 @@ def main():
             for mode in modes:
                 with mode:
                     tag += 1
-                    samples[mode.name].append(timed(events, in_transaction, tag))
+                    samples[mode.name].append(timed(loaded[mode.name], in_transaction, tag))
         for mode in modes:
             with mode:
                 tag += 1
-                counts[mode.name] = queries_per_save(events[:100], in_transaction, tag)
+                counts[mode.name] = queries_per_save(loaded[mode.name][:100], in_transaction, tag)
         base = statistics.median(samples["unaudited"])
         auditlog_cost = statistics.median(samples["django-auditlog"])
         print(f"\n{'in one transaction' if in_transaction else 'autocommit'}")
@@ -134,7 +143,7 @@ def main():
                 f"{seconds / auditlog_cost:11.2f} {statements:9.1f} {control:18.1f}"
             )
     with modes[0]:
-        SystemEvent.objects.filter(event_type="bench").delete()
+        Event.objects.filter(event_type="bench").delete()
 
 
 if __name__ == "__main__":

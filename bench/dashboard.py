@@ -92,7 +92,7 @@ def main():
         cold = []
         for _ in range(options.cold):
             # An event written as the API writes one (audited, its invalidation after commit):
-            # the next request recomputes the figures, folding the counts the write appended.
+            # the next request recomputes the figures, summing the count rows the write appended.
             event_create(event_type=BENCH_EVENT_TYPE, severity="info", message="dashboard")
             cold.append(timed_get(url, cookie))
     print(f"GET {PATH} on {SystemEvent.objects.count():,} events, target p95 < {TARGET_MS} ms")

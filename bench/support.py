@@ -57,7 +57,11 @@ def ensure_rows(rows):
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM system_events WHERE event_type = %s", [BENCH_EVENT_TYPE])
         cursor.execute("SELECT count(*) FROM system_events")
-        if abs(cursor.fetchone()[0] - rows) > rows // 100:
+        seed = abs(cursor.fetchone()[0] - rows) > rows // 100
+        if seed:
             cursor.execute("TRUNCATE system_events RESTART IDENTITY")
-            call_command("seed_events", count=rows, seed=1, batch_size=50_000)
+    if seed:
+        # seed_events closes this process's connections before it forks its loaders.
+        call_command("seed_events", count=rows, seed=1, batch_size=50_000)
+    with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE system_events")

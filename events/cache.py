@@ -164,10 +164,6 @@ def _generational_body(keys, ttl, compute, found, single_flight=False):
     return body
 
 
-def _sleep(seconds):
-    time.sleep(seconds)
-
-
 def _compute_once(key, generations, ttl, compute):
     """Takes the key's lock and computes, or waits for the worker holding it. Falls back to
     computing when the lock holder is gone, the wait is over, or Redis is down."""
@@ -188,7 +184,7 @@ def _compute_once(key, generations, ttl, compute):
             return entry[1]
         if lock_key not in found or time.monotonic() >= deadline:
             break
-        _sleep(STATS_POLL_SECONDS)
+        time.sleep(STATS_POLL_SECONDS)
     body = compute()
     cache.set(key, (generations, body), ttl)
     return body

@@ -7,7 +7,9 @@ events per UTC hour and severity (EventHourCount) and per type and source
 (EventTypeSourceCount): one row per group it changed, with a positive or negative count, in the
 same transaction as the change; TRUNCATE empties both. In every snapshot the sum of a group's
 rows is its exact number of events. Writers only append, so concurrent writers never wait on each
-other; `fold()` merges each group's rows into one, so a read sums about one row per group.
+other. Reads sum each group's rows as they find them and write nothing; `fold()`, run off the
+request path (the scheduled `events.fold_counts` skill, `fold_event_counts`, the end of every
+purge), merges each group's rows into one, so a read sums about one row per group.
 """
 
 from django.db import connection
@@ -41,7 +43,11 @@ FOLDS = [
 
 def fold():
     """Merges the rows appended since the last fold into one row per group (a group whose count
-    is back to zero keeps no row). Two statements, each atomic; the sums are unchanged."""
+    is back to zero keeps no row) and returns how many folded rows it wrote. Two statements, each
+    atomic; the sums are unchanged, and rows another fold holds are skipped, never waited for."""
+    written = 0
     with connection.cursor() as cursor:
         for statement in FOLDS:
             cursor.execute(statement)
+            written += cursor.rowcount
+    return written

@@ -6,7 +6,6 @@ from django.db.models import BigIntegerField, Count, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Trunc
 from django.utils import timezone
 
-from . import counts
 from .models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
 
 TOP_TYPES = 100
@@ -43,8 +42,9 @@ def event_stats(*, queryset=None, now=None):
     (all four, zero-filled), first and last event time; counts of the TOP_TYPES most frequent
     types; the TOP_SOURCES most frequent sources; and counts per hour for the last 24 hours (hours
     in UTC, oldest first, zero-filled; the last bucket is the current hour). Every event's come
-    from the event counts (events.counts: a fold, then sums over a few rows per group); a
-    queryset's from four aggregate queries over the events, never by loading rows."""
+    from the event counts (events.counts: sums of each group's rows, folded or not, so the read
+    writes nothing); a queryset's from four aggregate queries over the events, never by loading
+    rows."""
     now = now or timezone.now()
     end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = end - timedelta(hours=HOURS)
@@ -70,7 +70,6 @@ def _summed_count():
 
 
 def _kept_stats(start, end):
-    counts.fold()
     by_severity = dict(EventHourCount.objects.values_list("severity").annotate(n=_summed_count()))
     summary = {
         **SystemEvent.objects.aggregate(
@@ -137,7 +136,6 @@ def event_series(*, queryset=None, now=None):
     day_end = hour_end.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
     if queryset is None:
-        counts.fold()
         rows = (
             EventHourCount.objects.filter(hour__gte=day_start, hour__lt=day_end)
             .values_list("hour", "severity")

@@ -191,7 +191,7 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
     locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
     called after each batch. Each batch invalidates its events, every type's lists and the stats
     after commit, in one Redis round trip. At the end the event counts are folded (events.counts),
-    so a scheduled purge keeps them small even when nothing reads the statistics."""
+    so the rows the purge appended do not wait for the next scheduled fold."""
     deleted = 0
     while True:
         with transaction.atomic(), pooled_invalidation():
@@ -208,3 +208,11 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
         deleted += count
         if progress is not None:
             progress(count)
+
+
+def event_counts_fold() -> int:
+    """Merges the rows the event-count triggers appended since the last fold into one row per
+    group (events.counts.fold), so the statistics keep summing about one row per group. Runs off
+    the request path (the `events.fold_counts` skill, `fold_event_counts`); never waits for a
+    concurrent fold. Returns how many folded rows it wrote."""
+    return counts.fold()

@@ -15,7 +15,7 @@ from django.utils import timezone
 from audit.purge import audit_purge
 from brain.health import check_cache, check_database
 from events.models import Severity
-from events.services import event_create, event_purge
+from events.services import event_counts_fold, event_create, event_purge
 
 from .skills import RUN_MAINTENANCE_SKILLS, skill
 
@@ -74,6 +74,19 @@ def events_purge(params):
     cutoff = timezone.now() - timedelta(days=days)
     deleted = event_purge(older_than=cutoff)
     return f"Deleted {deleted} events older than {days} days (before {cutoff.isoformat()})."
+
+
+@skill(
+    "events.fold_counts",
+    description=(
+        "Merges the event-count rows appended since the last fold into one row per group, so "
+        "the statistics keep reading a few rows per group (as fold_event_counts does)."
+    ),
+    permission=RUN_MAINTENANCE_SKILLS,
+)
+def events_fold_counts(params):
+    written = event_counts_fold()
+    return f"Folded the event counts: {written} folded rows written."
 
 
 @skill(

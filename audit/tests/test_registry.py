@@ -3,52 +3,56 @@
 import pytest
 from django.apps import apps
 from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+from django.test.utils import isolate_apps
 
 from audit import registry
-from audit.models import AuditLog
-from events.models import SystemEvent
+from audit.mixins import AuditedModel
+from audit.tests.auditapp.models import Note
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def event_without_source():
-    registry.register(SystemEvent, exclude=["source", "created_at"])
-    yield
-    registry.register(SystemEvent)
+def test_excluded_fields_are_never_recorded(records):
+    note = Note.objects.create(title="draft", rank=1)
+    note.rank = 2
+    note.save()
+    note.title = "final"
+    note.save()
+    Note.objects.filter(pk=note.pk).update(rank=3)
 
-
-def test_excluded_fields_are_never_recorded(event_without_source, records):
-    event = SystemEvent.objects.create(event_type="x", severity="info", message="m", source="a")
-    event.source = "b"
-    event.save()
-
-    assert "source" not in records()[0][3]
-    assert "created_at" not in records()[0][3]
-    assert [op for op, *_ in records()] == ["CREATE"]
-
-
-def test_an_unregistered_model_is_a_plain_model(django_assert_num_queries):
-    registry.unregister(SystemEvent)
-    try:
-        with django_assert_num_queries(1):
-            SystemEvent.objects.create(event_type="x", severity="info", message="m")
-        SystemEvent.objects.update(severity="error")
-        SystemEvent.objects.all().delete()
-    finally:
-        registry.register(SystemEvent)
-
-    assert not AuditLog.objects.exists()
+    assert records() == [
+        ("CREATE", "audit_test_notes", str(note.pk), {"title": "draft"}),
+        ("UPDATE", "audit_test_notes", str(note.pk), {"title": {"old": "draft", "new": "final"}}),
+    ]
 
 
 def test_every_audited_model_is_registered_from_its_inheritance():
     audited = sorted(
-        model.__name__ for model in apps.get_models() if registry.options_for(model) is not None
+        model.__name__ for model in apps.get_models() if issubclass(model, AuditedModel)
     )
 
-    assert audited == ["Agent", "ExecutionResult", "Project", "ScheduledTask", "SystemEvent"]
+    assert audited == [
+        "Agent",
+        "ExecutionResult",
+        "Note",
+        "Project",
+        "ScheduledTask",
+        "SystemEvent",
+    ]
+    assert sorted(model.__name__ for model in registry.audited_models().values()) == audited
 
 
+@isolate_apps("audit.tests.auditapp")
 def test_unknown_excluded_fields_are_refused():
-    with pytest.raises(ImproperlyConfigured, match="no fields"):
-        registry.register(SystemEvent, exclude=["nope"])
+    class Misnamed(AuditedModel):
+        title = models.CharField(max_length=10)
+
+        audit_exclude = ("nope",)
+
+        class Meta:
+            app_label = "audit_tests"
+
+    with pytest.raises(ImproperlyConfigured, match=r"Misnamed has no fields \['nope'\]"):
+        registry.register(Misnamed)
+    assert Misnamed not in registry.audited_models().values()

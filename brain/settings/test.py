@@ -2,7 +2,11 @@
 fast password hashing, static files from the apps' folders and throttles out of the way."""
 
 from .base import *  # noqa: F403
-from .base import REST_FRAMEWORK
+from .base import INSTALLED_APPS, REST_FRAMEWORK
+
+# Models that only the tests use (an audited model with excluded fields), registered as any
+# project model is. No migrations: the test database creates their tables directly.
+INSTALLED_APPS = [*INSTALLED_APPS, "audit.tests.auditapp"]
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # No collectstatic in tests: whitenoise serves from the apps' static folders (finders), and the

@@ -356,17 +356,22 @@ def test_a_body_computed_before_a_concurrent_write_is_never_served():
     assert events_cache.stats_body("", lambda: b"unused") == b"new"
 
 
-def test_stats_wait_for_the_worker_already_computing(monkeypatch):
+def test_stats_wait_for_the_worker_already_computing():
     invalidation.drain()  # the lease is alive
     generations = (0,)
     cache.add("events:stats:lock", 1, 10)
+    # Another worker holds the lock and stores its result a few polls later.
+    other_worker = threading.Timer(
+        0.2, lambda: cache.set("events:stats", (generations, b"theirs"), 30)
+    )
+    other_worker.start()
 
-    def other_worker_finishes(seconds):
-        cache.set("events:stats", (generations, b"theirs"), 30)
+    try:
+        body = events_cache.stats_body("", lambda: pytest.fail("computed twice"))
+    finally:
+        other_worker.join()
 
-    monkeypatch.setattr(events_cache, "_sleep", other_worker_finishes)
-
-    assert events_cache.stats_body("", lambda: pytest.fail("computed twice")) == b"theirs"
+    assert body == b"theirs"
 
 
 def test_stats_are_computed_when_the_lock_holder_takes_too_long(monkeypatch):

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Sum
+from django.test.utils import CaptureQueriesContext
 
 from events import counts
 from events.models import EventHourCount, EventTypeSourceCount, SystemEvent
@@ -48,6 +49,25 @@ def kept_counts():
     return (
         Counter({(hour, severity): n for hour, severity, n in hours if n}),
         Counter({(event_type, source): n for event_type, source, n in kinds if n}),
+    )
+
+
+def count_rows():
+    """Every row of both count tables, as stored."""
+    return (
+        sorted(EventHourCount.objects.values_list("id", "hour", "severity", "count", "folded")),
+        sorted(
+            EventTypeSourceCount.objects.values_list(
+                "id", "event_type", "source", "count", "folded"
+            )
+        ),
+    )
+
+
+def unfolded_rows():
+    return (
+        EventHourCount.objects.filter(folded=False).count()
+        + EventTypeSourceCount.objects.filter(folded=False).count()
     )
 
 
@@ -177,14 +197,47 @@ def test_a_rolled_back_write_leaves_the_counts_as_they_were(events):
     assert kept_counts() == before
 
 
+def test_stats_and_series_sum_unfolded_rows_as_a_fold_leaves_them(events):
+    for _ in range(3):
+        event_create(event_type="deploy", severity="info", message="m", source="ci", timestamp=NOW)
+    event_update(event=events[0], data={"severity": "warning"})
+    event_delete(event=events[2])
+    every_event = SystemEvent.objects.all()
+    assert unfolded_rows() > 0
+
+    stats, series = event_stats(now=NOW), event_series(now=NOW)
+
+    assert stats == event_stats(queryset=every_event, now=NOW)
+    assert series == event_series(queryset=every_event, now=NOW)
+    assert stats["total"] == 6
+    counts.fold()
+    assert unfolded_rows() == 0
+    assert event_stats(now=NOW) == stats
+    assert event_series(now=NOW) == series
+
+
+def test_the_statistics_and_the_series_write_nothing(events):
+    event_create(event_type="deploy", severity="info", message="m", source="ci", timestamp=NOW)
+    before = count_rows()
+    assert unfolded_rows() > 0
+
+    with CaptureQueriesContext(connection) as queries:
+        event_stats(now=NOW)
+        event_series(now=NOW)
+
+    assert [query["sql"] for query in queries if not query["sql"].startswith("SELECT")] == []
+    assert count_rows() == before
+
+
 def test_fold_leaves_one_row_per_group_and_none_for_an_emptied_group(events):
     for _ in range(3):
         event_create(event_type="deploy", severity="info", message="m", source="ci", timestamp=NOW)
     event_delete(event=events[2])
 
-    counts.fold()
+    written = counts.fold()
 
     assert kept_counts() == counted_from_events()
+    assert written == EventHourCount.objects.count() + EventTypeSourceCount.objects.count() == 5
     hour_rows = list(EventHourCount.objects.values_list("hour", "severity", "count", "folded"))
     assert sorted(hour_rows) == sorted(
         (hour, severity, n, True) for (hour, severity), n in counted_from_events()[0].items()
@@ -291,3 +344,16 @@ def test_a_purge_folds_the_counts(events):
     assert not EventHourCount.objects.filter(folded=False).exists()
     assert not EventTypeSourceCount.objects.filter(folded=False).exists()
     assert kept_counts() == counted_from_events()
+
+
+def test_fold_event_counts_folds_and_says_so(events):
+    event_create(event_type="deploy", severity="info", message="m", source="ci", timestamp=NOW)
+    before = kept_counts()
+    stdout = io.StringIO()
+
+    call_command("fold_event_counts", stdout=stdout)
+
+    # Four hours and three types and sources, every one with rows appended since no fold.
+    assert stdout.getvalue() == "Folded the event counts: 7 folded rows written.\n"
+    assert unfolded_rows() == 0
+    assert kept_counts() == before == counted_from_events()

@@ -3,10 +3,13 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from events import cache as events_cache
 from events import dashboard
+from events.models import EventHourCount, EventTypeSourceCount
 from events.selectors import event_series
 from events.services import event_create
 from events.tests.conftest import redis_keys
@@ -66,6 +69,26 @@ def test_dashboard_reads_the_stats_entry_the_api_reads_and_its_series_with_it(ad
     assert admin_client.get("/api/events/stats").json()["total"] == 1
     html = admin_client.get(URL).content.decode()
     assert 'data-stat="total">1<' in html
+
+
+def test_dashboard_writes_nothing_to_the_database(admin_client):
+    SystemEventFactory(severity="critical", timestamp=timezone.now())  # its count rows unfolded
+    rows = [
+        sorted(EventHourCount.objects.values_list("id", "count", "folded")),
+        sorted(EventTypeSourceCount.objects.values_list("id", "count", "folded")),
+    ]
+
+    with CaptureQueriesContext(connection) as context:
+        response = admin_client.get(URL)
+
+    assert response.status_code == 200
+    assert re.search(r'data-stat="critical"><a [^>]*>1<', response.content.decode())
+    statements = [query["sql"] for query in context.captured_queries]
+    assert [sql for sql in statements if not sql.startswith("SELECT")] == []
+    assert rows == [
+        sorted(EventHourCount.objects.values_list("id", "count", "folded")),
+        sorted(EventTypeSourceCount.objects.values_list("id", "count", "folded")),
+    ]
 
 
 def test_a_write_refreshes_the_dashboard(admin_client, django_capture_on_commit_callbacks):

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from events.models import SystemEvent
+from events.models import EventHourCount, EventTypeSourceCount, SystemEvent
 from events.selectors import event_stats
 
 from .conftest import iso
@@ -105,6 +105,26 @@ def test_stats_endpoint_body(api_client):
         iso(current_hour - timedelta(hours=23 - n)) for n in range(24)
     ]
     assert [bucket["count"] for bucket in body["last_24h"]] == [0] * 23 + [1]
+
+
+def test_stats_endpoint_writes_nothing_to_the_database(api_client):
+    SystemEventFactory.create_batch(3, severity="error")  # their count rows are not folded
+    rows = [
+        sorted(EventHourCount.objects.values_list("id", "count", "folded")),
+        sorted(EventTypeSourceCount.objects.values_list("id", "count", "folded")),
+    ]
+
+    with CaptureQueriesContext(connection) as context:
+        response = api_client.get("/api/events/stats")
+
+    assert response.status_code == 200
+    assert response.json()["by_severity"] == {"info": 0, "warning": 0, "error": 3, "critical": 0}
+    statements = [query["sql"] for query in context.captured_queries]
+    assert [sql for sql in statements if not sql.startswith("SELECT")] == []
+    assert rows == [
+        sorted(EventHourCount.objects.values_list("id", "count", "folded")),
+        sorted(EventTypeSourceCount.objects.values_list("id", "count", "folded")),
+    ]
 
 
 def test_stats_endpoint_takes_the_list_filters(api_client):

@@ -19,17 +19,18 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 6
+    assert body["count"] == 7
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
         "audit.purge",
         "demo.echo",
         "demo.fail",
         "demo.sleep",
+        "events.fold_counts",
         "events.purge",
         "system.health_check",
     ]
-    purge = body["results"][4]
+    purge = body["results"][5]
     assert purge == {
         "name": "events.purge",
         "description": "Deletes system events older than a number of days, in batches.",
@@ -62,6 +63,7 @@ def test_skills_lists_to_each_user_only_the_skills_they_may_use(
     assert [skill["name"] for skill in granted["results"]] == [
         "audit.purge",
         *open_skills[:3],
+        "events.fold_counts",
         "events.purge",
         "system.health_check",
     ]

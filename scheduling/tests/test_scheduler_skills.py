@@ -6,7 +6,8 @@ import pytest
 from django.utils import timezone
 
 from audit.models import AuditLog
-from events.models import Severity, SystemEvent
+from events.models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
+from events.selectors import event_stats
 from scheduling.skills import Skill, get_skill, params_errors, skill
 
 pytestmark = pytest.mark.django_db
@@ -39,6 +40,28 @@ def test_events_purge_deletes_old_events_and_keeps_recent_ones():
 
     assert list(SystemEvent.objects.all()) == [recent]
     assert output.startswith("Deleted 5 events older than 7 days (before ")
+
+
+def test_events_fold_counts_folds_the_event_counts_and_keeps_the_statistics():
+    moment = timezone.now()
+    for severity in ["info", "info", "error"]:
+        SystemEvent.objects.create(
+            event_type="deploy", severity=severity, message="m", timestamp=moment
+        )
+    stats = event_stats()
+    assert EventHourCount.objects.filter(folded=False).count() == 3
+
+    output = call("events.fold_counts")
+
+    assert output == "Folded the event counts: 3 folded rows written."
+    assert sorted(EventHourCount.objects.values_list("severity", "count", "folded")) == [
+        ("error", 1, True),
+        ("info", 2, True),
+    ]
+    assert list(EventTypeSourceCount.objects.values_list("event_type", "count", "folded")) == [
+        ("deploy", 3, True)
+    ]
+    assert event_stats() == stats
 
 
 @pytest.mark.parametrize("value", [0, -1, "7", 1.5, True])

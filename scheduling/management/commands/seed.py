@@ -29,6 +29,7 @@ PROJECTS = {
 TASKS = {
     "Data platform": [
         ("system.health_check", "*/5 * * * *", "UTC", {}),
+        ("events.fold_counts", "* * * * *", "UTC", {}),
         ("events.purge", "30 3 * * *", "Europe/Berlin", {"older_than_days": 90}),
         ("audit.purge", "0 4 * * 0", "UTC", {"older_than_days": 365}),
     ],
