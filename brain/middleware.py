@@ -1,4 +1,5 @@
-"""Project-wide middleware: request log and id, body size limit, optional trailing slash."""
+"""Project-wide middleware: request log and id, audit context, body size limit, optional trailing
+slash."""
 
 import logging
 import time
@@ -8,7 +9,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 
-from audit.context import client_ip
+from .context import client_ip, request_context, using_context
 
 logger = logging.getLogger("brain.request")
 
@@ -33,7 +34,7 @@ def _request_ids(request):
 class RequestLogMiddleware:
     """Gives every request an id (`request.request_id`, sent back as X-Request-ID; see
     _request_ids) and logs one line per request: method, path, status, duration, user, client
-    address (audit.context.client_ip, the address throttles and audit records use too), request
+    address (brain.context.client_ip, the address throttles and audit records use too), request
     id and the client's own X-Request-ID when it sent one that Brain did not take."""
 
     sync_capable = True
@@ -78,6 +79,30 @@ class RequestLogMiddleware:
                 "client_request_id": request.client_request_id or None,
             },
         )
+
+
+class AuditContextMiddleware:
+    """Puts each request's audit context (user, client IP, user agent, request id) in the
+    ContextVar that audit records read (brain.context). Must come after RequestLogMiddleware,
+    which sets `request.request_id`."""
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if iscoroutinefunction(self):
+            return self._acall(request)
+        with using_context(request_context(request)):
+            return self.get_response(request)
+
+    async def _acall(self, request):
+        with using_context(request_context(request)):
+            return await self.get_response(request)
 
 
 class BodySizeLimitMiddleware:

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
-from audit.context import audit_on_behalf_of
+from brain.context import audit_on_behalf_of
 
 from .models import ExecutionStatus
 from .selectors import task_next_due_at, task_owners

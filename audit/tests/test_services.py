@@ -2,8 +2,8 @@
 
 import pytest
 
-from audit.context import audit_actor
 from audit.services import audit_log_create, audit_log_delete, audit_log_update, get_audit_trail
+from brain.context import audit_actor
 
 from .factories import SystemEventFactory
 

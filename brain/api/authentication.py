@@ -13,8 +13,8 @@ from rest_framework.authentication import TokenAuthentication, get_authorization
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from audit.context import client_ip
 from brain import invalidation
+from brain.context import client_ip
 from brain.invalidation import LEASE_KEY
 
 from . import readahead

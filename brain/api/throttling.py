@@ -12,7 +12,7 @@ from django.core.cache import cache as default_cache
 from rest_framework import throttling
 from rest_framework.authtoken.models import Token
 
-from audit.context import client_ip
+from brain.context import client_ip
 
 from . import readahead
 from .authentication import token_digest

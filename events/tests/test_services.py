@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.context import audit_actor
 from audit.models import AuditLog
+from brain.context import audit_actor
 from events.models import SystemEvent
 from events.services import (
     event_bulk_create,
