@@ -14,6 +14,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from brain.api import readahead
+from brain.api.lookups import IdLookupMixin
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
@@ -127,7 +128,7 @@ def _json_response(body):
     ),
     destroy=extend_schema(description="Staff only."),
 )
-class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
+class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
     """System events. Any authenticated user reads and creates; staff update and
     delete. One event, a type's list and the stats are answered from Redis when cached, read
     ahead with the token and the rate-limit counter: one Redis round trip."""
@@ -136,7 +137,6 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     pagination_class = EstimatedCountPagination
     ordering_fields = ["timestamp", "severity", "event_type", "id"]
     ordering = ["-timestamp", "-id"]
-    lookup_value_regex = "[0-9]{1,18}"  # longer cannot be an id, nor may int() read it
 
     def get_queryset(self):
         return event_list()
