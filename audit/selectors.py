@@ -8,7 +8,7 @@ def audit_log_list():
     return AuditLog.objects.order_by("-timestamp", "-id")
 
 
-def get_audit_trail(*, table_name, record_id, limit=50):
+def audit_log_list_for_row(*, table_name, record_id, limit=50):
     """The newest `limit` records of one row (the (table_name, record_id, timestamp) index),
     newest first."""
     return list(

@@ -7,14 +7,12 @@ from . import recording
 from .changes import REDACTED, is_secret_name, values_changes
 from .models import Operation
 from .registry import options_for
-from .selectors import get_audit_trail
 
 __all__ = [
     "audit_log_copy_created",
     "audit_log_create",
     "audit_log_delete",
     "audit_log_update",
-    "get_audit_trail",
 ]
 
 

@@ -23,7 +23,7 @@ from brain.api.renderers import JSONRenderer
 
 from . import cache
 from .models import Severity
-from .selectors import event_series, event_stats, latest_events_of_severities
+from .selectors import event_list_latest, event_series, event_stats
 from .serializers import EventStatsSerializer
 
 # The stacking order, bottom first, and each severity's colour (as in the changelist).
@@ -125,7 +125,7 @@ def dashboard_view(request):
         raise PermissionDenied
     stats = statistics()
     data = series()
-    latest = latest_events_of_severities(severities=[Severity.CRITICAL, Severity.ERROR])
+    latest = event_list_latest(severities=[Severity.CRITICAL, Severity.ERROR])
     context = {
         **admin.site.each_context(request),
         "title": "Events dashboard",

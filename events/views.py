@@ -24,7 +24,7 @@ from . import cache, schemas
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
 from .parsers import NDJSONLines, NDJSONParser
-from .selectors import event_get, event_list, event_stats, events_by_type
+from .selectors import event_get, event_list, event_list_by_type, event_stats
 from .serializers import (
     EventStatsSerializer,
     SystemEventCreateSerializer,
@@ -246,7 +246,7 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
         event_type = clean_event_type(event_type)
 
         def compute():
-            queryset = self.filter_queryset(events_by_type(event_type=event_type))
+            queryset = self.filter_queryset(event_list_by_type(event_type=event_type))
             page = self.paginate_queryset(queryset)
             data = self.get_paginated_response(SystemEventSerializer(page, many=True).data).data
             return JSONRenderer().render(data)

@@ -44,7 +44,7 @@ def skill_list(*, user):
     return [registered for registered in all_skills() if registered.refusal(user) is None]
 
 
-def task_owners(*, user_ids):
+def task_owner_in_bulk(*, user_ids):
     """The users of `user_ids` by primary key, in one query: the owners of claimed tasks."""
     return get_user_model().objects.in_bulk(user_ids)
 
@@ -86,7 +86,7 @@ def agent_list() -> QuerySet[Agent]:
     return Agent.objects.order_by("name")
 
 
-def agents_named(name: str, *, queryset: QuerySet[Agent] | None = None) -> QuerySet[Agent]:
+def agent_list_named(*, name: str, queryset: QuerySet[Agent] | None = None) -> QuerySet[Agent]:
     """The agents (of `queryset`, default all) named `name` whatever the case: at most one,
     found through the unique index on lower(name)."""
     queryset = Agent.objects.all() if queryset is None else queryset

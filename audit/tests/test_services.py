@@ -2,7 +2,8 @@
 
 import pytest
 
-from audit.services import audit_log_create, audit_log_delete, audit_log_update, get_audit_trail
+from audit.selectors import audit_log_list_for_row
+from audit.services import audit_log_create, audit_log_delete, audit_log_update
 from brain.context import audit_actor
 
 from .factories import SystemEventFactory
@@ -35,7 +36,7 @@ def test_manual_records_carry_the_actor_and_redact_secrets(records):
         ),
         ("DELETE", "legacy", "7", {"name": "b"}),
     ]
-    assert {log.user_id for log in get_audit_trail(table_name="legacy", record_id=7)} == {
+    assert {log.user_id for log in audit_log_list_for_row(table_name="legacy", record_id=7)} == {
         "system:import"
     }
 
@@ -54,6 +55,6 @@ def test_audit_trail_is_newest_first_and_limited():
         event.message = str(n)
         event.save()
 
-    trail = get_audit_trail(table_name="system_events", record_id=event.pk, limit=2)
+    trail = audit_log_list_for_row(table_name="system_events", record_id=event.pk, limit=2)
 
     assert [log.changed_fields["message"]["new"] for log in trail] == ["3", "2"]
