@@ -66,7 +66,8 @@ var/secret-key:
 run: $(VENV)/.installed var/secret-key
 	@$(PY) -m brain.embedded $(MAKE) --no-print-directory serve
 
-# The web server and the scheduler together; stopping one (Ctrl-C) stops both.
+# The web server and the scheduler together, after the scheduling app's demo logins
+# (create_demo_admin) and data (seed); stopping one (Ctrl-C) stops both.
 serve: $(VENV)/.installed var/secret-key
 	$(RUN_ENV) $(MANAGE) migrate --noinput
 	$(RUN_ENV) $(MANAGE) collectstatic --noinput --verbosity 0

@@ -3,7 +3,7 @@
 
 from django.core.management.base import BaseCommand
 
-from .context import audit_actor, current_context
+from brain.context import audit_actor, current_context
 
 
 class AuditedCommand(BaseCommand):

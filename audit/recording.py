@@ -16,7 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
 
-from .context import current_context
+from brain.context import current_context
+
 from .models import AuditLog
 
 COLUMNS = (

@@ -1,6 +1,7 @@
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import permissions, viewsets
 
+from brain.api.lookups import IdLookupMixin
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.views import ProjectAPIMixin
 
@@ -9,7 +10,7 @@ from .selectors import audit_log_list
 from .serializers import AuditLogSerializer
 
 
-class AuditLogViewSet(ProjectAPIMixin, viewsets.ReadOnlyModelViewSet):
+class AuditLogViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ReadOnlyModelViewSet):
     """`GET /api/audit` and `GET /api/audit/{id}`: staff only, read-only, newest first. The
     list's `count` is exact up to 1,000 matching records and estimated above
     (brain.api.pagination.EstimatedCountPagination)."""
@@ -19,7 +20,6 @@ class AuditLogViewSet(ProjectAPIMixin, viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = AuditLogFilter
     pagination_class = EstimatedCountPagination
-    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self):
         return audit_log_list()

@@ -1,25 +1,9 @@
-"""Small renderers the admins share: values shown preformatted and colour-coded."""
+"""Small renderers the admins share: values shown preformatted and colour-coded (each app names
+its values' colours)."""
 
 import json
 
 from django.utils.html import format_html
-
-SEVERITY_COLOURS = {
-    "info": "#417690",
-    "warning": "#b36b00",
-    "error": "#ba2121",
-    "critical": "#5c0a0a",
-}
-STATUS_COLOURS = {
-    "success": "#2e7d32",
-    "failed": "#ba2121",
-    "timeout": "#b36b00",
-    "running": "#417690",
-    "pending": "#666",
-    "cancelled": "#666",
-    "disabled": "#666",
-    "completed": "#2e7d32",
-}
 
 
 def badge(value, colours):

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
-from audit.context import client_ip
+from brain.context import client_ip
 
 from .login_failures import login_block_seconds, login_failure_record
 

@@ -17,31 +17,32 @@ os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(timeout // 2))
 
 
 def when_ready(server):
-    """Records the server's start, once per start (the master, before it forks workers)."""
-    _in_master(lambda lifecycle: lifecycle.record_server_start(bind=bind, workers=workers))
+    """Sends brain.signals.server_started, once per start (the master, before it forks workers)."""
+    _in_master(
+        lambda signals: signals.server_started.send_robust(sender=None, bind=bind, workers=workers)
+    )
 
 
 def on_exit(server):
-    """Records the server's stop, once per stop (the master, after its workers exited)."""
-    _in_master(lambda lifecycle: lifecycle.record_server_stop(bind=bind))
+    """Sends brain.signals.server_stopped, once per stop (the master, after its workers exited)."""
+    _in_master(lambda signals: signals.server_stopped.send_robust(sender=None, bind=bind))
 
 
-def _in_master(record):
-    """Runs `record(events.lifecycle)` in the master process, then closes its database connection
-    and pool, so no worker inherits them through fork. A failure is logged, never fatal: the server
-    serves without its lifecycle row rather than not at all."""
+def _in_master(send):
+    """Sets Django up in the master process (the apps connect their receivers), runs
+    `send(brain.signals)`, then closes the master's database connections and pools, so no worker
+    inherits them through fork. A receiver's failure is logged (Signal.send_robust), never fatal:
+    the server serves without its lifecycle row rather than not at all."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
     import django
 
     django.setup()
     from django.db import connections
 
-    from events import lifecycle
+    from brain import signals
 
     try:
-        record(lifecycle)
-    except Exception:
-        lifecycle.logger.exception("gunicorn: could not record a lifecycle event")
+        send(signals)
     finally:
         for connection in connections.all(initialized_only=True):
             connection.close()

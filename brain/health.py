@@ -10,7 +10,7 @@ from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from events.lifecycle import record_health
+from .signals import readiness_checked
 
 logger = logging.getLogger(__name__)
 
@@ -83,10 +83,10 @@ def live(request):
 @require_safe
 def ready(request):
     """503 when the database is unreachable; 200 with `degraded` when only the cache is; within
-    about CHECK_TIMEOUT_SECONDS either way. A change of state is recorded as an event
-    (events.lifecycle); an unchanged state writes nothing."""
+    about CHECK_TIMEOUT_SECONDS either way. The result is sent as brain.signals.readiness_checked;
+    a receiver that fails is logged (Signal.send_robust) and the probe still answers."""
     database_ok, cache_ok = within(CHECK_TIMEOUT_SECONDS, check_database, check_cache)
-    record_health(database_ok=database_ok, cache_ok=cache_ok)
+    readiness_checked.send_robust(sender=None, database_ok=database_ok, cache_ok=cache_ok)
     body = {
         "status": "ok"
         if database_ok and cache_ok

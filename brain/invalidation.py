@@ -20,7 +20,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
-from django.core.cache import caches
+from django.core.cache import cache
 from django.db import DatabaseError, connections
 from redis.exceptions import RedisError
 
@@ -66,14 +66,9 @@ class Invalidation:
         return {"counters": self.counters, "stamped": self.stamped}
 
 
-def _cache():
-    return caches["default"]
-
-
 def _run(invalidation, *, renew):
     """Runs `invalidation` in one script call, renewing the lease when `renew`; returns the
     lease's remaining milliseconds. Raises RedisError or OSError when Redis is unreachable."""
-    cache = _cache()
     stamped = list(invalidation.stamped.items())
     keys = [
         *invalidation.counters,
@@ -116,7 +111,7 @@ def trusted_values(keys, found):
     if LEASE_KEY in found:
         return found
     drain_within(DRAIN_WAIT_SECONDS)
-    found = _cache().get_many([*keys, LEASE_KEY])
+    found = cache.get_many([*keys, LEASE_KEY])
     return found if LEASE_KEY in found else None
 
 
@@ -145,7 +140,6 @@ def drain():
     and cached reads go on answering through the outage: while a drain found PostgreSQL
     unreachable in the last DATABASE_RETRY_SECONDS (DATABASE_DOWN_KEY, shared by every worker),
     the lease is renewed before the rows are read, so no read waits for a connection timeout."""
-    cache = _cache()
     holder = secrets.randbits(62)  # an integer: django-redis stores it as plain digits
     if not cache.add(DRAIN_LOCK_KEY, holder, DRAIN_LOCK_SECONDS):
         return False  # another worker is draining, or Redis is unreachable

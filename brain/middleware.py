@@ -1,14 +1,16 @@
-"""Project-wide middleware: request log and id, body size limit, optional trailing slash."""
+"""Project-wide middleware: request log and id, audit context, body size limit, optional trailing
+slash."""
 
 import logging
 import time
 import uuid
+from contextlib import nullcontext
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 
-from audit.context import client_ip
+from .context import client_ip, request_context, using_context
 
 logger = logging.getLogger("brain.request")
 
@@ -30,11 +32,12 @@ def _request_ids(request):
     return uuid.uuid4().hex, given
 
 
-class RequestLogMiddleware:
-    """Gives every request an id (`request.request_id`, sent back as X-Request-ID; see
-    _request_ids) and logs one line per request: method, path, status, duration, user, client
-    address (audit.context.client_ip, the address throttles and audit records use too), request
-    id and the client's own X-Request-ID when it sent one that Brain did not take."""
+class Middleware:
+    """Base of the project's middleware, the same code in sync and async stacks, with no thread
+    between them (its hooks do no I/O that would hold an event loop). In order:
+    `process_request(request)` may answer at once with a response; otherwise the rest of the stack
+    runs inside the context manager `around(request)`; `process_response(request, response)` gets
+    the response either way and returns the one to send."""
 
     sync_capable = True
     async_capable = True
@@ -47,21 +50,40 @@ class RequestLogMiddleware:
     def __call__(self, request):
         if iscoroutinefunction(self):
             return self._acall(request)
-        started = time.perf_counter()
-        request.request_id, request.client_request_id = _request_ids(request)
-        response = self.get_response(request)
-        self._log(request, response, started)
-        return response
+        response = self.process_request(request)
+        if response is None:
+            with self.around(request):
+                response = self.get_response(request)
+        return self.process_response(request, response)
 
     async def _acall(self, request):
-        started = time.perf_counter()
-        request.request_id, request.client_request_id = _request_ids(request)
-        response = await self.get_response(request)
-        self._log(request, response, started)
+        response = self.process_request(request)
+        if response is None:
+            with self.around(request):
+                response = await self.get_response(request)
+        return self.process_response(request, response)
+
+    def process_request(self, request):
+        return None
+
+    def around(self, request):
+        return nullcontext()
+
+    def process_response(self, request, response):
         return response
 
-    @staticmethod
-    def _log(request, response, started):
+
+class RequestLogMiddleware(Middleware):
+    """Gives every request an id (`request.request_id`, sent back as X-Request-ID; see
+    _request_ids) and logs one line per request: method, path, status, duration, user, client
+    address (brain.context.client_ip, the address throttles and audit records use too), request
+    id and the client's own X-Request-ID when it sent one that Brain did not take."""
+
+    def process_request(self, request):
+        request.timer_start = time.perf_counter()
+        request.request_id, request.client_request_id = _request_ids(request)
+
+    def process_response(self, request, response):
         response["X-Request-ID"] = request.request_id
         # DRF authenticates inside the view and stores its user on the Django request too.
         user = getattr(request, "user", None)
@@ -71,25 +93,32 @@ class RequestLogMiddleware:
                 "method": request.method,
                 "path": request.path,
                 "status": response.status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                "duration_ms": round((time.perf_counter() - request.timer_start) * 1000, 2),
                 "user": user.get_username() if user is not None and user.is_authenticated else None,
                 "client_ip": client_ip(request, settings.TRUSTED_PROXY_COUNT),
                 "request_id": request.request_id,
                 "client_request_id": request.client_request_id or None,
             },
         )
+        return response
 
 
-class BodySizeLimitMiddleware:
+class AuditContextMiddleware(Middleware):
+    """Puts each request's audit context (user, client IP, user agent, request id) in the
+    ContextVar that audit records read (brain.context), for the rest of the stack. Must come after
+    RequestLogMiddleware, which sets `request.request_id`."""
+
+    def around(self, request):
+        return using_context(request_context(request))
+
+
+class BodySizeLimitMiddleware(Middleware):
     """Answers 413 in JSON when the declared body is larger than its limit (body_limit), before
     anything reads it, and 411 when the body has no declared length (Transfer-Encoding: chunked):
     Django reads a body of the length Content-Length declares, so an undeclared one would be read
     as empty."""
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         if request.META.get("HTTP_TRANSFER_ENCODING") and not request.META.get("CONTENT_LENGTH"):
             return JsonResponse(
                 {
@@ -107,7 +136,7 @@ class BodySizeLimitMiddleware:
         limit = body_limit(request)
         if length > limit:
             return payload_too_large_response(limit)
-        return self.get_response(request)
+        return None
 
 
 def body_limit(request):
@@ -126,7 +155,7 @@ def payload_too_large_response(limit=None):
     )
 
 
-class OptionalTrailingSlashMiddleware:
+class OptionalTrailingSlashMiddleware(Middleware):
     """Serves every /api/ and /health/ path with and without a trailing slash, without a
     redirect.
 
@@ -136,11 +165,7 @@ class OptionalTrailingSlashMiddleware:
 
     PREFIXES = ("/api/", "/health/")
 
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
+    def process_request(self, request):
         path = request.path_info
         if path.endswith("/") and path.startswith(self.PREFIXES) and path not in self.PREFIXES:
             request.path_info = path.rstrip("/")
-        return self.get_response(request)

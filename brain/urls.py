@@ -6,8 +6,6 @@ from drf_spectacular.views import (
     SpectacularSwaggerSplitView,
 )
 
-from events.dashboard import dashboard_view
-
 from . import health, index
 from .api.views import CurrentUserView, ObtainTokenView
 
@@ -36,12 +34,9 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
-    # Before the admin's own patterns, whose catch-all would answer it with a 404.
-    path(
-        "admin/events/dashboard/",
-        admin.site.admin_view(dashboard_view),
-        name="events-dashboard",
-    ),
+    # The apps' own admin pages, before the admin's patterns, whose catch-all would answer them
+    # with a 404.
+    path("admin/", include("events.admin_urls")),
     path("admin/", admin.site.urls),
 ]
 

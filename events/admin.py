@@ -5,9 +5,16 @@ from audit.admin import AuditTrailLinkMixin
 from brain import admin_display
 from brain.api.pagination import EstimatedCountPaginator
 
-from .models import SystemEvent
+from .models import Severity, SystemEvent
 from .services import event_delete
 
+# Each severity's colour, in the order the dashboard stacks them (bottom first).
+SEVERITY_COLOURS = {
+    Severity.INFO: "#417690",
+    Severity.WARNING: "#b36b00",
+    Severity.ERROR: "#ba2121",
+    Severity.CRITICAL: "#5c0a0a",
+}
 # A free-text column can hold many values; the sidebar lists the first ones alphabetically.
 FILTER_CHOICES_LIMIT = 200
 
@@ -79,7 +86,7 @@ class SystemEventAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
 
     @admin.display(description="severity", ordering="severity")
     def severity_badge(self, event):
-        return admin_display.badge(event.severity, admin_display.SEVERITY_COLOURS)
+        return admin_display.badge(event.severity, SEVERITY_COLOURS)
 
     @admin.display(description="message")
     def short_message(self, event):

@@ -6,4 +6,5 @@ class EventsConfig(AppConfig):
     verbose_name = "Events"
 
     def ready(self):
-        from . import receivers  # noqa: F401  (connects cache invalidation on ORM writes)
+        # Connects cache invalidation on ORM writes and the recording of lifecycle events.
+        from . import receivers  # noqa: F401

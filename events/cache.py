@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from urllib.parse import quote
 
-from django.core.cache import caches
+from django.core.cache import cache
 from django.db import transaction
 
 from brain import invalidation
@@ -64,10 +64,6 @@ STATS_POLL_SECONDS = 0.05
 STATS_GENERATION_KEY = "events:stats:gen"
 ALL_EVENTS_GENERATION_KEY = "events:id:gen"
 ALL_TYPES_GENERATION_KEY = "events:type:gen"
-
-
-def _cache():
-    return caches["default"]
 
 
 def _quoted(event_type):
@@ -145,7 +141,6 @@ def stats_body(variant, compute, found=None):
 
 
 def _generational_body(keys, ttl, compute, found, single_flight=False):
-    cache = _cache()
     key, *generation_keys = keys
     if found is None:
         found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
@@ -167,7 +162,6 @@ def _generational_body(keys, ttl, compute, found, single_flight=False):
 def _compute_once(key, generations, ttl, compute):
     """Takes the key's lock and computes, or waits for the worker holding it. Falls back to
     computing when the lock holder is gone, the wait is over, or Redis is down."""
-    cache = _cache()
     lock_key = f"{key}:lock"
     if cache.add(lock_key, 1, STATS_LOCK_TTL):
         try:

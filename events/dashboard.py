@@ -18,16 +18,14 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
-from brain import admin_display
 from brain.api.renderers import JSONRenderer
 
 from . import cache
+from .admin import SEVERITY_COLOURS
 from .models import Severity
-from .selectors import event_series, event_stats, latest_events_of_severities
+from .selectors import event_list_latest, event_series, event_stats
 from .serializers import EventStatsSerializer
 
-# The stacking order, bottom first, and each severity's colour (as in the changelist).
-SEVERITY_COLOURS = {severity: admin_display.SEVERITY_COLOURS[severity] for severity in Severity}
 CHART_WIDTH = 720
 CHART_HEIGHT = 160
 BAR_GAP = 2
@@ -125,7 +123,7 @@ def dashboard_view(request):
         raise PermissionDenied
     stats = statistics()
     data = series()
-    latest = latest_events_of_severities(severities=[Severity.CRITICAL, Severity.ERROR])
+    latest = event_list_latest(severities=[Severity.CRITICAL, Severity.ERROR])
     context = {
         **admin.site.each_context(request),
         "title": "Events dashboard",

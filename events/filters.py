@@ -4,7 +4,7 @@ from django_filters.utils import translate_validation
 from brain.api.filters import UtcIsoDateTimeFilter
 
 from .models import Severity, SystemEvent
-from .selectors import event_list, events_by_severity, events_by_type
+from .selectors import event_list, event_list_by_severity, event_list_by_type
 
 
 class TypeEventFilter(django_filters.FilterSet):
@@ -23,7 +23,7 @@ class TypeEventFilter(django_filters.FilterSet):
         fields = ["severity", "source", "timestamp_after", "timestamp_before", "search"]
 
     def by_severity(self, queryset, name, value):
-        return events_by_severity(severities=value, queryset=queryset)
+        return event_list_by_severity(severities=value, queryset=queryset)
 
 
 class EventFilter(TypeEventFilter):
@@ -35,7 +35,7 @@ class EventFilter(TypeEventFilter):
         fields = ["event_type", *TypeEventFilter.Meta.fields]
 
     def by_type(self, queryset, name, value):
-        return events_by_type(event_type=value, queryset=queryset)
+        return event_list_by_type(event_type=value, queryset=queryset)
 
 
 def _valid(filterset):

@@ -9,7 +9,7 @@ import threading
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.context import audit_actor
+from brain.context import audit_actor
 
 from .models import Severity, SystemEvent
 from .services import event_create

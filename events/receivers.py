@@ -1,8 +1,13 @@
-"""Cache invalidation on every ORM write of a SystemEvent (API, admin, shell, commands)."""
+"""Cache invalidation on every ORM write of a SystemEvent (API, admin, shell, commands), and the
+server's lifecycle and health transitions that the project signals, recorded as events
+(lifecycle)."""
 
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from brain.signals import readiness_checked, server_started, server_stopped
+
+from . import lifecycle
 from .cache import invalidate_after_commit
 from .models import SystemEvent
 
@@ -37,3 +42,22 @@ def event_deleted(sender, instance, **kwargs):
     invalidate_after_commit(
         event_ids=[instance.pk], event_types=types or (), all_types=types is None
     )
+
+
+@receiver(readiness_checked, dispatch_uid="events.readiness_checked")
+def readiness_checked_recorded(sender, *, database_ok, cache_ok, **kwargs):
+    """Records a change of the health state (lifecycle.record_health); an unchanged state costs
+    no query, and a failure to record is logged, never raised."""
+    lifecycle.record_health(database_ok=database_ok, cache_ok=cache_ok)
+
+
+@receiver(server_started, dispatch_uid="events.server_started")
+def server_started_recorded(sender, *, bind, workers, **kwargs):
+    """Records the server's start (lifecycle.record_server_start)."""
+    lifecycle.record_server_start(bind=bind, workers=workers)
+
+
+@receiver(server_stopped, dispatch_uid="events.server_stopped")
+def server_stopped_recorded(sender, *, bind, **kwargs):
+    """Records the server's stop (lifecycle.record_server_stop)."""
+    lifecycle.record_server_stop(bind=bind)

@@ -25,13 +25,13 @@ def event_get(*, event_id):
     return SystemEvent.objects.get(pk=event_id)
 
 
-def events_by_type(*, event_type, queryset=None):
+def event_list_by_type(*, event_type, queryset=None):
     """Events of one type (of `queryset`, default every event), newest first (index
     idx_system_events_type_ts, or idx_system_events_type_sev_ts with a severity)."""
     return (event_list() if queryset is None else queryset).filter(event_type=event_type)
 
 
-def events_by_severity(*, severities, queryset=None):
+def event_list_by_severity(*, severities, queryset=None):
     """Events of one or several severities (of `queryset`, default every event), newest first
     (index idx_system_events_sev_ts). No DISTINCT: there is no join to duplicate rows."""
     return (event_list() if queryset is None else queryset).filter(severity__in=severities)
@@ -163,11 +163,11 @@ def event_series(*, queryset=None, now=None):
     }
 
 
-def latest_events_of_severities(*, severities, limit=LATEST_PER_SEVERITY):
+def event_list_latest(*, severities, limit=LATEST_PER_SEVERITY):
     """The newest `limit` events among these severities, newest first: one backward scan of
     idx_system_events_sev_ts per severity, each stopping after `limit` rows, merged here (one
     scan for an IN list would read every matching row before sorting)."""
     events = []
     for severity in severities:
-        events.extend(events_by_severity(severities=[severity])[:limit])
+        events.extend(event_list_by_severity(severities=[severity])[:limit])
     return sorted(events, key=lambda event: (event.timestamp, event.id), reverse=True)[:limit]

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_log_copy_created
+from brain.services import assign
 
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
@@ -49,13 +50,9 @@ def event_update(*, event: SystemEvent, data: dict[str, Any]) -> SystemEvent:
     """Sets the given fields (any of UPDATABLE_FIELDS; others are refused) and saves only those,
     in one UPDATE; nothing is written when `data` is empty. Invalidates the event, its old and new
     type's lists and the stats."""
-    unknown = set(data) - set(UPDATABLE_FIELDS)
-    if unknown:
-        raise ValueError(f"not updatable: {', '.join(sorted(unknown))}")
+    assign(event, data, updatable=UPDATABLE_FIELDS)
     if not data:
         return event
-    for field, value in data.items():
-        setattr(event, field, value)
     event.save(update_fields=list(data))
     return event
 

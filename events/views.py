@@ -15,6 +15,7 @@ from rest_framework.response import Response
 
 from brain.api import readahead
 from brain.api.heavy import heavy_request
+from brain.api.lookups import IdLookupMixin
 from brain.api.pagination import EstimatedCountPagination
 from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
@@ -25,7 +26,7 @@ from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_
 from .models import SystemEvent
 from .ndjson import ndjson_ingest
 from .parsers import NDJSONBody, NDJSONParser
-from .selectors import event_get, event_list, event_stats, events_by_type
+from .selectors import event_get, event_list, event_list_by_type, event_stats
 from .serializers import (
     EventStatsSerializer,
     SystemEventCreateSerializer,
@@ -101,7 +102,7 @@ def _json_response(body):
     ),
     destroy=extend_schema(description="Staff only."),
 )
-class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
+class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
     """System events. Any authenticated user reads and creates; staff update and
     delete. One event, a type's list and the stats are answered from Redis when cached, read
     ahead with the token and the rate-limit counter: one Redis round trip."""
@@ -110,7 +111,6 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
     pagination_class = EstimatedCountPagination
     ordering_fields = ["timestamp", "severity", "event_type", "id"]
     ordering = ["-timestamp", "-id"]
-    lookup_value_regex = "[0-9]{1,18}"  # longer cannot be an id, nor may int() read it
 
     def get_queryset(self):
         return event_list()
@@ -220,7 +220,7 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         event_type = clean_event_type(event_type)
 
         def compute():
-            queryset = self.filter_queryset(events_by_type(event_type=event_type))
+            queryset = self.filter_queryset(event_list_by_type(event_type=event_type))
             page = self.paginate_queryset(queryset)
             data = self.get_paginated_response(SystemEventSerializer(page, many=True).data).data
             return JSONRenderer().render(data)

@@ -17,7 +17,7 @@ from .models import (
     ScheduledTask,
     TaskStatus,
 )
-from .selectors import agents_named
+from .selectors import agent_list_named
 
 
 @extend_schema_field(OpenApiTypes.INT)
@@ -70,7 +70,7 @@ class AgentFilter(filters.FilterSet):
         fields = ["name", "type", "status", "active_after", "active_before"]
 
     def by_name(self, queryset, name, value):
-        return agents_named(value, queryset=queryset)
+        return agent_list_named(name=value, queryset=queryset)
 
 
 # An execution without a final status yet is running (the stats count it so).

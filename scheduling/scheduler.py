@@ -29,10 +29,10 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connections
 from django.utils import timezone
 
-from audit.context import audit_on_behalf_of
+from brain.context import audit_on_behalf_of
 
 from .models import ExecutionStatus
-from .selectors import task_next_due_at, task_owners
+from .selectors import task_next_due_at, task_owner_in_bulk
 from .services import (
     Claim,
     Outcome,
@@ -188,7 +188,7 @@ class Scheduler:
             now=self.clock(),
             lease_margin_seconds=self.lease_margin,
         )
-        owners = task_owners(user_ids={claim.user_id for claim in claims})
+        owners = task_owner_in_bulk(user_ids={claim.user_id for claim in claims})
         for claim in claims:
             run = _Run(claim=claim, started=started, deadline=started + claim.timeout_seconds)
             refusal = self._refusal(claim, owners.get(claim.user_id))

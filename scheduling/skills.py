@@ -3,7 +3,7 @@ params_json and returns text output (or raises), and declares who may schedule a
 
 from dataclasses import dataclass, field
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 
 from .validators import validate_storable_text
 
@@ -95,7 +95,7 @@ def skill(name, *, description="", parameters=None, permission=RUN_MAINTENANCE_S
 
     def register(function):
         if name in _registry:
-            raise ValueError(f"A skill named {name!r} is already registered.")
+            raise ImproperlyConfigured(f"A skill named {name!r} is already registered.")
         _registry[name] = Skill(
             name=name,
             function=function,

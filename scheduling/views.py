@@ -9,6 +9,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
 from rest_framework.response import Response
 
+from brain.api.lookups import IdLookupMixin
 from brain.api.views import ProjectAPIMixin
 
 from . import services
@@ -50,9 +51,8 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
-class _ModelViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
-    # ASCII digits (int() would also read "١" as 1), and no more than an id can have.  # noqa: RUF003
-    lookup_value_regex = "[0-9]{1,18}"
+class _ModelViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
+    """The scheduling API's viewsets: routed by integer id."""
 
 
 class ProjectViewSet(_ModelViewSet):

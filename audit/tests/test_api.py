@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from audit.context import audit_actor
 from audit.models import AuditLog
 from brain.api import pagination
+from brain.context import audit_actor
 from events.models import SystemEvent
 
 from .factories import ScheduledTaskFactory, SystemEventFactory

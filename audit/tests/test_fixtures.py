@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 
-from audit.context import audit_actor
 from audit.models import AuditLog
+from brain.context import audit_actor
 from events.services import event_create
 from scheduling import services
 

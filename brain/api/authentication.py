@@ -13,8 +13,8 @@ from rest_framework.authentication import TokenAuthentication, get_authorization
 from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
-from audit.context import client_ip
 from brain import invalidation
+from brain.context import client_ip
 from brain.invalidation import LEASE_KEY
 
 from . import readahead
@@ -55,7 +55,7 @@ def request_token(request):
 
 
 class FailedTokenThrottle(SimpleRateThrottle):
-    """Token lookups that matched no token, per client address (audit.context.client_ip), at
+    """Token lookups that matched no token, per client address (brain.context.client_ip), at
     THROTTLE_RATE_FAILED_TOKEN. allow_request() only checks; record_failure() counts the lookup it
     checked once that lookup has failed. Valid tokens are never counted, whatever their number."""
 

@@ -12,7 +12,7 @@ from django.core.cache import cache as default_cache
 from rest_framework import throttling
 from rest_framework.authtoken.models import Token
 
-from audit.context import client_ip
+from brain.context import client_ip
 
 from . import readahead
 from .authentication import token_digest
@@ -41,7 +41,7 @@ class FixedWindowThrottleMixin:
         return count is None or count <= self.num_requests
 
     def get_ident(self, request):
-        """The client's address as the audit and the logs see it (audit.context.client_ip, from
+        """The client's address as the audit and the logs see it (brain.context.client_ip, from
         TRUSTED_PROXY_COUNT): a header the client writes cannot get round the limit."""
         return client_ip(request, settings.TRUSTED_PROXY_COUNT) or ""
 

@@ -17,8 +17,8 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from audit.context import client_ip
 from brain import invalidation, redis
+from brain.context import client_ip
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 

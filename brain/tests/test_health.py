@@ -4,6 +4,7 @@ from django.db import connections
 from django.db.utils import ConnectionHandler
 
 from brain import health
+from brain.signals import readiness_checked
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +79,21 @@ def test_ready_is_degraded_200_when_redis_is_unreachable(anon_client, monkeypatc
         "degraded": True,
         "checks": {"database": "ok", "cache": "unreachable"},
     }
+
+
+def test_ready_sends_its_result_and_answers_whatever_a_receiver_does(anon_client, caplog):
+    received = []
+
+    def broken(sender, **result):
+        received.append(result)
+        raise RuntimeError("receiver failed")
+
+    readiness_checked.connect(broken, dispatch_uid="test.broken")
+    try:
+        response = anon_client.get("/health/ready")
+    finally:
+        readiness_checked.disconnect(dispatch_uid="test.broken")
+
+    assert response.status_code == 200
+    assert received == [{"signal": readiness_checked, "database_ok": True, "cache_ok": True}]
+    assert "receiver failed" in caplog.text

@@ -3,7 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from events.models import SystemEvent
-from events.selectors import event_get, event_list, events_by_severity, events_by_type
+from events.selectors import event_get, event_list, event_list_by_severity, event_list_by_type
 
 from .factories import SystemEventFactory
 
@@ -27,16 +27,18 @@ def test_event_get(django_assert_num_queries):
         event_get(event_id=event.id + 1)
 
 
-def test_events_by_type_and_by_severity_narrow_a_queryset():
+def test_event_lists_by_type_and_by_severity_narrow_a_queryset():
     deploy_error = SystemEventFactory(event_type="deploy", severity="error")
     deploy_info = SystemEventFactory(event_type="deploy", severity="info")
     backup_critical = SystemEventFactory(event_type="backup", severity="critical")
 
-    assert set(events_by_type(event_type="deploy")) == {deploy_error, deploy_info}
-    assert set(events_by_severity(severities=["error", "critical"])) == {
+    assert set(event_list_by_type(event_type="deploy")) == {deploy_error, deploy_info}
+    assert set(event_list_by_severity(severities=["error", "critical"])) == {
         deploy_error,
         backup_critical,
     }
     assert list(
-        events_by_severity(severities=["error"], queryset=events_by_type(event_type="deploy"))
+        event_list_by_severity(
+            severities=["error"], queryset=event_list_by_type(event_type="deploy")
+        )
     ) == [deploy_error]

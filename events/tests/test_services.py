@@ -4,8 +4,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from audit.context import audit_actor
 from audit.models import AuditLog
+from brain.context import audit_actor
 from events.models import SystemEvent
 from events.services import (
     event_bulk_create,
@@ -74,7 +74,7 @@ def test_event_update_with_nothing_writes_nothing():
 def test_event_update_refuses_fields_that_are_not_updatable():
     event = SystemEventFactory()
 
-    with pytest.raises(ValueError, match="not updatable: created_at, id"):
+    with pytest.raises(TypeError, match="Cannot update created_at, id of a SystemEvent"):
         event_update(event=event, data={"id": 5, "created_at": None})
 
 

@@ -8,7 +8,7 @@ from django.utils.timesince import timesince
 from .. import services
 from ..agent_types import agent_types
 from ..models import AGENT_NAME_TAKEN, Agent
-from ..selectors import agents_named
+from ..selectors import agent_list_named
 from .base import ServiceAdmin
 
 
@@ -27,7 +27,7 @@ class AgentAdminForm(forms.ModelForm):
     def clean_name(self):
         # As the API reports it: on `name` (model validation has no field for an expression).
         name = self.cleaned_data["name"]
-        if agents_named(name).exclude(pk=self.instance.pk).exists():
+        if agent_list_named(name=name).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError(AGENT_NAME_TAKEN, code="unique")
         return name
 

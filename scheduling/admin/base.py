@@ -6,6 +6,18 @@ from django.db import models
 from audit.admin import AuditTrailLinkMixin
 from brain import forms as brain_forms
 
+# The colour of each task and execution status.
+STATUS_COLOURS = {
+    "success": "#2e7d32",
+    "failed": "#ba2121",
+    "timeout": "#b36b00",
+    "running": "#417690",
+    "pending": "#666",
+    "cancelled": "#666",
+    "disabled": "#666",
+    "completed": "#2e7d32",
+}
+
 
 def _adopt(obj, saved):
     """Copies what a service saved onto the admin's instance (the admin logs and redirects with

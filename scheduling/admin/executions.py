@@ -10,6 +10,7 @@ from brain import admin_display
 
 from .. import services
 from ..models import ExecutionResult
+from .base import STATUS_COLOURS
 
 
 @admin.register(ExecutionResult)
@@ -54,7 +55,7 @@ class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, execution):
-        return admin_display.badge(execution.status or "running", admin_display.STATUS_COLOURS)
+        return admin_display.badge(execution.status or "running", STATUS_COLOURS)
 
     @admin.display(description="Output")
     def output(self, execution):

@@ -18,7 +18,7 @@ from brain import admin_display
 from .. import services
 from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
 from ..skills import all_skills
-from .base import ServiceAdmin
+from .base import STATUS_COLOURS, ServiceAdmin
 
 INLINE_EXECUTIONS = 20
 
@@ -207,7 +207,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, task):
-        return admin_display.badge(task.status, admin_display.STATUS_COLOURS)
+        return admin_display.badge(task.status, STATUS_COLOURS)
 
     @admin.display(description="Last run", ordering=F("last_run_at").desc(nulls_last=True))
     def last_run_at(self, task):
@@ -217,7 +217,7 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def last_status_badge(self, task):
         if task.last_run_at is None:
             return "-"
-        return admin_display.badge(task.last_status or "running", admin_display.STATUS_COLOURS)
+        return admin_display.badge(task.last_status or "running", STATUS_COLOURS)
 
     @admin.display(description="Runs", ordering="run_count")
     def run_count(self, task):

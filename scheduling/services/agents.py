@@ -6,8 +6,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.services import assign
+
 from ..models import AGENT_NAME_TAKEN, AGENT_NAME_TAKEN_CODE, Agent, AgentStatus
-from .common import assign, save_or_conflict
+from .common import save_or_conflict
 
 AGENT_UPDATABLE = frozenset({"name", "type", "capabilities_json", "status", "last_active_at"})
 
@@ -64,7 +66,7 @@ def agent_update(*, agent: Agent, data: dict) -> Agent:
     """Updates an agent, with the same rules as agent_create. Only the changed fields are
     written, so a heartbeat recorded meanwhile (last_active_at, status) is never reverted by a
     stale copy."""
-    assign(agent, data, AGENT_UPDATABLE)
+    assign(agent, data, updatable=AGENT_UPDATABLE)
     _full_clean(agent)
     save_or_conflict(
         agent,

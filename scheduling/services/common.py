@@ -10,17 +10,6 @@ from psycopg import errors
 from ..models import Project
 
 
-def assign(instance, data, updatable):
-    """Sets `data` on `instance`; a field outside `updatable` is a programming error."""
-    unknown = set(data) - updatable
-    if unknown:
-        raise TypeError(
-            f"Cannot update {', '.join(sorted(unknown))} of a {type(instance).__name__}."
-        )
-    for name, value in data.items():
-        setattr(instance, name, value)
-
-
 def save_or_conflict(instance, *, constraint, conflict_field, conflict_message, update_fields=None):
     """Saves in a savepoint (only `update_fields` when given). A violation of the unique
     `constraint` that a concurrent write slipped in after full_clean() becomes the same

@@ -6,8 +6,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.services import assign
+
 from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
-from .common import assign, milliseconds_between, save_or_conflict
+from .common import milliseconds_between, save_or_conflict
 
 EXECUTION_UPDATABLE = frozenset(
     {
@@ -116,7 +118,7 @@ def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResu
         raise ValidationError(
             {"status": f"This execution is complete ({committed_status}): its status is final."}
         )
-    assign(execution, data, EXECUTION_UPDATABLE)
+    assign(execution, data, updatable=EXECUTION_UPDATABLE)
     changed = set(data)
     if "status" in data and execution.status is not None and execution.ended_at is None:
         execution.ended_at = now()
@@ -180,7 +182,7 @@ def execution_complete(
         data["output_text"] = output_text
     if error_text is not None:
         data["error_text"] = error_text
-    assign(execution, data, EXECUTION_UPDATABLE)
+    assign(execution, data, updatable=EXECUTION_UPDATABLE)
     _full_clean_but_slot(execution)
     # Only what completing sets: an output or error written meanwhile and not given here stays.
     execution.save(update_fields=sorted(data))

@@ -2,8 +2,9 @@
 
 from django.db import transaction
 
+from brain.services import assign
+
 from ..models import Project, ScheduledTask
-from .common import assign
 
 PROJECT_UPDATABLE = frozenset({"name", "description"})
 
@@ -22,7 +23,7 @@ def project_update(*, project: Project, data: dict) -> Project:
     """Updates a project's name and description; tasks_count and user never change here. Only
     the changed fields are written, so a tasks_count moved meanwhile by a task write is never
     overwritten by a stale copy."""
-    assign(project, data, PROJECT_UPDATABLE)
+    assign(project, data, updatable=PROJECT_UPDATABLE)
     project.full_clean()
     project.save(update_fields=[*sorted(data), "updated_at"])
     return project

@@ -7,10 +7,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.services import assign
+
 from ..cron import next_run
 from ..models import Project, ScheduledTask, TaskStatus
 from ..skills import get_skill
-from .common import adjust_tasks_count, assign
+from .common import adjust_tasks_count
 
 # What an owner may change. The lease is the scheduler's (services.scheduler: claim, finish), and
 # so is the running status.
@@ -146,7 +148,7 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
             and data["status"] == TaskStatus.PENDING
             and committed_status != TaskStatus.PENDING
         )
-    assign(task, data, TASK_UPDATABLE)
+    assign(task, data, updatable=TASK_UPDATABLE)
     # What the update changes is validated; a stored value an older rule allowed stays as it is.
     task.full_clean(exclude=[field.name for field in task._meta.fields if field.name not in data])
     changed = set(data)

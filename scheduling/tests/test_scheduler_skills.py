@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from audit.models import AuditLog
@@ -98,7 +99,7 @@ def test_demo_skills():
 
 
 def test_a_skill_name_registers_once():
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(ImproperlyConfigured, match="already registered"):
         skill("demo.echo")(lambda params: "")
 
 

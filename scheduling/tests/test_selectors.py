@@ -4,7 +4,8 @@ import pytest
 from django.utils.timezone import now
 
 from scheduling.models import ExecutionResult
-from scheduling.selectors import PercentileCont, task_pending_list
+from scheduling.selectors import task_pending_list
+from scheduling.selectors.executions import PercentileCont
 
 from .factories import ExecutionResultFactory, ScheduledTaskFactory
 

@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from audit.commands import AuditedCommand
-from audit.context import AuditContext, current_context, using_context
+from brain.context import AuditContext, current_context, using_context
 from brain.progress import ProgressBar
 from events.models import Severity
 from events.services import event_load

@@ -21,7 +21,7 @@ from events.services import event_load
 # The reads below begin transactions of their own, as under gunicorn: no test transaction.
 database = pytest.mark.django_db(transaction=True)
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 
 READ_GAVE_UP = {
     "detail": "The database gave up on this request: reading it took longer than an API read "

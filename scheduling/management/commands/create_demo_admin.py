@@ -7,9 +7,8 @@ from django.contrib.auth import get_user_model
 from rest_framework.authtoken.models import Token
 
 from audit.commands import AuditedCommand
-from scheduling.management.commands.seed import USERS as DEMO_USERS
 
-CREDENTIALS_FILE = settings.VAR_DIR / "demo-credentials.txt"
+from .seed import USERS as DEMO_USERS
 
 
 def served_address():
@@ -30,7 +29,9 @@ class Command(AuditedCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--credentials-file", type=Path, default=CREDENTIALS_FILE)
+        parser.add_argument(
+            "--credentials-file", type=Path, default=settings.VAR_DIR / "demo-credentials.txt"
+        )
 
     def handle(self, *args, credentials_file, **options):
         User = get_user_model()

@@ -1,3 +1,7 @@
+"""Every list's pages across the apps: an ordering made total (brain.api.filters.OrderingFilter),
+so pages neither overlap nor skip; bad pagination and ordering are 400s naming the field; a limit
+above the maximum is capped."""
+
 import pytest
 
 from events.tests.factories import SystemEventFactory

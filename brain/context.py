@@ -1,10 +1,11 @@
-"""Who, from where: the request context every audit record carries.
+"""Who, from where: the request context every audit record carries, and the client's address.
 
-A ContextVar holds it: the middleware sets it for a request (sync or async), `audit_actor()` for
-code outside requests (management commands, the scheduler), `audit_on_behalf_of()` for a process
-doing a user's work (the scheduler running a user's task). The user is read when a record is
-written, not when the request starts, so the user DRF authenticates inside the view (token auth)
-is the one recorded: DRF stores it on the underlying Django request.
+A ContextVar holds it: brain.middleware.AuditContextMiddleware sets it for a request (sync or
+async), `audit_actor()` for code outside requests (management commands, the scheduler),
+`audit_on_behalf_of()` for a process doing a user's work (the scheduler running a user's task).
+The user is read when a record is written, not when the request starts, so the user DRF
+authenticates inside the view (token auth) is the one recorded: DRF stores it on the underlying
+Django request.
 """
 
 import ipaddress
@@ -70,8 +71,8 @@ def client_ip(request, trusted_proxy_count):
 
 def request_context(request):
     """The AuditContext of one HTTP request. Its request id is the one RequestLogMiddleware gave
-    the request (brain.middleware: Brain's own, or a trusted proxy's), never a header the client
-    wrote, so only the records of that one request share it."""
+    the request (Brain's own, or a trusted proxy's), never a header the client wrote, so only the
+    records of that one request share it."""
     return AuditContext(
         request=request,
         ip_address=client_ip(request, settings.TRUSTED_PROXY_COUNT),

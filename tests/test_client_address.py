@@ -1,4 +1,4 @@
-"""One client address (audit.context.client_ip, from TRUSTED_PROXY_COUNT) for the rate limits, the
+"""One client address (brain.context.client_ip, from TRUSTED_PROXY_COUNT) for the rate limits, the
 audit records and the request log."""
 
 import logging

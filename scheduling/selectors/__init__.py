@@ -1,0 +1,23 @@
+"""Reads of the scheduling app: querysets scoped to the user, and the execution statistics.
+
+A user sees their own projects and tasks and their tasks' executions; staff see every row.
+Agents have no owner: every authenticated user sees them all.
+"""
+
+from .agents import agent_list, agent_list_named
+from .executions import execution_list, execution_stats
+from .projects import project_list
+from .tasks import skill_list, task_list, task_next_due_at, task_owner_in_bulk, task_pending_list
+
+__all__ = [
+    "agent_list",
+    "agent_list_named",
+    "execution_list",
+    "execution_stats",
+    "project_list",
+    "skill_list",
+    "task_list",
+    "task_next_due_at",
+    "task_owner_in_bulk",
+    "task_pending_list",
+]
