@@ -10,9 +10,13 @@ paginator's (`limit`, `offset`); an endpoint reading its query string with a ser
 as `query_serializer_class`; every endpoint takes `format` (the renderer). The OpenAPI schema
 (brain.api.schema.AutoSchema) documents the same set."""
 
+from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.settings import api_settings
+
+from .filters import INVALID_CHOICE
 
 EMPTY_PARAMETER = "This parameter may not be empty: give a value or leave it out."
 UNKNOWN_PARAMETER = "Unknown query parameter. Known: {known}."
@@ -65,3 +69,16 @@ class QueryParametersMixin:
                 errors[name] = [EMPTY_PARAMETER]
         if errors:
             raise ValidationError(dict(sorted(errors.items())))
+
+
+class ContentNegotiation(DefaultContentNegotiation):
+    """DRF's content negotiation, with a `format` that none of the view's renderers has refused
+    as any other bad choice is (a 400 naming the parameter), where DRF answers 404."""
+
+    def filter_renderers(self, renderers, format):
+        try:
+            return super().filter_renderers(renderers, format)
+        except Http404:
+            raise ValidationError(
+                {api_settings.URL_FORMAT_OVERRIDE: [INVALID_CHOICE % {"value": format}]}
+            ) from None

@@ -261,6 +261,8 @@ REST_FRAMEWORK = {
         # Token lookups that matched no token, per client address (brain.api.authentication).
         "failed_token": env.str("THROTTLE_RATE_FAILED_TOKEN", default="20/min"),
     },
+    # A `format` none of a view's renderers has is a 400 naming it (DRF: a 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brain.api.query.ContentNegotiation",
     "EXCEPTION_HANDLER": "brain.api.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "brain.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
