@@ -160,6 +160,32 @@ def test_a_byte_order_mark_is_refused_in_the_apis_words(staff_client, world):
 
 
 @pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (
+            b'{"severity": "info"}\n\xef\xbb\xbf{}',
+            "the line starts with a byte-order mark; send UTF-8 without one.",
+        ),
+        (b'{"severity": "info"}\n{"message": "\xff"}', "the line is not valid UTF-8."),
+        (
+            b'{"severity": "info"}\n{"k": ' + b"9" * 5000 + b"}",
+            "a number too large: an integer of more than 4300 digits.",
+        ),
+    ],
+)
+def test_an_ndjson_line_the_parser_refuses_is_worded_by_the_api(staff_client, world, line, message):
+    before = _rows()
+
+    response = staff_client.post("/api/events/bulk", line, content_type="application/x-ndjson")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": f"Line 2: JSON parse error - {message}"},
+    )
+    assert _rows() == before
+
+
+@pytest.mark.parametrize(
     ("body", "message"),
     [
         (b'{"name": "\xff"}', "JSON parse error - the body is not valid UTF-8."),
