@@ -7,8 +7,9 @@ is none of them.
 An endpoint's parameters come from what reads them: a list (a GET whose URL names no one object)
 takes its filter backends' parameters (a FilterSet's filters, `ordering`, `search`) and its
 paginator's (`limit`, `offset`); an endpoint reading its query string with a serializer names it
-as `query_serializer_class`; every endpoint takes `format` (the renderer). The OpenAPI schema
-(brain.api.schema.AutoSchema) documents the same set."""
+as `query_serializer_class`; every endpoint takes `format` (the renderer; one none of the view's
+renderers has is a 400 too, ContentNegotiation). The OpenAPI schema (brain.api.schema.AutoSchema)
+documents the same set."""
 
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
@@ -23,7 +24,8 @@ UNKNOWN_PARAMETER = "Unknown query parameter. Known: {known}."
 
 
 def _backend_parameters(backend, view):
-    """The query parameters a filter backend reads for `view`, in their documented order."""
+    """The query parameters a filter backend reads for `view`, in their declared order: a
+    FilterSet's filters by name (no filter here is a range, whose widget reads suffixed names)."""
     if isinstance(backend, DjangoFilterBackend):
         filterset_class = backend.get_filterset_class(view)
         return list(filterset_class.base_filters) if filterset_class else []
@@ -31,7 +33,7 @@ def _backend_parameters(backend, view):
 
 
 def known_query_parameters(view, request):
-    """The names of the query parameters `view` takes for `request`, in documented order."""
+    """The names of the query parameters `view` takes for `request`, in declared order."""
     names = []
     if view.query_serializer_class is not None:
         names += list(view.query_serializer_class().fields)
