@@ -1,6 +1,6 @@
 import django_filters
 
-from brain.api.filters import UtcIsoDateTimeFilter
+from brain.api.filters import ChoiceFilter, UtcIsoDateTimeFilter
 
 from .models import AuditLog, Operation
 
@@ -11,7 +11,7 @@ class AuditLogFilter(django_filters.FilterSet):
     table_name = django_filters.CharFilter()
     record_id = django_filters.CharFilter()
     user_id = django_filters.CharFilter()
-    operation = django_filters.ChoiceFilter(choices=Operation.choices)
+    operation = ChoiceFilter(choices=Operation.choices)
     timestamp_after = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     timestamp_before = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")
 

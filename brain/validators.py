@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 # validation below and the JSON encoder all recurse once per level (a value a few hundred levels
 # deep would exhaust Python's recursion limit and fail the write with a 500).
 MAX_JSON_DEPTH = 32
+NOT_FINITE = "A number too large (beyond 1.8e308 in size), infinity or NaN: numbers must be finite."
 
 
 def _strings(value):
@@ -49,9 +50,10 @@ def validate_storable_json(value):
     while pending:
         part, depth = pending.pop()
         if isinstance(part, float) and not math.isfinite(part):
-            # JSON has no infinity or NaN, and jsonb refuses them (a form field's JSON text, or
-            # an ORM caller, can carry them past the API's JSON parser).
-            raise ValidationError("Value must be valid JSON.", code="invalid")
+            # JSON has no infinity or NaN, and jsonb refuses them: a JSON number too large for a
+            # float (1e400) is decoded as infinity, and a form field's JSON text or an ORM caller
+            # can carry either.
+            raise ValidationError(NOT_FINITE, code="not_finite")
         if isinstance(part, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise ValidationError(

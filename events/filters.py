@@ -1,7 +1,7 @@
 import django_filters
 from django_filters.utils import translate_validation
 
-from brain.api.filters import UtcIsoDateTimeFilter
+from brain.api.filters import MultipleChoiceFilter, UtcIsoDateTimeFilter
 
 from .models import Severity, SystemEvent
 from .selectors import event_list, event_list_by_severity, event_list_by_type
@@ -12,7 +12,7 @@ class TypeEventFilter(django_filters.FilterSet):
     (`?severity=error&severity=critical`), source, a time range (inclusive) and a search in the
     message (case-insensitive substring)."""
 
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices, method="by_severity")
+    severity = MultipleChoiceFilter(choices=Severity.choices, method="by_severity")
     source = django_filters.CharFilter()
     timestamp_after = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="gte")
     timestamp_before = UtcIsoDateTimeFilter(field_name="timestamp", lookup_expr="lte")

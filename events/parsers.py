@@ -1,9 +1,12 @@
 """The NDJSON body of `POST /api/events/bulk`: one JSON value per line, read as a stream."""
 
+import codecs
 import json
 
 from django.conf import settings
 from rest_framework import exceptions, parsers
+
+from brain.api.parsers import BYTE_ORDER_MARK, json_error
 
 # Bytes read from the request at a time.
 READ_BLOCK_BYTES = 1024 * 1024
@@ -70,6 +73,9 @@ class NDJSONBody:
 
 
 def _parsed(number, line):
+    if line.startswith(codecs.BOM_UTF8):  # json.loads would skip it; a JSON body's is refused
+        message = BYTE_ORDER_MARK.format(what="the line")
+        raise exceptions.ParseError(f"Line {number}: JSON parse error - {message}")
     try:
         return json.loads(line)
     except RecursionError:
@@ -77,7 +83,8 @@ def _parsed(number, line):
             f"Line {number}: JSON parse error - nested too deeply."
         ) from None
     except ValueError as error:
-        raise exceptions.ParseError(f"Line {number}: JSON parse error - {error}") from None
+        message = json_error(error, line, what="the line")
+        raise exceptions.ParseError(f"Line {number}: JSON parse error - {message}") from None
 
 
 class NDJSONParser(parsers.BaseParser):

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from brain.api.serializers import DateTimeField
-from brain.api.strict import UNKNOWN_FIELD, json_type
+from brain.api.strict import UNKNOWN_FIELD, json_type, wrong_json_type
 from brain.validators import MAX_JSON_DEPTH, validate_storable_json, validate_storable_text
 
 from .models import Severity
@@ -125,11 +125,7 @@ def _timestamp(value, errors):
 def _structure_errors(item):
     """Every field's message for an item the Struct refused."""
     if not isinstance(item, dict):
-        return {
-            "non_field_errors": [
-                f"Invalid data. Expected a dictionary, but got {type(item).__name__}."
-            ]
-        }
+        return {"non_field_errors": [wrong_json_type("object", item)]}
     errors = {name: [UNKNOWN_FIELD] for name in item if name not in FIELD_NAMES}
     for field in FIELDS:
         if field.name not in item:
@@ -204,13 +200,7 @@ def validate_batch(data):
     """The events of a JSON bulk body (a list of 1..BULK_MAX_EVENTS items), all or none: raises
     DRF's ValidationError naming the list's problem, or each refused item's index and fields."""
     if not isinstance(data, list):
-        raise serializers.ValidationError(
-            {
-                "non_field_errors": [
-                    f'Expected a list of items but got type "{type(data).__name__}".'
-                ]
-            }
-        )
+        raise serializers.ValidationError({"non_field_errors": [wrong_json_type("array", data)]})
     if not data:
         raise serializers.ValidationError({"non_field_errors": ["This list may not be empty."]})
     if len(data) > BULK_MAX_EVENTS:

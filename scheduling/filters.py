@@ -6,7 +6,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from brain.api.filters import UtcIsoDateTimeFilter
+from brain.api.filters import ChoiceFilter, UtcIsoDateTimeFilter
 
 from .models import (
     Agent,
@@ -41,7 +41,7 @@ class ProjectFilter(filters.FilterSet):
 class ScheduledTaskFilter(filters.FilterSet):
     user_id = IdFilter(field_name="user_id")
     project_id = IdFilter(field_name="project_id")
-    status = filters.ChoiceFilter(choices=TaskStatus.choices)
+    status = ChoiceFilter(choices=TaskStatus.choices)
     skill_name = filters.CharFilter(field_name="skill_name")
     next_run_after = UtcIsoDateTimeFilter(field_name="next_run_at", lookup_expr="gte")
     next_run_before = UtcIsoDateTimeFilter(field_name="next_run_at", lookup_expr="lte")
@@ -61,7 +61,7 @@ class ScheduledTaskFilter(filters.FilterSet):
 class AgentFilter(filters.FilterSet):
     name = filters.CharFilter(method="by_name", help_text="The agent's name, whatever the case.")
     type = filters.CharFilter(field_name="type")
-    status = filters.ChoiceFilter(choices=AgentStatus.choices)
+    status = ChoiceFilter(choices=AgentStatus.choices)
     active_after = UtcIsoDateTimeFilter(field_name="last_active_at", lookup_expr="gte")
     active_before = UtcIsoDateTimeFilter(field_name="last_active_at", lookup_expr="lte")
 
@@ -79,7 +79,7 @@ EXECUTION_RUNNING = "running"
 
 class ExecutionResultFilter(filters.FilterSet):
     task_id = IdFilter(field_name="task_id")
-    status = filters.ChoiceFilter(
+    status = ChoiceFilter(
         choices=[*ExecutionStatus.choices, (EXECUTION_RUNNING, "Running")],
         method="by_status",
         help_text="A final status, or running: no final status yet.",

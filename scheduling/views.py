@@ -205,12 +205,17 @@ class ExecutionResultViewSet(_ModelViewSet):
 
     @extend_schema(
         summary="Execution statistics, optionally of one task and a time range",
-        parameters=[ExecutionStatsQuerySerializer],
         responses=ExecutionStatsSerializer,
     )
-    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
+    @action(
+        detail=False,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        query_serializer_class=ExecutionStatsQuerySerializer,
+    )
     def stats(self, request):
-        query = ExecutionStatsQuerySerializer(data=request.query_params)
+        query = self.query_serializer_class(data=request.query_params)
         query.is_valid(raise_exception=True)
         if "task_id" in query.validated_data:
             # Another user's task is answered as one that does not exist.

@@ -4,8 +4,13 @@ from datetime import UTC
 
 import django_filters
 from django.core.exceptions import ValidationError
+from django_filters import fields
 from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions, filters
+
+# A value that is none of a parameter's choices, worded as DRF words one in a body ('"fatal" is
+# not a valid choice.'): the same value reads the same refused in a query string or a body.
+INVALID_CHOICE = '"%(value)s" is not a valid choice.'
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):
@@ -29,6 +34,28 @@ class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     """A filter on an ISO 8601 date-time, compared in UTC (UtcIsoDateTimeField)."""
 
     field_class = UtcIsoDateTimeField
+
+
+class ChoiceField(fields.ChoiceField):
+    default_error_messages = {"invalid_choice": INVALID_CHOICE}
+
+
+class MultipleChoiceField(fields.MultipleChoiceField):
+    default_error_messages = {"invalid_choice": INVALID_CHOICE}
+
+
+class ChoiceFilter(django_filters.ChoiceFilter):
+    """django-filter's ChoiceFilter, refusing a value that is none of its choices as a body's
+    choice field does (INVALID_CHOICE)."""
+
+    field_class = ChoiceField
+
+
+class MultipleChoiceFilter(django_filters.MultipleChoiceFilter):
+    """django-filter's MultipleChoiceFilter, refusing a value that is none of its choices as a
+    body's choice field does (INVALID_CHOICE)."""
+
+    field_class = MultipleChoiceField
 
 
 class OrderingFilter(filters.OrderingFilter):

@@ -1,15 +1,50 @@
-"""Request body parsers of the API."""
+"""Request body parsers of the API, and the API's words for JSON it cannot parse."""
 
+import json
+import sys
+
+from django.conf import settings
 from rest_framework import exceptions, parsers
+
+BYTE_ORDER_MARK = "{what} starts with a byte-order mark; send UTF-8 without one."
+NOT_DECODABLE = "{what} is not valid {encoding}."
+NOT_A_NUMBER = "{constant} is not a JSON number; numbers must be finite."
+INTEGER_TOO_LONG = "a number too large: an integer of more than {digits} digits."
+NESTED_TOO_DEEPLY = "nested too deeply."
+
+
+def json_error(error, text, *, what="the body", encoding="UTF-8"):
+    """What is wrong, in the API's words, with `text` (str or bytes), which json.loads refused
+    with the ValueError `error` (JSONDecodeError's own words say where)."""
+    if text[:1] == "\ufeff" or text[:3] == b"\xef\xbb\xbf":
+        return BYTE_ORDER_MARK.format(what=what)
+    if isinstance(error, UnicodeDecodeError):
+        return NOT_DECODABLE.format(what=what, encoding=encoding)
+    if not isinstance(error, json.JSONDecodeError):
+        # The one other ValueError of json.loads: an integer longer than Python converts.
+        return INTEGER_TOO_LONG.format(digits=sys.get_int_max_str_digits())
+    return str(error)
+
+
+def _constant(name):
+    # JSON has no NaN or Infinity, which Python's decoder would take.
+    raise exceptions.ParseError(f"JSON parse error - {NOT_A_NUMBER.format(constant=name)}")
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, with a body nested too deeply for Python's JSON decoder (thousands of
-    levels) refused as a parse error, like any other malformed body, rather than failing with a
-    500. Shallower nesting is the fields' to bound (brain.validators.MAX_JSON_DEPTH)."""
+    """JSON bodies, refused with a 400 in the API's own words where Python's decoder would
+    speak (json_error): a byte-order mark, bytes not in the request's encoding, NaN or Infinity,
+    an integer too long for Python to convert, nesting too deep for the decoder (thousands of
+    levels). Shallower nesting is the fields' to bound (brain.validators.MAX_JSON_DEPTH), as are
+    numbers too large for a float (decoded as infinity, refused by brain.validators)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        data = stream.read()
         try:
-            return super().parse(stream, media_type, parser_context)
+            return json.loads(data.decode(encoding), parse_constant=_constant)
         except RecursionError:
-            raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
+            raise exceptions.ParseError(f"JSON parse error - {NESTED_TOO_DEEPLY}") from None
+        except ValueError as error:
+            message = json_error(error, data, encoding=encoding.upper())
+            raise exceptions.ParseError(f"JSON parse error - {message}") from None

@@ -1,5 +1,36 @@
-"""drf-spectacular postprocessing: the schema states the write contract (brain.api.strict and
+"""drf-spectacular pieces: the schema states the write contract (brain.api.strict and
 brain.api.query) that the views enforce."""
+
+from drf_spectacular import openapi
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.settings import api_settings
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's AutoSchema, documenting the query parameters an operation takes beyond
+    its filters and pagination (brain.api.query): the fields of the view's
+    `query_serializer_class`, and `format` with the formats of the view's renderers."""
+
+    def get_override_parameters(self):
+        parameters = []
+        query_serializer_class = getattr(self.view, "query_serializer_class", None)
+        if query_serializer_class is not None:
+            parameters.append(query_serializer_class)
+        name = api_settings.URL_FORMAT_OVERRIDE
+        if name:
+            # The renderers drf-spectacular documents: the browsable API (`api`), HTML for people
+            # in a browser, is left out of the schema as its media type is.
+            parameters.append(
+                OpenApiParameter(
+                    name,
+                    OpenApiTypes.STR,
+                    enum=self.map_renderers("format"),
+                    description="The response's format, instead of the Accept header's.",
+                )
+            )
+        # Parameters an operation declares with @extend_schema come after, and win.
+        return [*parameters, *super().get_override_parameters()]
 
 
 def _referenced(schema):

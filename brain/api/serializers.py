@@ -7,16 +7,28 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 from rest_framework.utils import humanize_datetime
 
+from brain.validators import NOT_FINITE
+
 
 class JSONField(serializers.JSONField):
     """DRF's JSONField, with a form field's JSON text nested too deeply for Python's decoder
-    refused like any other invalid JSON (a JSON body is the parser's: brain.api.parsers)."""
+    refused like any other invalid JSON (a JSON body is the parser's: brain.api.parsers), and a
+    number too large for a float in a parsed value (decoded as infinity) refused as
+    brain.validators refuses it, not as "Value must be valid JSON."."""
+
+    default_error_messages = {"not_finite": NOT_FINITE}
 
     def to_internal_value(self, data):
         try:
             return super().to_internal_value(data)
         except RecursionError:
             self.fail("invalid")
+        except serializers.ValidationError:
+            if isinstance(data, str):
+                raise
+            # A parsed JSON value fails DRF's check (json.dumps with allow_nan=False) only for a
+            # number that is not finite.
+            self.fail("not_finite")
 
 
 class DateTimeField(serializers.DateTimeField):

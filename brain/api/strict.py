@@ -3,9 +3,11 @@ coerced. A key the serializer does not take, or takes read-only, is a 400 naming
 the wrong JSON type (0 for a string, "5" or 5.0 for an integer, 1 for a boolean) is a 400 naming
 the field, where DRF would convert it."""
 
+import json
 from collections.abc import Mapping
 
 from rest_framework import serializers
+from rest_framework.settings import api_settings
 
 UNKNOWN_FIELD = "Unknown field: this endpoint does not take it."
 READ_ONLY_FIELD = "Read-only field: it cannot be set."
@@ -26,6 +28,21 @@ def json_type(value):
     if isinstance(value, Mapping):
         return "object"
     return type(value).__name__
+
+
+def json_value(value):
+    """How a parsed JSON value is named in a message: null, true, false, or its type with an
+    article ("an array", "a string", "a number", "an object")."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    name = json_type(value)
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def wrong_json_type(expected, value):
+    """The message refusing `value` where a JSON `expected` (object, array) must be, as in
+    "Expected a JSON object, got null."."""
+    return f"Expected a JSON {expected}, got {json_value(value)}."
 
 
 def _is_integer(value):
@@ -103,23 +120,36 @@ def json_type_error(field, value):
     return f"Expected a JSON {expected[0]}, got a JSON {json_type(value)}."
 
 
+def _not_an_object(data):
+    return serializers.ValidationError(
+        {api_settings.NON_FIELD_ERRORS_KEY: [wrong_json_type("object", data)]}, code="invalid"
+    )
+
+
 class StrictInputMixin:
-    """For a serializer that validates a parsed JSON body: refuses, with a 400 naming each one,
-    the keys it does not take, the read-only ones, and values of another JSON type than the
-    field's. The rest of validation is the serializer's own."""
+    """For a serializer that validates a parsed JSON body: refuses, with a 400, a body that is
+    not a JSON object, and, naming each one, the keys it does not take, the read-only ones, and
+    values of another JSON type than the field's. The rest of validation is the serializer's
+    own."""
+
+    def run_validation(self, data=serializers.empty):
+        if data is None and self.parent is None:  # DRF would answer "No data provided"
+            raise _not_an_object(data)
+        return super().run_validation(data)
 
     def to_internal_value(self, data):
-        if isinstance(data, Mapping):
-            errors = {}
-            fields = {field.field_name: field for field in self.fields.values()}
-            for name, value in data.items():
-                field = fields.get(name)
-                if field is None:
-                    errors[name] = [UNKNOWN_FIELD]
-                elif field.read_only:
-                    errors[name] = [READ_ONLY_FIELD]
-                elif message := json_type_error(field, value):
-                    errors[name] = [message]
-            if errors:
-                raise serializers.ValidationError(errors)
+        if not isinstance(data, Mapping):
+            raise _not_an_object(data)
+        errors = {}
+        fields = {field.field_name: field for field in self.fields.values()}
+        for name, value in data.items():
+            field = fields.get(name)
+            if field is None:
+                errors[name] = [UNKNOWN_FIELD]
+            elif field.read_only:
+                errors[name] = [READ_ONLY_FIELD]
+            elif message := json_type_error(field, value):
+                errors[name] = [message]
+        if errors:
+            raise serializers.ValidationError(errors)
         return super().to_internal_value(data)

@@ -23,7 +23,7 @@ from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 
 from .authentication import request_token, token_cache_key
-from .query import NonEmptyQueryParametersMixin
+from .query import QueryParametersMixin
 from .readahead import NOTHING, ReadAhead
 from .renderers import JSONRenderer
 from .strict import StrictInputMixin
@@ -102,10 +102,10 @@ class ReadStatementTimeoutMixin:
             return super().dispatch(request, *args, **kwargs)
 
 
-class ProjectAPIMixin(NonEmptyQueryParametersMixin, ReadStatementTimeoutMixin, ReadAheadMixin):
+class ProjectAPIMixin(QueryParametersMixin, ReadStatementTimeoutMixin, ReadAheadMixin):
     """Base of every API view of the project: the read-ahead (one Redis round trip before
-    authentication), the rule for query parameters (an empty value is a 400) and the statement
-    timeout of reads."""
+    authentication), the rules for query parameters (an unknown one or an empty value is a 400)
+    and the statement timeout of reads."""
 
 
 class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
@@ -116,7 +116,7 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
     request=AuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
-class ObtainTokenView(ObtainAuthToken):
+class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
     """`POST /api/auth/token` with a username and password returns that user's API token.
 
     Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers

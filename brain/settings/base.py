@@ -261,8 +261,10 @@ REST_FRAMEWORK = {
         # Token lookups that matched no token, per client address (brain.api.authentication).
         "failed_token": env.str("THROTTLE_RATE_FAILED_TOKEN", default="20/min"),
     },
+    # A `format` none of a view's renderers has is a 400 naming it (DRF: a 404).
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "brain.api.query.ContentNegotiation",
     "EXCEPTION_HANDLER": "brain.api.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "brain.api.schema.AutoSchema",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Failed logins, at the admin and POST /api/auth/token together (brain.login_failures): per
@@ -302,8 +304,9 @@ SPECTACULAR_SETTINGS = {
         "System of record for the AI-operations dashboard: events, scheduling, audit.\n\n"
         "Write contract: request bodies are JSON (anything else is a 415). A field the endpoint "
         "does not take, or a read-only one, is a 400 naming it; so is a value of another JSON "
-        'type than the field\'s (0 or true for a string, "5" or 5.0 for an integer). An empty '
-        "query parameter (`?limit=`) is a 400 naming it."
+        'type than the field\'s (0 or true for a string, "5" or 5.0 for an integer). A query '
+        "parameter the operation does not document, or an empty one (`?limit=`), is a 400 "
+        "naming it."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,

@@ -76,4 +76,7 @@ def test_json_numbers_must_be_finite(number):
     with pytest.raises(ValidationError) as raised:
         validate_storable_json({"k": [number]})
 
-    assert (raised.value.messages, raised.value.code) == (["Value must be valid JSON."], "invalid")
+    assert (raised.value.messages, raised.value.code) == (
+        ["A number too large (beyond 1.8e308 in size), infinity or NaN: numbers must be finite."],
+        "not_finite",
+    )

@@ -100,14 +100,15 @@ def test_one_and_bulk_refuse_alike_naming_the_field(api_client, change, errors):
     assert _rows() == before
 
 
-@pytest.mark.parametrize("item", [[VALID], "event", 3, None])
-def test_an_item_that_is_not_an_object_is_refused(api_client, item):
+@pytest.mark.parametrize(
+    ("item", "got"), [([VALID], "an array"), ("event", "a string"), (3, "a number"), (None, "null")]
+)
+def test_an_item_that_is_not_an_object_is_refused(api_client, item, got):
     response = api_client.post("/api/events/bulk", [VALID, item], format="json")
 
-    assert response.status_code == 400
-    assert list(response.json()) == ["1"]
-    assert response.json()["1"]["non_field_errors"][0].startswith(
-        "Invalid data. Expected a dictionary, but got "
+    assert (response.status_code, response.json()) == (
+        400,
+        {"1": {"non_field_errors": [f"Expected a JSON object, got {got}."]}},
     )
     assert not SystemEvent.objects.exists()
 

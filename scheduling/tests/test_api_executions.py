@@ -344,7 +344,7 @@ def test_stats_of_another_users_task_is_404(api_client, other_user):
 
     assert (response.status_code, response.json()) == (
         404,
-        {"detail": "No ScheduledTask matches the given query."},
+        {"detail": "Not found."},
     )
 
 

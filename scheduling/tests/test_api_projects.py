@@ -131,7 +131,7 @@ def test_another_users_project_is_404_for_every_method(api_client, other_user):
     ]
 
     assert [response.status_code for response in responses] == [404] * 4
-    assert responses[0].json() == {"detail": "No Project matches the given query."}
+    assert responses[0].json() == {"detail": "Not found."}
     project.refresh_from_db()
     assert project.name == "theirs"
 

@@ -228,7 +228,7 @@ def test_list_refuses_invalid_filters(api_client):
 
     assert response.status_code == 400
     assert response.json() == {
-        "status": ["Select a valid choice. sleeping is not one of the available choices."],
+        "status": ['"sleeping" is not a valid choice.'],
         "next_run_after": ["Enter a valid date/time."],
     }
 
