@@ -55,15 +55,15 @@ class CachedTokenAuthentication(TokenAuthentication):
     def authenticate_credentials(self, key):
         if "\x00" in key:  # no token has one, and PostgreSQL would refuse the lookup
             raise exceptions.AuthenticationFailed("Invalid token.")
+        token_model = self.get_model()
         cache_key = token_cache_key(key)
         found = cache.get_many([cache_key, invalidation.LEASE_KEY])
         token = (invalidation.trusted_values([cache_key], found) or {}).get(cache_key)
-        if token is not None and not isinstance(token, int):  # an int: revoked moments ago
+        if isinstance(token, token_model):  # else a miss, or an integer: revoked moments ago
             return token.user, token
         failures = FailedTokenThrottle()
         if not failures.allow_request(self.request, None):
             raise exceptions.Throttled(failures.wait())
-        token_model = self.get_model()
         try:
             token = token_model.objects.select_related("user").defer("user__password").get(key=key)
         except token_model.DoesNotExist:
