@@ -1,8 +1,7 @@
 """Brain's Lua scripts and the Redis client they run on.
 
-Two pieces of work take one Redis round trip each instead of several: the reads an API request
-starts with (READ_AHEAD, brain.api.views.ReadAheadMixin) and a write's cache invalidation
-(INVALIDATE, brain.invalidation); ACQUIRE_SLOT takes one of a user's heavy-request slots
+A write's cache invalidation takes one Redis round trip instead of several (INVALIDATE,
+brain.invalidation); ACQUIRE_SLOT takes one of a user's heavy-request slots
 (brain.api.heavy), and RELEASE frees a lock or a slot only for its holder. Each is a Lua script,
 registered once per process with redis-py's `register_script` (EVALSHA; redis-py loads the script
 again when Redis has forgotten it).
@@ -11,26 +10,6 @@ again when Redis has forgotten it).
 import functools
 
 from django_redis import get_redis_connection
-
-# KEYS[1]: a cached token lookup; KEYS[2]: that token's rate-limit counter, incremented (created
-# at 0 with ARGV[1] seconds to live; no counter when ARGV[1] is 0) only when the lookup is cached,
-# so that an unknown token makes no counter; KEYS[3]: the cache lease (brain.invalidation);
-# KEYS[4...]: the cached body the view will serve and its generations.
-# Returns {lookup, count or nil, lease, values of KEYS[4...]}.
-READ_AHEAD = """
-local lookup = redis.call('GET', KEYS[1])
-local count = false
-if lookup and tonumber(ARGV[1]) > 0 then
-    redis.call('SET', KEYS[2], 0, 'EX', ARGV[1], 'NX')
-    count = redis.call('INCR', KEYS[2])
-end
-local lease = redis.call('EXISTS', KEYS[3])
-local values = {}
-if #KEYS > 3 then
-    values = redis.call('MGET', unpack(KEYS, 4))
-end
-return {lookup, count, lease, values}
-"""
 
 # KEYS: ARGV[1] counters to increment (the first one's new value is the stamp, 0 without
 # counters), ARGV[2] keys set to the stamp (each for the seconds given in ARGV[4...]), then the

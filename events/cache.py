@@ -120,30 +120,26 @@ def stats_body_keys(variant):
     return [events_stats_key(variant), STATS_GENERATION_KEY]
 
 
-def event_body(event_id, compute, found=None):
+def event_body(event_id, compute):
     """The cached body of one event, or `compute()`'s, cached for EVENT_TTL. `compute` returns
-    bytes, or None (not found, not cached). One MGET on a hit; none when `found` already holds
-    the values of event_body_keys() (read ahead, brain.api.readahead)."""
-    return _generational_body(event_body_keys(event_id), EVENT_TTL, compute, found)
+    bytes, or None (not found, not cached). One MGET on a hit."""
+    return _generational_body(event_body_keys(event_id), EVENT_TTL, compute)
 
 
-def type_page_body(event_type, variant, compute, found=None):
+def type_page_body(event_type, variant, compute):
     """One cached page of a type's list, or `compute()`'s, cached for TYPE_TTL."""
-    return _generational_body(type_page_keys(event_type, variant), TYPE_TTL, compute, found)
+    return _generational_body(type_page_keys(event_type, variant), TYPE_TTL, compute)
 
 
-def stats_body(variant, compute, found=None):
+def stats_body(variant, compute):
     """Cached statistics, or `compute()`'s, cached for STATS_TTL; only one recompute per key runs
     at a time (the others wait for its result)."""
-    return _generational_body(
-        stats_body_keys(variant), STATS_TTL, compute, found, single_flight=True
-    )
+    return _generational_body(stats_body_keys(variant), STATS_TTL, compute, single_flight=True)
 
 
-def _generational_body(keys, ttl, compute, found, single_flight=False):
+def _generational_body(keys, ttl, compute, single_flight=False):
     key, *generation_keys = keys
-    if found is None:
-        found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
+    found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
     found = invalidation.trusted_values(keys, found)
     if found is None:  # nothing in the cache may be served now
         return compute()

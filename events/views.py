@@ -13,7 +13,6 @@ from rest_framework import exceptions, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from brain.api import readahead
 from brain.api.heavy import heavy_request
 from brain.api.lookups import IdLookupMixin
 from brain.api.pagination import EstimatedCountPagination
@@ -104,8 +103,7 @@ def _json_response(body):
 )
 class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
     """System events. Any authenticated user reads and creates; staff update and
-    delete. One event, a type's list and the stats are answered from Redis when cached, read
-    ahead with the token and the rate-limit counter: one Redis round trip."""
+    delete. One event, a type's list and the stats are answered from Redis when cached."""
 
     filterset_class = EventFilter
     pagination_class = EstimatedCountPagination
@@ -114,20 +112,6 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
 
     def get_queryset(self):
         return event_list()
-
-    def read_ahead_keys(self, request, *args, **kwargs):
-        if self.action == "retrieve" and int(kwargs["pk"]) <= MAX_EVENT_ID:
-            return cache.event_body_keys(int(kwargs["pk"]))
-        try:
-            if self.action == "by_type":
-                return cache.type_page_keys(
-                    clean_event_type(kwargs["event_type"]), self._page_variant(request)
-                )
-            if self.action == "stats":
-                return cache.stats_body_keys(cache.stats_variant(self.stats_selection[1]))
-        except exceptions.ValidationError:  # answered with its 400 once authenticated
-            pass
-        return []
 
     @cached_property
     def stats_selection(self):
@@ -180,10 +164,7 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
                 return None
             return JSONRenderer().render(SystemEventSerializer(event).data)
 
-        body = None
-        if event_id <= MAX_EVENT_ID:
-            keys = cache.event_body_keys(event_id)
-            body = cache.event_body(event_id, compute, readahead.of(request).get_many(keys))
+        body = cache.event_body(event_id, compute) if event_id <= MAX_EVENT_ID else None
         if body is None:
             raise exceptions.NotFound()
         return _json_response(body)
@@ -226,8 +207,7 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
             return JSONRenderer().render(data)
 
         variant = self._page_variant(request)
-        found = readahead.of(request).get_many(cache.type_page_keys(event_type, variant))
-        return _json_response(cache.type_page_body(event_type, variant, compute, found))
+        return _json_response(cache.type_page_body(event_type, variant, compute))
 
     @extend_schema(filters=True, responses=EventStatsSerializer)
     @action(detail=False, pagination_class=None, filter_backends=[DjangoFilterBackend])
@@ -246,8 +226,7 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
             return JSONRenderer().render(EventStatsSerializer(stats).data)
 
         variant = cache.stats_variant(filters)
-        found = readahead.of(request).get_many(cache.stats_body_keys(variant))
-        return _json_response(cache.stats_body(variant, compute, found))
+        return _json_response(cache.stats_body(variant, compute))
 
     @extend_schema(
         request={

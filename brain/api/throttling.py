@@ -8,14 +8,9 @@ request is allowed (the cache degrades to a miss, never to an error).
 """
 
 from django.conf import settings
-from django.core.cache import cache as default_cache
 from rest_framework import throttling
-from rest_framework.authtoken.models import Token
 
 from brain.context import client_ip
-
-from . import readahead
-from .authentication import token_digest
 
 
 class FixedWindowThrottleMixin:
@@ -29,25 +24,17 @@ class FixedWindowThrottleMixin:
             return True
         self.now = self.timer()
         self.window_ends_at = (int(self.now // self.duration) + 1) * self.duration
-        key = self.window_key(self.key, self.now)
-        ahead = readahead.of(request)
-        if ahead.counter_key == key:
-            count = ahead.count
-        else:
-            try:
-                count = self.cache.incr(key)
-            except ValueError:  # the window's first request, or a concurrent one added it first
-                count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
+        key = f"{self.key}:w{int(self.now // self.duration)}"
+        try:
+            count = self.cache.incr(key)
+        except ValueError:  # the window's first request, or a concurrent one added it first
+            count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
         return count is None or count <= self.num_requests
 
     def get_ident(self, request):
         """The client's address as the audit and the logs see it (brain.context.client_ip, from
         TRUSTED_PROXY_COUNT): a header the client writes cannot get round the limit."""
         return client_ip(request, settings.TRUSTED_PROXY_COUNT) or ""
-
-    def window_key(self, key, now):
-        """The counter of the window holding `now`."""
-        return f"{key}:w{int(now // self.duration)}"
 
     def wait(self):
         return max(self.window_ends_at - self.now, 0)
@@ -58,26 +45,4 @@ class AnonRateThrottle(FixedWindowThrottleMixin, throttling.AnonRateThrottle):
 
 
 class UserRateThrottle(FixedWindowThrottleMixin, throttling.UserRateThrottle):
-    """Authenticated requests at THROTTLE_RATE_USER, counted per API token (a user has one) or,
-    for a session, per user. A token's counter is named from the token itself, so it is known
-    before authentication and can be read ahead (brain.api.readahead)."""
-
-    def get_cache_key(self, request, view):
-        if isinstance(request.auth, Token):
-            return self.cache_format % {
-                "scope": self.scope,
-                "ident": self.token_ident(request.auth.key),
-            }
-        return super().get_cache_key(request, view)
-
-    @staticmethod
-    def token_ident(key):
-        return "token-" + token_digest(key)
-
-    def token_counter(self, key):
-        """(counter key, seconds to live) of this window for the token `key`, or None when the
-        rate is off or the counters are not in the default cache."""
-        if self.rate is None or self.cache is not default_cache:
-            return None
-        ident = self.cache_format % {"scope": self.scope, "ident": self.token_ident(key)}
-        return self.window_key(ident, self.timer()), self.duration
+    """Authenticated requests, per user, at THROTTLE_RATE_USER."""

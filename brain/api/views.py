@@ -1,13 +1,10 @@
-import logging
 import sys
 from collections.abc import Mapping
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
-from redis.exceptions import RedisError
 from rest_framework import serializers
 from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -17,76 +14,14 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
-from brain import invalidation, redis
 from brain.context import client_ip
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 
-from .authentication import request_token, token_cache_key
 from .query import QueryParametersMixin
-from .readahead import NOTHING, ReadAhead
 from .renderers import JSONRenderer
 from .strict import StrictInputMixin
 from .throttling import AnonRateThrottle, UserRateThrottle
-
-logger = logging.getLogger(__name__)
-
-
-class ReadAheadMixin:
-    """Base of the project's API views: reads ahead, in one Redis round trip, the request's
-    token lookup, its rate-limit counter and the cached body keys the view names."""
-
-    def read_ahead_keys(self, request, *args, **kwargs) -> list[str]:
-        """The cache keys of the body this request will serve (none by default)."""
-        return []
-
-    def initial(self, request, *args, **kwargs):
-        request.read_ahead = self._read_ahead(
-            request, self.read_ahead_keys(request, *args, **kwargs)
-        )
-        super().initial(request, *args, **kwargs)
-
-    def _read_ahead(self, request, body_keys):
-        token = request_token(request)
-        if token is None:
-            if not body_keys:
-                return NOTHING
-            values = cache.get_many([*body_keys, invalidation.LEASE_KEY])
-            return ReadAhead(
-                lease=values.pop(invalidation.LEASE_KEY, None) is not None,
-                body_keys=tuple(body_keys),
-                values=values,
-            )
-        counter = next(
-            (
-                throttle.token_counter(token)
-                for throttle in self.get_throttles()
-                if isinstance(throttle, UserRateThrottle)
-            ),
-            None,
-        )
-        counter_key, ttl = counter or ("", 0)
-        token_key = token_cache_key(token)
-        keys = [token_key, counter_key, invalidation.LEASE_KEY, *body_keys]
-        try:
-            lookup, count, lease, values = redis.run(
-                redis.READ_AHEAD, keys=[cache.make_key(key) for key in keys], args=[ttl]
-            )
-        except (RedisError, OSError):
-            logger.warning("read-ahead skipped, Redis unreachable", exc_info=True)
-            return NOTHING
-        decode = cache.client.decode
-        return ReadAhead(
-            token_key=token_key,
-            lookup=None if lookup is None else decode(lookup),
-            lease=bool(lease),
-            counter_key=counter_key if count is not None else None,
-            count=count,
-            body_keys=tuple(body_keys),
-            values={
-                key: decode(value) for key, value in zip(body_keys, values) if value is not None
-            },
-        )
 
 
 class ReadStatementTimeoutMixin:
@@ -102,10 +37,9 @@ class ReadStatementTimeoutMixin:
             return super().dispatch(request, *args, **kwargs)
 
 
-class ProjectAPIMixin(QueryParametersMixin, ReadStatementTimeoutMixin, ReadAheadMixin):
-    """Base of every API view of the project: the read-ahead (one Redis round trip before
-    authentication), the rules for query parameters (an unknown one or an empty value is a 400)
-    and the statement timeout of reads."""
+class ProjectAPIMixin(QueryParametersMixin, ReadStatementTimeoutMixin):
+    """Base of every API view of the project: the rules for query parameters (an unknown one or
+    an empty value is a 400) and the statement timeout of reads."""
 
 
 class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
