@@ -35,7 +35,11 @@ class NDJSONBody:
         for number, line in self._lines():
             if not line.strip():
                 continue
-            chunk.append((number, _parsed(number, line)))
+            try:
+                value = ndjson_value(line)
+            except exceptions.ParseError as error:
+                raise exceptions.ParseError(f"Line {number}: {error.detail}") from None
+            chunk.append((number, value))
             text += len(line)
             if len(chunk) >= lines or text >= size:
                 yield chunk
@@ -69,15 +73,16 @@ class NDJSONBody:
         return line
 
 
-def _parsed(number, line):
+def ndjson_value(line):
+    """The JSON value of one NDJSON line (bytes or text): every NDJSON reader's parser. Raises
+    DRF's ParseError, worded as brain.api.parsers.JSONParser words a body's, when it is not
+    JSON."""
     try:
         return json.loads(line)
     except RecursionError:
-        raise exceptions.ParseError(
-            f"Line {number}: JSON parse error - nested too deeply."
-        ) from None
+        raise exceptions.ParseError("JSON parse error - nested too deeply.") from None
     except ValueError as error:
-        raise exceptions.ParseError(f"Line {number}: JSON parse error - {error}") from None
+        raise exceptions.ParseError(f"JSON parse error - {error}") from None
 
 
 class NDJSONParser(parsers.BaseParser):

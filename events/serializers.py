@@ -23,18 +23,6 @@ class SystemEventSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
 
 
-class SystemEventCreateSerializer(api_serializers.ModelSerializer):
-    """SystemEventCreate as the OpenAPI schema describes it (the API validates with
-    events.schemas.EventIn): event_type 1..50 characters, severity one of the four, message
-    non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
-    (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
-
-    class Meta:
-        model = SystemEvent
-        fields = ["event_type", "severity", "message", "details", "source", "timestamp"]
-        extra_kwargs = {"timestamp": {"required": False}}
-
-
 class SystemEventUpdateSerializer(StrictInputMixin, api_serializers.ModelSerializer):
     """SystemEventUpdate: every field optional; omitted fields stay unchanged."""
 

@@ -20,19 +20,15 @@ from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
 from brain.api.views import ProjectAPIMixin
 
-from . import cache, schemas
+from . import cache
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
 from .ndjson import ndjson_ingest
 from .parsers import NDJSONBody, NDJSONParser
+from .schemas import BULK_MAX_EVENTS, EventsRefused, SystemEventCreate, bulk_items
 from .selectors import event_get, event_list, event_stats, events_by_type
-from .serializers import (
-    EventStatsSerializer,
-    SystemEventCreateSerializer,
-    SystemEventSerializer,
-    SystemEventUpdateSerializer,
-)
-from .services import event_create, event_delete, event_ingest, event_update
+from .serializers import EventStatsSerializer, SystemEventSerializer, SystemEventUpdateSerializer
+from .services import event_delete, event_submit, event_update, events_submit
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
@@ -86,9 +82,7 @@ def _json_response(body):
 
 
 @extend_schema_view(
-    create=extend_schema(
-        request=SystemEventCreateSerializer, responses={201: SystemEventSerializer}
-    ),
+    create=extend_schema(request=SystemEventCreate, responses={201: SystemEventSerializer}),
     update=extend_schema(
         request=SystemEventUpdateSerializer,
         responses=SystemEventSerializer,
@@ -144,8 +138,6 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return [permissions.IsAuthenticated()]
 
     def get_serializer_class(self):
-        if self.action == "create":
-            return SystemEventCreateSerializer
         if self.action in {"update", "partial_update"}:
             return SystemEventUpdateSerializer
         if self.action == "stats":
@@ -164,10 +156,10 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return event
 
     def create(self, request, *args, **kwargs):
-        values, errors = schemas.validate_event(request.data)
-        if errors:
-            raise exceptions.ValidationError(errors)
-        event = event_create(**values)
+        try:
+            event = event_submit(data=request.data)
+        except EventsRefused as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         return Response(SystemEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, *args, **kwargs):
@@ -251,8 +243,13 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
 
     @extend_schema(
         request={
-            "application/json": SystemEventCreateSerializer(many=True),
-            "application/x-ndjson": SystemEventCreateSerializer,
+            "application/json": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/SystemEventCreateRequest"},
+                "minItems": 1,
+                "maxItems": BULK_MAX_EVENTS,
+            },
+            "application/x-ndjson": SystemEventCreate,
         },
         parameters=[
             OpenApiParameter(
@@ -296,4 +293,13 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
                     chunk_bytes=NDJSON_CHUNK_BYTES,
                     max_errors=NDJSON_MAX_ERRORS,
                 )
-            return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))
+            rows = []
+            try:
+                events_submit(
+                    chunks=[bulk_items(data)],
+                    max_errors=BULK_MAX_EVENTS,
+                    on_chunk=lambda size, stored: rows.extend(stored),
+                )
+            except EventsRefused as refused:
+                raise exceptions.ValidationError(refused.errors) from None
+            return _ingest_response(request, rows)

@@ -28,6 +28,11 @@ def json_type(value):
     return type(value).__name__
 
 
+def wrong_json_type(expected, value):
+    """The message refusing `value`, which is not of the `expected` JSON type."""
+    return f"Expected a JSON {expected}, got a JSON {json_type(value)}."
+
+
 def _is_integer(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -100,7 +105,7 @@ def json_type_error(field, value):
     expected = None if value is None else _expected(field)
     if expected is None or expected[1](value):
         return None
-    return f"Expected a JSON {expected[0]}, got a JSON {json_type(value)}."
+    return wrong_json_type(expected[0], value)
 
 
 class StrictInputMixin:
