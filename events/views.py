@@ -26,7 +26,7 @@ from .models import SystemEvent
 from .ndjson import ndjson_ingest
 from .parsers import NDJSONBody, NDJSONParser
 from .schemas import BULK_MAX_EVENTS, EventsRefused, SystemEventCreate, bulk_items
-from .selectors import event_get, event_list, event_stats, events_by_type
+from .selectors import event_get, event_list, event_stats_json, events_by_type
 from .serializers import EventStatsSerializer, SystemEventSerializer, SystemEventUpdateSerializer
 from .services import event_delete, event_submit, event_update, events_submit
 
@@ -232,10 +232,8 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         def compute():
             if filters:  # a scan of the matching events: a heavy request
                 with heavy_request(request.user):
-                    stats = event_stats(queryset=queryset)
-            else:  # every event's, from the counts the database keeps
-                stats = event_stats()
-            return JSONRenderer().render(EventStatsSerializer(stats).data)
+                    return event_stats_json(queryset=queryset)
+            return event_stats_json()  # every event's, from the counts the database keeps
 
         variant = cache.stats_variant(filters)
         found = readahead.of(request).get_many(cache.stats_body_keys(variant))
