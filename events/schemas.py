@@ -1,8 +1,10 @@
-"""The input rules of a new event, declared once: the SystemEventCreate Struct. Every path that
-creates events from outside (`POST /api/events`, `POST /api/events/bulk` in JSON and NDJSON,
-`import_events`) validates with event_validate(), through the services; the OpenAPI schema is the
-Struct's JSON schema (brain.api.schema); a refused value's message is read from the Struct's
-declaration and worded as DRF words it (its fields' default_error_messages).
+"""The input rules of an event, declared once: the SystemEventCreate Struct, and
+SystemEventUpdate, its fields made optional. Every path that creates events from outside (`POST
+/api/events`, `POST /api/events/bulk` in JSON and NDJSON, `import_events`) validates with
+event_validate(), and `PUT`/`PATCH /api/events/{id}` with event_changes_validate(), through the
+services; the OpenAPI schema is the Structs' JSON schema (brain.api.schema); a refused value's
+message is read from the Struct's declaration and worded as DRF words it (its fields'
+default_error_messages).
 
 The Struct checks structure and JSON types in compiled code (unknown fields refused, no coercion:
 a number is not a string); event_validate() adds what a type cannot say (text PostgreSQL can
@@ -11,7 +13,7 @@ store, the JSON depth and size limits, the ISO 8601 timestamp).
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -56,8 +58,22 @@ class SystemEventCreate(msgspec.Struct, forbid_unknown_fields=True):
     ) = msgspec.UNSET
 
 
+SystemEventUpdate = msgspec.defstruct(
+    "SystemEventUpdate",
+    [
+        (name, annotation | msgspec.UnsetType, msgspec.UNSET)
+        for name, annotation in get_type_hints(SystemEventCreate, include_extras=True).items()
+        if name != "timestamp"
+    ],
+    namespace={
+        "__doc__": "A change to an event: the fields of a new event but its timestamp, each "
+        "optional; omitted fields stay unchanged."
+    },
+    forbid_unknown_fields=True,
+)
+
 FIELDS = tuple(msgspec.inspect.type_info(SystemEventCreate).fields)
-FIELD_NAMES = frozenset(field.name for field in FIELDS)
+UPDATE_FIELDS = tuple(msgspec.inspect.type_info(SystemEventUpdate).fields)
 TEXT_FIELDS = ("event_type", "message", "source")
 _TIMESTAMP = DateTimeField()
 
@@ -161,13 +177,14 @@ def _timestamp(value, errors):
         return None
 
 
-def _structure_errors(item):
-    """Every field's message for an item the Struct refused."""
+def _structure_errors(item, fields):
+    """Every field's message for an item the Struct of these `fields` refused."""
     if not isinstance(item, dict):
         message = drf_message(serializers.Serializer, "invalid", datatype=type(item).__name__)
         return {"non_field_errors": [message]}
-    errors = {name: [UNKNOWN_FIELD] for name in item if name not in FIELD_NAMES}
-    for field in FIELDS:
+    names = {field.name for field in fields}
+    errors = {name: [UNKNOWN_FIELD] for name in item if name not in names}
+    for field in fields:
         if field.name not in item:
             if field.required:
                 errors[field.name] = [drf_message(serializers.Field, "required")]
@@ -191,7 +208,7 @@ def event_validate(item):
         event = msgspec.convert(item, SystemEventCreate, strict=True)
     except (msgspec.ValidationError, UnicodeEncodeError) as error:
         # msgspec compares a Literal's values as UTF-8, which a lone surrogate cannot be.
-        return None, _structure_errors(item) or {"non_field_errors": [str(error)]}
+        return None, _structure_errors(item, FIELDS) or {"non_field_errors": [str(error)]}
     errors = {}
     for name in TEXT_FIELDS:
         message = _value_error(name, getattr(event, name))
@@ -212,6 +229,28 @@ def event_validate(item):
         "source": event.source,
         "timestamp": timestamp,
     }, None
+
+
+def event_changes_validate(item):
+    """(the changes as event_update's data: only the fields sent, None), or (None, {field:
+    [message]}) when `item` (a parsed JSON value) breaks a rule of SystemEventUpdate."""
+    try:
+        changes = msgspec.convert(item, SystemEventUpdate, strict=True)
+    except (msgspec.ValidationError, UnicodeEncodeError) as error:
+        return None, _structure_errors(item, UPDATE_FIELDS) or {"non_field_errors": [str(error)]}
+    data = {
+        field.name: getattr(changes, field.name)
+        for field in UPDATE_FIELDS
+        if getattr(changes, field.name) is not msgspec.UNSET
+    }
+    errors = {}
+    for name, value in data.items():
+        message = _value_error(name, value)
+        if message is not None:
+            errors[name] = [message]
+    if errors:
+        return None, errors
+    return data, None
 
 
 def bulk_items(data):

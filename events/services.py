@@ -15,7 +15,7 @@ from audit.services import audit_log_copy_created
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
-from .schemas import EventsRefused, event_validate
+from .schemas import EventsRefused, event_changes_validate, event_validate
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -140,6 +140,16 @@ def event_submit(*, data: Any) -> SystemEvent:
     if errors:
         raise EventsRefused(errors)
     return event_create(**values)
+
+
+def event_submit_changes(*, event: SystemEvent, data: Any) -> SystemEvent:
+    """Changes an event from a client's input (a parsed JSON value), checked by the input rules
+    (events.schemas.event_changes_validate): raises EventsRefused ({field: [message]}) and
+    writes nothing when it breaks one; else as event_update, with the fields sent."""
+    changes, errors = event_changes_validate(data)
+    if errors:
+        raise EventsRefused(errors)
+    return event_update(event=event, data=changes)
 
 
 def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:

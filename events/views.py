@@ -25,10 +25,16 @@ from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_
 from .models import SystemEvent
 from .ndjson import ndjson_ingest
 from .parsers import NDJSONBody, NDJSONParser
-from .schemas import BULK_MAX_EVENTS, EventsRefused, SystemEventCreate, bulk_items
+from .schemas import (
+    BULK_MAX_EVENTS,
+    EventsRefused,
+    SystemEventCreate,
+    SystemEventUpdate,
+    bulk_items,
+)
 from .selectors import event_get, event_list, event_stats_json, events_by_type
-from .serializers import EventStatsSerializer, SystemEventSerializer, SystemEventUpdateSerializer
-from .services import event_delete, event_submit, event_update, events_submit
+from .serializers import EventStatsSerializer, SystemEventSerializer
+from .services import event_delete, event_submit, event_submit_changes, events_submit
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
@@ -84,12 +90,12 @@ def _json_response(body):
 @extend_schema_view(
     create=extend_schema(request=SystemEventCreate, responses={201: SystemEventSerializer}),
     update=extend_schema(
-        request=SystemEventUpdateSerializer,
+        request=SystemEventUpdate,
         responses=SystemEventSerializer,
         description="Partial, as SystemEventUpdate: omitted fields stay unchanged. Staff only.",
     ),
     partial_update=extend_schema(
-        request=SystemEventUpdateSerializer,
+        request=SystemEventUpdate,
         responses=SystemEventSerializer,
         description="Staff only.",
     ),
@@ -138,8 +144,6 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
         return [permissions.IsAuthenticated()]
 
     def get_serializer_class(self):
-        if self.action in {"update", "partial_update"}:
-            return SystemEventUpdateSerializer
         if self.action == "stats":
             return EventStatsSerializer
         return SystemEventSerializer
@@ -182,9 +186,10 @@ class EventViewSet(ProjectAPIMixin, viewsets.ModelViewSet):
 
     def update(self, request, *args, **kwargs):
         event = self.get_object()
-        serializer = SystemEventUpdateSerializer(event, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        event = event_update(event=event, data=serializer.validated_data)
+        try:
+            event = event_submit_changes(event=event, data=request.data)
+        except EventsRefused as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         return Response(SystemEventSerializer(event).data)
 
     def partial_update(self, request, *args, **kwargs):
