@@ -10,5 +10,6 @@ class BrainConfig(AppConfig):
 
         from . import receivers  # noqa: F401  (connects the token-cache invalidation)
         from .admin_login import RateLimitedAdminAuthenticationForm
+        from .api import schema  # noqa: F401  (registers the schema of msgspec Structs)
 
         admin.site.login_form = RateLimitedAdminAuthenticationForm

@@ -5,13 +5,14 @@ so a body of REQUEST_MAX_NDJSON_BYTES never sits whole in its memory."""
 from tempfile import SpooledTemporaryFile
 
 from django.http import FileResponse
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 
 from brain.api.renderers import JSONRenderer
 
+from .schemas import EventsRefused, drf_message
 from .serializers import SystemEventSerializer
-from .services import EventsRefused, event_ingest_chunks
+from .services import events_submit
 
 # The answer's events are kept in memory up to this size, then in a temporary file.
 ANSWER_MEMORY_BYTES = 1024 * 1024
@@ -35,13 +36,13 @@ def ndjson_ingest(body, *, minimal, max_events, chunk_lines, chunk_bytes, max_er
             yield [(f"line {number}", item) for number, item in chunk]
 
     try:
-        event_ingest_chunks(
+        events_submit(
             chunks=keyed_chunks(),
             max_errors=max_errors,
             on_chunk=lambda size, rows: answer.add(rows),
         )
         if not lines:
-            raise _refused("This list may not be empty.")
+            raise _refused(drf_message(serializers.ListSerializer, "empty"))
     except EventsRefused as refused:
         answer.close()
         raise exceptions.ValidationError(refused.errors) from None

@@ -6,7 +6,7 @@ import json
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
-from brain.api.parsers import BYTE_ORDER_MARK, json_error
+from brain.api.parsers import BYTE_ORDER_MARK, NESTED_TOO_DEEPLY, json_error
 
 # Bytes read from the request at a time.
 READ_BLOCK_BYTES = 1024 * 1024
@@ -38,7 +38,11 @@ class NDJSONBody:
         for number, line in self._lines():
             if not line.strip():
                 continue
-            chunk.append((number, _parsed(number, line)))
+            try:
+                value = ndjson_value(line)
+            except exceptions.ParseError as error:
+                raise exceptions.ParseError(f"Line {number}: {error.detail}") from None
+            chunk.append((number, value))
             text += len(line)
             if len(chunk) >= lines or text >= size:
                 yield chunk
@@ -72,19 +76,21 @@ class NDJSONBody:
         return line
 
 
-def _parsed(number, line):
-    if line.startswith(codecs.BOM_UTF8):  # json.loads would skip it; a JSON body's is refused
+def ndjson_value(line):
+    """The JSON value of one NDJSON line (bytes or text): every NDJSON reader's parser. Raises
+    DRF's ParseError, worded as brain.api.parsers.JSONParser words a body's, when it is not
+    JSON. A line that starts with a byte-order mark is refused, as a body that does is (json.loads
+    would skip it)."""
+    if line[:1] == "\ufeff" or line[:3] == codecs.BOM_UTF8:
         message = BYTE_ORDER_MARK.format(what="the line")
-        raise exceptions.ParseError(f"Line {number}: JSON parse error - {message}")
+        raise exceptions.ParseError(f"JSON parse error - {message}")
     try:
         return json.loads(line)
     except RecursionError:
-        raise exceptions.ParseError(
-            f"Line {number}: JSON parse error - nested too deeply."
-        ) from None
+        raise exceptions.ParseError(f"JSON parse error - {NESTED_TOO_DEEPLY}") from None
     except ValueError as error:
         message = json_error(error, line, what="the line")
-        raise exceptions.ParseError(f"Line {number}: JSON parse error - {message}") from None
+        raise exceptions.ParseError(f"JSON parse error - {message}") from None
 
 
 class NDJSONParser(parsers.BaseParser):

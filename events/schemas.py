@@ -1,75 +1,130 @@
-"""The input rules of a new event, defined once as a msgspec Struct and used by every path that
-creates events from outside (`POST /api/events`, `POST /api/events/bulk` in JSON and NDJSON,
-`import_events`).
+"""The input rules of an event, declared once: the SystemEventCreate Struct, and
+SystemEventUpdate, its fields made optional. Every path that creates events from outside (`POST
+/api/events`, `POST /api/events/bulk` in JSON and NDJSON, `import_events`) validates with
+event_validate(), and `PUT`/`PATCH /api/events/{id}` with event_changes_validate(), through the
+services; the OpenAPI schema is the Structs' JSON schema (brain.api.schema); a refused value's
+message is read from the Struct's declaration and worded as DRF words it (its fields'
+default_error_messages).
 
 The Struct checks structure and JSON types in compiled code (unknown fields refused, no coercion:
-a number is not a string); `validate_event()` adds what a type cannot say (text PostgreSQL can
-store, the JSON depth and size limits, the ISO 8601 timestamp) and, for a refused item, one
-message per field, worded as the rest of the API words them.
+a number is not a string); event_validate() adds what a type cannot say (text PostgreSQL can
+store, the JSON depth and size limits, the ISO 8601 timestamp).
 """
 
 import json
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from brain.api.serializers import DateTimeField
-from brain.api.strict import UNKNOWN_FIELD, json_type, wrong_json_type
-from brain.validators import MAX_JSON_DEPTH, validate_storable_json, validate_storable_text
+from brain.api.strict import UNKNOWN_FIELD, field_type_error, wrong_json_type
+from brain.validators import MAX_JSON_DEPTH, validate_storable_text
 
-from .models import Severity
+from .models import Severity, SystemEvent
+from .validators import validate_details
 
 BULK_MAX_EVENTS = 1000
 
-REQUIRED = "This field is required."
-NOT_NULL = "This field may not be null."
-BLANK = "This field may not be blank."
-NOT_AN_OBJECT = "Must be a JSON object."
 
-SeverityName = Literal[tuple(Severity.values)]
+def _max_length(name):
+    return SystemEvent._meta.get_field(name).max_length
 
 
-class EventIn(msgspec.Struct, forbid_unknown_fields=True):
-    """A new event as a client sends it (SystemEventCreate)."""
+class SystemEventCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new event as a client sends it. Text with a NUL character or a lone surrogate is
+    refused: PostgreSQL cannot store it."""
 
-    event_type: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
-    severity: SeverityName
+    event_type: Annotated[str, msgspec.Meta(min_length=1, max_length=_max_length("event_type"))]
+    severity: Literal[tuple(Severity.values)]
     message: Annotated[str, msgspec.Meta(min_length=1)]
-    details: dict[str, Any] | None = None
-    source: Annotated[str, msgspec.Meta(max_length=100)] | None = None
+    details: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(description=f"A JSON object, nested at most {MAX_JSON_DEPTH} levels deep."),
+    ] = None
+    source: Annotated[str, msgspec.Meta(max_length=_max_length("source"))] | None = None
     # Optional, and never null: left out, it is the time of storing.
     timestamp: (
-        Annotated[str, msgspec.Meta(extra_json_schema={"format": "date-time"})] | msgspec.UnsetType
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="ISO 8601, stored in UTC; left out, the time of storing.",
+                extra_json_schema={"format": "date-time"},
+            ),
+        ]
+        | msgspec.UnsetType
     ) = msgspec.UNSET
 
 
-FIELDS = tuple(msgspec.inspect.type_info(EventIn).fields)
-FIELD_NAMES = frozenset(field.name for field in FIELDS)
+SystemEventUpdate = msgspec.defstruct(
+    "SystemEventUpdate",
+    [
+        (name, annotation | msgspec.UnsetType, msgspec.UNSET)
+        for name, annotation in get_type_hints(SystemEventCreate, include_extras=True).items()
+        if name != "timestamp"
+    ],
+    namespace={
+        "__doc__": "A change to an event: the fields of a new event but its timestamp, each "
+        "optional; omitted fields stay unchanged."
+    },
+    forbid_unknown_fields=True,
+)
+
+FIELDS = tuple(msgspec.inspect.type_info(SystemEventCreate).fields)
+UPDATE_FIELDS = tuple(msgspec.inspect.type_info(SystemEventUpdate).fields)
 TEXT_FIELDS = ("event_type", "message", "source")
 _TIMESTAMP = DateTimeField()
 
 
+def drf_message(field_class, code, **params):
+    """DRF's wording of a field error: `field_class`'s default_error_messages[code]."""
+    return str(field_class.default_error_messages[code]).format(**params)
+
+
+class EventsRefused(Exception):
+    """Input that breaks an event's rules: `errors` maps each field, or each refused item's key,
+    to its messages."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+class Unparsable:
+    """An item whose text could not be parsed: `errors` as event_validate's ({field: [message]},
+    or {"non_field_errors": [message]})."""
+
+    def __init__(self, errors):
+        self.errors = errors
+
+
 def _type_error(field_type, value):
     """The message refusing `value` for a field of `field_type` (msgspec.inspect), or None."""
+    if isinstance(field_type, msgspec.inspect.Metadata):  # a schema annotation only
+        field_type = field_type.type
     types = field_type.types if isinstance(field_type, msgspec.inspect.UnionType) else (field_type,)
     if value is None:
-        return None if any(isinstance(t, msgspec.inspect.NoneType) for t in types) else NOT_NULL
+        nullable = any(isinstance(t, msgspec.inspect.NoneType) for t in types)
+        return None if nullable else drf_message(serializers.Field, "null")
     [base] = [t for t in types if not isinstance(t, msgspec.inspect.NoneType)]
     if isinstance(base, msgspec.inspect.Metadata):  # a schema annotation only
         base = base.type
     if isinstance(base, msgspec.inspect.DictType):
-        return None if isinstance(value, dict) else NOT_AN_OBJECT
+        return None  # the details' own validator words it (_value_error)
     if not isinstance(value, str):
-        return f"Expected a JSON string, got a JSON {json_type(value)}."
+        return field_type_error("string", value)
     if isinstance(base, msgspec.inspect.LiteralType):
-        return None if value in base.values else f'"{value}" is not a valid choice.'
+        if value in base.values:
+            return None
+        return drf_message(serializers.ChoiceField, "invalid_choice", input=value)
     if base.min_length and len(value) < base.min_length:
-        return BLANK
+        if not value:
+            return drf_message(serializers.CharField, "blank")
+        return drf_message(serializers.CharField, "min_length", min_length=base.min_length)
     if base.max_length is not None and len(value) > base.max_length:
-        return f"Ensure this field has no more than {base.max_length} characters."
+        return drf_message(serializers.CharField, "max_length", max_length=base.max_length)
     return None
 
 
@@ -94,8 +149,8 @@ def _value_error(name, value):
         if name in TEXT_FIELDS and value is not None:
             if "\x00" in value or not value.isascii():
                 validate_storable_text(value)
-        elif name == "details" and value is not None and not _plainly_storable(value):
-            validate_storable_json(value)
+        elif name == "details" and not (isinstance(value, dict) and _plainly_storable(value)):
+            validate_details(value)
     except DjangoValidationError as error:
         return error.messages[0]
     return None
@@ -122,15 +177,16 @@ def _timestamp(value, errors):
         return None
 
 
-def _structure_errors(item):
-    """Every field's message for an item the Struct refused."""
+def _structure_errors(item, fields):
+    """Every field's message for an item the Struct of these `fields` refused."""
     if not isinstance(item, dict):
         return {"non_field_errors": [wrong_json_type("object", item)]}
-    errors = {name: [UNKNOWN_FIELD] for name in item if name not in FIELD_NAMES}
-    for field in FIELDS:
+    names = {field.name for field in fields}
+    errors = {name: [UNKNOWN_FIELD] for name in item if name not in names}
+    for field in fields:
         if field.name not in item:
             if field.required:
-                errors[field.name] = [REQUIRED]
+                errors[field.name] = [drf_message(serializers.Field, "required")]
             continue
         value = item[field.name]
         message = _type_error(field.type, value) or _value_error(field.name, value)
@@ -141,14 +197,17 @@ def _structure_errors(item):
     return errors
 
 
-def validate_event(item):
+def event_validate(item):
     """(the event as event_create's keyword arguments, None), or (None, {field: [message]}) when
-    `item` (a parsed JSON value) breaks a rule."""
+    `item` (a parsed JSON value, or an Unparsable) breaks a rule. The one check of a new event's
+    input, whichever path it comes by."""
+    if isinstance(item, Unparsable):
+        return None, item.errors
     try:
-        event = msgspec.convert(item, EventIn, strict=True)
+        event = msgspec.convert(item, SystemEventCreate, strict=True)
     except (msgspec.ValidationError, UnicodeEncodeError) as error:
         # msgspec compares a Literal's values as UTF-8, which a lone surrogate cannot be.
-        return None, _structure_errors(item) or {"non_field_errors": [str(error)]}
+        return None, _structure_errors(item, FIELDS) or {"non_field_errors": [str(error)]}
     errors = {}
     for name in TEXT_FIELDS:
         message = _value_error(name, getattr(event, name))
@@ -171,47 +230,37 @@ def validate_event(item):
     }, None
 
 
-class Unparsable:
-    """An item whose text could not be parsed: `errors` as validate_event's ({field: [message]},
-    or {"non_field_errors": [message]})."""
-
-    def __init__(self, errors):
-        self.errors = errors
-
-
-def validate_events(items, keys):
-    """(events, errors): the events of `items` if every one is valid, and the errors of the
-    refused ones under their key (from `keys`, in the same order). An Unparsable item is refused
-    with its errors."""
-    events, errors = [], {}
-    for key, item in zip(keys, items, strict=True):
-        if isinstance(item, Unparsable):
-            errors[key] = item.errors
-            continue
-        event, item_errors = validate_event(item)
-        if item_errors:
-            errors[key] = item_errors
-        elif not errors:
-            events.append(event)
-    return events, errors
-
-
-def validate_batch(data):
-    """The events of a JSON bulk body (a list of 1..BULK_MAX_EVENTS items), all or none: raises
-    DRF's ValidationError naming the list's problem, or each refused item's index and fields."""
-    if not isinstance(data, list):
-        raise serializers.ValidationError({"non_field_errors": [wrong_json_type("array", data)]})
-    if not data:
-        raise serializers.ValidationError({"non_field_errors": ["This list may not be empty."]})
-    if len(data) > BULK_MAX_EVENTS:
-        raise serializers.ValidationError(
-            {
-                "non_field_errors": [
-                    f"Ensure this field has no more than {BULK_MAX_EVENTS} elements."
-                ]
-            }
-        )
-    events, errors = validate_events(data, [str(index) for index in range(len(data))])
+def event_changes_validate(item):
+    """(the changes as event_update's data: only the fields sent, None), or (None, {field:
+    [message]}) when `item` (a parsed JSON value) breaks a rule of SystemEventUpdate."""
+    try:
+        changes = msgspec.convert(item, SystemEventUpdate, strict=True)
+    except (msgspec.ValidationError, UnicodeEncodeError) as error:
+        return None, _structure_errors(item, UPDATE_FIELDS) or {"non_field_errors": [str(error)]}
+    data = {
+        field.name: getattr(changes, field.name)
+        for field in UPDATE_FIELDS
+        if getattr(changes, field.name) is not msgspec.UNSET
+    }
+    errors = {}
+    for name, value in data.items():
+        message = _value_error(name, value)
+        if message is not None:
+            errors[name] = [message]
     if errors:
-        raise serializers.ValidationError(errors)
-    return events
+        return None, errors
+    return data, None
+
+
+def bulk_items(data):
+    """The (index as text, item) pairs of a JSON bulk body, a list of 1..BULK_MAX_EVENTS items;
+    raises EventsRefused naming the list's problem, in DRF's wording of a list's errors."""
+    if not isinstance(data, list):
+        message = wrong_json_type("array", data)
+    elif not data:
+        message = drf_message(serializers.ListSerializer, "empty")
+    elif len(data) > BULK_MAX_EVENTS:
+        message = drf_message(serializers.ListSerializer, "max_length", max_length=BULK_MAX_EVENTS)
+    else:
+        return [(str(index), item) for index, item in enumerate(data)]
+    raise EventsRefused({"non_field_errors": [message]})

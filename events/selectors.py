@@ -6,7 +6,10 @@ from django.db.models import BigIntegerField, Count, Max, Min, Q, Sum
 from django.db.models.functions import Cast, Trunc
 from django.utils import timezone
 
+from brain.api.renderers import JSONRenderer
+
 from .models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
+from .serializers import EventStatsSerializer
 
 TOP_TYPES = 100
 TOP_SOURCES = 10
@@ -62,6 +65,13 @@ def event_stats(*, queryset=None, now=None):
         "last_event_at": summary["last_event_at"],
         "last_24h": [{"hour": hour, "count": per_hour.get(hour, 0)} for hour in hours],
     }
+
+
+def event_stats_json(*, queryset=None, now=None):
+    """event_stats(queryset=..., now=...) as the JSON body of `GET /api/events/stats`: what the
+    API answers and caches and the dashboard shows, the same bytes."""
+    stats = event_stats(queryset=queryset, now=now)
+    return JSONRenderer().render(EventStatsSerializer(stats).data)
 
 
 def _summed_count():

@@ -2,10 +2,7 @@
 
 from rest_framework import serializers
 
-from brain.api import serializers as api_serializers
-from brain.api.strict import StrictInputMixin
-
-from .models import Severity, SystemEvent
+from .models import Severity
 
 
 class SystemEventSerializer(serializers.Serializer):
@@ -15,33 +12,12 @@ class SystemEventSerializer(serializers.Serializer):
 
     id = serializers.IntegerField(read_only=True)
     event_type = serializers.CharField(read_only=True)
-    severity = serializers.ChoiceField(choices=Severity.choices, read_only=True)
+    severity = serializers.ChoiceField(choices=Severity.values, read_only=True)
     message = serializers.CharField(read_only=True)
     details = serializers.JSONField(read_only=True, allow_null=True)
     source = serializers.CharField(read_only=True, allow_null=True)
     timestamp = serializers.DateTimeField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
-
-
-class SystemEventCreateSerializer(api_serializers.ModelSerializer):
-    """SystemEventCreate as the OpenAPI schema describes it (the API validates with
-    events.schemas.EventIn): event_type 1..50 characters, severity one of the four, message
-    non-empty, details a JSON object or null, source at most 100 characters, timestamp optional
-    (ISO 8601, default now). Text with NUL characters is refused (PostgreSQL cannot store it)."""
-
-    class Meta:
-        model = SystemEvent
-        fields = ["event_type", "severity", "message", "details", "source", "timestamp"]
-        extra_kwargs = {"timestamp": {"required": False}}
-
-
-class SystemEventUpdateSerializer(StrictInputMixin, api_serializers.ModelSerializer):
-    """SystemEventUpdate: every field optional; omitted fields stay unchanged."""
-
-    class Meta:
-        model = SystemEvent
-        fields = ["event_type", "severity", "message", "details", "source"]
-        extra_kwargs = {field: {"required": False} for field in fields}
 
 
 class SeverityCountsSerializer(serializers.Serializer):

@@ -16,7 +16,7 @@ from brain.services import assign
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
-from .schemas import validate_events
+from .schemas import EventsRefused, event_changes_validate, event_validate
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -82,23 +82,31 @@ def _json_text(value):
     return None if value is None else msgspec.json.encode(value).decode()
 
 
-def _copy_events(cursor, table, rows):
-    """COPYs `rows` (dicts of every column) into the events table."""
-    columns = ", ".join(LOAD_COLUMNS)
-    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(
-                [_json_text(row[name]) if name == "details" else row[name] for name in LOAD_COLUMNS]
-            )
+# Every column of an event, in the model's order: what the COPY writes and event_ingest returns.
+LOAD_COLUMNS = tuple(field.column for field in SystemEvent._meta.concrete_fields)
 
 
-def _with_ids(cursor, table, events):
-    """`events` with ids drawn from the table's sequence, in one query."""
-    cursor.execute(
-        "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-        [table, len(events)],
-    )
-    return [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
+def _copy_in(events):
+    """Stores `events` (dicts of every column but id), many times faster than INSERT: their ids
+    drawn from the table's sequence in one query, the events and their CREATE audit records (one
+    each) each written with COPY. Returns them with their ids, as stored."""
+    table = SystemEvent._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [table, len(events)],
+        )
+        rows = [{"id": row[0], **event} for event, row in zip(events, cursor.fetchall())]
+        with cursor.copy(f"COPY {table} ({', '.join(LOAD_COLUMNS)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        _json_text(row[name]) if name == "details" else row[name]
+                        for name in LOAD_COLUMNS
+                    ]
+                )
+    audit_log_copy_created(model=SystemEvent, rows=rows)
+    return rows
 
 
 @transaction.atomic
@@ -111,40 +119,55 @@ def event_ingest(*, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     if not events:
         return []
     now = timezone.now()
-    events = [
-        {**event, "timestamp": event.get("timestamp") or now, "created_at": now} for event in events
-    ]
-    table = SystemEvent._meta.db_table
-    with connection.cursor() as cursor:
-        rows = _with_ids(cursor, table, events)
-        _copy_events(cursor, table, rows)
-    audit_log_copy_created(model=SystemEvent, rows=rows)
+    rows = _copy_in(
+        [
+            {**event, "timestamp": event.get("timestamp") or now, "created_at": now}
+            for event in events
+        ]
+    )
     invalidate_after_commit(event_types={row["event_type"] for row in rows})
     return rows
 
 
-class EventsRefused(Exception):
-    """Items that break an event's input rules: `errors` maps each one's key to its messages."""
+def event_submit(*, data: Any) -> SystemEvent:
+    """Creates one event from a client's input (a parsed JSON value), checked by the input
+    rules (events.schemas.event_validate): raises EventsRefused ({field: [message]}) and stores
+    nothing when it breaks one; else as event_create."""
+    values, errors = event_validate(data)
+    if errors:
+        raise EventsRefused(errors)
+    return event_create(**values)
 
-    def __init__(self, errors):
-        super().__init__(errors)
-        self.errors = errors
+
+def event_submit_changes(*, event: SystemEvent, data: Any) -> SystemEvent:
+    """Changes an event from a client's input (a parsed JSON value), checked by the input rules
+    (events.schemas.event_changes_validate): raises EventsRefused ({field: [message]}) and
+    writes nothing when it breaks one; else as event_update, with the fields sent."""
+    changes, errors = event_changes_validate(data)
+    if errors:
+        raise EventsRefused(errors)
+    return event_update(event=event, data=changes)
 
 
-def event_ingest_chunks(*, chunks, max_errors: int, on_chunk=None) -> int:
-    """Validates (events.schemas) and stores events chunk by chunk, all in one transaction: all
-    or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs.
-    Raises EventsRefused with the first `max_errors` refused items by key (validation stops
-    there), and nothing is stored. `on_chunk(size, rows)` is called after each chunk with how
-    many items it held and the events stored from it (event_ingest's rows). Returns how many
-    events were stored; the caches are invalidated once, after commit."""
+def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:
+    """Creates events from a client's or a file's input chunk by chunk, all in one transaction:
+    all or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs,
+    each checked by the input rules (events.schemas.event_validate) and, while none is refused,
+    stored as event_ingest stores them. Raises EventsRefused with the first `max_errors` refused
+    items by key (validation stops there), and nothing is stored. `on_chunk(size, rows)` is
+    called after each chunk with how many items it held and the events stored from it
+    (event_ingest's rows). Returns how many events were stored; the caches are invalidated once,
+    after commit."""
     stored, errors = 0, {}
     with transaction.atomic(), pooled_invalidation():
         for chunk in chunks:
-            events, chunk_errors = validate_events(
-                [item for _, item in chunk], [key for key, _ in chunk]
-            )
-            errors.update(chunk_errors)
+            events = []
+            for key, item in chunk:
+                values, item_errors = event_validate(item)
+                if item_errors:
+                    errors[key] = item_errors
+                elif not errors:
+                    events.append(values)
             rows = [] if errors else event_ingest(events=events)
             stored += len(rows)
             if on_chunk is not None:
@@ -156,24 +179,14 @@ def event_ingest_chunks(*, chunks, max_errors: int, on_chunk=None) -> int:
     return stored
 
 
-# Every column of an event, in the model's order: what the COPY writes and event_ingest returns.
-LOAD_COLUMNS = tuple(field.column for field in SystemEvent._meta.concrete_fields)
-
-
 @transaction.atomic
 def event_load(*, events: list[dict[str, Any]]) -> int:
     """Loads a batch of generated events (dicts of every column but id) for synthetic data sets
-    (seed_events): ids drawn from the sequence in one query, the events and their CREATE audit
-    records each written with COPY, many times faster than INSERT; each event has exactly one
-    audit record. Invalidates every type's lists and the stats after commit. Returns the number
-    of events."""
+    (seed_events) as event_ingest stores them, each with exactly one audit record. Invalidates
+    every type's lists and the stats after commit. Returns the number of events."""
     if not events:
         return 0
-    table = SystemEvent._meta.db_table
-    with connection.cursor() as cursor:
-        rows = _with_ids(cursor, table, events)
-        _copy_events(cursor, table, rows)
-    audit_log_copy_created(model=SystemEvent, rows=rows)
+    rows = _copy_in(events)
     invalidate_after_commit(all_types=True)
     return len(rows)
 

@@ -1,4 +1,4 @@
-"""Validation shared by the model (admin forms) and the API serializers."""
+"""Validation shared by the model (admin forms) and the input rules (events.schemas)."""
 
 from django.core.exceptions import ValidationError
 

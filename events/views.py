@@ -20,19 +20,21 @@ from brain.api.parsers import JSONParser
 from brain.api.renderers import JSONRenderer
 from brain.api.views import ProjectAPIMixin
 
-from . import cache, schemas
+from . import cache
 from .filters import EventFilter, TypeEventFilter, clean_event_type, filter_for_stats
 from .models import SystemEvent
 from .ndjson import ndjson_ingest
 from .parsers import NDJSONBody, NDJSONParser
-from .selectors import event_get, event_list, event_list_by_type, event_stats
-from .serializers import (
-    EventStatsSerializer,
-    SystemEventCreateSerializer,
-    SystemEventSerializer,
-    SystemEventUpdateSerializer,
+from .schemas import (
+    BULK_MAX_EVENTS,
+    EventsRefused,
+    SystemEventCreate,
+    SystemEventUpdate,
+    bulk_items,
 )
-from .services import event_create, event_delete, event_ingest, event_update
+from .selectors import event_get, event_list, event_list_by_type, event_stats_json
+from .serializers import EventStatsSerializer, SystemEventSerializer
+from .services import event_delete, event_submit, event_submit_changes, events_submit
 
 # The largest value of the integer primary key: a larger id cannot exist.
 MAX_EVENT_ID = 2**31 - 1
@@ -86,16 +88,14 @@ def _json_response(body):
 
 
 @extend_schema_view(
-    create=extend_schema(
-        request=SystemEventCreateSerializer, responses={201: SystemEventSerializer}
-    ),
+    create=extend_schema(request=SystemEventCreate, responses={201: SystemEventSerializer}),
     update=extend_schema(
-        request=SystemEventUpdateSerializer,
+        request=SystemEventUpdate,
         responses=SystemEventSerializer,
         description="Partial, as SystemEventUpdate: omitted fields stay unchanged. Staff only.",
     ),
     partial_update=extend_schema(
-        request=SystemEventUpdateSerializer,
+        request=SystemEventUpdate,
         responses=SystemEventSerializer,
         description="Staff only.",
     ),
@@ -128,10 +128,6 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
         return [permissions.IsAuthenticated()]
 
     def get_serializer_class(self):
-        if self.action == "create":
-            return SystemEventCreateSerializer
-        if self.action in {"update", "partial_update"}:
-            return SystemEventUpdateSerializer
         if self.action == "stats":
             return EventStatsSerializer
         return SystemEventSerializer
@@ -148,10 +144,10 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
         return event
 
     def create(self, request, *args, **kwargs):
-        values, errors = schemas.validate_event(request.data)
-        if errors:
-            raise exceptions.ValidationError(errors)
-        event = event_create(**values)
+        try:
+            event = event_submit(data=request.data)
+        except EventsRefused as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         return Response(SystemEventSerializer(event).data, status=status.HTTP_201_CREATED)
 
     def retrieve(self, request, *args, **kwargs):
@@ -171,9 +167,10 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
 
     def update(self, request, *args, **kwargs):
         event = self.get_object()
-        serializer = SystemEventUpdateSerializer(event, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        event = event_update(event=event, data=serializer.validated_data)
+        try:
+            event = event_submit_changes(event=event, data=request.data)
+        except EventsRefused as refused:
+            raise exceptions.ValidationError(refused.errors) from None
         return Response(SystemEventSerializer(event).data)
 
     def partial_update(self, request, *args, **kwargs):
@@ -220,18 +217,21 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
         def compute():
             if filters:  # a scan of the matching events: a heavy request
                 with heavy_request(request.user):
-                    stats = event_stats(queryset=queryset)
-            else:  # every event's, from the counts the database keeps
-                stats = event_stats()
-            return JSONRenderer().render(EventStatsSerializer(stats).data)
+                    return event_stats_json(queryset=queryset)
+            return event_stats_json()  # every event's, from the counts the database keeps
 
         variant = cache.stats_variant(filters)
         return _json_response(cache.stats_body(variant, compute))
 
     @extend_schema(
         request={
-            "application/json": SystemEventCreateSerializer(many=True),
-            "application/x-ndjson": SystemEventCreateSerializer,
+            "application/json": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/SystemEventCreateRequest"},
+                "minItems": 1,
+                "maxItems": BULK_MAX_EVENTS,
+            },
+            "application/x-ndjson": SystemEventCreate,
         },
         parameters=[
             OpenApiParameter(
@@ -275,4 +275,13 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
                     chunk_bytes=NDJSON_CHUNK_BYTES,
                     max_errors=NDJSON_MAX_ERRORS,
                 )
-            return _ingest_response(request, event_ingest(events=schemas.validate_batch(data)))
+            rows = []
+            try:
+                events_submit(
+                    chunks=[bulk_items(data)],
+                    max_errors=BULK_MAX_EVENTS,
+                    on_chunk=lambda size, stored: rows.extend(stored),
+                )
+            except EventsRefused as refused:
+                raise exceptions.ValidationError(refused.errors) from None
+            return _ingest_response(request, rows)

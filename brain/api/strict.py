@@ -45,6 +45,11 @@ def wrong_json_type(expected, value):
     return f"Expected a JSON {expected}, got {json_value(value)}."
 
 
+def field_type_error(expected, value):
+    """The message refusing a field's `value`, which is not of the `expected` JSON type."""
+    return f"Expected a JSON {expected}, got a JSON {json_type(value)}."
+
+
 def _is_integer(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -117,7 +122,7 @@ def json_type_error(field, value):
     expected = None if value is None else _expected(field)
     if expected is None or expected[1](value):
         return None
-    return f"Expected a JSON {expected[0]}, got a JSON {json_type(value)}."
+    return field_type_error(expected[0], value)
 
 
 def _not_an_object(data):

@@ -323,6 +323,7 @@ SPECTACULAR_SETTINGS = {
         "TaskStatusEnum": "scheduling.models.TaskStatus",
         "AgentStatusEnum": "scheduling.models.AgentStatus",
         "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
+        "SeverityEnum": "events.models.Severity.values",
     },
 }
 

@@ -441,6 +441,16 @@ def test_patch_updates_like_put(staff_client):
         ({"event_type": ""}, {"event_type": ["This field may not be blank."]}),
         ({"message": "\x00"}, {"message": ["Null characters are not allowed."]}),
         ({"details": ["x"]}, {"details": ["Must be a JSON object."]}),
+        ({"event_type": None}, {"event_type": ["This field may not be null."]}),
+        ({"source": "s" * 101}, {"source": ["Ensure this field has no more than 100 characters."]}),
+        (
+            {"timestamp": "2026-01-01T00:00:00Z", "message": 1},
+            {
+                "timestamp": ["Unknown field: this endpoint does not take it."],
+                "message": ["Expected a JSON string, got a JSON number."],
+            },
+        ),
+        (["x"], {"non_field_errors": ["Expected a JSON object, got an array."]}),
     ],
 )
 def test_update_refuses_invalid_input(staff_client, payload, errors):

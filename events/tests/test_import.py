@@ -12,6 +12,7 @@ from django.core.management import CommandError, call_command
 from audit.models import AuditLog
 from events.management.commands import import_events
 from events.models import SystemEvent
+from events.tests.test_ingest import REFUSED
 from tests.audit_paths.support import (
     audit_mark,
     from_system,
@@ -116,6 +117,34 @@ def test_refused_lines_are_reported_by_number(tmp_path):
         call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
 
     assert 'line 3: {"details": ["Value must be valid JSON."]}' in stderr.getvalue()
+    assert not SystemEvent.objects.exists()
+
+
+@pytest.mark.parametrize(("change", "errors"), REFUSED)
+def test_a_line_is_refused_with_the_messages_of_the_api(tmp_path, change, errors):
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps(VALID) + "\n" + json.dumps({**VALID, **change}) + "\n")
+    stderr = io.StringIO()
+    before = _rows()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert f"line 2: {json.dumps(errors)}" in stderr.getvalue()
+    assert _rows() == before
+
+
+def test_a_line_that_is_not_json_is_refused_as_the_api_words_it(tmp_path):
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps(VALID) + "\n{not json\n")
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert 'line 2: {"non_field_errors": ["JSON parse error - Expecting property name' in (
+        stderr.getvalue()
+    )
     assert not SystemEvent.objects.exists()
 
 

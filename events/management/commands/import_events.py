@@ -4,11 +4,14 @@ import json
 import sys
 
 from django.core.management.base import CommandError
+from rest_framework import serializers
+from rest_framework.exceptions import ParseError
 
 from audit.commands import AuditedCommand
 from brain.progress import ProgressBar
-from events import schemas
-from events.services import EventsRefused, event_ingest_chunks
+from events.parsers import ndjson_value
+from events.schemas import EventsRefused, Unparsable, drf_message
+from events.services import events_submit
 
 # Events validated and stored at a time (the progress bar's step), all in one transaction.
 CHUNK = 2_000
@@ -49,7 +52,7 @@ class Command(AuditedCommand):
             total=len(items), unit="events", disable=options["verbosity"] == 0, file=self.stderr
         ) as bar:
             try:
-                imported = event_ingest_chunks(
+                imported = events_submit(
                     chunks=chunks,
                     max_errors=MAX_REPORTED_ERRORS,
                     on_chunk=lambda size, rows: bar.update(size),
@@ -78,23 +81,22 @@ def _ndjson_items(text):
 
 
 def _parsed(item):
-    """A line's JSON value, or schemas.Unparsable; a CSV row (already a dict) as it is."""
+    """A line's JSON value (events.parsers.ndjson_value), or Unparsable; a CSV row (already a
+    dict) as it is."""
     if not isinstance(item, str):
         return item
     try:
-        return json.loads(item)
-    except RecursionError:
-        return _unparsable("JSON parse error - nested too deeply.")
-    except ValueError as error:
-        return _unparsable(f"JSON parse error - {error}")
+        return ndjson_value(item)
+    except ParseError as error:
+        return _unparsable(str(error.detail))
 
 
 def _unparsable(message):
-    return schemas.Unparsable({"non_field_errors": [message]})
+    return Unparsable({"non_field_errors": [message]})
 
 
 def _csv_items(text):
-    """(line number, row as an event's fields, or schemas.Unparsable) per CSV row."""
+    """(line number, row as an event's fields, or Unparsable) per CSV row."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
     items = []
     for row in reader:
@@ -111,6 +113,6 @@ def _csv_items(text):
             try:
                 item["details"] = json.loads(item["details"])
             except (ValueError, RecursionError):
-                item = schemas.Unparsable({"details": ["Value must be valid JSON."]})
+                item = Unparsable({"details": [drf_message(serializers.JSONField, "invalid")]})
         items.append((line, item))
     return items
