@@ -80,7 +80,7 @@ class ScheduledTask(AuditedModel):
         ),
     )
     project = models.ForeignKey(
-        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        Project, on_delete=models.RESTRICT, null=True, blank=True, related_name="tasks"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_tasks"
@@ -210,6 +210,10 @@ class ExecutionStatus(models.TextChoices):
     FAILED = "failed"
     TIMEOUT = "timeout"
     CANCELLED = "cancelled"
+
+
+# What the API calls an execution with no final status yet (stored as NULL).
+EXECUTION_RUNNING = "running"
 
 
 class ExecutionResult(AuditedModel):

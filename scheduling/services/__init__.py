@@ -16,12 +16,13 @@ running it now and enabling it are refused when its owner may not use its skill
 
 from .agents import agent_create, agent_delete, agent_heartbeat, agent_update
 from .executions import (
+    ExecutionStateError,
     execution_complete,
     execution_create,
     execution_delete,
     execution_update,
 )
-from .projects import project_create, project_delete, project_update
+from .projects import ProjectHasTasks, project_create, project_delete, project_update
 from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
 from .task_state import TaskStateError, task_disable, task_enable, task_run_now
 from .tasks import (
@@ -37,7 +38,9 @@ __all__ = [
     "TASK_RUNNING_REFUSED",
     "TASK_SETTABLE_STATUSES",
     "Claim",
+    "ExecutionStateError",
     "Outcome",
+    "ProjectHasTasks",
     "TaskStateError",
     "agent_create",
     "agent_delete",
