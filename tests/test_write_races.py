@@ -42,16 +42,17 @@ def send(live_server, staff_user):
     return send
 
 
-def at_once(*calls):
-    """Runs each call in its own thread, all released together; returns their results in order."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
+def at_once(send, *requests):
+    """Sends each request (send's arguments) from its own thread, all released together; returns
+    the responses in order."""
+    barrier = threading.Barrier(len(requests))
+    results = [None] * len(requests)
 
-    def run(index, call):
+    def run(index, request):
         barrier.wait()
-        results[index] = call()
+        results[index] = send(*request)
 
-    threads = [threading.Thread(target=run, args=item) for item in enumerate(calls)]
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(requests)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -101,8 +102,9 @@ def test_a_patch_racing_a_delete_is_answered_and_audited_as_it_committed(
         new = PATCHED.get(field, f"after-{round_number}")
 
         patched, deleted = at_once(
-            lambda: send("PATCH", f"/api/{resource}/{row.pk}", {field: new}),
-            lambda: send("DELETE", f"/api/{resource}/{row.pk}"),
+            send,
+            ("PATCH", f"/api/{resource}/{row.pk}", {field: new}),
+            ("DELETE", f"/api/{resource}/{row.pk}"),
         )
 
         assert deleted.status_code == 204, deleted.text
@@ -128,8 +130,7 @@ def test_two_deletes_at_once_delete_once(resource, send, staff_user):
     row = create(staff_user)
 
     first, second = at_once(
-        lambda: send("DELETE", f"/api/{resource}/{row.pk}"),
-        lambda: send("DELETE", f"/api/{resource}/{row.pk}"),
+        send, ("DELETE", f"/api/{resource}/{row.pk}"), ("DELETE", f"/api/{resource}/{row.pk}")
     )
 
     assert sorted([first.status_code, second.status_code]) == [204, 404]
@@ -141,8 +142,9 @@ def test_two_updates_at_once_both_land(send, staff_user):
         project = ProjectFactory(user=staff_user, name="before", description="before")
 
         renamed, described = at_once(
-            lambda: send("PATCH", f"/api/projects/{project.pk}", {"name": "renamed"}),
-            lambda: send("PATCH", f"/api/projects/{project.pk}", {"description": "described"}),
+            send,
+            ("PATCH", f"/api/projects/{project.pk}", {"name": "renamed"}),
+            ("PATCH", f"/api/projects/{project.pk}", {"description": "described"}),
         )
 
         assert (renamed.status_code, described.status_code) == (200, 200)
@@ -161,8 +163,7 @@ def test_two_completions_at_once_leave_one_final_status(send, staff_user):
         path = f"/api/executions/{execution.pk}/complete"
 
         answers = at_once(
-            lambda: send("POST", path, {"status": "success"}),
-            lambda: send("POST", path, {"status": "failed"}),
+            send, ("POST", path, {"status": "success"}), ("POST", path, {"status": "failed"})
         )
 
         [winner] = [answer for answer in answers if answer.status_code == 200]
