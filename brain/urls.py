@@ -36,6 +36,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("health/", include("scheduling.health_urls")),
     # Before the admin's own patterns, whose catch-all would answer it with a 404.
     path(
         "admin/events/dashboard/",

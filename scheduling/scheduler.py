@@ -11,6 +11,12 @@ it no longer holds a slot and the worker goes on. Expired leases of other (dead)
 reclaimed once per reap interval. stop() (SIGTERM) stops claiming, waits for the running skills
 up to the grace period, records the stragglers as cancelled and releases their tasks.
 
+Every SCHEDULER_HEARTBEAT_SECONDS the loop records its heartbeat (services.heartbeats: its last
+loop and the due tasks waiting, shown by /health/scheduler and the events dashboard) and records
+an error event for any other scheduler silent for SCHEDULER_STALE_AFTER_SECONDS; a clean stop
+is recorded too. A task whose claim cannot be prepared fails alone (services.task_claim_due), as
+does one whose run cannot be started: the others of the batch run.
+
 A task runs with its owner's rights: before each run its owner must still be allowed the skill
 (else the run fails, saying why, and nothing runs), and what the skill writes is audited with
 the owner as the user and the scheduler as the means. A skill that raises leaves its type and
@@ -24,6 +30,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, connections
@@ -37,6 +44,9 @@ from .services import (
     Claim,
     Outcome,
     execution_finish,
+    scheduler_heartbeat_record,
+    scheduler_heartbeat_stop,
+    scheduler_report_stale,
     task_claim_due,
     task_reclaim_expired,
 )
@@ -127,9 +137,15 @@ class Scheduler:
                     "tasks_max_running_per_user": settings.TASKS_MAX_RUNNING_PER_USER,
                 },
             )
-        last_reap = None
+        last_reap = last_beat = None
+        started_at = timezone.now()
         while not self._stopping.is_set():
             try:
+                if last_beat is None or (
+                    time.monotonic() - last_beat >= settings.SCHEDULER_HEARTBEAT_SECONDS
+                ):
+                    last_beat = time.monotonic()
+                    self._beat(started_at)
                 if last_reap is None or time.monotonic() - last_reap >= self._reap_interval:
                     self._reap()
                     last_reap = time.monotonic()
@@ -151,7 +167,27 @@ class Scheduler:
                 logger.exception("scheduler error", extra={"worker": self.worker_id})
                 self._stopping.wait(self.poll_interval)
         self._shutdown()
+        try:
+            scheduler_heartbeat_stop(worker=self.worker_id, now=timezone.now())
+        except (DatabaseError, InterfaceError):
+            logger.exception(
+                "scheduler could not record its stop", extra={"worker": self.worker_id}
+            )
         logger.info("scheduler stopped", extra={"worker": self.worker_id})
+
+    def _beat(self, started_at):
+        """Records this scheduler's heartbeat (wall-clock time: what the health check compares
+        with), and reports the other schedulers gone silent."""
+        now = timezone.now()
+        scheduler_heartbeat_record(worker=self.worker_id, started_at=started_at, now=now)
+        stale = scheduler_report_stale(
+            now=now, stale_after=timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS)
+        )
+        for heartbeat in stale:
+            logger.error(
+                "scheduler stale",
+                extra={"worker": self.worker_id, "stale_worker": heartbeat.worker},
+            )
 
     @property
     def _reap_interval(self):
@@ -191,7 +227,15 @@ class Scheduler:
         owners = task_owners(user_ids={claim.user_id for claim in claims})
         for claim in claims:
             run = _Run(claim=claim, started=started, deadline=started + claim.timeout_seconds)
-            refusal = self._refusal(claim, owners.get(claim.user_id))
+            try:
+                refusal = self._refusal(claim, owners.get(claim.user_id))
+            except Exception as error:
+                # This task alone fails, saying why; the others of the batch run.
+                logger.exception(
+                    "run could not be started",
+                    extra={"worker": self.worker_id, "task_id": claim.task_id},
+                )
+                refusal = f"The run could not be started: {_error_summary(error)}. Nothing ran."
             if refusal is not None:
                 self._finished.append(
                     self._unfinished(run, ExecutionStatus.FAILED, refusal, task_failed=True)

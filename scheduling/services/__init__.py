@@ -22,6 +22,11 @@ from .executions import (
     execution_delete,
     execution_update,
 )
+from .heartbeats import (
+    scheduler_heartbeat_record,
+    scheduler_heartbeat_stop,
+    scheduler_report_stale,
+)
 from .projects import ProjectHasTasks, project_create, project_delete, project_update
 from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
 from .task_state import TaskStateError, task_disable, task_enable, task_run_now
@@ -54,6 +59,9 @@ __all__ = [
     "project_create",
     "project_delete",
     "project_update",
+    "scheduler_heartbeat_record",
+    "scheduler_heartbeat_stop",
+    "scheduler_report_stale",
     "task_check_skill_allowed",
     "task_claim_due",
     "task_create",

@@ -9,6 +9,7 @@ import pytest
 from django.db import connections
 from django.utils import timezone
 
+from events.models import SystemEvent
 from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
 from scheduling.scheduler import MAX_TEXT_LENGTH, Scheduler, _recordable
@@ -334,5 +335,29 @@ def test_a_schedule_that_cannot_be_read_fails_its_task_and_the_others_run(user):
 
     broken.refresh_from_db()
     assert (broken.status, broken.claimed_by) == (TaskStatus.FAILED, "")
-    assert not ExecutionResult.objects.filter(task=broken).exists()
+    assert_failed_before_running(broken, worker="test-worker")
     assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS
+
+
+def assert_failed_before_running(task, *, worker):
+    """`task` has one failed execution saying why nothing ran, and an error event says so."""
+    execution = ExecutionResult.objects.get(task=task)
+    assert (execution.status, execution.duration_ms, execution.worker, execution.output_text) == (
+        ExecutionStatus.FAILED,
+        0,
+        worker,
+        "",
+    )
+    assert execution.error_text.startswith("The run could not be prepared: ")
+    assert execution.error_text.endswith(
+        ". Nothing ran; the task failed (enable it once it is fixed)."
+    )
+    event = SystemEvent.objects.get(event_type="scheduler_task_failed")
+    assert (event.severity, event.source, event.details) == (
+        "error",
+        "scheduler",
+        {"task_id": task.pk, "execution_id": execution.pk, "worker": worker},
+    )
+    assert event.message == (
+        f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}"
+    )
