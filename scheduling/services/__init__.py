@@ -7,7 +7,11 @@ sees each change. Project.tasks_count follows task create, delete and move with 
 the same transaction; rows are locked in primary-key order, so concurrent moves cannot deadlock.
 The scheduler's writes (claim, finish, reclaim) are in `scheduler`, the operator's run now,
 disable and enable in `task_state`: they change only status, lease and next run, through the
-audited models and QuerySet.
+audited models and QuerySet. The schedulers' heartbeats are in `heartbeats`.
+
+A write that changes or deletes a row locks it and reads it again first (brain.db.rows.lock_row):
+one deleted meanwhile raises the model's DoesNotExist (the API's 404), and the audit records the
+values each write replaced.
 
 A task runs with its owner's rights: creating it, changing its skill, setting it pending again,
 running it now and enabling it are refused when its owner may not use its skill
