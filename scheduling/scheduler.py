@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from audit.context import audit_on_behalf_of
@@ -344,15 +344,46 @@ class Scheduler:
         )
 
     def _record(self):
+        """Records the finished runs in one transaction. When that fails for another reason than
+        the database being unreachable (the database refuses one outcome, say), each is recorded
+        on its own: one that fails alone is logged and dropped (its lease expires and another
+        loop reclaims it as failed), and the others are recorded. Outcomes not recorded because
+        the database is unreachable wait for the next round."""
         if not self._finished:
             return
-        recorded = execution_finish(
-            worker=self.worker_id, outcomes=self._finished, now=self.clock()
-        )
+        try:
+            recorded, waiting = self._record_outcomes(self._finished), []
+        except (OperationalError, InterfaceError):
+            raise  # all of them are recorded once the database answers again
+        except Exception:
+            recorded, waiting = self._record_each()
         recorded_ids = {outcome.claim.execution_id for outcome in recorded}
+        waiting_ids = {outcome.claim.execution_id for outcome in waiting}
         for outcome in self._finished:
-            self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
-        self._finished = []
+            if outcome.claim.execution_id not in waiting_ids:
+                self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
+        self._finished = waiting
+
+    def _record_outcomes(self, outcomes):
+        return execution_finish(worker=self.worker_id, outcomes=outcomes, now=self.clock())
+
+    def _record_each(self):
+        recorded, waiting = [], []
+        for outcome in self._finished:
+            try:
+                recorded += self._record_outcomes([outcome])
+            except (OperationalError, InterfaceError):
+                waiting.append(outcome)
+            except Exception:
+                logger.exception(
+                    "task run could not be recorded; its lease will expire and be reclaimed",
+                    extra={
+                        "worker": self.worker_id,
+                        "task_id": outcome.claim.task_id,
+                        "execution_id": outcome.claim.execution_id,
+                    },
+                )
+        return recorded, waiting
 
     def _log(self, outcome, *, recorded):
         claim = outcome.claim

@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from events.models import SystemEvent
@@ -361,3 +361,31 @@ def assert_failed_before_running(task, *, worker):
     assert event.message == (
         f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}"
     )
+
+
+def test_a_run_the_database_refuses_to_record_leaves_the_others_recorded(user, caplog):
+    refused = make_task(user, next_run_at=NOW, params_json={"message": "refused"})
+    healthy = make_task(user, next_run_at=NOW, params_json={"message": "fine"})
+    with connection.cursor() as cursor:  # both dropped with the test's transaction
+        cursor.execute(
+            "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse BEFORE UPDATE ON execution_results FOR EACH ROW"
+            f" WHEN (NEW.task_id = {refused.pk}) EXECUTE FUNCTION test_refuse()"
+        )
+
+    run_once(NOW)
+
+    assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS
+    healthy.refresh_from_db()
+    assert (healthy.status, healthy.next_run_at) == (
+        TaskStatus.PENDING,
+        next_run("0 0 1 1 *", "UTC", healthy.updated_at),
+    )
+    # Left open, claimed: its lease expires and a scheduler reclaims it as failed.
+    assert ExecutionResult.objects.get(task=refused).status is None
+    refused.refresh_from_db()
+    assert (refused.status, refused.claimed_by) == (TaskStatus.RUNNING, "test-worker")
+    assert "task run could not be recorded" in caplog.text
