@@ -338,8 +338,8 @@ def test_deleting_a_user_records_the_rows_it_cascades_to(records):
         ("projects", str(project.pk)),
         ("scheduled_tasks", str(task.pk)),
     ]
-    # The collector nulls the task's project_id before deleting both: the task, deleted too, has
-    # its DELETE record only, with the values it had.
+    # The task, deleted with its project (which it restricts only when deleted alone), has its
+    # DELETE record only, with the values it had.
     assert records(operation="UPDATE") == []
     deleted = {table: fields for _, table, _, fields in records(operation="DELETE")}
     assert deleted["scheduled_tasks"]["project_id"] == project.pk
