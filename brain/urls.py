@@ -34,6 +34,7 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("health/live", health.live, name="health-live"),
     path("health/ready", health.ready, name="health-ready"),
+    path("health/", include("scheduling.health_urls")),
     # The apps' own admin pages, before the admin's patterns, whose catch-all would answer them
     # with a 404.
     path("admin/", include("events.admin_urls")),

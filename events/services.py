@@ -11,6 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_log_copy_created
+from brain.db.rows import lock_row
 from brain.services import assign
 
 from . import counts
@@ -48,18 +49,23 @@ def event_create(
 @transaction.atomic
 def event_update(*, event: SystemEvent, data: dict[str, Any]) -> SystemEvent:
     """Sets the given fields (any of UPDATABLE_FIELDS; others are refused) and saves only those,
-    in one UPDATE; nothing is written when `data` is empty. Invalidates the event, its old and new
-    type's lists and the stats."""
-    assign(event, data, updatable=UPDATABLE_FIELDS)
+    in one UPDATE; nothing is read or written when `data` is empty. The row is locked and read
+    again first (raising SystemEvent.DoesNotExist when it was deleted meanwhile). Invalidates the
+    event, its old and new type's lists and the stats."""
     if not data:
         return event
+    lock_row(event, no_key=True)
+    assign(event, data, updatable=UPDATABLE_FIELDS)
     event.save(update_fields=list(data))
     return event
 
 
 @transaction.atomic
 def event_delete(*, event: SystemEvent) -> None:
-    """Deletes one event; invalidates it, its type's lists and the stats."""
+    """Deletes one event, locked and read again first so its audit record holds the values it
+    had (raising SystemEvent.DoesNotExist when it was deleted meanwhile); invalidates it, its
+    type's lists and the stats."""
+    lock_row(event)
     event.delete()
 
 

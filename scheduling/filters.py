@@ -9,6 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from brain.api.filters import ChoiceFilter, UtcIsoDateTimeFilter
 
 from .models import (
+    EXECUTION_RUNNING,
     Agent,
     AgentStatus,
     ExecutionResult,
@@ -71,10 +72,6 @@ class AgentFilter(filters.FilterSet):
 
     def by_name(self, queryset, name, value):
         return agent_list_named(name=value, queryset=queryset)
-
-
-# An execution without a final status yet is running (the stats count it so).
-EXECUTION_RUNNING = "running"
 
 
 class ExecutionResultFilter(filters.FilterSet):

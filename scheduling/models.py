@@ -80,7 +80,7 @@ class ScheduledTask(AuditedModel):
         ),
     )
     project = models.ForeignKey(
-        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="tasks"
+        Project, on_delete=models.RESTRICT, null=True, blank=True, related_name="tasks"
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="scheduled_tasks"
@@ -212,6 +212,10 @@ class ExecutionStatus(models.TextChoices):
     CANCELLED = "cancelled"
 
 
+# What the API calls an execution with no final status yet (stored as NULL).
+EXECUTION_RUNNING = "running"
+
+
 class ExecutionResult(AuditedModel):
     """One run of a task (table `execution_results`). Created when the run starts; status,
     ended_at and duration_ms stay empty until it completes."""
@@ -275,3 +279,25 @@ class ExecutionResult(AuditedModel):
             )
         if self.status is not None and self.ended_at is None:
             raise ValidationError({"ended_at": "A completed execution has an end time."})
+
+
+class SchedulerHeartbeat(models.Model):
+    """One scheduler process's last loop (table `scheduler_heartbeats`, one row per worker id):
+    what /health/scheduler and the events dashboard show. Operational state rewritten every few
+    seconds, so not audited; what matters (a scheduler gone quiet) is recorded as an event."""
+
+    worker = models.CharField(max_length=100, primary_key=True)
+    started_at = models.DateTimeField()
+    last_loop_at = models.DateTimeField()
+    # Due tasks (pending, next_run_at <= now) waiting to be claimed at the last heartbeat.
+    due_waiting = models.PositiveIntegerField(default=0)
+    # A clean stop (SIGTERM, --once); null while it runs or when it died.
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    # When its silence was recorded as an error event; cleared when it loops again.
+    reported_stale_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "scheduler_heartbeats"
+
+    def __str__(self):
+        return self.worker

@@ -11,6 +11,12 @@ it no longer holds a slot and the worker goes on. Expired leases of other (dead)
 reclaimed once per reap interval. stop() (SIGTERM) stops claiming, waits for the running skills
 up to the grace period, records the stragglers as cancelled and releases their tasks.
 
+Every SCHEDULER_HEARTBEAT_SECONDS the loop records its heartbeat (services.heartbeats: its last
+loop and the due tasks waiting, shown by /health/scheduler and the events dashboard) and records
+an error event for any other scheduler silent for SCHEDULER_STALE_AFTER_SECONDS; a clean stop
+is recorded too. A task whose claim cannot be prepared fails alone (services.task_claim_due), as
+does one whose run cannot be started: the others of the batch run.
+
 A task runs with its owner's rights: before each run its owner must still be allowed the skill
 (else the run fails, saying why, and nothing runs), and what the skill writes is audited with
 the owner as the user and the scheduler as the means. A skill that raises leaves its type and
@@ -24,9 +30,10 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, connections
+from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
 from brain.context import audit_on_behalf_of
@@ -37,6 +44,9 @@ from .services import (
     Claim,
     Outcome,
     execution_finish,
+    scheduler_heartbeat_record,
+    scheduler_heartbeat_stop,
+    scheduler_report_stale,
     task_claim_due,
     task_reclaim_expired,
 )
@@ -127,9 +137,15 @@ class Scheduler:
                     "tasks_max_running_per_user": settings.TASKS_MAX_RUNNING_PER_USER,
                 },
             )
-        last_reap = None
+        last_reap = last_beat = None
+        started_at = timezone.now()
         while not self._stopping.is_set():
             try:
+                if last_beat is None or (
+                    time.monotonic() - last_beat >= settings.SCHEDULER_HEARTBEAT_SECONDS
+                ):
+                    last_beat = time.monotonic()
+                    self._beat(started_at)
                 if last_reap is None or time.monotonic() - last_reap >= self._reap_interval:
                     self._reap()
                     last_reap = time.monotonic()
@@ -151,7 +167,27 @@ class Scheduler:
                 logger.exception("scheduler error", extra={"worker": self.worker_id})
                 self._stopping.wait(self.poll_interval)
         self._shutdown()
+        try:
+            scheduler_heartbeat_stop(worker=self.worker_id, now=timezone.now())
+        except (DatabaseError, InterfaceError):
+            logger.exception(
+                "scheduler could not record its stop", extra={"worker": self.worker_id}
+            )
         logger.info("scheduler stopped", extra={"worker": self.worker_id})
+
+    def _beat(self, started_at):
+        """Records this scheduler's heartbeat (wall-clock time: what the health check compares
+        with), and reports the other schedulers gone silent."""
+        now = timezone.now()
+        scheduler_heartbeat_record(worker=self.worker_id, started_at=started_at, now=now)
+        stale = scheduler_report_stale(
+            now=now, stale_after=timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS)
+        )
+        for heartbeat in stale:
+            logger.error(
+                "scheduler stale",
+                extra={"worker": self.worker_id, "stale_worker": heartbeat.worker},
+            )
 
     @property
     def _reap_interval(self):
@@ -191,7 +227,15 @@ class Scheduler:
         owners = task_owner_in_bulk(user_ids={claim.user_id for claim in claims})
         for claim in claims:
             run = _Run(claim=claim, started=started, deadline=started + claim.timeout_seconds)
-            refusal = self._refusal(claim, owners.get(claim.user_id))
+            try:
+                refusal = self._refusal(claim, owners.get(claim.user_id))
+            except Exception as error:
+                # This task alone fails, saying why; the others of the batch run.
+                logger.exception(
+                    "run could not be started",
+                    extra={"worker": self.worker_id, "task_id": claim.task_id},
+                )
+                refusal = f"The run could not be started: {_error_summary(error)}. Nothing ran."
             if refusal is not None:
                 self._finished.append(
                     self._unfinished(run, ExecutionStatus.FAILED, refusal, task_failed=True)
@@ -300,15 +344,46 @@ class Scheduler:
         )
 
     def _record(self):
+        """Records the finished runs in one transaction. When that fails for another reason than
+        the database being unreachable (the database refuses one outcome, say), each is recorded
+        on its own: one that fails alone is logged and dropped (its lease expires and another
+        loop reclaims it as failed), and the others are recorded. Outcomes not recorded because
+        the database is unreachable wait for the next round."""
         if not self._finished:
             return
-        recorded = execution_finish(
-            worker=self.worker_id, outcomes=self._finished, now=self.clock()
-        )
+        try:
+            recorded, waiting = self._record_outcomes(self._finished), []
+        except (OperationalError, InterfaceError):
+            raise  # all of them are recorded once the database answers again
+        except Exception:
+            recorded, waiting = self._record_each()
         recorded_ids = {outcome.claim.execution_id for outcome in recorded}
+        waiting_ids = {outcome.claim.execution_id for outcome in waiting}
         for outcome in self._finished:
-            self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
-        self._finished = []
+            if outcome.claim.execution_id not in waiting_ids:
+                self._log(outcome, recorded=outcome.claim.execution_id in recorded_ids)
+        self._finished = waiting
+
+    def _record_outcomes(self, outcomes):
+        return execution_finish(worker=self.worker_id, outcomes=outcomes, now=self.clock())
+
+    def _record_each(self):
+        recorded, waiting = [], []
+        for outcome in self._finished:
+            try:
+                recorded += self._record_outcomes([outcome])
+            except (OperationalError, InterfaceError):
+                waiting.append(outcome)
+            except Exception:
+                logger.exception(
+                    "task run could not be recorded; its lease will expire and be reclaimed",
+                    extra={
+                        "worker": self.worker_id,
+                        "task_id": outcome.claim.task_id,
+                        "execution_id": outcome.claim.execution_id,
+                    },
+                )
+        return recorded, waiting
 
     def _log(self, outcome, *, recorded):
         claim = outcome.claim

@@ -11,6 +11,7 @@ from brain.api import serializers as api_serializers
 from brain.api.strict import StrictInputMixin
 
 from .models import (
+    EXECUTION_RUNNING,
     Agent,
     AgentStatus,
     ExecutionResult,
@@ -129,10 +130,13 @@ class AgentHeartbeatSerializer(StrictInputMixin, serializers.Serializer):
 
 class ExecutionResultSerializer(ModelSerializer):
     task_id = _VisiblePrimaryKeyField(selector=task_list, source="task")
-    # null while the run is going on; once final, it stays one of the four (the service refuses
-    # to clear it).
+    # "running" (stored as NULL) while the run is going on, as ?status=running finds it; once
+    # final, it stays one of the four (the service refuses to clear it).
     status = serializers.ChoiceField(
-        choices=ExecutionStatus.choices, allow_null=True, required=False
+        choices=[*ExecutionStatus.choices, (EXECUTION_RUNNING, "Running")],
+        allow_null=True,
+        required=False,
+        help_text="running until the run is complete, then its final status; null means running.",
     )
 
     class Meta:
@@ -155,6 +159,15 @@ class ExecutionResultSerializer(ModelSerializer):
         }
         # execution_create/update check the (task, scheduled_for) slot, with a field message.
         validators = []
+
+    def validate_status(self, value):
+        return None if value == EXECUTION_RUNNING else value
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if data["status"] is None:
+            data["status"] = EXECUTION_RUNNING
+        return data
 
     def validate(self, attrs):
         def current(name):

@@ -51,6 +51,17 @@ def _schema_generation(view):
     return getattr(view, "swagger_fake_view", False)
 
 
+class Conflict(APIException):
+    """409: the row's committed state does not allow this action; the detail says why."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The current state does not allow this action."
+    default_code = "conflict"
+
+
+_conflict = inline_serializer("Conflict", fields={"detail": serializers.CharField()})
+
+
 class _ModelViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
     """The scheduling API's viewsets: routed by integer id."""
 
@@ -77,8 +88,16 @@ class ProjectViewSet(_ModelViewSet):
             project=serializer.instance, data=serializer.validated_data
         )
 
+    @extend_schema(responses={204: None, 409: _conflict})
+    def destroy(self, request, *args, **kwargs):
+        """Deletes a project without tasks; one with tasks is a 409 naming how many."""
+        return super().destroy(request, *args, **kwargs)
+
     def perform_destroy(self, instance):
-        services.project_delete(project=instance)
+        try:
+            services.project_delete(project=instance)
+        except services.ProjectHasTasks as error:
+            raise Conflict(str(error)) from error
 
 
 class ScheduledTaskViewSet(_ModelViewSet):
@@ -193,14 +212,21 @@ class ExecutionResultViewSet(_ModelViewSet):
     @extend_schema(
         summary="Complete an execution: final status, ended_at, duration_ms, output and error",
         request=ExecutionCompleteSerializer,
-        responses=ExecutionResultSerializer,
+        responses={200: ExecutionResultSerializer, 409: _conflict},
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
+        """Completes a running execution; one already complete (by a concurrent completion too)
+        is a 409 naming its status."""
         execution = self.get_object()
         completion = ExecutionCompleteSerializer(data=request.data)
         completion.is_valid(raise_exception=True)
-        execution = services.execution_complete(execution=execution, **completion.validated_data)
+        try:
+            execution = services.execution_complete(
+                execution=execution, **completion.validated_data
+            )
+        except services.ExecutionStateError as error:
+            raise Conflict(str(error)) from error
         return Response(self.get_serializer(execution).data)
 
     @extend_schema(
@@ -235,13 +261,6 @@ class SkillListView(ProjectAPIMixin, generics.ListAPIView):
         return skill_list(user=self.request.user)
 
 
-class TaskConflict(APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The task's state does not allow this action."
-    default_code = "conflict"
-
-
-_conflict = inline_serializer("TaskConflict", fields={"detail": serializers.CharField()})
 _refused = inline_serializer("TaskSkillRefused", fields={"detail": serializers.CharField()})
 
 
@@ -273,7 +292,7 @@ class TaskRunView(_TaskActionView):
         try:
             task = services.task_run_now(task=self.get_object(), now=timezone.now())
         except services.TaskStateError as error:
-            raise TaskConflict(str(error)) from error
+            raise Conflict(str(error)) from error
         return self._respond(task, status.HTTP_202_ACCEPTED)
 
 
@@ -294,5 +313,5 @@ class TaskEnableView(_TaskActionView):
         try:
             task = services.task_enable(task=self.get_object(), now=timezone.now())
         except services.TaskStateError as error:
-            raise TaskConflict(str(error)) from error
+            raise Conflict(str(error)) from error
         return self._respond(task)

@@ -5,10 +5,12 @@ import json
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import ProgrammingError, connection, transaction
+from django.db.models import RestrictedError
 from django.db.models.signals import pre_delete
 
 from audit.changes import REDACTED
 from audit.models import AuditLog
+from audit.tests.auditapp.models import Attachment, Note
 from events.models import SystemEvent
 from scheduling.models import ExecutionResult, Project, ScheduledTask
 
@@ -296,20 +298,31 @@ def test_deleting_a_task_records_its_cascaded_executions(records, django_assert_
     assert not ExecutionResult.objects.exists()
 
 
-def test_deleting_a_project_records_its_tasks_losing_it(records):
-    project = ProjectFactory()
-    task = ScheduledTaskFactory(project=project, user=project.user)
-    project_pk = project.pk
+def test_deleting_a_note_records_its_attachments_losing_it(records):
+    note = Note.objects.create(title="note")
+    attachment = Attachment.objects.create(name="file", note=note)
+    note_pk = note.pk
 
-    project.delete()
+    note.delete()
 
     assert [(op, table) for op, table, *_ in records()[-2:]] == [
-        ("UPDATE", "scheduled_tasks"),
-        ("DELETE", "projects"),
+        ("UPDATE", "audit_test_attachments"),
+        ("DELETE", "audit_test_notes"),
     ]
     change = records(operation="UPDATE")[0]
-    assert change[2] == str(task.pk)
-    assert change[3]["project_id"] == {"old": project_pk, "new": None}
+    assert change[2] == str(attachment.pk)
+    assert change[3]["note_id"] == {"old": note_pk, "new": None}
+
+
+def test_deleting_a_project_with_tasks_is_refused_and_records_nothing(records):
+    project = ProjectFactory()
+    ScheduledTaskFactory(project=project, user=project.user)
+    before = records()
+
+    with pytest.raises(RestrictedError), transaction.atomic():
+        Project.objects.get(pk=project.pk).delete()
+
+    assert records() == before
 
 
 def test_deleting_a_user_records_the_rows_it_cascades_to(records):
@@ -325,8 +338,8 @@ def test_deleting_a_user_records_the_rows_it_cascades_to(records):
         ("projects", str(project.pk)),
         ("scheduled_tasks", str(task.pk)),
     ]
-    # The collector nulls the task's project_id before deleting both: the task, deleted too, has
-    # its DELETE record only, with the values it had.
+    # The task, deleted with its project (which it restricts only when deleted alone), has its
+    # DELETE record only, with the values it had.
     assert records(operation="UPDATE") == []
     deleted = {table: fields for _, table, _, fields in records(operation="DELETE")}
     assert deleted["scheduled_tasks"]["project_id"] == project.pk
@@ -359,23 +372,23 @@ def test_a_delete_that_failed_half_way_hides_no_later_update(records):
 
 
 def test_a_delete_that_failed_half_way_hides_no_later_change(records):
-    project = ProjectFactory()
-    task = ScheduledTaskFactory(project=project)
+    note = Note.objects.create(title="note")
+    attachment = Attachment.objects.create(name="file", note=note)
     with connection.cursor() as cursor:  # both dropped with the test's transaction
         cursor.execute(
             "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
             " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
         )
         cursor.execute(
-            "CREATE TRIGGER test_refuse BEFORE DELETE ON scheduled_tasks"
+            "CREATE TRIGGER test_refuse BEFORE DELETE ON audit_test_attachments"
             " FOR EACH ROW EXECUTE FUNCTION test_refuse()"
         )
     with pytest.raises(ProgrammingError, match="refused"), transaction.atomic():
-        ScheduledTask.objects.get(pk=task.pk).delete()  # its pre_delete ran, its DELETE failed
+        Attachment.objects.get(pk=attachment.pk).delete()  # pre_delete ran, its DELETE failed
     with connection.cursor() as cursor:
-        cursor.execute("DROP TRIGGER test_refuse ON scheduled_tasks")
+        cursor.execute("DROP TRIGGER test_refuse ON audit_test_attachments")
 
-    Project.objects.get(pk=project.pk).delete()  # the task's project becomes null
+    Note.objects.get(pk=note.pk).delete()  # the attachment's note becomes null
 
-    [(_, _, _, changed)] = records(operation="UPDATE", table_name="scheduled_tasks")
-    assert changed["project_id"] == {"old": project.pk, "new": None}
+    [(_, _, _, changed)] = records(operation="UPDATE", table_name="audit_test_attachments")
+    assert changed["note_id"] == {"old": note.pk, "new": None}

@@ -34,6 +34,7 @@ def test_every_audited_model_is_registered_from_its_inheritance():
 
     assert audited == [
         "Agent",
+        "Attachment",
         "ExecutionResult",
         "Note",
         "Project",

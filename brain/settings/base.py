@@ -295,6 +295,19 @@ TASK_MAX_TIMEOUT_SECONDS = _positive_int("TASK_MAX_TIMEOUT_SECONDS", 3600)
 TASKS_MAX_PER_USER = _positive_int("TASKS_MAX_PER_USER", 1000)
 TASKS_MAX_RUNNING_PER_USER = _positive_int("TASKS_MAX_RUNNING_PER_USER", 5)
 
+
+def _positive_seconds(name, default):
+    value = env.float(name, default=default)
+    if not value > 0:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds above 0; got {value}.")
+    return value
+
+
+# How often each scheduler records its heartbeat (its last loop and the due tasks waiting), and
+# how long without one before a scheduler shows as unhealthy and an error event says so.
+SCHEDULER_HEARTBEAT_SECONDS = _positive_seconds("SCHEDULER_HEARTBEAT_SECONDS", 5.0)
+SCHEDULER_STALE_AFTER_SECONDS = _positive_seconds("SCHEDULER_STALE_AFTER_SECONDS", 60.0)
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 

@@ -6,6 +6,7 @@ Agents have no owner: every authenticated user sees them all.
 
 from .agents import agent_list, agent_list_named
 from .executions import execution_list, execution_stats
+from .heartbeats import scheduler_status, task_due_count
 from .projects import project_list
 from .tasks import skill_list, task_list, task_next_due_at, task_owner_in_bulk, task_pending_list
 
@@ -15,7 +16,9 @@ __all__ = [
     "execution_list",
     "execution_stats",
     "project_list",
+    "scheduler_status",
     "skill_list",
+    "task_due_count",
     "task_list",
     "task_next_due_at",
     "task_owner_in_bulk",

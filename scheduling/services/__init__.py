@@ -7,7 +7,11 @@ sees each change. Project.tasks_count follows task create, delete and move with 
 the same transaction; rows are locked in primary-key order, so concurrent moves cannot deadlock.
 The scheduler's writes (claim, finish, reclaim) are in `scheduler`, the operator's run now,
 disable and enable in `task_state`: they change only status, lease and next run, through the
-audited models and QuerySet.
+audited models and QuerySet. The schedulers' heartbeats are in `heartbeats`.
+
+A write that changes or deletes a row locks it and reads it again first (brain.db.rows.lock_row):
+one deleted meanwhile raises the model's DoesNotExist (the API's 404), and the audit records the
+values each write replaced.
 
 A task runs with its owner's rights: creating it, changing its skill, setting it pending again,
 running it now and enabling it are refused when its owner may not use its skill
@@ -16,12 +20,18 @@ running it now and enabling it are refused when its owner may not use its skill
 
 from .agents import agent_create, agent_delete, agent_heartbeat, agent_update
 from .executions import (
+    ExecutionStateError,
     execution_complete,
     execution_create,
     execution_delete,
     execution_update,
 )
-from .projects import project_create, project_delete, project_update
+from .heartbeats import (
+    scheduler_heartbeat_record,
+    scheduler_heartbeat_stop,
+    scheduler_report_stale,
+)
+from .projects import ProjectHasTasks, project_create, project_delete, project_update
 from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
 from .task_state import TaskStateError, task_disable, task_enable, task_run_now
 from .tasks import (
@@ -37,7 +47,9 @@ __all__ = [
     "TASK_RUNNING_REFUSED",
     "TASK_SETTABLE_STATUSES",
     "Claim",
+    "ExecutionStateError",
     "Outcome",
+    "ProjectHasTasks",
     "TaskStateError",
     "agent_create",
     "agent_delete",
@@ -51,6 +63,9 @@ __all__ = [
     "project_create",
     "project_delete",
     "project_update",
+    "scheduler_heartbeat_record",
+    "scheduler_heartbeat_stop",
+    "scheduler_report_stale",
     "task_check_skill_allowed",
     "task_claim_due",
     "task_create",

@@ -6,6 +6,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.db.rows import lock_row
 from brain.services import assign
 
 from ..models import AGENT_NAME_TAKEN, AGENT_NAME_TAKEN_CODE, Agent, AgentStatus
@@ -65,7 +66,9 @@ def agent_create(
 def agent_update(*, agent: Agent, data: dict) -> Agent:
     """Updates an agent, with the same rules as agent_create. Only the changed fields are
     written, so a heartbeat recorded meanwhile (last_active_at, status) is never reverted by a
-    stale copy."""
+    stale copy. The row is locked and read again first (raising Agent.DoesNotExist when it was
+    deleted meanwhile)."""
+    lock_row(agent, no_key=True)
     assign(agent, data, updatable=AGENT_UPDATABLE)
     _full_clean(agent)
     save_or_conflict(
@@ -80,13 +83,17 @@ def agent_update(*, agent: Agent, data: dict) -> Agent:
 
 @transaction.atomic
 def agent_delete(*, agent: Agent) -> None:
-    """Deletes an agent."""
+    """Deletes an agent, locked and read again first so its audit record holds the values it had
+    (raising Agent.DoesNotExist when it was deleted meanwhile)."""
+    lock_row(agent)
     agent.delete()
 
 
 @transaction.atomic
 def agent_heartbeat(*, agent: Agent, status: str | None = None) -> Agent:
-    """An agent's heartbeat: last_active_at becomes now, and the status changes if given."""
+    """An agent's heartbeat: last_active_at becomes now, and the status changes if given. The
+    row is locked first (raising Agent.DoesNotExist when it was deleted meanwhile)."""
+    lock_row(agent, no_key=True)
     agent.last_active_at = now()
     if status is not None:
         agent.status = status

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.db.rows import lock_row
 from brain.services import assign
 
 from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
@@ -24,6 +25,11 @@ EXECUTION_UPDATABLE = frozenset(
         "worker",
     }
 )
+
+
+class ExecutionStateError(Exception):
+    """The execution's committed state does not allow the action (it is already complete)."""
+
 
 SLOT_TAKEN = "This task already has an execution for that slot."
 ONE_RUN_PER_SLOT = "execution_results_one_run_per_slot"
@@ -107,13 +113,10 @@ def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResu
     final status is final: once set it cannot change (nor go back to none); given to a run
     without ended_at, it ends the run now, as execution_complete does. ended_at without a final
     status is refused. The row is locked and its committed status read, and only the changed
-    fields are written, so a completion recorded meanwhile is never reverted by a stale copy."""
-    committed_status = (
-        ExecutionResult.objects.select_for_update(no_key=True)
-        .filter(pk=execution.pk)
-        .values_list("status", flat=True)
-        .get()
-    )
+    fields are written, so a completion recorded meanwhile is never reverted by a stale copy
+    (ExecutionResult.DoesNotExist when it was deleted meanwhile)."""
+    lock_row(execution, no_key=True)
+    committed_status = execution.status
     if committed_status is not None and "status" in data and data["status"] != committed_status:
         raise ValidationError(
             {"status": f"This execution is complete ({committed_status}): its status is final."}
@@ -140,7 +143,9 @@ def execution_update(*, execution: ExecutionResult, data: dict) -> ExecutionResu
 
 @transaction.atomic
 def execution_delete(*, execution: ExecutionResult) -> None:
-    """Deletes an execution."""
+    """Deletes an execution, locked and read again first so its audit record holds the values it
+    had (ExecutionResult.DoesNotExist when it was deleted meanwhile)."""
+    lock_row(execution)
     execution.delete()
 
 
@@ -154,22 +159,17 @@ def execution_complete(
     ended_at: datetime | None = None,
 ) -> ExecutionResult:
     """Completes a run: sets the final status, ended_at (default now) and
-    duration_ms (ended_at - started_at), and the output and error when given. The row is locked,
-    so an execution completes once: a second completion is refused."""
-    committed_status = (
-        ExecutionResult.objects.select_for_update()
-        .filter(pk=execution.pk)
-        .values_list("status", flat=True)
-        .get()
-    )
+    duration_ms (ended_at - started_at), and the output and error when given. The row is locked
+    and read again, so an execution completes once: a second completion raises
+    ExecutionStateError, and one deleted meanwhile ExecutionResult.DoesNotExist."""
+    lock_row(execution, no_key=True)
+    committed_status = execution.status
     if status not in ExecutionStatus.values:
         raise ValidationError(
             {"status": f"A final status is one of {', '.join(ExecutionStatus.values)}."}
         )
     if committed_status is not None:
-        raise ValidationError(
-            {"status": f"This execution is already complete ({committed_status})."}
-        )
+        raise ExecutionStateError(f"This execution is already complete ({committed_status}).")
     ended_at = now() if ended_at is None else ended_at
     if ended_at < execution.started_at:
         raise ValidationError({"ended_at": "ended_at cannot be before started_at."})

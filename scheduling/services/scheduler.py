@@ -16,6 +16,9 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import transaction
 
+from events.models import Severity
+from events.services import event_create
+
 from ..cron import next_run
 from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
@@ -24,6 +27,8 @@ MISSED_SLOTS_COUNTED = 1000
 # What next_run raises for a cron (croniter's errors) or time zone (ZoneInfo's) that does not
 # parse, or for a slot whose local time is out of datetime's range (a next_run_at set to year 1).
 UNREADABLE_SCHEDULE = (ValueError, KeyError, OverflowError)
+# The error event recorded when a due task fails before it runs.
+TASK_NOT_RUN = "scheduler_task_failed"
 
 
 @dataclass(frozen=True)
@@ -100,11 +105,36 @@ def _advance(task, now):
         return None
     try:
         task.next_run_at = following_slot(task, now)
-    except UNREADABLE_SCHEDULE as error:
+    except Exception as error:  # UNREADABLE_SCHEDULE, or anything its stored values raise
         task.status = TaskStatus.FAILED
         return f"Cannot compute the next run: {error}"
     task.status = TaskStatus.PENDING if task.next_run_at else TaskStatus.COMPLETED
     return None
+
+
+def _summary(error):
+    message = str(error)
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
+def _prepare(task, *, now, longest, lease_margin_seconds):
+    """What claiming `task` needs, worked out before anything is written: its run's timeout
+    (cut to TASK_MAX_TIMEOUT_SECONDS), its lease and the note on missed slots. Raises whatever
+    the task's stored values make fail (a cron or time zone stored past validation, a slot or a
+    lease out of datetime's range)."""
+    timeout = min(task.timeout_seconds, longest)
+    lease_expires_at = now + timedelta(seconds=timeout + lease_margin_seconds)
+    return timeout, lease_expires_at, _missed_slots_note(task, task.next_run_at, now)
+
+
+def _record_not_run(task, execution, *, worker):
+    event_create(
+        event_type=TASK_NOT_RUN,
+        severity=Severity.ERROR,
+        message=f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}",
+        details={"task_id": task.pk, "execution_id": execution.pk, "worker": worker},
+        source="scheduler",
+    )
 
 
 _TASK_CLAIM_FIELDS = ["status", "claimed_by", "lease_expires_at", "updated_at"]
@@ -176,7 +206,9 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
     or before it was lowered). Returns the Claims; nothing runs before the commit. A slot that
     already has an execution (next_run_at set back by hand) is skipped, never run twice: the
     task moves on to its next slot. A task whose cron or time zone cannot be read fails without
-    running.
+    running: so does a task whose claim cannot be prepared for any other reason (a lease out of
+    range, say). Such a task fails on its own, the others of the batch are claimed: it gets a
+    failed execution saying why, and an error event `scheduler_task_failed`.
     """
     longest = settings.TASK_MAX_TIMEOUT_SECONDS
     with transaction.atomic():
@@ -199,18 +231,33 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
                 scheduled_for__in={task.next_run_at for task in tasks},
             ).values_list("task_id", "scheduled_for")
         )
-        runnable, skipped, notes = [], [], {}
+        runnable, skipped, not_run, prepared = [], [], [], {}
         for task in tasks:
             if (task.pk, task.next_run_at) in already_run:
                 _advance(task, now)
                 skipped.append(task)
                 continue
             try:
-                notes[task.pk] = _missed_slots_note(task, task.next_run_at, now)
-            except UNREADABLE_SCHEDULE:
-                # A cron or time zone stored past validation: the task fails, it never runs.
+                prepared[task.pk] = _prepare(
+                    task, now=now, longest=longest, lease_margin_seconds=lease_margin_seconds
+                )
+            except Exception as error:
+                # This task alone fails, saying why; it never runs, and the others do.
                 task.status, task.updated_at = TaskStatus.FAILED, now
                 skipped.append(task)
+                not_run.append(
+                    ExecutionResult(
+                        task=task,
+                        scheduled_for=task.next_run_at,
+                        started_at=now,
+                        ended_at=now,
+                        duration_ms=0,
+                        status=ExecutionStatus.FAILED,
+                        worker=worker,
+                        error_text=f"The run could not be prepared: {_summary(error)}. "
+                        f"Nothing ran; the task failed (enable it once it is fixed).",
+                    )
+                )
                 continue
             runnable.append(task)
         executions = ExecutionResult.objects.bulk_create(
@@ -220,14 +267,15 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
                 )
                 for task in runnable
             ]
+            + not_run
         )
-        timeouts = {task.pk: min(task.timeout_seconds, longest) for task in runnable}
+        for execution in executions[len(runnable) :]:
+            _record_not_run(execution.task, execution, worker=worker)
+        timeouts = {task.pk: prepared[task.pk][0] for task in runnable}
         for task in runnable:
             task.status = TaskStatus.RUNNING
             task.claimed_by = worker
-            task.lease_expires_at = now + timedelta(
-                seconds=timeouts[task.pk] + lease_margin_seconds
-            )
+            task.lease_expires_at = prepared[task.pk][1]
             task.updated_at = now
         if runnable:
             _update_alike(runnable, _TASK_CLAIM_FIELDS)
@@ -243,9 +291,9 @@ def task_claim_due(*, worker, limit, now, lease_margin_seconds):
             timeout_seconds=timeouts[task.pk],
             scheduled_for=execution.scheduled_for,
             started_at=now,
-            note=notes[task.pk],
+            note=prepared[task.pk][2],
         )
-        for task, execution in zip(runnable, executions, strict=True)
+        for task, execution in zip(runnable, executions[: len(runnable)], strict=True)
     ]
 
 

@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.timezone import now
 
+from brain.db.rows import lock_row
 from brain.services import assign
 
 from ..cron import next_run
@@ -115,15 +116,17 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     may be set; on a task a worker is running, it takes effect when the run ends (pending: the
     run ends pending anyway; the others: the scheduler keeps them). A move to another project
     moves one from one tasks_count to the other. The task's row is locked first, so concurrent
-    moves stay exact and a status change never interleaves with a claim or a run's end. Only the
-    changed fields are written, so a claim the scheduler made meanwhile is never overwritten. A
-    new skill, or pending again, must be the owner's to use (task_check_skill_allowed): the
-    owner's, not the rights of staff editing it."""
+    moves stay exact and a status change never interleaves with a claim or a run's end; it is
+    read again under the lock (ScheduledTask.DoesNotExist when it was deleted meanwhile). Only
+    the changed fields are written, so a claim the scheduler made meanwhile is never
+    overwritten. A new skill, or pending again, must be the owner's to use
+    (task_check_skill_allowed): the owner's, not the rights of staff editing it."""
+    lock_row(task, no_key=True)
     committed_project_id, committed_status, claimed_by, committed_skill_name = (
-        ScheduledTask.objects.select_for_update(no_key=True)
-        .filter(pk=task.pk)
-        .values_list("project_id", "status", "claimed_by", "skill_name")
-        .get()
+        task.project_id,
+        task.status,
+        task.claimed_by,
+        task.skill_name,
     )
     data = dict(data)
     schedule_changed = any(
@@ -167,15 +170,8 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
 @transaction.atomic
 def task_delete(*, task: ScheduledTask) -> None:
     """Deletes a task and (cascade) its executions; its project's tasks_count goes down by one.
-    A task already deleted by a concurrent transaction is left alone."""
-    try:
-        project_id = (
-            ScheduledTask.objects.select_for_update()
-            .filter(pk=task.pk)
-            .values_list("project_id", flat=True)
-            .get()
-        )
-    except ScheduledTask.DoesNotExist:
-        return
+    The row is locked and read again first, so the audit records the values it had; a task
+    deleted by a concurrent transaction raises ScheduledTask.DoesNotExist."""
+    lock_row(task)
     task.delete()
-    adjust_tasks_count({project_id: -1})
+    adjust_tasks_count({task.project_id: -1})

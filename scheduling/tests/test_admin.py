@@ -260,11 +260,39 @@ def test_admin_project_add_change_and_delete(admin_client):
     changed = admin_client.post(
         f"/admin/scheduling/project/{project.pk}/change/", {"name": "Ops 2", "description": "d"}
     )
+    refused = admin_client.post(f"/admin/scheduling/project/{project.pk}/delete/", {"post": "yes"})
+    task.refresh_from_db()
+    kept = (task.project_id, Project.objects.get().tasks_count)
+    audited = AuditLog.objects.filter(table_name="projects", operation="DELETE").exists()
+    admin_client.post(f"/admin/scheduling/scheduledtask/{task.pk}/delete/", {"post": "yes"})
     deleted = admin_client.post(f"/admin/scheduling/project/{project.pk}/delete/", {"post": "yes"})
 
-    assert [added.status_code, changed.status_code, deleted.status_code] == [302, 302, 302]
-    task.refresh_from_db()
-    assert (task.project_id, Project.objects.exists()) == (None, False)
+    assert [added.status_code, changed.status_code, refused.status_code] == [302, 302, 200]
+    assert "would require deleting the following protected related objects" in (
+        refused.content.decode()
+    )
+    assert (kept, audited) == ((project.pk, 1), False)
+    assert deleted.status_code == 302
+    assert not Project.objects.exists()
+    assert AuditLog.objects.filter(
+        table_name="projects", operation="DELETE", record_id=str(project.pk)
+    ).exists()
+
+
+def test_admin_bulk_delete_refuses_projects_with_tasks(admin_client):
+    busy, empty = ProjectFactory(), ProjectFactory()
+    ScheduledTaskFactory(user=busy.user, project=busy)
+
+    response = admin_client.post(
+        "/admin/scheduling/project/",
+        {"action": "delete_selected", "_selected_action": [busy.pk, empty.pk], "post": "yes"},
+    )
+
+    assert response.status_code == 200
+    assert "would require deleting the following protected related objects" in (
+        response.content.decode()
+    )
+    assert Project.objects.count() == 2
 
 
 def test_executions_are_read_only_and_link_to_their_task(admin_client):

@@ -25,7 +25,7 @@ def body(execution):
         "scheduled_for": iso(execution.scheduled_for),
         "started_at": iso(execution.started_at),
         "ended_at": iso(execution.ended_at),
-        "status": execution.status,
+        "status": execution.status or "running",
         "output_text": execution.output_text,
         "error_text": execution.error_text,
         "duration_ms": execution.duration_ms,
@@ -278,15 +278,17 @@ def test_complete_refuses_invalid_input(api_client, user, payload, errors):
     assert execution.status is None
 
 
-def test_complete_twice_is_refused(api_client, user):
+def test_complete_twice_is_a_conflict(api_client, user):
     execution = ExecutionResultFactory(task=ScheduledTaskFactory(user=user), status="success")
 
     response = api_client.post(f"/api/executions/{execution.pk}/complete", {"status": "failed"})
 
     assert (response.status_code, response.json()) == (
-        400,
-        {"status": ["This execution is already complete (success)."]},
+        409,
+        {"detail": "This execution is already complete (success)."},
     )
+    execution.refresh_from_db()
+    assert execution.status == "success"
 
 
 def test_stats_over_the_users_executions(api_client, user, other_user):

@@ -167,15 +167,40 @@ def test_put_replaces_the_project(api_client, user):
     assert (project.name, project.description) == ("New", "old")
 
 
-def test_delete_detaches_the_tasks(api_client, user):
+def test_delete_of_a_project_with_tasks_is_a_conflict_naming_how_many(api_client, user):
     project = ProjectFactory(user=user)
-    task = ScheduledTaskFactory(user=user, project=project)
+    tasks = [ScheduledTaskFactory(user=user, project=project) for _ in range(3)]
+    project.refresh_from_db()
+    mark = AuditLog.objects.count()
 
     response = api_client.delete(f"/api/projects/{project.pk}")
 
+    assert (response.status_code, response.json()) == (
+        409,
+        {"detail": "This project has 3 tasks: delete or move them first."},
+    )
+    assert Project.objects.get(pk=project.pk).tasks_count == 3
+    assert sorted(project.tasks.values_list("pk", flat=True)) == sorted(t.pk for t in tasks)
+    assert AuditLog.objects.count() == mark
+
+
+def test_delete_of_a_project_whose_tasks_moved_away(api_client, user, skill_name):
+    project = ProjectFactory(user=user)
+    task = api_client.post(
+        "/api/tasks",
+        {"skill_name": skill_name, "schedule_cron": "* * * * *", "project_id": project.pk},
+    ).json()["id"]
+    conflict = api_client.delete(f"/api/projects/{project.pk}")
+    api_client.patch(f"/api/tasks/{task}", {"project_id": None})
+
+    response = api_client.delete(f"/api/projects/{project.pk}")
+
+    assert (conflict.status_code, conflict.json()) == (
+        409,
+        {"detail": "This project has 1 task: delete or move them first."},
+    )
     assert (response.status_code, response.content) == (204, b"")
-    task.refresh_from_db()
-    assert task.project_id is None
+    assert not Project.objects.filter(pk=project.pk).exists()
 
 
 def test_tasks_count_is_exact_through_the_api(api_client, user, skill_name):

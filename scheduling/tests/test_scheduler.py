@@ -6,9 +6,10 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
+from events.models import SystemEvent
 from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
 from scheduling.scheduler import MAX_TEXT_LENGTH, Scheduler, _recordable
@@ -334,5 +335,57 @@ def test_a_schedule_that_cannot_be_read_fails_its_task_and_the_others_run(user):
 
     broken.refresh_from_db()
     assert (broken.status, broken.claimed_by) == (TaskStatus.FAILED, "")
-    assert not ExecutionResult.objects.filter(task=broken).exists()
+    assert_failed_before_running(broken, worker="test-worker")
     assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS
+
+
+def assert_failed_before_running(task, *, worker):
+    """`task` has one failed execution saying why nothing ran, and an error event says so."""
+    execution = ExecutionResult.objects.get(task=task)
+    assert (execution.status, execution.duration_ms, execution.worker, execution.output_text) == (
+        ExecutionStatus.FAILED,
+        0,
+        worker,
+        "",
+    )
+    assert execution.error_text.startswith("The run could not be prepared: ")
+    assert execution.error_text.endswith(
+        ". Nothing ran; the task failed (enable it once it is fixed)."
+    )
+    event = SystemEvent.objects.get(event_type="scheduler_task_failed")
+    assert (event.severity, event.source, event.details) == (
+        "error",
+        "scheduler",
+        {"task_id": task.pk, "execution_id": execution.pk, "worker": worker},
+    )
+    assert event.message == (
+        f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}"
+    )
+
+
+def test_a_run_the_database_refuses_to_record_leaves_the_others_recorded(user, caplog):
+    refused = make_task(user, next_run_at=NOW, params_json={"message": "refused"})
+    healthy = make_task(user, next_run_at=NOW, params_json={"message": "fine"})
+    with connection.cursor() as cursor:  # both dropped with the test's transaction
+        cursor.execute(
+            "CREATE FUNCTION test_refuse() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$"
+        )
+        cursor.execute(
+            "CREATE TRIGGER test_refuse BEFORE UPDATE ON execution_results FOR EACH ROW"
+            f" WHEN (NEW.task_id = {refused.pk}) EXECUTE FUNCTION test_refuse()"
+        )
+
+    run_once(NOW)
+
+    assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS
+    healthy.refresh_from_db()
+    assert (healthy.status, healthy.next_run_at) == (
+        TaskStatus.PENDING,
+        next_run("0 0 1 1 *", "UTC", healthy.updated_at),
+    )
+    # Left open, claimed: its lease expires and a scheduler reclaims it as failed.
+    assert ExecutionResult.objects.get(task=refused).status is None
+    refused.refresh_from_db()
+    assert (refused.status, refused.claimed_by) == (TaskStatus.RUNNING, "test-worker")
+    assert "task run could not be recorded" in caplog.text

@@ -20,6 +20,7 @@ from .factories import ScheduledTaskFactory, UserFactory
 from .scheduler_support import make_task, running_clock, wait_for
 from .test_admin import task_form
 from .test_concurrency import run_in_threads
+from .test_scheduler import assert_failed_before_running
 
 pytestmark = pytest.mark.django_db
 
@@ -402,5 +403,6 @@ def test_a_task_whose_next_run_overflows_fails_alone_and_the_others_run(api_clie
 
     broken.refresh_from_db()
     assert (broken.status, broken.claimed_by) == (TaskStatus.FAILED, "")
-    assert not ExecutionResult.objects.filter(task=broken).exists()
+    assert_failed_before_running(broken, worker="w")
+    assert "OverflowError" in ExecutionResult.objects.get(task=broken).error_text
     assert ExecutionResult.objects.get(task=healthy).status == ExecutionStatus.SUCCESS

@@ -67,14 +67,36 @@ def test_project_name_with_nul_is_refused(user):
     assert not Project.objects.exists()
 
 
-def test_project_delete_keeps_its_tasks_detached(user):
+def test_project_delete_refuses_a_project_with_tasks(user):
     project = ProjectFactory(user=user)
     task = ScheduledTaskFactory(user=user, project=project)
 
+    with pytest.raises(services.ProjectHasTasks) as error:
+        services.project_delete(project=project)
+
+    assert (error.value.count, str(error.value)) == (
+        1,
+        "This project has 1 task: delete or move them first.",
+    )
+    task.refresh_from_db()
+    assert task.project_id == project.pk
+    assert Project.objects.filter(pk=project.pk).exists()
+
+
+def test_project_delete_of_an_empty_project(user):
+    project = ProjectFactory(user=user)
+
     services.project_delete(project=project)
 
-    task.refresh_from_db()
-    assert task.project_id is None
+    assert not Project.objects.exists()
+
+
+def test_deleting_a_user_takes_their_projects_and_tasks(user):
+    task = ScheduledTaskFactory(user=user, project=ProjectFactory(user=user))
+
+    user.delete()
+
+    assert not ScheduledTask.objects.filter(pk=task.pk).exists()
     assert not Project.objects.exists()
 
 
@@ -262,7 +284,8 @@ def test_task_delete_twice_decrements_once(user):
     copy = ScheduledTask.objects.get(pk=task.pk)
 
     services.task_delete(task=task)
-    services.task_delete(task=copy)
+    with pytest.raises(ScheduledTask.DoesNotExist):
+        services.task_delete(task=copy)
 
     assert counts(project) == [0]
 
@@ -470,10 +493,10 @@ def test_execution_complete_refuses_a_second_completion(user):
     execution = services.execution_create(task=ScheduledTaskFactory(user=user))
     services.execution_complete(execution=execution, status="success", output_text="first")
 
-    with pytest.raises(ValidationError) as error:
+    with pytest.raises(services.ExecutionStateError) as error:
         services.execution_complete(execution=execution, status="failed", output_text="second")
 
-    assert error.value.message_dict == {"status": ["This execution is already complete (success)."]}
+    assert str(error.value) == "This execution is already complete (success)."
     execution.refresh_from_db()
     assert (execution.status, execution.output_text) == ("success", "first")
 

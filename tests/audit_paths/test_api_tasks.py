@@ -80,29 +80,18 @@ def test_api_project_create_update_and_noop(api_client, user):
     ]
 
 
-def test_api_project_delete_records_its_tasks_detached_and_the_project(api_client, user):
-    project = ProjectFactory(user=user)
-    task = ScheduledTaskFactory(user=user, project=project)
-    project_values, task_values = stored(project), stored(task)
+def test_api_project_delete_records_the_project_and_refuses_one_with_tasks(api_client, user):
+    empty, busy = ProjectFactory(user=user), ProjectFactory(user=user)
+    ScheduledTaskFactory(user=user, project=busy)
+    empty_values = stored(empty)
     mark = audit_mark()
 
-    response = api_client.delete(f"/api/projects/{project.pk}", **client_meta("req-project-del"))
+    refused = api_client.delete(f"/api/projects/{busy.pk}", **client_meta("req-project-busy"))
+    response = api_client.delete(f"/api/projects/{empty.pk}", **client_meta("req-project-del"))
 
-    assert response.status_code == 204
-    assert project_values["tasks_count"] == 1
-    assert records_after(mark) == [
-        (
-            "UPDATE",
-            "scheduled_tasks",
-            str(task.pk),
-            {
-                "project_id": {"old": project.pk, "new": None},
-                "updated_at": {"old": task_values["updated_at"], "new": stored(task)["updated_at"]},
-            },
-        ),
-        ("DELETE", "projects", str(project.pk), project_values),
-    ]
-    assert origins_after(mark) == [from_request(user, response)] * 2
+    assert (refused.status_code, response.status_code) == (409, 204)
+    assert records_after(mark) == [("DELETE", "projects", str(empty.pk), empty_values)]
+    assert origins_after(mark) == [from_request(user, response)]
 
 
 # Scheduling API: tasks

@@ -14,3 +14,14 @@ class Note(AuditedModel):
 
     class Meta:
         db_table = "audit_test_notes"
+
+
+class Attachment(AuditedModel):
+    """An audited model whose foreign key is SET_NULL: Django's collector updates it when its
+    note is deleted."""
+
+    name = models.CharField(max_length=100)
+    note = models.ForeignKey(Note, null=True, on_delete=models.SET_NULL, related_name="attachments")
+
+    class Meta:
+        db_table = "audit_test_attachments"
