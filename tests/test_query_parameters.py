@@ -7,15 +7,16 @@ import json
 import pytest
 
 from audit.models import AuditLog
-from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
-from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
+from scheduling.models import Project
 from scheduling.tests.factories import (
     AgentFactory,
     ExecutionResultFactory,
     ProjectFactory,
     ScheduledTaskFactory,
 )
+
+from .support import stored_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -51,14 +52,6 @@ def _unknown(known):
     return [f"Unknown query parameter. Known: {known}."]
 
 
-def _rows():
-    """Every row the API could write, and the audit trail, as comparable values."""
-    return [
-        list(model.objects.order_by("pk").values())
-        for model in (SystemEvent, Project, ScheduledTask, Agent, ExecutionResult, AuditLog)
-    ]
-
-
 @pytest.fixture
 def world(staff_user):
     """One row of each kind, owned by the staff user."""
@@ -75,12 +68,12 @@ def world(staff_user):
 
 @pytest.mark.parametrize("path", list(KNOWN))
 def test_an_unknown_query_parameter_is_refused_naming_it(staff_client, world, path):
-    before = _rows()
+    before = stored_rows()
 
     response = staff_client.get(f"{path}?sevrity=error")
 
     assert (response.status_code, response.json()) == (400, {"sevrity": _unknown(KNOWN[path])})
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 def test_every_unknown_parameter_is_named_along_with_an_empty_known_one(staff_client, world):
@@ -146,7 +139,7 @@ def test_one_object_knows_format_only_its_lists_filters_included(staff_client, w
 
 
 def test_a_write_refuses_an_unknown_query_parameter_and_writes_nothing(staff_client, world):
-    before = _rows()
+    before = stored_rows()
 
     answers = [
         staff_client.post("/api/projects?name=p", {"name": "p"}, format="json"),
@@ -163,7 +156,7 @@ def test_a_write_refuses_an_unknown_query_parameter_and_writes_nothing(staff_cli
         (400, {"force": _unknown("format")}),
         (400, {"now": _unknown("format")}),
     ]
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 def test_format_is_known_everywhere(staff_client, world):

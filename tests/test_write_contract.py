@@ -6,10 +6,7 @@ import json
 
 import pytest
 
-from audit.models import AuditLog
-from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
-from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
 from scheduling.tests.factories import (
     AgentFactory,
     ExecutionResultFactory,
@@ -17,18 +14,12 @@ from scheduling.tests.factories import (
     ScheduledTaskFactory,
 )
 
+from .support import stored_rows
+
 pytestmark = pytest.mark.django_db
 
 UNKNOWN = "Unknown field: this endpoint does not take it."
 READ_ONLY = "Read-only field: it cannot be set."
-
-
-def _rows():
-    """Every row the API could write, and the audit trail, as comparable values."""
-    return [
-        list(model.objects.order_by("pk").values())
-        for model in (SystemEvent, Project, ScheduledTask, Agent, ExecutionResult, AuditLog)
-    ]
 
 
 @pytest.fixture
@@ -85,7 +76,7 @@ def _with(body, extra):
 
 
 def test_every_write_refuses_a_field_it_does_not_take(staff_client, world):
-    before = _rows()
+    before = stored_rows()
 
     answers = [
         (path, method, _send(staff_client, method, path, _with(body, {"mesage": "x"})))
@@ -102,7 +93,7 @@ def test_every_write_refuses_a_field_it_does_not_take(staff_client, world):
             400,
             expected,
         )
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 @pytest.mark.parametrize(
@@ -143,12 +134,12 @@ def test_a_read_only_field_is_refused(staff_client, world, method, path, body, f
         "/api/events": {"event_type": "deploy", "severity": "info", "message": "m"},
         "/api/projects": {"name": "p"},
     }.get(path, {})
-    before = _rows()
+    before = stored_rows()
 
     response = _send(staff_client, method, path, {**base, **body})
 
     assert (response.status_code, response.json()) == (400, {field: [message]})
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 @pytest.mark.parametrize(
@@ -177,7 +168,7 @@ def test_a_value_of_another_json_type_is_refused(
     base = {"event_type": "deploy", "severity": "info", "message": "m"}
     if path != "/api/events":
         base = {"password": "p"} if path == "/api/auth/token" else {}
-    before = _rows()
+    before = stored_rows()
 
     response = _send(staff_client, method, path, {**base, **body})
 
@@ -185,7 +176,7 @@ def test_a_value_of_another_json_type_is_refused(
     assert list(response.json()) == [field]
     [error] = response.json()[field]
     assert error.startswith(f"Expected a JSON {message}")
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 @pytest.mark.parametrize(
@@ -200,7 +191,7 @@ def test_a_value_of_another_json_type_is_refused(
     ],
 )
 def test_a_body_that_is_not_json_is_unsupported(staff_client, world, content_type, body):
-    before = _rows()
+    before = stored_rows()
 
     response = staff_client.generic(
         "PUT", f"/api/events/{world['event'].pk}", body, content_type=content_type
@@ -208,7 +199,7 @@ def test_a_body_that_is_not_json_is_unsupported(staff_client, world, content_typ
 
     assert response.status_code == 415
     assert response.json() == {"detail": f'Unsupported media type "{content_type}" in request.'}
-    assert _rows() == before
+    assert stored_rows() == before
 
 
 LISTS = [
@@ -260,10 +251,10 @@ def test_the_schema_states_the_contract(anon_client):
 @pytest.mark.parametrize("action", ["run", "disable", "enable"])
 def test_a_task_action_refuses_a_body_rather_than_ignore_it(staff_client, world, action):
     task = world["task"]
-    before = _rows()
+    before = stored_rows()
 
     refused = _send(staff_client, "post", f"/api/tasks/{task.pk}/{action}", {"status": "x"})
-    after_refusal = _rows()
+    after_refusal = stored_rows()
     accepted = staff_client.post(f"/api/tasks/{task.pk}/{action}")
 
     assert (refused.status_code, refused.json()) == (400, {"status": [UNKNOWN]})
