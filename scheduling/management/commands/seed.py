@@ -18,7 +18,7 @@ from scheduling.models import Agent, AgentStatus, ExecutionStatus, Project, Sche
 from scheduling.skills import RUN_MAINTENANCE_SKILLS, get_skill
 
 USERS = ["alice", "bob", "carol"]
-# alice runs the data platform's maintenance: the seed grants her the permission of maintenance
+# alice runs the data platform's maintenance: this command grants her the permission of maintenance
 # skills, as an operator would in the admin. The others' tasks leave those skills out.
 MAINTAINERS = {"alice"}
 PROJECTS = {
