@@ -9,6 +9,29 @@ from django.core.exceptions import ValidationError
 # deep would exhaust Python's recursion limit and fail the write with a 500).
 MAX_JSON_DEPTH = 32
 NOT_FINITE = "A number too large (beyond 1.8e308 in size), infinity or NaN: numbers must be finite."
+DUPLICATE_KEY = 'the key "{key}" appears twice in one object.'
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice."""
+
+    def __init__(self, key):
+        super().__init__(DUPLICATE_KEY.format(key=key))
+        self.key = key
+
+
+def unique_keys(pairs):
+    """The `object_pairs_hook` of every JSON reader of writes: the object as a dict, or
+    DuplicateKeyError naming its first repeated key. Python's decoder would keep the last value
+    of a repeated key silently; I-JSON (RFC 7493) forbids repeating one."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return value
 
 
 def _strings(value):

@@ -7,6 +7,7 @@ from django.conf import settings
 from rest_framework import exceptions, parsers
 
 from brain.api.parsers import BYTE_ORDER_MARK, NESTED_TOO_DEEPLY, json_error
+from brain.validators import unique_keys
 
 # Bytes read from the request at a time.
 READ_BLOCK_BYTES = 1024 * 1024
@@ -79,13 +80,13 @@ class NDJSONBody:
 def ndjson_value(line):
     """The JSON value of one NDJSON line (bytes or text): every NDJSON reader's parser. Raises
     DRF's ParseError, worded as brain.api.parsers.JSONParser words a body's, when it is not
-    JSON. A line that starts with a byte-order mark is refused, as a body that does is (json.loads
-    would skip it)."""
+    JSON or repeats a key in one object. A line that starts with a byte-order mark is refused, as
+    a body that does is (json.loads would skip it)."""
     if line[:1] == "\ufeff" or line[:3] == codecs.BOM_UTF8:
         message = BYTE_ORDER_MARK.format(what="the line")
         raise exceptions.ParseError(f"JSON parse error - {message}")
     try:
-        return json.loads(line)
+        return json.loads(line, object_pairs_hook=unique_keys)
     except RecursionError:
         raise exceptions.ParseError(f"JSON parse error - {NESTED_TOO_DEEPLY}") from None
     except ValueError as error:

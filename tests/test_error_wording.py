@@ -21,6 +21,7 @@ NOT_FOUND = {"detail": "Not found."}
 BYTE_ORDER_MARK = (
     "JSON parse error - the body starts with a byte-order mark; send UTF-8 without one."
 )
+DUPLICATE_MESSAGE = 'JSON parse error - the key "message" appears twice in one object.'
 NOT_FINITE = "A number too large (beyond 1.8e308 in size), infinity or NaN: numbers must be finite."
 
 
@@ -207,6 +208,63 @@ def test_a_body_the_parser_refuses_is_worded_by_the_api(staff_client, world, bod
     response = _send(staff_client, "post", "/api/projects", body)
 
     assert (response.status_code, response.json()) == (400, {"detail": message})
+    assert _rows() == before
+
+
+def test_a_key_repeated_in_one_object_is_refused_on_every_endpoint(staff_client, world):
+    before = _rows()
+    writes = [*_writes(world), ("post", "/api/events/bulk")]
+    body = '{"event_type": "x", "severity": "info", "message": "first", "message": "second"}'
+
+    answers = [(method, path, _send(staff_client, method, path, body)) for method, path in writes]
+
+    for method, path, response in answers:
+        assert (method, path, response.status_code, response.json()) == (
+            method,
+            path,
+            400,
+            {"detail": DUPLICATE_MESSAGE},
+        )
+    assert _rows() == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "detail"),
+    [
+        (
+            "post",
+            "/api/events",
+            '{"event_type": "x", "severity": "info", "message": "m",'
+            ' "details": {"a": {"k": 1, "k": 2}}}',
+            'JSON parse error - the key "k" appears twice in one object.',
+        ),
+        (
+            "patch",
+            "/api/tasks/{task}",
+            '{"params_json": {"message": "a", "message": "b"}}',
+            DUPLICATE_MESSAGE,
+        ),
+        (
+            "patch",
+            "/api/agents/{agent}",
+            '{"capabilities_json": [{"skill": "a", "skill": "b"}]}',
+            'JSON parse error - the key "skill" appears twice in one object.',
+        ),
+    ],
+)
+def test_a_key_repeated_in_a_nested_object_is_refused(
+    staff_client, world, method, path, body, detail
+):
+    before = _rows()
+
+    response = _send(
+        staff_client,
+        method,
+        path.format(task=world["task"].pk, agent=world["agent"].pk),
+        body,
+    )
+
+    assert (response.status_code, response.json()) == (400, {"detail": detail})
     assert _rows() == before
 
 

@@ -148,6 +148,41 @@ def test_a_line_that_is_not_json_is_refused_as_the_api_words_it(tmp_path):
     assert not SystemEvent.objects.exists()
 
 
+def test_a_key_repeated_in_one_object_is_refused_naming_the_line(tmp_path):
+    before = _rows()
+    path = tmp_path / "events.ndjson"
+    path.write_text(
+        json.dumps(VALID)
+        + '\n{"event_type": "x", "severity": "info", "message": "m", "details": {"k": 1, "k": 2}}\n'
+    )
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert (
+        'line 2: {"non_field_errors": '
+        '["JSON parse error - the key \\"k\\" appears twice in one object."]}'
+    ) in stderr.getvalue()
+    assert _rows() == before
+
+
+def test_a_key_repeated_in_a_csv_details_cell_is_refused_naming_the_key(tmp_path):
+    before = _rows()
+    path = tmp_path / "events.csv"
+    path.write_text('event_type,severity,message,details\ndeploy,info,m,"{""k"": 1, ""k"": 2}"\n')
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert (
+        'line 2: {"details": '
+        '["Value must be valid JSON: the key \\"k\\" appears twice in one object."]}'
+    ) in stderr.getvalue()
+    assert _rows() == before
+
+
 def test_a_missing_file_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         _import(tmp_path / "missing.ndjson")

@@ -230,6 +230,50 @@ def test_ndjson_line_that_is_not_json_is_named(api_client):
     assert not SystemEvent.objects.exists()
 
 
+def test_a_key_repeated_in_a_bulk_item_is_refused_naming_the_item(api_client):
+    before = _rows()
+    body = (
+        f"[{json.dumps(VALID)},\n {json.dumps(VALID)} , "
+        '{"event_type": "x", "severity": "info", "message": "m",'
+        ' "details": {"k": [{"a": 1, "a": 2}]}}]'
+    )
+
+    response = api_client.post("/api/events/bulk", body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": 'Item 2: JSON parse error - the key "a" appears twice in one object.'},
+    )
+    assert _rows() == before
+
+
+def test_a_key_repeated_on_an_ndjson_line_is_refused_naming_the_line(api_client):
+    before = _rows()
+    body = (
+        json.dumps(VALID)
+        + "\n\n"
+        + '{"event_type": "x", "severity": "info", "message": "first", "message": "second"}\n'
+    )
+
+    response = api_client.generic("POST", "/api/events/bulk", body, content_type=NDJSON)
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {"detail": 'Line 3: JSON parse error - the key "message" appears twice in one object.'},
+    )
+    assert _rows() == before
+
+
+def test_keys_repeated_only_across_objects_are_taken(api_client):
+    item = {**VALID, "details": {"k": {"k": 1}, "list": [{"k": 2}, {"k": 3}]}}
+
+    bulk = api_client.post("/api/events/bulk", [item, item], format="json")
+    ndjson = api_client.generic("POST", "/api/events/bulk", _ndjson([item]), content_type=NDJSON)
+
+    assert (bulk.status_code, ndjson.status_code) == (201, 201)
+    assert list(SystemEvent.objects.values_list("details", flat=True)) == [item["details"]] * 3
+
+
 def test_ndjson_over_its_line_limit_is_refused(api_client, monkeypatch):
     monkeypatch.setattr(views, "NDJSON_MAX_EVENTS", 3)
 

@@ -150,6 +150,10 @@ def test_admin_move_and_cron_change_go_through_the_service(admin_client):
         ("[" * 100_000 + "]" * 100_000, "Enter a valid JSON."),
         ('{"message": 1e400}', NOT_FINITE),
         ('{"mesage": "typo"}', "demo.echo has no parameter &#x27;mesage&#x27;; it takes message."),
+        (
+            '{"message": "a", "message": "b"}',
+            "Enter a valid JSON: the key &quot;message&quot; appears twice in one object.",
+        ),
     ],
 )
 def test_admin_refuses_bad_params_with_a_field_error(admin_client, params_json, error):
@@ -501,6 +505,28 @@ def test_admin_saves_a_running_task_with_its_status_left_as_it_is(admin_client):
     assert response.status_code == 302
     task.refresh_from_db()
     assert (task.status, task.claimed_by, task.timeout_seconds) == ("running", "worker-1", 42)
+
+
+def test_admin_refuses_a_key_repeated_in_a_nested_object_of_capabilities(admin_client):
+    before = list(AuditLog.objects.values())
+
+    response = admin_client.post(
+        "/admin/scheduling/agent/add/",
+        {
+            "name": "babel",
+            "type": "coder",
+            "capabilities_json": '[{"skill": "a", "skill": "b"}]',
+            "status": "idle",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors == {
+        "capabilities_json": ['Enter a valid JSON: the key "skill" appears twice in one object.']
+    }
+    assert '[{"skill": "a", "skill": "b"}]' in response.content.decode().replace("&quot;", '"')
+    assert not Agent.objects.exists()
+    assert list(AuditLog.objects.values()) == before
 
 
 def test_admin_refuses_an_agent_name_taken_in_another_case(admin_client):

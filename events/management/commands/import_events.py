@@ -9,6 +9,7 @@ from rest_framework.exceptions import ParseError
 
 from audit.commands import AuditedCommand
 from brain.progress import ProgressBar
+from brain.validators import DuplicateKeyError, unique_keys
 from events.parsers import ndjson_value
 from events.schemas import EventsRefused, Unparsable, drf_message
 from events.services import events_submit
@@ -111,7 +112,9 @@ def _csv_items(text):
         }
         if "details" in item:
             try:
-                item["details"] = json.loads(item["details"])
+                item["details"] = json.loads(item["details"], object_pairs_hook=unique_keys)
+            except DuplicateKeyError as error:
+                item = Unparsable({"details": [f"Value must be valid JSON: {error}"]})
             except (ValueError, RecursionError):
                 item = Unparsable({"details": [drf_message(serializers.JSONField, "invalid")]})
         items.append((line, item))
