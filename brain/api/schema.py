@@ -1,14 +1,18 @@
-"""drf-spectacular: msgspec Structs as request schemas (StructExtension), the query parameters
-an operation takes beyond its filters (AutoSchema), and postprocessing that makes the schema state
-the write contract (brain.api.strict and brain.api.query) that the views enforce."""
+"""drf-spectacular: msgspec Structs as request schemas (StructExtension), the token scheme
+(TokenSchemeExtension), the query parameters an operation takes beyond its filters and the type of
+an `{id}` (AutoSchema), and postprocessing that makes the schema state the write contract
+(brain.api.strict and brain.api.query) that the views enforce and the fields every response
+has."""
 
 import msgspec
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.settings import api_settings
+
+from brain.api.lookups import IdLookupMixin
 
 COMPONENTS = "#/components/schemas/{name}"
 
@@ -59,10 +63,28 @@ class StructExtension(OpenApiSerializerExtension):
         return _openapi_3_0(schema)
 
 
+class TokenSchemeExtension(OpenApiAuthenticationExtension):
+    """Brain's token authentication (brain.api.authentication) as the security scheme
+    `tokenAuth`: an API key in the Authorization header, sent as `Token <key>`."""
+
+    target_class = "brain.api.authentication.CachedTokenAuthentication"
+    match_subclasses = True
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>`: the word Token, a space, then the API token.",
+        }
+
+
 class AutoSchema(openapi.AutoSchema):
     """drf-spectacular's AutoSchema, documenting the query parameters an operation takes beyond
     its filters and pagination (brain.api.query): the fields of the view's
-    `query_serializer_class`, and `format` with the formats of the view's renderers."""
+    `query_serializer_class`, and `format` with the formats of the view's renderers. The `{id}` of
+    a viewset with integer ids (brain.api.lookups) is an integer, as on every other route."""
 
     def get_override_parameters(self):
         parameters = []
@@ -81,6 +103,8 @@ class AutoSchema(openapi.AutoSchema):
                     description="The response's format, instead of the Accept header's.",
                 )
             )
+        if isinstance(self.view, IdLookupMixin) and "{id}" in self.path:
+            parameters.append(OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH))
         # Parameters an operation declares with @extend_schema come after, and win.
         return [*parameters, *super().get_override_parameters()]
 
@@ -115,4 +139,46 @@ def state_the_write_contract(result, generator, request, public):
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "query" and "schema" in parameter:
                     _non_empty(parameter["schema"])
+    return result
+
+
+def _response_components(schema, components, seen):
+    """Adds to `seen` the names of the components `schema` refers to, through properties, items
+    and compositions, and of those they refer to."""
+    if isinstance(schema, list):
+        for item in schema:
+            _response_components(item, components, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        if name not in seen:
+            seen.add(name)
+            _response_components(components.get(name, {}), components, seen)
+    for key in ("properties", "items", "allOf", "oneOf", "anyOf", "additionalProperties"):
+        value = schema.get(key)
+        if key == "properties" and isinstance(value, dict):
+            _response_components(list(value.values()), components, seen)
+        else:
+            _response_components(value, components, seen)
+
+
+def state_the_response_fields(result, generator, request, public):
+    """Every property of an object a response returns is required: a serializer writes each of
+    its readable fields on every response (null where the schema says nullable), so a generated
+    client need not treat any as optional."""
+    components = result.get("components", {}).get("schemas", {})
+    seen = set()
+    for path in result.get("paths", {}).values():
+        for operation in path.values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                for content in response.get("content", {}).values():
+                    _response_components(content.get("schema", {}), components, seen)
+    for name in seen:
+        component = components.get(name, {})
+        if component.get("type") == "object" and component.get("properties"):
+            component["required"] = sorted(component["properties"])
     return result

@@ -47,6 +47,7 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
 
 
 @extend_schema(
+    auth=[],
     request=AuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )

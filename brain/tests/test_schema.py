@@ -38,3 +38,70 @@ def test_view_site_opens_the_api_reference(admin_client):
     html = admin_client.get("/admin/").content.decode()
 
     assert '<a href="/api/docs">View site</a>' in html
+
+
+@pytest.fixture
+def schema(anon_client):
+    return anon_client.get("/api/schema?format=json").json()
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in {"get", "put", "patch", "post", "delete"}:
+                yield method.upper(), path, operation
+
+
+def test_token_operation_takes_no_credentials(schema):
+    operation = schema["paths"]["/api/auth/token"]["post"]
+
+    assert operation.get("security", [{}]) == [{}]
+    assert "security" not in schema
+
+
+def test_every_other_operation_takes_the_token_scheme(schema):
+    scheme = schema["components"]["securitySchemes"]["tokenAuth"]
+
+    assert {key: scheme[key] for key in ("type", "in", "name")} == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+    }
+    assert "Token <key>" in scheme["description"]
+    others = [
+        (method, path, operation.get("security"))
+        for method, path, operation in operations(schema)
+        if (method, path) != ("POST", "/api/auth/token")
+    ]
+    assert others
+    assert [entry for entry in others if {"tokenAuth": []} not in (entry[2] or [])] == []
+
+
+def test_every_id_path_parameter_is_an_integer(schema):
+    ids = [
+        (method, path, parameter["schema"])
+        for method, path, operation in operations(schema)
+        for parameter in operation.get("parameters", [])
+        if parameter["in"] == "path" and parameter["name"] == "id"
+    ]
+
+    assert ("GET", "/api/events/{id}", {"type": "integer"}) in ids
+    assert ("POST", "/api/tasks/{id}/run", {"type": "integer"}) in ids
+    assert [entry for entry in ids if entry[2] != {"type": "integer"}] == []
+
+
+def test_response_components_require_every_field_they_return(schema):
+    components = schema["components"]["schemas"]
+
+    assert components["Agent"]["required"] == sorted(components["Agent"]["properties"])
+    assert "status" in components["Agent"]["required"]
+    assert "description" in components["Project"]["required"]
+    assert {"next", "previous", "results"} <= set(components["PaginatedProjectList"]["required"])
+
+
+def test_request_components_leave_optional_fields_optional(schema):
+    components = schema["components"]["schemas"]
+
+    assert "status" not in components["AgentRequest"].get("required", [])
+    assert "description" not in components["ProjectRequest"].get("required", [])
+    assert "required" not in components["PatchedProjectRequest"]
