@@ -3,14 +3,16 @@
 import os
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth.models import Permission
-from django.db import connection
+from django.db import connection, connections
 
 from scheduling.models import ScheduledTask
 
@@ -75,3 +77,23 @@ def wait_started(log_paths, *, timeout=30):
         timeout=timeout,
         message="the schedulers to start",
     )
+
+
+@contextmanager
+def scheduler_in_thread(scheduler):
+    """Runs `scheduler` in a thread for the block (its connections closed when it returns), then
+    stops it and joins the thread; yields the thread."""
+
+    def run():
+        try:
+            scheduler.run()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield thread
+    finally:
+        scheduler.stop()
+        thread.join(timeout=10)

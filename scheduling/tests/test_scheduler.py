@@ -6,7 +6,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django.utils import timezone
 
 from events.models import SystemEvent
@@ -14,7 +14,7 @@ from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
 from scheduling.scheduler import MAX_TEXT_LENGTH, Scheduler, _recordable
 
-from .scheduler_support import make_task, running_clock, wait_for
+from .scheduler_support import make_task, running_clock, scheduler_in_thread, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -293,23 +293,12 @@ def test_an_idle_scheduler_wakes_when_the_next_task_falls_due_not_a_poll_later(u
     due = timezone.now() + timedelta(seconds=0.5)
     task = make_task(user, next_run_at=due)
 
-    def run():
-        try:
-            scheduler.run()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    try:
+    with scheduler_in_thread(scheduler) as thread:
         execution = wait_for(
             lambda: ExecutionResult.objects.filter(task=task, status__isnull=False).first(),
             timeout=5,
             message="the run",
         )
-    finally:
-        scheduler.stop()
-        thread.join(timeout=10)
 
     assert not thread.is_alive()
     assert timedelta(0) <= execution.started_at - due < timedelta(seconds=0.2)

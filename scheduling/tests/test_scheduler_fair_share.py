@@ -17,7 +17,7 @@ from scheduling.selectors import task_next_due_at
 from scheduling.services import Outcome, execution_finish, task_claim_due
 
 from .factories import ScheduledTaskFactory, UserFactory
-from .scheduler_support import make_task, running_clock, wait_for
+from .scheduler_support import make_task, running_clock, scheduler_in_thread, wait_for
 from .test_admin import task_form
 from .test_concurrency import run_in_threads
 from .test_scheduler import assert_failed_before_running
@@ -331,23 +331,16 @@ def test_one_users_long_tasks_never_take_the_slots_of_anothers_due_task():
     due_later = make_task(other, next_run_at=start + timedelta(seconds=0.5))
     scheduler = Scheduler(worker_id="w", poll_interval=0.05, batch_size=10, grace_period=0)
 
-    def run():
-        try:
-            scheduler.run()
-        finally:
-            connections.close_all()
-
-    thread = threading.Thread(target=run)
-    thread.start()
     try:
-        wait_for(
-            lambda: ExecutionResult.objects.filter(task=due_later, status__isnull=False).exists(),
-            timeout=10,
-            message="the other user's run",
-        )
+        with scheduler_in_thread(scheduler) as thread:
+            wait_for(
+                lambda: ExecutionResult.objects.filter(
+                    task=due_later, status__isnull=False
+                ).exists(),
+                timeout=10,
+                message="the other user's run",
+            )
     finally:
-        scheduler.stop()
-        thread.join(timeout=10)
         # The abandoned sleeps must not outlive the test.
         for sleeping in threading.enumerate():
             if sleeping.name.startswith("skill-demo.sleep-"):
