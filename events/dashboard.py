@@ -11,16 +11,12 @@ import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-
-from scheduling.selectors import scheduler_status
 
 from . import cache
 from .admin import SEVERITY_COLOURS
@@ -148,10 +144,5 @@ def dashboard_view(request):
         "latest": latest,
         "changelist_url": changelist_url(),
         "colours": SEVERITY_COLOURS,
-        # Whether a scheduler loops, as /health/scheduler reports it.
-        "scheduler": scheduler_status(
-            now=timezone.now(),
-            stale_after=timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS),
-        ),
     }
     return TemplateResponse(request, "admin/events/dashboard.html", context)
