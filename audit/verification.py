@@ -151,8 +151,7 @@ class _Walk:
             expected = previous.sequence + 1 if previous else 1
             if checkpoint.sequence != expected:
                 raise Mismatch(
-                    f"checkpoint {expected}: missing (checkpoint {checkpoint.sequence} follows "
-                    f"checkpoint {expected - 1})"
+                    f"checkpoint {expected}: missing (the next is checkpoint {checkpoint.sequence})"
                 )
             if checkpoint.previous_hash != chain.checkpoint_hash(previous):
                 raise Mismatch(
