@@ -7,6 +7,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from audit.models import AuditLog
+from audit.tests.trail import seal_all
 from events.models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
 from events.selectors import event_stats
 from scheduling.skills import Skill, get_skill, params_errors, skill
@@ -71,6 +72,7 @@ def test_events_purge_refuses_a_bad_age(value):
         call("events.purge", {"older_than_days": value})
 
 
+@pytest.mark.django_db(transaction=True)  # a purge deletes sealed records: committed ones
 def test_audit_purge_deletes_old_audit_records_only():
     AuditLog.objects.create(  # a record written 100 days ago (the table only takes INSERTs)
         timestamp=timezone.now() - timedelta(days=100),
@@ -79,6 +81,7 @@ def test_audit_purge_deletes_old_audit_records_only():
         record_id="1",
         changed_fields={"message": "old"},
     )
+    seal_all()  # sealed apart from the new record: a purge removes whole checkpoints
     SystemEvent.objects.create(event_type="x", severity="info", message="new")
 
     output = call("audit.purge", {"older_than_days": 90})
