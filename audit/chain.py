@@ -16,14 +16,15 @@ record, the hash chain over them, and the bytes a checkpoint signs (docs/audit.m
 """
 
 import hashlib
-import json
 import struct
 from dataclasses import dataclass
 from datetime import UTC
 
+import msgspec
 from django.db.models import Q
 
 GENESIS = bytes(32)
+_ENCODER = msgspec.json.Encoder(order="sorted")
 # One entry of a checkpoint's `records` locator: the record's id and the head of its digest.
 LOCATOR_ENTRY = struct.Struct(">q8s")
 # Records read from the database per query.
@@ -45,11 +46,12 @@ SIGNED_FIELDS = (
 )
 
 _RECORDS = """
-SELECT xid::text, id, user_id, "timestamp", changed_fields, operation, table_name, record_id,
-       ip_address, user_agent, request_id
+SELECT xid::text AS transaction_id, id, user_id,
+       to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       changed_fields, operation, table_name, record_id, ip_address, user_agent, request_id
 FROM audit_logs
 WHERE (xid, id) > (%s::xid8, %s) {condition}
-ORDER BY xid, id
+ORDER BY audit_logs.xid, audit_logs.id
 LIMIT %s
 """
 
@@ -80,7 +82,7 @@ def last_after(position: Position) -> Q:
 class SealedRecord:
     position: Position
     digest: bytes
-    timestamp: object
+    timestamp: str  # utc_text()
 
 
 def utc_text(moment):
@@ -89,13 +91,24 @@ def utc_text(moment):
 
 
 def canonical_json(value) -> bytes:
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode()
+    """`value` as compact JSON, keys sorted, UTF-8 (msgspec: the bytes of Python's
+    json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False), floats written with an
+    exponent aside: 1e16 and 1e-7, not 1e+16 and 1e-07)."""
+    return _ENCODER.encode(value)
+
+
+def _json_value(text):
+    """A stored JSON text as a value; one no JSON reader takes (out of a float's range, as only a
+    hand-edited row can be) is kept as its text, so that it fails to match what was sealed."""
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        return text
 
 
 def record_canonical(row) -> bytes:
-    """The canonical form of a record read by _RECORDS (its columns after `xid`)."""
+    """The canonical form of a record read by _RECORDS (its columns after `xid`; the timestamp
+    already as utc_text() writes it)."""
     (
         record_pk,
         user_id,
@@ -110,14 +123,14 @@ def record_canonical(row) -> bytes:
     ) = row
     return canonical_json(
         {
-            "changed_fields": json.loads(changed_fields),
+            "changed_fields": _json_value(changed_fields),
             "id": record_pk,
             "ip_address": ip_address,
             "operation": operation,
             "record_id": record_id,
             "request_id": request_id,
             "table_name": table_name,
-            "timestamp": utc_text(timestamp),
+            "timestamp": timestamp,
             "user_agent": user_agent,
             "user_id": user_id,
         }

@@ -1,6 +1,8 @@
 """Sealing: the committed audit records not yet sealed are chained by hash into signed
 checkpoints, off the write path (an audited save pays nothing for it)."""
 
+from datetime import datetime
+
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
@@ -106,6 +108,6 @@ def _seal_next(private_key, using, max_records):
         last_record_id=records[-1].position.id,
         record_count=len(records),
         head_hash=chain.head_of(head, records).hex(),
-        newest_record_at=max(record.timestamp for record in records),
+        newest_record_at=datetime.fromisoformat(max(record.timestamp for record in records)),
         records=chain.locator(records),
     )

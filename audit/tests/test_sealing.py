@@ -82,6 +82,25 @@ def test_a_checkpoint_holds_at_most_max_records():
     assert audit_verify().ok
 
 
+def test_positions_compare_transaction_ids_as_numbers():
+    """Transactions 10, 9 and 100 (as a long-lived server numbers them): sealed 9, 10, 100."""
+    ids = {}
+    with connection.cursor() as cursor:
+        for xid in ("10", "9", "100"):
+            cursor.execute(
+                "INSERT INTO audit_logs (xid, user_id, changed_fields, operation, table_name,"
+                " record_id, user_agent, request_id) VALUES (%s::xid8, NULL, '{}', 'CREATE',"
+                " 'system_events', %s, '', '') RETURNING id",
+                [xid, xid],
+            )
+            ids[xid] = cursor.fetchone()[0]
+
+    seal_all(max_records=1)
+
+    assert sealed_ids() == [ids["9"], ids["10"], ids["100"]]
+    assert audit_verify().ok
+
+
 @pytest.mark.parametrize("later_first", [True, False])
 def test_a_record_committed_after_a_higher_id_is_sealed_after_it_not_skipped(later_first):
     """Two transactions overlap; the one holding the lower record id commits last. With
