@@ -3,12 +3,13 @@ record, the hash chain over them, and the bytes a checkpoint signs (docs/audit.m
 
 - Position: (xid, id), the writing transaction's id, then the record's id. Ids are not commit
   order (a lower id can commit later); the sealer takes only records of transactions older than
-  every transaction still running (xid below its snapshot's xmin), and no record can ever appear
-  before such a position again.
+  every transaction of the database still running (audit.sealing.OLDEST_RUNNING), and no record
+  can ever appear before such a position again.
 - A record's canonical form: the JSON object of its API fields (`id`, `user_id`, `timestamp`,
   `operation`, `table_name`, `record_id`, `changed_fields`, `ip_address`, `user_agent`,
   `request_id`), keys sorted at every level, no whitespace, UTF-8, non-ASCII characters as they
-  are; `timestamp` in UTC with six fractional digits (`2026-01-02T03:04:05.000006Z`).
+  are (canonical_json); `timestamp` in UTC with six fractional digits
+  (`2026-01-02T03:04:05.000006Z`).
 - digest = SHA-256(canonical form); head = SHA-256(previous head + digest), starting from 32
   zero bytes. A checkpoint's `head_hash` is the head after its last record.
 - A checkpoint signs its canonical body (checkpoint_body); its hash, named by the next
