@@ -145,9 +145,10 @@ class ActorFilter(admin.SimpleListFilter):
 
 @admin.register(AuditLog)
 class AuditLogAdmin(admin.ModelAdmin):
+    # No operation column: the change says it ("created (7 fields)", "status: a → b"), the
+    # filter selects it, and the list keeps to the width beside the admin's two sidebars.
     list_display = (
         "timestamp",
-        "operation",
         "record",
         "actor",
         "summary",
