@@ -155,3 +155,16 @@ def test_bulk_declares_its_ndjson_body(schema):
     ndjson = content["application/x-ndjson"]["schema"]
     assert (ndjson["type"], ndjson["format"]) == ("string", "binary")
     assert "SystemEventCreateRequest" in ndjson["description"]
+
+
+def test_the_schema_is_the_same_every_time_it_is_served(anon_client):
+    first = anon_client.get("/api/schema?format=json").json()
+
+    assert anon_client.get("/api/schema?format=json").json() == first
+    update = first["paths"]["/api/events/{id}"]
+    assert update["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SystemEventUpdateRequest"
+    }
+    assert update["patch"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PatchedSystemEventUpdateRequest"
+    }
