@@ -330,6 +330,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "brain.api.schema.state_the_write_contract",
+        "brain.api.schema_errors.state_the_errors",
         "brain.api.schema.state_the_response_fields",
     ],
     # Several models have a `status`: name each choice set after its model's.

@@ -262,13 +262,18 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def _apply(self, request, queryset, action, done):
         """Calls the scheduler's service `action(task)` on each selected task (each in its own
         transaction, audited as the admin user) and reports what was done and what the task's
-        state or its owner's rights refused."""
+        state or its owner's rights refused, or that a task was deleted meanwhile."""
         changed = 0
         for task in queryset.order_by("pk"):
             try:
                 action(task)
             except (services.TaskStateError, PermissionDenied) as error:
                 self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
+            except ScheduledTask.DoesNotExist:
+                # Deleted by another request since the page listed it.
+                self.message_user(
+                    request, f"Task {task.pk}: it no longer exists.", messages.WARNING
+                )
             else:
                 changed += 1
         if changed:
