@@ -42,6 +42,8 @@ class ModelSerializer(StrictInputMixin, api_serializers.ModelSerializer):
 
 
 class ProjectSerializer(ModelSerializer):
+    """A project: a named group of its owner's scheduled tasks."""
+
     user_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -62,6 +64,8 @@ class _VisiblePrimaryKeyField(api_serializers.PrimaryKeyRelatedField):
 
 
 class ScheduledTaskSerializer(ModelSerializer):
+    """A scheduled task: a skill run with its parameters on a cron schedule, for its owner."""
+
     project_id = _VisiblePrimaryKeyField(
         selector=project_list, source="project", allow_null=True, required=False
     )
@@ -111,6 +115,8 @@ class ScheduledTaskSerializer(ModelSerializer):
 
 
 class AgentSerializer(ModelSerializer):
+    """An agent: a worker of a given type that reports its status by heartbeats."""
+
     class Meta:
         model = Agent
         fields = ["id", "name", "type", "capabilities_json", "status", "last_active_at"]
@@ -129,6 +135,8 @@ class AgentHeartbeatSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ExecutionResultSerializer(ModelSerializer):
+    """One run of a scheduled task: its status, times, output and error."""
+
     task_id = _VisiblePrimaryKeyField(selector=task_list, source="task")
     # "running" (stored as NULL) while the run is going on, as ?status=running finds it; once
     # final, it stays one of the four (the service refuses to clear it).
