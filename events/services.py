@@ -207,12 +207,15 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
     locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
     called after each batch. Each batch invalidates its events, every type's lists and the stats
     after commit, in one Redis round trip. At the end the event counts are folded (events.counts),
-    so the rows the purge appended do not wait for the next scheduled fold."""
+    so the rows the purge appended do not wait for the next scheduled fold. Each batch locks its
+    rows first (skipping rows another transaction holds), so a row deleted meanwhile by another
+    writer is neither counted nor audited twice."""
     deleted = 0
     while True:
         with transaction.atomic(), pooled_invalidation():
             ids = list(
                 SystemEvent.objects.filter(timestamp__lt=older_than)
+                .select_for_update(skip_locked=True)
                 .order_by()
                 .values_list("id", flat=True)[:batch_size]
             )
