@@ -18,7 +18,12 @@ from events.models import SystemEvent
 
 # pg_advisory_xact_lock key of the stamper: "evnt" in ASCII.
 STAMP_LOCK = 0x65766E74
-COLUMNS = [field.column for field in SystemEvent._meta.concrete_fields]
+FIELDS = SystemEvent._meta.concrete_fields
+COLUMNS = [field.column for field in FIELDS]
+# The model's own conversions of what the cursor returns (JSONField parses its text).
+CONVERTERS = [
+    (field.column, field.from_db_value) for field in FIELDS if hasattr(field, "from_db_value")
+]
 
 STAMP = """
 WITH head AS (
@@ -88,10 +93,13 @@ def read(*, after, until):
         return []
     with connection.cursor() as cursor:
         cursor.execute(READ, {"after": after, "until": until})
-        return [
-            Change(position, op, dict(zip(COLUMNS, values)))
-            for position, op, *values in cursor.fetchall()
-        ]
+        changes = []
+        for position, op, *values in cursor.fetchall():
+            event = dict(zip(COLUMNS, values))
+            for column, convert in CONVERTERS:
+                event[column] = convert(event[column], None, connection)
+            changes.append(Change(position, op, event))
+        return changes
 
 
 def prune(*, older_than):
