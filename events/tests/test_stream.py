@@ -72,7 +72,7 @@ def test_each_event_is_sent_as_the_api_shows_it_with_its_operation_and_position(
         client = StreamClient(token=token)
         assert (await client.connect())[0]
         subscribed = await client.receive()
-        assert subscribed == {"type": "subscribed", "position": subscribed["position"], "filters": {}}
+        assert (subscribed["type"], subscribed["filters"]) == ("subscribed", {})
         event = await in_thread(create, details={"n": 1.5, "text": "é"})
         [message] = await client.events(1)
         assert message == {
@@ -123,7 +123,7 @@ def test_filters_as_the_lists_and_changed_on_the_open_socket(token):
         await client.send({"filters": {"severity": ["fatal"], "colour": "red"}})
         assert await client.receive() == {
             "type": "error",
-            "errors": {"colour": ["Unknown query parameter. Known: event_type, severity, source."]},
+            "errors": {"colour": [UNKNOWN]},
         }
         await client.send({"filters": {"severity": ["fatal"]}})
         assert await client.receive() == {
@@ -131,7 +131,8 @@ def test_filters_as_the_lists_and_changed_on_the_open_socket(token):
             "errors": {"severity": ['"fatal" is not a valid choice.']},
         }
         await client.send({"filters": {"source": 5}})
-        assert await client.receive() == {"type": "error", "errors": {"source": ["Expected a string."]}}
+        refused = {"type": "error", "errors": {"source": ["Expected a string."]}}
+        assert await client.receive() == refused
         # Refused filters leave the socket open with the filters it had.
         later = await in_thread(create, event_type="deploy")
         [message] = await client.events(1)
@@ -141,11 +142,14 @@ def test_filters_as_the_lists_and_changed_on_the_open_socket(token):
     run(scenario)
 
 
+UNKNOWN = "Unknown query parameter. Known: event_type, severity, source."
+
+
 @pytest.mark.parametrize(
     ("query", "errors"),
     [
         ("severity=fatal", {"severity": ['"fatal" is not a valid choice.']}),
-        ("sevrity=error", {"sevrity": ["Unknown query parameter. Known: event_type, severity, source."]}),
+        ("sevrity=error", {"sevrity": [UNKNOWN]}),
         ("source=", {"source": ["This parameter may not be empty: give a value or leave it out."]}),
         ("after=-1", {"after": ["A position: an integer from 0, as a message's `position`."]}),
         ("after=abc", {"after": ["A position: an integer from 0, as a message's `position`."]}),
@@ -246,10 +250,13 @@ def test_resume_while_events_are_written_gets_each_committed_event_once_in_order
         try:
             while not stop.is_set() and len(written) < 300:
                 with transaction.atomic():
-                    written.extend(e.id for e in SystemEvent.objects.bulk_create(
-                        [SystemEvent(event_type="load", severity="info", message="m")] * 1
-                        + [SystemEvent(event_type="load", severity="warning", message="n")]
-                    ))
+                    written.extend(
+                        e.id
+                        for e in SystemEvent.objects.bulk_create(
+                            [SystemEvent(event_type="load", severity="info", message="m")] * 1
+                            + [SystemEvent(event_type="load", severity="warning", message="n")]
+                        )
+                    )
         finally:
             connection.close()
 
@@ -287,11 +294,8 @@ def test_a_subscriber_that_falls_behind_is_told_to_resume_and_closed(token, sett
         slow = StreamClient(token=token)
         assert (await slow.connect())[0]
         start = (await slow.receive())["position"]
-        events = await in_thread(
-            lambda: SystemEvent.objects.bulk_create(
-                [SystemEvent(event_type="flood", severity="info", message=str(n)) for n in range(50)]
-            )
-        )
+        flood = [SystemEvent(event_type="flood", severity="info", message="x") for _ in range(50)]
+        events = await in_thread(SystemEvent.objects.bulk_create, flood)
         messages = []
         while "close" not in (message := await slow.receive()):
             messages.append(message)
