@@ -6,6 +6,7 @@ import json
 
 from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
+from django.db import connections
 
 from brain.asgi import application
 
@@ -13,8 +14,16 @@ WAIT = 15  # seconds any one message may take: a bound for a stuck test, never a
 
 
 def in_thread(function, *args, **kwargs):
-    """Awaitable: `function(*args, **kwargs)` in a thread of its own (the ORM is sync)."""
-    return sync_to_async(function, thread_sensitive=False)(*args, **kwargs)
+    """Awaitable: `function(*args, **kwargs)` in a thread of its own (the ORM is sync), its
+    database connections closed after."""
+
+    def call():
+        try:
+            return function(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    return sync_to_async(call, thread_sensitive=False)()
 
 
 class StreamClient:
