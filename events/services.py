@@ -206,10 +206,10 @@ def event_purge_count(*, older_than: datetime) -> int:
 
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
     """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
-        locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
-        called after each batch. Each batch invalidates its events, every type's lists and the stats
-        after commit, in one Redis round trip. At the end the event counts are folded (events.counts),
-        so the rows the purge appended do not wait for the next scheduled fold, and the live stream's
+    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is called
+    after each batch. Each batch invalidates its events, every type's lists and the stats after
+    commit, in one Redis round trip. At the end the event counts are folded (events.counts), so
+    the rows the purge appended do not wait for the next scheduled fold, and the live stream's
     change log is pruned (event_changes_prune)."""
     deleted = 0
     while True:
