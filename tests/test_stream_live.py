@@ -61,16 +61,22 @@ def server(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            if requests.get(f"{base}/health/live", timeout=2).status_code == 200:
-                break
-        except requests.RequestException:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"gunicorn did not start:\n{log_path.read_text()}")
-        time.sleep(0.1)
-    yield base
+    try:
+        while True:
+            try:
+                if requests.get(f"{base}/health/live", timeout=2).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        stop(process)
+
+
+def stop(process):
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=35)
