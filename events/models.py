@@ -113,3 +113,25 @@ class EventTypeSourceCount(models.Model):
 
     def __str__(self):
         return f"{self.event_type} from {self.source}: {self.count:+d}"
+
+
+class EventChange(models.Model):
+    """One statement's change to system_events (up to 1,000 events), appended by PostgreSQL's
+    triggers in the statement's transaction (migration events 0004): `op` (create, update or
+    delete) and the events as the statement left them (deletes: as they were). The live stream
+    (events.stream) gives each committed row its positions once it is visible: `last_position` is
+    the position of its last event, the others precede it one by one."""
+
+    id = models.BigAutoField(primary_key=True)
+    op = models.CharField(max_length=6)
+    # The table's `events` (json: the rows) is read by events.stream.log only, in SQL.
+    event_count = models.IntegerField()
+    last_position = models.BigIntegerField(null=True, unique=True)
+    stamped_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False  # as EventHourCount's
+        db_table = "system_event_changes"
+
+    def __str__(self):
+        return f"{self.op} of {self.event_count} events, up to position {self.last_position}"

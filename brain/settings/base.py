@@ -308,6 +308,11 @@ def _positive_seconds(name, default):
 SCHEDULER_HEARTBEAT_SECONDS = _positive_seconds("SCHEDULER_HEARTBEAT_SECONDS", 5.0)
 SCHEDULER_STALE_AFTER_SECONDS = _positive_seconds("SCHEDULER_STALE_AFTER_SECONDS", 60.0)
 
+# The live events stream (/ws/events): messages one socket may have waiting before it is told to
+# resume and closed, and hours a change stays in the log a client may resume from.
+EVENT_STREAM_BUFFER = _positive_int("EVENT_STREAM_BUFFER", 10_000)
+EVENT_STREAM_RETENTION_HOURS = _positive_int("EVENT_STREAM_RETENTION_HOURS", 24)
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 
