@@ -19,6 +19,13 @@ from events.tests.stream_support import StreamClient, in_thread, run
 pytestmark = pytest.mark.django_db(transaction=True)  # the stream reads committed changes only
 
 
+@pytest.fixture(autouse=True)
+def empty_change_log():
+    """Each test starts from an empty change log: the flush after a transactional test empties
+    the managed tables only, and the log is unmanaged."""
+    EventChange.objects.all().delete()
+
+
 @pytest.fixture
 def token(user):
     return Token.objects.create(user=user).key
