@@ -11,25 +11,23 @@ import json
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.core.serializers.json import DjangoJSONEncoder
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-
-from scheduling.selectors import scheduler_status
 
 from . import cache
 from .admin import SEVERITY_COLOURS
 from .models import Severity
 from .selectors import event_list_latest, event_series, event_stats_json
 
-CHART_WIDTH = 720
+# Bars are placed in percent of the chart's width, so the SVG fills its card at any width; the
+# height is fixed, in pixels, and so is the text (nothing is scaled).
 CHART_HEIGHT = 160
-BAR_GAP = 2
+# The gap between two bars, as a fraction of each bar's slot.
+BAR_GAP = 0.1
 SERIES_VARIANT = cache.stats_variant([("series", "severity per hour and day")])
 
 
@@ -62,8 +60,9 @@ def changelist_url(**filters):
 
 def chart(buckets, *, step, label_format, label_every):
     """SVG geometry of a stacked bar chart: one bar per bucket, one segment per severity with a
-    count, each segment linking to the changelist of its severity and time span."""
-    width = CHART_WIDTH / len(buckets)
+    count, each segment linking to the changelist of its severity and time span. Horizontal
+    positions and widths are percentages of the chart's width, vertical ones pixels."""
+    width = 100 / len(buckets)
     tallest = max((sum(bucket["counts"].values()) for bucket in buckets), default=0) or 1
     bars = []
     for index, bucket in enumerate(buckets):
@@ -92,16 +91,16 @@ def chart(buckets, *, step, label_format, label_every):
             )
         bars.append(
             {
-                "x": round(index * width + BAR_GAP / 2, 2),
-                "width": round(width - BAR_GAP, 2),
+                "x": round((index + BAR_GAP / 2) * width, 3),
+                "width": round((1 - BAR_GAP) * width, 3),
                 "start": start,
                 "total": total,
                 "segments": segments,
                 "label": start.strftime(label_format) if index % label_every == 0 else "",
-                "label_x": round(index * width + width / 2, 2),
+                "label_x": round((index + 0.5) * width, 3),
             }
         )
-    return {"bars": bars, "tallest": tallest, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+    return {"bars": bars, "tallest": tallest, "height": CHART_HEIGHT}
 
 
 def _counted(rows, name):
@@ -148,10 +147,5 @@ def dashboard_view(request):
         "latest": latest,
         "changelist_url": changelist_url(),
         "colours": SEVERITY_COLOURS,
-        # Whether a scheduler loops, as /health/scheduler reports it.
-        "scheduler": scheduler_status(
-            now=timezone.now(),
-            stale_after=timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS),
-        ),
     }
     return TemplateResponse(request, "admin/events/dashboard.html", context)

@@ -8,11 +8,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from brain.context import audit_actor
-from events.lifecycle import HEALTH_ACTOR
-
 from .selectors import scheduler_status
-from .services import scheduler_report_stale
 
 
 @never_cache
@@ -20,14 +16,12 @@ from .services import scheduler_report_stale
 def scheduler_health(request):
     """The schedulers' heartbeats (selectors.scheduler_status): 200 while one loops, 503 when
     none does (none ever started, all stopped, or all silent for SCHEDULER_STALE_AFTER_SECONDS).
-    A scheduler newly found silent is recorded as an error event, once (this endpoint records it
-    when no other scheduler is left to). /health/ready does not depend on it: a deployment may
-    run its schedulers elsewhere, or none."""
-    now = timezone.now()
-    stale_after = timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS)
-    with audit_actor(HEALTH_ACTOR):
-        scheduler_report_stale(now=now, stale_after=stale_after)
-    body = scheduler_status(now=now, stale_after=stale_after)
+    It only reads: the error event for a silent scheduler is the next running scheduler's to
+    record. /health/ready does not depend on it: a deployment may run its schedulers elsewhere,
+    or none."""
+    body = scheduler_status(
+        now=timezone.now(), stale_after=timedelta(seconds=settings.SCHEDULER_STALE_AFTER_SECONDS)
+    )
     status = 503 if body["status"] == "unhealthy" else 200
     if request.method == "HEAD":
         return HttpResponse(status=status, content_type="application/json")

@@ -93,6 +93,10 @@ class ScheduledTask(AuditedModel):
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # The lease is the scheduler's bookkeeping, rewritten at every claim and release: the
+    # status it moves with and the run's execution record say what happened.
+    audit_exclude = ("claimed_by", "lease_expires_at")
+
     class Meta:
         db_table = "scheduled_tasks"
         indexes = [
@@ -182,6 +186,10 @@ class Agent(AuditedModel):
         max_length=20, choices=AgentStatus.choices, default=AgentStatus.IDLE, db_index=True
     )
     last_active_at = models.DateTimeField(null=True, blank=True)
+
+    # Every heartbeat stamps it: liveness, not a change anyone makes (a status it sets is
+    # recorded).
+    audit_exclude = ("last_active_at",)
 
     class Meta:
         db_table = "agents"

@@ -1,6 +1,6 @@
 """The schedulers' heartbeats: each records its last loop, and a scheduler gone quiet is recorded
-as an error event, once, by whoever notices first: another scheduler at its heartbeat, or
-/health/scheduler when none runs."""
+as an error event, once, by the first running scheduler to notice at its heartbeat (a peer, or
+the next one started)."""
 
 from datetime import datetime, timedelta
 
