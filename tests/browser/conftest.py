@@ -59,6 +59,23 @@ def browser():
             chromium.close()
 
 
+PASSWORD = "console-password-1"
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", password=PASSWORD)
+
+
+def log_in(watched):
+    """Signs `operator` in through the admin's login page."""
+    watched.open("/admin/login/")
+    watched.page.fill("#id_username", "operator")
+    watched.page.fill("#id_password", PASSWORD)
+    watched.page.click("input[type=submit]")
+    watched.page.wait_for_url("**/admin/")
+
+
 # Reports each `securitypolicyviolation` event of every document to the test, before any script of
 # the page runs (Playwright's init scripts are not subject to the page's policy).
 REPORT_VIOLATIONS = """
