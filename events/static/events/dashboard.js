@@ -21,6 +21,7 @@
   let socket = null;
   let position = null; // the last position seen: where a reconnect resumes
   let failures = 0;
+  let requested = null; // the filters the socket was last asked for, as JSON
 
   // Times as the page shows them: UTC, to the second; ISO as the server writes them.
   const utc = (milliseconds) => new Date(milliseconds).toISOString();
@@ -41,12 +42,23 @@
     return checked.length === boxes.length ? {} : { severity: checked };
   }
 
+  // Asks the open socket for the boxes' filters, unless it has them.
+  function sendFilters() {
+    const wanted = JSON.stringify({ filters: filters() });
+    if (wanted !== requested && socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(wanted);
+      requested = wanted;
+    }
+  }
+
   function connect() {
+    requested = JSON.stringify({ filters: filters() });
     const url = new URL("/ws/events", window.location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     if (position !== null) url.searchParams.set("after", position);
     for (const severity of filters().severity || []) url.searchParams.append("severity", severity);
-    setStatus(failures ? "reconnecting" : "connecting", failures ? "reconnecting" : "connecting");
+    const state = failures ? "reconnecting" : "connecting";
+    setStatus(state, state);
     socket = new WebSocket(url);
     socket.onmessage = (message) => receive(JSON.parse(message.data));
     socket.onclose = (close) => closed(close.code);
@@ -57,6 +69,7 @@
       position = message.position;
       failures = 0;
       setStatus("live", "live");
+      sendFilters(); // the boxes may have changed while it connected
     } else if (message.type === "event") {
       position = message.position;
       showChange(message.op, message.event);
@@ -244,9 +257,7 @@
       for (const row of list.rows) {
         if (row.dataset.severity) row.hidden = !severities().includes(row.dataset.severity);
       }
-      if (socket && socket.readyState === WebSocket.OPEN) {
-        socket.send(JSON.stringify({ filters: filters() }));
-      }
+      sendFilters();
     });
   }
 
