@@ -1,10 +1,11 @@
 """The events dashboard's live tail in a real browser: new events shown at the top as they are
 written, changes and deletes on their rows, the severity filter, the charts' bars growing, and
-the socket coming back by itself after the server restarts, without missing an event."""
+the socket coming back by itself after the server restarts, without missing an event, and a
+new hour moving the bars."""
 
 import json
 import re
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.sessions.models import Session
@@ -214,3 +215,29 @@ def test_a_signed_out_page_stops_and_says_so(watched, operator):
     status = watched.page.locator("#live-status")
     expect(status).to_have_attribute("data-state", "stopped", timeout=RECONNECT_WAIT)
     expect(status).to_have_text("signed out: reload the page to sign in")
+
+
+def test_a_new_hour_moves_the_bars_one_to_the_left(watched, operator, earlier_events):
+    open_dashboard(watched)
+    page = watched.page
+    bars = page.locator("#chart-hourly g.bar")
+    starts = [bar.get_attribute("data-start") for bar in bars.all()]
+    labels = page.locator("#chart-hourly text").all_text_contents()
+    next_hour = datetime.fromisoformat(starts[-1]) + timedelta(hours=1)
+    page.clock.set_fixed_time(next_hour + timedelta(minutes=5))  # the page's clock only
+
+    # An event of a later hour than the page's clock moves nothing; one of the new hour does.
+    later = next_hour + timedelta(hours=2)
+    event_create(event_type="deploy", severity="critical", message="m", timestamp=later)
+    event_create(event_type="deploy", severity="critical", message="m", timestamp=next_hour)
+
+    expect(segment(page, "hourly", next_hour, "critical")).to_have_attribute("data-count", "1")
+    assert [bar.get_attribute("data-start") for bar in bars.all()] == [
+        *starts[1:],
+        next_hour.isoformat(),
+    ]
+    # Each label stays with its hour, one in three.
+    assert page.locator("#chart-hourly text").all_text_contents() == [
+        *labels[1:],
+        next_hour.strftime("%H:00"),
+    ]
