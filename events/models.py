@@ -124,7 +124,7 @@ class EventChange(models.Model):
 
     id = models.BigAutoField(primary_key=True)
     op = models.CharField(max_length=6)
-    events = models.JSONField()
+    # The table's `events` (json: the rows) is read by events.stream.log only, in SQL.
     event_count = models.IntegerField()
     last_position = models.BigIntegerField(null=True, unique=True)
     stamped_at = models.DateTimeField(null=True)

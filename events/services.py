@@ -3,10 +3,11 @@ invalidated after commit: single-row writes through the model signals (events.re
 writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
 and the purge explicitly."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -18,6 +19,7 @@ from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
 from .schemas import EventsRefused, event_changes_validate, event_validate
+from .stream import log
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -204,10 +206,11 @@ def event_purge_count(*, older_than: datetime) -> int:
 
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
     """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
-    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
-    called after each batch. Each batch invalidates its events, every type's lists and the stats
-    after commit, in one Redis round trip. At the end the event counts are folded (events.counts),
-    so the rows the purge appended do not wait for the next scheduled fold."""
+    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is called
+    after each batch. Each batch invalidates its events, every type's lists and the stats after
+    commit, in one Redis round trip. At the end the event counts are folded (events.counts), so
+    the rows the purge appended do not wait for the next scheduled fold, and the live stream's
+    change log is pruned (event_changes_prune)."""
     deleted = 0
     while True:
         with transaction.atomic(), pooled_invalidation():
@@ -218,6 +221,7 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
             )
             if not ids:
                 counts.fold()
+                event_changes_prune()
                 return deleted
             count, _ = SystemEvent.objects.filter(id__in=ids).delete()
             invalidate_after_commit(event_ids=ids, all_types=True)
@@ -232,3 +236,12 @@ def event_counts_fold() -> int:
     the request path (the `events.fold_counts` skill, `fold_event_counts`); never waits for a
     concurrent fold. Returns how many folded rows it wrote."""
     return counts.fold()
+
+
+def event_changes_prune() -> int:
+    """Deletes the live stream's changes older than EVENT_STREAM_RETENTION_HOURS (numbering the
+    committed ones first, so that none is left without a position): a client can no longer
+    resume from before them. Returns how many change rows it deleted."""
+    log.stamp()
+    older_than = timezone.now() - timedelta(hours=settings.EVENT_STREAM_RETENTION_HOURS)
+    return log.prune(older_than=older_than)

@@ -68,7 +68,6 @@ class Migration(migrations.Migration):
             fields=[
                 ("id", models.BigAutoField(primary_key=True, serialize=False)),
                 ("op", models.CharField(max_length=6)),
-                ("events", models.JSONField()),
                 ("event_count", models.IntegerField()),
                 ("last_position", models.BigIntegerField(null=True, unique=True)),
                 ("stamped_at", models.DateTimeField(null=True)),

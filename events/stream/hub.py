@@ -6,10 +6,12 @@ it to every subscriber (events.stream.subscription): a full buffer cuts that sub
 never the hub or the others. It reads when a write wakes it, through Redis (the events cache's
 invalidation after every commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS
 besides, which covers plain SQL and a Redis that is down: the stream never depends on Redis.
+A running hub prunes the change log every PRUNE_SECONDS (events.services.event_changes_prune).
 """
 
 import asyncio
 import logging
+import time
 import weakref
 
 import redis.asyncio
@@ -19,6 +21,7 @@ from django.core.cache import cache
 from django.db import DatabaseError
 
 from events.cache import EVENTS_CHANGED_CHANNEL
+from events.services import event_changes_prune
 
 from . import log
 from .messages import CLOSE_UNAVAILABLE, render
@@ -30,6 +33,8 @@ POLL_SECONDS = 1.0
 READ_BATCH = 2000
 # Seconds between two attempts to reach PostgreSQL or Redis after a failure.
 RETRY_SECONDS = 1.0
+# Seconds between two prunings of the change log by a running hub (events.services).
+PRUNE_SECONDS = 600
 
 
 def _read_new(after):
@@ -66,9 +71,13 @@ class Hub:
 
     async def run(self):
         self.listener = asyncio.create_task(self.listen(), name="events-stream-wake")
+        pruned_at = time.monotonic()
         try:
             while True:
                 try:
+                    if time.monotonic() - pruned_at > PRUNE_SECONDS:
+                        pruned_at = time.monotonic()
+                        await database_sync_to_async(event_changes_prune, thread_sensitive=False)()
                     await self.catch_up()
                 except DatabaseError:
                     logger.warning("events stream: PostgreSQL unreadable", exc_info=True)

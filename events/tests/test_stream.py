@@ -3,14 +3,16 @@ handshake's credentials, filters, messages, order and resume, over real PostgreS
 
 import threading
 from contextlib import suppress
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
 from django.test import Client
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
-from events.models import SystemEvent
-from events.services import event_delete, event_update
+from events.models import EventChange, SystemEvent
+from events.services import event_changes_prune, event_delete, event_update
 from events.tests.factories import SystemEventFactory
 from events.tests.stream_support import StreamClient, in_thread, run
 
@@ -310,6 +312,30 @@ def test_a_subscriber_that_falls_behind_is_told_to_resume_and_closed(token, sett
         await resumed.receive()
         rest = await resumed.events(50 - len(sent))
         assert [m["event"]["id"] for m in rest] == [e.id for e in events[len(sent) :]]
+        await resumed.close()
+
+    run(scenario)
+
+
+def test_pruning_keeps_a_run_of_positions_and_refuses_to_resume_from_before_it(token):
+    create()
+    create()
+    event_changes_prune()  # numbers them; both are recent
+    EventChange.objects.update(stamped_at=timezone.now() - timedelta(days=2))
+    kept = create()
+    assert event_changes_prune() == 2
+    [change] = EventChange.objects.exclude(last_position=None)
+
+    async def scenario():
+        gone = StreamClient(f"after={change.last_position - 2}", token=token)
+        assert (await gone.connect())[0]
+        assert (await gone.receive())["type"] == "error"
+        assert await gone.receive() == {"close": 4410}
+        resumed = StreamClient(f"after={change.last_position - 1}", token=token)
+        assert (await resumed.connect())[0]
+        await resumed.receive()
+        [message] = await resumed.events(1)
+        assert message["event"]["id"] == kept.id
         await resumed.close()
 
     run(scenario)
