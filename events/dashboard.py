@@ -1,5 +1,7 @@
 """The operator's events dashboard in the admin: stacked bar charts drawn as SVG on the server,
-facets linking to the filtered changelist, the latest errors and criticals, and totals.
+facets linking to the filtered changelist, the latest errors and criticals, and totals; its script
+(events/static/events/dashboard.js) adds a live tail of /ws/events and grows the charts' bars as
+new events arrive.
 
 Its figures come from the cached statistics that `/api/events/stats` serves (the same entry,
 computed on a miss by the same function, selectors.event_stats_json) and from a cached per-hour
@@ -28,6 +30,8 @@ from .selectors import event_list_latest, event_series, event_stats_json
 CHART_HEIGHT = 160
 # The gap between two bars, as a fraction of each bar's slot.
 BAR_GAP = 0.1
+# Rows the live tail keeps: the newest first, older ones dropped.
+LIVE_ROWS = 50
 SERIES_VARIANT = cache.stats_variant([("series", "severity per hour and day")])
 
 
@@ -100,7 +104,14 @@ def chart(buckets, *, step, label_format, label_every):
                 "label_x": round((index + 0.5) * width, 3),
             }
         )
-    return {"bars": bars, "tallest": tallest, "height": CHART_HEIGHT}
+    return {
+        "bars": bars,
+        "tallest": tallest,
+        "height": CHART_HEIGHT,
+        "gap": BAR_GAP,
+        "step": int(step.total_seconds()),
+        "label_every": label_every,
+    }
 
 
 def _counted(rows, name):
@@ -147,5 +158,12 @@ def dashboard_view(request):
         "latest": latest,
         "changelist_url": changelist_url(),
         "colours": SEVERITY_COLOURS,
+        # What the live tail's script (events/static/events/dashboard.js) needs of the server.
+        "live": {
+            "colours": SEVERITY_COLOURS,
+            "changelist_url": changelist_url(),
+            "change_url": reverse("admin:events_systemevent_change", args=[0]),
+            "rows": LIVE_ROWS,
+        },
     }
     return TemplateResponse(request, "admin/events/dashboard.html", context)

@@ -15,15 +15,11 @@ from events.services import event_bulk_create
 from scheduling import services as scheduling_services
 from scheduling.models import ExecutionResult
 
+from .conftest import PASSWORD, log_in
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "console-password-1"
 SEVERITIES = ["info", "info", "info", "warning", "error", "critical"]
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return django_user_model.objects.create_superuser("operator", password=PASSWORD)
 
 
 @pytest.fixture
@@ -43,14 +39,6 @@ def events():
             for index in range(240)
         ]
     )
-
-
-def log_in(watched):
-    watched.open("/admin/login/")
-    watched.page.fill("#id_username", "operator")
-    watched.page.fill("#id_password", PASSWORD)
-    watched.page.click("input[type=submit]")
-    watched.page.wait_for_url("**/admin/")
 
 
 def test_dashboard_event_and_its_audit_trail(watched, operator, events):
