@@ -2,15 +2,17 @@
 `POST /api/events` at R per second, beside a bare `websockets` server that broadcasts each message
 as one pre-encoded frame to the same client (the reference: what two cores allow). Reports per
 load the receive latency p50/p95/p99, messages lost and out of order, for both; then
-`POST /api/events` throughput (wrk) with no subscriber and with the largest load's subscribers
-connected. Run on demand (`make bench-stream`), never from the tests.
+`POST /api/events` throughput (wrk) with no subscriber, with the largest load's subscribers
+connected but filtered to other events, and with them subscribed to every event. Run on demand
+(`make bench-stream`), never from the tests.
 
     .venv/bin/python bench/stream.py [--loads 1000x20,100x200] [--duration 60]
 
 The client (`bench/stream.py client ...`, its own process) holds every connection in one asyncio
 loop, counts every event message, parses one in ten for its latency (receive time minus the time
 the writer sent it, which the event carries in its details) and parses every message on the first
-ten connections to check the order. An event's latency so includes its POST, commit and delivery.
+ten connections to check the order (positions strictly increasing). An event's latency so
+includes its POST, commit and delivery.
 """
 
 import argparse
@@ -59,13 +61,14 @@ async def _subscribe(number, url, headers, expected, state, opened):
             count += 1
             if checker or count % PARSE_EVERY == 0:
                 received = time.time()
-                details = _details(json.loads(data))
+                parsed = json.loads(data)
                 if count % PARSE_EVERY == 0:
-                    state["latencies"].append((received - details["sent_at"]) * 1000)
+                    sent_at = _details(parsed)["sent_at"]
+                    state["latencies"].append((received - sent_at) * 1000)
                 if checker:
-                    if details["seq"] <= last:
+                    if parsed["position"] <= last:
                         state["out_of_order"] += 1
-                    last = details["seq"]
+                    last = parsed["position"]
             if expected and count >= expected:
                 break
         state["counts"].append(count)
@@ -347,12 +350,19 @@ def main():
         log_path=BASE_DIR / "var" / "bench-stream.log",
     ):
         post = {"method": "POST", "duration": options.post_duration, "connections": 16}
-        results["post"]["no subscriber"] = wrk(f"{base_url}/api/events", [token], **post)
+        url = f"{base_url}/api/events"
+        results["post"]["no subscriber"] = wrk(url, [token], **post)
         ws_url = f"{base_url.replace('http://', 'ws://')}/ws/events"
-        client = _start_client(ws_url, token, most, 0, options.post_duration + 30)
-        results["post"][f"{most} subscribers"] = wrk(f"{base_url}/api/events", [token], **post)
-        client.kill()
-        client.wait()
+        # Subscribers whose filter matches none of wrk's events: what their presence costs a
+        # writer; then subscribers of every event: the fan-out on the same two cores as well.
+        for label, query in [
+            (f"{most} subscribers, none matching", f"?event_type={STREAM_EVENT_TYPE}"),
+            (f"{most} subscribers of every event", ""),
+        ]:
+            client = _start_client(ws_url + query, token, most, 0, options.post_duration + 30)
+            results["post"][label] = wrk(url, [token], **post)
+            client.kill()
+            client.wait()
     print(json.dumps(results["post"], indent=2), flush=True)
 
     out = BASE_DIR / "bench" / "results"
