@@ -448,7 +448,7 @@ def test_patch_updates_like_put(staff_client):
             {"timestamp": "2026-01-01T00:00:00Z", "message": 1},
             {
                 "timestamp": ["Unknown field: this endpoint does not take it."],
-                "message": ["Expected a JSON string, got a JSON number."],
+                "message": ["Expected a JSON string, got a number."],
             },
         ),
         (["x"], {"non_field_errors": ["Expected a JSON object, got an array."]}),
