@@ -332,7 +332,9 @@ SPECTACULAR_SETTINGS = {
         "does not take, or a read-only one, is a 400 naming it; so is a value of another JSON "
         'type than the field\'s (0 or true for a string, "5" or 5.0 for an integer). A query '
         "parameter the operation does not document, or an empty one (`?limit=`), is a 400 "
-        "naming it."
+        "naming it. Every value has a bound (a text's length, a JSON value's size and depth, an "
+        "event's time within a window around the server's clock, an integer's range): beyond it "
+        "is a 400 naming the field and the bound, and nothing is stored."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
