@@ -61,8 +61,8 @@ class SystemEventCreate(msgspec.Struct, forbid_unknown_fields=True):
             str,
             msgspec.Meta(
                 description="ISO 8601, stored in UTC; left out, the time of storing. At most "
-                "EVENT_TIME_MAX_AGE_DAYS (365 by default) before the server's clock and "
-                "EVENT_TIME_MAX_DRIFT_SECONDS (300) after it.",
+                "EVENT_TIME_MAX_AGE_DAYS days (365 by default) before the server's clock and "
+                "EVENT_TIME_MAX_DRIFT_SECONDS seconds (300) after it.",
                 extra_json_schema={"format": "date-time"},
             ),
         ]
@@ -141,18 +141,16 @@ def _type_error(field_type, value):
 
 
 def _plainly_storable(details):
-    """True when `details` is certainly storable JSON (validate_storable_json), read from its
-    compact JSON text, which the C encoder writes many times faster than the validator walks the
-    value: within MAX_JSON_BYTES in UTF-8 (so no lone surrogate), no NUL escape, no infinity or
-    NaN, and too few brackets to nest 32 levels. False only means: ask the validator."""
-    text = json.dumps(details, ensure_ascii=False, separators=(",", ":"))
-    try:
-        size = len(text) if text.isascii() else len(text.encode())
-    except UnicodeEncodeError:  # a lone surrogate
-        return False
+    """True when `details` is certainly storable JSON (validate_storable_json), read from its JSON
+    text, which the C encoder writes many times faster than the validator walks the value: no
+    NUL or surrogate escape, no infinity or NaN, too few brackets to nest 32 levels, and at most
+    MAX_JSON_BYTES long (escaped and spaced, it is never shorter than the compact UTF-8 text the
+    bound measures). False only means: ask the validator."""
+    text = json.dumps(details)
     return (
-        size <= MAX_JSON_BYTES
+        len(text) <= MAX_JSON_BYTES
         and "\\u0000" not in text
+        and "\\ud" not in text
         and "Infinity" not in text
         and "NaN" not in text
         and text.count("{") + text.count("[") <= MAX_JSON_DEPTH
@@ -182,27 +180,31 @@ TOO_NEW = (
 )
 
 
-def _window_error(timestamp):
-    """The message refusing `timestamp` (aware) outside the window around the server's clock in
-    which an event's time must lie, or None."""
+def event_time_window():
+    """(earliest, latest): the times between which a new event's timestamp may lie now,
+    EVENT_TIME_MAX_AGE_DAYS before the server's clock and EVENT_TIME_MAX_DRIFT_SECONDS after it.
+    A bulk reads it once per chunk of items."""
     now = datetime.now(UTC)
-    days = settings.EVENT_TIME_MAX_AGE_DAYS
-    if timestamp < now - timedelta(days=days):
-        return TOO_OLD.format(days=days)
-    seconds = settings.EVENT_TIME_MAX_DRIFT_SECONDS
-    if timestamp > now + timedelta(seconds=seconds):
-        return TOO_NEW.format(seconds=seconds)
-    return None
+    return (
+        now - timedelta(days=settings.EVENT_TIME_MAX_AGE_DAYS),
+        now + timedelta(seconds=settings.EVENT_TIME_MAX_DRIFT_SECONDS),
+    )
 
 
-def _timestamp(value, errors):
-    """`value` (ISO 8601 text) as an aware datetime in UTC inside the event time window, or None
-    with its message in `errors`; None for UNSET."""
+def _timestamp(value, errors, window):
+    """`value` (ISO 8601 text) as an aware datetime in UTC inside `window` (event_time_window(),
+    or None to read it now), or None with its message in `errors`; None for UNSET."""
     if value is msgspec.UNSET:
         return None
     timestamp = _parsed_timestamp(value, errors)
-    if timestamp is not None and (message := _window_error(timestamp)) is not None:
-        errors["timestamp"] = [message]
+    if timestamp is None:
+        return None
+    earliest, latest = window or event_time_window()
+    if timestamp < earliest:
+        errors["timestamp"] = [TOO_OLD.format(days=settings.EVENT_TIME_MAX_AGE_DAYS)]
+        return None
+    if timestamp > latest:
+        errors["timestamp"] = [TOO_NEW.format(seconds=settings.EVENT_TIME_MAX_DRIFT_SECONDS)]
         return None
     return timestamp
 
@@ -242,14 +244,15 @@ def _structure_errors(item, fields):
         if message is not None:
             errors[field.name] = [message]
         elif field.name == "timestamp":
-            _timestamp(value, errors)
+            _timestamp(value, errors, None)
     return errors
 
 
-def event_validate(item):
+def event_validate(item, *, window=None):
     """(the event as event_create's keyword arguments, None), or (None, {field: [message]}) when
     `item` (a parsed JSON value, or an Unparsable) breaks a rule. The one check of a new event's
-    input, whichever path it comes by."""
+    input, whichever path it comes by. `window` is event_time_window(), read once for many items
+    (else when a timestamp is given)."""
     if isinstance(item, Unparsable):
         return None, item.errors
     try:
@@ -266,7 +269,7 @@ def event_validate(item):
         message = _value_error("details", event.details)
         if message is not None:
             errors["details"] = [message]
-    timestamp = _timestamp(event.timestamp, errors)
+    timestamp = _timestamp(event.timestamp, errors, window)
     if errors:
         return None, errors
     return {
