@@ -24,11 +24,7 @@ from rest_framework import serializers
 
 from brain.api.serializers import DateTimeField
 from brain.api.strict import UNKNOWN_FIELD, wrong_json_type
-from brain.validators import (
-    MAX_JSON_BYTES,
-    MAX_JSON_DEPTH,
-    validate_storable_text,
-)
+from brain.validators import MAX_JSON_BYTES, MAX_JSON_DEPTH, validate_storable_text
 
 from .models import Severity, SystemEvent
 from .validators import validate_details
