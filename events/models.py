@@ -22,7 +22,10 @@ class SystemEvent(AuditedModel):
     id = models.AutoField(primary_key=True)  # SERIAL: an integer identity
     event_type = models.CharField(max_length=50)
     severity = models.CharField(max_length=20, choices=Severity.choices)
-    message = models.TextField()
+    # Longer messages are refused (events.schemas), never cut: 8 KiB, as Sentry bounds an event's
+    # message; structured context goes in details. The column stays text (max_length binds only
+    # validation), so changing the bound rewrites nothing.
+    message = models.TextField(max_length=8192)
     details = models.JSONField(null=True, blank=True, validators=[validate_details])
     source = models.CharField(max_length=100, null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, db_default=Now())

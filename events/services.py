@@ -18,7 +18,7 @@ from brain.services import assign
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
-from .schemas import EventsRefused, event_changes_validate, event_validate
+from .schemas import EventsRefused, event_changes_validate, event_time_window, event_validate
 from .stream import log
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
@@ -160,7 +160,8 @@ def event_submit_changes(*, event: SystemEvent, data: Any) -> SystemEvent:
 def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:
     """Creates events from a client's or a file's input chunk by chunk, all in one transaction:
     all or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs,
-    each checked by the input rules (events.schemas.event_validate) and, while none is refused,
+    each checked by the input rules (events.schemas.event_validate, with the event time window
+    read once per chunk) and, while none is refused,
     stored as event_ingest stores them. Raises EventsRefused with the first `max_errors` refused
     items by key (validation stops there), and nothing is stored. `on_chunk(size, rows)` is
     called after each chunk with how many items it held and the events stored from it
@@ -170,8 +171,9 @@ def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:
     with transaction.atomic(), pooled_invalidation():
         for chunk in chunks:
             events = []
+            window = event_time_window()
             for key, item in chunk:
-                values, item_errors = event_validate(item)
+                values, item_errors = event_validate(item, window=window)
                 if item_errors:
                     errors[key] = item_errors
                 elif not errors:

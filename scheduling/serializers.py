@@ -5,6 +5,8 @@ authenticated user), and a body that sets it is refused (brain.api.strict). A pr
 user may not see is answered exactly as one that does not exist.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from brain.api import serializers as api_serializers
@@ -12,6 +14,7 @@ from brain.api.strict import StrictInputMixin
 
 from .models import (
     EXECUTION_RUNNING,
+    EXECUTION_TEXT_MAX_LENGTH,
     Agent,
     AgentStatus,
     ExecutionResult,
@@ -191,8 +194,12 @@ class ExecutionResultSerializer(ModelSerializer):
 
 class ExecutionCompleteSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
-    output_text = serializers.CharField(required=False, allow_blank=True)
-    error_text = serializers.CharField(required=False, allow_blank=True)
+    output_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=EXECUTION_TEXT_MAX_LENGTH
+    )
+    error_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=EXECUTION_TEXT_MAX_LENGTH
+    )
     ended_at = api_serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 
@@ -216,12 +223,19 @@ class ExecutionStatsSerializer(serializers.Serializer):
     p95_duration_ms = serializers.FloatField(allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class _NumberField(serializers.JSONField):
+    """A number shown as it is declared: an integer stays one."""
+
+
 class SkillParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
     required = serializers.BooleanField()
     default = serializers.JSONField(allow_null=True)
     description = serializers.CharField()
+    minimum = _NumberField(allow_null=True, help_text="The smallest value taken; null: none.")
+    maximum = _NumberField(allow_null=True, help_text="The largest value taken; null: none.")
 
 
 class SkillSerializer(serializers.Serializer):
