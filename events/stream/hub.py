@@ -1,11 +1,12 @@
 """A process's one reader of the change log, and its fan-out to the process's sockets.
 
 While a socket of the process is subscribed, the hub stamps the committed changes and reads the
-new ones in position order (events.stream.log), renders each event's message once, and offers
+new ones in position order (events.stream.log), renders each change's message once, and offers
 it to every subscriber (events.stream.subscription): a full buffer cuts that subscriber off,
-never the hub or the others. It reads when a write wakes it, through Redis (the events cache's
-invalidation after every commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS
-besides, which covers plain SQL and a Redis that is down: the stream never depends on Redis.
+never the hub or the others. It reads when a write of events wakes it, through Redis (the events
+cache's invalidation after every commit publishes to EVENTS_CHANGED_CHANNEL), and every
+POLL_SECONDS besides, which covers the other kinds' changes, plain SQL and a Redis that is down:
+the stream never depends on Redis.
 A running hub prunes the change log every PRUNE_SECONDS (events.services.event_changes_prune).
 """
 

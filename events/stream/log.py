@@ -1,4 +1,5 @@
-"""The change log read in order: positions, reads and retention of system_event_changes.
+"""The change log read in order: positions, reads and retention of system_event_changes, which
+holds the changes of system_events and of every registered kind (events.stream.kinds).
 
 PostgreSQL's triggers append each statement's change in its transaction (migration events 0004),
 so a row exists if and only if its transaction committed. A row gets its positions when it is
@@ -11,19 +12,16 @@ always comes after it. Nothing waits for unrelated transactions still running.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, transaction
 
 from events.models import SystemEvent
 
+from . import kinds
+
 # pg_advisory_xact_lock key of the stamper: "evnt" in ASCII.
 STAMP_LOCK = 0x65766E74
-FIELDS = SystemEvent._meta.concrete_fields
-COLUMNS = [field.column for field in FIELDS]
-# The model's own conversions of what the cursor returns (JSONField parses its text).
-CONVERTERS = [
-    (field.column, field.from_db_value) for field in FIELDS if hasattr(field, "from_db_value")
-]
 
 STAMP = """
 WITH head AS (
@@ -37,13 +35,14 @@ SET last_position = head.position + pending.running, stamped_at = clock_timestam
 FROM head, pending WHERE change.id = pending.id
 """
 
-READ = f"""
+READ = """
 SELECT change.last_position - change.event_count + item.n AS position, change.op,
-       {", ".join(f"event.{column}" for column in COLUMNS)}
+       (item.value ->> 'owner_id')::bigint AS owner_id, {columns}
 FROM system_event_changes AS change,
      json_array_elements(change.events) WITH ORDINALITY AS item(value, n),
-     LATERAL json_populate_record(NULL::system_events, item.value) AS event
-WHERE change.last_position > %(after)s
+     LATERAL json_populate_record(NULL::{table}, item.value) AS changed
+WHERE change.kind = %(kind)s
+  AND change.last_position > %(after)s
   AND change.last_position - change.event_count < %(until)s
   AND change.last_position - change.event_count + item.n > %(after)s
   AND change.last_position - change.event_count + item.n <= %(until)s
@@ -53,12 +52,42 @@ ORDER BY change.last_position, item.n
 
 @dataclass(frozen=True)
 class Change:
-    """One event's change at one position: `event` holds every column, as the change left it
-    (a delete: as it was)."""
+    """One row's change at one position: `row` holds every column (by attribute name), as the
+    change left it (a delete: as it was); `owner_id` is the user the row belongs to (None for
+    events, which have no owner)."""
 
     position: int
     op: str
-    event: dict
+    kind: str
+    row: dict
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Table:
+    """How the changes of one kind are read: its query, its columns' attribute names and the
+    model's own conversions of what the cursor returns (JSONField parses its text)."""
+
+    kind: str
+    query: str
+    names: list
+    converters: list
+
+
+@cache
+def _table(kind, model):
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f"changed.{connection.ops.quote_name(field.column)}" for field in fields)
+    query = READ.format(columns=columns, table=connection.ops.quote_name(model._meta.db_table))
+    converters = [
+        (field.attname, field.from_db_value) for field in fields if hasattr(field, "from_db_value")
+    ]
+    return _Table(kind, query, [field.attname for field in fields], converters)
+
+
+def _tables():
+    others = [_table(kind.name, kind.model) for kind in kinds.registered()]
+    return [_table(kinds.EVENT, SystemEvent), *others]
 
 
 def stamp():
@@ -88,18 +117,20 @@ def bounds():
 
 def read(*, after, until):
     """The changes at positions after `after` up to `until` (stamped ones: at most the head), in
-    order, each event as the change left it."""
+    order, each row as the change left it: one query per kind."""
     if until <= after:
         return []
+    changes = []
     with connection.cursor() as cursor:
-        cursor.execute(READ, {"after": after, "until": until})
-        changes = []
-        for position, op, *values in cursor.fetchall():
-            event = dict(zip(COLUMNS, values))
-            for column, convert in CONVERTERS:
-                event[column] = convert(event[column], None, connection)
-            changes.append(Change(position, op, event))
-        return changes
+        for table in _tables():
+            cursor.execute(table.query, {"kind": table.kind, "after": after, "until": until})
+            for position, op, owner_id, *values in cursor.fetchall():
+                row = dict(zip(table.names, values))
+                for name, convert in table.converters:
+                    row[name] = convert(row[name], None, connection)
+                changes.append(Change(position, op, table.kind, row, owner_id))
+    changes.sort(key=lambda change: change.position)
+    return changes
 
 
 def prune(*, older_than):
