@@ -36,18 +36,21 @@ FROM head, pending WHERE change.id = pending.id
 """
 
 READ = """
-SELECT change.last_position - change.event_count + item.n AS position, change.op,
+SELECT change.last_position - change.event_count + item.n AS position, change.op, change.kind,
        (item.value ->> 'owner_id')::bigint AS owner_id, {columns}
 FROM system_event_changes AS change,
-     json_array_elements(change.events) WITH ORDINALITY AS item(value, n),
-     LATERAL json_populate_record(NULL::{table}, item.value) AS changed
-WHERE change.kind = %(kind)s
+     json_array_elements(change.events) WITH ORDINALITY AS item(value, n){records}
+WHERE change.kind = ANY(%(kinds)s)
   AND change.last_position > %(after)s
   AND change.last_position - change.event_count < %(until)s
   AND change.last_position - change.event_count + item.n > %(after)s
   AND change.last_position - change.event_count + item.n <= %(until)s
 ORDER BY change.last_position, item.n
 """
+# One kind's columns, all NULL (and its JSON not parsed) on the other kinds' rows.
+RECORD = """,
+     LATERAL json_populate_record(
+         NULL::{table}, CASE WHEN change.kind = %({parameter})s THEN item.value END) AS {alias}"""
 
 
 @dataclass(frozen=True)
@@ -64,30 +67,38 @@ class Change:
 
 
 @dataclass(frozen=True)
-class _Table:
-    """How the changes of one kind are read: its query, its columns' attribute names and the
-    model's own conversions of what the cursor returns (JSONField parses its text)."""
+class _Layout:
+    """Where one kind's columns are in READ's rows: their attribute names from `start` on, and
+    the model's own conversions of what the cursor returns (JSONField parses its text)."""
 
-    kind: str
-    query: str
+    start: int
     names: list
     converters: list
 
 
 @cache
-def _table(kind, model):
-    fields = model._meta.concrete_fields
-    columns = ", ".join(f"changed.{connection.ops.quote_name(field.column)}" for field in fields)
-    query = READ.format(columns=columns, table=connection.ops.quote_name(model._meta.db_table))
-    converters = [
-        (field.attname, field.from_db_value) for field in fields if hasattr(field, "from_db_value")
-    ]
-    return _Table(kind, query, [field.attname for field in fields], converters)
+def _reader(models):
+    """READ for the kinds of `models` ((kind, model) pairs), its parameters and each kind's
+    layout."""
+    columns, records, parameters, layouts = [], [], {}, {}
+    for number, (kind, model) in enumerate(models):
+        alias = f"kind_{number}"  # the record's alias, and the parameter holding its kind
+        fields = model._meta.concrete_fields
+        layouts[kind] = _Layout(
+            len(columns),
+            [field.attname for field in fields],
+            [(f.attname, f.from_db_value) for f in fields if hasattr(f, "from_db_value")],
+        )
+        columns += [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
+        table = connection.ops.quote_name(model._meta.db_table)
+        records.append(RECORD.format(table=table, parameter=alias, alias=alias))
+        parameters[alias] = kind
+    query = READ.format(columns=", ".join(columns), records="".join(records))
+    return query, {"kinds": list(layouts), **parameters}, layouts
 
 
-def _tables():
-    others = [_table(kind.name, kind.model) for kind in kinds.registered()]
-    return [_table(kinds.EVENT, SystemEvent), *others]
+def _models():
+    return ((kinds.EVENT, SystemEvent), *((kind.name, kind.model) for kind in kinds.registered()))
 
 
 def stamp():
@@ -117,20 +128,20 @@ def bounds():
 
 def read(*, after, until):
     """The changes at positions after `after` up to `until` (stamped ones: at most the head), in
-    order, each row as the change left it: one query per kind."""
+    order, each row as the change left it: events and every registered kind, in one query."""
     if until <= after:
         return []
-    changes = []
+    query, parameters, layouts = _reader(_models())
     with connection.cursor() as cursor:
-        for table in _tables():
-            cursor.execute(table.query, {"kind": table.kind, "after": after, "until": until})
-            for position, op, owner_id, *values in cursor.fetchall():
-                row = dict(zip(table.names, values))
-                for name, convert in table.converters:
-                    row[name] = convert(row[name], None, connection)
-                changes.append(Change(position, op, table.kind, row, owner_id))
-    changes.sort(key=lambda change: change.position)
-    return changes
+        cursor.execute(query, {**parameters, "after": after, "until": until})
+        changes = []
+        for position, op, kind, owner_id, *values in cursor.fetchall():
+            layout = layouts[kind]
+            row = dict(zip(layout.names, values[layout.start :]))
+            for name, convert in layout.converters:
+                row[name] = convert(row[name], None, connection)
+            changes.append(Change(position, op, kind, row, owner_id))
+        return changes
 
 
 def prune(*, older_than):
