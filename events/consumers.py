@@ -126,7 +126,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         while self.last < position:
             until = min(position, self.last + READ_BATCH)
             for change in await _database(log.read)(after=self.last, until=until):
-                message = messages.render(change)
+                message = messages.Message(change)
                 if self.subscriber.wants(message):
                     await self.send(text_data=message.text)
             self.last = until

@@ -1,8 +1,9 @@
-"""What the stream sends: each change rendered once, as the API's detail GET renders the row
-(`GET /api/events/{id}` an event), and the protocol's own messages (docs/api.md, "Live events")."""
+"""What the stream sends: each change rendered at most once, as the API's detail GET renders
+the row (`GET /api/events/{id}` an event), and the protocol's own messages (docs/api.md, "Live
+events")."""
 
 import json
-from dataclasses import dataclass
+from functools import cached_property
 
 from brain.api.renderers import JSONRenderer
 from events.serializers import SystemEventSerializer
@@ -17,41 +18,39 @@ CLOSE_GONE = 4410  # `after` is older than the oldest change kept
 CLOSE_UNAVAILABLE = 4503  # PostgreSQL could not be read: resume after the position given
 
 
-@dataclass(frozen=True)
 class Message:
-    """One row's change, rendered: `text` is the JSON frame, the other fields what a
-    subscription matches (an event's filters; another kind's owner)."""
+    """One row's change (events.stream.log.Change): what a subscription matches (its kind and
+    owner; an event's type, severity and source) and its frame, `text`, rendered the first time
+    a socket sends it and shared by every socket after: a change no socket takes costs no
+    rendering."""
 
-    position: int
-    event_type: str | None
-    severity: str | None
-    source: str | None
-    text: str
-    kind: str = kinds.EVENT
-    owner_id: int | None = None
+    def __init__(self, change):
+        self.change = change
+        self.position = change.position
+        self.kind = change.kind
+        self.owner_id = change.owner_id
+        event = change.row if change.kind == kinds.EVENT else {}
+        self.event_type = event.get("event_type")
+        self.severity = event.get("severity")
+        self.source = event.get("source")
 
-
-def _frame(kind, change, body):
-    # The row's bytes as the API renders them, inside an envelope of plain values.
-    return f'{{"type":"{kind}","op":"{change.op}","position":{change.position},"{kind}":{body}}}'
-
-
-def render(change):
-    """The frame of one change (events.stream.log.Change): its operation and position, and the
-    row exactly as the API's detail GET renders it (for a delete, as it was): an event as
-    GET /api/events/{id}, a registered kind's row by its serializer (events.stream.kinds)."""
-    if change.kind == kinds.EVENT:
-        event = change.row
-        body = JSONRenderer().render(SystemEventSerializer(event).data).decode()
-        text = _frame(kinds.EVENT, change, body)
-        return Message(
-            change.position, event["event_type"], event["severity"], event["source"], text
+    @cached_property
+    def text(self):
+        """The JSON frame: the operation and position, and the row exactly as the API's detail
+        GET renders it (for a delete, as it was): an event as GET /api/events/{id}, a registered
+        kind's row by its serializer (events.stream.kinds)."""
+        change = self.change
+        if change.kind == kinds.EVENT:
+            data = SystemEventSerializer(change.row).data
+        else:
+            kind = kinds.get(change.kind)
+            data = kind.serializer(kind.model(**change.row)).data
+        body = JSONRenderer().render(data).decode()
+        # The row's bytes as the API renders them, inside an envelope of plain values.
+        return (
+            f'{{"type":"{change.kind}","op":"{change.op}","position":{change.position},'
+            f'"{change.kind}":{body}}}'
         )
-    kind = kinds.get(change.kind)
-    instance = kind.model(**change.row)
-    body = JSONRenderer().render(kind.serializer(instance).data).decode()
-    text = _frame(kind.name, change, body)
-    return Message(change.position, None, None, None, text, kind.name, change.owner_id)
 
 
 def subscribed(position, filters, streams):
