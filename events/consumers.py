@@ -12,7 +12,13 @@ from brain.websocket import authenticated_user
 
 from .stream import log, messages
 from .stream.hub import READ_BATCH, hub
-from .stream.subscription import Subscriber, filters_from_message, filters_from_query
+from .stream.subscription import (
+    DEFAULT_STREAMS,
+    Subscriber,
+    filters_from_message,
+    filters_from_query,
+    streams_from,
+)
 
 # Seconds between two checks of a connected socket's credentials.
 CREDENTIALS_CHECK_SECONDS = 3.0
@@ -26,7 +32,8 @@ def _database(function):
 
 
 class EventStreamConsumer(AsyncWebsocketConsumer):
-    """Every committed change of an event that the subscription's filters match, once, in
+    """Every committed change of an event that the subscription's filters match, and of the
+    rows of the other streams it takes (`subscribe`) that the API shows its user, once, in
     position order, from `?after=<position>` (read from PostgreSQL, then live) or from now. The
     handshake needs the API's credentials (brain.websocket), checked again every
     CREDENTIALS_CHECK_SECONDS; a client that falls behind its buffer (EVENT_STREAM_BUFFER
@@ -37,11 +44,18 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     finished = False
 
     async def connect(self):
-        if await authenticated_user(self.scope) is None:
+        user = await authenticated_user(self.scope)
+        if user is None:
             await self.close()  # before accept: the handshake is refused with HTTP 403
             return
         query_string = self.scope.get("query_string", b"").decode("latin-1")
-        filters, errors, query = filters_from_query(query_string, extra=("after",))
+        filters, errors, query = filters_from_query(
+            query_string, extra=("after",), repeatable=("subscribe",)
+        )
+        streams = DEFAULT_STREAMS
+        if "subscribe" in query:
+            streams, stream_errors = streams_from(query.getlist("subscribe"))
+            errors.update(stream_errors)
         after = None
         if "after" in query and "after" not in errors:
             value = query["after"]
@@ -53,7 +67,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         if errors:
             await self.finish(messages.CLOSE_BAD_REQUEST, messages.error(errors))
             return
-        self.subscriber = Subscriber(filters, settings.EVENT_STREAM_BUFFER)
+        self.subscriber = Subscriber(
+            filters, settings.EVENT_STREAM_BUFFER, user=user, streams=streams
+        )
         self.last = None
         self.tasks = [
             asyncio.create_task(self.stream(after)),
@@ -91,7 +107,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 return
             if after is None:
                 self.last = position
-                await self.send(text_data=messages.subscribed(position, self.filters_json()))
+                await self.send(text_data=self.subscribed_message(position))
             await self.send_live()
         except DatabaseError:
             code = messages.CLOSE_UNAVAILABLE
@@ -106,12 +122,12 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self.finish(code, error)
             return False
         self.last = after
-        await self.send(text_data=messages.subscribed(after, self.filters_json()))
+        await self.send(text_data=self.subscribed_message(after))
         while self.last < position:
             until = min(position, self.last + READ_BATCH)
             for change in await _database(log.read)(after=self.last, until=until):
-                message = messages.render(change)
-                if self.subscriber.filters.matches(message):
+                message = messages.Message(change)
+                if self.subscriber.wants(message):
                     await self.send(text_data=message.text)
             self.last = until
         return True
@@ -124,7 +140,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 break
             if message.position <= self.last:
                 continue  # seen already, read while catching up
-            if self.subscriber.filters.matches(message):  # the filters may have changed
+            if self.subscriber.wants(message):  # the filters or streams may have changed
                 await self.send(text_data=message.text)
             self.last = message.position
         await self.finish(self.subscriber.close_code, self.resume_message())
@@ -149,27 +165,37 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     async def check_credentials(self):
         while True:
             await asyncio.sleep(CREDENTIALS_CHECK_SECONDS)
-            if await authenticated_user(self.scope) is None:
+            user = await authenticated_user(self.scope)
+            if user is None:
                 await self.finish(messages.CLOSE_UNAUTHENTICATED)
                 return
+            self.subscriber.user = user  # who may see what, as the API decides it now
 
     async def receive(self, text_data=None, bytes_data=None):
-        """`{"filters": {...}}` replaces the filters; anything else is an error message."""
+        """`{"filters": {...}}` replaces the filters, `{"subscribe": [...]}` the streams (both
+        may come in one message); anything else is an error message."""
         if self.subscriber is None:
             return
         try:
             data = json.loads(text_data) if text_data is not None else None
         except ValueError:
             data = None
-        if not isinstance(data, dict) or set(data) != {"filters"}:
-            await self.send(text_data=messages.error({"message": ['Expected {"filters": {...}}.']}))
+        if not isinstance(data, dict) or not data or not set(data) <= {"filters", "subscribe"}:
+            expected = 'Expected {"filters": {...}} or {"subscribe": [...]}.'
+            await self.send(text_data=messages.error({"message": [expected]}))
             return
-        filters, errors = filters_from_message(data["filters"])
+        filters, streams, errors = self.subscriber.filters, self.subscriber.streams, {}
+        if "filters" in data:
+            filters, errors = filters_from_message(data["filters"])
+        if "subscribe" in data and not errors:
+            names = data["subscribe"]
+            streams, errors = streams_from(names if isinstance(names, list) else [names])
         if errors:
             await self.send(text_data=messages.error(errors))
             return
-        self.subscriber.filters = filters
-        await self.send(text_data=messages.subscribed(self.last, self.filters_json()))
+        self.subscriber.filters, self.subscriber.streams = filters, streams
+        await self.send(text_data=self.subscribed_message(self.last))
 
-    def filters_json(self):
-        return self.subscriber.filters.as_json()
+    def subscribed_message(self, position):
+        streams = sorted(self.subscriber.streams)
+        return messages.subscribed(position, self.subscriber.filters.as_json(), streams)

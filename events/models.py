@@ -119,15 +119,17 @@ class EventTypeSourceCount(models.Model):
 
 
 class EventChange(models.Model):
-    """One statement's change to system_events (up to 1,000 events), appended by PostgreSQL's
-    triggers in the statement's transaction (migration events 0004): `op` (create, update or
-    delete) and the events as the statement left them (deletes: as they were). The live stream
-    (events.stream) gives each committed row its positions once it is visible: `last_position` is
-    the position of its last event, the others precede it one by one."""
+    """One statement's change to system_events (up to 1,000 events), or to a table of another
+    kind (events.stream.kinds), appended by PostgreSQL's triggers in the statement's transaction
+    (migration events 0004): `op` (create, update or delete) and the rows as the statement left
+    them (deletes: as they were). The live stream (events.stream) gives each committed row its
+    positions once it is visible: `last_position` is the position of its last row, the others
+    precede it one by one."""
 
     id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=20, default="event")
     op = models.CharField(max_length=6)
-    # The table's `events` (json: the rows) is read by events.stream.log only, in SQL.
+    # The table's `events` (json: the rows, of any kind) is read by events.stream.log only, in SQL.
     event_count = models.IntegerField()
     last_position = models.BigIntegerField(null=True, unique=True)
     stamped_at = models.DateTimeField(null=True)
@@ -137,4 +139,6 @@ class EventChange(models.Model):
         db_table = "system_event_changes"
 
     def __str__(self):
-        return f"{self.op} of {self.event_count} events, up to position {self.last_position}"
+        return (
+            f"{self.op} of {self.event_count} {self.kind} rows, up to position {self.last_position}"
+        )

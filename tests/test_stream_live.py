@@ -178,3 +178,46 @@ def test_a_client_that_stops_reading_is_cut_off_while_writes_and_others_go_on(se
 
     asyncio.run(scenario())
     assert SystemEvent.objects.filter(event_type="live").count() == 5000
+
+
+def test_a_users_executions_arrive_on_its_socket_and_not_on_another_users(
+    server, token, other_user
+):
+    other_token = Token.objects.create(user=other_user).key
+    task = {"skill_name": "demo.echo", "schedule_cron": "0 0 1 1 *", "params_json": {}}
+
+    async def scenario():
+        query = "subscribe=executions"
+        async with (
+            connect(server, token, query) as owner,
+            connect(server, other_token, query) as other,
+        ):
+            await receive(owner)
+            await receive(other)
+            task_id = (await asyncio.to_thread(post, server, token, "/api/tasks", task))["id"]
+            created = await asyncio.to_thread(
+                post, server, token, "/api/executions", {"task_id": task_id}
+            )
+            response = await asyncio.to_thread(
+                requests.post,
+                f"{server}/api/executions/{created['id']}/complete",
+                json={"status": "success"},
+                headers={"Authorization": f"Token {token}"},
+                timeout=WAIT,
+            )
+            assert response.status_code == 200, response.text
+            theirs = (await asyncio.to_thread(post, server, other_token, "/api/tasks", task))["id"]
+            marker = await asyncio.to_thread(
+                post, server, other_token, "/api/executions", {"task_id": theirs}
+            )
+            create, update = await receive(owner), await receive(owner)
+            assert (create["type"], create["op"], create["execution"]) == (
+                "execution",
+                "create",
+                created,
+            )
+            assert (update["op"], update["execution"]) == ("update", response.json())
+            first = await receive(other)  # the other user's own, nothing of the owner's before
+            assert (first["op"], first["execution"]) == ("create", marker)
+
+    asyncio.run(scenario())

@@ -1,12 +1,14 @@
 """A process's one reader of the change log, and its fan-out to the process's sockets.
 
 While a socket of the process is subscribed, the hub stamps the committed changes and reads the
-new ones in position order (events.stream.log), renders each event's message once, and offers
-it to every subscriber (events.stream.subscription): a full buffer cuts that subscriber off,
-never the hub or the others. It reads when a write wakes it, through Redis (the events cache's
-invalidation after every commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS
-besides, which covers plain SQL and a Redis that is down: the stream never depends on Redis.
-A running hub prunes the change log every PRUNE_SECONDS (events.services.event_changes_prune).
+new ones in position order (events.stream.log), and offers each change's message to every
+subscriber (events.stream.subscription), rendered once, when a socket first sends it (a change
+no socket takes is never rendered): a full buffer cuts that subscriber off, never the hub or the
+others. It reads when a write of events wakes it, through Redis (the events cache's invalidation
+after every commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS besides, which
+covers the other kinds' changes, plain SQL and a Redis that is down: the stream never depends on
+Redis. A running hub prunes the change log every PRUNE_SECONDS
+(events.services.event_changes_prune).
 """
 
 import asyncio
@@ -24,7 +26,7 @@ from events.cache import EVENTS_CHANGED_CHANNEL
 from events.services import event_changes_prune
 
 from . import log
-from .messages import CLOSE_UNAVAILABLE, render
+from .messages import CLOSE_UNAVAILABLE, Message
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +108,7 @@ class Hub:
                 _read_new, thread_sensitive=False
             )(self.position)
             for change in changes:
-                message = render(change)
+                message = Message(change)
                 for subscriber in list(self.subscribers):
                     subscriber.offer(message)
             self.position = until

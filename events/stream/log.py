@@ -1,4 +1,5 @@
-"""The change log read in order: positions, reads and retention of system_event_changes.
+"""The change log read in order: positions, reads and retention of system_event_changes, which
+holds the changes of system_events and of every registered kind (events.stream.kinds).
 
 PostgreSQL's triggers append each statement's change in its transaction (migration events 0004),
 so a row exists if and only if its transaction committed. A row gets its positions when it is
@@ -11,19 +12,16 @@ always comes after it. Nothing waits for unrelated transactions still running.
 """
 
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, transaction
 
 from events.models import SystemEvent
 
+from . import kinds
+
 # pg_advisory_xact_lock key of the stamper: "evnt" in ASCII.
 STAMP_LOCK = 0x65766E74
-FIELDS = SystemEvent._meta.concrete_fields
-COLUMNS = [field.column for field in FIELDS]
-# The model's own conversions of what the cursor returns (JSONField parses its text).
-CONVERTERS = [
-    (field.column, field.from_db_value) for field in FIELDS if hasattr(field, "from_db_value")
-]
 
 STAMP = """
 WITH head AS (
@@ -37,28 +35,70 @@ SET last_position = head.position + pending.running, stamped_at = clock_timestam
 FROM head, pending WHERE change.id = pending.id
 """
 
-READ = f"""
-SELECT change.last_position - change.event_count + item.n AS position, change.op,
-       {", ".join(f"event.{column}" for column in COLUMNS)}
+READ = """
+SELECT change.last_position - change.event_count + item.n AS position, change.op, change.kind,
+       (item.value ->> 'owner_id')::bigint AS owner_id, {columns}
 FROM system_event_changes AS change,
-     json_array_elements(change.events) WITH ORDINALITY AS item(value, n),
-     LATERAL json_populate_record(NULL::system_events, item.value) AS event
-WHERE change.last_position > %(after)s
+     json_array_elements(change.events) WITH ORDINALITY AS item(value, n){records}
+WHERE change.kind = ANY(%(kinds)s)
+  AND change.last_position > %(after)s
   AND change.last_position - change.event_count < %(until)s
   AND change.last_position - change.event_count + item.n > %(after)s
   AND change.last_position - change.event_count + item.n <= %(until)s
 ORDER BY change.last_position, item.n
 """
+# One kind's columns, all NULL (and its JSON not parsed) on the other kinds' rows.
+RECORD = """,
+     LATERAL json_populate_record(
+         NULL::{table}, CASE WHEN change.kind = %({parameter})s THEN item.value END) AS {alias}"""
 
 
 @dataclass(frozen=True)
 class Change:
-    """One event's change at one position: `event` holds every column, as the change left it
-    (a delete: as it was)."""
+    """One row's change at one position: `row` holds every column (by attribute name), as the
+    change left it (a delete: as it was); `owner_id` is the user the row belongs to (None for
+    events, which have no owner)."""
 
     position: int
     op: str
-    event: dict
+    kind: str
+    row: dict
+    owner_id: int | None = None
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where one kind's columns are in READ's rows: their attribute names from `start` on, and
+    the model's own conversions of what the cursor returns (JSONField parses its text)."""
+
+    start: int
+    names: list
+    converters: list
+
+
+@cache
+def _reader(models):
+    """READ for the kinds of `models` ((kind, model) pairs), its parameters and each kind's
+    layout."""
+    columns, records, parameters, layouts = [], [], {}, {}
+    for number, (kind, model) in enumerate(models):
+        alias = f"kind_{number}"  # the record's alias, and the parameter holding its kind
+        fields = model._meta.concrete_fields
+        layouts[kind] = _Layout(
+            len(columns),
+            [field.attname for field in fields],
+            [(f.attname, f.from_db_value) for f in fields if hasattr(f, "from_db_value")],
+        )
+        columns += [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
+        table = connection.ops.quote_name(model._meta.db_table)
+        records.append(RECORD.format(table=table, parameter=alias, alias=alias))
+        parameters[alias] = kind
+    query = READ.format(columns=", ".join(columns), records="".join(records))
+    return query, {"kinds": list(layouts), **parameters}, layouts
+
+
+def _models():
+    return ((kinds.EVENT, SystemEvent), *((kind.name, kind.model) for kind in kinds.registered()))
 
 
 def stamp():
@@ -88,17 +128,19 @@ def bounds():
 
 def read(*, after, until):
     """The changes at positions after `after` up to `until` (stamped ones: at most the head), in
-    order, each event as the change left it."""
+    order, each row as the change left it: events and every registered kind, in one query."""
     if until <= after:
         return []
+    query, parameters, layouts = _reader(_models())
     with connection.cursor() as cursor:
-        cursor.execute(READ, {"after": after, "until": until})
+        cursor.execute(query, {**parameters, "after": after, "until": until})
         changes = []
-        for position, op, *values in cursor.fetchall():
-            event = dict(zip(COLUMNS, values))
-            for column, convert in CONVERTERS:
-                event[column] = convert(event[column], None, connection)
-            changes.append(Change(position, op, event))
+        for position, op, kind, owner_id, *values in cursor.fetchall():
+            layout = layouts[kind]
+            row = dict(zip(layout.names, values[layout.start :]))
+            for name, convert in layout.converters:
+                row[name] = convert(row[name], None, connection)
+            changes.append(Change(position, op, kind, row, owner_id))
         return changes
 
 

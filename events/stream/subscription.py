@@ -1,4 +1,5 @@
-"""One socket's subscription: its filters, validated as the event list's, and its bounded buffer."""
+"""One socket's subscription: the streams it takes (events, and the registered kinds'), its
+events' filters, validated as the event list's, its user, and its bounded buffer."""
 
 import asyncio
 from dataclasses import dataclass
@@ -9,9 +10,12 @@ from brain.api.query import EMPTY_PARAMETER, UNKNOWN_PARAMETER
 from events.filters import EventFilter
 from events.models import SystemEvent
 
+from . import kinds
 from .messages import CLOSE_TOO_SLOW
 
 FILTER_NAMES = ("event_type", "severity", "source")
+EVENTS = "events"  # the stream of system events
+DEFAULT_STREAMS = frozenset({EVENTS})  # what a socket takes unless it names its streams
 
 
 @dataclass(frozen=True)
@@ -66,18 +70,41 @@ def _validated(query, known):
     )
 
 
-def filters_from_query(query_string, *, extra=()):
+def filters_from_query(query_string, *, extra=(), repeatable=()):
     """(Filters, {name: [messages]}) of a handshake's query string; `extra` names the other
-    parameters it may hold (`after`), returned in the QueryDict as given."""
+    parameters it may hold once (`after`), `repeatable` those it may repeat (`subscribe`), both
+    returned in the QueryDict as given."""
     query = QueryDict(query_string)
     filters_only = query.copy()
-    for name in extra:
+    for name in (*extra, *repeatable):
         filters_only.pop(name, None)
     filters, errors = _validated(filters_only, FILTER_NAMES)
     for name in extra:
         if name in query and (len(query.getlist(name)) > 1 or query[name] == ""):
             errors[name] = [EMPTY_PARAMETER if query[name] == "" else "Give it once."]
     return filters, errors, query
+
+
+def stream_names():
+    """What a socket may subscribe to: `events` and each registered kind's stream."""
+    return [EVENTS, *(kind.stream for kind in kinds.registered())]
+
+
+def streams_from(values):
+    """(frozenset of stream names, {"subscribe": [messages]}) of the names a client gave, in a
+    handshake's repeated `subscribe` or in a message's list."""
+    known = stream_names()
+    if not values:
+        return None, {"subscribe": [f"Name at least one stream: {', '.join(known)}."]}
+    if not all(isinstance(value, str) for value in values):
+        return None, {"subscribe": ["Expected strings."]}
+    if "" in values:
+        return None, {"subscribe": [EMPTY_PARAMETER]}
+    unknown = [value for value in values if value not in known]
+    if unknown:
+        message = f'"{unknown[0]}" is not a stream. Streams: {", ".join(known)}.'
+        return None, {"subscribe": [message]}
+    return frozenset(values), {}
 
 
 def filters_from_message(data):
@@ -99,19 +126,33 @@ def filters_from_message(data):
 
 
 class Subscriber:
-    """A socket's place in its process's hub (events.stream.hub): the messages its filters
-    match, in order, at most `buffer` waiting. One more marks it overflowed, and it is given no
-    more: a client that falls behind is told to resume, never waited for."""
+    """A socket's place in its process's hub (events.stream.hub): the messages it wants, in
+    order, at most `buffer` waiting. One more marks it overflowed, and it is given no more: a
+    client that falls behind is told to resume, never waited for. `user` is who the socket
+    authenticated as (renewed at each check of its credentials): a registered kind's change
+    reaches it only when the kind's `visible` rule, the API's, shows the row to that user."""
 
-    def __init__(self, filters, buffer):
+    def __init__(self, filters, buffer, *, user, streams):
         self.filters = filters
+        self.streams = streams
+        self.user = user
         self.queue = asyncio.Queue(buffer)
         self.closed = asyncio.Event()
         self.close_code = None
 
+    def wants(self, message):
+        """Whether `message` is for this socket: an event its filters match, on the events
+        stream; another kind's change on that kind's stream, of a row its user may see."""
+        if message.kind == kinds.EVENT:
+            return EVENTS in self.streams and self.filters.matches(message)
+        kind = kinds.get(message.kind)
+        return kind.stream in self.streams and kind.visible(
+            user=self.user, owner_id=message.owner_id
+        )
+
     def offer(self, message):
-        """Queues `message` if the filters match it; never waits."""
-        if self.closed.is_set() or not self.filters.matches(message):
+        """Queues `message` if the socket wants it; never waits."""
+        if self.closed.is_set() or not self.wants(message):
             return
         try:
             self.queue.put_nowait(message)
