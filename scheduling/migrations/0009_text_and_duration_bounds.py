@@ -8,7 +8,7 @@ import brain.validators
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("scheduling", "0007_scheduler_heartbeats"),
+        ("scheduling", "0008_stream_changes"),
     ]
 
     operations = [
