@@ -39,6 +39,8 @@ help:
 	@echo "make bench-attack     another user's GET p99 under one user's heavy requests; a"
 	@echo "                      worker's peak memory for a maximal NDJSON body"
 	@echo "make bench-counts     the statistics over 10,000 unfolded event-count rows"
+	@echo "make bench-stream     /ws/events latency with 1,000 and 100 subscribers, beside a bare"
+	@echo "                      websockets server; POST /api/events with and without them"
 	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
 	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
@@ -121,7 +123,7 @@ clean:
 
 # Benchmarks, on demand (never in `make test`; docs/benchmarks.md). Each runs against PostgreSQL
 # brain_bench (created if missing) and Redis db 11 (the peer: db 12); BENCH_ARGS passes options.
-BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-attack bench-counts
+BENCHMARKS := bench bench-audit bench-scheduler bench-dashboard bench-ingest bench-attack bench-counts bench-stream
 $(BENCHMARKS) bench-setup: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_bench
 $(BENCHMARKS) bench-setup: export REDIS_URL ?= redis://127.0.0.1:6379/11
 $(BENCHMARKS) bench-setup: export PEER_REDIS_URL ?= redis://127.0.0.1:6379/12
@@ -171,3 +173,7 @@ bench-ingest: bench-setup
 # bulks (target: under 1 s), and a worker's peak memory for one maximal body (bench/attack.py).
 bench-attack: bench-setup
 	$(PY) bench/attack.py $(BENCH_ARGS)
+
+# Receive latency of /ws/events subscribers beside a bare websockets server (bench/stream.py).
+bench-stream: bench-setup
+	$(PY) bench/stream.py $(BENCH_ARGS)

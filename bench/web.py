@@ -76,14 +76,11 @@ def bench_tokens():
 
 
 def brain_gunicorn_settings():
-    """Workers, worker class and threads of brain/gunicorn.conf.py, for the peer to run with."""
+    """Workers and timeout of brain/gunicorn.conf.py, for the peer to run with. The peer is a WSGI
+    application, served by gunicorn's sync workers as its documentation shows; Brain ships
+    gunicorn's ASGI worker (brain/asgi.py)."""
     config = runpy.run_path(str(BASE_DIR / "brain" / "gunicorn.conf.py"))
-    return {
-        "workers": config["workers"],
-        "worker_class": config.get("worker_class", "sync"),
-        "threads": config.get("threads", 1),
-        "timeout": config.get("timeout", 30),
-    }
+    return {"workers": config["workers"], "timeout": config.get("timeout", 30)}
 
 
 def gunicorn_commands(port, peer_redis_url):
@@ -93,8 +90,7 @@ def gunicorn_commands(port, peer_redis_url):
         GUNICORN,
         f"--bind=127.0.0.1:{port}",
         f"--workers={settings['workers']}",
-        f"--worker-class={settings['worker_class']}",
-        f"--threads={settings['threads']}",
+        "--worker-class=sync",
         f"--timeout={settings['timeout']}",
         "--pythonpath=var/bench-auditlog",
         "bench.peer.wsgi:application",

@@ -58,12 +58,17 @@ def client_ip(request, trusted_proxy_count):
     client can put anything there. A header shorter than N (the request skipped a proxy) or an
     entry that is not an IP address gives REMOTE_ADDR.
     """
-    remote_addr = _valid_ip(request.META.get("REMOTE_ADDR", ""))
+    return client_address(request.META, trusted_proxy_count)
+
+
+def client_address(meta, trusted_proxy_count):
+    """client_ip() of a request whose WSGI environ (or the same two keys of it, REMOTE_ADDR and
+    HTTP_X_FORWARDED_FOR) is `meta`."""
+    remote_addr = _valid_ip(meta.get("REMOTE_ADDR", ""))
     if trusted_proxy_count <= 0:
         return remote_addr
-    forwarded = [
-        entry for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if entry.strip()
-    ]
+    forwarded = meta.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    forwarded = [entry for entry in forwarded if entry.strip()]
     if len(forwarded) < trusted_proxy_count:
         return remote_addr
     return _valid_ip(forwarded[-trusted_proxy_count]) or remote_addr

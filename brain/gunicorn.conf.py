@@ -1,10 +1,18 @@
-"""gunicorn configuration: where to listen and how many workers, from the environment."""
+"""gunicorn configuration: where to listen and how many workers, from the environment. Each
+worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's WSGI handler,
+one request at a time per worker) and the WebSockets (/ws/events) on the same port."""
 
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-wsgi_app = "brain.wsgi:application"
+worker_class = "asgi"
+wsgi_app = "brain.asgi:application"
+# Brain uses no control interface; gunicorn's default socket (~/.gunicorn) would be shared by
+# every server one user runs.
+control_socket_disable = True
+# Channels' router takes no lifespan messages; Brain has no start-up hook of its own there.
+asgi_lifespan = "off"
 # One JSON line per request comes from RequestLogMiddleware; gunicorn's access log would
 # double it.
 accesslog = None

@@ -48,22 +48,26 @@ DATABASE_RETRY_SECONDS = 30
 @dataclass
 class Invalidation:
     """Redis operations: counters to increment (the first one's new value stamps the stamped
-    keys), keys set to that stamp (an integer: 0 without counters) with a TTL."""
+    keys), keys set to that stamp (an integer: 0 without counters) with a TTL, then channels
+    the stamp is published to (cache keys, prefixed as keys are), which wake the readers of what
+    changed."""
 
     counters: list[str] = field(default_factory=list)
     stamped: dict[str, int] = field(default_factory=dict)  # key -> seconds to live
+    publish: list[str] = field(default_factory=list)
 
     def __bool__(self):
-        return bool(self.counters or self.stamped)
+        return bool(self.counters or self.stamped or self.publish)
 
     def merge(self, other):
         """Adds `other`'s operations (each counter incremented once, the first kept first)."""
         self.counters += [key for key in other.counters if key not in self.counters]
         for key, ttl in other.stamped.items():
             self.stamped[key] = max(ttl, self.stamped.get(key, 0))
+        self.publish += [channel for channel in other.publish if channel not in self.publish]
 
     def as_json(self):
-        return {"counters": self.counters, "stamped": self.stamped}
+        return {"counters": self.counters, "stamped": self.stamped, "publish": self.publish}
 
 
 def _run(invalidation, *, renew):
@@ -80,6 +84,7 @@ def _run(invalidation, *, renew):
         len(stamped),
         LEASE_SECONDS * 1000 if renew else 0,
         *(ttl for _, ttl in stamped),
+        *(cache.make_key(channel) for channel in invalidation.publish),
     ]
     return redis.run(redis.INVALIDATE, keys=[cache.make_key(key) for key in keys], args=args)
 

@@ -1,10 +1,10 @@
 """Brain's Lua scripts and the Redis client they run on.
 
-A write's cache invalidation takes one Redis round trip instead of several (INVALIDATE,
-brain.invalidation); ACQUIRE_SLOT takes one of a user's heavy-request slots
-(brain.api.heavy), and RELEASE frees a lock or a slot only for its holder. Each is a Lua script,
-registered once per process with redis-py's `register_script` (EVALSHA; redis-py loads the script
-again when Redis has forgotten it).
+A write's cache invalidation takes one Redis round trip instead of several, the publication that
+wakes the readers of a change included (INVALIDATE, brain.invalidation); ACQUIRE_SLOT takes one
+of a user's heavy-request slots (brain.api.heavy), and RELEASE frees a lock or a slot only for
+its holder. Each is a Lua script, registered once per process with redis-py's `register_script`
+(EVALSHA; redis-py loads the script again when Redis has forgotten it).
 """
 
 import functools
@@ -13,7 +13,8 @@ from django_redis import get_redis_connection
 
 # KEYS: ARGV[1] counters to increment (the first one's new value is the stamp, 0 without
 # counters), ARGV[2] keys set to the stamp (each for the seconds given in ARGV[4...]), then the
-# cache lease (brain.invalidation), renewed for ARGV[3] milliseconds unless that is 0.
+# cache lease (brain.invalidation), renewed for ARGV[3] milliseconds unless that is 0. The
+# arguments after the TTLs name channels the stamp is published to.
 # Returns the lease's remaining milliseconds (negative when it is gone).
 INVALIDATE = """
 local counters = tonumber(ARGV[1])
@@ -25,6 +26,9 @@ for i = 1, counters do
 end
 for i = 1, stamped do
     redis.call('SET', KEYS[counters + i], stamp, 'EX', ARGV[3 + i])
+end
+for i = 4 + stamped, #ARGV do
+    redis.call('PUBLISH', ARGV[i], stamp)
 end
 local lease = KEYS[counters + stamped + 1]
 if tonumber(ARGV[3]) > 0 then

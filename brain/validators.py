@@ -1,5 +1,6 @@
 """Validators shared by every app's models, serializers and admin forms."""
 
+import json
 import math
 
 from django.core.exceptions import ValidationError
@@ -8,6 +9,13 @@ from django.core.exceptions import ValidationError
 # validation below and the JSON encoder all recurse once per level (a value a few hundred levels
 # deep would exhaust Python's recursion limit and fail the write with a 500).
 MAX_JSON_DEPTH = 32
+# Larger JSON values are refused: the size of a value as compact JSON text in UTF-8, the same
+# bound for every JSON field (an event's details, a task's params_json, an agent's
+# capabilities_json), so a page of 1,000 rows, their audit records and their cached copies stay a
+# few megabytes.
+MAX_JSON_BYTES = 16_384
+# The largest integer every JSON reader keeps exact (2**53 - 1: a JavaScript number's integers).
+MAX_JSON_INTEGER = 2**53 - 1
 NOT_FINITE = "A number too large (beyond 1.8e308 in size), infinity or NaN: numbers must be finite."
 DUPLICATE_KEY = 'the key "{key}" appears twice in one object.'
 
@@ -65,10 +73,16 @@ def validate_storable_text(value):
             )
 
 
+def json_size(value):
+    """The size in bytes of `value` as compact JSON text in UTF-8 (text PostgreSQL can store)."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return len(text) if text.isascii() else len(text.encode())
+
+
 def validate_storable_json(value):
     """A JSON value nested at most MAX_JSON_DEPTH levels (an object or array is one level, each
     one inside it one more), with finite numbers only, whose text PostgreSQL can store
-    (validate_storable_text)."""
+    (validate_storable_text), of at most MAX_JSON_BYTES as compact JSON text."""
     pending = [(value, 1)]
     while pending:
         part, depth = pending.pop()
@@ -85,3 +99,10 @@ def validate_storable_json(value):
             items = part.values() if isinstance(part, dict) else part
             pending.extend((item, depth + 1) for item in items)
     validate_storable_text(value)
+    size = json_size(value)
+    if size > MAX_JSON_BYTES:
+        raise ValidationError(
+            f"Ensure this field has no more than {MAX_JSON_BYTES} bytes of JSON text "
+            f"(it has {size}).",
+            code="too_large",
+        )

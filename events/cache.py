@@ -26,11 +26,11 @@ for long, and a generation can never come back to a value an old entry was store
 without a TTL are four, whatever the data. Bodies are the exact bytes of the JSON response.
 
 Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
-(brain.invalidation: a Lua script); the ORM's QuerySet.delete() and each purge batch pool theirs
-(`pooled_invalidation`), so deleting many rows costs one script call. An entry is served only
-while the cache lease is alive (read in the same MGET), so an invalidation that could not reach
-Redis is applied before any entry is trusted again (brain.invalidation). With Redis down every
-read is a miss: the API answers from PostgreSQL.
+(brain.invalidation: a Lua script, which also publishes to EVENTS_CHANGED_CHANNEL); the ORM's
+QuerySet.delete() and each purge batch pool theirs (`pooled_invalidation`), so deleting many rows
+costs one script call. An entry is served only while the cache lease is alive (read in the same
+MGET), so an invalidation that could not reach Redis is applied before any entry is trusted again
+(brain.invalidation). With Redis down every read is a miss: the API answers from PostgreSQL.
 """
 
 import hashlib
@@ -64,6 +64,9 @@ STATS_POLL_SECONDS = 0.05
 STATS_GENERATION_KEY = "events:stats:gen"
 ALL_EVENTS_GENERATION_KEY = "events:id:gen"
 ALL_TYPES_GENERATION_KEY = "events:type:gen"
+# The Redis channel each events invalidation publishes to, in the same script call: it wakes the
+# live stream's readers (events.stream.hub) at once after the commit.
+EVENTS_CHANGED_CHANNEL = "events:changed"
 
 
 def _quoted(event_type):
@@ -212,7 +215,11 @@ class _Invalidation:
         event_keys = [event_generation_key(event_id) for event_id in event_ids]
         stamped = dict.fromkeys(event_keys, EVENT_GENERATION_TTL)
         stamped.update(dict.fromkeys(type_keys, TYPE_GENERATION_TTL))
-        invalidation.apply(invalidation.Invalidation(counters=counter_keys, stamped=stamped))
+        invalidation.apply(
+            invalidation.Invalidation(
+                counters=counter_keys, stamped=stamped, publish=[EVENTS_CHANGED_CHANNEL]
+            )
+        )
 
 
 # The invalidation that calls inside a `pooled_invalidation()` block add to (per thread or task).

@@ -1,5 +1,7 @@
 """The operator's events dashboard in the admin: stacked bar charts drawn as SVG on the server,
-facets linking to the filtered changelist, the latest errors and criticals, and totals.
+facets linking to the filtered changelist, the latest errors and criticals, and totals; its script
+(events/static/events/dashboard.js) adds a live tail of /ws/events and grows the charts' bars as
+new events arrive.
 
 Its figures come from the cached statistics that `/api/events/stats` serves (the same entry,
 computed on a miss by the same function, selectors.event_stats_json) and from a cached per-hour
@@ -23,9 +25,13 @@ from .admin import SEVERITY_COLOURS
 from .models import Severity
 from .selectors import event_list_latest, event_series, event_stats_json
 
-CHART_WIDTH = 720
+# Bars are placed in percent of the chart's width, so the SVG fills its card at any width; the
+# height is fixed, in pixels, and so is the text (nothing is scaled).
 CHART_HEIGHT = 160
-BAR_GAP = 2
+# The gap between two bars, as a fraction of each bar's slot.
+BAR_GAP = 0.1
+# Rows the live tail keeps: the newest first, older ones dropped.
+LIVE_ROWS = 50
 SERIES_VARIANT = cache.stats_variant([("series", "severity per hour and day")])
 
 
@@ -58,8 +64,9 @@ def changelist_url(**filters):
 
 def chart(buckets, *, step, label_format, label_every):
     """SVG geometry of a stacked bar chart: one bar per bucket, one segment per severity with a
-    count, each segment linking to the changelist of its severity and time span."""
-    width = CHART_WIDTH / len(buckets)
+    count, each segment linking to the changelist of its severity and time span. Horizontal
+    positions and widths are percentages of the chart's width, vertical ones pixels."""
+    width = 100 / len(buckets)
     tallest = max((sum(bucket["counts"].values()) for bucket in buckets), default=0) or 1
     bars = []
     for index, bucket in enumerate(buckets):
@@ -88,16 +95,23 @@ def chart(buckets, *, step, label_format, label_every):
             )
         bars.append(
             {
-                "x": round(index * width + BAR_GAP / 2, 2),
-                "width": round(width - BAR_GAP, 2),
+                "x": round((index + BAR_GAP / 2) * width, 3),
+                "width": round((1 - BAR_GAP) * width, 3),
                 "start": start,
                 "total": total,
                 "segments": segments,
                 "label": start.strftime(label_format) if index % label_every == 0 else "",
-                "label_x": round(index * width + width / 2, 2),
+                "label_x": round((index + 0.5) * width, 3),
             }
         )
-    return {"bars": bars, "tallest": tallest, "width": CHART_WIDTH, "height": CHART_HEIGHT}
+    return {
+        "bars": bars,
+        "tallest": tallest,
+        "height": CHART_HEIGHT,
+        "gap": BAR_GAP,
+        "step": int(step.total_seconds()),
+        "label_every": label_every,
+    }
 
 
 def _counted(rows, name):
@@ -144,5 +158,12 @@ def dashboard_view(request):
         "latest": latest,
         "changelist_url": changelist_url(),
         "colours": SEVERITY_COLOURS,
+        # What the live tail's script (events/static/events/dashboard.js) needs of the server.
+        "live": {
+            "colours": SEVERITY_COLOURS,
+            "changelist_url": changelist_url(),
+            "change_url": reverse("admin:events_systemevent_change", args=[0]),
+            "rows": LIVE_ROWS,
+        },
     }
     return TemplateResponse(request, "admin/events/dashboard.html", context)

@@ -22,7 +22,10 @@ class SystemEvent(AuditedModel):
     id = models.AutoField(primary_key=True)  # SERIAL: an integer identity
     event_type = models.CharField(max_length=50)
     severity = models.CharField(max_length=20, choices=Severity.choices)
-    message = models.TextField()
+    # Longer messages are refused (events.schemas), never cut: 8 KiB, as Sentry bounds an event's
+    # message; structured context goes in details. The column stays text (max_length binds only
+    # validation), so changing the bound rewrites nothing.
+    message = models.TextField(max_length=8192)
     details = models.JSONField(null=True, blank=True, validators=[validate_details])
     source = models.CharField(max_length=100, null=True, blank=True)
     timestamp = models.DateTimeField(default=timezone.now, db_default=Now())
@@ -113,3 +116,29 @@ class EventTypeSourceCount(models.Model):
 
     def __str__(self):
         return f"{self.event_type} from {self.source}: {self.count:+d}"
+
+
+class EventChange(models.Model):
+    """One statement's change to system_events (up to 1,000 events), or to a table of another
+    kind (events.stream.kinds), appended by PostgreSQL's triggers in the statement's transaction
+    (migration events 0004): `op` (create, update or delete) and the rows as the statement left
+    them (deletes: as they were). The live stream (events.stream) gives each committed row its
+    positions once it is visible: `last_position` is the position of its last row, the others
+    precede it one by one."""
+
+    id = models.BigAutoField(primary_key=True)
+    kind = models.CharField(max_length=20, default="event")
+    op = models.CharField(max_length=6)
+    # The table's `events` (json: the rows, of any kind) is read by events.stream.log only, in SQL.
+    event_count = models.IntegerField()
+    last_position = models.BigIntegerField(null=True, unique=True)
+    stamped_at = models.DateTimeField(null=True)
+
+    class Meta:
+        managed = False  # as EventHourCount's
+        db_table = "system_event_changes"
+
+    def __str__(self):
+        return (
+            f"{self.op} of {self.event_count} {self.kind} rows, up to position {self.last_position}"
+        )

@@ -6,22 +6,25 @@ services; the OpenAPI schema is the Structs' JSON schema (brain.api.schema); a r
 message is read from the Struct's declaration and worded as DRF words it (its fields'
 default_error_messages).
 
-The Struct checks structure and JSON types in compiled code (unknown fields refused, no coercion:
-a number is not a string); event_validate() adds what a type cannot say (text PostgreSQL can
-store, the JSON depth and size limits, the ISO 8601 timestamp).
+The Struct checks structure, JSON types and text lengths in compiled code (unknown fields
+refused, no coercion: a number is not a string); event_validate() adds what a type cannot say
+(text PostgreSQL can store, the JSON depth and size limits, an ISO 8601 timestamp inside the
+window around the server's clock: EVENT_TIME_MAX_AGE_DAYS before it, EVENT_TIME_MAX_DRIFT_SECONDS
+after it).
 """
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal, get_type_hints
 
 import msgspec
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from brain.api.serializers import DateTimeField
-from brain.api.strict import UNKNOWN_FIELD, field_type_error, wrong_json_type
-from brain.validators import MAX_JSON_DEPTH, validate_storable_text
+from brain.api.strict import UNKNOWN_FIELD, wrong_json_type
+from brain.validators import MAX_JSON_BYTES, MAX_JSON_DEPTH, validate_storable_text
 
 from .models import Severity, SystemEvent
 from .validators import validate_details
@@ -39,10 +42,13 @@ class SystemEventCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     event_type: Annotated[str, msgspec.Meta(min_length=1, max_length=_max_length("event_type"))]
     severity: Literal[tuple(Severity.values)]
-    message: Annotated[str, msgspec.Meta(min_length=1)]
+    message: Annotated[str, msgspec.Meta(min_length=1, max_length=_max_length("message"))]
     details: Annotated[
         dict[str, Any] | None,
-        msgspec.Meta(description=f"A JSON object, nested at most {MAX_JSON_DEPTH} levels deep."),
+        msgspec.Meta(
+            description=f"A JSON object, nested at most {MAX_JSON_DEPTH} levels deep, of at most "
+            f"{MAX_JSON_BYTES} bytes as compact JSON text."
+        ),
     ] = None
     source: Annotated[str, msgspec.Meta(max_length=_max_length("source"))] | None = None
     # Optional, and never null: left out, it is the time of storing.
@@ -50,7 +56,9 @@ class SystemEventCreate(msgspec.Struct, forbid_unknown_fields=True):
         Annotated[
             str,
             msgspec.Meta(
-                description="ISO 8601, stored in UTC; left out, the time of storing.",
+                description="ISO 8601, stored in UTC; left out, the time of storing. At most "
+                "EVENT_TIME_MAX_AGE_DAYS days (365 by default) before the server's clock and "
+                "EVENT_TIME_MAX_DRIFT_SECONDS seconds (300) after it.",
                 extra_json_schema={"format": "date-time"},
             ),
         ]
@@ -114,7 +122,7 @@ def _type_error(field_type, value):
     if isinstance(base, msgspec.inspect.DictType):
         return None  # the details' own validator words it (_value_error)
     if not isinstance(value, str):
-        return field_type_error("string", value)
+        return wrong_json_type("string", value)
     if isinstance(base, msgspec.inspect.LiteralType):
         if value in base.values:
             return None
@@ -131,11 +139,13 @@ def _type_error(field_type, value):
 def _plainly_storable(details):
     """True when `details` is certainly storable JSON (validate_storable_json), read from its JSON
     text, which the C encoder writes many times faster than the validator walks the value: no
-    NUL or surrogate escape, no infinity or NaN, and too few brackets to nest 32 levels. False
-    only means: ask the validator."""
+    NUL or surrogate escape, no infinity or NaN, too few brackets to nest 32 levels, and at most
+    MAX_JSON_BYTES long (escaped and spaced, it is never shorter than the compact UTF-8 text the
+    bound measures). False only means: ask the validator."""
     text = json.dumps(details)
     return (
-        "\\u0000" not in text
+        len(text) <= MAX_JSON_BYTES
+        and "\\u0000" not in text
         and "\\ud" not in text
         and "Infinity" not in text
         and "NaN" not in text
@@ -156,9 +166,46 @@ def _value_error(name, value):
     return None
 
 
-def _timestamp(value, errors):
+TOO_OLD = (
+    "Ensure this time is no more than {days} days before the server's clock "
+    "(EVENT_TIME_MAX_AGE_DAYS)."
+)
+TOO_NEW = (
+    "Ensure this time is no more than {seconds} seconds after the server's clock "
+    "(EVENT_TIME_MAX_DRIFT_SECONDS)."
+)
+
+
+def event_time_window():
+    """(earliest, latest): the times between which a new event's timestamp may lie now,
+    EVENT_TIME_MAX_AGE_DAYS before the server's clock and EVENT_TIME_MAX_DRIFT_SECONDS after it.
+    A bulk reads it once per chunk of items."""
+    now = datetime.now(UTC)
+    return (
+        now - timedelta(days=settings.EVENT_TIME_MAX_AGE_DAYS),
+        now + timedelta(seconds=settings.EVENT_TIME_MAX_DRIFT_SECONDS),
+    )
+
+
+def _timestamp(value, errors, window):
+    """`value` (ISO 8601 text) as an aware datetime in UTC inside `window` (event_time_window(),
+    or None to read it now), or None with its message in `errors`; None for UNSET."""
     if value is msgspec.UNSET:
         return None
+    timestamp = _parsed_timestamp(value, errors)
+    if timestamp is None:
+        return None
+    earliest, latest = window or event_time_window()
+    if timestamp < earliest:
+        errors["timestamp"] = [TOO_OLD.format(days=settings.EVENT_TIME_MAX_AGE_DAYS)]
+        return None
+    if timestamp > latest:
+        errors["timestamp"] = [TOO_NEW.format(seconds=settings.EVENT_TIME_MAX_DRIFT_SECONDS)]
+        return None
+    return timestamp
+
+
+def _parsed_timestamp(value, errors):
     if "\x00" not in value:
         # What DRF's field does for an ISO 8601 value with an offset (Django's parse_datetime
         # tries fromisoformat first, then the value is converted to UTC, since PostgreSQL refuses
@@ -193,14 +240,15 @@ def _structure_errors(item, fields):
         if message is not None:
             errors[field.name] = [message]
         elif field.name == "timestamp":
-            _timestamp(value, errors)
+            _timestamp(value, errors, None)
     return errors
 
 
-def event_validate(item):
+def event_validate(item, *, window=None):
     """(the event as event_create's keyword arguments, None), or (None, {field: [message]}) when
     `item` (a parsed JSON value, or an Unparsable) breaks a rule. The one check of a new event's
-    input, whichever path it comes by."""
+    input, whichever path it comes by. `window` is event_time_window(), read once for many items
+    (else when a timestamp is given)."""
     if isinstance(item, Unparsable):
         return None, item.errors
     try:
@@ -217,7 +265,7 @@ def event_validate(item):
         message = _value_error("details", event.details)
         if message is not None:
             errors["details"] = [message]
-    timestamp = _timestamp(event.timestamp, errors)
+    timestamp = _timestamp(event.timestamp, errors, window)
     if errors:
         return None, errors
     return {

@@ -3,10 +3,11 @@ invalidated after commit: single-row writes through the model signals (events.re
 writes through the model's QuerySet (events.querysets), which also audits them, and the COPY load
 and the purge explicitly."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -17,7 +18,8 @@ from brain.services import assign
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
-from .schemas import EventsRefused, event_changes_validate, event_validate
+from .schemas import EventsRefused, event_changes_validate, event_time_window, event_validate
+from .stream import log
 
 UPDATABLE_FIELDS = ("event_type", "severity", "message", "details", "source", "timestamp")
 PURGE_BATCH_SIZE = 10_000
@@ -158,7 +160,8 @@ def event_submit_changes(*, event: SystemEvent, data: Any) -> SystemEvent:
 def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:
     """Creates events from a client's or a file's input chunk by chunk, all in one transaction:
     all or none. `chunks` yields lists of (key, parsed JSON value or schemas.Unparsable) pairs,
-    each checked by the input rules (events.schemas.event_validate) and, while none is refused,
+    each checked by the input rules (events.schemas.event_validate, with the event time window
+    read once per chunk) and, while none is refused,
     stored as event_ingest stores them. Raises EventsRefused with the first `max_errors` refused
     items by key (validation stops there), and nothing is stored. `on_chunk(size, rows)` is
     called after each chunk with how many items it held and the events stored from it
@@ -168,8 +171,9 @@ def events_submit(*, chunks, max_errors: int, on_chunk=None) -> int:
     with transaction.atomic(), pooled_invalidation():
         for chunk in chunks:
             events = []
+            window = event_time_window()
             for key, item in chunk:
-                values, item_errors = event_validate(item)
+                values, item_errors = event_validate(item, window=window)
                 if item_errors:
                     errors[key] = item_errors
                 elif not errors:
@@ -204,20 +208,25 @@ def event_purge_count(*, older_than: datetime) -> int:
 
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
     """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
-    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is
-    called after each batch. Each batch invalidates its events, every type's lists and the stats
-    after commit, in one Redis round trip. At the end the event counts are folded (events.counts),
-    so the rows the purge appended do not wait for the next scheduled fold."""
+    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is called
+    after each batch. Each batch invalidates its events, every type's lists and the stats after
+    commit, in one Redis round trip. At the end the event counts are folded (events.counts), so
+    the rows the purge appended do not wait for the next scheduled fold, and the live stream's
+    change log is pruned (event_changes_prune). Each batch locks its rows first (skipping rows
+    another transaction holds), so a row deleted meanwhile by another writer is neither counted
+    nor audited twice."""
     deleted = 0
     while True:
         with transaction.atomic(), pooled_invalidation():
             ids = list(
                 SystemEvent.objects.filter(timestamp__lt=older_than)
+                .select_for_update(skip_locked=True)
                 .order_by()
                 .values_list("id", flat=True)[:batch_size]
             )
             if not ids:
                 counts.fold()
+                event_changes_prune()
                 return deleted
             count, _ = SystemEvent.objects.filter(id__in=ids).delete()
             invalidate_after_commit(event_ids=ids, all_types=True)
@@ -232,3 +241,12 @@ def event_counts_fold() -> int:
     the request path (the `events.fold_counts` skill, `fold_event_counts`); never waits for a
     concurrent fold. Returns how many folded rows it wrote."""
     return counts.fold()
+
+
+def event_changes_prune() -> int:
+    """Deletes the live stream's changes older than EVENT_STREAM_RETENTION_HOURS (numbering the
+    committed ones first, so that none is left without a position): a client can no longer
+    resume from before them. Returns how many change rows it deleted."""
+    log.stamp()
+    older_than = timezone.now() - timedelta(hours=settings.EVENT_STREAM_RETENTION_HOURS)
+    return log.prune(older_than=older_than)

@@ -231,7 +231,14 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
                 "minItems": 1,
                 "maxItems": BULK_MAX_EVENTS,
             },
-            "application/x-ndjson": SystemEventCreate,
+            # OpenAPI 3.0 has no schema for a sequence of JSON values: the body is bytes, its
+            # lines described here.
+            "application/x-ndjson": {
+                "type": "string",
+                "format": "binary",
+                "description": f"Newline-delimited JSON: up to {NDJSON_MAX_EVENTS:,} lines, each "
+                "one SystemEventCreateRequest object (blank lines are skipped).",
+            },
         },
         parameters=[
             OpenApiParameter(

@@ -6,4 +6,9 @@ class SchedulingConfig(AppConfig):
     verbose_name = "Scheduling"
 
     def ready(self):
-        from . import builtin_skills  # noqa: F401  (registers the built-in skills)
+        from . import (
+            builtin_skills,  # noqa: F401  (registers the built-in skills)
+            stream,
+        )
+
+        stream.register()

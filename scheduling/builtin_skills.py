@@ -25,6 +25,9 @@ from events.services import event_counts_fold, event_create, event_purge
 
 from .skills import RUN_MAINTENANCE_SKILLS, skill
 
+# The longest age a purge takes, in days: a century, well inside the dates Python can compute.
+MAX_AGE_DAYS = 36_500
+
 
 def _positive_int(params, name, default):
     value = params.get(name, default)
@@ -71,6 +74,8 @@ def health_check(params):
             "required": False,
             "default": 30,
             "description": "Events whose timestamp is older than this many days are deleted.",
+            "minimum": 1,
+            "maximum": MAX_AGE_DAYS,
         },
     },
     permission=RUN_MAINTENANCE_SKILLS,
@@ -106,6 +111,8 @@ def events_fold_counts(params):
             "required": False,
             "default": 365,
             "description": "Audit records older than this many days are deleted.",
+            "minimum": 1,
+            "maximum": MAX_AGE_DAYS,
         },
     },
     permission=RUN_MAINTENANCE_SKILLS,
@@ -200,6 +207,8 @@ def echo(params):
                 "How long to sleep, in seconds; at most TASK_MAX_TIMEOUT_SECONDS, so a run that "
                 "overran its timeout and was abandoned still ends within the longest timeout."
             ),
+            "minimum": 0,
+            "maximum": lambda: settings.TASK_MAX_TIMEOUT_SECONDS,
         },
     },
     permission=None,

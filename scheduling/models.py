@@ -1,12 +1,13 @@
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxLengthValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
 
 from audit.mixins import AuditedModel
+from brain.validators import MAX_JSON_INTEGER
 
 from .cron import validate_cron, validate_timezone
 from .skills import get_skill, params_errors, validate_skill_name
@@ -17,6 +18,13 @@ from .validators import (
     validate_json_object,
     validate_storable_text,
 )
+
+# The longest project description, and the longest output_text, error_text and traceback_text of
+# an execution: longer ones are refused from clients (the API, the admin's forms); the scheduler
+# records a longer skill output cut, saying so. The columns stay text: max_length binds
+# validation only (DRF, forms, and the MaxLengthValidator that full_clean runs).
+PROJECT_DESCRIPTION_MAX_LENGTH = 10_000
+EXECUTION_TEXT_MAX_LENGTH = 100_000
 
 
 class ShapedJSONField(models.JSONField):
@@ -30,7 +38,12 @@ class Project(AuditedModel):
     """A user's project; tasks_count is the exact number of its tasks (table `projects`)."""
 
     name = models.CharField(max_length=200, validators=[validate_storable_text])
-    description = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    description = models.TextField(
+        blank=True,
+        default="",
+        max_length=PROJECT_DESCRIPTION_MAX_LENGTH,
+        validators=[validate_storable_text, MaxLengthValidator(PROJECT_DESCRIPTION_MAX_LENGTH)],
+    )
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     tasks_count = models.PositiveIntegerField(default=0, editable=False)
@@ -92,6 +105,10 @@ class ScheduledTask(AuditedModel):
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The lease is the scheduler's bookkeeping, rewritten at every claim and release: the
+    # status it moves with and the run's execution record say what happened.
+    audit_exclude = ("claimed_by", "lease_expires_at")
 
     class Meta:
         db_table = "scheduled_tasks"
@@ -183,6 +200,10 @@ class Agent(AuditedModel):
     )
     last_active_at = models.DateTimeField(null=True, blank=True)
 
+    # Every heartbeat stamps it: liveness, not a change anyone makes (a status it sets is
+    # recorded).
+    audit_exclude = ("last_active_at",)
+
     class Meta:
         db_table = "agents"
         indexes = [
@@ -228,14 +249,31 @@ class ExecutionResult(AuditedModel):
     status = models.CharField(
         max_length=20, choices=ExecutionStatus.choices, null=True, blank=True, db_index=True
     )
-    output_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    output_text = models.TextField(
+        blank=True,
+        default="",
+        max_length=EXECUTION_TEXT_MAX_LENGTH,
+        validators=[validate_storable_text, MaxLengthValidator(EXECUTION_TEXT_MAX_LENGTH)],
+    )
     # What went wrong, for the task's owner: the exception's type and message, never a traceback.
-    error_text = models.TextField(blank=True, default="", validators=[validate_storable_text])
+    error_text = models.TextField(
+        blank=True,
+        default="",
+        max_length=EXECUTION_TEXT_MAX_LENGTH,
+        validators=[validate_storable_text, MaxLengthValidator(EXECUTION_TEXT_MAX_LENGTH)],
+    )
     # The traceback of a skill that raised: for staff (the admin), never shown by the API.
     traceback_text = models.TextField(
-        blank=True, default="", editable=False, validators=[validate_storable_text]
+        blank=True,
+        default="",
+        editable=False,
+        max_length=EXECUTION_TEXT_MAX_LENGTH,
+        validators=[validate_storable_text, MaxLengthValidator(EXECUTION_TEXT_MAX_LENGTH)],
     )
-    duration_ms = models.BigIntegerField(null=True, blank=True)
+    # Milliseconds: never negative (a constraint), at most an integer every JSON reader keeps exact.
+    duration_ms = models.BigIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_JSON_INTEGER)]
+    )
     worker = models.CharField(
         max_length=100, blank=True, default="", validators=[validate_storable_text]
     )

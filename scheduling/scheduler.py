@@ -44,6 +44,7 @@ from .services import (
     Claim,
     Outcome,
     execution_finish,
+    recordable_text,
     scheduler_heartbeat_record,
     scheduler_heartbeat_stop,
     scheduler_report_stale,
@@ -58,21 +59,8 @@ logger = logging.getLogger("scheduling.scheduler")
 MIN_REAP_INTERVAL = 1.0
 # The shortest idle wait (seconds), so schedulers never spin on each other's locked rows.
 MIN_IDLE_WAIT = 0.01
-# Longest output_text, error_text and traceback_text recorded; a longer text keeps its head
-# (output, error) or its tail (traceback: its end says what failed).
-MAX_TEXT_LENGTH = 100_000
 # The audit's user agent on what a skill writes: the owner is the user, the scheduler the means.
 AUDIT_MEANS = "system:scheduler"
-
-
-def _recordable(text, *, keep):
-    """`text` as PostgreSQL can store it (no NUL characters), cut to MAX_TEXT_LENGTH."""
-    text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
-    if len(text) <= MAX_TEXT_LENGTH:
-        return text
-    marker = "\n[... cut ...]\n"
-    room = MAX_TEXT_LENGTH - len(marker)
-    return text[:room] + marker if keep == "head" else marker + text[-room:]
 
 
 def _error_summary(error):
@@ -296,10 +284,11 @@ class Scheduler:
             Outcome(
                 claim=claim,
                 status=status,
-                output_text=_recordable(output, keep="head"),
-                error_text=_recordable(error, keep="head"),
+                # Cut here already, so a skill's huge output is not held until it is recorded.
+                output_text=recordable_text(output),
+                error_text=recordable_text(error),
                 duration_ms=int((time.monotonic() - run.started) * 1000),
-                traceback_text=_recordable(details, keep="tail"),
+                traceback_text=recordable_text(details, keep="tail"),
             )
         )
 

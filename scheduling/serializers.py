@@ -5,6 +5,8 @@ authenticated user), and a body that sets it is refused (brain.api.strict). A pr
 user may not see is answered exactly as one that does not exist.
 """
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from brain.api import serializers as api_serializers
@@ -12,6 +14,7 @@ from brain.api.strict import StrictInputMixin
 
 from .models import (
     EXECUTION_RUNNING,
+    EXECUTION_TEXT_MAX_LENGTH,
     Agent,
     AgentStatus,
     ExecutionResult,
@@ -42,6 +45,8 @@ class ModelSerializer(StrictInputMixin, api_serializers.ModelSerializer):
 
 
 class ProjectSerializer(ModelSerializer):
+    """A project: a named group of its owner's scheduled tasks."""
+
     user_id = serializers.IntegerField(read_only=True)
 
     class Meta:
@@ -62,6 +67,8 @@ class _VisiblePrimaryKeyField(api_serializers.PrimaryKeyRelatedField):
 
 
 class ScheduledTaskSerializer(ModelSerializer):
+    """A scheduled task: a skill run with its parameters on a cron schedule, for its owner."""
+
     project_id = _VisiblePrimaryKeyField(
         selector=project_list, source="project", allow_null=True, required=False
     )
@@ -111,6 +118,8 @@ class ScheduledTaskSerializer(ModelSerializer):
 
 
 class AgentSerializer(ModelSerializer):
+    """An agent: a worker of a given type that reports its status by heartbeats."""
+
     class Meta:
         model = Agent
         fields = ["id", "name", "type", "capabilities_json", "status", "last_active_at"]
@@ -129,6 +138,8 @@ class AgentHeartbeatSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class ExecutionResultSerializer(ModelSerializer):
+    """One run of a scheduled task: its status, times, output and error."""
+
     task_id = _VisiblePrimaryKeyField(selector=task_list, source="task")
     # "running" (stored as NULL) while the run is going on, as ?status=running finds it; once
     # final, it stays one of the four (the service refuses to clear it).
@@ -183,8 +194,12 @@ class ExecutionResultSerializer(ModelSerializer):
 
 class ExecutionCompleteSerializer(StrictInputMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=ExecutionStatus.choices)
-    output_text = serializers.CharField(required=False, allow_blank=True)
-    error_text = serializers.CharField(required=False, allow_blank=True)
+    output_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=EXECUTION_TEXT_MAX_LENGTH
+    )
+    error_text = serializers.CharField(
+        required=False, allow_blank=True, max_length=EXECUTION_TEXT_MAX_LENGTH
+    )
     ended_at = api_serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 
@@ -208,12 +223,19 @@ class ExecutionStatsSerializer(serializers.Serializer):
     p95_duration_ms = serializers.FloatField(allow_null=True)
 
 
+@extend_schema_field(OpenApiTypes.NUMBER)
+class _NumberField(serializers.JSONField):
+    """A number shown as it is declared: an integer stays one."""
+
+
 class SkillParameterSerializer(serializers.Serializer):
     name = serializers.CharField()
     type = serializers.CharField()
     required = serializers.BooleanField()
     default = serializers.JSONField(allow_null=True)
     description = serializers.CharField()
+    minimum = _NumberField(allow_null=True, help_text="The smallest value taken; null: none.")
+    maximum = _NumberField(allow_null=True, help_text="The largest value taken; null: none.")
 
 
 class SkillSerializer(serializers.Serializer):

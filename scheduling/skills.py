@@ -20,7 +20,9 @@ class Skill:
     name: str
     function: object
     description: str = ""
-    # {name: {"type": ..., "required": bool, "default": ..., "description": ...}}
+    # {name: {"type": ..., "required": bool, "default": ..., "description": ..., "minimum": ...,
+    # "maximum": ...}}; a bound of a number may be a function, read when a value is checked (a
+    # setting's value).
     parameters: dict = field(default_factory=dict)
     # The Django permission an owner needs to schedule and run the skill; None: any active user.
     permission: str | None = RUN_MAINTENANCE_SKILLS
@@ -40,7 +42,8 @@ class Skill:
 
     @property
     def parameter_list(self):
-        """The parameters as a list of {name, type, required, default, description}."""
+        """The parameters as a list of {name, type, required, default, description, minimum,
+        maximum} (a bound is None when the parameter has none)."""
         return [
             {
                 "name": name,
@@ -48,9 +51,16 @@ class Skill:
                 "required": spec.get("required", False),
                 "default": spec.get("default"),
                 "description": spec.get("description", ""),
+                "minimum": _bound(spec, "minimum"),
+                "maximum": _bound(spec, "maximum"),
             }
             for name, spec in self.parameters.items()
         ]
+
+
+def _bound(spec, name):
+    bound = spec.get(name)
+    return bound() if callable(bound) else bound
 
 
 # A parameter's declared type -> the JSON values it takes (a bool is not a number).
@@ -67,8 +77,9 @@ _ARTICLES = {"integer": "an", "object": "an", "array": "an"}
 
 def params_errors(skill, params):
     """The problems of `params` (a task's params_json, a dict) for `skill`, as messages: a
-    parameter the skill does not declare, a required one missing, one of the wrong type. Checked
-    when a task is saved, so a typo fails at once rather than at every run."""
+    parameter the skill does not declare, a required one missing, one of the wrong type, a
+    number outside its declared minimum and maximum. Checked when a task is saved, so a typo or
+    a value the skill cannot use fails at once rather than at every run."""
     errors = []
     for name in params:
         if name not in skill.parameters:
@@ -85,6 +96,10 @@ def params_errors(skill, params):
             not isinstance(value, accepted) or (isinstance(value, bool) and kind != "boolean")
         ):
             errors.append(f"{name!r} must be {_ARTICLES.get(kind, 'a')} {kind}; got {value!r}.")
+        elif (minimum := _bound(spec, "minimum")) is not None and value < minimum:
+            errors.append(f"{name!r} must be at least {minimum}; got {value!r}.")
+        elif (maximum := _bound(spec, "maximum")) is not None and value > maximum:
+            errors.append(f"{name!r} must be at most {maximum}; got {value!r}.")
     return errors
 
 

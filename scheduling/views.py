@@ -2,8 +2,8 @@
 the scheduler's API: the skill catalogue and the run-now / disable / enable actions on a task."""
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, permissions, serializers, status, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
 from rest_framework.generics import get_object_or_404
@@ -59,9 +59,6 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-_conflict = inline_serializer("Conflict", fields={"detail": serializers.CharField()})
-
-
 class _ModelViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
     """The scheduling API's viewsets: routed by integer id."""
 
@@ -88,7 +85,12 @@ class ProjectViewSet(_ModelViewSet):
             project=serializer.instance, data=serializer.validated_data
         )
 
-    @extend_schema(responses={204: None, 409: _conflict})
+    @extend_schema(
+        responses={
+            204: None,
+            409: OpenApiResponse(description="The project has tasks: delete or move them first."),
+        }
+    )
     def destroy(self, request, *args, **kwargs):
         """Deletes a project without tasks; one with tasks is a 409 naming how many."""
         return super().destroy(request, *args, **kwargs)
@@ -212,7 +214,10 @@ class ExecutionResultViewSet(_ModelViewSet):
     @extend_schema(
         summary="Complete an execution: final status, ended_at, duration_ms, output and error",
         request=ExecutionCompleteSerializer,
-        responses={200: ExecutionResultSerializer, 409: _conflict},
+        responses={
+            200: ExecutionResultSerializer,
+            409: OpenApiResponse(description="The execution already has a final status."),
+        },
     )
     @action(detail=True, methods=["post"])
     def complete(self, request, pk=None):
@@ -231,7 +236,10 @@ class ExecutionResultViewSet(_ModelViewSet):
 
     @extend_schema(
         summary="Execution statistics, optionally of one task and a time range",
-        responses=ExecutionStatsSerializer,
+        responses={
+            200: ExecutionStatsSerializer,
+            404: OpenApiResponse(description="`task_id` names no task the user may see."),
+        },
     )
     @action(
         detail=False,
@@ -261,9 +269,6 @@ class SkillListView(ProjectAPIMixin, generics.ListAPIView):
         return skill_list(user=self.request.user)
 
 
-_refused = inline_serializer("TaskSkillRefused", fields={"detail": serializers.CharField()})
-
-
 class _TaskActionView(ProjectAPIMixin, generics.GenericAPIView):
     """A POST action on one task: its owner or staff; another user's task is a 404. It takes no
     body: a field sent is refused as unknown, not ignored."""
@@ -284,7 +289,11 @@ class _TaskActionView(ProjectAPIMixin, generics.GenericAPIView):
 
 class TaskRunView(_TaskActionView):
     @extend_schema(
-        request=None, responses={202: TaskStateSerializer, 403: _refused, 409: _conflict}
+        request=None,
+        responses={
+            202: TaskStateSerializer,
+            409: OpenApiResponse(description="The task is running or disabled."),
+        },
     )
     def post(self, request, pk):
         """`POST /api/tasks/{id}/run`: queue an immediate run (409 while it runs or is
@@ -305,7 +314,11 @@ class TaskDisableView(_TaskActionView):
 
 class TaskEnableView(_TaskActionView):
     @extend_schema(
-        request=None, responses={200: TaskStateSerializer, 403: _refused, 409: _conflict}
+        request=None,
+        responses={
+            200: TaskStateSerializer,
+            409: OpenApiResponse(description="The task's cron or time zone no longer parses."),
+        },
     )
     def post(self, request, pk):
         """`POST /api/tasks/{id}/enable`: runs again from the cron's next slot after now (403

@@ -179,6 +179,38 @@ def test_actor_is_searchable_and_filterable_by_username(superuser_client, django
     assert ">ops-anna</a>" in filtered.content.decode()
 
 
+def test_actor_filter_lists_the_system_actors_that_wrote_records_then_people(
+    superuser_client, django_user_model
+):
+    anna = django_user_model.objects.create_user("ops-anna", password="anna-password-1")
+    for user_id in [
+        "system:scheduler",
+        str(anna.pk),
+        "system:import",
+        "system:scheduler",
+        None,
+        "system:import",
+    ]:
+        AuditLog.objects.create(
+            user_id=user_id, operation="CREATE", table_name="projects", record_id="1"
+        )
+
+    page = superuser_client.get(CHANGELIST)
+    filtered = superuser_client.get(CHANGELIST, {"user_id": "system:import"})
+
+    filters = page.content.decode()
+    actor_links = re.findall(r'<a href="\?user_id=([^"]+)">([^<]+)</a>', filters)
+    assert actor_links == [
+        ("system%3Aimport", "system:import"),
+        ("system%3Ascheduler", "system:scheduler"),
+        (str(anna.pk), "ops-anna"),
+        (str(superuser_client.session["_auth_user_id"]), "root"),
+    ]
+    rows = filtered.context["cl"].result_list
+    assert [log.user_id for log in rows] == ["system:import", "system:import"]
+    assert filtered.content.decode().count('<td class="field-actor">system:import</td>') == 2
+
+
 def test_request_link_lists_every_record_of_the_request(superuser_client):
     for record_id, request_id in [("1", "r" * 32), ("2", "r" * 32), ("3", "s" * 32)]:
         AuditLog.objects.create(

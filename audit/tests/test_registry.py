@@ -20,10 +20,18 @@ def test_excluded_fields_are_never_recorded(records):
     note.title = "final"
     note.save()
     Note.objects.filter(pk=note.pk).update(rank=3)
+    Note.objects.filter(pk=note.pk).update(rank=4, title="again")
+    note = Note.objects.get(pk=note.pk)
+    note.rank, note.title = 5, "last"
+    note.save()
+    note.rank = 6
+    Note.objects.bulk_update([note], ["rank"])
 
     assert records() == [
         ("CREATE", "audit_test_notes", str(note.pk), {"title": "draft"}),
         ("UPDATE", "audit_test_notes", str(note.pk), {"title": {"old": "draft", "new": "final"}}),
+        ("UPDATE", "audit_test_notes", str(note.pk), {"title": {"old": "final", "new": "again"}}),
+        ("UPDATE", "audit_test_notes", str(note.pk), {"title": {"old": "again", "new": "last"}}),
     ]
 
 

@@ -45,6 +45,11 @@ class StructExtension(OpenApiSerializerExtension):
     match_subclasses = True
 
     def get_name(self, auto_schema, direction):
+        # drf-spectacular marks a PATCH body `partial` to name it "Patched...", by setting the
+        # attribute on what it was given: on a Struct, a class, the mark would outlive the
+        # operation and rename the other operations' bodies in every later schema. It is set
+        # here for the operation at hand.
+        self.target.partial = auto_schema.method == "PATCH"
         return self.target.__name__
 
     def map_serializer(self, auto_schema, direction):

@@ -40,14 +40,10 @@ def json_value(value):
 
 
 def wrong_json_type(expected, value):
-    """The message refusing `value` where a JSON `expected` (object, array) must be, as in
-    "Expected a JSON object, got null."."""
+    """The message refusing `value` where a JSON `expected` (object, array, string, integer, ...)
+    must be, worded alike for a body, a bulk item and a field: "Expected a JSON object, got
+    null.", "Expected a JSON string, got a number."."""
     return f"Expected a JSON {expected}, got {json_value(value)}."
-
-
-def field_type_error(expected, value):
-    """The message refusing a field's `value`, which is not of the `expected` JSON type."""
-    return f"Expected a JSON {expected}, got a JSON {json_type(value)}."
 
 
 def _is_integer(value):
@@ -122,7 +118,7 @@ def json_type_error(field, value):
     expected = None if value is None else _expected(field)
     if expected is None or expected[1](value):
         return None
-    return field_type_error(expected[0], value)
+    return wrong_json_type(expected[0], value)
 
 
 def _not_an_object(data):

@@ -287,11 +287,14 @@ THROTTLE_RATE_FAILED_LOGIN_ADDRESS = env.str(
 BRAIN_AGENT_TYPES = env.list("BRAIN_AGENT_TYPES", default=[])
 
 
-def _positive_int(name, default, most=2**31 - 1):
-    """The environment's integer `name`, refused unless within 1..most (a PostgreSQL integer)."""
+def _positive_int(name, default, most=2**31 - 1, least=1):
+    """The environment's integer `name`, refused unless within least..most (by default 1 to a
+    PostgreSQL integer's largest)."""
     value = env.int(name, default=default)
-    if not 1 <= value <= most:
-        raise ImproperlyConfigured(f"{name} must be an integer from 1 to {most}; got {value}.")
+    if not least <= value <= most:
+        raise ImproperlyConfigured(
+            f"{name} must be an integer from {least} to {most}; got {value}."
+        )
     return value
 
 
@@ -302,6 +305,16 @@ TASK_MAX_TIMEOUT_SECONDS = _positive_int("TASK_MAX_TIMEOUT_SECONDS", 3600)
 # together: below run_scheduler's --batch-size (10), so no user holds every slot of a worker.
 TASKS_MAX_PER_USER = _positive_int("TASKS_MAX_PER_USER", 1000)
 TASKS_MAX_RUNNING_PER_USER = _positive_int("TASKS_MAX_RUNNING_PER_USER", 5)
+
+# The window an event's time must lie in (events.schemas): how far back a backfill (an import, a
+# late bulk) may reach, a year by default so last year's logs can be loaded; and how far ahead of
+# the server's clock a client's clock may run, 5 minutes by default (Kerberos' clock-skew
+# tolerance). Outside it the event is refused with a 400: a time in year 1 or 9999 would head
+# every list and the statistics' first and last seen for good.
+EVENT_TIME_MAX_AGE_DAYS = _positive_int("EVENT_TIME_MAX_AGE_DAYS", 365, most=36_500)
+EVENT_TIME_MAX_DRIFT_SECONDS = _positive_int(
+    "EVENT_TIME_MAX_DRIFT_SECONDS", 300, most=86_400, least=0
+)
 
 
 def _positive_seconds(name, default):
@@ -316,6 +329,11 @@ def _positive_seconds(name, default):
 SCHEDULER_HEARTBEAT_SECONDS = _positive_seconds("SCHEDULER_HEARTBEAT_SECONDS", 5.0)
 SCHEDULER_STALE_AFTER_SECONDS = _positive_seconds("SCHEDULER_STALE_AFTER_SECONDS", 60.0)
 
+# The live events stream (/ws/events): messages one socket may have waiting before it is told to
+# resume and closed, and hours a change stays in the log a client may resume from.
+EVENT_STREAM_BUFFER = _positive_int("EVENT_STREAM_BUFFER", 10_000)
+EVENT_STREAM_RETENTION_HOURS = _positive_int("EVENT_STREAM_RETENTION_HOURS", 24)
+
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
 
@@ -327,7 +345,9 @@ SPECTACULAR_SETTINGS = {
         "does not take, or a read-only one, is a 400 naming it; so is a value of another JSON "
         'type than the field\'s (0 or true for a string, "5" or 5.0 for an integer). A query '
         "parameter the operation does not document, or an empty one (`?limit=`), is a 400 "
-        "naming it."
+        "naming it. Every value has a bound (a text's length, a JSON value's size and depth, an "
+        "event's time within a window around the server's clock, an integer's range): beyond it "
+        "is a 400 naming the field and the bound, and nothing is stored."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
@@ -338,6 +358,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "brain.api.schema.state_the_write_contract",
+        "brain.api.schema_errors.state_the_errors",
         "brain.api.schema.state_the_response_fields",
     ],
     # Several models have a `status`: name each choice set after its model's.

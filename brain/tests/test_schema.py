@@ -105,3 +105,66 @@ def test_request_components_leave_optional_fields_optional(schema):
     assert "status" not in components["AgentRequest"].get("required", [])
     assert "description" not in components["ProjectRequest"].get("required", [])
     assert "required" not in components["PatchedProjectRequest"]
+
+
+def test_every_operation_declares_every_error_it_can_answer(schema):
+    missing = []
+    for method, path, operation in operations(schema):
+        expected = {"400", "401", "403", "406", "411", "413", "429", "503"}
+        if "{" in path:
+            expected.add("404")
+        if method in {"POST", "PUT", "PATCH"}:
+            expected.add("415")
+        if not expected <= set(operation["responses"]):
+            missing.append((method, path, sorted(expected - set(operation["responses"]))))
+
+    assert missing == []
+    conflicts = {
+        (method, path)
+        for method, path, operation in operations(schema)
+        if "409" in operation["responses"]
+    }
+    assert conflicts == {
+        ("DELETE", "/api/projects/{id}"),
+        ("POST", "/api/tasks/{id}/run"),
+        ("POST", "/api/tasks/{id}/enable"),
+        ("POST", "/api/executions/{id}/complete"),
+    }
+
+
+def test_errors_have_one_shape_a_400_field_messages_too(schema):
+    error, field_errors = "#/components/schemas/Error", "#/components/schemas/FieldErrors"
+    bodies = {
+        (status, str(response["content"]["application/json"]["schema"]))
+        for _, _, operation in operations(schema)
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+    }
+
+    assert {body for status, body in bodies if status == "400"} == {
+        str({"oneOf": [{"$ref": field_errors}, {"$ref": error}]})
+    }
+    assert {body for status, body in bodies if status != "400"} == {str({"$ref": error})}
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+
+
+def test_bulk_declares_its_ndjson_body(schema):
+    content = schema["paths"]["/api/events/bulk"]["post"]["requestBody"]["content"]
+
+    assert set(content) == {"application/json", "application/x-ndjson"}
+    ndjson = content["application/x-ndjson"]["schema"]
+    assert (ndjson["type"], ndjson["format"]) == ("string", "binary")
+    assert "SystemEventCreateRequest" in ndjson["description"]
+
+
+def test_the_schema_is_the_same_every_time_it_is_served(anon_client):
+    first = anon_client.get("/api/schema?format=json").json()
+
+    assert anon_client.get("/api/schema?format=json").json() == first
+    update = first["paths"]["/api/events/{id}"]
+    assert update["put"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/SystemEventUpdateRequest"
+    }
+    assert update["patch"]["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/PatchedSystemEventUpdateRequest"
+    }

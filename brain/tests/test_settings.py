@@ -142,3 +142,17 @@ def test_debug_runs_without_secret_key():
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["debug"] is True
+
+
+def test_the_event_time_window_is_refused_outside_what_datetime_can_compute():
+    too_far = load_settings(SECRET_KEY="k", EVENT_TIME_MAX_AGE_DAYS="36501")
+    negative = load_settings(SECRET_KEY="k", EVENT_TIME_MAX_DRIFT_SECONDS="-1")
+
+    assert too_far.returncode != 0
+    assert "EVENT_TIME_MAX_AGE_DAYS must be an integer from 1 to 36500; got 36501." in (
+        too_far.stderr
+    )
+    assert negative.returncode != 0
+    assert "EVENT_TIME_MAX_DRIFT_SECONDS must be an integer from 0 to 86400; got -1." in (
+        negative.stderr
+    )

@@ -4,7 +4,7 @@ validates, stored with COPY and audited as system:import, all or nothing."""
 import io
 import json
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -43,7 +43,8 @@ def test_imports_ndjson_with_one_audit_record_each(tmp_path, monkeypatch):
     monkeypatch.setattr(import_events, "CHUNK", 2)
     path = tmp_path / "events.ndjson"
     items = [{**VALID, "message": f"m{n}", "details": {"n": n}} for n in range(5)]
-    items[0]["timestamp"] = "2026-01-01T00:00:00Z"
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    items[0]["timestamp"] = f"{day}T00:00:00Z"
     path.write_text("\n".join(json.dumps(item) for item in items) + "\n\n")
 
     stdout, stderr = _import(path)
@@ -54,7 +55,7 @@ def test_imports_ndjson_with_one_audit_record_each(tmp_path, monkeypatch):
     assert [(event.message, event.details) for event in events] == [
         (f"m{n}", {"n": n}) for n in range(5)
     ]
-    assert events[0].timestamp == datetime(2026, 1, 1, tzinfo=UTC)
+    assert events[0].timestamp == datetime(day.year, day.month, day.day, tzinfo=UTC)
     records = AuditLog.objects.filter(table_name="system_events", operation="CREATE")
     assert sorted(records.values_list("record_id", "user_id")) == sorted(
         (str(event.id), "system:import") for event in events
@@ -63,9 +64,10 @@ def test_imports_ndjson_with_one_audit_record_each(tmp_path, monkeypatch):
 
 def test_imports_csv_with_optional_columns(tmp_path):
     path = tmp_path / "events.csv"
+    day = datetime.now(UTC).date() - timedelta(days=2)
     path.write_text(
         "event_type,severity,message,details,source,timestamp\n"
-        'deploy,info,"rolled out, at last","{""v"": 2}",api-1,2026-01-02T03:04:05+02:00\n'
+        f'deploy,info,"rolled out, at last","{{""v"": 2}}",api-1,{day}T03:04:05+02:00\n'
         "backup,error,failed,,,\n"
     )
 
@@ -78,7 +80,7 @@ def test_imports_csv_with_optional_columns(tmp_path):
         {"v": 2},
         "api-1",
     )
-    assert first.timestamp == datetime(2026, 1, 2, 1, 4, 5, tzinfo=UTC)
+    assert first.timestamp == datetime(day.year, day.month, day.day, 1, 4, 5, tzinfo=UTC)
     assert (second.event_type, second.details, second.source) == ("backup", None, None)
 
 

@@ -3,12 +3,13 @@
 the caches invalidated after commit and `Prefer: return=minimal`."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from audit.models import AuditLog
 from events import views
@@ -47,10 +48,10 @@ REFUSED = [
     ({"id": 7}, {"id": [UNKNOWN]}),
     ({"created_at": "2026-01-01T00:00:00Z"}, {"created_at": [UNKNOWN]}),
     ({"mesage": "x"}, {"mesage": [UNKNOWN]}),
-    ({"event_type": 0}, {"event_type": ["Expected a JSON string, got a JSON number."]}),
-    ({"message": True}, {"message": ["Expected a JSON string, got a JSON boolean."]}),
-    ({"source": {}}, {"source": ["Expected a JSON string, got a JSON object."]}),
-    ({"severity": 1}, {"severity": ["Expected a JSON string, got a JSON number."]}),
+    ({"event_type": 0}, {"event_type": ["Expected a JSON string, got a number."]}),
+    ({"message": True}, {"message": ["Expected a JSON string, got true."]}),
+    ({"source": {}}, {"source": ["Expected a JSON string, got an object."]}),
+    ({"severity": 1}, {"severity": ["Expected a JSON string, got a number."]}),
     ({"severity": "fatal"}, {"severity": ['"fatal" is not a valid choice.']}),
     ({"event_type": None}, {"event_type": ["This field may not be null."]}),
     ({"event_type": ""}, {"event_type": ["This field may not be blank."]}),
@@ -69,7 +70,7 @@ REFUSED = [
     ),
     (
         {"timestamp": 5},
-        {"timestamp": ["Expected a JSON string, got a JSON number."]},
+        {"timestamp": ["Expected a JSON string, got a number."]},
     ),
     (
         {"timestamp": "yesterday", "extra": 1},
@@ -349,7 +350,8 @@ def test_ndjson_records_one_create_per_event_by_the_token_user(
 
 @pytest.mark.parametrize("offset", ["-23:03", "+18:00"])
 def test_a_timestamp_offset_postgresql_cannot_store_is_taken_as_utc(api_client, offset):
-    item = {**VALID, "timestamp": f"0109-04-01T05:37:03{offset}"}
+    day = (timezone.now() - timedelta(days=3)).date()
+    item = {**VALID, "timestamp": f"{day}T05:37:03{offset}"}
 
     one = api_client.post("/api/events", item, format="json")
     bulk = api_client.post("/api/events/bulk", [item], format="json")

@@ -1,5 +1,7 @@
+import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -155,3 +157,38 @@ def test_event_purge_deletes_older_events_in_batches():
     assert deleted == 3
     assert batches == [2, 1]
     assert list(SystemEvent.objects.all()) == [kept]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_event_purge_audits_only_the_rows_it_deleted_while_another_writer_deletes_one():
+    now = datetime.now(UTC)
+    old = [SystemEventFactory(timestamp=now - timedelta(days=days)) for days in (100, 95, 91)]
+    taken = old[1]
+    settings = connection.settings_dict
+    other = psycopg.connect(
+        dbname=settings["NAME"],
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        password=settings["PASSWORD"],
+    )
+    try:
+        # Another writer deletes one of them and has not committed yet.
+        other.execute("DELETE FROM system_events WHERE id = %s", [taken.pk])
+        # Should the purge wait for its row, the writer commits a second later.
+        commit_later = threading.Timer(1.0, other.commit)
+        commit_later.start()
+
+        deleted = event_purge(older_than=now - timedelta(days=90))
+    finally:
+        commit_later.cancel()
+        commit_later.join()
+        other.commit()
+        other.close()
+
+    purged = AuditLog.objects.filter(table_name="system_events", operation="DELETE")
+    assert deleted == 2
+    assert sorted(int(record.record_id) for record in purged) == sorted(
+        event.pk for event in old if event is not taken
+    )
+    assert not SystemEvent.objects.exists()

@@ -5,6 +5,7 @@ from django.db import models
 
 from audit.admin import AuditTrailLinkMixin
 from brain import forms as brain_forms
+from brain.admin_rows import DeletedRowMixin
 
 # The colour of each task and execution status.
 STATUS_COLOURS = {
@@ -32,11 +33,13 @@ def _changes(form):
     return {name: form.cleaned_data[name] for name in form.changed_data}
 
 
-class ServiceAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
+class ServiceAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
     """A ModelAdmin whose writes call the subclass's `create(form)`, `update(fresh_instance,
     changes)` and `delete(instance)`, each a service call. An update gets a fresh copy from the
     database, so the service sees what changed (a new cron, another project) rather than the
-    form's already-edited instance. The change page links to the row's audit trail."""
+    form's already-edited instance. A row another request deletes meanwhile is answered as gone
+    (DeletedRowMixin); "delete selected" skips it. The change page links to the row's audit
+    trail."""
 
     # Fields that are set on creation and never change afterwards (the owner of a row).
     fixed_after_creation = []
@@ -58,4 +61,7 @@ class ServiceAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for obj in queryset:
-            self.delete(obj)
+            try:
+                self.delete(obj)
+            except self.model.DoesNotExist:
+                pass  # deleted by another request since the page listed it: gone, as asked

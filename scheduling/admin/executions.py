@@ -7,6 +7,7 @@ from django.utils.html import format_html
 
 from audit.admin import AuditTrailLinkMixin
 from brain import admin_display
+from brain.admin_rows import DeletedRowMixin
 
 from .. import services
 from ..models import ExecutionResult
@@ -14,7 +15,7 @@ from .base import STATUS_COLOURS
 
 
 @admin.register(ExecutionResult)
-class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
+class ExecutionResultAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
     """Execution results are a log the scheduler writes: read-only here (no add, no change),
     deletable with the permission, through the service."""
 
@@ -80,4 +81,7 @@ class ExecutionResultAdmin(AuditTrailLinkMixin, admin.ModelAdmin):
 
     def delete_queryset(self, request, queryset):
         for execution in queryset:
-            services.execution_delete(execution=execution)
+            try:
+                services.execution_delete(execution=execution)
+            except ExecutionResult.DoesNotExist:
+                pass  # deleted by another request since the page listed it: gone, as asked

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from brain import admin_display
 
 from .. import services
-from ..models import ExecutionResult, ExecutionStatus, ScheduledTask
+from ..models import ExecutionResult, ExecutionStatus, Project, ScheduledTask
 from ..skills import all_skills
 from .base import STATUS_COLOURS, ServiceAdmin
 
@@ -63,15 +63,25 @@ def describe_cron(expression):
         return ""
 
 
+class ProjectChoiceField(forms.ModelChoiceField):
+    """A project named with its owner: "Ops (alice)", since two owners may name theirs alike."""
+
+    def label_from_instance(self, project):
+        return f"{project.name} ({project.user.get_username()})"
+
+
 class ScheduledTaskAdminForm(forms.ModelForm):
     """The skill is a choice from the registry. Any status but running may be chosen: running is
     the scheduler's, as in the API. A task shown running may be saved with its status left as it
-    is."""
+    is. The project is named with its owner; an existing task, whose owner is fixed, is offered
+    its owner's projects only (a new one's project is checked against the chosen owner by the
+    model's validation)."""
 
     skill_name = forms.ChoiceField(label="Skill", choices=())
 
     class Meta:
         model = ScheduledTask
+        field_classes = {"project": ProjectChoiceField}
         fields = [
             "skill_name",
             "schedule_cron",
@@ -93,6 +103,17 @@ class ScheduledTaskAdminForm(forms.ModelForm):
             # A task whose skill is gone keeps showing it; saving it again is refused.
             choices.append((current, f"{current} (not registered)"))
         self.fields["skill_name"].choices = [("", "---------"), *choices]
+        if "project" in self.fields:
+            projects = Project.objects.select_related("user").order_by(
+                "name", "user__username", "pk"
+            )
+            if self.instance.pk is not None:
+                owner = self.instance.user
+                projects = projects.filter(user=owner)
+                self.fields["project"].error_messages["invalid_choice"] = (
+                    f"Choose one of the projects of the task's owner, {owner.get_username()}."
+                )
+            self.fields["project"].queryset = projects
 
     def clean_status(self):
         status = self.cleaned_data["status"]
@@ -241,13 +262,18 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def _apply(self, request, queryset, action, done):
         """Calls the scheduler's service `action(task)` on each selected task (each in its own
         transaction, audited as the admin user) and reports what was done and what the task's
-        state or its owner's rights refused."""
+        state or its owner's rights refused, or that a task was deleted meanwhile."""
         changed = 0
         for task in queryset.order_by("pk"):
             try:
                 action(task)
             except (services.TaskStateError, PermissionDenied) as error:
                 self.message_user(request, f"Task {task.pk}: {error}", messages.WARNING)
+            except ScheduledTask.DoesNotExist:
+                # Deleted by another request since the page listed it.
+                self.message_user(
+                    request, f"Task {task.pk}: it no longer exists.", messages.WARNING
+                )
             else:
                 changed += 1
         if changed:

@@ -8,7 +8,14 @@ from .agents import agent_list, agent_list_named
 from .executions import execution_list, execution_stats
 from .heartbeats import scheduler_status, task_due_count
 from .projects import project_list
-from .tasks import skill_list, task_list, task_next_due_at, task_owner_in_bulk, task_pending_list
+from .tasks import (
+    skill_list,
+    task_list,
+    task_next_due_at,
+    task_owner_in_bulk,
+    task_owner_visible,
+    task_pending_list,
+)
 
 __all__ = [
     "agent_list",
@@ -22,5 +29,6 @@ __all__ = [
     "task_list",
     "task_next_due_at",
     "task_owner_in_bulk",
+    "task_owner_visible",
     "task_pending_list",
 ]

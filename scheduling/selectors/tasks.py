@@ -17,6 +17,12 @@ def task_list(*, user) -> QuerySet[ScheduledTask]:
     return tasks if user.is_staff else tasks.filter(user=user)
 
 
+def task_owner_visible(*, user, owner_id: int | None) -> bool:
+    """Whether `user` may see a row of the task owner `owner_id` (the task, its executions), as
+    task_list and execution_list decide for rows they query: staff see all, a user their own."""
+    return user.is_staff or (owner_id is not None and owner_id == user.pk)
+
+
 def task_pending_list(*, user=None, at: datetime | None = None) -> QuerySet[ScheduledTask]:
     """Tasks due at `at` (default now), that is pending with
     next_run_at <= at, oldest due first (served by the (status, next_run_at) index). With a

@@ -32,7 +32,14 @@ from .heartbeats import (
     scheduler_report_stale,
 )
 from .projects import ProjectHasTasks, project_create, project_delete, project_update
-from .scheduler import Claim, Outcome, execution_finish, task_claim_due, task_reclaim_expired
+from .scheduler import (
+    Claim,
+    Outcome,
+    execution_finish,
+    recordable_text,
+    task_claim_due,
+    task_reclaim_expired,
+)
 from .task_state import TaskStateError, task_disable, task_enable, task_run_now
 from .tasks import (
     TASK_RUNNING_REFUSED,
@@ -63,6 +70,7 @@ __all__ = [
     "project_create",
     "project_delete",
     "project_update",
+    "recordable_text",
     "scheduler_heartbeat_record",
     "scheduler_heartbeat_stop",
     "scheduler_report_stale",

@@ -16,11 +16,17 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import transaction
 
-from events.models import Severity
+from events.models import Severity, SystemEvent
 from events.services import event_create
 
 from ..cron import next_run
-from ..models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
+from ..models import (
+    EXECUTION_TEXT_MAX_LENGTH,
+    ExecutionResult,
+    ExecutionStatus,
+    ScheduledTask,
+    TaskStatus,
+)
 
 # How many missed slots the coalescing note counts at most: enough to describe any downtime.
 MISSED_SLOTS_COUNTED = 1000
@@ -66,6 +72,18 @@ class Outcome:
         # Derived from the monotonic duration, so ended_at - started_at == duration_ms exactly
         # and a wall-clock step can never put the end before the start.
         return self.claim.started_at + timedelta(milliseconds=self.duration_ms)
+
+
+def recordable_text(text, *, keep="head"):
+    """`text` as an execution records it: without NUL characters (PostgreSQL cannot store them)
+    and at most EXECUTION_TEXT_MAX_LENGTH characters long, a longer text keeping its head
+    (output, error) or its tail (a traceback: its end says what failed), marked as cut."""
+    text = text.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+    if len(text) <= EXECUTION_TEXT_MAX_LENGTH:
+        return text
+    marker = "\n[... cut ...]\n"
+    room = EXECUTION_TEXT_MAX_LENGTH - len(marker)
+    return text[:room] + marker if keep == "head" else marker + text[-room:]
 
 
 # next_run is a pure function, and the tasks of one batch often share a cron, a time zone and the
@@ -131,7 +149,10 @@ def _record_not_run(task, execution, *, worker):
     event_create(
         event_type=TASK_NOT_RUN,
         severity=Severity.ERROR,
-        message=f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}",
+        # Cut to an event message's bound: the execution keeps the whole error_text.
+        message=f"Task {task.pk} ({task.skill_name}) failed before it ran: {execution.error_text}"[
+            : SystemEvent._meta.get_field("message").max_length
+        ],
         details={"task_id": task.pk, "execution_id": execution.pk, "worker": worker},
         source="scheduler",
     )
@@ -361,9 +382,11 @@ def execution_finish(*, worker, outcomes, now):
                 continue
             execution.status = outcome.status
             execution.ended_at = outcome.ended_at
-            execution.output_text = outcome.claim.note + outcome.output_text
-            execution.error_text = "\n".join(filter(None, [outcome.error_text, problem]))
-            execution.traceback_text = outcome.traceback_text
+            execution.output_text = recordable_text(outcome.claim.note + outcome.output_text)
+            execution.error_text = recordable_text(
+                "\n".join(filter(None, [outcome.error_text, problem]))
+            )
+            execution.traceback_text = recordable_text(outcome.traceback_text, keep="tail")
             execution.duration_ms = outcome.duration_ms
             changed_executions.append(execution)
             recorded.append(outcome)

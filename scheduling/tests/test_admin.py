@@ -198,8 +198,51 @@ def test_admin_refuses_another_users_project_and_an_invalid_cron(admin_client):
     errors = response.context["adminform"].form.errors
     assert errors == {
         "schedule_cron": ["'61 * * * *' is not a valid cron expression."],
-        "project": ["The project belongs to another user."],
+        "project": [f"Choose one of the projects of the task's owner, {task.user.username}."],
     }
+    assert ScheduledTask.objects.get(pk=task.pk).project_id == task.project_id
+
+
+def project_options(page):
+    """(value, label) of each option of the task form's project choice."""
+    select = re.search(r'<select name="project".*?</select>', page.content.decode(), re.S)
+    return re.findall(r'<option value="(\d+)"[^>]*>([^<]*)</option>', select.group(0))
+
+
+def test_task_form_names_each_project_with_its_owner(admin_client):
+    anna, bob = UserFactory(username="anna"), UserFactory(username="bob")
+    annas = ProjectFactory(user=anna, name="Ops")
+    bobs = ProjectFactory(user=bob, name="Ops")
+    backups = ProjectFactory(user=bob, name="Backups")
+    task = ScheduledTaskFactory(user=anna, project=None)
+
+    added = admin_client.get("/admin/scheduling/scheduledtask/add/")
+    changed = admin_client.get(f"/admin/scheduling/scheduledtask/{task.pk}/change/")
+
+    assert project_options(added) == [
+        (str(backups.pk), "Backups (bob)"),
+        (str(annas.pk), "Ops (anna)"),
+        (str(bobs.pk), "Ops (bob)"),
+    ]
+    # The owner of an existing task is fixed: only their projects are offered.
+    assert project_options(changed) == [(str(annas.pk), "Ops (anna)")]
+
+
+def test_admin_add_refuses_a_project_of_another_owner(admin_client):
+    anna, bob = UserFactory(username="anna"), UserFactory(username="bob")
+    bobs = ProjectFactory(user=bob, name="Ops")
+    unsaved = ScheduledTask(skill_name="demo.echo", schedule_cron="0 * * * *", user=anna)
+
+    response = admin_client.post(
+        "/admin/scheduling/scheduledtask/add/", task_form(unsaved, project=bobs.pk)
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors == {"project": ["The project belongs to another user."]}
+    assert ScheduledTask.objects.count() == 0
+    bobs.refresh_from_db()
+    assert bobs.tasks_count == 0
 
 
 def test_admin_refuses_an_unknown_skill(admin_client):

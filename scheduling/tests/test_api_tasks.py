@@ -127,10 +127,10 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(api_client,
             {"timeout_seconds": ["Ensure this value is less than or equal to 3600."]},
         ),
         ({"project_id": 999999}, {"project_id": ['Invalid pk "999999" - object does not exist.']}),
-        ({"project_id": "x"}, {"project_id": ["Expected a JSON integer, got a JSON string."]}),
+        ({"project_id": "x"}, {"project_id": ["Expected a JSON integer, got a string."]}),
         (
             {"project_id": 1.5},
-            {"project_id": ["Expected a JSON integer, got a JSON number."]},
+            {"project_id": ["Expected a JSON integer, got a number."]},
         ),
         (
             {"next_run_at": "2026-01-01T00:00:00\x00Z"},
@@ -143,19 +143,19 @@ def test_create_computes_next_run_and_takes_the_owner_from_the_token(api_client,
         ),
         (
             {"project_id": True},
-            {"project_id": ["Expected a JSON integer, got a JSON boolean."]},
+            {"project_id": ["Expected a JSON integer, got true."]},
         ),
         (
             {"project_id": "1_0"},
-            {"project_id": ["Expected a JSON integer, got a JSON string."]},
+            {"project_id": ["Expected a JSON integer, got a string."]},
         ),
         (
             {"project_id": "\u0661"},
-            {"project_id": ["Expected a JSON integer, got a JSON string."]},
+            {"project_id": ["Expected a JSON integer, got a string."]},
         ),
         (
             {"project_id": [[[[1]]]]},
-            {"project_id": ["Expected a JSON integer, got a JSON array."]},
+            {"project_id": ["Expected a JSON integer, got an array."]},
         ),
     ],
 )
@@ -428,7 +428,7 @@ def test_a_foreign_key_beyond_a_float_is_a_field_error(api_client, skill_name):
 
     assert (response.status_code, response.json()) == (
         400,
-        {"project_id": ["Expected a JSON integer, got a JSON number."]},
+        {"project_id": ["Expected a JSON integer, got a number."]},
     )
     assert not ScheduledTask.objects.exists()
 

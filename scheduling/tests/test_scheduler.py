@@ -11,8 +11,14 @@ from django.utils import timezone
 
 from events.models import SystemEvent
 from scheduling.cron import next_run
-from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
-from scheduling.scheduler import MAX_TEXT_LENGTH, Scheduler, _recordable
+from scheduling.models import (
+    EXECUTION_TEXT_MAX_LENGTH,
+    ExecutionResult,
+    ExecutionStatus,
+    TaskStatus,
+)
+from scheduling.scheduler import Scheduler
+from scheduling.services import recordable_text
 
 from .scheduler_support import make_task, running_clock, scheduler_in_thread, wait_for
 
@@ -305,13 +311,13 @@ def test_an_idle_scheduler_wakes_when_the_next_task_falls_due_not_a_poll_later(u
 
 
 def test_texts_are_stored_without_nul_and_cut_to_length():
-    long_text = "a" * MAX_TEXT_LENGTH + "END"
+    long_text = "a" * EXECUTION_TEXT_MAX_LENGTH + "END"
 
-    assert _recordable("bad\x00byte", keep="head") == "bad\N{REPLACEMENT CHARACTER}byte"
-    head = _recordable(long_text, keep="head")
-    tail = _recordable(long_text, keep="tail")
+    assert recordable_text("bad\x00byte", keep="head") == "bad\N{REPLACEMENT CHARACTER}byte"
+    head = recordable_text(long_text, keep="head")
+    tail = recordable_text(long_text, keep="tail")
 
-    assert len(head) == len(tail) == MAX_TEXT_LENGTH
+    assert len(head) == len(tail) == EXECUTION_TEXT_MAX_LENGTH
     assert head.endswith("a\n[... cut ...]\n")
     assert tail.startswith("\n[... cut ...]\na") and tail.endswith("END")
 

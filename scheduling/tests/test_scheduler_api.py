@@ -43,6 +43,8 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
                 "required": False,
                 "default": 30,
                 "description": "Events whose timestamp is older than this many days are deleted.",
+                "minimum": 1,
+                "maximum": 36_500,
             }
         ],
     }

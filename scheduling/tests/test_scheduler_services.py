@@ -6,7 +6,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduling import services
-from scheduling.models import ExecutionResult, ExecutionStatus, TaskStatus
+from scheduling.models import (
+    EXECUTION_TEXT_MAX_LENGTH,
+    ExecutionResult,
+    ExecutionStatus,
+    TaskStatus,
+)
 from scheduling.services import (
     Outcome,
     TaskStateError,
@@ -288,3 +293,29 @@ def test_pending_set_on_a_disabled_task_runs_from_the_next_slot_after_now(user):
     task.refresh_from_db()
     assert task.status == TaskStatus.PENDING
     assert task.next_run_at > datetime.now(UTC)
+
+
+def test_a_longest_output_after_a_missed_slots_note_is_recorded_within_the_bound(user):
+    # The 11:00 slot runs at 12:02:30 with a note on the slots missed since, before the output.
+    task = make_task(user, cron="*/5 * * * *", next_run_at=datetime(2026, 6, 1, 11, 0, tzinfo=UTC))
+    [claim] = task_claim_due(worker="w", limit=5, now=NOW, lease_margin_seconds=30)
+    output = "a" * EXECUTION_TEXT_MAX_LENGTH
+
+    execution_finish(
+        worker="w",
+        outcomes=[
+            Outcome(
+                claim=claim,
+                status=ExecutionStatus.SUCCESS,
+                output_text=output,
+                error_text="",
+                duration_ms=5,
+            )
+        ],
+        now=NOW,
+    )
+
+    recorded = ExecutionResult.objects.get(task=task).output_text
+    assert len(recorded) == EXECUTION_TEXT_MAX_LENGTH
+    assert recorded.startswith(claim.note + "aaa")
+    assert recorded.endswith("a\n[... cut ...]\n")

@@ -13,9 +13,14 @@ USER_AGENT = "brain-paths-test/1.0"
 
 
 def recorded_fields(model):
-    """The attnames a record of `model` holds: every concrete field but the primary key, in the
-    model's order (foreign keys as their raw ids, `task_id`)."""
-    return [field.attname for field in model._meta.concrete_fields if not field.primary_key]
+    """The attnames a record of `model` holds: every concrete field but the primary key and
+    those its `audit_exclude` names, in the model's order (foreign keys as their raw ids,
+    `task_id`)."""
+    return [
+        field.attname
+        for field in model._meta.concrete_fields
+        if not field.primary_key and field.attname not in model.audit_exclude
+    ]
 
 
 def encoded(value):

@@ -2,6 +2,8 @@
 event, naming the token user, the client address, its User-Agent and the request id; reads,
 refused writes and a PATCH that changes nothing record nothing."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from events.models import SystemEvent
@@ -24,13 +26,14 @@ def test_api_event_create_records_a_create_by_the_token_user(
     api_client, user, django_capture_on_commit_callbacks
 ):
     mark = audit_mark()
+    day = datetime.now(UTC).date() - timedelta(days=2)
     payload = {
         "event_type": "deployment",
         "severity": "info",
         "message": "v2 out",
         "details": {"version": 2, "api_key": "k-123"},
         "source": "ci",
-        "timestamp": "2026-11-01T10:00:00.123456Z",
+        "timestamp": f"{day}T10:00:00.123456Z",
     }
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -51,7 +54,7 @@ def test_api_event_create_records_a_create_by_the_token_user(
                 "message": "v2 out",
                 "details": {"version": 2, "api_key": "[redacted]"},
                 "source": "ci",
-                "timestamp": "2026-11-01T10:00:00.123Z",
+                "timestamp": f"{day}T10:00:00.123Z",
                 "created_at": encoded(event.created_at),
             },
         )

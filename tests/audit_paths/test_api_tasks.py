@@ -138,8 +138,6 @@ def test_api_task_create_records_the_task_and_its_projects_count(api_client, use
         "timeout_seconds": 300,
         "project_id": project.pk,
         "user_id": user.pk,
-        "claimed_by": "",
-        "lease_expires_at": None,
         "created_at": values["created_at"],
         "updated_at": values["updated_at"],
     }

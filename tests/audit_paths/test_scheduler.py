@@ -1,6 +1,8 @@
 """run_scheduler records the claim, the run and the release as `system:scheduler`, and what a
 skill writes in its own thread as the task's owner, through the scheduler (user agent
-`system:scheduler`, request id `execution:<id>`); with nothing due it records nothing."""
+`system:scheduler`, request id `execution:<id>`); with nothing due it records nothing. The
+lease (`claimed_by`, `lease_expires_at`) is never recorded: a task's records are its status and
+schedule changes."""
 
 from collections import Counter
 from datetime import timedelta
@@ -10,15 +12,18 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from audit.models import AuditLog
+from brain.context import audit_actor
 from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
-from scheduling.models import ExecutionResult
+from scheduling import services
+from scheduling.models import ExecutionResult, ScheduledTask
 from scheduling.tests.factories import ScheduledTaskFactory
 from scheduling.tests.scheduler_support import maintenance_permission
 from tests.audit_paths.support import (
     audit_mark,
-    change,
+    client_meta,
     encoded,
+    from_request,
     from_system,
     origins_after,
     records_after,
@@ -81,8 +86,6 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
             str(task.pk),
             {
                 "status": {"old": "pending", "new": "running"},
-                "claimed_by": {"old": "", "new": "paths-worker"},
-                "lease_expires_at": change(None, claimed_at + timedelta(seconds=60 + 30)),
                 "updated_at": {"old": before["updated_at"], "new": encoded(claimed_at)},
             },
         ),
@@ -103,14 +106,85 @@ def test_run_scheduler_records_the_claim_the_run_and_the_release_as_the_schedule
             str(task.pk),
             {
                 "status": {"old": "running", "new": "pending"},
-                "claimed_by": {"old": "paths-worker", "new": ""},
-                "lease_expires_at": change(claimed_at + timedelta(seconds=60 + 30), None),
                 "next_run_at": {"old": before["next_run_at"], "new": after["next_run_at"]},
                 "updated_at": {"old": encoded(claimed_at), "new": after["updated_at"]},
             },
         ),
     ]
     assert origins_after(mark) == [from_system("system:scheduler")] * 4
+
+
+def test_a_task_disabled_through_the_api_while_it_runs_has_one_record_per_status_change(
+    api_client, user
+):
+    now = timezone.now()
+    task = ScheduledTaskFactory(
+        user=user, skill_name="demo.echo", schedule_cron="0 3 1 1 *", next_run_at=now
+    )
+    before = stored(task)
+    mark = audit_mark()
+
+    with audit_actor("system:scheduler"):
+        [claim] = services.task_claim_due(
+            worker="paths-worker", limit=10, now=now, lease_margin_seconds=30
+        )
+    claimed = stored(task)
+    response = api_client.patch(
+        f"/api/tasks/{task.pk}",
+        {"status": "disabled"},
+        format="json",
+        **client_meta("req-task-off"),
+    )
+    disabled = stored(task)
+    with audit_actor("system:scheduler"):
+        services.execution_finish(
+            worker="paths-worker",
+            outcomes=[
+                services.Outcome(
+                    claim=claim, status="success", output_text="", error_text="", duration_ms=5
+                )
+            ],
+            now=now + timedelta(seconds=1),
+        )
+
+    assert response.status_code == 200
+    released = ScheduledTask.objects.get(pk=task.pk)
+    assert (released.status, released.claimed_by, released.lease_expires_at) == (
+        "disabled",
+        "",
+        None,
+    )
+    task_records = [
+        (record[0], record[3]) for record in records_after(mark) if record[1] == "scheduled_tasks"
+    ]
+    # The release changes only the lease (and updated_at): no record.
+    assert task_records == [
+        (
+            "UPDATE",
+            {
+                "status": {"old": "pending", "new": "running"},
+                "updated_at": {"old": before["updated_at"], "new": claimed["updated_at"]},
+            },
+        ),
+        (
+            "UPDATE",
+            {
+                "status": {"old": "running", "new": "disabled"},
+                "updated_at": {"old": claimed["updated_at"], "new": disabled["updated_at"]},
+            },
+        ),
+    ]
+    assert [
+        origin
+        for record, origin in zip(records_after(mark), origins_after(mark), strict=True)
+        if record[1] == "scheduled_tasks"
+    ] == [from_system("system:scheduler"), from_request(user, response)]
+    assert [record[:2] for record in records_after(mark)] == [
+        ("CREATE", "execution_results"),
+        ("UPDATE", "scheduled_tasks"),
+        ("UPDATE", "scheduled_tasks"),
+        ("UPDATE", "execution_results"),
+    ]
 
 
 def test_run_scheduler_with_nothing_due_records_nothing(user, signal_handlers):

@@ -1,17 +1,25 @@
 """Browser tests: Playwright for Python driving the system's Chromium (Debian's `chromium`
-package; Playwright's own browser download is never used) against pytest-django's live server.
+package; Playwright's own browser download is never used) against Brain under gunicorn's ASGI
+worker (HTTP and /ws/events on one port), on the test database.
 
 `make test` leaves this folder out, saying so in one line, when /usr/bin/chromium is missing;
 `.ci/run` installs it first, so CI always runs them.
 """
 
+import contextlib
 import os
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
+from urllib.request import urlopen
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
@@ -49,6 +57,23 @@ def browser():
             chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             yield chromium
             chromium.close()
+
+
+PASSWORD = "console-password-1"
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("operator", password=PASSWORD)
+
+
+def log_in(watched):
+    """Signs `operator` in through the admin's login page."""
+    watched.open("/admin/login/")
+    watched.page.fill("#id_username", "operator")
+    watched.page.fill("#id_password", PASSWORD)
+    watched.page.click("input[type=submit]")
+    watched.page.wait_for_url("**/admin/")
 
 
 # Reports each `securitypolicyviolation` event of every document to the test, before any script of
@@ -114,14 +139,74 @@ class Watched:
         self.page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=full_page)
 
 
+class Server:
+    """brain.asgi under gunicorn's ASGI worker in a process of its own, on a free port and the
+    committed test database; `stop()` and `start()` again keep the port. Started without
+    brain/gunicorn.conf.py, whose start and stop hooks record events the tests would count."""
+
+    def __init__(self, log_path):
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.process = None
+
+    def start(self):
+        db = connection.settings_dict
+        environment = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "brain.settings.test",
+            "DATABASE_URL": f"postgres://{quote(db['USER'] or '', safe='')}@{db['HOST']}:"
+            f"{db['PORT'] or 5432}/{db['NAME']}",
+            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
+        }
+        command = [
+            *(sys.executable, "-m", "gunicorn", "--worker-class", "asgi", "--workers", "1"),
+            *("--asgi-lifespan", "off", "--no-control-socket", "--graceful-timeout", "1"),
+            *("--bind", f"127.0.0.1:{self.port}", "brain.asgi:application"),
+        ]
+        with self.log_path.open("a") as log:
+            self.process = subprocess.Popen(
+                command, cwd=settings.BASE_DIR, env=environment, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(OSError):
+                with urlopen(f"{self.url}/health/live", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"gunicorn did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.1)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 @pytest.fixture
-def watched(browser, live_server):
+def server(transactional_db, tmp_path):
+    """A Server started for the test, stopped after it (it sees what the test commits)."""
+    server = Server(tmp_path / "gunicorn.log")
+    server.start()
+    yield server
+    if server.process.poll() is None:
+        server.stop()
+
+
+@pytest.fixture
+def watched(browser, server):
     """A fresh browser context's page on the live server; after the test, asserts that no page
     asked another host for anything, none logged a console error and none met a content security
     policy violation but those the test took out of `policy_violations`."""
     context = browser.new_context(viewport={"width": 1440, "height": 900})
     context.set_default_timeout(10_000)
-    page = Watched(context.new_page(), live_server.url)
+    page = Watched(context.new_page(), server.url)
     yield page
     context.close()
     assert page.foreign_requests == []

@@ -15,15 +15,11 @@ from events.services import event_bulk_create
 from scheduling import services as scheduling_services
 from scheduling.models import ExecutionResult
 
+from .conftest import PASSWORD, log_in
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PASSWORD = "console-password-1"
 SEVERITIES = ["info", "info", "info", "warning", "error", "critical"]
-
-
-@pytest.fixture
-def operator(django_user_model):
-    return django_user_model.objects.create_superuser("operator", password=PASSWORD)
 
 
 @pytest.fixture
@@ -43,14 +39,6 @@ def events():
             for index in range(240)
         ]
     )
-
-
-def log_in(watched):
-    watched.open("/admin/login/")
-    watched.page.fill("#id_username", "operator")
-    watched.page.fill("#id_password", PASSWORD)
-    watched.page.click("input[type=submit]")
-    watched.page.wait_for_url("**/admin/")
 
 
 def test_dashboard_event_and_its_audit_trail(watched, operator, events):
@@ -225,3 +213,98 @@ def test_redoc_loads_nothing_from_another_host(watched):
     watched.policy_violations.clear()
     assert watched.page.locator('img[alt="redocly logo"]').count() == 0
     watched.screenshot("redoc", full_page=False)
+
+
+# The width an operator tried the console at.
+OPERATOR_VIEWPORT = {"width": 1400, "height": 900}
+
+# Each chart's SVG, its card's content box and the horizontal extent of its bars, in pixels.
+CHART_GEOMETRY = """() => [...document.querySelectorAll("svg.dashboard-chart")].map((svg) => {
+  const card = svg.closest(".dashboard-card");
+  const style = getComputedStyle(card);
+  const content = card.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  const bars = [...svg.querySelectorAll("g.bar")].map((bar) => bar.getBoundingClientRect());
+  const box = svg.getBoundingClientRect();
+  return {
+    id: svg.id,
+    svg: box.width,
+    content: content,
+    barsLeft: bars[0].left - box.left,
+    barsRight: box.right - bars[bars.length - 1].right,
+  };
+})"""
+
+# The audit list's columns against the box that shows them (it scrolls what overflows).
+LIST_GEOMETRY = """() => {
+  const results = document.querySelector("#changelist-form .results");
+  const box = results.getBoundingClientRect();
+  return {
+    clientWidth: results.clientWidth,
+    scrollWidth: results.scrollWidth,
+    pageScrolls: document.documentElement.scrollWidth > document.documentElement.clientWidth,
+    columns: [...document.querySelectorAll("#result_list thead th")].map((th) => {
+      const cell = th.getBoundingClientRect();
+      return [th.textContent.trim(), cell.left >= box.left && cell.right <= box.right];
+    }),
+  };
+}"""
+
+
+def test_the_charts_and_the_audit_list_fit_an_operators_screen(
+    watched, operator, events, django_user_model, tmp_path
+):
+    # The records an operator meets: the scheduler's, an import's, and a person with a long name.
+    task = scheduling_services.task_create(
+        user=operator,
+        skill_name="demo.echo",
+        schedule_cron="*/5 * * * *",
+        params_json={"message": "hello"},
+        next_run_at=timezone.now() - timedelta(minutes=1),
+    )
+    call_command("run_scheduler", "--once")
+    source = tmp_path / "events.ndjson"
+    source.write_text(
+        '{"event_type": "deploy", "severity": "info", "message": "imported", "source": "old"}\n'
+    )
+    call_command("import_events", str(source))
+    on_call = django_user_model.objects.create_superuser(
+        "operations-on-call-engineer-emea", password=PASSWORD
+    )
+    api = APIClient()
+    api.force_authenticate(on_call)
+    edited = api.patch(
+        f"/api/tasks/{task.pk}",
+        {"schedule_cron": "*/10 * * * *", "params_json": {"message": "a longer message"}},
+        format="json",
+    )
+    assert edited.status_code == 200
+    log_in(watched)
+    page = watched.page
+    page.set_viewport_size(OPERATOR_VIEWPORT)
+
+    watched.open("/admin/events/dashboard/")
+    charts = page.evaluate(CHART_GEOMETRY)
+    assert [chart["id"] for chart in charts] == ["chart-hourly", "chart-daily"]
+    for chart in charts:
+        # The SVG fills its card, and the bars span the SVG (half a gap at each end).
+        assert chart["content"] - 1 <= chart["svg"] <= chart["content"] + 1, chart
+        assert 0 <= chart["barsLeft"] < 0.01 * chart["svg"], chart
+        assert 0 <= chart["barsRight"] < 0.01 * chart["svg"], chart
+    watched.screenshot("dashboard-1400", full_page=False)
+
+    watched.open("/admin/audit/auditlog/")
+    layout = page.evaluate(LIST_GEOMETRY)
+    assert layout["columns"] == [
+        ["Timestamp", True],
+        ["Record", True],
+        ["Actor", True],
+        ["Change", True],
+        ["Request", True],
+    ]
+    assert layout["scrollWidth"] <= layout["clientWidth"], layout
+    assert not layout["pageScrolls"]
+    row = page.locator("#result_list tbody tr", has_text="operations-on-call-engineer-emea")
+    expect(row.locator("td.field-request a")).to_be_in_viewport(ratio=1)
+    expect(page.locator("#result_list tbody tr", has_text="system:import")).to_have_count(1)
+    expect(page.locator("#result_list tbody tr", has_text="system:scheduler")).to_have_count(4)
+    watched.screenshot("audit-list-1400", full_page=False)
