@@ -367,6 +367,7 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "scheduling.models.AgentStatus",
         "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
         "SeverityEnum": "events.models.Severity.values",
+        "CheckpointKindEnum": "audit.models.CheckpointKind",
     },
 }
 
