@@ -31,6 +31,7 @@ from .changes import REDACTED
 from .models import AuditLog, Operation
 from .registry import audited_models, audited_tables
 from .selectors import audit_system_actors
+from .verification import audit_verification_latest
 
 # A record id or user id that can be a primary key (others, such as `system:seed`, are not).
 NUMERIC_ID = r"^[0-9]{1,18}$"
@@ -204,6 +205,11 @@ class AuditLogAdmin(admin.ModelAdmin):
                 record_exists=Case(*exists, default=Value(False), output_field=BooleanField()),
             )
         )
+
+    def changelist_view(self, request, extra_context=None):
+        """The list, under the latest verification's outcome."""
+        context = {**(extra_context or {}), "verification": audit_verification_latest()}
+        return super().changelist_view(request, context)
 
     def has_add_permission(self, request):
         return False

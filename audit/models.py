@@ -14,7 +14,9 @@ class AuditLog(models.Model):
     """One change to one audited row (table `audit_logs`).
 
     No foreign keys: a record outlives the row it describes and the user who made the change, so
-    `record_id` and `user_id` are plain strings. Append-only: see migration 0002.
+    `record_id` and `user_id` are plain strings. Append-only: see migration 0002. The table also
+    has an `xid` column, the writing transaction's id, which the model leaves out: PostgreSQL
+    fills it (migration 0004) and only the sealer reads it (audit/chain.py).
     """
 
     user_id = models.CharField(max_length=150, null=True, blank=True)
@@ -52,3 +54,70 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.operation} {self.table_name}#{self.record_id} by {self.user_id or '-'}"
+
+
+class CheckpointKind(models.TextChoices):
+    SEAL = "seal"
+    PURGE = "purge"
+
+
+class AuditCheckpoint(models.Model):
+    """A signed statement about a range of the audit log (table `audit_checkpoints`).
+
+    A `seal` checkpoint covers the records after the previous seal checkpoint's last position
+    through its own `last_*` position, in (xid, id) order: their count and the head of the hash
+    chain over them. A `purge` checkpoint says which sealed range was deleted (its count and
+    head are those of the seal checkpoints it removed). Each names the previous checkpoint's
+    hash and is signed with Ed25519 (audit/chain.py says what is signed). Append-only: see
+    migration 0006. `records` locates a mismatch: the id and the first 8 bytes of the digest of
+    each sealed record, in order (not signed; verification recomputes the head from the records).
+    """
+
+    sequence = models.BigIntegerField(primary_key=True)
+    kind = models.CharField(max_length=5, choices=CheckpointKind.choices)
+    first_xid = models.BigIntegerField()
+    first_record_id = models.BigIntegerField()
+    last_xid = models.BigIntegerField()
+    last_record_id = models.BigIntegerField()
+    record_count = models.IntegerField()
+    head_hash = models.CharField(max_length=64)
+    previous_hash = models.CharField(max_length=64)
+    newest_record_at = models.DateTimeField()
+    created_at = models.DateTimeField()
+    key_id = models.CharField(max_length=16)
+    signature = models.CharField(max_length=88)
+    records = models.BinaryField(default=bytes)
+
+    class Meta:
+        db_table = "audit_checkpoints"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(kind__in=CheckpointKind.values),
+                name="audit_checkpoints_kind_valid",
+            ),
+        ]
+
+    def __str__(self):
+        return f"checkpoint {self.sequence} ({self.kind}, {self.record_count} records)"
+
+
+class AuditVerification(models.Model):
+    """The outcome of the latest verification of the audit log (one row, updated by each
+    verification), for the console to show without verifying again."""
+
+    checked_at = models.DateTimeField()
+    ok = models.BooleanField()
+    # The last checkpoint verified: the whole log when ok, up to the failure otherwise.
+    through_sequence = models.BigIntegerField(null=True)
+    through_created_at = models.DateTimeField(null=True)
+    checkpoint_count = models.IntegerField()
+    record_count = models.BigIntegerField()
+    unsealed_count = models.BigIntegerField()
+    failure = models.TextField(blank=True, default="")
+
+    class Meta:
+        db_table = "audit_verifications"
+
+    def __str__(self):
+        outcome = "ok" if self.ok else "failed"
+        return f"verification at {self.checked_at:%Y-%m-%d %H:%M:%S}: {outcome}"

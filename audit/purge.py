@@ -1,9 +1,21 @@
-"""Retention: the one way audit records are deleted."""
+"""Retention: the one way audit records are deleted. A purge seals first, then removes whole seal
+checkpoints' records, oldest first, and adds a purge checkpoint per batch saying what it removed,
+so that verification goes on from there."""
 
-from django.db import connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from .models import AuditLog
+from . import chain
+from .chain import last_after, position_last
+from .models import AuditCheckpoint, CheckpointKind
+from .sealing import audit_seal, last_checkpoints, lock_checkpoints, new_checkpoint
+from .signing import signing_key
+from .verification import range_failure
+
+
+class PurgeRefused(Exception):
+    """The records of a range to purge do not match their checkpoint: deleting them would destroy
+    the evidence. The message names the first record or checkpoint that differs."""
 
 
 def allow_purge(connection):
@@ -13,30 +25,98 @@ def allow_purge(connection):
         cursor.execute("SET LOCAL brain.audit_purge = 'on'")
 
 
-def audit_purge_count(*, older_than, using="default"):
-    """How many records audit_purge(older_than=...) would delete now."""
+def audit_purge_count(*, older_than, using=DEFAULT_DB_ALIAS):
+    """How many sealed records audit_purge(older_than=...) would delete now."""
     cutoff = timezone.now() - older_than
-    return AuditLog.objects.using(using).filter(timestamp__lt=cutoff).count()
+    return sum(checkpoint.record_count for checkpoint in _purgeable(cutoff, None, using))
 
 
-def audit_purge(*, older_than, batch_size=10_000, using="default", progress=None):
-    """Deletes the records older than `older_than` (a timedelta), `batch_size` at a time, each
-    batch in its own short transaction. Returns how many were deleted. `progress(n)` is called
-    after each batch."""
+def audit_purge(*, older_than, batch_size=10_000, using=DEFAULT_DB_ALIAS, progress=None):
+    """Seals the records committed so far, then deletes the sealed records older than
+    `older_than` (a timedelta), whole seal checkpoints at a time, oldest first: it stops at the
+    first checkpoint holding a record that is not older (a record is purged with its checkpoint,
+    at the purge after it is old enough). Each batch (whole checkpoints, `batch_size` records or
+    just one checkpoint if it holds more) is one short transaction that checks the records
+    against their checkpoints, deletes them and adds a purge checkpoint stating the range
+    removed. Returns how many were deleted; `progress(n)` is called after each batch. Raises
+    PurgeRefused, deleting nothing more, at a range that does not match its checkpoint."""
     cutoff = timezone.now() - older_than
+    audit_seal(using=using)
+    private_key = signing_key()
     deleted = 0
     while True:
         with transaction.atomic(using=using):
-            allow_purge(connections[using])
-            ids = list(
-                AuditLog.objects.using(using)
-                .filter(timestamp__lt=cutoff)
-                .order_by("timestamp")
-                .values_list("pk", flat=True)[:batch_size]
-            )
-            if not ids:
-                return deleted
-            count = AuditLog.objects.using(using).filter(pk__in=ids).delete()[0]
-        deleted += count
+            purge = _purge_batch(private_key, cutoff, batch_size, using)
+        if purge is None:
+            return deleted
+        deleted += purge.record_count
         if progress is not None:
-            progress(count)
+            progress(purge.record_count)
+
+
+def _purgeable(cutoff, batch_size, using):
+    """The seal checkpoints after the latest purge's range, oldest first, up to the first holding
+    a record not older than `cutoff`; with `batch_size`, only as many as hold that many records
+    (one at least)."""
+    checkpoints = AuditCheckpoint.objects.using(using).defer("records")
+    latest_purge = checkpoints.filter(kind=CheckpointKind.PURGE).order_by("-sequence").first()
+    seals = checkpoints.filter(kind=CheckpointKind.SEAL).order_by("sequence")
+    if latest_purge is not None:
+        seals = seals.filter(last_after(position_last(latest_purge)))
+    taken, count = [], 0
+    for seal in seals.iterator(chunk_size=1_000):
+        if seal.newest_record_at >= cutoff:
+            break
+        if batch_size is not None and taken and count + seal.record_count > batch_size:
+            break
+        taken.append(seal)
+        count += seal.record_count
+    return taken
+
+
+def _purge_batch(private_key, cutoff, batch_size, using):
+    """Purges the next batch of checkpoints in the current transaction; returns the purge
+    checkpoint written, or None when nothing is old enough."""
+    connection = connections[using]
+    with connection.cursor() as cursor:
+        lock_checkpoints(cursor)
+        seals = _purgeable(cutoff, batch_size, using)
+        if not seals:
+            return None
+        last, _ = last_checkpoints(using)
+        latest_purge = (
+            AuditCheckpoint.objects.using(using)
+            .filter(kind=CheckpointKind.PURGE)
+            .order_by("-sequence")
+            .first()
+        )
+        after = position_last(latest_purge) if latest_purge else chain.START
+        head = bytes.fromhex(latest_purge.head_hash) if latest_purge else chain.GENESIS
+        stream = chain.RecordStream(cursor, after)
+        for seal in seals:
+            records, skipped = stream.take_through(position_last(seal), seal.record_count + 1)
+            failure = range_failure(seal, head, records, skipped)
+            if failure:
+                raise PurgeRefused(f"{failure}: nothing more purged; run verify_audit")
+            head = bytes.fromhex(seal.head_hash)
+        through = position_last(seals[-1])
+        count = sum(seal.record_count for seal in seals)
+        allow_purge(connection)
+        cursor.execute(
+            "DELETE FROM audit_logs WHERE (xid, id) > (%s::xid8, %s) "
+            "AND (xid, id) <= (%s::xid8, %s)",
+            [str(after.xid), after.id, str(through.xid), through.id],
+        )
+    return new_checkpoint(
+        private_key,
+        last,
+        using=using,
+        kind=CheckpointKind.PURGE,
+        first_xid=seals[0].first_xid,
+        first_record_id=seals[0].first_record_id,
+        last_xid=through.xid,
+        last_record_id=through.id,
+        record_count=count,
+        head_hash=seals[-1].head_hash,
+        newest_record_at=max(seal.newest_record_at for seal in seals),
+    )

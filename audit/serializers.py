@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from .models import AuditLog
+from .chain import checkpoint_hash
+from .models import AuditCheckpoint, AuditLog
 
 
 class AuditLogSerializer(serializers.ModelSerializer):
@@ -19,3 +20,49 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "request_id",
         ]
         read_only_fields = fields
+
+
+class CanonicalTimeField(serializers.DateTimeField):
+    """A time as a checkpoint signs it: UTC, six fractional digits, `Z`."""
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%dT%H:%M:%S.%fZ", read_only=True, **kwargs)
+
+
+class AuditCheckpointSerializer(serializers.ModelSerializer):
+    """A checkpoint as it is signed (audit.chain.SIGNED_FIELDS, the same values), with its
+    signature and its hash."""
+
+    newest_record_at = CanonicalTimeField()
+    created_at = CanonicalTimeField()
+    hash = serializers.SerializerMethodField(help_text="SHA-256 (hex) of the signed body.")
+
+    class Meta:
+        model = AuditCheckpoint
+        fields = [
+            "sequence",
+            "kind",
+            "first_xid",
+            "first_record_id",
+            "last_xid",
+            "last_record_id",
+            "record_count",
+            "head_hash",
+            "previous_hash",
+            "newest_record_at",
+            "created_at",
+            "key_id",
+            "signature",
+            "hash",
+        ]
+        read_only_fields = fields
+
+    def get_hash(self, checkpoint) -> str:
+        return checkpoint_hash(checkpoint)
+
+
+class AuditSigningKeySerializer(serializers.Serializer):
+    algorithm = serializers.CharField(help_text="Always Ed25519.")
+    key_id = serializers.CharField(help_text="First 16 hex digits of the raw key's SHA-256.")
+    public_key = serializers.CharField(help_text="The raw 32-byte public key, base64.")
+    public_key_pem = serializers.CharField(help_text="The same key as PEM (SubjectPublicKeyInfo).")

@@ -3,10 +3,14 @@ plain model of the same table, bench/peer), audited by Brain (SystemEvent) and a
 django-auditlog (the peer's model registered with it), in one process and the same run, inside
 one transaction and in autocommit. The modes alternate within each round and the table is vacuumed
 before each pass, so no mode inherits another's dead rows. Prints the median per-save time, its
-ratios to the unaudited save and to django-auditlog's, and the queries per save. Run on demand
+ratios to the unaudited save and to django-auditlog's, and the queries per save. Then the sealing
+and verification of the audit log: records written in one transaction (as a bulk import writes
+them), sealed into checkpoints, then verified from their first checkpoint, in records per second
+(median over the rounds; the records stay in the benchmark's database). Run on demand
 (`make bench-audit`, which installs django-auditlog under var/bench-auditlog, never into .venv):
 
     PYTHONPATH=var/bench-auditlog .venv/bin/python bench/audit.py [--saves 10000] [--rounds 3]
+        [--sealed 100000]
 """
 
 import argparse
@@ -29,8 +33,21 @@ from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from audit.sealing import audit_seal  # noqa: E402
+from audit.verification import audit_verify  # noqa: E402
 from bench.peer.models import Event  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
+
+# One UPDATE record of an event, as an audited save writes it, per row of generate_series.
+WRITE_RECORDS = """
+INSERT INTO audit_logs (user_id, "timestamp", changed_fields, operation, table_name, record_id,
+                        ip_address, user_agent, request_id)
+SELECT '7', now(), jsonb_build_object(
+           'message', jsonb_build_object('old', 'deploying ' || n, 'new', 'deployed ' || n),
+           'severity', jsonb_build_object('old', 'info', 'new', 'error')),
+       'UPDATE', 'system_events', n::text, '10.0.0.1', 'curl/8.5.0', md5(n::text)
+FROM generate_series(1, %s) AS n
+"""
 
 
 class Unaudited:
@@ -98,6 +115,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--saves", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sealed", type=int, default=100_000)
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     modes = [Unaudited(), Brain(), DjangoAuditlog()]
@@ -144,6 +162,27 @@ def main():
             )
     with modes[0]:
         Event.objects.filter(event_type="bench").delete()
+    sealing(args.sealed, args.rounds)
+
+
+def sealing(records, rounds):
+    """Records sealed and verified per second, `records` at a time."""
+    audit_seal()  # what earlier runs left unsealed
+    sealed, verified = [], []
+    for _ in range(rounds):
+        with connection.cursor() as cursor:
+            cursor.execute(WRITE_RECORDS, [records])
+            cursor.execute("ANALYZE audit_logs")
+        started = time.perf_counter()
+        checkpoints = audit_seal()
+        sealed.append(records / (time.perf_counter() - started))
+        started = time.perf_counter()
+        result = audit_verify(since=checkpoints[0].sequence)
+        verified.append(result.records / (time.perf_counter() - started))
+        assert result.ok and result.records == records, result
+    print(f"\nsealing {records} records written in one transaction, x {rounds} rounds, median")
+    for name, rates in (("sealed", sealed), ("verified", verified)):
+        print(f"{name:8} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
 
 
 if __name__ == "__main__":

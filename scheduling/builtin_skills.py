@@ -2,8 +2,8 @@
 
 A skill takes a task's params_json (a dict) and returns its text output, or raises: the scheduler
 records the exception's type and message as the execution's error_text (the traceback goes to the
-log and to staff). The purges write beyond their owner's rows: they need RUN_MAINTENANCE_SKILLS;
-the others are open to any active user.
+log and to staff). The purges and the audit log's sealing and verification act beyond their
+owner's rows: they need RUN_MAINTENANCE_SKILLS; the others are open to any active user.
 """
 
 import time
@@ -13,6 +13,12 @@ from django.conf import settings
 from django.utils import timezone
 
 from audit.purge import audit_purge
+from audit.sealing import audit_seal
+from audit.verification import (
+    audit_verification_latest,
+    audit_verification_record,
+    audit_verify,
+)
 from brain.health import check_cache, check_database
 from events.models import Severity
 from events.services import event_counts_fold, event_create, event_purge
@@ -115,6 +121,61 @@ def audit_purge_skill(params):
     days = _positive_int(params, "older_than_days", 365)
     deleted = audit_purge(older_than=timedelta(days=days))
     return f"Deleted {deleted} audit records older than {days} days."
+
+
+# The error event of a failed verification of the audit log.
+AUDIT_VERIFICATION_FAILED = "audit_verification_failed"
+
+
+@skill(
+    "audit.seal",
+    description=(
+        "Seals the audit records committed since the last checkpoint into signed checkpoints "
+        "(as seal_audit does)."
+    ),
+    permission=RUN_MAINTENANCE_SKILLS,
+)
+def audit_seal_skill(params):
+    checkpoints = audit_seal()
+    if not checkpoints:
+        return "Nothing to seal."
+    records = sum(checkpoint.record_count for checkpoint in checkpoints)
+    return f"Sealed {records} audit records, through checkpoint {checkpoints[-1].sequence}."
+
+
+@skill(
+    "audit.verify",
+    description=(
+        "Verifies the audit log against its signed checkpoints (as verify_audit does) and keeps "
+        "the outcome for the console; a failure fails the run and records an error event "
+        "audit_verification_failed, once per new failure."
+    ),
+    permission=RUN_MAINTENANCE_SKILLS,
+)
+def audit_verify_skill(params):
+    previous = audit_verification_latest()
+    result = audit_verify()
+    audit_verification_record(result)
+    if result.ok:
+        if result.through is None:
+            return "No checkpoint yet."
+        return (
+            f"Verified {result.checkpoints} checkpoints and {result.records} records, through "
+            f"checkpoint {result.through.sequence}."
+        )
+    message = f"Audit log verification failed: {result.failure}"
+    if previous is None or previous.ok or previous.failure != result.failure:
+        event_create(
+            event_type=AUDIT_VERIFICATION_FAILED,
+            severity=Severity.ERROR,
+            message=message,
+            details={
+                "failure": result.failure,
+                "verified_through": result.through.sequence if result.through else None,
+            },
+            source="audit",
+        )
+    raise RuntimeError(message)
 
 
 @skill(

@@ -11,6 +11,8 @@ import sys
 import pytest
 import requests
 
+from audit.tests.trail import seal_all
+
 pytestmark = pytest.mark.django_db(transaction=True)  # a live server on its own connections
 
 GENERATOR = [sys.executable, "-m", "openapi_python_client"]  # its CLI, from this environment
@@ -348,6 +350,17 @@ def test_a_generated_client_drives_every_operation(generated, live_server, staff
     ]
     record = call("audit_retrieve", 200, client=client, id=trail.results[-1].id)
     assert (record.user_id, record.record_id) == (str(staff_user.pk), str(project.id))
+
+    # The sealed trail: checkpoints, the records of one, the key that signs them.
+    seal_all()
+    checkpoints = call("audit_checkpoints_list", 200, client=client)
+    first = checkpoints.results[0]
+    assert (first.sequence, first.kind) == (1, m.CheckpointKindEnum.SEAL)
+    assert call("audit_checkpoints_retrieve", 200, client=client, id=1) == first
+    sealed = call("audit_checkpoints_records_list", 200, client=client, id=1, limit=1000)
+    assert (sealed.count, sealed.results[0].id) == (first.record_count, first.first_record_id)
+    key = call("audit_checkpoints_key_retrieve", 200, client=client)
+    assert (key.algorithm, key.key_id) == ("Ed25519", first.key_id)
 
     # Deletes: a project with tasks is refused until they are gone.
     has_tasks = call("projects_destroy", 409, client=client, id=project.id)

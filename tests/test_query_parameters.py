@@ -7,6 +7,7 @@ import json
 import pytest
 
 from audit.models import AuditLog
+from audit.tests.factories import AuditCheckpointFactory
 from events.tests.factories import SystemEventFactory
 from scheduling.models import Project
 from scheduling.tests.factories import (
@@ -43,6 +44,8 @@ KNOWN = {
         "table_name, record_id, user_id, operation, timestamp_after, timestamp_before, "
         "limit, offset, format"
     ),
+    "/api/audit/checkpoints": "limit, offset, format",
+    "/api/audit/checkpoints/key": "format",
     "/api/skills": "limit, offset, format",
     "/api/auth/me": "format",
 }
@@ -63,6 +66,7 @@ def world(staff_user):
         "task": task,
         "agent": AgentFactory(),
         "execution": ExecutionResultFactory(task=task),
+        "checkpoint": AuditCheckpointFactory(),
     }
 
 
@@ -116,6 +120,7 @@ def _one_object_paths(world):
         f"/api/tasks/{world['task'].pk}",
         f"/api/agents/{world['agent'].pk}",
         f"/api/executions/{world['execution'].pk}",
+        f"/api/audit/checkpoints/{world['checkpoint'].pk}",
     ]
 
 
@@ -199,6 +204,7 @@ def _operations(schema, world):
         "/api/tasks/": world["task"].pk,
         "/api/agents/": world["agent"].pk,
         "/api/executions/": world["execution"].pk,
+        "/api/audit/checkpoints/": world["checkpoint"].pk,
         "/api/audit/": audit.pk,
     }
     for path, operations in schema["paths"].items():

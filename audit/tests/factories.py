@@ -1,6 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
+from audit.models import AuditCheckpoint
 from events.models import SystemEvent
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
 
@@ -51,3 +53,19 @@ class ExecutionResultFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = ExecutionResult
+
+
+class AuditCheckpointFactory(factory.django.DjangoModelFactory):
+    """A checkpoint row as the API lists one, unsigned: verification would refuse it."""
+
+    sequence = factory.Sequence(lambda n: n + 1)
+    kind = "seal"
+    first_xid = last_xid = 0
+    first_record_id = last_record_id = record_count = 1
+    head_hash = previous_hash = "0" * 64
+    newest_record_at = created_at = factory.LazyFunction(timezone.now)
+    key_id = "0" * 16
+    signature = ""
+
+    class Meta:
+        model = AuditCheckpoint

@@ -2,12 +2,13 @@
 and the link target for an audited object's trail."""
 
 import re
+from datetime import UTC, datetime
 
 import pytest
 from django.urls import reverse
 
 from audit.admin import AuditTrailLinkMixin, audit_trail_url, change_summary
-from audit.models import AuditLog
+from audit.models import AuditLog, AuditVerification
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
@@ -283,3 +284,53 @@ def test_change_summary(operation, changed_fields, summary):
     record = AuditLog(operation=operation, changed_fields=changed_fields)
 
     assert change_summary(record) == summary
+
+
+def verification_banner(client):
+    """The text of the changelist's verification line."""
+    page = client.get(CHANGELIST).content.decode()
+    start = page.index('<p id="audit-verification"')
+    return re.sub(r"<[^>]+>", "", page[start : page.index("</p>", start)]).strip()
+
+
+def test_the_list_says_when_the_log_was_never_verified(superuser_client):
+    assert verification_banner(superuser_client) == (
+        "Not verified yet: schedule the skill audit.verify or run manage.py verify_audit."
+    )
+
+
+def test_the_list_shows_the_latest_verification_it_passed(superuser_client):
+    AuditVerification.objects.create(
+        pk=1,  # the one row verifications keep
+        checked_at=datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC),
+        ok=True,
+        through_sequence=42,
+        through_created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        checkpoint_count=42,
+        record_count=1000,
+        unsealed_count=3,
+    )
+
+    assert verification_banner(superuser_client) == (
+        "Verified through checkpoint 42 at 2026-01-02 03:04:05 (checked 2026-01-02 03:05:00; "
+        "3 records not sealed then)."
+    )
+
+
+def test_the_list_shows_the_first_failure_of_the_latest_verification(superuser_client):
+    AuditVerification.objects.create(
+        pk=1,  # the one row verifications keep
+        checked_at=datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC),
+        ok=False,
+        through_sequence=6,
+        through_created_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        checkpoint_count=6,
+        record_count=100,
+        unsealed_count=0,
+        failure="record 17 (checkpoint 7): changed after it was sealed",
+    )
+
+    assert verification_banner(superuser_client) == (
+        "Verification failed (checked 2026-01-02 03:05:00): record 17 (checkpoint 7): changed "
+        "after it was sealed. Verified through checkpoint 6 at 2026-01-02 03:04:05."
+    )

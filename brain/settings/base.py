@@ -37,6 +37,14 @@ if SECRET_KEY == "change-me":
         "SECRET_KEY is still the placeholder of .env.example: set a long random value."
     )
 
+# The Ed25519 key that signs the audit log's checkpoints (audit/signing.py): base64 of 32 raw
+# bytes, or PEM. Unset, a key is generated once in AUDIT_SIGNING_KEY_FILE; set one in production,
+# the same for every process, and keep it out of the database and its backups.
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+AUDIT_SIGNING_KEY_FILE = Path(
+    env.str("AUDIT_SIGNING_KEY_FILE", default=str(VAR_DIR / "audit-signing-key"))
+)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # How many reverse proxies in front of Brain append to X-Forwarded-For; 0 trusts none of it.
@@ -359,6 +367,7 @@ SPECTACULAR_SETTINGS = {
         "AgentStatusEnum": "scheduling.models.AgentStatus",
         "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
         "SeverityEnum": "events.models.Severity.values",
+        "CheckpointKindEnum": "audit.models.CheckpointKind",
     },
 }
 

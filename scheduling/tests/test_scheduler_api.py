@@ -19,10 +19,12 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 7
+    assert body["count"] == 9
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
         "audit.purge",
+        "audit.seal",
+        "audit.verify",
         "demo.echo",
         "demo.fail",
         "demo.sleep",
@@ -30,7 +32,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
         "events.purge",
         "system.health_check",
     ]
-    purge = body["results"][5]
+    purge = body["results"][7]
     assert purge == {
         "name": "events.purge",
         "description": "Deletes system events older than a number of days, in batches.",
@@ -64,6 +66,8 @@ def test_skills_lists_to_each_user_only_the_skills_they_may_use(
     assert [skill["name"] for skill in staff["results"]] == open_skills
     assert [skill["name"] for skill in granted["results"]] == [
         "audit.purge",
+        "audit.seal",
+        "audit.verify",
         *open_skills[:3],
         "events.fold_counts",
         "events.purge",

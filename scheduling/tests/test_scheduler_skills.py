@@ -1,12 +1,15 @@
 """The built-in skills, called as the scheduler calls them: function(params) -> text."""
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Sum
 from django.utils import timezone
 
-from audit.models import AuditLog
+from audit.models import AuditCheckpoint, AuditLog, AuditVerification
+from audit.tests.trail import seal_all, tamper
 from events.models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
 from events.selectors import event_stats
 from scheduling.skills import Skill, get_skill, params_errors, skill
@@ -71,6 +74,7 @@ def test_events_purge_refuses_a_bad_age(value):
         call("events.purge", {"older_than_days": value})
 
 
+@pytest.mark.django_db(transaction=True)  # a purge deletes sealed records: committed ones
 def test_audit_purge_deletes_old_audit_records_only():
     AuditLog.objects.create(  # a record written 100 days ago (the table only takes INSERTs)
         timestamp=timezone.now() - timedelta(days=100),
@@ -79,6 +83,7 @@ def test_audit_purge_deletes_old_audit_records_only():
         record_id="1",
         changed_fields={"message": "old"},
     )
+    seal_all()  # sealed apart from the new record: a purge removes whole checkpoints
     SystemEvent.objects.create(event_type="x", severity="info", message="new")
 
     output = call("audit.purge", {"older_than_days": 90})
@@ -86,6 +91,49 @@ def test_audit_purge_deletes_old_audit_records_only():
     assert output == "Deleted 1 audit records older than 90 days."
     assert list(AuditLog.objects.values_list("operation", "changed_fields__message")) == [
         ("CREATE", "new")
+    ]
+
+
+@pytest.mark.django_db(transaction=True)  # sealing takes committed records
+def test_audit_seal_seals_the_committed_records():
+    SystemEvent.objects.create(event_type="x", severity="info", message="sealed")
+    records = AuditLog.objects.count()
+
+    output = call("audit.seal")
+
+    assert output == f"Sealed {records} audit records, through checkpoint 1."
+    assert call("audit.seal") == "Nothing to seal."
+    assert AuditCheckpoint.objects.aggregate(Sum("record_count")) == {"record_count__sum": records}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_audit_verify_keeps_its_outcome_and_records_one_error_event_per_new_failure():
+    SystemEvent.objects.create(event_type="x", severity="info", message="sealed")
+    seal_all()
+
+    assert call("audit.verify") == "Verified 1 checkpoints and 1 records, through checkpoint 1."
+    assert AuditVerification.objects.get().ok
+    record = AuditLog.objects.get().pk
+    tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [record])
+
+    failure = f"record {record} (checkpoint 1): changed after it was sealed"
+    for _ in range(2):
+        with pytest.raises(RuntimeError, match=re.escape(failure)):
+            call("audit.verify")
+
+    kept = AuditVerification.objects.get()
+    assert (kept.ok, kept.failure) == (False, failure)
+    assert list(
+        SystemEvent.objects.filter(event_type="audit_verification_failed").values_list(
+            "severity", "message", "details", "source"
+        )
+    ) == [
+        (
+            "error",
+            f"Audit log verification failed: {failure}",
+            {"failure": failure, "verified_through": None},
+            "audit",
+        )
     ]
 
 

@@ -1,15 +1,18 @@
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
-from audit.purge import audit_purge, audit_purge_count
+from audit.purge import PurgeRefused, audit_purge, audit_purge_count
+from audit.sealing import audit_seal
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 
 
 class Command(AuditedCommand):
     help = (
-        "Deletes audit records older than --older-than (e.g. 365d), in batches, each in its own "
-        "transaction that the append-only trigger lets through. The only way to delete them."
+        "Seals, then deletes the sealed audit records older than --older-than (e.g. 365d), whole "
+        "checkpoints at a time, in batches: each batch in its own transaction that the "
+        "append-only trigger lets through, with a checkpoint saying what it removed. The only "
+        "way to delete them."
     )
 
     def add_arguments(self, parser):
@@ -23,9 +26,13 @@ class Command(AuditedCommand):
             raise CommandError(str(error)) from None
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        audit_seal()
         total = audit_purge_count(older_than=age)
         with ProgressBar(
             total=total, unit="records", disable=options["verbosity"] == 0, file=self.stderr
         ) as bar:
-            deleted = audit_purge(older_than=age, batch_size=batch_size, progress=bar.update)
+            try:
+                deleted = audit_purge(older_than=age, batch_size=batch_size, progress=bar.update)
+            except PurgeRefused as refused:
+                raise CommandError(str(refused)) from None
         self.stdout.write(f"Deleted {deleted} audit records older than {older_than}.")

@@ -32,6 +32,8 @@ TASKS = {
         ("events.fold_counts", "* * * * *", "UTC", {}),
         ("events.purge", "30 3 * * *", "Europe/Berlin", {"older_than_days": 90}),
         ("audit.purge", "0 4 * * 0", "UTC", {"older_than_days": 365}),
+        ("audit.seal", "* * * * *", "UTC", {}),
+        ("audit.verify", "*/5 * * * *", "UTC", {}),
     ],
     "Support assistant": [
         ("demo.echo", "0 9 * * 1-5", "America/New_York", {"message": "Good morning"}),

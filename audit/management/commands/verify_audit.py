@@ -1,0 +1,76 @@
+from pathlib import Path
+
+from django.core.management.base import CommandError
+from django.utils.dateparse import parse_datetime
+
+from audit.commands import AuditedCommand
+from audit.signing import public_key_from_text
+from audit.verification import audit_verification_record, audit_verify
+
+
+class Command(AuditedCommand):
+    help = (
+        "Recomputes the audit log's hash chain from the records and checks every checkpoint's "
+        "signature; exits with status 1 naming the first record or checkpoint that does not "
+        "match. Keeps the outcome for the console."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--since",
+            help=(
+                "from this checkpoint (its sequence number) or from the first checkpoint created "
+                "at or after this time (ISO 8601 with its offset, e.g. 2026-01-02T00:00:00Z)"
+            ),
+        )
+        parser.add_argument(
+            "--public-key",
+            help=(
+                "verify with this public key (base64 of its 32 raw bytes, PEM, or a file holding "
+                "either) instead of the configured signing key's"
+            ),
+        )
+
+    def handle(self, *args, since, public_key, **options):
+        result = audit_verify(since=_since(since), public_key=_public_key(public_key))
+        audit_verification_record(result)
+        if not result.ok:
+            raise CommandError(f"Audit log verification failed: {result.failure}")
+        if result.through is None:
+            self.stdout.write(f"No checkpoint yet: {result.unsealed} audit records not sealed.")
+            return
+        self.stdout.write(
+            f"Verified {result.checkpoints} checkpoints and {result.records} records, through "
+            f"checkpoint {result.through.sequence} ({result.through.created_at.isoformat()}); "
+            f"{result.unsealed} records not sealed yet."
+        )
+
+
+def _since(text):
+    if text is None:
+        return None
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    moment = None
+    try:
+        moment = parse_datetime(text)
+    except ValueError:
+        pass
+    if moment is None or moment.tzinfo is None:
+        raise CommandError(
+            f"--since: {text!r} is neither a checkpoint number (1 or more) nor a time with its "
+            "offset (2026-01-02T00:00:00Z)."
+        )
+    return moment
+
+
+def _public_key(text):
+    if text is None:
+        return None
+    path = Path(text)
+    if not text.startswith("-----BEGIN") and path.is_file():
+        text = path.read_text()
+    try:
+        return public_key_from_text(text)
+    except ValueError as error:
+        raise CommandError(f"--public-key: {error}.") from None

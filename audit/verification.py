@@ -1,0 +1,264 @@
+"""Verification: recomputes the hash chain from the records and checks every checkpoint (its
+signature, its place in the sequence, the range it covers), naming the first record or checkpoint
+that does not match."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.utils import timezone
+
+from . import chain
+from .chain import last_after, position_first, position_last
+from .models import AuditCheckpoint, AuditVerification, CheckpointKind
+from .signing import key_id, signature_valid, signing_key
+
+CHECKPOINT_BATCH = 1_000
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a verification found. `through` is the last checkpoint verified (the last of all
+    when `ok`, the last before the failure otherwise)."""
+
+    ok: bool
+    failure: str
+    through: AuditCheckpoint | None
+    checkpoints: int
+    records: int
+    unsealed: int
+
+
+class Mismatch(Exception):
+    """A record or checkpoint that does not match; the message names it."""
+
+
+def range_failure(checkpoint, head: bytes, records, skipped: bool):
+    """Why the seal `checkpoint` does not match `records` (its range, in order, chained from
+    `head`), naming the first record that differs where its locator tells; None when it matches.
+    """
+    if (
+        not skipped
+        and len(records) == checkpoint.record_count
+        and chain.head_of(head, records).hex() == checkpoint.head_hash
+    ):
+        return None
+    where = f"(checkpoint {checkpoint.sequence})"
+    sealed = chain.locator_entries(checkpoint.records)
+    found = [(record.position.id, record.digest[:8]) for record in records]
+    sealed_ids = {entry[0] for entry in sealed}
+    found_ids = {entry[0] for entry in found}
+    for index in range(max(len(sealed), len(found))):
+        expected = sealed[index] if index < len(sealed) else None
+        actual = found[index] if index < len(found) else None
+        if expected == actual:
+            continue
+        if actual is None or (expected is not None and expected[0] not in found_ids):
+            return f"record {expected[0]} {where}: deleted after it was sealed"
+        if expected is None or actual[0] not in sealed_ids:
+            return f"record {actual[0]} {where}: inserted into a sealed range"
+        if expected[0] == actual[0]:
+            return f"record {actual[0]} {where}: changed after it was sealed"
+        return f"record {actual[0]} {where}: out of its sealed order"
+    return f"checkpoint {checkpoint.sequence}: its records do not match its head hash"
+
+
+def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS) -> Verification:
+    """Verifies the audit log with `public_key` (the configured key's by default): every
+    checkpoint from the first (or from `since`: a checkpoint sequence, or the first checkpoint
+    created at or after a datetime) and every record they cover. Reads one consistent snapshot
+    (a REPEATABLE READ, READ ONLY transaction), so sealing and purging may go on meanwhile."""
+    if public_key is None:
+        public_key = signing_key().public_key()
+    with transaction.atomic(using=using), connections[using].cursor() as cursor:
+        cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        walk = _Walk(cursor, public_key, using)
+        try:
+            walk.run(since)
+        except Mismatch as mismatch:
+            return walk.result(str(mismatch))
+        return walk.result("")
+
+
+def audit_verification_record(result: Verification) -> AuditVerification:
+    """Keeps `result` as the latest verification (one row, replaced)."""
+    through = result.through
+    verification, _ = AuditVerification.objects.update_or_create(
+        pk=1,
+        defaults={
+            "checked_at": timezone.now(),
+            "ok": result.ok,
+            "failure": result.failure,
+            "through_sequence": through.sequence if through else None,
+            "through_created_at": through.created_at if through else None,
+            "checkpoint_count": result.checkpoints,
+            "record_count": result.records,
+            "unsealed_count": result.unsealed,
+        },
+    )
+    return verification
+
+
+def audit_verification_latest() -> AuditVerification | None:
+    """The latest verification kept, or None."""
+    return AuditVerification.objects.filter(pk=1).first()
+
+
+class _Walk:
+    """One pass over the checkpoints in sequence order, with the records alongside."""
+
+    def __init__(self, cursor, public_key, using):
+        self.cursor = cursor
+        self.public_key = public_key
+        self.key_id = key_id(public_key)
+        self.checkpoints = AuditCheckpoint.objects.using(using).defer("records")
+        self.through = None
+        self.checked = 0
+        self.records = 0
+        self.unsealed = 0
+
+    def result(self, failure):
+        return Verification(
+            ok=not failure,
+            failure=failure,
+            through=self.through,
+            checkpoints=self.checked,
+            records=self.records,
+            unsealed=self.unsealed,
+        )
+
+    def run(self, since):
+        start = self._start(since)
+        previous = None
+        previous_seal = None
+        if start > 1:
+            previous = self._trusted(self.checkpoints.filter(sequence=start - 1).first(), start - 1)
+            previous_seal = self._trusted(
+                self.checkpoints.filter(kind=CheckpointKind.SEAL, sequence__lt=start)
+                .order_by("-sequence")
+                .first(),
+                None,
+            )
+        latest_purge = (
+            self.checkpoints.filter(kind=CheckpointKind.PURGE).order_by("-sequence").first()
+        )
+        purged_through = position_last(latest_purge) if latest_purge else chain.START
+        after = position_last(previous_seal) if previous_seal else chain.START
+        stream = chain.RecordStream(self.cursor, max(after, purged_through))
+        head = bytes.fromhex(previous_seal.head_hash) if previous_seal else chain.GENESIS
+        for checkpoint in self._from(start):
+            self._check_signature(checkpoint)
+            expected = previous.sequence + 1 if previous else 1
+            if checkpoint.sequence != expected:
+                raise Mismatch(
+                    f"checkpoint {expected}: missing (the next is checkpoint {checkpoint.sequence})"
+                )
+            if checkpoint.previous_hash != chain.checkpoint_hash(previous):
+                raise Mismatch(
+                    f"checkpoint {checkpoint.sequence}: its previous_hash is not the hash of "
+                    f"checkpoint {expected - 1}"
+                )
+            if checkpoint.kind == CheckpointKind.PURGE:
+                self._check_purge(checkpoint)
+            else:
+                if previous_seal and position_first(checkpoint) <= position_last(previous_seal):
+                    raise Mismatch(
+                        f"checkpoint {checkpoint.sequence}: its range overlaps checkpoint "
+                        f"{previous_seal.sequence}'s"
+                    )
+                if position_last(checkpoint) > purged_through:
+                    records, skipped = stream.take_through(
+                        position_last(checkpoint), checkpoint.record_count + 1
+                    )
+                    failure = range_failure(checkpoint, head, records, skipped)
+                    if failure:
+                        raise Mismatch(failure)
+                    self.records += len(records)
+                head = bytes.fromhex(checkpoint.head_hash)
+                previous_seal = checkpoint
+            previous = checkpoint
+            self.through = checkpoint
+            self.checked += 1
+        if since is not None and self.checked == 0:
+            raise Mismatch(f"checkpoint {start}: none at or after it")
+        self.cursor.execute(
+            "SELECT count(*) FROM audit_logs WHERE (xid, id) > (%s::xid8, %s)",
+            [str(stream.after.xid), stream.after.id],
+        )
+        self.unsealed = self.cursor.fetchone()[0]
+
+    def _start(self, since):
+        if since is None:
+            return 1
+        if isinstance(since, datetime):
+            first = self.checkpoints.filter(created_at__gte=since).order_by("sequence").first()
+            if first is None:
+                raise Mismatch(f"no checkpoint created at or after {chain.utc_text(since)}")
+            return first.sequence
+        return since
+
+    def _from(self, start):
+        """The checkpoints from `start` on, in sequence order, CHECKPOINT_BATCH at a time."""
+        after = start - 1
+        while True:
+            batch = list(
+                self.checkpoints.filter(sequence__gt=after).order_by("sequence")[:CHECKPOINT_BATCH]
+            )
+            yield from batch
+            if len(batch) < CHECKPOINT_BATCH:
+                return
+            after = batch[-1].sequence
+
+    def _trusted(self, checkpoint, sequence):
+        """A checkpoint before the verified ones, which they build on: it must exist (when
+        `sequence` names it) and be signed."""
+        if checkpoint is None:
+            if sequence is not None:
+                raise Mismatch(f"checkpoint {sequence}: missing")
+            return None
+        self._check_signature(checkpoint)
+        return checkpoint
+
+    def _check_signature(self, checkpoint):
+        body = chain.checkpoint_body(checkpoint)
+        if signature_valid(self.public_key, body, checkpoint.signature):
+            return
+        if checkpoint.key_id != self.key_id:
+            raise Mismatch(
+                f"checkpoint {checkpoint.sequence}: signed with another key ({checkpoint.key_id}, "
+                f"not {self.key_id})"
+            )
+        raise Mismatch(
+            f"checkpoint {checkpoint.sequence}: its signature does not match its content "
+            f"(key {self.key_id})"
+        )
+
+    def _check_purge(self, purge):
+        """A purge checkpoint removes whole seal checkpoints, from the first after the previous
+        purge through one ending at its last position, and states their count and head; no
+        record of that range is left."""
+        earlier = self.checkpoints.filter(sequence__lt=purge.sequence)
+        previous_purge = earlier.filter(kind=CheckpointKind.PURGE).order_by("-sequence").first()
+        after = position_last(previous_purge) if previous_purge else chain.START
+        removed = list(
+            earlier.filter(kind=CheckpointKind.SEAL)
+            .filter(last_after(after))
+            .exclude(last_after(position_last(purge)))
+            .order_by("sequence")
+        )
+        if (
+            not removed
+            or position_first(removed[0]) != position_first(purge)
+            or position_last(removed[-1]) != position_last(purge)
+            or sum(seal.record_count for seal in removed) != purge.record_count
+            or removed[-1].head_hash != purge.head_hash
+        ):
+            raise Mismatch(
+                f"checkpoint {purge.sequence}: the range it says was purged is not that of the "
+                "seal checkpoints before it"
+            )
+        left = chain.read_records(self.cursor, after, through=position_last(purge), limit=1)
+        if left:
+            raise Mismatch(
+                f"record {left[0].position.id}: in the range purged by checkpoint {purge.sequence}"
+            )
