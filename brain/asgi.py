@@ -5,6 +5,7 @@ one thread of the worker (asgiref's WsgiToAsgi): the whole middleware chain runs
 worker, where Django's ASGI handler would switch threads around each sync middleware
 (docs/operations.md, "Serving": the figures)."""
 
+import json
 import os
 
 from django.core.wsgi import get_wsgi_application
@@ -16,11 +17,67 @@ from asgiref.wsgi import WsgiToAsgi  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
+from brain.middleware import body_limit_for_type, payload_too_large_body  # noqa: E402
 from brain.websocket import SessionCredentialsMiddleware  # noqa: E402
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class WsgiRequests:
+    """Every HTTP request through `wsgi_application` (WsgiToAsgi: one at a time per worker, on
+    one thread). WsgiToAsgi receives a body whole (spooled to a temporary file past 64 KiB)
+    before Django sees it, so a body past its limit (brain.middleware.body_limit_for_type) is
+    answered 413 here, as soon as its Content-Length or the bytes received so far show it, and
+    never stored whole."""
+
+    def __init__(self, wsgi_application):
+        self.application = WsgiToAsgi(wsgi_application)
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope["headers"])
+        content_type = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        limit = body_limit_for_type(content_type.decode("latin-1"))
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await self.too_large(send, limit)
+            return
+        received = 0
+
+        async def receive_within_limit():
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.application(scope, receive_within_limit, send)
+        except BodyTooLarge:
+            await self.too_large(send, limit)
+
+    @staticmethod
+    async def too_large(send, limit):
+        body = json.dumps(payload_too_large_body(limit)).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
 
 application = ProtocolTypeRouter(
     {
-        "http": WsgiToAsgi(wsgi_application),
+        "http": WsgiRequests(wsgi_application),
         "websocket": SessionCredentialsMiddleware(
             URLRouter(import_string("events.routing.websocket_urlpatterns"))
         ),

@@ -140,19 +140,25 @@ class BodySizeLimitMiddleware(Middleware):
 
 
 def body_limit(request):
-    """The largest body the request may have: REQUEST_MAX_NDJSON_BYTES for NDJSON (read by its
-    parser as a stream), REQUEST_MAX_BODY_BYTES otherwise."""
-    if request.content_type == "application/x-ndjson":
+    """The largest body the request may have (body_limit_for_type)."""
+    return body_limit_for_type(request.content_type)
+
+
+def body_limit_for_type(content_type):
+    """The largest body of `content_type` (its media type, no parameters): REQUEST_MAX_NDJSON_BYTES
+    for NDJSON (read by its parser as a stream), REQUEST_MAX_BODY_BYTES otherwise."""
+    if content_type == "application/x-ndjson":
         return settings.REQUEST_MAX_NDJSON_BYTES
     return settings.REQUEST_MAX_BODY_BYTES
 
 
+def payload_too_large_body(limit):
+    return {"detail": f"Request body too large: the limit is {limit} bytes."}
+
+
 def payload_too_large_response(limit=None):
     limit = settings.REQUEST_MAX_BODY_BYTES if limit is None else limit
-    return JsonResponse(
-        {"detail": f"Request body too large: the limit is {limit} bytes."},
-        status=413,
-    )
+    return JsonResponse(payload_too_large_body(limit), status=413)
 
 
 class OptionalTrailingSlashMiddleware(Middleware):
