@@ -9,8 +9,10 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
+import psycopg
 import pytest
 import requests
 import websockets
@@ -221,3 +223,35 @@ def test_a_users_executions_arrive_on_its_socket_and_not_on_another_users(
             assert (first["op"], first["execution"]) == ("create", marker)
 
     asyncio.run(scenario())
+
+
+def test_a_request_waiting_on_the_database_holds_one_thread_not_its_worker(server, admin_user):
+    event = SystemEvent.objects.create(event_type="locked", severity="info", message="m")
+    headers = {"Authorization": f"Token {Token.objects.create(user=admin_user).key}"}
+    db = connection.settings_dict
+    holder = psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"])
+    try:
+        holder.execute("SELECT 1 FROM system_events WHERE id = %s FOR UPDATE", [event.pk])
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            waiting = pool.submit(
+                requests.patch,
+                f"{server}/api/events/{event.pk}",
+                json={"message": "changed"},
+                headers=headers,
+                timeout=WAIT,
+            )
+            # New connections land on either worker, the one whose thread waits included.
+            answers = [
+                requests.get(f"{server}/api/events/{event.pk}", headers=headers, timeout=WAIT)
+                for _ in range(10)
+            ]
+            assert not waiting.done()
+            holder.rollback()
+            patched = waiting.result()
+    finally:
+        holder.close()
+
+    assert [answer.status_code for answer in answers] == [200] * 10
+    assert {answer.json()["message"] for answer in answers} == {"m"}
+    assert patched.status_code == 200
+    assert patched.json()["message"] == "changed"
