@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from .chain import checkpoint_hash
+from .chain import SIGNED_FIELDS, checkpoint_hash
 from .models import AuditCheckpoint, AuditLog
 
 
@@ -39,22 +39,8 @@ class AuditCheckpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditCheckpoint
-        fields = [
-            "sequence",
-            "kind",
-            "first_xid",
-            "first_record_id",
-            "last_xid",
-            "last_record_id",
-            "record_count",
-            "head_hash",
-            "previous_hash",
-            "newest_record_at",
-            "created_at",
-            "key_id",
-            "signature",
-            "hash",
-        ]
+        # The signed body's fields, then its signature and hash.
+        fields = [*SIGNED_FIELDS, "signature", "hash"]
         read_only_fields = fields
 
     def get_hash(self, checkpoint) -> str:
