@@ -1,6 +1,6 @@
 """gunicorn configuration: where to listen and how many workers, from the environment. Each
-worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's WSGI handler,
-one request at a time per worker) and the WebSockets (/ws/events) on the same port."""
+worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's WSGI handler, on
+WEB_THREADS threads per worker) and the WebSockets (/ws/events) on the same port."""
 
 import os
 
