@@ -19,7 +19,7 @@ from rest_framework import exceptions
 from .api.authentication import token_lookup
 
 
-def _database(function):
+def in_database_thread(function):
     """`function` run in a thread with a database connection of its own, returned after."""
     return database_sync_to_async(function, thread_sensitive=False)
 
@@ -70,12 +70,12 @@ async def authenticated_user(scope):
         keyword, _, key = authorization.partition(" ")
         if keyword != "Token" or not key.strip() or " " in key.strip():
             return None
-        return await _database(_token_user)(key.strip(), _meta(scope))
+        return await in_database_thread(_token_user)(key.strip(), _meta(scope))
     session = scope.get("session")
     if session is None or not session.session_key or not same_origin(scope):
         return None
     # The session as stored now, not as the handshake loaded it: a logout deletes it.
-    if not await _database(session.exists)(session.session_key):
+    if not await in_database_thread(session.exists)(session.session_key):
         return None
     user = await get_user(scope)
     return user if user.is_authenticated and user.is_active else None

@@ -3,12 +3,11 @@
 import asyncio
 import json
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from brain.websocket import authenticated_user
+from brain.websocket import authenticated_user, in_database_thread
 
 from .stream import log, messages
 from .stream.hub import READ_BATCH, hub
@@ -25,10 +24,6 @@ CREDENTIALS_CHECK_SECONDS = 3.0
 # Seconds a socket cut off may take to send its resume message before it is closed without it.
 CUT_OFF_GRACE_SECONDS = 1.0
 AFTER_INVALID = "A position: an integer from 0, as a message's `position`."
-
-
-def _database(function):
-    return database_sync_to_async(function, thread_sensitive=False)
 
 
 class EventStreamConsumer(AsyncWebsocketConsumer):
@@ -114,7 +109,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             await self.finish(code, messages.resume(self.last or after or 0, "unavailable"))
 
     async def catch_up(self, after, position):
-        oldest, head = await _database(log.bounds)()
+        oldest, head = await in_database_thread(log.bounds)()
         if after < oldest or after > max(head, position):
             reason = "older than the oldest change kept" if after < oldest else "past the head"
             code = messages.CLOSE_GONE if after < oldest else messages.CLOSE_BAD_REQUEST
@@ -125,7 +120,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=self.subscribed_message(after))
         while self.last < position:
             until = min(position, self.last + READ_BATCH)
-            for change in await _database(log.read)(after=self.last, until=until):
+            for change in await in_database_thread(log.read)(after=self.last, until=until):
                 message = messages.Message(change)
                 if self.subscriber.wants(message):
                     await self.send(text_data=message.text)

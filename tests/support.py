@@ -1,5 +1,7 @@
 """Helpers shared by the cross-app tests."""
 
+import socket
+
 from audit.models import AuditLog
 from events.models import SystemEvent
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
@@ -12,3 +14,10 @@ def stored_rows():
         list(model.objects.order_by("pk").values())
         for model in (SystemEvent, Project, ScheduledTask, Agent, ExecutionResult, AuditLog)
     ]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 no one listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

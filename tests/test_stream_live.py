@@ -5,7 +5,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +20,12 @@ from django.db import connection
 from rest_framework.authtoken.models import Token
 
 from events.models import SystemEvent
+from tests.support import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 WAIT = 15  # seconds any one message may take: a bound for a stuck test, never a measure
 EVENT = {"event_type": "live", "severity": "info", "message": "m"}
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

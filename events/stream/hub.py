@@ -17,11 +17,11 @@ import time
 import weakref
 
 import redis.asyncio
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 
+from brain.websocket import in_database_thread
 from events.cache import EVENTS_CHANGED_CHANNEL
 from events.services import event_changes_prune
 
@@ -79,7 +79,7 @@ class Hub:
                 try:
                     if time.monotonic() - pruned_at > PRUNE_SECONDS:
                         pruned_at = time.monotonic()
-                        await database_sync_to_async(event_changes_prune, thread_sensitive=False)()
+                        await in_database_thread(event_changes_prune)()
                     await self.catch_up()
                 except DatabaseError:
                     logger.warning("events stream: PostgreSQL unreadable", exc_info=True)
@@ -102,11 +102,9 @@ class Hub:
         """Offers every change stamped since the last one offered (from the head at start)."""
         while True:
             if self.position is None:
-                self.position = await database_sync_to_async(log.stamp, thread_sensitive=False)()
+                self.position = await in_database_thread(log.stamp)()
                 return
-            changes, until, reached = await database_sync_to_async(
-                _read_new, thread_sensitive=False
-            )(self.position)
+            changes, until, reached = await in_database_thread(_read_new)(self.position)
             for change in changes:
                 message = Message(change)
                 for subscriber in list(self.subscribers):

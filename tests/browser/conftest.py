@@ -9,7 +9,6 @@ worker (HTTP and /ws/events on one port), on the test database.
 import contextlib
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 from playwright.sync_api import sync_playwright
+
+from tests.support import free_port
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -145,9 +146,7 @@ class Server:
     brain/gunicorn.conf.py, whose start and stop hooks record events the tests would count."""
 
     def __init__(self, log_path):
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         self.process = None

@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,8 @@ from urllib.parse import quote, urlsplit
 import pytest
 from django.conf import settings
 from django.db import connection
+
+from tests.support import free_port
 
 from .proxy import FaultProxy
 
@@ -97,12 +98,6 @@ class Server:
         return Path(self.log_path).read_text(errors="replace")
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def serve(tmp_path):
     """Starts Brain under gunicorn (2 workers of 8 threads) with DATABASE_URL and REDIS_URL as
@@ -119,11 +114,12 @@ def serve(tmp_path):
             "HOST": "127.0.0.1",
             "PORT": str(port),
             "WEB_CONCURRENCY": "2",
+            "WEB_THREADS": "8",
             **environment,
         }
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [*GUNICORN, "--config", "brain/gunicorn.conf.py", "--threads", "8"],
+                [*GUNICORN, "--config", "brain/gunicorn.conf.py"],
                 cwd=settings.BASE_DIR,
                 env=env,
                 stdout=log,
