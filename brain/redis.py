@@ -8,9 +8,10 @@ its holder. Each is a Lua script, registered once per process with redis-py's `r
 
 With REDIS_SENTINELS set, every client here reaches the master that Sentinel names now: the
 cache's through django-redis's Sentinel connection factory, the stream's through redis-py's
-asyncio Sentinel client (`pubsub_client`).
+asyncio Sentinel client (`subscribed`).
 """
 
+import contextlib
 import functools
 
 import redis.asyncio
@@ -102,22 +103,36 @@ def run_replicated(source, *, keys, args, replicas, milliseconds):
     return result
 
 
-def pubsub_client():
-    """An asyncio client for publish/subscribe on the cache's Redis: REDIS_URL's server, or with
-    REDIS_SENTINELS the master that Sentinel names when it connects. No socket timeout once
-    connected: a subscription waits for messages as long as it lives."""
-    if not settings.REDIS_SENTINELS:
-        return redis.asyncio.from_url(settings.REDIS_URL)
-    options = parse_url(settings.REDIS_URL)
-    timeouts = {
-        "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT,
-        "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
-    }
-    sentinel = redis.asyncio.sentinel.Sentinel(settings.REDIS_SENTINELS, sentinel_kwargs=timeouts)
-    return sentinel.master_for(
-        options["host"],
-        db=options.get("db", 0),
-        username=options.get("username"),
-        password=options.get("password"),
-        socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
-    )
+@contextlib.asynccontextmanager
+async def subscribed(channel):
+    """An asyncio PubSub of the cache's Redis, subscribed to `channel`: on REDIS_URL's server, or
+    with REDIS_SENTINELS on the master that Sentinel names when it connects. Every connection it
+    opened, to the Sentinels too, is closed at exit. No socket timeout once connected: a
+    subscription waits for messages as long as it lives."""
+    if settings.REDIS_SENTINELS:
+        options = parse_url(settings.REDIS_URL)
+        sentinel = redis.asyncio.sentinel.Sentinel(
+            settings.REDIS_SENTINELS,
+            sentinel_kwargs={
+                "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+            },
+        )
+        client = sentinel.master_for(
+            options["host"],
+            db=options.get("db", 0),
+            username=options.get("username"),
+            password=options.get("password"),
+            socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
+        )
+        clients = [client, *sentinel.sentinels]
+    else:
+        client = redis.asyncio.from_url(settings.REDIS_URL)
+        clients = [client]
+    try:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(channel)
+            yield pubsub
+    finally:
+        for each in clients:
+            await each.aclose(close_connection_pool=True)

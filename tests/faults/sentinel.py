@@ -75,11 +75,11 @@ class SentinelGroup:
         return self
 
     def _run(self, name, arguments, config_first=False):
-        log = (self.directory / f"{name}.log").open("w")
         command = ["/usr/bin/redis-server", *arguments]
-        self.processes.append(
-            subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
-        )
+        with (self.directory / f"{name}.log").open("w") as log:
+            self.processes.append(
+                subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.directory)
+            )
         if not config_first:
             port = int(arguments[arguments.index("--port") + 1])
             _wait_for(lambda: self.client(port).ping(), f"{name} to answer")
