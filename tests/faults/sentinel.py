@@ -14,7 +14,8 @@ SERVICE = "brain"
 WAIT = 20
 
 
-def _wait_for(condition, what):
+def wait_for(condition, what):
+    """Calls `condition` until it is true (a RedisError counts as false), at most WAIT seconds."""
     deadline = time.monotonic() + WAIT
     while True:
         try:
@@ -47,7 +48,7 @@ class SentinelGroup:
         self._run("master", [*common, "--port", str(self.master_port)])
         replica_of = ["--replicaof", "127.0.0.1", str(self.master_port)]
         self._run("replica", [*common, "--port", str(self.replica_port), *replica_of])
-        _wait_for(
+        wait_for(
             lambda: (
                 self.client(self.replica_port).info("replication")["master_link_status"] == "up"
             ),
@@ -64,7 +65,7 @@ class SentinelGroup:
                 f"sentinel failover-timeout {SERVICE} 5000\n"
             )
             self._run(f"sentinel-{port}", [str(config), "--sentinel"], config_first=True)
-        _wait_for(
+        wait_for(
             lambda: all(
                 self.client(port).sentinel_master(SERVICE)["num-slaves"] == 1
                 and self.client(port).sentinel_master(SERVICE)["num-other-sentinels"] == 2
@@ -82,7 +83,7 @@ class SentinelGroup:
             )
         if not config_first:
             port = int(arguments[arguments.index("--port") + 1])
-            _wait_for(lambda: self.client(port).ping(), f"{name} to answer")
+            wait_for(lambda: self.client(port).ping(), f"{name} to answer")
 
     @staticmethod
     def client(port):

@@ -1,16 +1,23 @@
 """Brain on Redis Sentinel (a master, its replica, three Sentinels) through a failover that
 Sentinel runs: the API answers throughout, nothing a write invalidated is served once the
-failover is over, and the live stream's subscribers keep receiving."""
+failover is over, and the live stream's subscribers keep receiving. And Brain on a master that
+answers reads but refuses writes, as a replaced master does until Sentinel reconfigures it."""
 
 import asyncio
 import json
+import subprocess
 
 import pytest
 import redis
 import websockets
+from django.conf import settings
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
-from .sentinel import SERVICE, SentinelGroup
+from tests.support import free_port
+
+from .sentinel import SERVICE, SentinelGroup, wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -102,3 +109,50 @@ def test_a_failover_keeps_the_api_answering_and_serves_nothing_stale(
     assert promoted.info("replication")["role"] == "master"
     assert int(promoted.get("brain:events:stats:gen")) >= 3
     assert promoted.exists(f"brain:events:id:{created.json()['id']}")
+
+
+@pytest.fixture
+def refusing_writes(tmp_path):
+    """A Redis with no replica that requires one in step to write: reads answer, writes are
+    refused (NOREPLICAS). Its URL."""
+    port = free_port()
+    command = ["/usr/bin/redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--min-replicas-to-write", "1"]
+    with (tmp_path / "redis.log").open("w") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        wait_for(lambda: redis.Redis(port=port).ping(), "redis-server to answer")
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait()
+
+
+def test_a_master_refusing_writes_leaves_the_api_answering_and_logins_limited_open(
+    refusing_writes, user, staff_user
+):
+    token = Token.objects.create(user=user)
+    event = APIClient().post(
+        "/api/events", EVENT, format="json", HTTP_AUTHORIZATION=f"Token {token.key}"
+    )
+    cache = {"default": {**settings.CACHES["default"], "LOCATION": refusing_writes}}
+
+    with override_settings(CACHES=cache):
+        client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+        reads = [client.get(f"/api/events/{event.json()['id']}") for _ in range(3)]
+        written = client.patch(
+            f"/api/events/{event.json()['id']}",
+            {"message": "after"},
+            format="json",
+            HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}",
+        )
+        read = client.get(f"/api/events/{event.json()['id']}")
+        refused = APIClient().post(
+            "/api/auth/token", {"username": "alice", "password": "wrong"}, format="json"
+        )
+
+    assert [(reply.status_code, reply.json()) for reply in reads] == [(200, event.json())] * 3
+    assert (written.status_code, read.status_code) == (200, 200)
+    assert read.json()["message"] == "after"
+    assert refused.status_code == 400
+    assert redis.Redis.from_url(refusing_writes).dbsize() == 0
