@@ -15,6 +15,7 @@ import time
 
 from redis.connection import Connection
 from redis.exceptions import ConnectionError, TimeoutError
+from redis.sentinel import SentinelManagedConnection
 
 COOLDOWN_SECONDS = 1.0
 
@@ -60,18 +61,18 @@ _breakers = {}
 _breakers_lock = threading.Lock()
 
 
-def breaker_for(host, port):
+def breaker_for(server):
+    """The breaker of `server`: (host, port), or the name of a master that Sentinel watches."""
     with _breakers_lock:
-        return _breakers.setdefault((host, port), Breaker(COOLDOWN_SECONDS))
+        return _breakers.setdefault(server, Breaker(COOLDOWN_SECONDS))
 
 
-class BreakerConnection(Connection):
-    """redis-py's TCP connection, guarded by the breaker of its server (see the module's
-    docstring). Set as the cache's `CONNECTION_POOL_KWARGS["connection_class"]`."""
+class BreakerMixin:
+    """Guards a redis-py connection with the breaker of its server (see the module's docstring)."""
 
     @property
     def breaker(self):
-        return breaker_for(self.host, self.port)
+        return breaker_for((self.host, self.port))
 
     def connect(self):
         self.breaker.before_call()
@@ -97,3 +98,18 @@ class BreakerConnection(Connection):
             raise
         self.breaker.succeeded()
         return response
+
+
+class BreakerConnection(BreakerMixin, Connection):
+    """redis-py's TCP connection, guarded by the breaker of its host and port. Set as the cache's
+    `CONNECTION_POOL_KWARGS["connection_class"]`."""
+
+
+class SentinelBreakerConnection(BreakerMixin, SentinelManagedConnection):
+    """redis-py's connection to the master that Sentinel names, guarded by one breaker per master
+    name, whichever server holds the role now: after a failover the probe connects to the new
+    master (redis-py asks Sentinel again on every new connection)."""
+
+    @property
+    def breaker(self):
+        return breaker_for(self.connection_pool.service_name)

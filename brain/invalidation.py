@@ -13,6 +13,11 @@ an entry that a committed write invalidated is not served: a Redis outage longer
 lets the lease lapse, and it comes back only with the pending invalidations applied. Writers and
 readers renew the lease as it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all
 workers together).
+
+Across a Sentinel failover: the lease is never replicated, so the promoted replica holds none and
+its first reader drains before anything there is trusted; with REDIS_WAIT_REPLICAS an
+invalidation counts as done only once a replica has acknowledged it, so one that the promoted
+replica may lack is kept in PostgreSQL like any other that missed Redis.
 """
 
 import logging
@@ -20,6 +25,7 @@ import secrets
 import threading
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError, connections
 from redis.exceptions import RedisError
@@ -72,7 +78,8 @@ class Invalidation:
 
 def _run(invalidation, *, renew):
     """Runs `invalidation` in one script call, renewing the lease when `renew`; returns the
-    lease's remaining milliseconds. Raises RedisError or OSError when Redis is unreachable."""
+    lease's remaining milliseconds. Raises RedisError or OSError when Redis is unreachable, or
+    when fewer than REDIS_WAIT_REPLICAS replicas acknowledged it in time."""
     stamped = list(invalidation.stamped.items())
     keys = [
         *invalidation.counters,
@@ -86,7 +93,16 @@ def _run(invalidation, *, renew):
         *(ttl for _, ttl in stamped),
         *(cache.make_key(channel) for channel in invalidation.publish),
     ]
-    return redis.run(redis.INVALIDATE, keys=[cache.make_key(key) for key in keys], args=args)
+    keys = [cache.make_key(key) for key in keys]
+    if settings.REDIS_WAIT_REPLICAS:
+        return redis.run_replicated(
+            redis.INVALIDATE,
+            keys=keys,
+            args=args,
+            replicas=settings.REDIS_WAIT_REPLICAS,
+            milliseconds=settings.REDIS_WAIT_MILLISECONDS,
+        )
+    return redis.run(redis.INVALIDATE, keys=keys, args=args)
 
 
 def apply(invalidation):

@@ -28,6 +28,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+from brain.cache import count as cache_counter
+
 logger = logging.getLogger(__name__)
 
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -99,10 +101,7 @@ def login_failure_record(*, username, address):
     `address`; logs a warning when a counter reaches its rate, or when the cache is unreachable
     and the failure goes uncounted."""
     for counter in counters(username=username, address=address, now=time.time()):
-        try:
-            count = cache.incr(counter.key)
-        except ValueError:  # the window's first failure, or a concurrent one added it first
-            count = 1 if cache.add(counter.key, 1, counter.seconds) else cache.incr(counter.key)
+        count = cache_counter(cache, counter.key, counter.seconds)
         if count is None:
             logger.warning(
                 "failed login not counted: the cache is unreachable",

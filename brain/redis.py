@@ -5,17 +5,28 @@ wakes the readers of a change included (INVALIDATE, brain.invalidation); ACQUIRE
 of a user's heavy-request slots (brain.api.heavy), and RELEASE frees a lock or a slot only for
 its holder. Each is a Lua script, registered once per process with redis-py's `register_script`
 (EVALSHA; redis-py loads the script again when Redis has forgotten it).
+
+With REDIS_SENTINELS set, every client here reaches the master that Sentinel names now: the
+cache's through django-redis's Sentinel connection factory, the stream's through redis-py's
+asyncio Sentinel client (`subscribed`).
 """
 
+import contextlib
 import functools
 
+import redis.asyncio
+import redis.asyncio.sentinel
+from django.conf import settings
 from django_redis import get_redis_connection
+from redis.connection import parse_url
+from redis.exceptions import RedisError
 
 # KEYS: ARGV[1] counters to increment (the first one's new value is the stamp, 0 without
 # counters), ARGV[2] keys set to the stamp (each for the seconds given in ARGV[4...]), then the
 # cache lease (brain.invalidation), renewed for ARGV[3] milliseconds unless that is 0. The
 # arguments after the TTLs name channels the stamp is published to.
-# Returns the lease's remaining milliseconds (negative when it is gone).
+# Returns the lease's remaining milliseconds (negative when it is gone). The invalidations are
+# replicated; the lease is not.
 INVALIDATE = """
 local counters = tonumber(ARGV[1])
 local stamped = tonumber(ARGV[2])
@@ -32,6 +43,10 @@ for i = 4 + stamped, #ARGV do
 end
 local lease = KEYS[counters + stamped + 1]
 if tonumber(ARGV[3]) > 0 then
+    -- The lease stays on this server: neither a replica nor the append-only file gets it, so a
+    -- promoted replica, or a server restarted from its file, holds no lease until a drain has
+    -- applied the invalidations that missed it.
+    redis.set_repl(redis.REPL_NONE)
     redis.call('SET', lease, 1, 'PX', ARGV[3])
 end
 return redis.call('PTTL', lease)
@@ -72,3 +87,52 @@ def run(source, *, keys, args):
     """Runs the script `source` (EVALSHA) on the default cache's Redis, with `keys` (full Redis
     keys, prefix included) and `args`. Raises redis-py's errors."""
     return _registered(source)(keys=keys, args=args, client=get_redis_connection("default"))
+
+
+def run_replicated(source, *, keys, args, replicas, milliseconds):
+    """Runs the script `source` as run() does, then waits on the same connection (WAIT) until
+    `replicas` replicas have its writes, at most `milliseconds`. Returns the script's result;
+    raises RedisError when fewer replicas acknowledged them in time (the master has them: what
+    fails is the promise that a failover keeps them)."""
+    pipeline = get_redis_connection("default").pipeline(transaction=False)
+    _registered(source)(keys=keys, args=args, client=pipeline)
+    pipeline.wait(replicas, milliseconds)
+    result, acknowledged = pipeline.execute()
+    if acknowledged < replicas:
+        raise RedisError(f"{acknowledged} of {replicas} replicas acknowledged in time.")
+    return result
+
+
+@contextlib.asynccontextmanager
+async def subscribed(channel):
+    """An asyncio PubSub of the cache's Redis, subscribed to `channel`: on REDIS_URL's server, or
+    with REDIS_SENTINELS on the master that Sentinel names when it connects. Every connection it
+    opened, to the Sentinels too, is closed at exit. No socket timeout once connected: a
+    subscription waits for messages as long as it lives."""
+    if settings.REDIS_SENTINELS:
+        options = parse_url(settings.REDIS_URL)
+        sentinel = redis.asyncio.sentinel.Sentinel(
+            settings.REDIS_SENTINELS,
+            sentinel_kwargs={
+                "socket_connect_timeout": settings.REDIS_CONNECT_TIMEOUT,
+                "socket_timeout": settings.REDIS_SOCKET_TIMEOUT,
+            },
+        )
+        client = sentinel.master_for(
+            options["host"],
+            db=options.get("db", 0),
+            username=options.get("username"),
+            password=options.get("password"),
+            socket_connect_timeout=settings.REDIS_CONNECT_TIMEOUT,
+        )
+        clients = [client, *sentinel.sentinels]
+    else:
+        client = redis.asyncio.from_url(settings.REDIS_URL)
+        clients = [client]
+    try:
+        async with client.pubsub() as pubsub:
+            await pubsub.subscribe(channel)
+            yield pubsub
+    finally:
+        for each in clients:
+            await each.aclose(close_connection_pool=True)

@@ -151,3 +151,24 @@ def test_a_drain_releases_only_its_own_lock(monkeypatch):
     invalidation.drain()
 
     assert cache.get(invalidation.DRAIN_LOCK_KEY) == 7
+
+
+def test_an_invalidation_no_replica_acknowledged_is_applied_and_kept_for_a_drain(
+    api_client, staff_client, event, django_capture_on_commit_callbacks
+):
+    """This Redis has no replica: with REDIS_WAIT_REPLICAS=1 the master applies the invalidation,
+    and, no replica having acknowledged it, it is also kept in PostgreSQL (a failover could lose
+    it)."""
+    assert api_client.get(f"/api/events/{event.pk}").json()["message"] == "before"  # cached
+    with (
+        override_settings(REDIS_WAIT_REPLICAS=1, REDIS_WAIT_MILLISECONDS=10),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = staff_client.patch(f"/api/events/{event.pk}", {"message": "after"})
+
+    assert response.status_code == 200
+    assert api_client.get(f"/api/events/{event.pk}").json()["message"] == "after"
+    assert PendingInvalidation.objects.count() == 1
+    lease_lapses()
+    assert api_client.get(f"/api/events/{event.pk}").json()["message"] == "after"
+    assert not PendingInvalidation.objects.exists()  # applied again, then deleted

@@ -4,12 +4,14 @@ DRF's own throttles keep the timestamp of every request in the window as a pickl
 and written back on each request (two round trips, and a list of up to `num_requests` floats at
 the user rate's 6000/min). A counter per window costs one INCR. The price is the usual fixed-window
 one: a client may send up to twice the rate across a window boundary. With the cache down a
-request is allowed (the cache degrades to a miss, never to an error).
+request is allowed (the cache degrades to a miss, never to an error), and so it is while the cache
+answers reads but refuses writes.
 """
 
 from django.conf import settings
 from rest_framework import throttling
 
+from brain.cache import count as cache_counter
 from brain.context import client_ip
 
 
@@ -25,10 +27,7 @@ class FixedWindowThrottleMixin:
         self.now = self.timer()
         self.window_ends_at = (int(self.now // self.duration) + 1) * self.duration
         key = f"{self.key}:w{int(self.now // self.duration)}"
-        try:
-            count = self.cache.incr(key)
-        except ValueError:  # the window's first request, or a concurrent one added it first
-            count = 1 if self.cache.add(key, 1, self.duration) else self.cache.incr(key)
+        count = cache_counter(self.cache, key, self.duration)
         return count is None or count <= self.num_requests
 
     def get_ident(self, request):

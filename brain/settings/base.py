@@ -10,7 +10,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from brain.cache_breaker import BreakerConnection
+from brain.cache_breaker import BreakerConnection, SentinelBreakerConnection
 from brain.db.pool import check_connection as check_pooled_connection
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -191,6 +191,28 @@ if not REDIS_URL:
     raise ImproperlyConfigured(
         f"REDIS_URL is required: the URL of a Redis database (redis://host:6379/0); {EMBEDDED}."
     )
+
+
+def _sentinel_address(value):
+    host, _, port = value.strip().rpartition(":")
+    if not host or not port.isdigit():
+        raise ImproperlyConfigured(
+            f"REDIS_SENTINELS: {value!r} is not host:port (a comma-separated list of them)."
+        )
+    return (host.strip("[]"), int(port))
+
+
+# Redis Sentinel, as django-redis runs it: REDIS_URL's host is then the name of the master that
+# the Sentinels watch (redis://:password@brain/0), and every use of Redis follows its failovers.
+# Every command goes to the master: a replica may not yet hold a write's invalidation.
+REDIS_SENTINELS = [_sentinel_address(value) for value in env.list("REDIS_SENTINELS", default=[])]
+# Replicas that must acknowledge a write's cache invalidation (Redis's WAIT) before it counts as
+# done; one that is not acknowledged within REDIS_WAIT_MILLISECONDS is kept for a drain
+# (brain.invalidation), so a failover cannot lose it. 1 with Sentinel, else 0.
+REDIS_WAIT_REPLICAS = env.int("REDIS_WAIT_REPLICAS", default=1 if REDIS_SENTINELS else 0)
+REDIS_WAIT_MILLISECONDS = env.int("REDIS_WAIT_MILLISECONDS", default=100)
+REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=0.25)
+REDIS_SOCKET_TIMEOUT = env.float("REDIS_SOCKET_TIMEOUT", default=0.25)
 CACHES = {
     "default": {
         "BACKEND": "django_redis.cache.RedisCache",
@@ -200,13 +222,21 @@ CACHES = {
         "OPTIONS": {
             "CLIENT_CLASS": "django_redis.client.DefaultClient",
             "IGNORE_EXCEPTIONS": True,
-            "SOCKET_CONNECT_TIMEOUT": env.float("REDIS_CONNECT_TIMEOUT", default=0.25),
-            "SOCKET_TIMEOUT": env.float("REDIS_SOCKET_TIMEOUT", default=0.25),
+            "SOCKET_CONNECT_TIMEOUT": REDIS_CONNECT_TIMEOUT,
+            "SOCKET_TIMEOUT": REDIS_SOCKET_TIMEOUT,
             # After a failure, calls fail at once for a second, then one probes again.
             "CONNECTION_POOL_KWARGS": {"connection_class": BreakerConnection},
         },
     }
 }
+if REDIS_SENTINELS:
+    CACHES["default"]["OPTIONS"].update(
+        {
+            "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+            "SENTINELS": REDIS_SENTINELS,
+            "CONNECTION_POOL_KWARGS": {"connection_class": SentinelBreakerConnection},
+        }
+    )
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 DJANGO_REDIS_LOGGER = "brain.cache"
 

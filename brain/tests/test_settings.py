@@ -156,3 +156,10 @@ def test_the_event_time_window_is_refused_outside_what_datetime_can_compute():
     assert "EVENT_TIME_MAX_DRIFT_SECONDS must be an integer from 0 to 86400; got -1." in (
         negative.stderr
     )
+
+
+def test_a_sentinel_address_without_a_port_is_refused_naming_the_variable():
+    result = load_settings(SECRET_KEY="k", REDIS_SENTINELS="10.0.0.1:26379,10.0.0.2")
+
+    assert result.returncode != 0
+    assert "REDIS_SENTINELS: '10.0.0.2' is not host:port" in result.stderr

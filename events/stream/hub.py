@@ -16,11 +16,11 @@ import logging
 import time
 import weakref
 
-import redis.asyncio
-from django.conf import settings
+import redis
 from django.core.cache import cache
 from django.db import DatabaseError
 
+import brain.redis
 from brain.websocket import in_database_thread
 from events.cache import EVENTS_CHANGED_CHANNEL
 from events.services import event_changes_prune
@@ -125,17 +125,13 @@ class Hub:
         """Sets `wake` on every message of EVENTS_CHANGED_CHANNEL; reconnects after a failure."""
         channel = cache.make_key(EVENTS_CHANGED_CHANNEL)
         while True:
-            client = redis.asyncio.from_url(settings.REDIS_URL)
             try:
-                async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(channel)
+                async with brain.redis.subscribed(channel) as pubsub:
                     async for message in pubsub.listen():
                         if message["type"] == "message":
                             self.wake.set()
             except (redis.RedisError, OSError):
                 logger.warning("events stream: no wake-ups from Redis", exc_info=True)
-            finally:
-                await client.aclose()
             await asyncio.sleep(RETRY_SECONDS)
 
 
