@@ -68,23 +68,20 @@ class EstimatedCountPagination(LimitOffsetPagination):
         return estimated_count(queryset)
 
 
-class EstimatedCountPaginator(Paginator):
-    """The admin change list's paginator with `count` from estimated_count()."""
-
-    @cached_property
-    def count(self):
-        return estimated_count(self.object_list)
-
-
 # The deepest page the console offers: past it, a list is narrowed by its filters or its search.
 CONSOLE_MAX_PAGES = 1_000
 
 
-class ConsolePaginator(EstimatedCountPaginator):
-    """EstimatedCountPaginator for the admin's lists of millions of rows: at most
-    CONSOLE_MAX_PAGES pages (a deeper page is refused as one past the last), and a page selects
-    its rows' keys first, in the list's order, then the rows by key, so that what the queryset
-    annotates is computed for the page's rows only, never for the rows skipped before them."""
+class ConsolePaginator(Paginator):
+    """The admin change list's paginator for lists of millions of rows: `count` from
+    estimated_count(), at most CONSOLE_MAX_PAGES pages (a deeper page is refused as one past the
+    last), and a page selects its rows' keys first, in the list's order, then the rows by key, so
+    that what the queryset annotates is computed for the page's rows only, never for the rows
+    skipped before them."""
+
+    @cached_property
+    def count(self):
+        return estimated_count(self.object_list)
 
     @cached_property
     def num_pages(self):
