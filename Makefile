@@ -41,6 +41,8 @@ help:
 	@echo "make bench-counts     the statistics over 10,000 unfolded event-count rows"
 	@echo "make bench-stream     /ws/events latency with 1,000 and 100 subscribers, beside a bare"
 	@echo "                      websockets server; POST /api/events with and without them"
+	@echo "make bench-scale      10,000,000 events and audit records loaded by COPY into brain_scale"
+	@echo "                      (recreated): lists, statistics, lookups, the console, a purge"
 	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
 	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
@@ -177,3 +179,14 @@ bench-attack: bench-setup
 # Receive latency of /ws/events subscribers beside a bare websockets server (bench/stream.py).
 bench-stream: bench-setup
 	$(PY) bench/stream.py $(BENCH_ARGS)
+
+# 10,000,000 events and their audit records loaded by COPY, then lists, statistics, lookups by
+# id, the console's pages and a 30-day purge (bench/scale.py; BENCH_ARGS="--events 1000000" for
+# a smaller run). Its own database, dropped and created afresh by each run.
+bench-scale: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/brain_scale
+bench-scale: export REDIS_URL ?= redis://127.0.0.1:6379/11
+bench-scale: export SECRET_KEY ?= insecure-key-for-benchmarks
+.PHONY: bench-scale
+bench-scale: $(VENV)/.installed-dev
+	$(MANAGE) collectstatic --noinput --verbosity 0
+	$(PY) bench/scale.py $(BENCH_ARGS)

@@ -25,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from brain.api.pagination import EstimatedCountPaginator
+from brain.api.pagination import ConsolePaginator
 
 from .changes import REDACTED
 from .models import AuditLog, Operation
@@ -156,13 +156,12 @@ class AuditLogAdmin(admin.ModelAdmin):
         "request",
     )
     list_display_links = ("timestamp",)
-    list_filter = ("operation", TableFilter, ActorFilter)
+    list_filter = (("timestamp", admin.DateFieldListFilter), "operation", TableFilter, ActorFilter)
     # Exact matches on indexed columns (get_search_results): never a scan of changed_fields.
     search_fields = ("record_id", "user_id")
     search_help_text = "Exact record id, user id, username or request id."
-    date_hierarchy = "timestamp"
     ordering = ("-timestamp", "-id")
-    paginator = EstimatedCountPaginator
+    paginator = ConsolePaginator
     show_full_result_count = False
     fields = (
         "changes",
@@ -183,7 +182,8 @@ class AuditLogAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         """Records with their actor's username and whether their row still exists, each a
-        primary-key probe per record of the page, in the page's one query."""
+        primary-key probe per record of the page, in the page's one query (ConsolePaginator
+        computes them for the page's records only)."""
         users = get_user_model().objects.filter(pk=Cast(OuterRef("user_id"), BigIntegerField()))
         exists = [
             When(

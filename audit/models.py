@@ -33,11 +33,15 @@ class AuditLog(models.Model):
     class Meta:
         db_table = "audit_logs"
         indexes = [
+            # A record's trail (table_name and record_id) and the console's search by record id
+            # alone, which an index led by table_name would read whole.
             models.Index(
-                fields=["table_name", "record_id", "timestamp"], name="idx_audit_logs_record"
+                fields=["record_id", "table_name", "timestamp"], name="idx_audit_logs_record"
             ),
             models.Index(fields=["user_id", "timestamp"], name="idx_audit_logs_user"),
-            models.Index(fields=["timestamp"], name="idx_audit_logs_timestamp"),
+            # The lists' order (newest first, id breaking ties): a deep page's rows are skipped
+            # in the index alone.
+            models.Index(fields=["timestamp", "id"], name="idx_audit_logs_timestamp"),
             # The admin lists every record of one request.
             models.Index(
                 fields=["request_id"],

@@ -1,14 +1,18 @@
 """The audit log in the admin: read-only even for superusers, exact search, the diff as a table,
 and the link target for an audited object's trail."""
 
+import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from audit.admin import AuditTrailLinkMixin, audit_trail_url, change_summary
+from audit.admin import AuditLogAdmin, AuditTrailLinkMixin, audit_trail_url, change_summary
 from audit.models import AuditLog, AuditVerification
+from brain.api import pagination
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
@@ -334,3 +338,117 @@ def test_the_list_shows_the_first_failure_of_the_latest_verification(superuser_c
         "Verification failed (checked 2026-01-02 03:05:00): record 17 (checkpoint 7): changed "
         "after it was sealed. Verified through checkpoint 6 at 2026-01-02 03:04:05."
     )
+
+
+def records_at(hours, **fields):
+    """An audit record of an event's update at each of `hours` past 2026-11-01 00:00 UTC."""
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    return [
+        AuditLog.objects.create(
+            operation="UPDATE",
+            table_name="system_events",
+            changed_fields={"message": {"old": "a", "new": "b"}},
+            timestamp=start + timedelta(hours=hour),
+            **{"record_id": str(hour), **fields},
+        )
+        for hour in hours
+    ]
+
+
+def test_a_deep_page_computes_its_columns_for_its_own_records_only(
+    superuser_client, django_user_model, monkeypatch
+):
+    anna = django_user_model.objects.create_user("ops-anna", password="anna-password-1")
+    records = records_at(range(7), user_id=str(anna.pk))
+    monkeypatch.setattr(AuditLogAdmin, "list_per_page", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        third = superuser_client.get(CHANGELIST, {"table_name": "system_events", "p": 3})
+
+    assert [log.pk for log in third.context["cl"].result_list] == [records[2].pk, records[1].pk]
+    assert third.content.decode().count('<td class="field-actor">ops-anna</td>') == 2
+    page = next(query["sql"] for query in queries if "OFFSET 4" in query["sql"])
+    skipped = page[page.index("IN (SELECT") : page.index("OFFSET 4")]
+    # The actor's username and the record's existence are looked up outside the subquery that
+    # skips the first pages' records.
+    assert "auth_user" not in skipped
+    assert '"auth_user"' in page
+
+
+def test_pages_past_the_console_cap_are_refused(superuser_client, monkeypatch):
+    records_at(range(7))
+    monkeypatch.setattr(AuditLogAdmin, "list_per_page", 2)
+    monkeypatch.setattr(pagination, "CONSOLE_MAX_PAGES", 3)
+
+    third = superuser_client.get(CHANGELIST, {"p": 3})
+    fourth = superuser_client.get(CHANGELIST, {"p": 4})
+
+    assert third.status_code == 200
+    assert (fourth.status_code, fourth["Location"]) == (302, f"{CHANGELIST}?e=1")
+
+
+def test_the_date_filter_replaces_the_date_hierarchy(superuser_client):
+    records_at([0, 23, 24])
+
+    with CaptureQueriesContext(connection) as queries:
+        page = superuser_client.get(
+            CHANGELIST,
+            {
+                "timestamp__gte": "2026-11-01 00:00:00+00:00",
+                "timestamp__lt": "2026-11-02 00:00:00+00:00",
+            },
+        )
+
+    assert [log.record_id for log in page.context["cl"].result_list] == ["23", "0"]
+    assert "Past 7 days" in page.content.decode()
+    assert not any(
+        "DATE_TRUNC" in query["sql"] or 'MIN("audit_logs"."timestamp")' in query["sql"]
+        for query in queries
+    )
+
+
+def index_first_columns(plan):
+    """{index name: its first column} of each index `plan` (EXPLAIN's JSON) scans."""
+    found = {}
+    nodes = [plan[0]["Plan"]]
+    while nodes:
+        node = nodes.pop()
+        nodes.extend(node.get("Plans", []))
+        if "Index Name" in node:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT attname FROM pg_index JOIN pg_attribute"
+                    " ON attrelid = indrelid AND attnum = indkey[0]"
+                    " WHERE indexrelid = %s::regclass",
+                    [node["Index Name"]],
+                )
+                found[node["Index Name"]] = cursor.fetchone()[0]
+    return found
+
+
+def test_a_search_by_record_id_probes_an_index_led_by_the_record_id(superuser_client):
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            operation="CREATE",
+            table_name="system_events",
+            record_id=str(number),
+            user_id=str(number % 7),
+            request_id=f"request-{number // 100}",
+        )
+        for number in range(3000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE audit_logs")
+
+    with CaptureQueriesContext(connection) as queries:
+        page = superuser_client.get(CHANGELIST, {"q": "1234"})
+
+    assert [log.record_id for log in page.context["cl"].result_list] == ["1234"]
+    search = next(query["sql"] for query in queries if "\"record_id\" = '1234'" in query["sql"])
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {search}")
+        plan = cursor.fetchone()[0]
+        cursor.execute("RESET enable_seqscan")
+    plan = plan if isinstance(plan, list) else json.loads(plan)
+    assert "record_id" in index_first_columns(plan).values()

@@ -4,7 +4,7 @@ envelope, and, for tables of millions of rows, a count that never scans them all
 import json
 import re
 
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -20,7 +20,8 @@ def estimated_count(queryset):
     otherwise PostgreSQL's row estimate for the query (EXPLAIN, from the table statistics: no
     scan), never less than the rows just counted. Two queries at most."""
     queryset = queryset.order_by()
-    capped = queryset[: EXACT_COUNT_LIMIT + 1].count()
+    # Only the key is selected: expressions the queryset annotates are not computed to count.
+    capped = queryset.values("pk")[: EXACT_COUNT_LIMIT + 1].count()
     if capped <= EXACT_COUNT_LIMIT:
         return capped
     plan = json.loads(queryset.explain(format="json"))
@@ -67,9 +68,30 @@ class EstimatedCountPagination(LimitOffsetPagination):
         return estimated_count(queryset)
 
 
-class EstimatedCountPaginator(Paginator):
-    """The admin change list's paginator with `count` from estimated_count()."""
+# The deepest page the console offers: past it, a list is narrowed by its filters or its search.
+CONSOLE_MAX_PAGES = 1_000
+
+
+class ConsolePaginator(Paginator):
+    """The admin change list's paginator for lists of millions of rows: `count` from
+    estimated_count(), at most CONSOLE_MAX_PAGES pages (a deeper page is refused as one past the
+    last), and a page selects its rows' keys first, in the list's order, then the rows by key, so
+    that what the queryset annotates is computed for the page's rows only, never for the rows
+    skipped before them."""
 
     @cached_property
     def count(self):
         return estimated_count(self.object_list)
+
+    @cached_property
+    def num_pages(self):
+        return min(super().num_pages, CONSOLE_MAX_PAGES)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = bottom + self.per_page
+        if top + self.orphans >= self.count:
+            top = self.count
+        keys = self.object_list.values("pk")[bottom:top]
+        return Page(self.object_list.filter(pk__in=keys), number, self)

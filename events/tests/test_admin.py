@@ -1,15 +1,42 @@
 import re
+from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from brain.api import pagination
+from events.admin import SystemEventAdmin
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
 
 pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/events/systemevent/"
+
+
+def plan_by_index_conditions(sql):
+    """PostgreSQL's plan of `sql` when reading a whole table or walking a whole index is the last
+    resort (on a few thousand rows, either can cost less than an index probe): an index whose
+    condition the query's filter is appears in it."""
+    with connection.cursor() as cursor:
+        cursor.execute("SET enable_seqscan = off")
+        cursor.execute("SET enable_indexscan = off")
+        try:
+            cursor.execute(f"EXPLAIN {sql}")
+            return "\n".join(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.execute("RESET enable_seqscan")
+            cursor.execute("RESET enable_indexscan")
+
+
+def page_query(queries, table):
+    """The SQL of the change list's page: the one selecting the rows of `table`, columns first."""
+    return next(
+        query["sql"] for query in queries if query["sql"].startswith(f'SELECT "{table}"."id", ')
+    )
 
 
 def test_changelist_never_counts_the_whole_table(admin_client, monkeypatch):
@@ -125,3 +152,77 @@ def test_change_form_links_to_the_events_audit_trail(admin_client):
     )
     assert trail.status_code == 200
     assert trail.context["cl"].result_list[0].record_id == str(event.pk)
+
+
+def test_search_finds_each_word_anywhere_in_the_message_whatever_its_case(admin_client):
+    SystemEventFactory(message="Kernel panic on node-7")
+    SystemEventFactory(message="kernel upgraded on node-7")
+    SystemEventFactory(message="disk full")
+
+    response = admin_client.get(CHANGELIST, {"q": "PANIC kernel"})
+
+    assert [event.message for event in response.context["cl"].result_list] == [
+        "Kernel panic on node-7"
+    ]
+
+
+def test_the_message_search_is_served_by_the_trigram_index(admin_client):
+    call_command("seed_events", count=3000, seed=1, jobs=1, verbosity=0)
+    SystemEventFactory(message="Kernel panic on node-7")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE system_events")
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "kernel panic"})
+
+    assert [event.message for event in response.context["cl"].result_list] == [
+        "Kernel panic on node-7"
+    ]
+    assert "Bitmap Index Scan on idx_system_events_message_trgm" in plan_by_index_conditions(
+        page_query(queries, "system_events")
+    )
+
+
+def test_the_date_filter_narrows_the_list_without_a_scan_for_its_dates(admin_client):
+    for message, timestamp in [
+        ("before", datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)),
+        ("inside", datetime(2026, 11, 1, 10, tzinfo=UTC)),
+        ("after", datetime(2026, 11, 2, tzinfo=UTC)),
+    ]:
+        SystemEventFactory(message=message, timestamp=timestamp)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(
+            CHANGELIST,
+            {
+                "timestamp__gte": "2026-11-01 00:00:00+00:00",
+                "timestamp__lt": "2026-11-02 00:00:00+00:00",
+            },
+        )
+
+    html = response.content.decode()
+    assert [event.message for event in response.context["cl"].result_list] == ["inside"]
+    assert "Past 7 days" in html
+    assert "Today" in html
+    # No date hierarchy: neither the range of the events' times nor their distinct days.
+    assert not any(
+        "DATE_TRUNC" in query["sql"] or 'MIN("system_events"."timestamp")' in query["sql"]
+        for query in queries
+    )
+
+
+def test_pages_go_as_deep_as_the_console_cap_and_no_deeper(admin_client, monkeypatch):
+    events = [
+        SystemEventFactory(timestamp=datetime(2026, 11, 1, hour, tzinfo=UTC)) for hour in range(7)
+    ]
+    monkeypatch.setattr(SystemEventAdmin, "list_per_page", 2)
+    monkeypatch.setattr(pagination, "CONSOLE_MAX_PAGES", 3)
+
+    third = admin_client.get(CHANGELIST, {"p": 3})
+    fourth = admin_client.get(CHANGELIST, {"p": 4})
+
+    assert [event.pk for event in third.context["cl"].result_list] == [
+        events[2].pk,
+        events[1].pk,
+    ]
+    assert (fourth.status_code, fourth["Location"]) == (302, f"{CHANGELIST}?e=1")
