@@ -32,3 +32,8 @@ THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "100000/min"
 # A fixed key for checkpoints, so the suite writes nothing under var/ (tests of the key file set
 # their own path).
 AUDIT_SIGNING_KEY = "dGVzdC1zdWl0ZS1hdWRpdC1zaWduaW5nLWtleS0zMmI="
+
+# A replica for the routing tests (tests/test_replicas.py), which route to it by setting
+# DATABASE_REPLICAS: a second connection to the test database. It sees only what is committed,
+# so in a test that runs in a transaction it lags behind every write of the test.
+DATABASES = {**DATABASES, "replica": {**DATABASES["default"], "TEST": {"MIRROR": "default"}}}  # noqa: F405
