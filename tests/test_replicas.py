@@ -1,10 +1,10 @@
 """Reads from a replica, with read-your-writes (brain.db.replicas).
 
-The replica here is the test settings' `replica`, a mirror of the test database (TEST["MIRROR"]):
-a connection of its own, outside the transaction each test runs in, so it sees none of the
-test's writes. It is a replica that lags behind every write of the test: a row the test wrote
-is found on the primary and missing on the replica, which shows where each read went, and so do
-the connections' query logs.
+The replicas here are the test settings' `replica1` and `replica2`, mirrors of the test database
+(TEST["MIRROR"]): connections of their own, outside the transaction each test runs in, so they see
+none of the test's writes. They are replicas that lag behind every write of the test: a row the
+test wrote is found on the primary and missing on a replica, which shows where each read went,
+and so do the connections' query logs.
 """
 
 from contextlib import contextmanager
@@ -24,22 +24,23 @@ from events.stream import log
 from scheduling.models import ExecutionResult, ScheduledTask
 from scheduling.scheduler import Scheduler
 
-pytestmark = pytest.mark.django_db(databases=["default", "replica"])
+pytestmark = pytest.mark.django_db(databases=["default", "replica1", "replica2"])
 
 EVENT = {"event_type": "deploy", "severity": "info", "message": "shipped"}
 
 
 @pytest.fixture(autouse=True)
 def _replicas(settings):
-    settings.DATABASE_REPLICAS = ["replica"]
+    settings.DATABASE_REPLICAS = ["replica1"]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def _close_replica_pool():
-    """The replica's pool is not the test database's, which Django closes before dropping it."""
+    """The replicas' pools are not the test database's, which Django closes before dropping it."""
     yield
-    connections["replica"].close()
-    connections["replica"].close_pool()
+    for alias in ["replica1", "replica2"]:
+        connections[alias].close()
+        connections[alias].close_pool()
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ class Served:
 def served():
     with (
         CaptureQueriesContext(connections["default"]) as primary,
-        CaptureQueriesContext(connections["replica"]) as replica,
+        CaptureQueriesContext(connections["replica1"]) as replica,
     ):
         yield Served(primary, replica)
 
@@ -142,7 +143,7 @@ def test_a_write_request_reads_only_the_primary(staff_client, event):
 
 
 def test_a_request_reads_the_primary_once_it_has_written():
-    with reading(Reads(replica="replica")):
+    with reading(Reads(replica="replica1")):
         written = SystemEvent.objects.create(**EVENT)
         found = SystemEvent.objects.filter(pk=written.pk).exists()
 
@@ -150,7 +151,7 @@ def test_a_request_reads_the_primary_once_it_has_written():
 
 
 def test_select_for_update_uses_the_primary(event):
-    with reading(Reads(replica="replica")), transaction.atomic():
+    with reading(Reads(replica="replica1")), transaction.atomic():
         locked = SystemEvent.objects.select_for_update().get(pk=event.pk)
 
     assert locked == event
@@ -203,7 +204,7 @@ def test_the_scheduler_reads_and_claims_on_the_primary(user):
 
 
 def test_the_stream_resumes_from_the_primary(event):
-    with reading(Reads(replica="replica")):
+    with reading(Reads(replica="replica1")):
         head = log.stamp()
         changes = log.read(after=0, until=head)
 
@@ -212,4 +213,16 @@ def test_the_stream_resumes_from_the_primary(event):
 
 def test_migrations_run_on_the_primary_only():
     assert router.allow_migrate("default", "events")
-    assert not router.allow_migrate("replica", "events")
+    assert not router.allow_migrate("replica1", "events")
+
+
+def test_each_request_reads_from_one_replica_of_several(api_client, settings):
+    settings.DATABASE_REPLICAS = ["replica1", "replica2"]
+    served_by = []
+    for _ in range(30):
+        with CaptureQueriesContext(connections["replica1"]) as one:
+            with CaptureQueriesContext(connections["replica2"]) as two:
+                assert api_client.get("/api/events").status_code == 200
+        served_by.append((bool(one.captured_queries), bool(two.captured_queries)))
+
+    assert set(served_by) == {(True, False), (False, True)}

@@ -33,7 +33,13 @@ THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "100000/min"
 # their own path).
 AUDIT_SIGNING_KEY = "dGVzdC1zdWl0ZS1hdWRpdC1zaWduaW5nLWtleS0zMmI="
 
-# A replica for the routing tests (tests/test_replicas.py), which route to it by setting
-# DATABASE_REPLICAS: a second connection to the test database. It sees only what is committed,
-# so in a test that runs in a transaction it lags behind every write of the test.
-DATABASES = {**DATABASES, "replica": {**DATABASES["default"], "TEST": {"MIRROR": "default"}}}  # noqa: F405
+# Replicas for the routing tests (tests/test_replicas.py), which route to them by setting
+# DATABASE_REPLICAS: more connections to the test database. They see only what is committed, so
+# in a test that runs in a transaction they lag behind every write of the test.
+DATABASES = {
+    **DATABASES,  # noqa: F405
+    **{
+        alias: {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+        for alias in ["replica1", "replica2"]
+    },
+}
