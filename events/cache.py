@@ -149,7 +149,7 @@ def _generational_body(keys, ttl, compute, single_flight=False):
     key, *generation_keys = keys
     # What is stored is served as current under the generations read: it is read from the
     # primary, never from a replica that may not have replayed the write that set them.
-    compute = _on_primary(compute)
+    compute = primary_reads()(compute)
     found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
     found = invalidation.trusted_values(keys, found)
     if found is None:  # nothing in the cache may be served now
@@ -164,14 +164,6 @@ def _generational_body(keys, ttl, compute, single_flight=False):
     if body is not None:
         cache.set(key, (generations, body), ttl)
     return body
-
-
-def _on_primary(compute):
-    def compute_on_primary():
-        with primary_reads():
-            return compute()
-
-    return compute_on_primary
 
 
 def _compute_once(key, generations, ttl, compute):

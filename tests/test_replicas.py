@@ -1,8 +1,8 @@
 """Reads from a replica, with read-your-writes (brain.db.replicas).
 
 The replicas here are the test settings' `replica1` and `replica2`, mirrors of the test database
-(TEST["MIRROR"]): connections of their own, outside the transaction each test runs in, so they see
-none of the test's writes. They are replicas that lag behind every write of the test: a row the
+(TEST["MIRROR"]): connections of their own, apart from the transaction the test writes in, so they
+see none of the test's writes. They are replicas that lag behind every write of the test: a row the
 test wrote is found on the primary and missing on a replica, which shows where each read went,
 and so do the connections' query logs.
 """
@@ -19,6 +19,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from brain.db.replicas import PIN_COOKIE, Reads, pin_key, reading
+from events import lifecycle
 from events.models import SystemEvent
 from events.stream import log
 from scheduling.models import ExecutionResult, ScheduledTask
@@ -185,6 +186,21 @@ def test_the_dashboard_lists_from_the_replica(admin_client, event):
     assert response.status_code == 200
     assert "boom" not in response.content.decode()  # the latest errors: the replica's
     assert "system_events" in sql.replica
+
+
+def test_a_readiness_probe_compares_the_health_state_on_the_primary(anon_client, monkeypatch):
+    SystemEvent.objects.create(
+        event_type=lifecycle.HEALTH_STATE_CHANGED,
+        severity="info",
+        message="Health changed from unknown to ok",
+        details={"from": None, "to": "ok"},
+    )
+    monkeypatch.setattr(lifecycle.health_recorder, "state", None)  # a worker's first probe
+
+    assert anon_client.get("/health/ready").status_code == 200
+
+    # The replica has no record of the state: compared there, the probe would record it again.
+    assert SystemEvent.objects.filter(event_type=lifecycle.HEALTH_STATE_CHANGED).count() == 1
 
 
 def test_the_scheduler_reads_and_claims_on_the_primary(user):

@@ -3,16 +3,15 @@
 With DATABASE_REPLICAS set, brain.middleware.ReplicaMiddleware gives each request that may read
 from a replica one of them, chosen at random: a GET, HEAD or OPTIONS whose client is not pinned
 to the primary. For that request ReplicaRouter sends the reads of DATABASE_REPLICA_APPS' models
-to it; every
-write, every `select_for_update()`, every other read, and everything outside such a request (the
-scheduler, the live stream, management commands, migrations) uses the primary. Once a request
-writes, its later reads use the primary too.
+to it. Every write, every `select_for_update()`, every other read, and everything outside such a
+request (the scheduler, the live stream, management commands, migrations) uses the primary. Once
+a request writes, its later reads use the primary too.
 
 A request that wrote (an unsafe method, or a write through the ORM) pins its client to the
-primary for REPLICA_PIN_SECONDS: a client sending `Authorization` is pinned by a Redis key
-derived from that header (PIN_KEY), which an outage of Redis does not lose (it is kept as a
-pending invalidation, brain.invalidation, and until it is applied no client reads a replica);
-any other client by a cookie (PIN_COOKIE), as django-multidb-router does.
+primary for REPLICA_PIN_SECONDS: a client sending `Authorization` by a Redis key derived from
+that header (PIN_KEY), set as an invalidation is (brain.invalidation), so an outage of Redis does
+not lose it: until Redis holds the cache lease again, every such client reads the primary. Any
+other client is pinned by a cookie (PIN_COOKIE), as django-multidb-router does.
 """
 
 import hashlib
@@ -55,8 +54,8 @@ def reading(reads):
 
 
 def primary_reads():
-    """Context manager: every read of the block uses the primary, as does everything that
-    follows from it (a value computed in it may be cached as current)."""
+    """Context manager (or decorator): every read of the block uses the primary, so what it
+    computes may be cached as current."""
     return reading(None)
 
 

@@ -35,7 +35,8 @@ AUDIT_SIGNING_KEY = "dGVzdC1zdWl0ZS1hdWRpdC1zaWduaW5nLWtleS0zMmI="
 
 # Replicas for the routing tests (tests/test_replicas.py), which route to them by setting
 # DATABASE_REPLICAS: more connections to the test database. They see only what is committed, so
-# in a test that runs in a transaction they lag behind every write of the test.
+# in a test that runs in a transaction they lag behind every write of the test. A test module that
+# uses them closes their pools (Django closes only the test database's before dropping it).
 DATABASES = {
     **DATABASES,  # noqa: F405
     **{
