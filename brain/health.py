@@ -3,7 +3,9 @@
 import logging
 import threading
 import time
+from functools import partial
 
+from django.conf import settings
 from django.core.cache import caches
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
@@ -82,20 +84,31 @@ def live(request):
 @never_cache
 @require_safe
 def ready(request):
-    """503 when the database is unreachable; 200 with `degraded` when only the cache is; within
-    about CHECK_TIMEOUT_SECONDS either way. The result is sent as brain.signals.readiness_checked;
-    a receiver that fails is logged (Signal.send_robust) and the probe still answers."""
-    database_ok, cache_ok = within(CHECK_TIMEOUT_SECONDS, check_database, check_cache)
+    """503 when the database is unreachable; 200 with `degraded` when only the cache or a replica
+    (DATABASE_REPLICAS, each reported under `replicas`) is; within about CHECK_TIMEOUT_SECONDS
+    either way. The result is sent as brain.signals.readiness_checked; a receiver that fails is
+    logged (Signal.send_robust) and the probe still answers."""
+    replicas = settings.DATABASE_REPLICAS
+    database_ok, cache_ok, *replicas_ok = within(
+        CHECK_TIMEOUT_SECONDS,
+        check_database,
+        check_cache,
+        *(partial(check_database, alias) for alias in replicas),
+    )
     readiness_checked.send_robust(sender=None, database_ok=database_ok, cache_ok=cache_ok)
+    degraded = database_ok and not (cache_ok and all(replicas_ok))
+    checks = {
+        "database": "ok" if database_ok else "unreachable",
+        "cache": "ok" if cache_ok else "unreachable",
+    }
+    if replicas:
+        checks["replicas"] = {
+            alias: "ok" if ok else "unreachable" for alias, ok in zip(replicas, replicas_ok)
+        }
     body = {
-        "status": "ok"
-        if database_ok and cache_ok
-        else ("degraded" if database_ok else "unavailable"),
-        "degraded": database_ok and not cache_ok,
-        "checks": {
-            "database": "ok" if database_ok else "unreachable",
-            "cache": "ok" if cache_ok else "unreachable",
-        },
+        "status": "unavailable" if not database_ok else ("degraded" if degraded else "ok"),
+        "degraded": degraded,
+        "checks": checks,
     }
     return _answer(request, body, status=200 if database_ok else 503)
 

@@ -1,5 +1,5 @@
-"""Project-wide middleware: request log and id, audit context, body size limit, optional trailing
-slash."""
+"""Project-wide middleware: request log and id, audit context, reads from replicas, body size
+limit, optional trailing slash."""
 
 import logging
 import time
@@ -9,8 +9,10 @@ from contextlib import nullcontext
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
+from rest_framework.permissions import SAFE_METHODS
 
 from .context import client_ip, request_context, using_context
+from .db import replicas
 
 logger = logging.getLogger("brain.request")
 
@@ -110,6 +112,23 @@ class AuditContextMiddleware(Middleware):
 
     def around(self, request):
         return using_context(request_context(request))
+
+
+class ReplicaMiddleware(Middleware):
+    """Sends the reads of a request that may read from a replica to one, and pins a client that
+    wrote to the primary (brain.db.replicas). Does nothing without DATABASE_REPLICAS."""
+
+    def around(self, request):
+        if not settings.DATABASE_REPLICAS:
+            return super().around(request)
+        request.database_reads = replicas.request_reads(request)
+        return replicas.reading(request.database_reads)
+
+    def process_response(self, request, response):
+        reads = getattr(request, "database_reads", None)
+        if reads is not None and (reads.wrote or request.method not in SAFE_METHODS):
+            replicas.pin_client(request, response)
+        return response
 
 
 class BodySizeLimitMiddleware(Middleware):

@@ -25,6 +25,10 @@ TTL plus any request's computation): a written event or a new free-text type lea
 for long, and a generation can never come back to a value an old entry was stored with. The keys
 without a TTL are four, whatever the data. Bodies are the exact bytes of the JSON response.
 
+A body is always computed from the primary, even in a request that reads from a replica
+(brain.db.replicas): a replica may not have replayed the write whose generation the body would be
+stored under, and would then be served as current until the entry expires.
+
 Every write path schedules `invalidate_after_commit`, done after commit in one Redis round trip
 (brain.invalidation: a Lua script, which also publishes to EVENTS_CHANGED_CHANNEL); the ORM's
 QuerySet.delete() and each purge batch pool theirs (`pooled_invalidation`), so deleting many rows
@@ -44,6 +48,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from brain import invalidation
+from brain.db.replicas import primary_reads
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +147,9 @@ def stats_body(variant, compute):
 
 def _generational_body(keys, ttl, compute, single_flight=False):
     key, *generation_keys = keys
+    # What is stored is served as current under the generations read: it is read from the
+    # primary, never from a replica that may not have replayed the write that set them.
+    compute = primary_reads()(compute)
     found = cache.get_many([*keys, invalidation.LEASE_KEY]) or {}
     found = invalidation.trusted_values(keys, found)
     if found is None:  # nothing in the cache may be served now

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from brain.context import audit_actor
+from brain.db.replicas import primary_reads
 
 from .models import Severity, SystemEvent
 from .services import event_create
@@ -93,7 +94,9 @@ class HealthRecorder:
             self.state, self.database_down_since = state, None
 
     def _record(self, state):
-        with transaction.atomic():
+        # The last recorded state is compared under the lock: read from the primary, never from
+        # a replica that may not have replayed another worker's record (brain.db.replicas).
+        with primary_reads(), transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [HEALTH_LOCK_ID])
             last = SystemEvent.objects.filter(event_type=HEALTH_STATE_CHANGED).first()

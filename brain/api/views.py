@@ -1,5 +1,6 @@
 import sys
 from collections.abc import Mapping
+from contextlib import ExitStack
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
@@ -15,6 +16,7 @@ from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from brain.context import client_ip
+from brain.db.replicas import replica_alias
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 
@@ -26,14 +28,18 @@ from .throttling import AnonRateThrottle, UserRateThrottle
 
 class ReadStatementTimeoutMixin:
     """Runs a read (GET, HEAD, OPTIONS) with API_READ_STATEMENT_TIMEOUT on each of its
-    statements (brain.db.timeouts): a read PostgreSQL cancels answers 503 (server_error). A read
-    answered from the cache runs no query and pays nothing."""
+    statements (brain.db.timeouts), on the primary and on the replica it reads from: a read
+    PostgreSQL cancels answers 503 (server_error). A read answered from the cache runs no query
+    and pays nothing."""
 
     def dispatch(self, request, *args, **kwargs):
         seconds = settings.API_READ_STATEMENT_TIMEOUT
         if request.method not in SAFE_METHODS or not seconds:
             return super().dispatch(request, *args, **kwargs)
-        with StatementTimeout(seconds):
+        with ExitStack() as timeouts:
+            timeouts.enter_context(StatementTimeout(seconds))
+            if replica := replica_alias():
+                timeouts.enter_context(StatementTimeout(seconds, using=replica))
             return super().dispatch(request, *args, **kwargs)
 
 

@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "brain.middleware.AuditContextMiddleware",
+    "brain.middleware.ReplicaMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -148,35 +149,56 @@ if not env.str("DATABASE_URL", default=""):
         "DATABASE_URL is required: the URL of a PostgreSQL database "
         f"(postgres://user:password@host:5432/brain); {EMBEDDED}."
     )
-DATABASES = {"default": env.db_url("DATABASE_URL")}
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_URL must be a PostgreSQL URL (postgres://...).")
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-# Fail fast when PostgreSQL is unreachable: a request waits at most the pool timeout for a
-# connection (then 503), and a new connection at most connect_timeout (libpq's minimum, 2 s).
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-    "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2)
-)
 # Seconds a statement may run before PostgreSQL cancels it (0: no limit). The web server sets
 # it (brain/gunicorn.conf.py), so a request stuck on a lock or a runaway query answers 503
 # instead of holding its worker until gunicorn kills it.
 statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
-if statement_timeout > 0:
-    options = DATABASES["default"]["OPTIONS"]
-    options["options"] = (
-        f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
-    ).strip()
-DATABASES["default"]["OPTIONS"]["pool"] = {
-    "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
-    "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
-    "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
-    # Retry a lost connection for a second, then leave it to the next request to ask for a
-    # new one: a longer back-off would keep refusing requests after PostgreSQL is back.
-    "reconnect_timeout": 1.0,
-    # A connection the server hung up on is replaced at checkout (brain.db.pool).
-    "check": check_pooled_connection,
-}
+
+
+def _database(url, name):
+    """The settings of the PostgreSQL database at `url` (from the variable `name`): Django's
+    psycopg pool, a connect timeout and the statement timeout. The primary and every replica get
+    the same."""
+    database = env.db_url_config(url)
+    if database["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{name} must be a PostgreSQL URL (postgres://...).")
+    database["CONN_MAX_AGE"] = 0  # the pool keeps connections, not Django
+    database["CONN_HEALTH_CHECKS"] = True
+    options = database.setdefault("OPTIONS", {})
+    # Fail fast when PostgreSQL is unreachable: a request waits at most the pool timeout for a
+    # connection (then 503), and a new connection at most connect_timeout (libpq's minimum, 2 s).
+    options.setdefault("connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=2))
+    if statement_timeout > 0:
+        options["options"] = (
+            f"{options.get('options', '')} -c statement_timeout={round(statement_timeout * 1000)}"
+        ).strip()
+    options["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=10),
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=1.5),
+        # Retry a lost connection for a second, then leave it to the next request to ask for a
+        # new one: a longer back-off would keep refusing requests after PostgreSQL is back.
+        "reconnect_timeout": 1.0,
+        # A connection the server hung up on is replaced at checkout (brain.db.pool).
+        "check": check_pooled_connection,
+    }
+    return database
+
+
+DATABASES = {"default": _database(env.str("DATABASE_URL"), "DATABASE_URL")}
+# Streaming replicas of the primary (brain.db.replicas): a request that may read from one is
+# given one of them, chosen at random. In tests each mirrors the primary's test database.
+DATABASE_REPLICAS = []
+for number, url in enumerate(env.list("DATABASE_REPLICA_URLS", default=[]), start=1):
+    replica = _database(url, "Each of DATABASE_REPLICA_URLS")
+    DATABASES[f"replica{number}"] = {**replica, "TEST": {"MIRROR": "default"}}
+    DATABASE_REPLICAS.append(f"replica{number}")
+# The apps whose rows a replica may serve. Users, tokens, sessions and the cache's pending
+# invalidations are always read from the primary: a new token or session works at once.
+DATABASE_REPLICA_APPS = ["events", "scheduling", "audit"]
+# Seconds a client's reads stay on the primary after it wrote: longer than the replicas' lag.
+REPLICA_PIN_SECONDS = env.int("REPLICA_PIN_SECONDS", default=15)
+DATABASE_ROUTERS = ["brain.db.replicas.ReplicaRouter"]
 # Seconds a statement of an API read (GET, HEAD, OPTIONS) may run (0: no limit of its own),
 # never more than DATABASE_STATEMENT_TIMEOUT: a read PostgreSQL cancels answers 503, and a
 # worker is soon free for other users (brain.api.views.ReadStatementTimeoutMixin).

@@ -32,3 +32,15 @@ THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "100000/min"
 # A fixed key for checkpoints, so the suite writes nothing under var/ (tests of the key file set
 # their own path).
 AUDIT_SIGNING_KEY = "dGVzdC1zdWl0ZS1hdWRpdC1zaWduaW5nLWtleS0zMmI="
+
+# Replicas for the routing tests (tests/test_replicas.py), which route to them by setting
+# DATABASE_REPLICAS: more connections to the test database. They see only what is committed, so
+# in a test that runs in a transaction they lag behind every write of the test. A test module that
+# uses them closes their pools (Django closes only the test database's before dropping it).
+DATABASES = {
+    **DATABASES,  # noqa: F405
+    **{
+        alias: {**DATABASES["default"], "TEST": {"MIRROR": "default"}}  # noqa: F405
+        for alias in ["replica1", "replica2"]
+    },
+}

@@ -81,6 +81,44 @@ def test_ready_is_degraded_200_when_redis_is_unreachable(anon_client, monkeypatc
     }
 
 
+@pytest.fixture(scope="module")
+def replica_pools():
+    """Closes the replicas' pools after the module: Django closes the test database's own only."""
+    yield
+    for alias in ["replica1", "replica2"]:
+        connections[alias].close()
+        connections[alias].close_pool()
+
+
+@pytest.mark.django_db(databases=["default", "replica1", "replica2"])
+def test_ready_reports_each_replica_and_is_degraded_200_when_one_is_unreachable(
+    anon_client, monkeypatch, settings, replica_pools
+):
+    settings.DATABASE_REPLICAS = ["replica1", "replica2"]
+    primary = connections["default"].settings_dict
+    # Without a pool: Django's pools are per alias, and these aliases are the suite's too.
+    replica = {**primary, "OPTIONS": {"connect_timeout": 2}}
+    closed_port = {**replica, "PORT": "1"}
+    monkeypatch.setattr(
+        health,
+        "connections",
+        ConnectionHandler({"default": primary, "replica1": replica, "replica2": closed_port}),
+    )
+
+    response = anon_client.get("/health/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "degraded",
+        "degraded": True,
+        "checks": {
+            "database": "ok",
+            "cache": "ok",
+            "replicas": {"replica1": "ok", "replica2": "unreachable"},
+        },
+    }
+
+
 def test_ready_sends_its_result_and_answers_whatever_a_receiver_does(anon_client, caplog):
     received = []
 

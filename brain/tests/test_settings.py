@@ -35,8 +35,30 @@ print(json.dumps({
 """
 
 
-def load_settings(**environment):
-    """Loads the settings in a fresh interpreter with SERVERS and `environment` (None: unset)."""
+REPLICAS_PROBE = """
+import json
+from django.conf import settings
+import django
+django.setup()
+print(json.dumps({
+    "replicas": settings.DATABASE_REPLICAS,
+    "databases": {
+        alias: {
+            "host": db["HOST"],
+            "pool_max_size": db["OPTIONS"]["pool"]["max_size"],
+            "options": {name: value for name, value in db["OPTIONS"].items() if name != "pool"},
+            "health_checks": db["CONN_HEALTH_CHECKS"],
+            "mirror": db.get("TEST", {}).get("MIRROR"),
+        }
+        for alias, db in settings.DATABASES.items()
+    },
+}))
+"""
+
+
+def load_settings(probe=PROBE, **environment):
+    """Loads the settings in a fresh interpreter with SERVERS and `environment` (None: unset), and
+    prints what `probe` prints."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -45,7 +67,7 @@ def load_settings(**environment):
     env.update({"DJANGO_SETTINGS_MODULE": "brain.settings.base", **SERVERS, **environment})
     env = {key: value for key, value in env.items() if value is not None}
     return subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=BASE_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True
     )
 
 
@@ -62,6 +84,38 @@ def test_database_url_of_another_database_is_refused():
 
     assert result.returncode != 0
     assert "DATABASE_URL must be a PostgreSQL URL (postgres://...)." in result.stderr
+
+
+def test_replicas_get_the_primarys_pool_and_timeouts_and_mirror_it_in_tests():
+    result = load_settings(
+        REPLICAS_PROBE,
+        SECRET_KEY="k",
+        DATABASE_REPLICA_URLS="postgres://u:p@r1.example/brain,postgres://u:p@r2.example/brain",
+        DATABASE_POOL_MAX_SIZE="7",
+        DATABASE_STATEMENT_TIMEOUT="30",
+    )
+
+    loaded = json.loads(result.stdout)
+    assert loaded["replicas"] == ["replica1", "replica2"]
+    expected = {
+        "pool_max_size": 7,
+        "options": {"connect_timeout": 2, "options": "-c statement_timeout=30000"},
+        "health_checks": True,
+    }
+    assert loaded["databases"] == {
+        "default": {"host": "db.example", **expected, "mirror": None},
+        "replica1": {"host": "r1.example", **expected, "mirror": "default"},
+        "replica2": {"host": "r2.example", **expected, "mirror": "default"},
+    }
+
+
+def test_a_replica_url_of_another_database_is_refused():
+    result = load_settings(
+        SECRET_KEY="k", DATABASE_REPLICA_URLS="mysql://u:p@r1.example:3306/brain"
+    )
+
+    assert result.returncode != 0
+    assert "Each of DATABASE_REPLICA_URLS must be a PostgreSQL URL" in result.stderr
 
 
 def test_redis_url_is_required():
