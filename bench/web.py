@@ -31,7 +31,6 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.support import (  # noqa: E402
     BENCH_EVENT_TYPE,
@@ -40,6 +39,7 @@ from bench.support import (  # noqa: E402
     ensure_rows,
     running,
 )
+from brain.tokens import token_create  # noqa: E402
 
 USERS = 100
 POST_BODY = json.dumps(
@@ -71,7 +71,7 @@ def bench_tokens():
     tokens = []
     for n in range(USERS):
         user, _ = get_user_model().objects.get_or_create(username=f"bench{n}")
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        tokens.append(token_create(user=user))
     return tokens
 
 
