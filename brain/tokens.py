@@ -9,6 +9,9 @@ from django.utils import timezone
 
 from .models import APIToken, TokenScope
 
+# The longest an API token may be asked to live: a year.
+TOKEN_MAX_SECONDS = 365 * 24 * 3600
+
 
 def token_digest(key):
     """The SHA-256 of a token's key, as stored (APIToken.digest) and as its cached lookup is

@@ -5,10 +5,12 @@ import json
 import time
 from datetime import timedelta
 from importlib import import_module
+from io import StringIO
 
 import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
@@ -318,3 +320,15 @@ def test_a_drf_token_made_before_the_migration_works_after_it():
     token = APIToken.objects.get()
     assert (token.user, token.scope, token.prefix) == (user, "full", key[:8])
     assert "authtoken_token" not in connection.introspection.table_names()
+
+
+def test_create_token_prints_a_new_key_of_the_scope_asked(user):
+    out = StringIO()
+
+    call_command("create_token", "alice", "--name", "ci", "--scope", "read", stdout=out)
+
+    key = out.getvalue().strip()
+    token = APIToken.objects.get(digest=token_digest(key))
+    assert (token.user, token.name, token.scope, token.expires_at) == (user, "ci", "read", None)
+    assert client_of(key).get("/api/auth/me").status_code == 200
+    assert client_of(key).post("/api/events", EVENT).status_code == 403

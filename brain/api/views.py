@@ -17,7 +17,7 @@ from brain.context import client_ip
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
 from brain.models import APIToken, TokenScope
-from brain.tokens import token_create
+from brain.tokens import TOKEN_MAX_SECONDS, token_create
 
 from .query import QueryParametersMixin
 from .renderers import JSONRenderer
@@ -74,14 +74,16 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
     expires_in = serializers.IntegerField(
         required=False,
         min_value=1,
-        help_text="Seconds the token lives, at most TOKEN_TTL when that is set (else a year); "
+        max_value=TOKEN_MAX_SECONDS,
+        help_text="Seconds the token lives, at most the server's TOKEN_TTL when that is set; "
         "without it, TOKEN_TTL, or no expiry.",
     )
 
     def validate_expires_in(self, value):
-        most = settings.TOKEN_TTL or settings.TOKEN_MAX_SECONDS
-        if value > most:
-            raise ValidationError(f"Ensure this value is less than or equal to {most}.")
+        if settings.TOKEN_TTL is not None and value > settings.TOKEN_TTL:
+            raise ValidationError(
+                f"Ensure this value is less than or equal to {settings.TOKEN_TTL}."
+            )
         return value
 
 

@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from brain.models import TokenScope
-from brain.tokens import token_create
+from brain.tokens import TOKEN_MAX_SECONDS, token_create
 
 
 class Command(BaseCommand):
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, username, name, scope, expires_in, **options):
-        most = settings.TOKEN_TTL or settings.TOKEN_MAX_SECONDS
+        most = settings.TOKEN_TTL or TOKEN_MAX_SECONDS
         if expires_in is not None and not 1 <= expires_in <= most:
             raise CommandError(f"--expires-in must be from 1 to {most} seconds.")
         if len(name) > 100:
