@@ -2,6 +2,7 @@
 revoked at once; DRF's tokens hashed in place by the migration."""
 
 import json
+import logging
 import time
 from datetime import timedelta
 from importlib import import_module
@@ -9,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.apps import apps
+from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
@@ -18,6 +20,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token as DRFToken
 from rest_framework.test import APIClient
 
+from audit.models import AuditLog
 from brain.models import APIToken
 from brain.tokens import token_create, token_digest
 from events.models import SystemEvent
@@ -332,3 +335,26 @@ def test_create_token_prints_a_new_key_of_the_scope_asked(user):
     assert (token.user, token.name, token.scope, token.expires_at) == (user, "ci", "read", None)
     assert client_of(key).get("/api/auth/me").status_code == 200
     assert client_of(key).post("/api/events", EVENT).status_code == 403
+
+
+def test_making_and_revoking_a_token_writes_its_key_nowhere(
+    anon_client, client, superuser, user, caplog, django_capture_on_commit_callbacks
+):
+    caplog.set_level(logging.DEBUG)
+    key = obtain(anon_client, name="ci").json()["token"]
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/admin/brain/apitoken/",
+            {
+                "action": "delete_selected",
+                "_selected_action": [APIToken.objects.get().pk],
+                "post": "yes",
+            },
+        )
+
+    assert not APIToken.objects.exists()
+    assert key not in "\n".join(str(vars(record)) for record in caplog.records)
+    assert key not in str(list(AuditLog.objects.values()))
+    assert key not in str(list(LogEntry.objects.values()))
+    assert LogEntry.objects.get().object_repr == f"ci {key[:8]}… of user {user.pk}"

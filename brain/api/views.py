@@ -45,7 +45,8 @@ class ProjectAPIMixin(QueryParametersMixin, ReadStatementTimeoutMixin):
     OPTIONS), an `ingest` token only what `allows_ingest` allows; else a 403."""
 
     def allows_ingest(self, request):
-        """Whether an `ingest` token may make this request: creating events. None by default."""
+        """Whether an `ingest` token may make this request (one that creates events); False
+        unless a view says otherwise."""
         return False
 
     def check_permissions(self, request):
@@ -106,9 +107,6 @@ class ObtainTokenView(QueryParametersMixin, APIView):
     # DRF's login view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
-    def get_serializer(self, *args, **kwargs):  # the browsable API's and the schema's hook
-        return self.serializer_class(*args, context={"request": self.request}, **kwargs)
-
     def post(self, request, *args, **kwargs):
         username = request.data.get("username") if isinstance(request.data, Mapping) else None
         username = username if isinstance(username, str) else None
@@ -119,7 +117,7 @@ class ObtainTokenView(QueryParametersMixin, APIView):
                 wait=seconds,
                 detail="Too many failed logins for this username or from this address.",
             )
-        serializer = self.get_serializer(data=request.data)
+        serializer = self.serializer_class(data=request.data, context={"request": request})
         try:
             serializer.is_valid(raise_exception=True)
         except ValidationError as error:
