@@ -12,6 +12,7 @@ import pytest
 from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
@@ -358,3 +359,13 @@ def test_making_and_revoking_a_token_writes_its_key_nowhere(
     assert key not in str(list(AuditLog.objects.values()))
     assert key not in str(list(LogEntry.objects.values()))
     assert LogEntry.objects.get().object_repr == f"ci {key[:8]}… of user {user.pk}"
+
+
+def test_last_use_is_written_at_most_once_per_token_cache_ttl(user):
+    client = client_of(token_create(user=user))
+    assert client.get("/api/auth/me").status_code == 200
+    first_use = APIToken.objects.get().last_used_at
+    cache.clear()  # the next request looks the token up again
+
+    assert client.get("/api/auth/me").status_code == 200
+    assert APIToken.objects.get().last_used_at == first_use is not None

@@ -4,6 +4,8 @@ or a changed user revokes the cached lookup after commit (brain.receivers), and 
 trusted only while the cache lease is alive (brain.invalidation), so a revoked token is refused
 at once, even after a Redis outage."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
@@ -52,11 +54,12 @@ class FailedTokenThrottle(SimpleRateThrottle):
 
 def token_lookup(key, *, meta):
     """The (user, APIToken) of the API token `key`, its user without the password hash, from the
-    cache or else one SELECT by the key's digest (then its last use is recorded and the lookup
-    cached for TOKEN_CACHE_TTL seconds). Raises DRF's AuthenticationFailed for a token that does
-    not exist or has expired, or an inactive user, and Throttled when the client (REMOTE_ADDR and
-    X-Forwarded-For of `meta`, a request's META) has had more than THROTTLE_RATE_FAILED_TOKEN
-    lookups match no token, before looking up a token not cached."""
+    cache or else one SELECT by the key's digest (then its last use is recorded, unless it was
+    within TOKEN_CACHE_TTL seconds, and the lookup cached for TOKEN_CACHE_TTL seconds). Raises
+    DRF's AuthenticationFailed for a token that does not exist or has expired, or an inactive
+    user, and Throttled when the client (REMOTE_ADDR and X-Forwarded-For of `meta`, a request's
+    META) has had more than THROTTLE_RATE_FAILED_TOKEN lookups match no token, before looking up
+    a token not cached."""
     digest = token_digest(key)
     cache_key = token_cache_key(digest)
     found = cache.get_many([cache_key, invalidation.LEASE_KEY])
@@ -74,8 +77,11 @@ def token_lookup(key, *, meta):
             raise exceptions.AuthenticationFailed("Invalid token.") from None
         if not token.user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
-        # An UPDATE, not a save: no signal, so the lookup is not revoked by its own bookkeeping.
-        APIToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        recent = now - timedelta(seconds=settings.TOKEN_CACHE_TTL)
+        if token.last_used_at is None or token.last_used_at < recent:
+            # An UPDATE, not a save: no signal, so the lookup is not revoked by its bookkeeping.
+            APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
         # add, not set: a revocation committed since the token was read is not overwritten.
         cache.add(cache_key, token, settings.TOKEN_CACHE_TTL)
     if token.is_expired():
