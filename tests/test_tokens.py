@@ -369,3 +369,26 @@ def test_last_use_is_written_at_most_once_per_token_cache_ttl(user):
 
     assert client.get("/api/auth/me").status_code == 200
     assert APIToken.objects.get().last_used_at == first_use is not None
+
+
+def test_the_admin_revokes_every_token_of_a_user_at_once(
+    client, superuser, user, other_user, django_capture_on_commit_callbacks
+):
+    keys = [token_create(user=user, name=f"host {n}") for n in range(3)]
+    other = token_create(user=other_user)
+    assert [client_of(key).get("/api/auth/me").status_code for key in keys] == [200] * 3
+    client.force_login(superuser)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/admin/brain/apitoken/",
+            {
+                "action": "revoke_users_tokens",
+                "_selected_action": [APIToken.objects.filter(user=user).first().pk],
+            },
+        )
+
+    assert response.status_code == 302
+    assert [client_of(key).get("/api/auth/me").status_code for key in keys] == [401] * 3
+    assert client_of(other).get("/api/auth/me").status_code == 200
+    assert list(APIToken.objects.values_list("user", flat=True)) == [other_user.pk]
