@@ -146,8 +146,11 @@ bench-setup: $(VENV)/.installed-dev
 var/bench-auditlog:
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --target $@ django-auditlog==3.4.1
 
-# The peer's tables beyond Brain's: django-auditlog's log entries.
+# The peer's tables beyond Brain's: DRF's tokens (in clear, as DRF keeps them) and
+# django-auditlog's log entries.
 bench: bench-setup var/bench-auditlog
+	PYTHONPATH=var/bench-auditlog DJANGO_SETTINGS_MODULE=bench.peer.settings \
+		REDIS_URL=$$PEER_REDIS_URL $(PY) -m django migrate authtoken --noinput --verbosity 0
 	PYTHONPATH=var/bench-auditlog DJANGO_SETTINGS_MODULE=bench.peer.settings \
 		REDIS_URL=$$PEER_REDIS_URL $(PY) -m django migrate auditlog --noinput --verbosity 0
 	$(PY) bench/web.py $(BENCH_ARGS)

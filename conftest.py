@@ -2,8 +2,9 @@
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from brain.tokens import token_create
 
 
 @pytest.fixture(autouse=True)
@@ -45,13 +46,13 @@ def anon_client():
 
 def _token_client(user):
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)}")
     return client
 
 
 @pytest.fixture
 def api_client(user):
-    """A client authenticated as `user` with a DRF token."""
+    """A client authenticated as `user` with an API token of full scope (brain.tokens)."""
     return _token_client(user)
 
 

@@ -38,9 +38,9 @@ django.setup()
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.support import BRAIN_SERVER, running  # noqa: E402
+from brain.tokens import token_create  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
 
 BULK_SIZE = 1000
@@ -86,7 +86,7 @@ def ensure_rows(rows):
 
 def token():
     user, _ = get_user_model().objects.get_or_create(username="bench-ingest")
-    return Token.objects.get_or_create(user=user)[0].key
+    return token_create(user=user)
 
 
 def bulk_round(url, key, body, *, duration, connections):

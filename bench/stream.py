@@ -311,13 +311,13 @@ def main():
 
     django.setup()
     from django.contrib.auth import get_user_model
-    from rest_framework.authtoken.models import Token
 
     from bench.support import BRAIN_SERVER, running
     from bench.web import SERVER_ENV, wrk
+    from brain.tokens import token_create
 
     user, _ = get_user_model().objects.get_or_create(username="bench-stream")
-    token = Token.objects.get_or_create(user=user)[0].key
+    token = token_create(user=user)
     base_url = f"http://127.0.0.1:{options.port}"
     environment = {
         **os.environ,

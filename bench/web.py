@@ -31,7 +31,6 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
-from rest_framework.authtoken.models import Token  # noqa: E402
 
 from bench.support import (  # noqa: E402
     BENCH_EVENT_TYPE,
@@ -40,6 +39,8 @@ from bench.support import (  # noqa: E402
     ensure_rows,
     running,
 )
+from brain.models import APIToken  # noqa: E402
+from brain.tokens import token_create  # noqa: E402
 
 USERS = 100
 POST_BODY = json.dumps(
@@ -67,11 +68,21 @@ SERVER_ENV = {"THROTTLE_RATE_USER": "1000000/s", "DEBUG": "0", "LOG_LEVEL": "WAR
 
 
 def bench_tokens():
-    """The tokens of USERS users: the requests rotate over them, as a dashboard's many users."""
+    """The tokens of USERS users: the requests rotate over them, as a dashboard's many users.
+    Each key is a Brain API token (its previous ones revoked) and the same user's DRF token in
+    the peer's table (authtoken_token, which `make bench` migrates for the peer)."""
     tokens = []
     for n in range(USERS):
         user, _ = get_user_model().objects.get_or_create(username=f"bench{n}")
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        APIToken.objects.filter(user=user).delete()
+        key = token_create(user=user, name="bench")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO authtoken_token (key, created, user_id) VALUES (%s, now(), %s) "
+                "ON CONFLICT (user_id) DO UPDATE SET key = EXCLUDED.key",
+                [key, user.pk],
+            )
+        tokens.append(key)
     return tokens
 
 

@@ -1,11 +1,12 @@
 """Who a WebSocket is: the API's credentials, checked on the handshake and again while it is open.
 
-A client sends `Authorization: Token <key>` on the handshake (brain.api.authentication's lookup,
-cached as for HTTP), or, from a page Brain served, the session cookie: the session counts only
-when the handshake's Origin is Brain's own (the Host it was sent to, or one of
-CSRF_TRUSTED_ORIGINS), so another site's page cannot open a socket with an operator's cookie.
+A client sends `Authorization: Token <key>` on the handshake, of a `read` or `full` token
+(brain.api.authentication's lookup, cached as for HTTP), or, from a page Brain served, the
+session cookie: the session counts only when the handshake's Origin is Brain's own (the Host it
+was sent to, or one of CSRF_TRUSTED_ORIGINS), so another site's page cannot open a socket with an
+operator's cookie.
 `authenticated_user(scope)` answers for the handshake and for each later check, so a token
-deleted or a user deactivated or logged out since is seen within one check.
+deleted or expired or a user deactivated or logged out since is seen within one check.
 """
 
 from urllib.parse import urlsplit
@@ -17,6 +18,7 @@ from django.conf import settings
 from rest_framework import exceptions
 
 from .api.authentication import token_lookup
+from .models import TokenScope
 
 
 def in_database_thread(function):
@@ -54,11 +56,12 @@ def same_origin(scope):
 
 
 def _token_user(key, meta):
+    """The user of a `read` or `full` API token; None for any other."""
     try:
-        user, _ = token_lookup(key, meta=meta)
+        user, token = token_lookup(key, meta=meta)
     except (exceptions.AuthenticationFailed, exceptions.Throttled):
         return None
-    return user
+    return None if token.scope == TokenScope.INGEST else user
 
 
 async def authenticated_user(scope):

@@ -127,6 +127,10 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
             return [permissions.IsAuthenticated(), permissions.IsAdminUser()]
         return [permissions.IsAuthenticated()]
 
+    def allows_ingest(self, request):
+        """An `ingest` token creates events (one, a JSON array or NDJSON), and nothing else."""
+        return self.action in {"create", "bulk"}
+
     def get_serializer_class(self):
         if self.action == "stats":
             return EventStatsSerializer

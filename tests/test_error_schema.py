@@ -6,9 +6,9 @@ schema."""
 import pytest
 import requests
 import schemathesis
-from rest_framework.authtoken.models import Token
 from rest_framework.throttling import SimpleRateThrottle
 
+from brain.tokens import token_create
 from events.tests.factories import SystemEventFactory
 from scheduling.tests.factories import ProjectFactory, ScheduledTaskFactory
 
@@ -36,8 +36,8 @@ def served(live_server):
 @pytest.fixture
 def tokens(staff_user, user):
     return {
-        "staff": Token.objects.create(user=staff_user).key,
-        "user": Token.objects.create(user=user).key,
+        "staff": token_create(user=staff_user),
+        "user": token_create(user=user),
     }
 
 

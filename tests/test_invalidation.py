@@ -7,11 +7,10 @@ import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 
 from brain import invalidation
 from brain.api.authentication import TOKEN_REVOKED_SECONDS, token_cache_key
-from brain.models import PendingInvalidation
+from brain.models import APIToken, PendingInvalidation
 from events.models import SystemEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -75,7 +74,7 @@ def test_a_token_deleted_during_an_outage_does_not_authenticate_afterwards(
 ):
     assert api_client.get("/api/auth/me").status_code == 200  # the lookup is cached
     with redis_unreachable(), django_capture_on_commit_callbacks(execute=True):
-        Token.objects.filter(user=user).delete()
+        APIToken.objects.filter(user=user).delete()
     lease_lapses()
 
     response = api_client.get("/api/auth/me")
@@ -127,8 +126,7 @@ def test_one_worker_drains_at_a_time():
 def test_a_lookup_read_before_a_revocation_cannot_be_cached_after_it(
     api_client, user, django_capture_on_commit_callbacks
 ):
-    token = Token.objects.get(user=user)
-    key = token_cache_key(token.key)
+    key = token_cache_key(APIToken.objects.get(user=user).digest)
     assert api_client.get("/api/auth/me").status_code == 200
     stale = cache.get(key)  # what a request that read the token a moment earlier would store
     with django_capture_on_commit_callbacks(execute=True):

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 from events.services import event_load
 
@@ -34,7 +34,7 @@ def client_as_served(user):
     """A token client that answers a server error as the server would, with its handler's
     response, and whose token lookup is already cached (the read below runs only the stats)."""
     client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token_create(user=user)}")
     assert client.get("/api/auth/me").status_code == 200
     return client
 

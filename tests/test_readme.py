@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 from scheduling.models import ExecutionResult, Project, ScheduledTask
 
@@ -62,7 +62,7 @@ def test_the_api_guide_walk_through_runs_as_written_on_the_demo_data(live_server
             "-c",
             f"{wrapper}\n{walk_through(live_server.url + '/api')}",
         ],
-        env={**os.environ, "TOKEN": Token.objects.create(user=admin).key},
+        env={**os.environ, "TOKEN": token_create(user=admin)},
         capture_output=True,
         text=True,
         timeout=120,

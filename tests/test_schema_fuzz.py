@@ -13,9 +13,9 @@ import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis import GenerationMode
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 from scheduling.models import Agent, ExecutionResult, Project, ScheduledTask
 
@@ -51,7 +51,7 @@ def staff_token(django_user_model):
     user = django_user_model.objects.create_user(
         "fuzzer", password="fuzz-password-1", is_staff=True
     )
-    return Token.objects.create(user=user).key
+    return token_create(user=user)
 
 
 @pytest.mark.django_db(transaction=True)

@@ -17,8 +17,8 @@ import requests
 import websockets
 from django.conf import settings
 from django.db import connection
-from rest_framework.authtoken.models import Token
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 from tests.support import free_port
 
@@ -83,7 +83,7 @@ def stop(process):
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user).key
+    return token_create(user=user)
 
 
 def post(base, token, path, body):
@@ -179,7 +179,7 @@ def test_a_client_that_stops_reading_is_cut_off_while_writes_and_others_go_on(se
 def test_a_users_executions_arrive_on_its_socket_and_not_on_another_users(
     server, token, other_user
 ):
-    other_token = Token.objects.create(user=other_user).key
+    other_token = token_create(user=other_user)
     task = {"skill_name": "demo.echo", "schedule_cron": "0 0 1 1 *", "params_json": {}}
 
     async def scenario():
@@ -221,7 +221,7 @@ def test_a_users_executions_arrive_on_its_socket_and_not_on_another_users(
 
 def test_a_request_waiting_on_the_database_holds_one_thread_not_its_worker(server, admin_user):
     event = SystemEvent.objects.create(event_type="locked", severity="info", message="m")
-    headers = {"Authorization": f"Token {Token.objects.create(user=admin_user).key}"}
+    headers = {"Authorization": f"Token {token_create(user=admin_user)}"}
     db = connection.settings_dict
     holder = psycopg.connect(dbname=db["NAME"], host=db["HOST"], port=db["PORT"], user=db["USER"])
     try:

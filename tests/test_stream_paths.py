@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 from events.services import event_purge
 from events.tests.factories import SystemEventFactory
@@ -24,7 +24,7 @@ NEW = {"event_type": "path", "severity": "info", "message": "m"}
 
 
 def api(user, method, path, body, content_type="application/json"):
-    client = Client(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {token_create(user=user)}")
     response = getattr(client, method)(path, body, content_type=content_type)
     assert response.status_code in {200, 201, 204}, response.content
     return response
@@ -111,7 +111,7 @@ def test_each_write_path_is_streamed_once_with_its_operation(
 ):
     for _ in range(existing):
         SystemEventFactory()
-    token = Token.objects.create(user=superuser).key
+    token = token_create(user=superuser)
 
     async def scenario():
         client = StreamClient(token=token)

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from brain.tokens import token_create
 from events.tests.factories import SystemEventFactory
 from events.tests.stream_support import StreamClient, in_thread, run
 from scheduling.models import ExecutionResult, ScheduledTask
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)  # the stream reads committ
 
 
 def token_of(user):
-    return Token.objects.get_or_create(user=user)[0].key
+    return token_create(user=user)
 
 
 def api(user, method, path, body=None, status=200):

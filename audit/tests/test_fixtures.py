@@ -7,15 +7,15 @@ import pytest
 from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditLog
 from brain.context import audit_actor
+from brain.tokens import token_create
 from events.services import event_create
 from scheduling import services
 
 # Every table of the project's own apps, and their users and tokens.
-APPS = ["events", "scheduling", "audit", "authtoken"]
+APPS = ["events", "scheduling", "audit", "brain"]
 
 
 def _every_row(*, milliseconds=False):
@@ -44,7 +44,7 @@ def _every_row(*, milliseconds=False):
 @pytest.mark.django_db(transaction=True)
 def test_a_full_dump_loads_into_an_empty_database_with_its_audit_trail(tmp_path, dump_format):
     user = get_user_model().objects.create_user("owner", password="owner-password-1")
-    Token.objects.create(user=user)
+    token_create(user=user)
     with audit_actor("system:test"):
         event_create(event_type="deploy", severity="info", message="v1", details={"v": 1})
         project = services.project_create(user=user, name="Ops")

@@ -8,7 +8,6 @@ from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken import serializers as authtoken_serializers
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import SAFE_METHODS
 from rest_framework.response import Response
@@ -19,6 +18,8 @@ from brain.context import client_ip
 from brain.db.replicas import replica_alias
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record
+from brain.models import APIToken, TokenScope
+from brain.tokens import TOKEN_MAX_SECONDS, token_create
 
 from .query import QueryParametersMixin
 from .renderers import JSONRenderer
@@ -45,11 +46,52 @@ class ReadStatementTimeoutMixin:
 
 class ProjectAPIMixin(QueryParametersMixin, ReadStatementTimeoutMixin):
     """Base of every API view of the project: the rules for query parameters (an unknown one or
-    an empty value is a 400) and the statement timeout of reads."""
+    an empty value is a 400), the statement timeout of reads, and the scope of the request's API
+    token (after the view's own permissions): a `read` token may only read (GET, HEAD,
+    OPTIONS), an `ingest` token only what `allows_ingest` allows; else a 403."""
+
+    def allows_ingest(self, request):
+        """Whether an `ingest` token may make this request (one that creates events); False
+        unless a view says otherwise."""
+        return False
+
+    def check_permissions(self, request):
+        super().check_permissions(request)
+        token = request.auth
+        if not isinstance(token, APIToken) or token.scope == TokenScope.FULL:
+            return
+        if token.scope == TokenScope.READ:
+            allowed = request.method in SAFE_METHODS
+        else:
+            allowed = self.allows_ingest(request)
+        if not allowed:
+            self.permission_denied(
+                request, message=f"This API token's scope ({token.scope}) does not allow this."
+            )
 
 
 class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSerializer):
-    """A username and password (strings), and nothing else."""
+    """A username and password (strings), and optionally the new token's name, scope and
+    lifetime in seconds; nothing else."""
+
+    name = serializers.CharField(
+        required=False, allow_blank=True, max_length=APIToken._meta.get_field("name").max_length
+    )
+    scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.FULL)
+    expires_in = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=TOKEN_MAX_SECONDS,
+        help_text="Seconds the token lives, at most the server's TOKEN_TTL when that is set; "
+        "without it, TOKEN_TTL, or no expiry.",
+    )
+
+    def validate_expires_in(self, value):
+        if settings.TOKEN_TTL is not None and value > settings.TOKEN_TTL:
+            raise ValidationError(
+                f"Ensure this value is less than or equal to {settings.TOKEN_TTL}."
+            )
+        return value
 
 
 @extend_schema(
@@ -57,8 +99,9 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
     request=AuthTokenSerializer,
     responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
 )
-class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
-    """`POST /api/auth/token` with a username and password returns that user's API token.
+class ObtainTokenView(QueryParametersMixin, APIView):
+    """`POST /api/auth/token` with a username and password returns a new API token of that user
+    (its key, shown this once), with the name, scope and lifetime the request names.
 
     Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers
     429 with Retry-After before checking the password; credentials it refuses count as a
@@ -66,9 +109,8 @@ class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
 
     serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
-    # The API's parsers (JSON only), not DRF's own list, which takes forms too.
-    parser_classes = APIView.parser_classes
-    # DRF's view disables throttling; a password endpoint is where it matters most.
+    permission_classes = []
+    # DRF's login view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
     def post(self, request, *args, **kwargs):
@@ -81,13 +123,22 @@ class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
                 wait=seconds,
                 detail="Too many failed logins for this username or from this address.",
             )
+        serializer = self.serializer_class(data=request.data, context={"request": request})
         try:
-            return super().post(request, *args, **kwargs)
+            serializer.is_valid(raise_exception=True)
         except ValidationError as error:
             # The serializer's one error of its own: authenticate() refused the credentials.
             if error.get_codes() == {api_settings.NON_FIELD_ERRORS_KEY: ["authorization"]}:
                 login_failure_record(username=username, address=address)
             raise
+        data = serializer.validated_data
+        key = token_create(
+            user=data["user"],
+            name=data.get("name", ""),
+            scope=data["scope"],
+            expires_in=data.get("expires_in"),
+        )
+        return Response({"token": key})
 
 
 def not_found(request, exception=None):

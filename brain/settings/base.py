@@ -91,7 +91,6 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -388,6 +387,12 @@ EVENT_STREAM_RETENTION_HOURS = _positive_int("EVENT_STREAM_RETENTION_HOURS", 24)
 
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)
+# Seconds an API token lives when its request names no `expires_in`, and the most it may name
+# (at most a year, brain.tokens.TOKEN_MAX_SECONDS); unset, a token lives until it is revoked
+# unless it asks for less.
+TOKEN_TTL = (
+    _positive_int("TOKEN_TTL", 1, most=365 * 24 * 3600) if env.str("TOKEN_TTL", "") else None
+)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Brain API",
@@ -420,6 +425,7 @@ SPECTACULAR_SETTINGS = {
         "ExecutionStatusEnum": "scheduling.models.ExecutionStatus",
         "SeverityEnum": "events.models.Severity.values",
         "CheckpointKindEnum": "audit.models.CheckpointKind",
+        "TokenScopeEnum": "brain.models.TokenScope",
     },
 }
 

@@ -1,11 +1,12 @@
 import pytest
 from django.core.cache import CacheHandler, cache
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from rest_framework.throttling import SimpleRateThrottle
 
 from brain.api.authentication import token_cache_key
 from brain.api.throttling import UserRateThrottle
+from brain.models import APIToken
+from brain.tokens import token_create, token_digest
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def test_obtain_token_with_username_and_password(anon_client, user):
     )
 
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=user).key}
+    assert APIToken.objects.get(user=user).digest == token_digest(response.json()["token"])
 
 
 def test_obtain_token_with_trailing_slash_is_not_redirected(anon_client, user):
@@ -60,7 +61,7 @@ def test_obtain_token_with_trailing_slash_is_not_redirected(anon_client, user):
     )
 
     assert response.status_code == 200
-    assert response.json() == {"token": Token.objects.get(user=user).key}
+    assert APIToken.objects.get(user=user).digest == token_digest(response.json()["token"])
 
 
 def test_obtain_token_with_wrong_password_is_400(anon_client, user):
@@ -70,14 +71,14 @@ def test_obtain_token_with_wrong_password_is_400(anon_client, user):
 
     assert response.status_code == 400
     assert response.json() == {"non_field_errors": ["Unable to log in with provided credentials."]}
-    assert not Token.objects.exists()
+    assert not APIToken.objects.exists()
 
 
 def test_token_lookup_is_cached_and_revoked_when_the_token_is_deleted(
     user, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    token = Token.objects.create(user=user)
-    key = token.key
+    key = token_create(user=user)
+    token = APIToken.objects.get(user=user)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert client.get("/api/auth/me").status_code == 200
@@ -87,13 +88,15 @@ def test_token_lookup_is_cached_and_revoked_when_the_token_is_deleted(
     with django_capture_on_commit_callbacks(execute=True):
         token.delete()
 
-    assert cache.get(token_cache_key(key)) == 0  # revoked: no lookup cached
+    assert cache.get(token_cache_key(token_digest(key))) == 0  # revoked: no lookup cached
     response = client.get("/api/auth/me")
     assert (response.status_code, response.json()) == (401, {"detail": "Invalid token."})
 
 
-def test_deactivated_user_is_refused_at_once(api_client, user, django_capture_on_commit_callbacks):
-    key = Token.objects.get(user=user).key
+def test_deactivated_user_is_refused_at_once(user, django_capture_on_commit_callbacks):
+    key = token_create(user=user)
+    api_client = APIClient()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api_client.get("/api/auth/me").status_code == 200  # the lookup is now cached
     user.is_active = False
     with django_capture_on_commit_callbacks(execute=True):
@@ -167,7 +170,7 @@ def test_the_token_cache_holds_no_password_hash(api_client, user, django_assert_
     api_client.get("/api/auth/me")
 
     redis = cache.client.get_client(write=True)
-    stored = redis.get(cache.make_key(token_cache_key(user.auth_token.key)))
+    stored = redis.get(cache.make_key(token_cache_key(APIToken.objects.get(user=user).digest)))
     assert stored is not None
     assert user.password.encode() not in stored
     with django_assert_num_queries(0):
@@ -215,7 +218,7 @@ def test_an_address_guessing_tokens_is_refused_before_the_lookup(
 ):
     rates = {**SimpleRateThrottle.THROTTLE_RATES, "failed_token": "3/min"}
     monkeypatch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
-    known = Token.objects.get_or_create(user=user)[0].key
+    known = token_create(user=user)
     guesser, neighbour = APIClient(REMOTE_ADDR="10.0.0.1"), APIClient(REMOTE_ADDR="10.0.0.2")
 
     def me(client, key):

@@ -6,8 +6,9 @@ import logging
 import pytest
 from django.core.cache import cache
 from django.test import Client
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
+
+from brain.models import APIToken
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +60,7 @@ def test_a_username_past_its_failures_is_refused_from_every_address(user, other_
         "detail": f"{API_REFUSAL} Expected available in {retry_after} seconds."
     }
     assert api_login(" ALICE", "alice-password-1", "203.0.113.10").status_code == 429
-    assert not Token.objects.exists()
+    assert not APIToken.objects.exists()
     # Other users log in from the same addresses.
     assert api_login("bob", "bob-password-1", "198.51.100.0").status_code == 200
 
@@ -76,7 +77,7 @@ def test_an_address_spraying_usernames_is_refused_for_every_username(user, limit
     assert statuses == [400, 400, 400]
     assert refused.status_code == 429
     assert refused.json()["detail"].startswith(API_REFUSAL)
-    assert not Token.objects.exists()
+    assert not APIToken.objects.exists()
     # The same user from another address is not affected.
     assert api_login("alice", "alice-password-1", "198.51.100.2").status_code == 200
 

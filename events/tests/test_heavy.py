@@ -10,10 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditLog
 from brain.api.heavy import SLOT_SECONDS, slot_key
+from brain.tokens import token_create
 from events.models import SystemEvent
 from events.tests.factories import SystemEventFactory
 
@@ -183,8 +183,8 @@ def _wait_for_slots(count):
 @pytest.mark.django_db(transaction=True)
 def test_requests_in_flight_hold_the_slots_until_they_end(live_server, user, other_user, settings):
     settings.API_HEAVY_REQUESTS_PER_USER = 2
-    token = Token.objects.create(user=user).key
-    other = Token.objects.create(user=other_user).key
+    token = token_create(user=user)
+    other = token_create(user=other_user)
     body = (json.dumps(EVENT) + "\n").encode()
     uploads = [SlowUpload(live_server.url, token, body) for _ in range(2)]
     _wait_for_slots(2)

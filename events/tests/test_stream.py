@@ -9,8 +9,9 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
+from brain.models import APIToken
+from brain.tokens import token_create, token_digest
 from events.models import EventChange, SystemEvent
 from events.services import event_changes_prune, event_delete, event_update
 from events.tests.factories import SystemEventFactory
@@ -28,7 +29,7 @@ def empty_change_log():
 
 @pytest.fixture
 def token(user):
-    return Token.objects.create(user=user).key
+    return token_create(user=user)
 
 
 def create(**fields):
@@ -199,7 +200,7 @@ def test_a_revoked_token_closes_its_socket(token):
         client = StreamClient(token=token)
         assert (await client.connect())[0]
         await client.receive()
-        await in_thread(lambda: Token.objects.filter(key=token).delete())
+        await in_thread(lambda: APIToken.objects.filter(digest=token_digest(token)).delete())
         assert await client.receive() == {"close": 4401}
 
     run(scenario)

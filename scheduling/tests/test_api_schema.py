@@ -5,7 +5,8 @@ are checked here."""
 import pytest
 import schemathesis
 from django.core.wsgi import get_wsgi_application
-from rest_framework.authtoken.models import Token
+
+from brain.tokens import token_create
 
 from .factories import AgentFactory, ExecutionResultFactory, ProjectFactory, ScheduledTaskFactory
 
@@ -55,7 +56,7 @@ def operations(rows):
 
 @pytest.mark.django_db(transaction=True)
 def test_responses_with_real_rows_match_the_schema(rows, staff_user):
-    token = Token.objects.create(user=staff_user).key
+    token = token_create(user=staff_user)
     bodies = {"/api/executions/{id}/complete": {"status": "success"}}
 
     for method, path, parameters in operations(rows):

@@ -5,8 +5,8 @@ import http.client
 import json
 
 import pytest
-from rest_framework.authtoken.models import Token
 
+from brain.tokens import token_create
 from events.models import SystemEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ def test_a_chunked_body_is_a_411_that_says_why(serve, user):
         "/api/events",
         body=iter([body[:10], body[10:]]),
         headers={
-            "Authorization": f"Token {Token.objects.create(user=user).key}",
+            "Authorization": f"Token {token_create(user=user)}",
             "Content-Type": "application/json",
         },
         encode_chunked=True,

@@ -4,9 +4,9 @@ the same request succeeds once the lock is gone."""
 
 import psycopg
 import pytest
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditLog
+from brain.tokens import token_create
 from events.models import SystemEvent
 from events.services import event_create
 
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_request_behind_a_lock_is_a_503_to_retry_and_changes_nothing(serve, staff_user):
-    token = {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
+    token = {"Authorization": f"Token {token_create(user=staff_user)}"}
     event = event_create(event_type="deploy", severity="info", message="v1")
     server = serve(DATABASE_STATEMENT_TIMEOUT="0.5")
     path = f"/api/events/{event.pk}"

@@ -6,10 +6,10 @@ import time
 from collections import Counter
 
 import pytest
-from rest_framework.authtoken.models import Token
 
 from audit.models import AuditLog
 from brain import invalidation
+from brain.tokens import token_create
 from events.models import SystemEvent
 
 from .conftest import database_url
@@ -22,7 +22,7 @@ UNAVAILABLE = {"detail": "The database is unavailable. Try again shortly."}
 
 @pytest.fixture
 def token(staff_user):
-    return {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
+    return {"Authorization": f"Token {token_create(user=staff_user)}"}
 
 
 def test_an_outage_is_a_503_within_2_seconds_and_the_first_request_after_it_succeeds(

@@ -7,10 +7,10 @@ import time
 
 import pytest
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 
 from brain import invalidation
-from brain.models import PendingInvalidation
+from brain.models import APIToken, PendingInvalidation
+from brain.tokens import token_create
 
 from .conftest import redis_url
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_hung_redis_costs_a_request_little(redis_proxy, serve, user):
-    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    token = {"Authorization": f"Token {token_create(user=user)}"}
     server = serve(redis=redis_url(redis_proxy.port))
     created = server.request(
         "POST", "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, token
@@ -47,9 +47,10 @@ def test_a_hung_redis_costs_a_request_little(redis_proxy, serve, user):
 def test_a_write_during_a_redis_pause_is_never_read_stale_after_it(
     redis_proxy, serve, user, staff_user
 ):
-    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-    staff = {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
-    doomed = Token.objects.create(user=User.objects.create_user("doomed"))
+    token = {"Authorization": f"Token {token_create(user=user)}"}
+    staff = {"Authorization": f"Token {token_create(user=staff_user)}"}
+    doomed = User.objects.create_user("doomed")
+    doomed_key = token_create(user=doomed)
     server = serve(redis=redis_url(redis_proxy.port))
     created = server.request(
         "POST", "/api/events", {"event_type": "deploy", "severity": "info", "message": "m"}, token
@@ -57,12 +58,12 @@ def test_a_write_during_a_redis_pause_is_never_read_stale_after_it(
     path = f"/api/events/{created.json()['id']}"
     server.request("GET", path, headers=token)  # cached
     server.request("GET", "/api/events/stats", headers=token)
-    gone = {"Authorization": f"Token {doomed.key}"}
+    gone = {"Authorization": f"Token {doomed_key}"}
     assert server.request("GET", "/api/auth/me", headers=gone).status == 200  # lookup cached
 
     redis_proxy.pause()  # Redis keeps its data, and answers nobody
     changed = server.request("PATCH", path, {"message": "changed", "severity": "critical"}, staff)
-    doomed.delete()
+    APIToken.objects.filter(user=doomed).delete()
     time.sleep(invalidation.LEASE_SECONDS + 0.5)  # an outage longer than the lease
     redis_proxy.restore()
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 
 from audit.commands import AuditedCommand
+from brain.tokens import token_create
 
 from .seed import USERS as DEMO_USERS
 
@@ -41,11 +41,11 @@ class Command(AuditedCommand):
         address = served_address()
         password = secrets.token_urlsafe(12)
         user = User.objects.create_superuser(username="admin", email="", password=password)
-        token = Token.objects.create(user=user)
+        key = token_create(user=user, name="demo admin")
         lines = [
             "Brain demo credentials",
             f"admin login: {address}/admin/  user: admin  password: {password}",
-            f"API token:   Authorization: Token {token.key}",
+            f"API token:   Authorization: Token {key}",
             f"Demo users (not staff: through the API, each sees only their own projects and "
             f"tasks; a token from POST {address}/api/auth/token):",
         ]

@@ -1,0 +1,33 @@
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from brain.models import TokenScope
+from brain.tokens import TOKEN_MAX_SECONDS, token_create
+
+
+class Command(BaseCommand):
+    help = (
+        "Makes a new API token for a user and prints its key, which is shown this once and "
+        "stored nowhere (only its SHA-256 is)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("username")
+        parser.add_argument("--name", default="")
+        parser.add_argument("--scope", choices=TokenScope.values, default=TokenScope.FULL)
+        parser.add_argument(
+            "--expires-in", type=int, help="seconds; default TOKEN_TTL, or no expiry"
+        )
+
+    def handle(self, *args, username, name, scope, expires_in, **options):
+        most = settings.TOKEN_TTL or TOKEN_MAX_SECONDS
+        if expires_in is not None and not 1 <= expires_in <= most:
+            raise CommandError(f"--expires-in must be from 1 to {most} seconds.")
+        if len(name) > 100:
+            raise CommandError("--name must be at most 100 characters.")
+        try:
+            user = get_user_model().objects.get_by_natural_key(username)
+        except get_user_model().DoesNotExist:
+            raise CommandError(f"No user {username!r}.") from None
+        self.stdout.write(token_create(user=user, name=name, scope=scope, expires_in=expires_in))

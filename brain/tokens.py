@@ -1,0 +1,36 @@
+"""API tokens: a new token's key is returned once and only its SHA-256 is stored."""
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from .models import APIToken, TokenScope
+
+# The longest an API token may be asked to live: a year.
+TOKEN_MAX_SECONDS = 365 * 24 * 3600
+
+
+def token_digest(key):
+    """The SHA-256 of a token's key, as stored (APIToken.digest) and as its cached lookup is
+    named: hex, 64 characters."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def token_create(*, user, name="", scope=TokenScope.FULL, expires_in=None):
+    """Makes an API token for `user` and returns its key (40 hexadecimal characters, as DRF's
+    tokens), which is stored nowhere. It expires `expires_in` seconds from now, or TOKEN_TTL
+    seconds when that is None (never, when TOKEN_TTL is unset too)."""
+    key = secrets.token_hex(20)
+    seconds = expires_in if expires_in is not None else settings.TOKEN_TTL
+    APIToken.objects.create(
+        digest=token_digest(key),
+        prefix=key[:8],
+        user=user,
+        name=name,
+        scope=scope,
+        expires_at=timezone.now() + timedelta(seconds=seconds) if seconds is not None else None,
+    )
+    return key
