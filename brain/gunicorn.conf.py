@@ -8,6 +8,12 @@ bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "asgi"
 wsgi_app = "brain.asgi:application"
+# Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new connections
+# over them. On one shared socket, the worker whose event loop wakes first accepts every pending
+# connection at once (asyncio accepts up to its backlog per wake-up; this worker class has no
+# per-worker connection limit), so a client's keep-alive connections could all land on one worker
+# while the other idled.
+reuse_port = True
 # Brain uses no control interface; gunicorn's default socket (~/.gunicorn) would be shared by
 # every server one user runs.
 control_socket_disable = True

@@ -5,20 +5,31 @@ A client sends `Authorization: Token <key>` on the handshake, of a `read` or `fu
 session cookie: the session counts only when the handshake's Origin is Brain's own (the Host it
 was sent to, or one of CSRF_TRUSTED_ORIGINS), so another site's page cannot open a socket with an
 operator's cookie.
-`authenticated_user(scope)` answers for the handshake and for each later check, so a token
-deleted or expired or a user deactivated or logged out since is seen within one check.
+`authenticated_user(scope)` answers for the handshake; `credential_checks()` asks it again every
+CHECK_SECONDS while a socket is open, once per credential (a token, a session) for all the sockets
+of the process that share it, so a token deleted or expired or a user deactivated or logged out
+since is seen within one check.
 """
 
+import asyncio
+import logging
+import weakref
+from importlib import import_module
 from urllib.parse import urlsplit
 
 from channels.auth import get_user
 from channels.db import database_sync_to_async
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.sessions import CookieMiddleware
 from django.conf import settings
 from rest_framework import exceptions
 
 from .api.authentication import token_lookup
 from .models import TokenScope
+
+logger = logging.getLogger(__name__)
+
+# Seconds between two checks of the credentials of the open sockets.
+CHECK_SECONDS = 3.0
 
 
 def in_database_thread(function):
@@ -84,6 +95,81 @@ async def authenticated_user(scope):
     return user if user.is_authenticated and user.is_active else None
 
 
+def _credential(scope):
+    """What names the socket's user: its token, or its session's key."""
+    authorization = _header(scope, b"authorization")
+    if authorization is not None:
+        return ("token", authorization)
+    return ("session", scope["session"].session_key)
+
+
+class CredentialChecks:
+    """The open sockets of one event loop (`credential_checks()`) whose credentials are checked
+    again every CHECK_SECONDS: each credential once (authenticated_user() of the first socket that
+    holds it), its answer given to every socket that holds it. Runs while a socket is watched."""
+
+    def __init__(self):
+        self.watchers = {}  # credential -> {callback: scope}
+        self.task = None
+
+    def watch(self, scope, checked):
+        """Calls `checked(user)` after each check of `scope`'s credentials, with the user they
+        name now or None (no longer valid), until `unwatch(scope, checked)`."""
+        self.watchers.setdefault(_credential(scope), {})[checked] = scope
+        if self.task is None or self.task.done():
+            self.task = asyncio.create_task(self.run(), name="websocket-credential-checks")
+
+    def unwatch(self, scope, checked):
+        credential = _credential(scope)
+        callbacks = self.watchers.get(credential, {})
+        callbacks.pop(checked, None)
+        if not callbacks:
+            self.watchers.pop(credential, None)
+
+    async def run(self):
+        while self.watchers:
+            await asyncio.sleep(CHECK_SECONDS)
+            for callbacks in list(self.watchers.values()):
+                if not callbacks:
+                    continue
+                try:
+                    user = await authenticated_user(next(iter(callbacks.values())))
+                except Exception:
+                    # The check could not be made (PostgreSQL unreachable): the sockets stay
+                    # as they are until a check answers.
+                    logger.warning("websocket credentials not checked", exc_info=True)
+                    continue
+                for checked in list(callbacks):
+                    checked(user)
+
+
+_checks = weakref.WeakKeyDictionary()
+
+
+def credential_checks():
+    """The CredentialChecks of the running event loop: one per ASGI worker process."""
+    loop = asyncio.get_running_loop()
+    if loop not in _checks:
+        _checks[loop] = CredentialChecks()
+    return _checks[loop]
+
+
+class SessionScopeMiddleware:
+    """Sets `scope["session"]`: the Django session the handshake's cookie names (loaded when
+    first read), for authenticated_user(). A socket reads its session and never saves it, so
+    the application's messages pass to the server untouched (channels' SessionMiddleware wraps
+    every send to save a modified session)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    async def __call__(self, scope, receive, send):
+        store = import_module(settings.SESSION_ENGINE).SessionStore
+        key = scope["cookies"].get(settings.SESSION_COOKIE_NAME)
+        return await self.inner({**scope, "session": store(key)}, receive, send)
+
+
 def SessionCredentialsMiddleware(inner):
-    """Channels' cookie and session middleware: `scope["session"]` for authenticated_user()."""
-    return CookieMiddleware(SessionMiddleware(inner))
+    """Channels' cookie middleware and the session's: `scope["session"]` for
+    authenticated_user()."""
+    return CookieMiddleware(SessionScopeMiddleware(inner))

@@ -7,7 +7,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
-from brain.websocket import authenticated_user, in_database_thread
+from brain.websocket import authenticated_user, credential_checks, in_database_thread
 
 from .stream import log, messages
 from .stream.hub import READ_BATCH, hub
@@ -19,8 +19,6 @@ from .stream.subscription import (
     streams_from,
 )
 
-# Seconds between two checks of a connected socket's credentials.
-CREDENTIALS_CHECK_SECONDS = 3.0
 # Seconds a socket cut off may take to send its resume message before it is closed without it.
 CUT_OFF_GRACE_SECONDS = 1.0
 AFTER_INVALID = "A position: an integer from 0, as a message's `position`."
@@ -31,7 +29,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     rows of the other streams it takes (`subscribe`) that the API shows its user, once, in
     position order, from `?after=<position>` (read from PostgreSQL, then live) or from now. The
     handshake needs the API's credentials (brain.websocket), checked again every
-    CREDENTIALS_CHECK_SECONDS; a client that falls behind its buffer (EVENT_STREAM_BUFFER
+    brain.websocket.CHECK_SECONDS; a client that falls behind its buffer (EVENT_STREAM_BUFFER
     messages) is told where to resume and closed."""
 
     subscriber = None
@@ -68,9 +66,9 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         self.last = None
         self.tasks = [
             asyncio.create_task(self.stream(after)),
-            asyncio.create_task(self.check_credentials()),
             asyncio.create_task(self.watch_cut_off()),
         ]
+        credential_checks().watch(self.scope, self.credentials_checked)
 
     async def disconnect(self, code):
         self.finished = True
@@ -79,6 +77,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
     def stop(self):
         if self.subscriber is not None:
             hub().unsubscribe(self.subscriber)
+            credential_checks().unwatch(self.scope, self.credentials_checked)
         current = asyncio.current_task()
         for task in self.tasks:
             if task is not current:
@@ -135,7 +134,8 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
                 break
             if message.position <= self.last:
                 continue  # seen already, read while catching up
-            if self.subscriber.wants(message):  # the filters or streams may have changed
+            # Offered before the filters or streams last changed: checked again.
+            if message.position > self.subscriber.recheck_until or self.subscriber.wants(message):
                 await self.send(text_data=message.text)
             self.last = message.position
         await self.finish(self.subscriber.close_code, self.resume_message())
@@ -157,14 +157,13 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
             self.stop()
             await self.close(self.subscriber.close_code)
 
-    async def check_credentials(self):
-        while True:
-            await asyncio.sleep(CREDENTIALS_CHECK_SECONDS)
-            user = await authenticated_user(self.scope)
-            if user is None:
-                await self.finish(messages.CLOSE_UNAUTHENTICATED)
-                return
-            self.subscriber.user = user  # who may see what, as the API decides it now
+    def credentials_checked(self, user):
+        """Closes the socket when its credentials are no longer valid; else `user` decides what
+        it may see, as the API decides it now."""
+        if user is None:
+            self.tasks.append(asyncio.create_task(self.finish(messages.CLOSE_UNAUTHENTICATED)))
+        else:
+            self.subscriber.user = user
 
     async def receive(self, text_data=None, bytes_data=None):
         """`{"filters": {...}}` replaces the filters, `{"subscribe": [...]}` the streams (both
@@ -188,7 +187,7 @@ class EventStreamConsumer(AsyncWebsocketConsumer):
         if errors:
             await self.send(text_data=messages.error(errors))
             return
-        self.subscriber.filters, self.subscriber.streams = filters, streams
+        hub().change(self.subscriber, filters=filters, streams=streams)
         await self.send(text_data=self.subscribed_message(self.last))
 
     def subscribed_message(self, position):

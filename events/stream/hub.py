@@ -1,14 +1,15 @@
 """A process's one reader of the change log, and its fan-out to the process's sockets.
 
 While a socket of the process is subscribed, the hub stamps the committed changes and reads the
-new ones in position order (events.stream.log), and offers each change's message to every
-subscriber (events.stream.subscription), rendered once, when a socket first sends it (a change
-no socket takes is never rendered): a full buffer cuts that subscriber off, never the hub or the
-others. It reads when a write of events wakes it, through Redis (the events cache's invalidation
-after every commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS besides, which
-covers the other kinds' changes, plain SQL and a Redis that is down: the stream never depends on
-Redis. A running hub prunes the change log every PRUNE_SECONDS
-(events.services.event_changes_prune).
+new ones in position order (events.stream.log), and offers each change's message to its
+subscribers (events.stream.subscription), grouped by what they take (the same filters, streams and
+user): whether a group takes a change is decided once for the group, and the message is rendered
+once, when a socket first sends it (a change no socket takes is never rendered), every socket
+sending the same text. A full buffer cuts that subscriber off, never the hub or the others. It
+reads when a write of events wakes it, through Redis (the events cache's invalidation after every
+commit publishes to EVENTS_CHANGED_CHANNEL), and every POLL_SECONDS besides, which covers the
+other kinds' changes, plain SQL and a Redis that is down: the stream never depends on Redis. A
+running hub prunes the change log every PRUNE_SECONDS (events.services.event_changes_prune).
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from events.services import event_changes_prune
 
 from . import log
 from .messages import CLOSE_UNAVAILABLE, Message
+from .subscription import wanted
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +54,7 @@ class Hub:
     one leaves."""
 
     def __init__(self):
-        self.subscribers = set()
+        self.groups = {}  # Subscriber.key -> the subscribers of that key
         self.position = None  # the last position offered to the subscribers
         self.wake = asyncio.Event()
         self.started = asyncio.Event()
@@ -65,11 +67,26 @@ class Hub:
             self.started.clear()
             self.task = asyncio.create_task(self.run(), name="events-stream-hub")
         await self.started.wait()
-        self.subscribers.add(subscriber)
+        self.groups.setdefault(subscriber.key, set()).add(subscriber)
         return self.position
 
     def unsubscribe(self, subscriber):
-        self.subscribers.discard(subscriber)
+        group = self.groups.get(subscriber.key)
+        if group is not None:
+            group.discard(subscriber)
+            if not group:
+                del self.groups[subscriber.key]
+
+    def change(self, subscriber, *, filters, streams):
+        """Gives `subscriber` new filters and streams, moving it to the group of its new key; what
+        it was offered before is to be checked again by its sender (Subscriber.recheck_until)."""
+        subscribed = subscriber in self.groups.get(subscriber.key, ())
+        if subscribed:
+            self.unsubscribe(subscriber)
+        subscriber.recheck_until = self.position or 0
+        subscriber.filters, subscriber.streams = filters, streams
+        if subscribed:
+            self.groups.setdefault(subscriber.key, set()).add(subscriber)
 
     async def run(self):
         self.listener = asyncio.create_task(self.listen(), name="events-stream-wake")
@@ -86,7 +103,7 @@ class Hub:
                     self.fail()
                     await asyncio.sleep(RETRY_SECONDS)
                     continue
-                if self.started.is_set() and not self.subscribers:
+                if self.started.is_set() and not self.groups:
                     return  # the last subscriber left; the next one starts a new reader
                 self.started.set()
                 try:
@@ -107,8 +124,11 @@ class Hub:
             changes, until, reached = await in_database_thread(_read_new)(self.position)
             for change in changes:
                 message = Message(change)
-                for subscriber in list(self.subscribers):
-                    subscriber.offer(message)
+                for group in list(self.groups.values()):
+                    some = next(iter(group))
+                    if wanted(message, filters=some.filters, streams=some.streams, user=some.user):
+                        for subscriber in list(group):
+                            subscriber.offer(message)
             self.position = until
             if reached:
                 return
@@ -117,9 +137,10 @@ class Hub:
     def fail(self):
         """Cuts every subscriber off: changes could not be read (each socket is closed with a
         resume message; they catch up from PostgreSQL when they reconnect)."""
-        for subscriber in list(self.subscribers):
-            subscriber.cut_off(CLOSE_UNAVAILABLE)
-        self.subscribers.clear()
+        for group in list(self.groups.values()):
+            for subscriber in group:
+                subscriber.cut_off(CLOSE_UNAVAILABLE)
+        self.groups.clear()
 
     async def listen(self):
         """Sets `wake` on every message of EVENTS_CHANGED_CHANNEL; reconnects after a failure."""

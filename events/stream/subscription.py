@@ -125,12 +125,23 @@ def filters_from_message(data):
     return _validated(query, FILTER_NAMES)
 
 
+def wanted(message, *, filters, streams, user):
+    """Whether a subscription of `filters` and `streams` by `user` takes `message`: an event its
+    filters match, on the events stream; another kind's change on that kind's stream, of a row
+    `user` may see (the kind's `visible` rule, the API's)."""
+    if message.kind == kinds.EVENT:
+        return EVENTS in streams and filters.matches(message)
+    kind = kinds.get(message.kind)
+    return kind.stream in streams and kind.visible(user=user, owner_id=message.owner_id)
+
+
 class Subscriber:
     """A socket's place in its process's hub (events.stream.hub): the messages it wants, in
     order, at most `buffer` waiting. One more marks it overflowed, and it is given no more: a
     client that falls behind is told to resume, never waited for. `user` is who the socket
-    authenticated as (renewed at each check of its credentials): a registered kind's change
-    reaches it only when the kind's `visible` rule, the API's, shows the row to that user."""
+    authenticated as (renewed at each check of its credentials). The hub offers it what its
+    group (`key`: the same filters, streams and user) takes; the messages it was offered up to
+    `recheck_until`, before its filters or streams last changed, are to be checked again."""
 
     def __init__(self, filters, buffer, *, user, streams):
         self.filters = filters
@@ -139,20 +150,19 @@ class Subscriber:
         self.queue = asyncio.Queue(buffer)
         self.closed = asyncio.Event()
         self.close_code = None
+        self.recheck_until = 0
+
+    @property
+    def key(self):
+        return (self.filters, self.streams, self.user.pk)
 
     def wants(self, message):
-        """Whether `message` is for this socket: an event its filters match, on the events
-        stream; another kind's change on that kind's stream, of a row its user may see."""
-        if message.kind == kinds.EVENT:
-            return EVENTS in self.streams and self.filters.matches(message)
-        kind = kinds.get(message.kind)
-        return kind.stream in self.streams and kind.visible(
-            user=self.user, owner_id=message.owner_id
-        )
+        """Whether `message` is for this socket, by its own filters, streams and user."""
+        return wanted(message, filters=self.filters, streams=self.streams, user=self.user)
 
     def offer(self, message):
-        """Queues `message` if the socket wants it; never waits."""
-        if self.closed.is_set() or not self.wants(message):
+        """Queues `message` (one its group takes); never waits."""
+        if self.closed.is_set():
             return
         try:
             self.queue.put_nowait(message)

@@ -152,6 +152,30 @@ def test_filters_as_the_lists_and_changed_on_the_open_socket(token):
     run(scenario)
 
 
+def test_sockets_of_the_same_filters_each_get_their_events_and_one_may_change_its_own(token):
+    async def scenario():
+        first = StreamClient("event_type=deploy", token=token)
+        second = StreamClient("event_type=deploy", token=token)
+        for client in (first, second):
+            assert (await client.connect())[0]
+            await client.receive()
+        deploy = await in_thread(create, event_type="deploy")
+        for client in (first, second):
+            [message] = await client.events(1)
+            assert message["event"]["id"] == deploy.id
+
+        await second.send({"filters": {"event_type": "backup"}})
+        assert (await second.receive())["filters"] == {"event_type": "backup"}
+        deploy = await in_thread(create, event_type="deploy")
+        backup = await in_thread(create, event_type="backup")
+        assert [m["event"]["id"] for m in await first.events(1)] == [deploy.id]
+        assert [m["event"]["id"] for m in await second.events(1)] == [backup.id]
+        for client in (first, second):
+            await client.close()
+
+    run(scenario)
+
+
 UNKNOWN = "Unknown query parameter. Known: event_type, severity, source."
 
 
@@ -202,6 +226,26 @@ def test_a_revoked_token_closes_its_socket(token):
         await client.receive()
         await in_thread(lambda: APIToken.objects.filter(digest=token_digest(token)).delete())
         assert await client.receive() == {"close": 4401}
+
+    run(scenario)
+
+
+def test_a_revoked_token_closes_every_socket_it_opened_and_no_other(token, other_user):
+    other_token = Token.objects.create(user=other_user).key
+
+    async def scenario():
+        revoked = [StreamClient(token=token), StreamClient(token=token)]
+        kept = StreamClient(token=other_token)
+        for client in (*revoked, kept):
+            assert (await client.connect())[0]
+            await client.receive()
+        await in_thread(lambda: Token.objects.filter(key=token).delete())
+        for client in revoked:
+            assert await client.receive() == {"close": 4401}
+        event = await in_thread(create)
+        [message] = await kept.events(1)
+        assert message["event"]["id"] == event.id
+        await kept.close()
 
     run(scenario)
 
