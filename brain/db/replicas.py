@@ -7,7 +7,7 @@ to it. Every write, every `select_for_update()`, every other read, and everythin
 request (the scheduler, the live stream, management commands, migrations) uses the primary. Once
 a request writes, its later reads use the primary too.
 
-A request that wrote (an unsafe method, or a write through the ORM) pins its client to the
+A request that wrote (an unsafe method, or a write of one of those models through the ORM) pins its client to the
 primary for REPLICA_PIN_SECONDS: a client sending `Authorization` by a Redis key derived from
 that header (PIN_KEY), set as an invalidation is (brain.invalidation), so an outage of Redis does
 not lose it: until Redis holds the cache lease again, every such client reads the primary. Any
@@ -76,8 +76,9 @@ class ReplicaRouter:
         return DEFAULT_DB_ALIAS
 
     def db_for_write(self, model, **hints):
+        # Only a write a replica could be behind on counts (a token's last use does not).
         reads = _reads.get()
-        if reads is not None:
+        if reads is not None and model._meta.app_label in settings.DATABASE_REPLICA_APPS:
             reads.wrote = True
         return DEFAULT_DB_ALIAS
 

@@ -231,7 +231,7 @@ def test_a_revoked_token_closes_its_socket(token):
 
 
 def test_a_revoked_token_closes_every_socket_it_opened_and_no_other(token, other_user):
-    other_token = Token.objects.create(user=other_user).key
+    other_token = token_create(user=other_user)
 
     async def scenario():
         revoked = [StreamClient(token=token), StreamClient(token=token)]
@@ -239,7 +239,7 @@ def test_a_revoked_token_closes_every_socket_it_opened_and_no_other(token, other
         for client in (*revoked, kept):
             assert (await client.connect())[0]
             await client.receive()
-        await in_thread(lambda: Token.objects.filter(key=token).delete())
+        await in_thread(lambda: APIToken.objects.filter(digest=token_digest(token)).delete())
         for client in revoked:
             assert await client.receive() == {"close": 4401}
         event = await in_thread(create)
