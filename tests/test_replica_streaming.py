@@ -44,14 +44,14 @@ import django
 django.setup()
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from brain.tokens import token_create
 from events.models import SystemEvent
 call_command("migrate", verbosity=0)
 users = get_user_model().objects
 tokens = {{
-    name: Token.objects.create(
+    name: token_create(
         user=users.create_user(name, password=f"{{name}}-password-1", is_staff=name == "staff")
-    ).key
+    )
     for name in ["alice", "bob", "staff"]
 }}
 event = SystemEvent.objects.create(event_type="{SEEDED_TYPE}", severity="info", message="before")

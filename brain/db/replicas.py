@@ -5,13 +5,13 @@ from a replica one of them, chosen at random: a GET, HEAD or OPTIONS whose clien
 to the primary. For that request ReplicaRouter sends the reads of DATABASE_REPLICA_APPS' models
 to it. Every write, every `select_for_update()`, every other read, and everything outside such a
 request (the scheduler, the live stream, management commands, migrations) uses the primary. Once
-a request writes, its later reads use the primary too.
+a request writes one of those models, its later reads use the primary too.
 
-A request that wrote (an unsafe method, or a write of one of those models through the ORM) pins its client to the
-primary for REPLICA_PIN_SECONDS: a client sending `Authorization` by a Redis key derived from
-that header (PIN_KEY), set as an invalidation is (brain.invalidation), so an outage of Redis does
-not lose it: until Redis holds the cache lease again, every such client reads the primary. Any
-other client is pinned by a cookie (PIN_COOKIE), as django-multidb-router does.
+A request that wrote (an unsafe method, or a write of one of those models through the ORM) pins its
+client to the primary for REPLICA_PIN_SECONDS: a client sending `Authorization` by a Redis key
+derived from that header (PIN_KEY), set as an invalidation is (brain.invalidation), so an outage of
+Redis does not lose it: until Redis holds the cache lease again, every such client reads the
+primary. Any other client is pinned by a cookie (PIN_COOKIE), as django-multidb-router does.
 """
 
 import hashlib

@@ -12,9 +12,9 @@ import redis
 import websockets
 from django.conf import settings
 from django.test import override_settings
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from brain.tokens import token_create
 from tests.support import free_port
 
 from .sentinel import SERVICE, SentinelGroup, wait_for
@@ -39,8 +39,8 @@ def sentinels(tmp_path):
 def test_a_failover_keeps_the_api_answering_and_serves_nothing_stale(
     sentinels, serve, user, staff_user
 ):
-    token = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
-    staff = {"Authorization": f"Token {Token.objects.create(user=staff_user).key}"}
+    token = {"Authorization": f"Token {token_create(user=user)}"}
+    staff = {"Authorization": f"Token {token_create(user=staff_user)}"}
     server = serve(redis=f"redis://{SERVICE}/0", REDIS_SENTINELS=sentinels.sentinels)
 
     def request(*args, **kwargs):
@@ -131,20 +131,20 @@ def refusing_writes(tmp_path):
 def test_a_master_refusing_writes_leaves_the_api_answering_and_logins_limited_open(
     refusing_writes, user, staff_user
 ):
-    token = Token.objects.create(user=user)
+    token = token_create(user=user)
     event = APIClient().post(
-        "/api/events", EVENT, format="json", HTTP_AUTHORIZATION=f"Token {token.key}"
+        "/api/events", EVENT, format="json", HTTP_AUTHORIZATION=f"Token {token}"
     )
     cache = {"default": {**settings.CACHES["default"], "LOCATION": refusing_writes}}
 
     with override_settings(CACHES=cache):
-        client = APIClient(HTTP_AUTHORIZATION=f"Token {token.key}")
+        client = APIClient(HTTP_AUTHORIZATION=f"Token {token}")
         reads = [client.get(f"/api/events/{event.json()['id']}") for _ in range(3)]
         written = client.patch(
             f"/api/events/{event.json()['id']}",
             {"message": "after"},
             format="json",
-            HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=staff_user).key}",
+            HTTP_AUTHORIZATION=f"Token {token_create(user=staff_user)}",
         )
         read = client.get(f"/api/events/{event.json()['id']}")
         refused = APIClient().post(
