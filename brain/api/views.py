@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 
 from brain.context import client_ip
 from brain.db.timeouts import StatementTimeout
-from brain.login_failures import login_block_seconds, login_failure_record
+from brain.login_failures import login_block_seconds, login_failure_record, login_success_record
 
 from .query import QueryParametersMixin
 from .renderers import JSONRenderer
@@ -56,7 +56,7 @@ class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
 
     Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers
     429 with Retry-After before checking the password; credentials it refuses count as a
-    failure."""
+    failure, and credentials it accepts clear their username's failures from this address."""
 
     serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
@@ -76,12 +76,14 @@ class ObtainTokenView(QueryParametersMixin, ObtainAuthToken):
                 detail="Too many failed logins for this username or from this address.",
             )
         try:
-            return super().post(request, *args, **kwargs)
+            response = super().post(request, *args, **kwargs)
         except ValidationError as error:
             # The serializer's one error of its own: authenticate() refused the credentials.
             if error.get_codes() == {api_settings.NON_FIELD_ERRORS_KEY: ["authorization"]}:
                 login_failure_record(username=username, address=address)
             raise
+        login_success_record(username=username, address=address)
+        return response
 
 
 def not_found(request, exception=None):

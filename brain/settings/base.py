@@ -276,9 +276,9 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Failed logins, at the admin and POST /api/auth/token together (brain.login_failures): per
-# username from any address, and per client address for any username; past either, 429.
-THROTTLE_RATE_FAILED_LOGIN_USERNAME = env.str(
-    "THROTTLE_RATE_FAILED_LOGIN_USERNAME", default="10/hour"
+# username from a client address, and per client address for any username; past either, 429.
+THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS = env.str(
+    "THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS", default="10/hour"
 )
 THROTTLE_RATE_FAILED_LOGIN_ADDRESS = env.str(
     "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", default="30/hour"
