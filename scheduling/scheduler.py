@@ -169,6 +169,7 @@ class Scheduler:
                 self._stopping.wait(self.poll_interval)
         self._shutdown()
         if sealer is not None:
+            self._stopping.set()  # a run with once=True ends without stop()
             sealer.join()
         try:
             scheduler_heartbeat_stop(worker=self.worker_id, now=timezone.now())
