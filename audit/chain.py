@@ -26,6 +26,8 @@ from django.db.models import Q
 
 GENESIS = bytes(32)
 _ENCODER = msgspec.json.Encoder(order="sorted")
+# For objects whose keys are already in sorted order.
+_IN_ORDER = msgspec.json.Encoder()
 # One entry of a checkpoint's `records` locator: the record's id and the head of its digest.
 LOCATOR_ENTRY = struct.Struct(">q8s")
 # Records read from the database per query.
@@ -46,12 +48,23 @@ SIGNED_FIELDS = (
     "key_id",
 )
 
-_RECORDS = """
-SELECT xid::text AS transaction_id, id, user_id,
-       to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-       changed_fields, operation, table_name, record_id, ip_address, user_agent, request_id
+# A record's columns in the order record_digest() takes them, the timestamp as utc_text().
+_COLUMNS = """id, user_id, to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+       changed_fields::text, operation, table_name, record_id,
+       -- inet's own text form (10.0.0.1); a cast to text would add the mask (10.0.0.1/32).
+       ip_address, user_agent, request_id"""
+_RECORDS = f"""
+SELECT xid::text AS transaction_id, {_COLUMNS}
 FROM audit_logs
-WHERE (xid, id) > (%s::xid8, %s) {condition}
+WHERE (xid, id) > (%s::xid8, %s) {{condition}}
+ORDER BY audit_logs.xid, audit_logs.id
+LIMIT %s
+"""
+# The records of a range, at most a number of them.
+_RANGE = f"""
+SELECT {_COLUMNS}
+FROM audit_logs
+WHERE (xid, id) > (%s::xid8, %s) AND (xid, id) <= (%s::xid8, %s)
 ORDER BY audit_logs.xid, audit_logs.id
 LIMIT %s
 """
@@ -98,44 +111,44 @@ def canonical_json(value) -> bytes:
     return _ENCODER.encode(value)
 
 
-def _json_value(text):
-    """A stored JSON text as a value; one no JSON reader takes (out of a float's range, as only a
-    hand-edited row can be) is kept as its text, so that it fails to match what was sealed."""
+def record_digest(
+    record_pk,
+    user_id,
+    timestamp,
+    changed_fields,
+    operation,
+    table_name,
+    record_id,
+    ip_address,
+    user_agent,
+    request_id,
+) -> bytes:
+    """The SHA-256 of a record's canonical form, from its columns as _COLUMNS reads them (the
+    timestamp already as utc_text() writes it, `changed_fields` as its JSON text).
+
+    The keys are written in sorted order here, so only `changed_fields` needs sorting. A
+    `changed_fields` text no JSON reader takes (out of a float's range, as only a hand-edited row
+    can be) is kept as a string, so that it fails to match what was sealed."""
     try:
-        return msgspec.json.decode(text)
+        changed_fields = msgspec.Raw(_ENCODER.encode(msgspec.json.decode(changed_fields)))
     except msgspec.DecodeError:
-        return text
-
-
-def record_canonical(row) -> bytes:
-    """The canonical form of a record read by _RECORDS (its columns after `xid`; the timestamp
-    already as utc_text() writes it)."""
-    (
-        record_pk,
-        user_id,
-        timestamp,
-        changed_fields,
-        operation,
-        table_name,
-        record_id,
-        ip_address,
-        user_agent,
-        request_id,
-    ) = row
-    return canonical_json(
-        {
-            "changed_fields": _json_value(changed_fields),
-            "id": record_pk,
-            "ip_address": ip_address,
-            "operation": operation,
-            "record_id": record_id,
-            "request_id": request_id,
-            "table_name": table_name,
-            "timestamp": timestamp,
-            "user_agent": user_agent,
-            "user_id": user_id,
-        }
-    )
+        pass
+    return hashlib.sha256(
+        _IN_ORDER.encode(
+            {
+                "changed_fields": changed_fields,
+                "id": record_pk,
+                "ip_address": ip_address,
+                "operation": operation,
+                "record_id": record_id,
+                "request_id": request_id,
+                "table_name": table_name,
+                "timestamp": timestamp,
+                "user_agent": user_agent,
+                "user_id": user_id,
+            }
+        )
+    ).digest()
 
 
 def head_of(head: bytes, records) -> bytes:
@@ -159,11 +172,23 @@ def read_records(cursor, after: Position, *, through=None, xid_below=None, limit
     return [
         SealedRecord(
             position=Position(int(row[0]), row[1]),
-            digest=hashlib.sha256(record_canonical(row[1:])).digest(),
+            digest=record_digest(*row[1:]),
             timestamp=row[3],
         )
         for row in cursor.fetchall()
     ]
+
+
+def range_head(cursor, after: Position, through: Position, head: bytes, *, most: int):
+    """The chain's head after the records after `after` through `through` (inclusive), starting
+    from `head`, and how many they are, reading at most `most` of them: one query, and per record
+    only what its digest takes (no object per record)."""
+    sha256 = hashlib.sha256
+    cursor.execute(_RANGE, [str(after.xid), after.id, str(through.xid), through.id, most])
+    rows = cursor.fetchall()
+    for row in rows:
+        head = sha256(head + record_digest(*row)).digest()
+    return head, len(rows)
 
 
 class RecordStream:

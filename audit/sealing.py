@@ -35,9 +35,14 @@ FROM pg_current_snapshot() AS snapshot
 """
 
 
-def lock_checkpoints(cursor):
-    """Waits for and takes the checkpoint writers' lock, until the transaction ends."""
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHECKPOINT_LOCK])
+def lock_checkpoints(cursor, *, wait=True):
+    """Takes the checkpoint writers' lock until the transaction ends, waiting for it, or with
+    `wait` False only if it is free. Returns whether it was taken."""
+    if wait:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CHECKPOINT_LOCK])
+        return True
+    cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [CHECKPOINT_LOCK])
+    return cursor.fetchone()[0]
 
 
 def last_checkpoints(using):
@@ -63,11 +68,13 @@ def new_checkpoint(private_key, previous, *, using, **fields):
     return checkpoint
 
 
-def audit_seal(*, using=DEFAULT_DB_ALIAS, max_records=CHECKPOINT_MAX_RECORDS):
+def audit_seal(*, using=DEFAULT_DB_ALIAS, max_records=CHECKPOINT_MAX_RECORDS, wait=True):
     """Seals every audit record committed since the last seal checkpoint: a checkpoint per
     `max_records` records at most, each in its own short transaction, under the checkpoint
-    writers' lock (concurrent sealers take turns; none forks the chain). Returns the
-    checkpoints written, oldest first (none when nothing was left to seal).
+    writers' lock (concurrent sealers take turns; none forks the chain, none seals a record
+    twice). With `wait` False it seals nothing while another sealer or purge holds the lock. Returns
+    the checkpoints written, oldest first (none when nothing was left to seal). With nothing new
+    it costs one short transaction of a few small queries.
 
     A record is sealed once every transaction of this database older than its own has ended,
     so a long open transaction delays sealing until it ends."""
@@ -75,7 +82,7 @@ def audit_seal(*, using=DEFAULT_DB_ALIAS, max_records=CHECKPOINT_MAX_RECORDS):
     written = []
     while True:
         with transaction.atomic(using=using):
-            checkpoint = _seal_next(private_key, using, max_records)
+            checkpoint = _seal_next(private_key, using, max_records, wait)
         if checkpoint is None:
             return written
         written.append(checkpoint)
@@ -83,9 +90,10 @@ def audit_seal(*, using=DEFAULT_DB_ALIAS, max_records=CHECKPOINT_MAX_RECORDS):
             return written
 
 
-def _seal_next(private_key, using, max_records):
+def _seal_next(private_key, using, max_records, wait):
     with connections[using].cursor() as cursor:
-        lock_checkpoints(cursor)
+        if not lock_checkpoints(cursor, wait=wait):
+            return None
         last, last_seal = last_checkpoints(using)
         cursor.execute(OLDEST_RUNNING)
         oldest_running = int(cursor.fetchone()[0])

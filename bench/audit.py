@@ -6,16 +6,22 @@ before each pass, so no mode inherits another's dead rows. Prints the median per
 ratios to the unaudited save and to django-auditlog's, and the queries per save. Then the sealing
 and verification of the audit log: records written in one transaction (as a bulk import writes
 them), sealed into checkpoints, then verified from their first checkpoint, in records per second
-(median over the rounds; the records stay in the benchmark's database). Run on demand
-(`make bench-audit`, which installs django-auditlog under var/bench-auditlog, never into .venv):
+(median over the rounds; the records stay in the benchmark's database). Last, the delay from
+commit to sealed: a scheduler runs (`manage.py run_scheduler`, which seals every
+AUDIT_SEAL_INTERVAL_SECONDS) while this process writes a stream of audited events, each in its own
+transaction, and each record's delay is its sealing checkpoint's `created_at` (the checkpoint
+commits milliseconds later) minus the time its write returned from COMMIT; p50, p95, p99 and the
+largest. Run on demand (`make bench-audit`, which installs django-auditlog under
+var/bench-auditlog, never into .venv):
 
     PYTHONPATH=var/bench-auditlog .venv/bin/python bench/audit.py [--saves 10000] [--rounds 3]
-        [--sealed 100000]
+        [--sealed 100000] [--stream-seconds 20] [--stream-rate 50]
 """
 
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import time
 from contextlib import nullcontext
@@ -29,10 +35,13 @@ import django
 django.setup()
 
 from auditlog.registry import auditlog  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from audit import chain  # noqa: E402
+from audit.models import AuditCheckpoint, AuditLog, CheckpointKind  # noqa: E402
 from audit.sealing import audit_seal  # noqa: E402
 from audit.verification import audit_verify  # noqa: E402
 from bench.peer.models import Event  # noqa: E402
@@ -116,13 +125,28 @@ def main():
     parser.add_argument("--saves", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--sealed", type=int, default=100_000)
+    parser.add_argument("--stream-seconds", type=float, default=20.0)
+    parser.add_argument("--stream-rate", type=float, default=50.0, help="writes per second")
+    parser.add_argument(
+        "--only", choices=["saves", "sealing", "delay"], help="run one part of the benchmark"
+    )
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
+    if args.only in (None, "saves"):
+        audited_saves(args.saves, args.rounds)
+    if args.only in (None, "sealing"):
+        sealing(args.sealed, args.rounds)
+    if args.only in (None, "delay"):
+        seal_delay(args.stream_seconds, args.stream_rate)
+
+
+def audited_saves(count, rounds):
+    """Per-save time and queries: unaudited, Brain's audit, django-auditlog."""
     modes = [Unaudited(), Brain(), DjangoAuditlog()]
     with modes[0]:
         Event.objects.filter(event_type="bench").delete()
         Event.objects.bulk_create(
-            Event(event_type="bench", severity="info", message="start") for _ in range(args.saves)
+            Event(event_type="bench", severity="info", message="start") for _ in range(count)
         )
     # Each mode saves its own model's instances of the same rows.
     loaded = {
@@ -130,14 +154,13 @@ def main():
         for mode in modes
     }
     print(
-        f"PostgreSQL {connection.pg_version}, {args.saves} saves (one per row) x {args.rounds} "
-        f"rounds, median"
+        f"PostgreSQL {connection.pg_version}, {count} saves (one per row) x {rounds} rounds, median"
     )
     tag = 0
     for in_transaction in (True, False):
         samples = {mode.name: [] for mode in modes}
         counts = {}
-        for _ in range(args.rounds):
+        for _ in range(rounds):
             for mode in modes:
                 with mode:
                     tag += 1
@@ -162,7 +185,6 @@ def main():
             )
     with modes[0]:
         Event.objects.filter(event_type="bench").delete()
-    sealing(args.sealed, args.rounds)
 
 
 def sealing(records, rounds):
@@ -183,6 +205,65 @@ def sealing(records, rounds):
     print(f"\nsealing {records} records written in one transaction, x {rounds} rounds, median")
     for name, rates in (("sealed", sealed), ("verified", verified)):
         print(f"{name:8} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
+
+
+def seal_delay(seconds, rate):
+    """The delay from commit to sealed of a stream of audited writes while a scheduler runs."""
+    audit_seal()  # what earlier parts left unsealed
+    log_path = Path("var/bench-audit-scheduler.log")
+    log_path.parent.mkdir(exist_ok=True)
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.pop("DJANGO_SETTINGS_MODULE")  # the scheduler's own settings, as deployed
+    with log_path.open("w") as log:
+        scheduler = subprocess.Popen(
+            [sys.executable, "manage.py", "run_scheduler", "--worker-id", "bench-audit"],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=environment,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        while "scheduler started" not in log_path.read_text():
+            if scheduler.poll() is not None:
+                raise RuntimeError(f"the scheduler did not start: see {log_path}")
+            time.sleep(0.1)
+        committed = {}  # event id -> time its write returned from COMMIT
+        started = time.monotonic()
+        for number in range(int(seconds * rate)):
+            time.sleep(max(0.0, started + number / rate - time.monotonic()))
+            event = SystemEvent.objects.create(
+                event_type="bench", severity="info", message=f"stream {number}"
+            )
+            committed[str(event.pk)] = time.time()
+        records = dict(
+            AuditLog.objects.filter(
+                table_name="system_events", operation="CREATE", record_id__in=committed
+            ).values_list("pk", "record_id")
+        )
+        sealed_at = {}
+        deadline = time.monotonic() + 60
+        while len(sealed_at) < len(records) and time.monotonic() < deadline:
+            time.sleep(0.2)
+            for checkpoint in AuditCheckpoint.objects.filter(kind=CheckpointKind.SEAL).order_by(
+                "-sequence"
+            )[:200]:
+                for record_pk, _ in chain.locator_entries(checkpoint.records):
+                    if record_pk in records:
+                        sealed_at[record_pk] = checkpoint.created_at.timestamp()
+    finally:
+        scheduler.terminate()
+        scheduler.wait(timeout=60)
+    SystemEvent.objects.filter(event_type="bench").delete()
+    delays = sorted(sealed_at[pk] - committed[records[pk]] for pk in sealed_at)
+    quantiles = statistics.quantiles(delays, n=100, method="inclusive")
+    print(
+        f"\ncommit to sealed, {len(delays)} of {len(records)} writes at {rate:g}/s over "
+        f"{seconds:g} s, one scheduler sealing every {settings.AUDIT_SEAL_INTERVAL_SECONDS:g} s"
+    )
+    print(
+        f"p50 {quantiles[49] * 1000:.0f} ms  p95 {quantiles[94] * 1000:.0f} ms  "
+        f"p99 {quantiles[98] * 1000:.0f} ms  max {delays[-1] * 1000:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The admin's login, refused past the failed-login limits it shares with `POST /api/auth/token`
-(brain.login_failures): per username from any address, and per client address for any username."""
+(brain.login_failures): per username from a client address, and per client address for any
+username."""
 
 from django.conf import settings
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -7,12 +8,13 @@ from django.core.exceptions import ValidationError
 
 from brain.context import client_ip
 
-from .login_failures import login_block_seconds, login_failure_record
+from .login_failures import login_block_seconds, login_failure_record, login_success_record
 
 
 class RateLimitedAdminAuthenticationForm(AdminAuthenticationForm):
     """The admin's login form: past a failed-login limit it says so and checks no password; a
-    login it refuses (wrong password, inactive or not staff) counts as a failure."""
+    login it refuses (wrong password, inactive or not staff) counts as a failure, and one it
+    lets in clears the failures of its username from its address."""
 
     def clean(self):
         username = self.cleaned_data.get("username")
@@ -25,7 +27,9 @@ class RateLimitedAdminAuthenticationForm(AdminAuthenticationForm):
                 code="throttled",
             )
         try:
-            return super().clean()
+            cleaned_data = super().clean()
         except ValidationError:
             login_failure_record(username=username, address=address)
             raise
+        login_success_record(username=username, address=address)
+        return cleaned_data

@@ -1,20 +1,22 @@
-"""Failed logins, counted per username and per client address, for every door that checks a
-password: the admin's login form and `POST /api/auth/token` share the counters, so a failure at
-one counts at the other and neither is an easier way in.
+"""Failed logins, counted per username from a client address and per client address, for every
+door that checks a password: the admin's login form and `POST /api/auth/token` share the
+counters, so a failure at one counts at the other and neither is an easier way in.
 
-A refused login adds one to two counters in the cache: the username's, whatever the address
-(THROTTLE_RATE_FAILED_LOGIN_USERNAME), and the client address's, whatever the username
-(THROTTLE_RATE_FAILED_LOGIN_ADDRESS). Once either has reached its rate in the current window, the
-attempts it covers are refused before any password is checked, until the window ends. A
-successful login counts nothing. Usernames are counted case-folded and stripped, as typed at
-either door.
+A refused login adds one to two counters in the cache: the username's from its client address
+(THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS), and the client address's, whatever the username
+(THROTTLE_RATE_FAILED_LOGIN_ADDRESS), so a spray of usernames from one address is stopped too.
+Once either has reached its rate in the current window, the attempts it covers are refused
+before any password is checked, until the window ends. A successful login counts nothing and
+clears the failures of its username from its address; the address's count stays. Failing at a
+username from one address never refuses that username from another. Usernames are counted
+case-folded and stripped, as typed at either door.
 
 Counters are fixed windows of the rate's period: one atomic INCR per failure, each key expiring
 with its window. Attempts checked at the same moment may all pass before their failures are
 counted, so a count can go past its rate by the number of logins in flight.
 
-With the cache unreachable nothing is counted and nothing is refused (fail open), and each
-uncounted failure is logged as a warning: a Redis outage must not lock every operator out.
+With the cache unreachable nothing is counted, cleared or refused (fail open), and each uncounted
+failure is logged as a warning: a Redis outage must not lock every operator out.
 """
 
 import hashlib
@@ -63,11 +65,14 @@ def normalized_username(username):
 
 def counters(*, username, address, now):
     """The counters an attempt at `username` (None when the request named none) from `address`
-    falls under, in the window holding `now`."""
-    idents = [("address", "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", address or "unknown")]
+    falls under, in the window holding `now`: the address's, then the username's from that
+    address."""
+    address = address or "unknown"
+    idents = [("address", "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", address)]
     if username is not None:
         digest = hashlib.sha256(normalized_username(username).encode()).hexdigest()
-        idents.append(("username", "THROTTLE_RATE_FAILED_LOGIN_USERNAME", digest))
+        setting = "THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS"
+        idents.append(("username-address", setting, f"{address}:{digest}"))
     found = []
     for name, setting, ident in idents:
         limit, seconds = parse_rate(setting)
@@ -112,3 +117,11 @@ def login_failure_record(*, username, address):
                 "failed logins reached their limit",
                 extra={"limit": counter.name, "client_ip": address, "seconds": counter.seconds},
             )
+
+
+def login_success_record(*, username, address):
+    """Clears the failures counted against `username` from `address` (the address's own count
+    stays): one cache delete, skipped when the cache is unreachable."""
+    for counter in counters(username=username, address=address, now=time.time()):
+        if counter.name == "username-address":
+            cache.delete(counter.key)

@@ -17,6 +17,12 @@ an error event for any other scheduler silent for SCHEDULER_STALE_AFTER_SECONDS;
 is recorded too. A task whose claim cannot be prepared fails alone (services.task_claim_due), as
 does one whose run cannot be started: the others of the batch run.
 
+With a seal interval (run_scheduler: AUDIT_SEAL_INTERVAL_SECONDS), a thread of the scheduler seals
+the audit log that often (audit.sealing.audit_seal, the service of `seal_audit` and of the skill
+audit.seal), apart from the loop, so neither a long seal delays claims nor a busy loop delays
+sealing. Of several schedulers, whichever takes the checkpoint writers' lock seals; the others
+skip that turn, so one seals at a time and no record is sealed twice.
+
 A task runs with its owner's rights: before each run its owner must still be allowed the skill
 (else the run fails, saying why, and nothing runs), and what the skill writes is audited with
 the owner as the user and the scheduler as the means. A skill that raises leaves its type and
@@ -36,6 +42,7 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connections
 from django.utils import timezone
 
+from audit.sealing import audit_seal
 from brain.context import audit_on_behalf_of
 
 from .models import ExecutionStatus
@@ -88,6 +95,7 @@ class Scheduler:
         batch_size=10,
         grace_period=30.0,
         lease_margin=30.0,
+        seal_interval=None,
         clock=timezone.now,
     ):
         self.worker_id = worker_id
@@ -95,6 +103,7 @@ class Scheduler:
         self.batch_size = batch_size
         self.grace_period = grace_period
         self.lease_margin = lease_margin
+        self.seal_interval = seal_interval
         self.clock = clock
         self._stopping = threading.Event()
         # SimpleQueue.put is reentrant, so stop() may use it from a signal handler.
@@ -127,6 +136,10 @@ class Scheduler:
             )
         last_reap = last_beat = None
         started_at = timezone.now()
+        sealer = None
+        if self.seal_interval is not None:
+            sealer = threading.Thread(target=self._seal_loop, name="audit-sealer", daemon=True)
+            sealer.start()
         while not self._stopping.is_set():
             try:
                 if last_beat is None or (
@@ -155,6 +168,9 @@ class Scheduler:
                 logger.exception("scheduler error", extra={"worker": self.worker_id})
                 self._stopping.wait(self.poll_interval)
         self._shutdown()
+        if sealer is not None:
+            self._stopping.set()  # a run with once=True ends without stop()
+            sealer.join()
         try:
             scheduler_heartbeat_stop(worker=self.worker_id, now=timezone.now())
         except (DatabaseError, InterfaceError):
@@ -162,6 +178,19 @@ class Scheduler:
                 "scheduler could not record its stop", extra={"worker": self.worker_id}
             )
         logger.info("scheduler stopped", extra={"worker": self.worker_id})
+
+    def _seal_loop(self):
+        """Seals the audit log every seal interval until the scheduler stops, unless another
+        sealer holds the lock; an error is logged and the next turn tries again."""
+        while True:
+            try:
+                audit_seal(wait=False)
+            except Exception:
+                logger.exception("audit sealing failed", extra={"worker": self.worker_id})
+            finally:
+                connections.close_all()  # this thread's connection goes back to the pool
+            if self._stopping.wait(self.seal_interval):
+                return
 
     def _beat(self, started_at):
         """Records this scheduler's heartbeat (wall-clock time: what the health check compares

@@ -26,11 +26,18 @@ PATHS = [
 
 
 @pytest.fixture
-def sealed():
-    """Two seal checkpoints: two records, then one."""
+def sealed(staff_client):
+    """Two seal checkpoints: two records, then one written through the API (with a client
+    address, a user agent, a request id and non-ASCII text)."""
     SystemEventFactory.create_batch(2)
     seal_all()
-    SystemEventFactory()
+    created = staff_client.post(
+        "/api/events",
+        {"event_type": "deploy", "severity": "info", "message": "déployé ✓ 1e16"},
+        REMOTE_ADDR="203.0.113.7",
+        HTTP_USER_AGENT="curl/8.5.0 (ü)",
+    )
+    assert created.status_code == 201
     seal_all()
 
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 from brain.context import client_ip
 from brain.db.replicas import replica_alias
 from brain.db.timeouts import StatementTimeout
-from brain.login_failures import login_block_seconds, login_failure_record
+from brain.login_failures import login_block_seconds, login_failure_record, login_success_record
 from brain.models import APIToken, TokenScope
 from brain.tokens import TOKEN_MAX_SECONDS, token_create
 
@@ -105,7 +105,7 @@ class ObtainTokenView(QueryParametersMixin, APIView):
 
     Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers
     429 with Retry-After before checking the password; credentials it refuses count as a
-    failure."""
+    failure, and credentials it accepts clear their username's failures from this address."""
 
     serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
@@ -138,6 +138,7 @@ class ObtainTokenView(QueryParametersMixin, APIView):
             scope=data["scope"],
             expires_in=data.get("expires_in"),
         )
+        login_success_record(username=username, address=address)
         return Response({"token": key})
 
 

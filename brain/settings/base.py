@@ -327,9 +327,9 @@ REST_FRAMEWORK = {
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Failed logins, at the admin and POST /api/auth/token together (brain.login_failures): per
-# username from any address, and per client address for any username; past either, 429.
-THROTTLE_RATE_FAILED_LOGIN_USERNAME = env.str(
-    "THROTTLE_RATE_FAILED_LOGIN_USERNAME", default="10/hour"
+# username from a client address, and per client address for any username; past either, 429.
+THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS = env.str(
+    "THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS", default="10/hour"
 )
 THROTTLE_RATE_FAILED_LOGIN_ADDRESS = env.str(
     "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", default="30/hour"
@@ -379,6 +379,8 @@ def _positive_seconds(name, default):
 # how long without one before a scheduler shows as unhealthy and an error event says so.
 SCHEDULER_HEARTBEAT_SECONDS = _positive_seconds("SCHEDULER_HEARTBEAT_SECONDS", 5.0)
 SCHEDULER_STALE_AFTER_SECONDS = _positive_seconds("SCHEDULER_STALE_AFTER_SECONDS", 60.0)
+# How often each running scheduler seals the audit log (one scheduler at a time seals).
+AUDIT_SEAL_INTERVAL_SECONDS = _positive_seconds("AUDIT_SEAL_INTERVAL_SECONDS", 1.0)
 
 # The live events stream (/ws/events): messages one socket may have waiting before it is told to
 # resume and closed, and hours a change stays in the log a client may resume from.

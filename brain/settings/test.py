@@ -27,7 +27,7 @@ REST_FRAMEWORK = {
     },
 }
 # Tests of the failed-login limits set their own rates.
-THROTTLE_RATE_FAILED_LOGIN_USERNAME = "100000/min"
+THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS = "100000/min"
 THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "100000/min"
 # A fixed key for checkpoints, so the suite writes nothing under var/ (tests of the key file set
 # their own path).

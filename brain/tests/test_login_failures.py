@@ -1,5 +1,6 @@
-"""Failed logins are limited per username (from any address) and per client address (for any
-username), with one set of counters for the admin's login and `POST /api/auth/token`."""
+"""Failed logins are limited per username from a client address and per client address (for any
+username), with one set of counters for the admin's login and `POST /api/auth/token`; a
+successful login clears its username's failures from its address."""
 
 import logging
 
@@ -40,17 +41,19 @@ def limits(settings):
     """Sets the two rates (per day: no test straddles a window's end but at midnight UTC)."""
 
     def set_limits(*, username=1000, address=1000):
-        settings.THROTTLE_RATE_FAILED_LOGIN_USERNAME = f"{username}/day"
+        settings.THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS = f"{username}/day"
         settings.THROTTLE_RATE_FAILED_LOGIN_ADDRESS = f"{address}/day"
 
     return set_limits
 
 
-def test_a_username_past_its_failures_is_refused_from_every_address(user, other_user, limits):
+def test_a_username_past_its_failures_from_an_address_is_refused_there_only(
+    user, other_user, limits
+):
     limits(username=3)
 
-    statuses = [api_login("alice", "guess", f"198.51.100.{n}").status_code for n in range(3)]
-    refused = api_login("alice", "alice-password-1", "203.0.113.9")
+    statuses = [api_login("alice", "guess", "198.51.100.1").status_code for _ in range(3)]
+    refused = api_login("alice", "alice-password-1", "198.51.100.1")
 
     assert statuses == [400, 400, 400]
     assert refused.status_code == 429
@@ -59,10 +62,20 @@ def test_a_username_past_its_failures_is_refused_from_every_address(user, other_
     assert refused.json() == {
         "detail": f"{API_REFUSAL} Expected available in {retry_after} seconds."
     }
-    assert api_login(" ALICE", "alice-password-1", "203.0.113.10").status_code == 429
+    assert api_login(" ALICE", "alice-password-1", "198.51.100.1").status_code == 429
     assert not APIToken.objects.exists()
-    # Other users log in from the same addresses.
-    assert api_login("bob", "bob-password-1", "198.51.100.0").status_code == 200
+    # Nobody locks alice out from elsewhere, and bob logs in from the same address.
+    assert api_login("alice", "alice-password-1", "203.0.113.9").status_code == 200
+    assert api_login("bob", "bob-password-1", "198.51.100.1").status_code == 200
+
+
+def test_failures_at_a_username_from_many_addresses_each_count_apart(user, limits):
+    limits(username=2)
+
+    statuses = [api_login("alice", "guess", f"198.51.100.{n}").status_code for n in range(5)]
+
+    assert statuses == [400] * 5
+    assert api_login("alice", "alice-password-1", "198.51.100.0").status_code == 200
 
 
 def test_an_address_spraying_usernames_is_refused_for_every_username(user, limits):
@@ -82,27 +95,66 @@ def test_an_address_spraying_usernames_is_refused_for_every_username(user, limit
     assert api_login("alice", "alice-password-1", "198.51.100.2").status_code == 200
 
 
-def test_successful_logins_are_not_counted(user, limits):
-    limits(username=2, address=2)
+def test_six_successful_logins_within_a_minute_all_succeed(user, staff_user, settings):
+    settings.THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS = "5/min"
+    settings.THROTTLE_RATE_FAILED_LOGIN_ADDRESS = "5/min"
 
-    successes = [api_login("alice", "alice-password-1", "198.51.100.1") for _ in range(5)]
+    api = [api_login("alice", "alice-password-1", "198.51.100.1").status_code for _ in range(6)]
+    admin = [admin_login("staff", "staff-password-1", "198.51.100.1") for _ in range(6)]
+
+    assert api == [200] * 6
+    assert [page.status_code for page in admin] == [302] * 6
+    assert all(page["Location"] == "/admin/" for page in admin)
+    assert failure_counters() == []
+
+
+def test_a_success_clears_its_usernames_failures_from_its_address(user, limits):
+    limits(username=2, address=1000)
+
     first_failure = api_login("alice", "wrong", "198.51.100.1")
-    after_one_failure = api_login("alice", "alice-password-1", "198.51.100.1")
-    second_failure = api_login("alice", "wrong", "198.51.100.1")
-    after_two_failures = api_login("alice", "alice-password-1", "198.51.100.1")
+    success = api_login("alice", "alice-password-1", "198.51.100.1")
+    again = [api_login("alice", "wrong", "198.51.100.1").status_code for _ in range(2)]
+    refused = api_login("alice", "alice-password-1", "198.51.100.1")
 
-    assert [response.status_code for response in successes] == [200] * 5
-    assert (first_failure.status_code, after_one_failure.status_code) == (400, 200)
-    assert (second_failure.status_code, after_two_failures.status_code) == (400, 429)
+    assert (first_failure.status_code, success.status_code) == (400, 200)
+    assert again == [400, 400]  # two more failures allowed: the first was cleared
+    assert refused.status_code == 429
+
+
+def test_a_success_at_the_admin_clears_its_usernames_failures_at_the_api(staff_user, limits):
+    limits(username=2)
+
+    api_login("staff", "guess", "198.51.100.1")
+    logged_in = admin_login("staff", "staff-password-1", "198.51.100.1")
+    statuses = [api_login("staff", "guess", "198.51.100.1").status_code for _ in range(2)]
+
+    assert logged_in.status_code == 302
+    assert statuses == [400, 400]
+    assert api_login("staff", "staff-password-1", "198.51.100.1").status_code == 429
+
+
+def test_a_success_leaves_the_addresss_spray_count(user, limits):
+    limits(address=3)
+
+    sprayed = [
+        api_login(name, "Summer2024!", "198.51.100.1").status_code for name in ("carol", "dave")
+    ]
+    success = api_login("alice", "alice-password-1", "198.51.100.1")
+    third = api_login("erin", "Summer2024!", "198.51.100.1")
+
+    assert sprayed == [400, 400]
+    assert success.status_code == 200
+    assert third.status_code == 400
+    assert api_login("alice", "alice-password-1", "198.51.100.1").status_code == 429
 
 
 def test_failures_at_the_admin_count_at_the_api(staff_user, limits):
     limits(username=3)
 
-    pages = [admin_login("staff", "guess", f"198.51.100.{n}") for n in range(2)]
-    api_failure = api_login("staff", "guess", "198.51.100.2")
-    refused = api_login("staff", "staff-password-1", "198.51.100.3")
-    admin_refused = admin_login("staff", "staff-password-1", "198.51.100.4")
+    pages = [admin_login("staff", "guess", "198.51.100.1") for _ in range(2)]
+    api_failure = api_login("staff", "guess", "198.51.100.1")
+    refused = api_login("staff", "staff-password-1", "198.51.100.1")
+    admin_refused = admin_login("staff", "staff-password-1", "198.51.100.1")
 
     assert [page.status_code for page in pages] == [200, 200]
     assert all(ADMIN_INVALID in page.content.decode() for page in pages)
@@ -116,8 +168,8 @@ def test_failures_at_the_admin_count_at_the_api(staff_user, limits):
 def test_failures_at_the_api_count_at_the_admin(staff_user, limits):
     limits(username=3)
 
-    statuses = [api_login("staff", "guess", f"198.51.100.{n}").status_code for n in range(3)]
-    refused = admin_login("staff", "staff-password-1", "203.0.113.1")
+    statuses = [api_login("staff", "guess", "198.51.100.1").status_code for _ in range(3)]
+    refused = admin_login("staff", "staff-password-1", "198.51.100.1")
 
     assert statuses == [400, 400, 400]
     assert refused.status_code == 200
@@ -143,7 +195,7 @@ def test_the_admin_counts_a_user_it_does_not_let_in(user, limits):
     not_staff = admin_login("alice", "alice-password-1", "198.51.100.1")
 
     assert ADMIN_INVALID in not_staff.content.decode()
-    assert api_login("alice", "alice-password-1", "198.51.100.2").status_code == 429
+    assert api_login("alice", "alice-password-1", "198.51.100.1").status_code == 429
 
 
 def test_a_request_that_checks_no_password_counts_nothing(user, limits):
@@ -168,8 +220,9 @@ def test_failures_are_counters_that_expire_with_their_window(user, limits):
 
     client = cache.client.get_client(write=True)
     counters = failure_counters()
-    assert [key.split(":")[2] for key in counters] == ["address", "username"]
+    assert [key.split(":")[2] for key in counters] == ["address", "username-address"]
     assert counters[0].startswith("brain:login-failures:address:198.51.100.1:w")
+    assert counters[1].startswith("brain:login-failures:username-address:198.51.100.1:")
     assert "alice" not in counters[1]  # the username is kept as its SHA-256
     assert [int(client.get(key)) for key in counters] == [2, 2]
     assert all(0 < client.ttl(key) <= 86400 for key in counters)
@@ -194,4 +247,4 @@ def test_with_the_cache_unreachable_logins_are_checked_and_not_limited(
         for record in caplog.records
         if record.getMessage() == "failed login not counted: the cache is unreachable"
     ]
-    assert uncounted == ["address", "username"] * 3
+    assert uncounted == ["address", "username-address"] * 3

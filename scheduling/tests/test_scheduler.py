@@ -9,6 +9,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from audit import chain
+from audit.models import AuditCheckpoint, AuditLog
+from audit.verification import audit_verify
 from events.models import SystemEvent
 from scheduling.cron import next_run
 from scheduling.models import (
@@ -384,3 +387,19 @@ def test_a_run_the_database_refuses_to_record_leaves_the_others_recorded(user, c
     refused.refresh_from_db()
     assert (refused.status, refused.claimed_by) == (TaskStatus.RUNNING, "test-worker")
     assert "task run could not be recorded" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)  # the sealer's thread reads committed records
+def test_a_scheduler_with_a_seal_interval_seals_and_its_run_once_still_ends():
+    event = SystemEvent.objects.create(event_type="x", severity="info", message="sealed")
+    record = AuditLog.objects.get(table_name="system_events", record_id=str(event.pk))
+
+    Scheduler(worker_id="w", poll_interval=0.05, seal_interval=0.05).run(once=True)
+
+    sealed = [
+        record_id
+        for checkpoint in AuditCheckpoint.objects.filter(kind="seal")
+        for record_id, _ in chain.locator_entries(checkpoint.records)
+    ]
+    assert record.pk in sealed
+    assert audit_verify().ok

@@ -2,12 +2,18 @@
 (transaction=True), several at once, killed with SIGKILL, stopped with SIGTERM."""
 
 import signal
+import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db.models import Count
 from django.utils import timezone
 
+from audit import chain
+from audit.models import AuditCheckpoint, AuditLog, CheckpointKind
+from audit.verification import audit_verify
+from events.models import SystemEvent
 from scheduling.cron import next_run
 from scheduling.models import ExecutionResult, ExecutionStatus, ScheduledTask, TaskStatus
 
@@ -183,3 +189,49 @@ def test_sigterm_past_the_grace_period_cancels_and_releases_the_task(user, proce
     assert (task.status, task.claimed_by, task.lease_expires_at) == (TaskStatus.PENDING, "", None)
     assert task.next_run_at == datetime(timezone.now().year + 1, 1, 1, tzinfo=UTC)
     assert not ExecutionResult.objects.filter(task=other).exists()
+
+
+def sealed_record_ids():
+    """The record ids of every seal checkpoint, in sealed order (duplicates kept)."""
+    return [
+        record_id
+        for checkpoint in AuditCheckpoint.objects.filter(kind=CheckpointKind.SEAL)
+        for record_id, _ in chain.locator_entries(checkpoint.records)
+    ]
+
+
+def test_running_schedulers_seal_each_audited_write_once_within_seconds(
+    processes, tmp_path, monkeypatch, settings
+):
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", settings.AUDIT_SIGNING_KEY)  # the key tests verify
+    names = ["sealer-1", "sealer-2"]
+    for name in names:
+        launch(processes, tmp_path, name, *FAST)
+    wait_started([tmp_path / f"{name}.log" for name in names])
+
+    first = SystemEvent.objects.create(event_type="x", severity="info", message="first")
+    first_record = AuditLog.objects.get(table_name="system_events", record_id=str(first.pk))
+    wait_for(
+        lambda: first_record.pk in sealed_record_ids(),
+        timeout=10,
+        message="the first write to be sealed",
+    )
+    # A stream of writes over a few of the schedulers' seal turns.
+    ends = time.monotonic() + 2.5
+    while time.monotonic() < ends:
+        SystemEvent.objects.create(event_type="x", severity="info", message="streamed")
+    written = set(AuditLog.objects.values_list("pk", flat=True))
+    wait_for(
+        lambda: written <= set(sealed_record_ids()),
+        timeout=10,
+        message="every write to be sealed",
+    )
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    assert [process.wait(timeout=20) for process in processes] == [0, 0]
+
+    sealed = Counter(sealed_record_ids())
+    assert set(sealed) == set(AuditLog.objects.values_list("pk", flat=True))
+    assert max(sealed.values()) == 1
+    assert AuditCheckpoint.objects.count() > 1
+    assert audit_verify().ok

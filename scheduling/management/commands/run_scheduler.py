@@ -2,6 +2,7 @@ import os
 import signal
 import socket
 
+from django.conf import settings
 from django.core.management.base import CommandError
 
 from audit.commands import AuditedCommand
@@ -23,7 +24,9 @@ class Command(AuditedCommand):
     actor_name = "system:scheduler"
     help = (
         "Runs due scheduled tasks until SIGTERM/SIGINT (or, with --once, until none is due). "
-        "Any number of schedulers may run against one database: each slot runs exactly once."
+        "Any number of schedulers may run against one database: each slot runs exactly once. "
+        "Each (but with --once) also seals the audit log every AUDIT_SEAL_INTERVAL_SECONDS, one "
+        "at a time."
     )
 
     def add_arguments(self, parser):
@@ -75,6 +78,8 @@ class Command(AuditedCommand):
             batch_size=options["batch_size"],
             grace_period=max(options["grace_period"], 0.0),
             lease_margin=max(options["lease_margin"], 0.0),
+            # A run that ends once nothing is due leaves sealing to the running schedulers.
+            seal_interval=None if options["once"] else settings.AUDIT_SEAL_INTERVAL_SECONDS,
         )
         signal.signal(signal.SIGTERM, scheduler.stop)
         signal.signal(signal.SIGINT, scheduler.stop)

@@ -32,7 +32,6 @@ TASKS = {
         ("events.fold_counts", "* * * * *", "UTC", {}),
         ("events.purge", "30 3 * * *", "Europe/Berlin", {"older_than_days": 90}),
         ("audit.purge", "0 4 * * 0", "UTC", {"older_than_days": 365}),
-        ("audit.seal", "* * * * *", "UTC", {}),
         ("audit.verify", "*/5 * * * *", "UTC", {}),
     ],
     "Support assistant": [
