@@ -34,3 +34,16 @@ def token_create(*, user, name="", scope=TokenScope.FULL, expires_in=None):
         expires_at=timezone.now() + timedelta(seconds=seconds) if seconds is not None else None,
     )
     return key
+
+
+def token_revoke(*, token):
+    """Deletes `token` (an APIToken): from the commit on, its key is refused (a 401), even where
+    its lookup was cached (brain.receivers revokes the cached lookup at commit)."""
+    token.delete()
+
+
+def token_revoke_all(*, user):
+    """Deletes every API token of `user` and returns how many there were: from the commit on,
+    their keys are refused (a 401), even where their lookups were cached."""
+    count, _ = APIToken.objects.filter(user=user).delete()
+    return count

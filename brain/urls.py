@@ -7,12 +7,13 @@ from drf_spectacular.views import (
 )
 
 from . import health, index
-from .api.views import CurrentUserView, ObtainTokenView
+from .api.views import AuthTokenView, CurrentUserView, RevokeTokensView
 
 # API and health routes are declared without a trailing slash; OptionalTrailingSlashMiddleware
 # serves both.
 api_patterns = [
-    path("auth/token", ObtainTokenView.as_view(), name="auth-token"),
+    path("auth/token", AuthTokenView.as_view(), name="auth-token"),
+    path("auth/tokens", RevokeTokensView.as_view(), name="auth-tokens"),
     path("auth/me", CurrentUserView.as_view(), name="auth-me"),
     path("schema", SpectacularAPIView.as_view(), name="schema"),
     # Swagger UI's set-up script comes from `/api/docs?script`, not inline: the pages' content

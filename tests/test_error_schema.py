@@ -101,9 +101,39 @@ def test_bad_input_is_field_messages_or_a_detail_as_declared(served, tokens):
         _check(schema, method, template, response, 400, body)
 
 
-def test_every_other_error_is_a_detail_as_declared(served, tokens, settings, monkeypatch):
+def test_a_session_has_no_token_to_revoke_as_declared(served, client, staff_user):
+    schema, send = served
+    client.force_login(staff_user)
+    csrf = "c" * 32
+
+    response = send(
+        "DELETE",
+        "/api/auth/token",
+        headers={
+            "Cookie": f"sessionid={client.cookies['sessionid'].value}; csrftoken={csrf}",
+            "X-CSRFToken": csrf,
+        },
+    )
+
+    _check(
+        schema,
+        "DELETE",
+        "/api/auth/token",
+        response,
+        400,
+        {
+            "detail": "This request is authenticated by a session, not an API token: "
+            "there is no token to revoke."
+        },
+    )
+
+
+def test_every_other_error_is_a_detail_as_declared(
+    served, tokens, staff_user, settings, monkeypatch
+):
     schema, send = served
     staff, user = tokens["staff"], tokens["user"]
+    read = token_create(user=staff_user, scope="read")
     event = SystemEventFactory()
     project = ProjectFactory()
     ScheduledTaskFactory(user=project.user, project=project)
@@ -122,6 +152,20 @@ def test_every_other_error_is_a_detail_as_declared(served, tokens, settings, mon
             send("POST", "/api/auth/token", "no-such-token", json={}),
             401,
             {"detail": "Invalid token."},
+        ),
+        (
+            "DELETE",
+            "/api/auth/token",
+            send("DELETE", "/api/auth/token"),
+            401,
+            {"detail": "Authentication credentials were not provided."},
+        ),
+        (
+            "DELETE",
+            "/api/auth/tokens",
+            send("DELETE", "/api/auth/tokens", read),
+            403,
+            {"detail": "This API token's scope (read) does not allow this."},
         ),
         (
             "DELETE",

@@ -370,6 +370,26 @@ def test_a_generated_client_drives_every_operation(generated, live_server, staff
     assert call("projects_destroy", 204, client=client, id=project.id) is None
     assert call("agents_destroy", 204, client=client, id=agent.id) is None
 
+    # Revocation: the request's own token, then every token of its user, each at once.
+    second = call(
+        "auth_token_create",
+        200,
+        client=anonymous,
+        body=m.AuthTokenRequest(
+            username="staff", password="staff-password-1", scope=m.TokenScopeEnum.READ
+        ),
+    )
+    revoked = generated.AuthenticatedClient(
+        base_url=live_server.url,
+        token=second.token,
+        prefix="Token",
+        raise_on_unexpected_status=True,
+    )
+    assert call("auth_token_destroy", 204, client=revoked) is None
+    assert call("auth_me_retrieve", 401, client=revoked) == m.Error(detail="Invalid token.")
+    assert call("auth_tokens_destroy", 204, client=client) is None
+    assert call("auth_me_retrieve", 401, client=client) == m.Error(detail="Invalid token.")
+
     schema = requests.get(f"{live_server.url}/api/schema?format=json", timeout=10).json()
     operation_ids = {
         operation["operationId"]

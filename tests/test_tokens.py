@@ -298,6 +298,101 @@ def test_a_scope_changed_since_the_lookup_was_cached_applies_at_once(
     assert client.post("/api/events", EVENT).status_code == 403
 
 
+def test_delete_token_revokes_the_requests_own_token_at_once(
+    user, django_capture_on_commit_callbacks
+):
+    key, kept = token_create(user=user, scope="read"), token_create(user=user)
+    client = client_of(key)
+    assert client.get("/api/auth/me").status_code == 200  # the lookup is now cached
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.delete("/api/auth/token")
+
+    assert (response.status_code, response.content) == (204, b"")
+    again = client.get("/api/auth/me")
+    assert (again.status_code, again.json()) == (401, {"detail": "Invalid token."})
+    assert client.delete("/api/auth/token").status_code == 401
+    assert client_of(kept).get("/api/auth/me").status_code == 200
+    assert list(APIToken.objects.values_list("digest", flat=True)) == [token_digest(kept)]
+
+
+def test_delete_token_needs_a_token(anon_client, user):
+    token_create(user=user)
+    session = APIClient()
+    session.force_login(user)
+
+    anonymous = anon_client.delete("/api/auth/token")
+    by_session = session.delete("/api/auth/token")
+
+    assert (anonymous.status_code, anonymous.json()) == (
+        401,
+        {"detail": "Authentication credentials were not provided."},
+    )
+    assert (by_session.status_code, by_session.json()) == (
+        400,
+        {
+            "detail": "This request is authenticated by a session, not an API token: "
+            "there is no token to revoke."
+        },
+    )
+    assert APIToken.objects.count() == 1
+
+
+def test_delete_tokens_revokes_every_token_of_the_user_at_once(
+    user, other_user, django_capture_on_commit_callbacks
+):
+    keys = [token_create(user=user, scope=scope) for scope in ("full", "read", "ingest")]
+    other = token_create(user=other_user)
+    # Each lookup is now cached (an ingest token is refused /api/auth/me after its lookup).
+    assert [client_of(key).get("/api/auth/me").status_code for key in keys] == [200, 200, 403]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client_of(keys[0]).delete("/api/auth/tokens")
+
+    assert (response.status_code, response.content) == (204, b"")
+    assert [client_of(key).get("/api/auth/me").status_code for key in keys] == [401] * 3
+    assert client_of(other).get("/api/auth/me").status_code == 200
+    assert list(APIToken.objects.values_list("user", flat=True)) == [other_user.pk]
+
+
+@pytest.mark.parametrize("scope", ["read", "ingest"])
+def test_only_a_full_token_revokes_every_token(user, scope):
+    key = token_create(user=user, scope=scope)
+    token_create(user=user)
+
+    response = client_of(key).delete("/api/auth/tokens")
+
+    assert (response.status_code, response.json()) == (
+        403,
+        {"detail": f"This API token's scope ({scope}) does not allow this."},
+    )
+    assert APIToken.objects.count() == 2
+
+
+def test_a_session_revokes_every_token_of_its_user(anon_client, user, other_user):
+    token_create(user=user)
+    token_create(user=other_user)
+    session = APIClient()
+    session.force_login(user)
+
+    assert anon_client.delete("/api/auth/tokens").status_code == 401
+    assert session.delete("/api/auth/tokens").status_code == 204
+    assert list(APIToken.objects.values_list("user", flat=True)) == [other_user.pk]
+
+
+def test_revoking_through_the_api_writes_the_key_nowhere(user, caplog):
+    caplog.set_level(logging.DEBUG)
+    own, full = token_create(user=user), token_create(user=user)
+
+    assert client_of(own).delete("/api/auth/token").status_code == 204
+    assert client_of(full).delete("/api/auth/tokens").status_code == 204
+
+    logged = "\n".join(str(vars(record)) for record in caplog.records)
+    stored = str(list(AuditLog.objects.values())) + str(list(LogEntry.objects.values()))
+    assert not [key for key in (own, full) if key in logged or key in stored]
+    assert not APIToken.objects.exists()
+
+
 def drf_token_table():
     """DRF's token table, made by DRF's own migrations, as a database that used DRF's tokens has
     it; returns DRF's Token model as those migrations leave it."""

@@ -5,8 +5,8 @@ from contextlib import ExitStack
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.exceptions import Throttled, ValidationError
 from rest_framework.permissions import SAFE_METHODS
@@ -19,7 +19,7 @@ from brain.db.replicas import replica_alias
 from brain.db.timeouts import StatementTimeout
 from brain.login_failures import login_block_seconds, login_failure_record, login_success_record
 from brain.models import APIToken, TokenScope
-from brain.tokens import TOKEN_MAX_SECONDS, token_create
+from brain.tokens import TOKEN_MAX_SECONDS, token_create, token_revoke, token_revoke_all
 
 from .query import QueryParametersMixin
 from .renderers import JSONRenderer
@@ -94,26 +94,35 @@ class AuthTokenSerializer(StrictInputMixin, authtoken_serializers.AuthTokenSeria
         return value
 
 
-@extend_schema(
-    auth=[],
-    request=AuthTokenSerializer,
-    responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
-)
-class ObtainTokenView(QueryParametersMixin, APIView):
+class AuthTokenView(QueryParametersMixin, APIView):
     """`POST /api/auth/token` with a username and password returns a new API token of that user
     (its key, shown this once), with the name, scope and lifetime the request names.
-
-    Past a failed-login limit it shares with the admin's login (brain.login_failures) it answers
-    429 with Retry-After before checking the password; credentials it refuses count as a
-    failure, and credentials it accepts clear their username's failures from this address."""
+    `DELETE /api/auth/token` revokes the API token the request authenticates with, whatever its
+    scope (204); a request authenticated by a session has none to revoke (400)."""
 
     serializer_class = AuthTokenSerializer
     renderer_classes = [JSONRenderer]
-    permission_classes = []
     # DRF's login view disables throttling; a password endpoint is where it matters most.
     throttle_classes = [AnonRateThrottle, UserRateThrottle]
 
+    def get_permissions(self):
+        if self.request.method == "POST":  # the credentials are the body's
+            return []
+        return super().get_permissions()
+
+    @extend_schema(
+        auth=[],
+        request=AuthTokenSerializer,
+        responses=inline_serializer("TokenResponse", fields={"token": serializers.CharField()}),
+    )
     def post(self, request, *args, **kwargs):
+        """A new API token of the user whose username and password the body holds (its key,
+        shown this once), with the name, scope and lifetime the body names.
+
+        Past a failed-login limit it shares with the admin's login (brain.login_failures) it
+        answers 429 with Retry-After before checking the password; credentials it refuses count
+        as a failure, and credentials it accepts clear their username's failures from this
+        address."""
         username = request.data.get("username") if isinstance(request.data, Mapping) else None
         username = username if isinstance(username, str) else None
         address = client_ip(request, settings.TRUSTED_PROXY_COUNT)
@@ -140,6 +149,44 @@ class ObtainTokenView(QueryParametersMixin, APIView):
         )
         login_success_record(username=username, address=address)
         return Response({"token": key})
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: None,
+            400: OpenApiResponse(
+                description="The request is authenticated by a session, so there is no token "
+                "to revoke (an Error); or a query parameter the operation does not take "
+                "(FieldErrors)."
+            ),
+        },
+    )
+    def delete(self, request, *args, **kwargs):
+        """Revokes the API token the request authenticates with, whatever its scope: from the
+        next request on its key is a 401."""
+        if not isinstance(request.auth, APIToken):
+            return Response(
+                {
+                    "detail": "This request is authenticated by a session, not an API token: "
+                    "there is no token to revoke."
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        token_revoke(token=request.auth)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class RevokeTokensView(ProjectAPIMixin, APIView):
+    """`DELETE /api/auth/tokens` revokes every API token of the requesting user, the request's
+    own included (204). It takes a `full` token or a session; a `read` or `ingest` token gets a
+    403."""
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, *args, **kwargs):
+        """Revokes every API token of the requesting user, the request's own included: from the
+        next request on their keys are a 401. A `read` or `ingest` token may not (403)."""
+        token_revoke_all(user=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 def not_found(request, exception=None):
