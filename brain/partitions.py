@@ -117,12 +117,14 @@ def partition_create(cursor, table: str, column: str, interval: str, start: date
     returns its name. Rows the default partition holds for that period move into it: the
     default partition is detached (its copies of the table's row triggers go with it), the rows
     moved, and it is attached again, in the caller's transaction; the table's statement triggers
-    do not fire, as no row is added to or removed from the table."""
+    do not fire, as no row is added to or removed from the table. The table is locked first, as
+    creating the partition needs it, so no row can reach the default partition meanwhile."""
     name = partition_name(table, interval, start)
     end = period_next(interval, start)
     cursor.execute("SELECT to_regclass(%s)", [name])
     if cursor.fetchone()[0] is not None:
         return name
+    cursor.execute(f"LOCK TABLE {_quote(table)} IN ACCESS EXCLUSIVE MODE")
     default = default_name(table)
     bounds = _bounds(start, end)
     cursor.execute(

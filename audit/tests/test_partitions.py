@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.models import AuditCheckpoint, AuditLog
@@ -28,7 +28,7 @@ def partition_for():
     created = []
 
     def create(moment):
-        with connection.cursor() as cursor:
+        with transaction.atomic(), connection.cursor() as cursor:
             name = partitions.partition_create(
                 cursor, "audit_logs", "timestamp", "month", partitions.period_start("month", moment)
             )
