@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from rest_framework.test import APIClient
 
 from brain.tokens import token_create
@@ -13,6 +14,24 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def keep_partitions():
+    """For a test that migrates the database: afterwards, drops the time partitions the migration
+    made for the test's rows (brain.partitions), so the tests after it find the partitions the
+    test database was created with."""
+    from brain import partitions
+
+    tables = ("system_events", "audit_logs")
+    with connection.cursor() as cursor:
+        kept = {table: {p.name for p in partitions.partitions(cursor, table)} for table in tables}
+    yield
+    with connection.cursor() as cursor:
+        for table, names in kept.items():
+            for partition in partitions.partitions(cursor, table):
+                if partition.name not in names:
+                    cursor.execute(f"DROP TABLE {partition.name}")
 
 
 @pytest.fixture

@@ -6,10 +6,27 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit"
 
     def ready(self):
-        """Audits every concrete model inheriting AuditedModel: registers its options and
-        connects the receivers that record its changes."""
+        """Registers audit_logs' partitions (brain.partitions) and audits every concrete model
+        inheriting AuditedModel: registers its options and connects the receivers that record
+        its changes."""
+        from brain import partitions
+
+        from . import partitions as audit_partitions
         from . import receivers, registry
         from .mixins import AuditedModel
+        from .models import AuditLog
+        from .purge import audit_purge
+
+        partitions.register(
+            partitions.Partitioning(
+                table=AuditLog._meta.db_table,
+                column="timestamp",
+                interval=audit_partitions.INTERVAL,
+                ahead=audit_partitions.AHEAD,
+                retention=audit_partitions.retention,
+                purge=lambda age: audit_purge(older_than=age),
+            )
+        )
 
         for model in apps.get_models():
             if issubclass(model, AuditedModel):

@@ -1,13 +1,16 @@
 """Retention: the one way audit records are deleted. A purge seals first, then removes whole seal
 checkpoints' records, oldest first, and adds a purge checkpoint per batch saying what it removed,
-so that verification goes on from there."""
+so that verification goes on from there. A partition of audit_logs wholly older than the cutoff
+goes in one batch, dropped (audit.partitions)."""
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from . import chain
+from brain import partitions
+
+from . import chain, recording
 from .chain import last_after, position_last
-from .models import AuditCheckpoint, CheckpointKind
+from .models import AuditCheckpoint, AuditLog, CheckpointKind, Operation
 from .sealing import audit_seal, last_checkpoints, lock_checkpoints, new_checkpoint
 from .signing import signing_key
 from .verification import range_failure
@@ -44,6 +47,16 @@ def audit_purge(*, older_than, batch_size=10_000, using=DEFAULT_DB_ALIAS, progre
     audit_seal(using=using)
     private_key = signing_key()
     deleted = 0
+    with connections[using].cursor() as cursor:
+        expired = partitions.partitions_expired(cursor, AuditLog._meta.db_table, cutoff)
+    for partition in expired:
+        with transaction.atomic(using=using):
+            removed = _purge_partition(private_key, cutoff, partition, using)
+        if removed is None:
+            break
+        deleted += removed
+        if progress is not None:
+            progress(removed)
     while True:
         with transaction.atomic(using=using):
             purge = _purge_batch(private_key, cutoff, batch_size, using)
@@ -83,30 +96,108 @@ def _purge_batch(private_key, cutoff, batch_size, using):
         seals = _purgeable(cutoff, batch_size, using)
         if not seals:
             return None
-        last, _ = last_checkpoints(using)
-        latest_purge = (
-            AuditCheckpoint.objects.using(using)
-            .filter(kind=CheckpointKind.PURGE)
-            .order_by("-sequence")
-            .first()
-        )
-        after = position_last(latest_purge) if latest_purge else chain.START
-        head = bytes.fromhex(latest_purge.head_hash) if latest_purge else chain.GENESIS
-        stream = chain.RecordStream(cursor, after)
-        for seal in seals:
-            records, skipped = stream.take_through(position_last(seal), seal.record_count + 1)
-            failure = range_failure(seal, head, records, skipped)
-            if failure:
-                raise PurgeRefused(f"{failure}: nothing more purged; run verify_audit")
-            head = bytes.fromhex(seal.head_hash)
-        through = position_last(seals[-1])
-        count = sum(seal.record_count for seal in seals)
+        after, through = _check(cursor, seals, using)
         allow_purge(connection)
         cursor.execute(
             "DELETE FROM audit_logs WHERE (xid, id) > (%s::xid8, %s) "
             "AND (xid, id) <= (%s::xid8, %s)",
             [str(after.xid), after.id, str(through.xid), through.id],
         )
+    return _purge_checkpoint(private_key, seals, using)
+
+
+def _purge_partition(private_key, cutoff, partition, using):
+    """Purges the records of `partition` (wholly older than `cutoff`) in the current transaction,
+    with the seal checkpoints through its newest record: checks them, deletes the other
+    partitions' records of their range, drops the partition, writes one audit record for it and
+    the purge checkpoint. Returns how many records went, or None (nothing done) when a record of
+    the partition is not sealed yet, or the checkpoints through it hold a record not older than
+    `cutoff`."""
+    connection = connections[using]
+    quote = connection.ops.quote_name
+    table = AuditLog._meta.db_table
+    with connection.cursor() as cursor:
+        lock_checkpoints(cursor)
+        # Writes to the partition wait from here, so that no record joins it unsealed.
+        cursor.execute(f"LOCK TABLE {quote(partition.name)} IN SHARE MODE")
+        cursor.execute(
+            f"SELECT xid::text, id FROM {quote(partition.name)} ORDER BY xid DESC, id DESC LIMIT 1"
+        )
+        newest = cursor.fetchone()
+        seals = []
+        if newest is not None:
+            newest = chain.Position(int(newest[0]), newest[1])
+            seals = _purgeable(cutoff, None, using)
+            before = [seal for seal in seals if position_last(seal) < newest]
+            if len(before) == len(seals):
+                return None
+            seals = seals[: len(before) + 1]
+        count = partitions.partition_rows(cursor, partition.name)
+        allow_purge(connection)
+        if seals:
+            after, through = _check(cursor, seals, using)
+            cursor.execute(
+                f"DELETE FROM {quote(table)} WHERE (xid, id) > (%s::xid8, %s) "
+                "AND (xid, id) <= (%s::xid8, %s) AND NOT (timestamp >= %s AND timestamp < %s)",
+                [
+                    str(after.xid),
+                    after.id,
+                    str(through.xid),
+                    through.id,
+                    partition.start,
+                    partition.end,
+                ],
+            )
+        recording.write(
+            [
+                recording.Entry(
+                    Operation.DELETE,
+                    table,
+                    partition.name,
+                    {
+                        "partition": partition.name,
+                        "from": partition.start.isoformat(),
+                        "to": partition.end.isoformat(),
+                        "rows": count,
+                    },
+                )
+            ],
+            using,
+        )
+        # The table before the partition, the order every reader takes them in.
+        cursor.execute(f"LOCK TABLE {quote(table)} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(f"DROP TABLE {quote(partition.name)}")
+    if not seals:
+        return 0
+    return _purge_checkpoint(private_key, seals, using).record_count
+
+
+def _check(cursor, seals, using):
+    """Checks the records of `seals` (the seal checkpoints after the latest purge's range)
+    against them; returns the positions the range starts after and ends at. Raises PurgeRefused
+    at the first that does not match."""
+    latest_purge = (
+        AuditCheckpoint.objects.using(using)
+        .filter(kind=CheckpointKind.PURGE)
+        .order_by("-sequence")
+        .first()
+    )
+    after = position_last(latest_purge) if latest_purge else chain.START
+    head = bytes.fromhex(latest_purge.head_hash) if latest_purge else chain.GENESIS
+    stream = chain.RecordStream(cursor, after)
+    for seal in seals:
+        records, skipped = stream.take_through(position_last(seal), seal.record_count + 1)
+        failure = range_failure(seal, head, records, skipped)
+        if failure:
+            raise PurgeRefused(f"{failure}: nothing more purged; run verify_audit")
+        head = bytes.fromhex(seal.head_hash)
+    return after, position_last(seals[-1])
+
+
+def _purge_checkpoint(private_key, seals, using):
+    """The purge checkpoint saying the records of `seals` were removed."""
+    last, _ = last_checkpoints(using)
+    through = position_last(seals[-1])
     return new_checkpoint(
         private_key,
         last,
@@ -116,7 +207,7 @@ def _purge_batch(private_key, cutoff, batch_size, using):
         first_record_id=seals[0].first_record_id,
         last_xid=through.xid,
         last_record_id=through.id,
-        record_count=count,
+        record_count=sum(seal.record_count for seal in seals),
         head_hash=seals[-1].head_hash,
         newest_record_at=max(seal.newest_record_at for seal in seals),
     )

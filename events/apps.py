@@ -7,4 +7,21 @@ class EventsConfig(AppConfig):
 
     def ready(self):
         # Connects cache invalidation on ORM writes and the recording of lifecycle events.
+        from django.utils import timezone
+
+        from brain import partitions
+
+        from . import partitions as event_partitions
         from . import receivers  # noqa: F401
+        from .services import event_purge
+
+        partitions.register(
+            partitions.Partitioning(
+                table=event_partitions.TABLE,
+                column="timestamp",
+                interval=event_partitions.INTERVAL,
+                ahead=event_partitions.AHEAD,
+                retention=event_partitions.retention,
+                purge=lambda age: event_purge(older_than=timezone.now() - age),
+            )
+        )

@@ -18,6 +18,7 @@ from brain.services import assign
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
+from .partitions import event_partitions_drop
 from .schemas import EventsRefused, event_changes_validate, event_time_window, event_validate
 from .stream import log
 
@@ -207,15 +208,17 @@ def event_purge_count(*, older_than: datetime) -> int:
 
 
 def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None) -> int:
-    """Deletes events with a timestamp before `older_than`, `batch_size` rows per transaction (so
-    locks and memory stay bounded on a large table), and returns how many. `progress(n)` is called
-    after each batch. Each batch invalidates its events, every type's lists and the stats after
-    commit, in one Redis round trip. At the end the event counts are folded (events.counts), so
-    the rows the purge appended do not wait for the next scheduled fold, and the live stream's
-    change log is pruned (event_changes_prune). Each batch locks its rows first (skipping rows
-    another transaction holds), so a row deleted meanwhile by another writer is neither counted
-    nor audited twice."""
-    deleted = 0
+    """Deletes events with a timestamp before `older_than` and returns how many: first the
+    partitions wholly before it, each dropped with one audit record and its events taken out of
+    the kept counts (events.partitions.event_partitions_drop), then the rest, `batch_size` rows
+    per transaction (so locks and memory stay bounded on a large table), each audited.
+    `progress(n)` is called after each partition and batch. Each batch invalidates its events,
+    every type's lists and the stats after commit, in one Redis round trip. At the end the event
+    counts are folded (events.counts), so the rows the purge appended do not wait for the next
+    scheduled fold, and the live stream's change log is pruned (event_changes_prune). Each batch
+    locks its rows first (skipping rows another transaction holds), so a row deleted meanwhile by
+    another writer is neither counted nor audited twice."""
+    deleted = event_partitions_drop(older_than=older_than, progress=progress)
     while True:
         with transaction.atomic(), pooled_invalidation():
             ids = list(

@@ -20,6 +20,7 @@ from audit.verification import (
     audit_verify,
 )
 from brain.health import check_cache, check_database
+from brain.partitions import partitions_maintain
 from events.models import Severity
 from events.services import event_counts_fold, event_create, event_purge
 
@@ -121,6 +122,19 @@ def audit_purge_skill(params):
     days = _positive_int(params, "older_than_days", 365)
     deleted = audit_purge(older_than=timedelta(days=days))
     return f"Deleted {deleted} audit records older than {days} days."
+
+
+@skill(
+    "partitions.maintain",
+    description=(
+        "Creates the coming months' partitions of the events and audit tables and drops those "
+        "past EVENT_RETENTION_DAYS and AUDIT_RETENTION_DAYS (as manage.py partitions does)."
+    ),
+    permission=RUN_MAINTENANCE_SKILLS,
+)
+def partitions_maintain_skill(params):
+    lines = partitions_maintain()
+    return "; ".join(lines) if lines else "Nothing to create or drop."
 
 
 # The error event of a failed verification of the audit log.

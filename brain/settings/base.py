@@ -386,6 +386,10 @@ AUDIT_SEAL_INTERVAL_SECONDS = _positive_seconds("AUDIT_SEAL_INTERVAL_SECONDS", 1
 # resume and closed, and hours a change stays in the log a client may resume from.
 EVENT_STREAM_BUFFER = _positive_int("EVENT_STREAM_BUFFER", 10_000)
 EVENT_STREAM_RETENTION_HOURS = _positive_int("EVENT_STREAM_RETENTION_HOURS", 24)
+# Days after which `manage.py partitions` (and its scheduled skill) purges events and audit
+# records, dropping whole partitions; 0 keeps them.
+EVENT_RETENTION_DAYS = _positive_int("EVENT_RETENTION_DAYS", 0, most=36_500, least=0)
+AUDIT_RETENTION_DAYS = _positive_int("AUDIT_RETENTION_DAYS", 0, most=36_500, least=0)
 
 # Seconds a token-to-user lookup is cached (invalidated when the token or its user changes).
 TOKEN_CACHE_TTL = env.int("TOKEN_CACHE_TTL", default=300)

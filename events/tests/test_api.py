@@ -1,3 +1,4 @@
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -375,7 +376,9 @@ def test_list_count_above_the_limit_is_the_planner_estimate(api_client, monkeypa
 
     response = api_client.get("/api/events?limit=1")
 
-    assert response.json()["count"] == 5
+    # The planner's figure: the partitions' estimates added up (an empty one counts as 1 row).
+    plan = json.loads(SystemEvent.objects.order_by().explain(format="json"))
+    assert response.json()["count"] == plan[0]["Plan"]["Plan Rows"] >= 5
     assert response.json()["next"] == "http://testserver/api/events?limit=1&offset=1"
 
 

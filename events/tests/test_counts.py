@@ -312,7 +312,7 @@ def test_concurrent_writers_and_folds_keep_the_counts_exact():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_counts_the_events_already_stored():
+def test_the_migration_counts_the_events_already_stored(keep_partitions):
     executor = MigrationExecutor(connection)
     executor.migrate([("events", "0001_initial")])
     try:

@@ -19,7 +19,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 9
+    assert body["count"] == 10
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
         "audit.purge",
@@ -30,6 +30,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
         "demo.sleep",
         "events.fold_counts",
         "events.purge",
+        "partitions.maintain",
         "system.health_check",
     ]
     purge = body["results"][7]
@@ -71,6 +72,7 @@ def test_skills_lists_to_each_user_only_the_skills_they_may_use(
         *open_skills[:3],
         "events.fold_counts",
         "events.purge",
+        "partitions.maintain",
         "system.health_check",
     ]
 

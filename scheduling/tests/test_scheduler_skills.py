@@ -5,11 +5,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
 from audit.models import AuditCheckpoint, AuditLog, AuditVerification
 from audit.tests.trail import seal_all, tamper
+from brain import partitions
 from events.models import EventHourCount, EventTypeSourceCount, Severity, SystemEvent
 from events.selectors import event_stats
 from scheduling.skills import Skill, get_skill, params_errors, skill
@@ -44,6 +46,18 @@ def test_events_purge_deletes_old_events_and_keeps_recent_ones():
 
     assert list(SystemEvent.objects.all()) == [recent]
     assert output.startswith("Deleted 5 events older than 7 days (before ")
+
+
+def test_partitions_maintain_creates_the_coming_months_partitions():
+    with connection.cursor() as cursor:
+        ahead = partitions.partitions(cursor, "system_events")[-1]
+        cursor.execute(f"DROP TABLE {ahead.name}")
+
+    output = call("partitions.maintain")
+
+    assert output == f"create {ahead.name} [{ahead.start:%Y-%m-%d}, {ahead.end:%Y-%m-%d})"
+    with connection.cursor() as cursor:
+        assert partitions.partitions(cursor, "system_events")[-1] == ahead
 
 
 def test_events_fold_counts_folds_the_event_counts_and_keeps_the_statistics():

@@ -33,6 +33,7 @@ TASKS = {
         ("events.purge", "30 3 * * *", "Europe/Berlin", {"older_than_days": 90}),
         ("audit.purge", "0 4 * * 0", "UTC", {"older_than_days": 365}),
         ("audit.verify", "*/5 * * * *", "UTC", {}),
+        ("partitions.maintain", "15 2 * * *", "UTC", {}),
     ],
     "Support assistant": [
         ("demo.echo", "0 9 * * 1-5", "America/New_York", {"message": "Good morning"}),

@@ -1,0 +1,85 @@
+"""system_events' monthly partitions (brain.partitions; migration events 0007): their
+settings, and the retention that drops a whole expired partition."""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+
+from audit import recording
+from audit.models import Operation
+from brain import partitions
+
+from .cache import invalidate_after_commit
+from .models import SystemEvent
+
+TABLE = SystemEvent._meta.db_table
+
+# The kept counts (events.counts) lose a dropped partition's events: the same rows the count
+# triggers append for a DELETE of them, negated, in the drop's transaction.
+UNCOUNT = """
+INSERT INTO system_event_hour_counts (hour, severity, count)
+SELECT date_trunc('hour', "timestamp", 'UTC'), severity, -count(*) FROM {partition}
+GROUP BY 1, 2;
+INSERT INTO system_event_type_source_counts (event_type, source, count)
+SELECT event_type, source, -count(*) FROM {partition} GROUP BY 1, 2;
+"""
+
+
+INTERVAL = "month"
+AHEAD = 2
+
+
+def retention() -> timedelta | None:
+    """EVENT_RETENTION_DAYS as a timedelta; None when events are kept (the default)."""
+    days = settings.EVENT_RETENTION_DAYS
+    return timedelta(days=days) if days else None
+
+
+def event_partitions_drop(*, older_than: datetime, progress=None) -> int:
+    """Drops every partition of system_events whose whole month is before `older_than`, oldest
+    first, each in its own transaction that also takes its events out of the kept counts and
+    writes one audit record (DELETE of the partition, with its row count). Invalidates every
+    cached event, list and the stats after commit. Returns how many events went; `progress(n)`
+    is called after each partition. The live stream carries no message for them."""
+    dropped = 0
+    with connection.cursor() as cursor:
+        expired = partitions.partitions_expired(cursor, TABLE, older_than)
+    for partition in expired:
+        with transaction.atomic(), connection.cursor() as cursor:
+            count = partition_drop(cursor, partition)
+        dropped += count
+        if progress is not None:
+            progress(count)
+    return dropped
+
+
+def partition_drop(cursor, partition) -> int:
+    """Drops `partition` in the current transaction, correcting the kept counts and writing its
+    audit record; returns its number of events."""
+    quoted = connection.ops.quote_name(partition.name)
+    # Writes to the partition wait from here; reads go on until the drop itself.
+    cursor.execute(f"LOCK TABLE {quoted} IN SHARE MODE")
+    count = partitions.partition_rows(cursor, partition.name)
+    cursor.execute(UNCOUNT.format(partition=quoted))
+    recording.write(
+        [
+            recording.Entry(
+                Operation.DELETE,
+                TABLE,
+                partition.name,
+                {
+                    "partition": partition.name,
+                    "from": partition.start.isoformat(),
+                    "to": partition.end.isoformat(),
+                    "rows": count,
+                },
+            )
+        ],
+        connection.alias,
+    )
+    # The table before the partition, the order every reader takes them in.
+    cursor.execute(f"LOCK TABLE {connection.ops.quote_name(TABLE)} IN ACCESS EXCLUSIVE MODE")
+    cursor.execute(f"DROP TABLE {quoted}")
+    invalidate_after_commit(all_events=True, all_types=True)
+    return count

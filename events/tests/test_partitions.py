@@ -1,0 +1,197 @@
+"""system_events is partitioned by month: a write with no partition for its time lands in the
+default partition, `partitions` creates the coming months', and the purge drops whole expired
+partitions with one audit record each, the kept counts following."""
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from audit.models import AuditLog
+from brain import partitions
+from events.models import SystemEvent
+from events.services import event_update
+
+from .factories import SystemEventFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def partition_for(moment):
+    """Creates the partition of system_events for `moment`'s month; returns its name."""
+    with connection.cursor() as cursor:
+        return partitions.partition_create(
+            cursor, "system_events", "timestamp", "month", partitions.period_start("month", moment)
+        )
+
+
+def partition_names():
+    with connection.cursor() as cursor:
+        return {partition.name for partition in partitions.partitions(cursor, "system_events")}
+
+
+def rows_in(table):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM {table} ORDER BY id")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def kept_counts():
+    """The kept counts (events.counts) and the counts of the events themselves, per group."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT hour, severity, sum(count) FROM system_event_hour_counts "
+            "GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2"
+        )
+        hours = cursor.fetchall()
+        cursor.execute(
+            "SELECT date_trunc('hour', timestamp, 'UTC'), severity, count(*) FROM system_events "
+            "GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        real_hours = cursor.fetchall()
+        cursor.execute(
+            "SELECT event_type, source, sum(count) FROM system_event_type_source_counts "
+            "GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2"
+        )
+        types = cursor.fetchall()
+        cursor.execute(
+            "SELECT event_type, source, count(*) FROM system_events GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+        real_types = cursor.fetchall()
+    return (hours, types), (real_hours, real_types)
+
+
+def test_an_event_for_a_month_with_no_partition_is_stored_and_found(api_client):
+    moment = timezone.now() - timedelta(days=200)
+
+    response = api_client.post(
+        "/api/events",
+        {
+            "event_type": "backfill",
+            "severity": "info",
+            "message": "late",
+            "timestamp": moment.isoformat(),
+        },
+        format="json",
+    )
+
+    assert response.status_code == 201
+    event_id = response.json()["id"]
+    assert rows_in("system_events_default") == [event_id]
+    assert api_client.get(f"/api/events/{event_id}").json()["message"] == "late"
+
+
+def test_creating_a_partition_moves_its_rows_out_of_the_default_partition(api_client):
+    event = SystemEventFactory(timestamp=timezone.now() - timedelta(days=200))
+    counts_before, _ = kept_counts()
+
+    name = partition_for(event.timestamp)
+
+    assert rows_in(name) == [event.pk]
+    assert rows_in("system_events_default") == []
+    counts, real = kept_counts()
+    assert counts == counts_before == real
+    assert api_client.get(f"/api/events/{event.pk}").json()["id"] == event.pk
+
+
+def test_partitions_dry_run_lists_and_the_run_creates_the_coming_months():
+    ahead = partitions.period_start("month", timezone.now())
+    for _ in range(2):
+        ahead = partitions.period_next("month", ahead)
+    name = f"system_events_p{ahead:%Y%m}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {name}")
+    stdout = StringIO()
+
+    call_command("partitions", "--dry-run", stdout=stdout)
+
+    assert f"would create {name} [{ahead:%Y-%m-%d}, " in stdout.getvalue()
+    assert name not in partition_names()
+
+    stdout = StringIO()
+    call_command("partitions", stdout=stdout)
+
+    assert f"create {name} [{ahead:%Y-%m-%d}, " in stdout.getvalue()
+    assert name in partition_names()
+    assert "purged" not in stdout.getvalue()  # no retention set: nothing dropped
+
+
+def test_partitions_drops_what_is_past_the_retention(settings):
+    settings.EVENT_RETENTION_DAYS = 90
+    expired = partition_for(timezone.now() - timedelta(days=200))
+    SystemEventFactory.create_batch(2, timestamp=timezone.now() - timedelta(days=200))
+    kept = SystemEventFactory()
+
+    stdout = StringIO()
+    call_command("partitions", "--dry-run", stdout=stdout)
+    assert f"would drop {expired} [" in stdout.getvalue()
+    assert SystemEvent.objects.count() == 3
+
+    stdout = StringIO()
+    call_command("partitions", stdout=stdout)
+
+    assert f"drop {expired} [" in stdout.getvalue()
+    assert "purged 2 rows of system_events older than 90 days" in stdout.getvalue()
+    assert list(SystemEvent.objects.all()) == [kept]
+    assert expired not in partition_names()
+
+
+def test_purge_drops_expired_partitions_trims_the_partial_one_and_keeps_the_counts(
+    api_client, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    cutoff = now - timedelta(days=90)
+    expired = partition_for(now - timedelta(days=200))
+    partial = partition_for(cutoff)
+    dropped = SystemEventFactory.create_batch(3, timestamp=now - timedelta(days=200))
+    trimmed = SystemEventFactory.create_batch(2, timestamp=cutoff - timedelta(hours=1))
+    kept = [
+        SystemEventFactory(timestamp=cutoff + timedelta(hours=1), severity="error"),
+        SystemEventFactory(),
+    ]
+    assert api_client.get(f"/api/events/{dropped[0].pk}").status_code == 200  # now cached
+    stdout = StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_events", "--older-than", "90d", stdout=stdout, stderr=StringIO())
+
+    assert stdout.getvalue().startswith("Deleted 5 events older than ")
+    assert sorted(SystemEvent.objects.values_list("id", flat=True)) == [e.pk for e in kept]
+    assert expired not in partition_names() and partial in partition_names()
+    deletes = AuditLog.objects.filter(operation="DELETE", table_name="system_events")
+    partition_record = deletes.get(record_id=expired)
+    assert partition_record.changed_fields["rows"] == 3
+    assert partition_record.user_id == "system:purge_events"
+    assert sorted(deletes.exclude(record_id=expired).values_list("record_id", flat=True)) == sorted(
+        str(event.pk) for event in trimmed
+    )
+    counts, real = kept_counts()
+    assert counts == real
+    stats = api_client.get("/api/events/stats").json()
+    assert stats["total"] == 2
+    assert api_client.get(f"/api/events/{dropped[0].pk}").status_code == 404
+
+
+def test_an_id_finds_its_event_in_any_partition(api_client):
+    partition_for(timezone.now() - timedelta(days=40))
+    events = [
+        SystemEventFactory(timestamp=timezone.now() - timedelta(days=days)) for days in (0, 40, 300)
+    ]
+
+    for event in events:
+        assert SystemEvent.objects.get(pk=event.pk) == event
+        assert api_client.get(f"/api/events/{event.pk}").json()["id"] == event.pk
+
+
+def test_an_update_moving_an_event_to_another_month_keeps_the_counts():
+    event = SystemEventFactory()
+
+    event_update(event=event, data={"timestamp": timezone.now() - timedelta(days=200)})
+
+    assert rows_in("system_events_default") == [event.pk]
+    assert AuditLog.objects.filter(operation="UPDATE", record_id=str(event.pk)).count() == 1
+    counts, real = kept_counts()
+    assert counts == real
