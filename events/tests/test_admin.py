@@ -11,6 +11,7 @@ from events.admin import SystemEventAdmin
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory
+from .plans import partition_indexes
 
 pytestmark = pytest.mark.django_db
 
@@ -178,8 +179,10 @@ def test_the_message_search_is_served_by_the_trigram_index(admin_client):
     assert [event.message for event in response.context["cl"].result_list] == [
         "Kernel panic on node-7"
     ]
-    assert "Bitmap Index Scan on idx_system_events_message_trgm" in plan_by_index_conditions(
-        page_query(queries, "system_events")
+    plan = plan_by_index_conditions(page_query(queries, "system_events"))
+    assert any(
+        f"Bitmap Index Scan on {name}" in plan
+        for name in partition_indexes("idx_system_events_message_trgm")
     )
 
 
