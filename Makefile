@@ -87,10 +87,15 @@ test: export SECRET_KEY ?= insecure-key-for-the-test-suite
 # The browser tests (tests/browser) drive the system's Chromium; without it they are left out,
 # and `make test` says so in one line. `.ci/run` installs it first.
 CHROMIUM := /usr/bin/chromium
+# The suite runs in two processes (pytest-xdist, a file each at a time), except the schemathesis
+# tests: their cases share one test id, which pytest-xdist cannot hand out, so they run after.
+FUZZ_TESTS := tests/test_schema_fuzz.py
 test: $(VENV)/.installed-dev
 	$(MANAGE) check_services
 	@[ -x $(CHROMIUM) ] || echo "Browser tests skipped: $(CHROMIUM) not found; 'apt-get install chromium' runs them."
-	$(VENV)/bin/pytest $(if $(wildcard $(CHROMIUM)),,--ignore=tests/browser) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n 2 --dist loadfile --ignore=$(FUZZ_TESTS) \
+		$(if $(wildcard $(CHROMIUM)),,--ignore=tests/browser) $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(FUZZ_TESTS) $(PYTEST_ARGS) || [ $$? -eq 5 ]  # 5: PYTEST_ARGS left none
 
 # The suite's schemathesis tests, with more examples per operation and longer stateful runs.
 FUZZ_EXAMPLES ?= 200

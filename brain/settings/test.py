@@ -1,8 +1,20 @@
 """Test settings: the base settings (PostgreSQL and Redis, from DATABASE_URL and REDIS_URL) with
 fast password hashing, static files from the apps' folders and throttles out of the way."""
 
+import os
+
+from redis.connection import parse_url
+
 from .base import *  # noqa: F403
-from .base import INSTALLED_APPS, REST_FRAMEWORK
+from .base import CACHES, INSTALLED_APPS, REDIS_URL, REST_FRAMEWORK
+
+# pytest-xdist runs the suite in several processes (gw0, gw1, ...): pytest-django gives each its
+# own test database, and each gets its own Redis database here, the next after REDIS_URL's for
+# each worker past the first, so one's cache.clear() and keys never meet another's.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    _db = int(parse_url(REDIS_URL).get("db", 0)) + int(worker.removeprefix("gw"))
+    REDIS_URL = f"{REDIS_URL.rsplit('/', 1)[0]}/{_db}"
+    CACHES = {"default": {**CACHES["default"], "LOCATION": REDIS_URL}}
 
 # Models that only the tests use (an audited model with excluded fields), registered as any
 # project model is. No migrations: the test database creates their tables directly.

