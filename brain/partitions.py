@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection, transaction
+from django.db.migrations.operations.base import Operation
 
 INTERVALS = ("day", "month")
 
@@ -336,3 +337,35 @@ def unpartition_table(cursor, *, table: str, column: str) -> None:
     """Converts the partitioned table `table` back into a plain table with primary key (id),
     carrying over its rows, indexes, constraints, triggers and id sequence."""
     _rebuild(cursor, table, column, "", "id")
+
+
+class PartitionByTime(Operation):
+    """Migration operation: rebuilds `table` in place as partitioned by `interval` of `column`
+    (partition_table), `ahead` partitions past the current one; reversed by unpartition_table.
+    Django's state does not change: the model's key stays `id`."""
+
+    reduces_to_sql = False
+    reversible = True
+
+    def __init__(self, table, column, interval="month", ahead=2):
+        self.table, self.column, self.interval, self.ahead = table, column, interval, ahead
+
+    def state_forwards(self, app_label, state):
+        pass
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state):
+        with schema_editor.connection.cursor() as cursor:
+            partition_table(
+                cursor,
+                table=self.table,
+                column=self.column,
+                interval=self.interval,
+                ahead=self.ahead,
+            )
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state):
+        with schema_editor.connection.cursor() as cursor:
+            unpartition_table(cursor, table=self.table, column=self.column)
+
+    def describe(self):
+        return f"Partition {self.table} by {self.interval} of {self.column}"

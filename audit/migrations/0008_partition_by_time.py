@@ -7,20 +7,8 @@ from django.db import migrations
 
 from brain import partitions
 
-TABLE, COLUMN = "audit_logs", "timestamp"
-
-
-def forward(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        partitions.partition_table(cursor, table=TABLE, column=COLUMN, interval="month", ahead=2)
-
-
-def backward(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        partitions.unpartition_table(cursor, table=TABLE, column=COLUMN)
-
 
 class Migration(migrations.Migration):
     dependencies = [("audit", "0007_console_indexes")]
 
-    operations = [migrations.RunPython(forward, backward, elidable=False)]
+    operations = [partitions.PartitionByTime("audit_logs", "timestamp")]

@@ -7,18 +7,6 @@ from django.db import migrations
 
 from brain import partitions
 
-TABLE, COLUMN = "system_events", "timestamp"
-
-
-def forward(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        partitions.partition_table(cursor, table=TABLE, column=COLUMN, interval="month", ahead=2)
-
-
-def backward(apps, schema_editor):
-    with schema_editor.connection.cursor() as cursor:
-        partitions.unpartition_table(cursor, table=TABLE, column=COLUMN)
-
 
 class Migration(migrations.Migration):
     dependencies = [
@@ -27,4 +15,4 @@ class Migration(migrations.Migration):
         ("scheduling", "0008_stream_changes"),
     ]
 
-    operations = [migrations.RunPython(forward, backward, elidable=False)]
+    operations = [partitions.PartitionByTime("system_events", "timestamp")]
