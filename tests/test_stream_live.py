@@ -3,13 +3,11 @@
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import quote
 
 import psycopg
 import pytest
@@ -20,7 +18,7 @@ from django.db import connection
 
 from brain.tokens import token_create
 from events.models import SystemEvent
-from tests.support import free_port
+from tests.support import free_port, server_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -31,22 +29,15 @@ EVENT = {"event_type": "live", "severity": "info", "message": "m"}
 @pytest.fixture
 def server(tmp_path):
     """Brain under gunicorn with its own configuration (2 workers) on a free port: its base URL."""
-    db = connection.settings_dict
     port = free_port()
     log_path = tmp_path / "gunicorn.log"
-    environment = {
-        **os.environ,
-        "DATABASE_URL": (
-            f"postgres://{quote(db['USER'] or '', safe='')}@{db['HOST']}:{db['PORT'] or 5432}/"
-            f"{db['NAME']}"
-        ),
-        "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-        "EVENT_STREAM_BUFFER": "1000",
-        "THROTTLE_RATE_USER": "1000000/min",
-    }
+    environment = server_environment(
+        HOST="127.0.0.1",
+        PORT=str(port),
+        WEB_CONCURRENCY="2",
+        EVENT_STREAM_BUFFER="1000",
+        THROTTLE_RATE_USER="1000000/min",
+    )
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config", "brain/gunicorn.conf.py"],

@@ -1,6 +1,4 @@
-import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -9,13 +7,14 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import CacheHandler, caches
-from django.db import connection, connections
+from django.db import connections
 from django.db.utils import ConnectionHandler
 
 from audit.models import AuditLog
 from brain import health
 from events import lifecycle
 from events.models import SystemEvent
+from tests.support import free_port, server_environment
 
 pytestmark = pytest.mark.django_db
 
@@ -131,12 +130,6 @@ def test_a_failure_to_record_never_fails_the_probe(anon_client, monkeypatch):
     assert recorded() == []
 
 
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _get(url):
     with urllib.request.urlopen(url, timeout=5) as response:
         return response.status
@@ -144,14 +137,8 @@ def _get(url):
 
 @pytest.mark.django_db(transaction=True)
 def test_gunicorn_records_its_start_and_stop_once():
-    port = _free_port()
-    settings = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "2",
-    }
+    port = free_port()
+    env = server_environment(PORT=str(port), WEB_CONCURRENCY="2")
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--config", "brain/gunicorn.conf.py"],
         cwd=BASE_DIR,

@@ -13,15 +13,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import quote, urlparse
+from urllib.parse import urlparse
 from urllib.request import urlopen
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from playwright.sync_api import sync_playwright
 
-from tests.support import free_port
+from tests.support import free_port, server_environment
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -152,14 +151,7 @@ class Server:
         self.process = None
 
     def start(self):
-        db = connection.settings_dict
-        environment = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "brain.settings.test",
-            "DATABASE_URL": f"postgres://{quote(db['USER'] or '', safe='')}@{db['HOST']}:"
-            f"{db['PORT'] or 5432}/{db['NAME']}",
-            "REDIS_URL": settings.CACHES["default"]["LOCATION"],
-        }
+        environment = server_environment(DJANGO_SETTINGS_MODULE="brain.settings.test")
         command = [
             *(sys.executable, "-m", "gunicorn", "--worker-class", "asgi", "--workers", "1"),
             *("--asgi-lifespan", "off", "--no-control-socket", "--graceful-timeout", "1"),

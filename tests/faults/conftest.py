@@ -4,7 +4,6 @@ by gunicorn through them."""
 import contextlib
 import http.client
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from tests.support import free_port
+from tests.support import free_port, server_environment
 
 from .proxy import FaultProxy
 
@@ -107,16 +106,15 @@ def serve(tmp_path):
     def start(*, database=None, redis=None, **environment):
         port = free_port()
         log_path = tmp_path / f"gunicorn-{port}.log"
-        env = {
-            **os.environ,
-            "DATABASE_URL": database or database_url(),
-            "REDIS_URL": redis or redis_url(),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "WEB_CONCURRENCY": "2",
-            "WEB_THREADS": "8",
+        env = server_environment(
+            DATABASE_URL=database or database_url(),
+            REDIS_URL=redis or redis_url(),
+            HOST="127.0.0.1",
+            PORT=str(port),
+            WEB_CONCURRENCY="2",
+            WEB_THREADS="8",
             **environment,
-        }
+        )
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [*GUNICORN, "--config", "brain/gunicorn.conf.py"],
