@@ -116,7 +116,7 @@ def test_partitions_dry_run_lists_and_the_run_creates_the_coming_months():
 
     assert f"create {name} [{ahead:%Y-%m-%d}, " in stdout.getvalue()
     assert name in partition_names()
-    assert "purged" not in stdout.getvalue()  # no retention set: nothing dropped
+    assert "dropped" not in stdout.getvalue()  # no retention set: nothing dropped
 
 
 def test_partitions_drops_what_is_past_the_retention(settings):
