@@ -15,7 +15,7 @@ class AuditConfig(AppConfig):
         from . import receivers, registry
         from .mixins import AuditedModel
         from .models import AuditLog
-        from .purge import audit_purge
+        from .purge import audit_partitions_drop
 
         partitions.register(
             partitions.Partitioning(
@@ -24,7 +24,7 @@ class AuditConfig(AppConfig):
                 interval=audit_partitions.INTERVAL,
                 ahead=audit_partitions.AHEAD,
                 retention=audit_partitions.retention,
-                purge=lambda age: audit_purge(older_than=age),
+                drop=lambda age: audit_partitions_drop(older_than=age),
             )
         )
 

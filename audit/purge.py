@@ -44,6 +44,27 @@ def audit_purge(*, older_than, batch_size=10_000, using=DEFAULT_DB_ALIAS, progre
     removed. Returns how many were deleted; `progress(n)` is called after each batch. Raises
     PurgeRefused, deleting nothing more, at a range that does not match its checkpoint."""
     cutoff = timezone.now() - older_than
+    deleted = _partitions_drop(cutoff, using, progress)
+    private_key = signing_key()
+    while True:
+        with transaction.atomic(using=using):
+            purge = _purge_batch(private_key, cutoff, batch_size, using)
+        if purge is None:
+            return deleted
+        deleted += purge.record_count
+        if progress is not None:
+            progress(purge.record_count)
+
+
+def audit_partitions_drop(*, older_than, using=DEFAULT_DB_ALIAS, progress=None):
+    """Seals the records committed so far, then purges the partitions of audit_logs wholly older
+    than `older_than` (a timedelta), oldest first, as audit_purge does before its batches, and
+    returns how many records went; the records of a partially expired month stay. Stops at the
+    first partition that cannot go yet (a record not sealed, or sealed with one not older)."""
+    return _partitions_drop(timezone.now() - older_than, using, progress)
+
+
+def _partitions_drop(cutoff, using, progress):
     audit_seal(using=using)
     private_key = signing_key()
     deleted = 0
@@ -57,14 +78,7 @@ def audit_purge(*, older_than, batch_size=10_000, using=DEFAULT_DB_ALIAS, progre
         deleted += removed
         if progress is not None:
             progress(removed)
-    while True:
-        with transaction.atomic(using=using):
-            purge = _purge_batch(private_key, cutoff, batch_size, using)
-        if purge is None:
-            return deleted
-        deleted += purge.record_count
-        if progress is not None:
-            progress(purge.record_count)
+    return deleted
 
 
 def _purgeable(cutoff, batch_size, using):

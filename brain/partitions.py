@@ -34,16 +34,16 @@ class Partition:
 @dataclass(frozen=True)
 class Partitioning:
     """A registered partitioned table: `ahead` periods are kept created after the current one;
-    `retention()` is the age past which its rows are purged (None: kept), and `purge(age)` the
-    app's purge of rows older than `age` (dropping whole partitions), which returns how many
-    rows it removed."""
+    `retention()` is the age past which its rows are dropped (None: kept), and `drop(age)` the
+    app's scheduled retention: it drops the partitions wholly older than `age`, keeping a
+    partially expired one whole, and returns how many rows it removed."""
 
     table: str
     column: str
     interval: str
     ahead: int
     retention: Callable[[], timedelta | None]
-    purge: Callable[[timedelta], int]
+    drop: Callable[[timedelta], int]
 
 
 REGISTRY: dict[str, Partitioning] = {}
@@ -180,9 +180,10 @@ def partitions_create(partitioning: Partitioning, now: datetime) -> list[str]:
 
 def partitions_maintain(*, dry_run: bool = False) -> list[str]:
     """Keeps every registered table's partitions: creates the missing ones from now's period
-    through `ahead` after it and, for a table with a retention, purges the rows older than it
-    (the app's purge, dropping whole partitions). Returns a line per partition created or
-    dropped (with `dry_run`, that would be; nothing changes)."""
+    through `ahead` after it and, for a table with a retention, drops the partitions wholly
+    older than it (the app's drop). Rows past the retention in a partially expired partition
+    stay until the whole partition is (at most one period longer). Returns a line per partition
+    created or dropped (with `dry_run`, that would be; nothing changes) and the rows dropped."""
     now = datetime.now(UTC)
     lines = []
     for partitioning in REGISTRY.values():
@@ -205,8 +206,8 @@ def partitions_maintain(*, dry_run: bool = False) -> list[str]:
                 f"drop {partition.name} [{partition.start:%Y-%m-%d}, {partition.end:%Y-%m-%d})"
             )
         if not dry_run:
-            removed = partitioning.purge(age)
-            lines.append(f"purged {removed} rows of {table} older than {age.days} days")
+            removed = partitioning.drop(age)
+            lines.append(f"dropped {removed} rows of {table} older than {age.days} days")
     return lines
 
 

@@ -13,7 +13,7 @@ class EventsConfig(AppConfig):
 
         from . import partitions as event_partitions
         from . import receivers  # noqa: F401
-        from .services import event_purge
+        from .services import event_retention_apply
 
         partitions.register(
             partitions.Partitioning(
@@ -22,6 +22,6 @@ class EventsConfig(AppConfig):
                 interval=event_partitions.INTERVAL,
                 ahead=event_partitions.AHEAD,
                 retention=event_partitions.retention,
-                purge=lambda age: event_purge(older_than=timezone.now() - age),
+                drop=lambda age: event_retention_apply(older_than=timezone.now() - age),
             )
         )

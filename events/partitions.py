@@ -12,6 +12,7 @@ from brain import partitions
 
 from .cache import invalidate_after_commit
 from .models import SystemEvent
+from .stream import log
 
 TABLE = SystemEvent._meta.db_table
 
@@ -44,9 +45,10 @@ def retention() -> timedelta | None:
 def event_partitions_drop(*, older_than: datetime, progress=None) -> int:
     """Drops every partition of system_events whose whole month is before `older_than`, oldest
     first, each in its own transaction that also takes its events out of the kept counts and
-    writes one audit record (DELETE of the partition, with its row count). Invalidates every
-    cached event, list and the stats after commit. Returns how many events went; `progress(n)`
-    is called after each partition. The live stream carries no message for them."""
+    writes one audit record (DELETE of the partition, with its row count) and one `purge`
+    change of the live stream (its month's range). Invalidates every cached event, list and the
+    stats after commit. Returns how many events went; `progress(n)` is called after each
+    partition."""
     dropped = 0
     with connection.cursor() as cursor:
         expired = partitions.partitions_expired(cursor, TABLE, older_than)
@@ -61,7 +63,7 @@ def event_partitions_drop(*, older_than: datetime, progress=None) -> int:
 
 def partition_drop(cursor, partition) -> int:
     """Drops `partition` in the current transaction, correcting the kept counts and writing its
-    audit record; returns its number of events."""
+    audit record and its `purge` change (events.stream.log); returns its number of events."""
     quoted = connection.ops.quote_name(partition.name)
     # Writes to the partition wait from here; reads go on until the drop itself.
     cursor.execute(f"LOCK TABLE {quoted} IN SHARE MODE")
@@ -84,6 +86,7 @@ def partition_drop(cursor, partition) -> int:
         ],
         connection.alias,
     )
+    log.purge_append(cursor, start=partition.start, before=partition.end)
     # The table before the partition, the order every reader takes them in.
     cursor.execute(f"LOCK TABLE {connection.ops.quote_name(TABLE)} IN ACCESS EXCLUSIVE MODE")
     cursor.execute(f"DROP TABLE {quoted}")

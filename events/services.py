@@ -12,13 +12,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from audit.services import audit_log_copy_created
+from brain import partitions
 from brain.db.rows import lock_row
 from brain.services import assign
 
 from . import counts
 from .cache import invalidate_after_commit, pooled_invalidation
 from .models import SystemEvent
-from .partitions import event_partitions_drop
+from .partitions import TABLE, event_partitions_drop
 from .schemas import EventsRefused, event_changes_validate, event_time_window, event_validate
 from .stream import log
 
@@ -236,6 +237,20 @@ def event_purge(*, older_than: datetime, batch_size: int = PURGE_BATCH_SIZE, pro
         deleted += count
         if progress is not None:
             progress(count)
+
+
+def event_retention_apply(*, older_than: datetime) -> int:
+    """The scheduled retention (EVENT_RETENTION_DAYS, brain.partitions.partitions_maintain):
+    drops the partitions wholly before `older_than` (one audit record and one live-stream purge
+    each), then deletes as event_purge does the events no partition holds that are older than
+    every partition (the default partition's, written for a month that had none). The events of
+    a partially expired month stay until the whole month is past `older_than`, so no event is
+    deleted row by row day after day. Returns how many events went."""
+    dropped = event_partitions_drop(older_than=older_than)
+    with connection.cursor() as cursor:
+        kept = partitions.partitions(cursor, TABLE)
+    floor = min(older_than, kept[0].start) if kept else older_than
+    return dropped + event_purge(older_than=floor)
 
 
 def event_counts_fold() -> int:

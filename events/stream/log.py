@@ -9,6 +9,9 @@ lock). So the positions of every row stamped so far run without a hole from the 
 head, a row committed later always gets later positions, and a change that had to see another
 one's commit (a delete of an event created by another transaction, two updates of one row)
 always comes after it. Nothing waits for unrelated transactions still running.
+
+A dropped partition of system_events is one change, op `purge`, appended in the drop's
+transaction (`purge_append()`): its one item names the time range whose events are gone.
 """
 
 from dataclasses import dataclass
@@ -19,6 +22,9 @@ from django.db import connection, transaction
 from events.models import SystemEvent
 
 from . import kinds
+
+# The op of a dropped partition's change: its item is {"from": ..., "before": ...}, not a row.
+PURGE = "purge"
 
 # pg_advisory_xact_lock key of the stamper: "evnt" in ASCII.
 STAMP_LOCK = 0x65766E74
@@ -37,7 +43,8 @@ FROM head, pending WHERE change.id = pending.id
 
 READ = """
 SELECT change.last_position - change.event_count + item.n AS position, change.op, change.kind,
-       (item.value ->> 'owner_id')::bigint AS owner_id, {columns}
+       (item.value ->> 'owner_id')::bigint AS owner_id,
+       CASE WHEN change.op = 'purge' THEN item.value END AS purge, {columns}
 FROM system_event_changes AS change,
      json_array_elements(change.events) WITH ORDINALITY AS item(value, n){records}
 WHERE change.kind = ANY(%(kinds)s)
@@ -57,7 +64,7 @@ RECORD = """,
 class Change:
     """One row's change at one position: `row` holds every column (by attribute name), as the
     change left it (a delete: as it was); `owner_id` is the user the row belongs to (None for
-    events, which have no owner)."""
+    events, which have no owner). A purge's `row` is its range: `from` and `before`, ISO 8601."""
 
     position: int
     op: str
@@ -135,13 +142,30 @@ def read(*, after, until):
     with connection.cursor() as cursor:
         cursor.execute(query, {**parameters, "after": after, "until": until})
         changes = []
-        for position, op, kind, owner_id, *values in cursor.fetchall():
+        for position, op, kind, owner_id, purge, *values in cursor.fetchall():
+            if purge is not None:
+                changes.append(Change(position, op, kind, purge))
+                continue
             layout = layouts[kind]
             row = dict(zip(layout.names, values[layout.start :]))
             for name, convert in layout.converters:
                 row[name] = convert(row[name], None, connection)
             changes.append(Change(position, op, kind, row, owner_id))
         return changes
+
+
+def purge_append(cursor, *, start, before):
+    """Appends, in the current transaction, the change saying that every event with a timestamp
+    from `start` up to `before` is gone (a dropped partition): one position, read in order with
+    the others, and nothing if the transaction rolls back."""
+    cursor.execute(
+        """
+        INSERT INTO system_event_changes (op, kind, events, event_count)
+        VALUES (%s, %s,
+                json_build_array(json_build_object('from', %s::text, 'before', %s::text)), 1)
+        """,
+        [PURGE, kinds.EVENT, start.isoformat(), before.isoformat()],
+    )
 
 
 def prune(*, older_than):

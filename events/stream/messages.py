@@ -3,12 +3,16 @@ the row (`GET /api/events/{id}` an event), and the protocol's own messages (docs
 events")."""
 
 import json
+from datetime import datetime
 from functools import cache, cached_property
+
+from rest_framework import serializers
 
 from brain.api.renderers import JSONRenderer
 from events.serializers import SystemEventSerializer
 
 from . import kinds
+from .log import PURGE
 
 # Close codes (after the handshake; a refused handshake is an HTTP 403).
 CLOSE_BAD_REQUEST = 4400  # a filter, stream or `after` that is not one; an error message names it
@@ -35,8 +39,9 @@ class Message:
         self.change = change
         self.position = change.position
         self.kind = change.kind
+        self.purge = change.op == PURGE
         self.owner_id = change.owner_id
-        event = change.row if change.kind == kinds.EVENT else {}
+        event = change.row if change.kind == kinds.EVENT and not self.purge else {}
         self.event_type = event.get("event_type")
         self.severity = event.get("severity")
         self.source = event.get("source")
@@ -45,8 +50,11 @@ class Message:
     def text(self):
         """The JSON frame: the operation and position, and the row exactly as the API's detail
         GET renders it (for a delete, as it was): an event as GET /api/events/{id}, a registered
-        kind's row by its serializer (events.stream.kinds)."""
+        kind's row by its serializer (events.stream.kinds). A purge: its range, the times written
+        as the API writes an event's."""
         change = self.change
+        if self.purge:
+            return purge(change.position, change.row["from"], change.row["before"])
         if change.kind == kinds.EVENT:
             data = SystemEventSerializer(change.row).data
         else:
@@ -59,6 +67,20 @@ class Message:
             f'{{"type":"{change.kind}","op":"{change.op}","position":{change.position},'
             f'"{change.kind}":{body}}}'
         )
+
+
+def purge(position, start, before):
+    """Every event with a timestamp from `start` up to `before` (ISO 8601) is gone: a partition
+    of system_events was dropped."""
+    field = serializers.DateTimeField()
+    return json.dumps(
+        {
+            "type": "purge",
+            "position": position,
+            "from": field.to_representation(datetime.fromisoformat(start)),
+            "before": field.to_representation(datetime.fromisoformat(before)),
+        }
+    )
 
 
 def subscribed(position, filters, streams):

@@ -127,10 +127,11 @@ def filters_from_message(data):
 
 def wanted(message, *, filters, streams, user):
     """Whether a subscription of `filters` and `streams` by `user` takes `message`: an event its
-    filters match, on the events stream; another kind's change on that kind's stream, of a row
-    `user` may see (the kind's `visible` rule, the API's)."""
+    filters match, or a purge of events (whatever the filters), on the events stream; another
+    kind's change on that kind's stream, of a row `user` may see (the kind's `visible` rule, the
+    API's)."""
     if message.kind == kinds.EVENT:
-        return EVENTS in streams and filters.matches(message)
+        return EVENTS in streams and (message.purge or filters.matches(message))
     kind = kinds.get(message.kind)
     return kind.stream in streams and kind.visible(user=user, owner_id=message.owner_id)
 

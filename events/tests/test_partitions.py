@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from brain import partitions
-from events.models import SystemEvent
+from events.models import EventChange, SystemEvent
 from events.services import event_update
 
 from .factories import SystemEventFactory
@@ -116,7 +116,7 @@ def test_partitions_dry_run_lists_and_the_run_creates_the_coming_months():
 
     assert f"create {name} [{ahead:%Y-%m-%d}, " in stdout.getvalue()
     assert name in partition_names()
-    assert "purged" not in stdout.getvalue()  # no retention set: nothing dropped
+    assert "dropped" not in stdout.getvalue()  # no retention set: nothing dropped
 
 
 def test_partitions_drops_what_is_past_the_retention(settings):
@@ -134,9 +134,37 @@ def test_partitions_drops_what_is_past_the_retention(settings):
     call_command("partitions", stdout=stdout)
 
     assert f"drop {expired} [" in stdout.getvalue()
-    assert "purged 2 rows of system_events older than 90 days" in stdout.getvalue()
+    assert "dropped 2 rows of system_events older than 90 days" in stdout.getvalue()
     assert list(SystemEvent.objects.all()) == [kept]
     assert expired not in partition_names()
+
+
+def test_the_scheduled_retention_keeps_a_partially_expired_month_whole(settings):
+    settings.EVENT_RETENTION_DAYS = 90
+    now = timezone.now()
+    cutoff = now - timedelta(days=90)
+    expired = partition_for(now - timedelta(days=200))
+    partial = partition_for(cutoff)
+    SystemEventFactory.create_batch(2, timestamp=now - timedelta(days=200))
+    # Older than every partition: in the default partition, which is never dropped.
+    straggler = SystemEventFactory(timestamp=now - timedelta(days=400))
+    start = partitions.period_start("month", cutoff)
+    past_retention = SystemEventFactory(timestamp=start + (cutoff - start) / 2)
+    kept = SystemEventFactory()
+    last_change = EventChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    stdout = StringIO()
+
+    call_command("partitions", stdout=stdout)
+
+    assert "dropped 3 rows of system_events older than 90 days" in stdout.getvalue()
+    assert sorted(SystemEvent.objects.values_list("id", flat=True)) == [past_retention.pk, kept.pk]
+    assert expired not in partition_names() and partial in partition_names()
+    deletes = AuditLog.objects.filter(operation="DELETE", table_name="system_events")
+    assert sorted(deletes.values_list("record_id", flat=True)) == sorted(
+        [expired, str(straggler.pk)]
+    )
+    changes = EventChange.objects.filter(id__gt=last_change).order_by("id")
+    assert list(changes.values_list("op", "event_count")) == [("purge", 1), ("delete", 1)]
 
 
 def test_purge_drops_expired_partitions_trims_the_partial_one_and_keeps_the_counts(
@@ -153,6 +181,7 @@ def test_purge_drops_expired_partitions_trims_the_partial_one_and_keeps_the_coun
         SystemEventFactory(),
     ]
     assert api_client.get(f"/api/events/{dropped[0].pk}").status_code == 200  # now cached
+    last_change = EventChange.objects.order_by("-id").values_list("id", flat=True).first() or 0
     stdout = StringIO()
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -173,6 +202,9 @@ def test_purge_drops_expired_partitions_trims_the_partial_one_and_keeps_the_coun
     stats = api_client.get("/api/events/stats").json()
     assert stats["total"] == 2
     assert api_client.get(f"/api/events/{dropped[0].pk}").status_code == 404
+    # The live stream: one purge for the partition, the trimmed events as deletes.
+    changes = EventChange.objects.filter(id__gt=last_change).order_by("id")
+    assert list(changes.values_list("op", "event_count")) == [("purge", 1), ("delete", 2)]
 
 
 def test_an_id_finds_its_event_in_any_partition(api_client):

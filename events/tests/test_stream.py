@@ -10,9 +10,11 @@ from django.db import connection, transaction
 from django.test import Client
 from django.utils import timezone
 
+from brain import partitions
 from brain.models import APIToken
 from brain.tokens import token_create, token_digest
 from events.models import EventChange, SystemEvent
+from events.partitions import event_partitions_drop, partition_drop
 from events.services import event_changes_prune, event_delete, event_update
 from events.tests.factories import SystemEventFactory
 from events.tests.stream_support import StreamClient, in_thread, run
@@ -391,3 +393,57 @@ def test_pruning_keeps_a_run_of_positions_and_refuses_to_resume_from_before_it(t
         await resumed.close()
 
     run(scenario)
+
+
+@pytest.fixture
+def old_partition():
+    """The partition of system_events for the month of 200 days ago (dropped after the test,
+    unless the test dropped it)."""
+    start = partitions.period_start("month", timezone.now() - timedelta(days=200))
+    with transaction.atomic(), connection.cursor() as cursor:
+        name = partitions.partition_create(cursor, "system_events", "timestamp", "month", start)
+    yield partitions.Partition(name, start, partitions.period_next("month", start))
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def test_a_dropped_partition_is_one_purge_message_in_order_and_on_resume(token, old_partition):
+    old = create(timestamp=old_partition.start + timedelta(days=1), severity="info")
+
+    def drop_rolled_back():
+        with suppress(ZeroDivisionError), transaction.atomic(), connection.cursor() as cursor:
+            partition_drop(cursor, old_partition)
+            1 / 0  # noqa: B018
+
+    async def scenario():
+        # Its filters match neither the dropped event nor the purge: it takes the purge anyway.
+        client = StreamClient("severity=critical", token=token)
+        assert (await client.connect())[0]
+        subscribed = await client.receive()
+        await in_thread(drop_rolled_back)
+        dropped = await in_thread(
+            event_partitions_drop, older_than=timezone.now() - timedelta(days=90)
+        )
+        assert dropped == 1
+        later = await in_thread(create, severity="critical")
+        purge = await client.receive()
+        assert purge == {
+            "type": "purge",
+            "position": subscribed["position"] + 1,
+            "from": old_partition.start.isoformat().replace("+00:00", "Z"),
+            "before": old_partition.end.isoformat().replace("+00:00", "Z"),
+        }
+        [message] = await client.events(1)
+        assert (message["event"]["id"], message["position"]) == (later.id, purge["position"] + 1)
+        await client.close()
+
+        resumed = StreamClient(f"after={subscribed['position']}", token=token)
+        assert (await resumed.connect())[0]
+        await resumed.receive()
+        assert await resumed.receive() == purge
+        [message] = await resumed.events(1)
+        assert message["event"]["id"] == later.id
+        await resumed.close()
+
+    run(scenario)
+    assert not SystemEvent.objects.filter(pk=old.pk).exists()

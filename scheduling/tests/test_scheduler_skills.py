@@ -60,6 +60,34 @@ def test_partitions_maintain_creates_the_coming_months_partitions():
         assert partitions.partitions(cursor, "system_events")[-1] == ahead
 
 
+def test_partitions_maintain_drops_expired_months_whole_and_keeps_the_partial_one(settings):
+    settings.EVENT_RETENTION_DAYS = 90
+    now = timezone.now()
+    cutoff = now - timedelta(days=90)
+    partial_start = partitions.period_start("month", cutoff)
+    with connection.cursor() as cursor:
+        for moment in (now - timedelta(days=200), cutoff):
+            start = partitions.period_start("month", moment)
+            partitions.partition_create(cursor, "system_events", "timestamp", "month", start)
+    expired = SystemEvent.objects.create(
+        event_type="x", severity="info", message="expired", timestamp=now - timedelta(days=200)
+    )
+    past_retention = SystemEvent.objects.create(
+        event_type="x",
+        severity="info",
+        message="partial",
+        timestamp=partial_start + (cutoff - partial_start) / 2,
+    )
+
+    output = call("partitions.maintain")
+
+    assert "dropped 1 rows of system_events older than 90 days" in output
+    assert list(SystemEvent.objects.all()) == [past_retention]
+    # One audit record for the dropped partition, none per event.
+    deletes = AuditLog.objects.filter(operation="DELETE", table_name="system_events")
+    assert [record.record_id for record in deletes] == [f"system_events_p{expired.timestamp:%Y%m}"]
+
+
 def test_events_fold_counts_folds_the_event_counts_and_keeps_the_statistics():
     moment = timezone.now()
     for severity in ["info", "info", "error"]:

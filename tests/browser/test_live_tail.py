@@ -1,5 +1,6 @@
 """The events dashboard's live tail in a real browser: new events shown at the top as they are
-written, changes and deletes on their rows, the severity filter, the charts' bars growing, and
+written, changes and deletes on their rows, a purge on the rows and bars of its month, the
+severity filter, the charts' bars growing, and
 the socket coming back by itself after the server restarts, without missing an event, and a
 new hour moving the bars."""
 
@@ -12,6 +13,8 @@ from django.contrib.sessions.models import Session
 from django.utils import timezone
 from playwright.sync_api import expect
 
+from brain import partitions
+from events.partitions import event_partitions_drop
 from events.services import event_bulk_create, event_create, event_delete, event_update
 
 from .conftest import log_in
@@ -145,6 +148,29 @@ def test_new_events_are_shown_at_the_top_and_grow_the_current_hour(
     expect(rows(page).first).to_have_attribute("data-id", str(created[-1].pk))
     expect(rows(page)).to_have_count(50)
     assert rows(page).last.get_attribute("data-id") == str(created[10].pk)
+
+
+def test_a_purge_strikes_its_listed_events_through_and_empties_its_bars(
+    watched, operator, earlier_events
+):
+    open_dashboard(watched)
+    page = watched.page
+    now = timezone.now()
+    hour, day = hour_of(now), hour_of(now).replace(hour=0)
+    event = event_create(event_type="deploy", severity="critical", message="m", timestamp=now)
+    expect(segment(page, "hourly", hour, "critical")).to_have_attribute("data-count", "1")
+    month = partitions.period_start("month", now)
+    try:
+        # This month's partition, dropped as a purge of everything before the next month.
+        event_partitions_drop(older_than=partitions.period_next("month", month))
+        expect(row(page, event)).to_have_class("live-deleted")
+        assert row(page, event).locator("td").nth(4).text_content() == "deleted"
+        assert row(page, event).locator("a").count() == 0
+        expect(segment(page, "hourly", hour, "critical")).to_have_count(0)
+        assert bar_counts(page, "hourly", hour) == {}
+        assert bar_counts(page, "daily", day) == {}
+    finally:
+        partitions.partitions_create(partitions.REGISTRY["system_events"], now)
 
 
 def test_the_severity_filter_is_the_sockets(watched, operator):

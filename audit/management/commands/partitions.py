@@ -5,9 +5,9 @@ from brain.partitions import partitions_maintain
 class Command(AuditedCommand):
     help = (
         "Keeps the time partitions of system_events and audit_logs: creates the coming months' "
-        "partitions and, where EVENT_RETENTION_DAYS or AUDIT_RETENTION_DAYS is set, purges the "
-        "older rows, dropping whole partitions (one audit record each). --dry-run lists what it "
-        "would create and drop."
+        "partitions and, where EVENT_RETENTION_DAYS or AUDIT_RETENTION_DAYS is set, drops the "
+        "partitions wholly older (one audit record each; a partially expired month stays whole "
+        "until all of it is past). --dry-run lists what it would create and drop."
     )
 
     def add_arguments(self, parser):

@@ -1,6 +1,8 @@
 // The events dashboard's live tail (docs/console.md): one socket on /ws/events with the page's
 // session. Each event's change is shown at the top of the list (at most `rows`), the severities
 // checked are the socket's filters, and each new or deleted event moves the bars of the charts.
+// A purge (a dropped month of events) shows the listed events of its range as deleted and empties
+// the bars of that range.
 // After a close the socket reconnects by itself, later each time, resuming after the last
 // position seen (`?after=`), so no change is missed or shown twice.
 "use strict";
@@ -22,6 +24,7 @@
   let position = null; // the last position seen: where a reconnect resumes
   let failures = 0;
   let requested = null; // the filters the socket was last asked for, as JSON
+  const listed = new WeakMap(); // each row of the list -> its event, as last shown
 
   // Times as the page shows them: UTC, to the second; ISO as the server writes them.
   const utc = (milliseconds) => new Date(milliseconds).toISOString();
@@ -74,6 +77,11 @@
       position = message.position;
       showChange(message.op, message.event);
       for (const chart of charts) chart.count(message.op, message.event);
+    } else if (message.type === "purge") {
+      position = message.position;
+      const [from, before] = [Date.parse(message.from), Date.parse(message.before)];
+      showPurge(from, before);
+      for (const chart of charts) chart.purge(from, before);
     } else if (message.type === "resume") {
       position = message.after;
     }
@@ -106,6 +114,7 @@
   }
 
   function fill(row, op, event) {
+    listed.set(row, event);
     row.dataset.id = event.id;
     row.dataset.severity = event.severity;
     row.className = `live-${OPERATIONS[op]}`;
@@ -148,6 +157,17 @@
     while (list.rows.length > config.rows) list.lastElementChild.remove();
   }
 
+  // A purge: every listed event with a timestamp from `from` up to `before` (milliseconds) is
+  // gone, shown as a delete is.
+  function showPurge(from, before) {
+    for (const row of list.rows) {
+      const event = listed.get(row);
+      if (!event) continue; // a note
+      const time = Date.parse(event.timestamp);
+      if (time >= from && time < before) fill(row, "delete", event);
+    }
+  }
+
   // One chart of the page: its bars as counts per severity, redrawn as the server draws them
   // (events/dashboard.py, chart) when a new or deleted event falls in one of them.
   class Chart {
@@ -177,6 +197,18 @@
       if (!bar) return;
       const count = (bar.counts[event.severity] || 0) + (op === "delete" ? -1 : 1);
       bar.counts[event.severity] = Math.max(count, 0);
+      this.redraw();
+    }
+
+    // A purge: the bars from `from` up to `before` (milliseconds) count nothing any more.
+    purge(from, before) {
+      for (const bar of this.bars) {
+        if (bar.start >= from && bar.start < before) bar.counts = {};
+      }
+      this.redraw();
+    }
+
+    redraw() {
       if (!this.pending) {
         this.pending = true;
         window.requestAnimationFrame(() => this.draw());
