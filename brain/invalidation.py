@@ -5,14 +5,19 @@ A write's invalidation (generations to bump, token lookups to revoke) runs in Re
 (PendingInvalidation) instead of being dropped, and `drain()` applies it once Redis answers
 again.
 
-Readers trust what Redis holds only while the cache lease is alive: a key that `drain()` sets for
-LEASE_SECONDS, and only after it has applied every pending invalidation, in the same script
-call. A reader that finds no lease drains (one worker at a time, waiting at most
-DRAIN_WAIT_SECONDS), then reads again, or answers from PostgreSQL. So, once Redis answers again,
-an entry that a committed write invalidated is not served: a Redis outage longer than the lease
-lets the lease lapse, and it comes back only with the pending invalidations applied. Writers and
-readers renew the lease as it runs out (one SELECT of the pending rows per LEASE_SECONDS, for all
-workers together).
+Readers trust what Redis holds only while the cache lease is alive. Only `drain()` sets it: it
+takes the drain lock (DRAIN_LOCK_KEY, for LEASE_SECONDS), reads the pending invalidations, then
+applies them and renews the lease in one script call, and the lease expires with that lock. So a
+live lease was set by a drain that took its lock less than LEASE_SECONDS ago and has applied
+every invalidation kept before then. That holds whatever the network delays: a drain's script
+call that reaches Redis late (a delayed packet) renews the lease at most until its lock expires,
+and not at all once the lock has gone. So an invalidation kept in PostgreSQL takes effect for
+every read that reaches Redis more than LEASE_SECONDS after it was kept. (While PostgreSQL is
+unreachable, and no write can commit, a drain renews the lease without the rows: `drain()`.)
+A reader that finds no
+lease drains (one worker at a time, waiting at most DRAIN_WAIT_SECONDS), then reads again, or
+answers from PostgreSQL. Writers and readers renew the lease as it runs out (one SELECT of the
+pending rows per LEASE_SECONDS, for all workers together).
 
 Across a Sentinel failover: the lease is never replicated, so the promoted replica holds none and
 its first reader drains before anything there is trusted; with REDIS_WAIT_REPLICAS an
@@ -38,8 +43,8 @@ logger = logging.getLogger(__name__)
 
 LEASE_KEY = "cache:lease"
 LEASE_SECONDS = 2
+# Held by one drain at a time, for LEASE_SECONDS at most: the lease that drain sets expires with it.
 DRAIN_LOCK_KEY = "cache:drain-lock"
-DRAIN_LOCK_SECONDS = 10
 # Pending rows one drain applies; a larger backlog takes several drains before the lease is back.
 DRAIN_BATCH = 10_000
 # The longest a request waits for a drain (which reads PostgreSQL) before answering without the
@@ -76,20 +81,23 @@ class Invalidation:
         return {"counters": self.counters, "stamped": self.stamped, "publish": self.publish}
 
 
-def _run(invalidation, *, renew):
-    """Runs `invalidation` in one script call, renewing the lease when `renew`; returns the
-    lease's remaining milliseconds. Raises RedisError or OSError when Redis is unreachable, or
-    when fewer than REDIS_WAIT_REPLICAS replicas acknowledged it in time."""
+def _run(invalidation, *, lock_holder=""):
+    """Runs `invalidation` in one script call; with `lock_holder` (the value of the drain lock
+    taken before the pending rows were read), also renews the lease until that lock expires,
+    unless the lock is no longer that holder's. Returns the lease's remaining milliseconds.
+    Raises RedisError or OSError when Redis is unreachable, or when fewer than
+    REDIS_WAIT_REPLICAS replicas acknowledged it in time."""
     stamped = list(invalidation.stamped.items())
     keys = [
         *invalidation.counters,
         *(key for key, _ in stamped),
         LEASE_KEY,
+        DRAIN_LOCK_KEY,
     ]
     args = [
         len(invalidation.counters),
         len(stamped),
-        LEASE_SECONDS * 1000 if renew else 0,
+        lock_holder,
         *(ttl for _, ttl in stamped),
         *(cache.make_key(channel) for channel in invalidation.publish),
     ]
@@ -111,7 +119,7 @@ def apply(invalidation):
     if not invalidation:
         return
     try:
-        lease_left = _run(invalidation, renew=False)
+        lease_left = _run(invalidation)
     except (RedisError, OSError):
         logger.warning("cache invalidation kept for later, Redis unreachable", exc_info=True)
         try:
@@ -153,21 +161,22 @@ def drain_within(seconds):
 
 
 def drain():
-    """Applies every pending invalidation, then renews the lease, in one script call; deletes the
-    rows applied. One worker at a time (a Redis lock). Returns True when the lease is alive
-    afterwards.
+    """Applies every pending invalidation and renews the lease, in one script call, then deletes
+    the rows applied. One worker at a time: a Redis lock, taken before the rows are read, that
+    lives LEASE_SECONDS, and the lease renewed expires with it (see the module). Returns True when
+    the lease is alive afterwards.
 
     With PostgreSQL unreachable no write can commit, so the lease is renewed without the rows,
     and cached reads go on answering through the outage: while a drain found PostgreSQL
     unreachable in the last DATABASE_RETRY_SECONDS (DATABASE_DOWN_KEY, shared by every worker),
     the lease is renewed before the rows are read, so no read waits for a connection timeout."""
     holder = secrets.randbits(62)  # an integer: django-redis stores it as plain digits
-    if not cache.add(DRAIN_LOCK_KEY, holder, DRAIN_LOCK_SECONDS):
+    if not cache.add(DRAIN_LOCK_KEY, holder, LEASE_SECONDS):
         return False  # another worker is draining, or Redis is unreachable
     try:
         if cache.get(DATABASE_DOWN_KEY):
             try:
-                _run(Invalidation(), renew=True)
+                _run(Invalidation(), lock_holder=holder)
             except (RedisError, OSError):
                 return False
         try:
@@ -186,7 +195,7 @@ def drain():
         for _, operations in rows:
             merged.merge(Invalidation(**operations))
         try:
-            _run(merged, renew=len(rows) < DRAIN_BATCH)
+            lease_left = _run(merged, lock_holder=holder if len(rows) < DRAIN_BATCH else "")
         except (RedisError, OSError):
             logger.warning("cache drain skipped, Redis unreachable", exc_info=True)
             return False
@@ -195,9 +204,9 @@ def drain():
                 PendingInvalidation.objects.filter(id__in=[row_id for row_id, _ in rows]).delete()
             except DatabaseError:  # applied again by a later drain: bumping twice is harmless
                 logger.warning("applied invalidations kept, PostgreSQL unreachable", exc_info=True)
-        return len(rows) < DRAIN_BATCH
+        return lease_left > 0
     finally:
         try:
             redis.run(redis.RELEASE, keys=[cache.make_key(DRAIN_LOCK_KEY)], args=[holder])
         except (RedisError, OSError):
-            pass  # the lock expires after DRAIN_LOCK_SECONDS
+            pass  # the lock expires after LEASE_SECONDS

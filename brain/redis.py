@@ -23,8 +23,10 @@ from redis.exceptions import RedisError
 
 # KEYS: ARGV[1] counters to increment (the first one's new value is the stamp, 0 without
 # counters), ARGV[2] keys set to the stamp (each for the seconds given in ARGV[4...]), then the
-# cache lease (brain.invalidation), renewed for ARGV[3] milliseconds unless that is 0. The
-# arguments after the TTLs name channels the stamp is published to.
+# cache lease and the drain lock (brain.invalidation). When ARGV[3] is not empty and the drain
+# lock still holds that value, the lease is renewed until the lock expires: a call that reaches
+# Redis after its drain's lock is gone renews nothing. The arguments after the TTLs name channels
+# the stamp is published to.
 # Returns the lease's remaining milliseconds (negative when it is gone). The invalidations are
 # replicated; the lease is not.
 INVALIDATE = """
@@ -42,12 +44,16 @@ for i = 4 + stamped, #ARGV do
     redis.call('PUBLISH', ARGV[i], stamp)
 end
 local lease = KEYS[counters + stamped + 1]
-if tonumber(ARGV[3]) > 0 then
-    -- The lease stays on this server: neither a replica nor the append-only file gets it, so a
-    -- promoted replica, or a server restarted from its file, holds no lease until a drain has
-    -- applied the invalidations that missed it.
-    redis.set_repl(redis.REPL_NONE)
-    redis.call('SET', lease, 1, 'PX', ARGV[3])
+local lock = KEYS[counters + stamped + 2]
+if ARGV[3] ~= '' and redis.call('GET', lock) == ARGV[3] then
+    local left = redis.call('PTTL', lock)
+    if left > 0 then
+        -- The lease stays on this server: neither a replica nor the append-only file gets it, so
+        -- a promoted replica, or a server restarted from its file, holds no lease until a drain
+        -- has applied the invalidations that missed it.
+        redis.set_repl(redis.REPL_NONE)
+        redis.call('SET', lease, 1, 'PX', left)
+    end
 end
 return redis.call('PTTL', lease)
 """

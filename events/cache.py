@@ -33,8 +33,11 @@ Every write path schedules `invalidate_after_commit`, done after commit in one R
 (brain.invalidation: a Lua script, which also publishes to EVENTS_CHANGED_CHANNEL); the ORM's
 QuerySet.delete() and each purge batch pool theirs (`pooled_invalidation`), so deleting many rows
 costs one script call. An entry is served only while the cache lease is alive (read in the same
-MGET), so an invalidation that could not reach Redis is applied before any entry is trusted again
-(brain.invalidation). With Redis down every read is a miss: the API answers from PostgreSQL.
+MGET). The lease is set only by a drain that has applied every invalidation kept in PostgreSQL
+(one that could not reach Redis) before it took its lock, and expires with that lock
+(brain.invalidation): so such an invalidation takes effect at most LEASE_SECONDS (2 s) after it
+was kept, even when a drain's script call reaches Redis late. With Redis down every read is a
+miss: the API answers from PostgreSQL.
 """
 
 import hashlib

@@ -7,7 +7,12 @@ points Brain at `proxy.port` and then, while the service itself keeps running fo
   but never answered. The service looks hung (a network partition, `CLIENT PAUSE`).
 - `drop()`: closes every open connection, as a server that restarts does.
 - `refuse()`: refuses every new connection (reset at once); with `drop()`, a stopped server.
-- `restore()`: forwards again; connections held by a pause carry on where they stopped.
+- `hold(marker)`: forwards as before, but holds what a client sends from the first bytes that
+  contain `marker` on (a Redis command's name, say): the request is delayed in the network, and
+  its client times out. Each client's other connections carry on.
+- `restore()`: forwards again; connections held by a pause carry on where they stopped, and held
+  requests are delivered, also those whose client has since closed its connection (their
+  replies are dropped): they reach the service late.
 """
 
 import contextlib
@@ -39,6 +44,8 @@ class _Link:
 
     def run(self):
         peers = {self.client: self.upstream, self.upstream: self.client}
+        held = bytearray()  # bytes from the client that `hold()` keeps from the service
+        client_gone = False  # the client closed its end while its request was held
         with selectors.DefaultSelector() as selector:
             for sock in peers:
                 selector.register(sock, selectors.EVENT_READ)
@@ -47,13 +54,25 @@ class _Link:
                     if self.proxy.paused.is_set():
                         self.proxy.forwarding.wait(_POLL_SECONDS)
                         continue
+                    if held and self.proxy.held_marker is None:
+                        self.upstream.sendall(held)
+                        held.clear()
+                        if client_gone:  # the service answers, then sees the end
+                            self.upstream.shutdown(socket.SHUT_WR)
                     for key, _ in selector.select(_POLL_SECONDS):
                         if self.closed.is_set() or self.proxy.paused.is_set():
                             break
                         data = key.fileobj.recv(65536)
+                        if key.fileobj is self.client and (held or self.proxy.holds(data)):
+                            if not data:
+                                selector.unregister(self.client)
+                                client_gone = True
+                            held += data
+                            break
                         if not data:
                             return
-                        peers[key.fileobj].sendall(data)
+                        if not client_gone:
+                            peers[key.fileobj].sendall(data)
             except OSError:
                 return
             finally:
@@ -75,6 +94,7 @@ class FaultProxy:
         self.forwarding = threading.Event()
         self.forwarding.set()
         self.refusing = threading.Event()
+        self.held_marker = None
         self._links = set()
         self.accepted = 0  # connections accepted, forwarded or refused
         self._lock = threading.Lock()
@@ -108,6 +128,14 @@ class FaultProxy:
     def refuse(self):
         self.refusing.set()
 
+    def hold(self, marker):
+        self.held_marker = marker
+
+    def holds(self, data):
+        """Whether `data`, sent by a client, is to be held (see `hold()`)."""
+        marker = self.held_marker
+        return marker is not None and marker in data
+
     def drop(self):
         with self._lock:
             links = list(self._links)
@@ -120,6 +148,7 @@ class FaultProxy:
         self.drop()
 
     def restore(self):
+        self.held_marker = None
         self.refusing.clear()
         self.paused.clear()
         self.forwarding.set()

@@ -4,7 +4,8 @@ import psycopg
 import pytest
 import redis
 
-from .conftest import database_url
+from .conftest import database_url, redis_url
+from .sentinel import wait_for
 
 
 def redis_client(proxy):
@@ -35,6 +36,25 @@ def test_drop_closes_open_connections_and_refuse_turns_new_ones_away(redis_proxy
 
     redis_proxy.restore()
     assert client.ping() is True
+
+
+def test_hold_delays_a_request_past_its_client_giving_up_and_delivers_it_at_restore(redis_proxy):
+    direct = redis.Redis.from_url(redis_url())
+    client = redis.Redis.from_url(
+        redis_url(redis_proxy.port), socket_timeout=0.3, socket_connect_timeout=0.3
+    )
+    direct.delete("proxy:held")
+
+    redis_proxy.hold(b"proxy:held")
+    assert client.ping() is True  # other requests go through
+    with pytest.raises(redis.TimeoutError):
+        client.set("proxy:held", 1)
+    client.close()  # the client has given up on it
+    assert direct.get("proxy:held") is None
+
+    redis_proxy.restore()
+    wait_for(lambda: direct.get("proxy:held") == b"1", "the held request to reach Redis")
+    direct.delete("proxy:held")
 
 
 @pytest.mark.django_db
