@@ -424,7 +424,11 @@ def main():
     for layout, (database, _) in LAYOUTS.items():
         use(database)
         measured[layout] = reads(options, end)
-    print("| read | " + " | ".join(f"{layout} p50 ms | p99 ms | in queries" for layout in LAYOUTS))
+    print(
+        "| read | "
+        + " | ".join(f"{layout} p50 ms | p99 ms | in queries" for layout in LAYOUTS)
+        + " |"
+    )
     print("|---|" + "---|---|---|" * len(LAYOUTS))
     for index, (name, _, _) in enumerate(measured["partitioned"]):
         cells = []
@@ -444,8 +448,9 @@ def main():
         return
     cutoff = purge_cutoff(start, options.purge_days)
     print(
-        f"\npurge_events of the events before {cutoff:%Y-%m-%d} (the oldest "
-        f"{(cutoff - start) / timedelta(days=1):.1f} days):"
+        f"\npurge_events of the events before {cutoff:%Y-%m-%d}: the oldest "
+        f"{(cutoff - start) / timedelta(days=1):.1f} days ({options.purge_days} asked, to the "
+        "boundary of a month):"
     )
     for layout, (database, _) in LAYOUTS.items():
         use(database)
