@@ -328,8 +328,9 @@ def use(database):
 
 
 def prepare(database, partitioned, options, start, end):
-    """Creates `database` afresh, migrates it (the partitioned layout to this code's schema, the
-    other to UNPARTITIONED) and loads it; prints what the load took."""
+    """Creates `database` afresh, migrates it to this code's schema (the unpartitioned layout then
+    back to UNPARTITIONED, its empty tables rebuilt unpartitioned) and loads it; prints what the
+    load took."""
     recreate_database(database)
     use(database)
     call_command("migrate", verbosity=0)
