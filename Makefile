@@ -42,7 +42,8 @@ help:
 	@echo "make bench-stream     /ws/events latency with 1,000 and 100 subscribers, beside a bare"
 	@echo "                      websockets server; POST /api/events with and without them"
 	@echo "make bench-scale      10,000,000 events and audit records loaded by COPY into brain_scale"
-	@echo "                      (recreated): lists, statistics, lookups, the console, a purge"
+	@echo "                      (partitioned) and brain_scale_flat (not), both recreated: lists,"
+	@echo "                      statistics, lookups, the console, a purge, side by side"
 	@echo "make bench-setup      what every benchmark needs: wrk, brain_bench, migrations"
 	@echo "                      (BENCH_ARGS passes options; see docs/benchmarks.md)"
 
