@@ -9,8 +9,8 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.commands import AuditedCommand
 from audit.models import AuditLog
+from brain.commands import AuditedCommand
 from brain.context import audit_actor
 from brain.middleware import AuditContextMiddleware
 from events.models import SystemEvent
