@@ -4,7 +4,7 @@ the key, the digest or the last use)."""
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +14,8 @@ from .models import APIToken, TokenScope
 
 # The longest an API token may be asked to live: a year.
 TOKEN_MAX_SECONDS = 365 * 24 * 3600
+# Expired tokens token_purge_expired deletes per transaction.
+PURGE_BATCH_SIZE = 1_000
 
 
 def token_digest(key):
@@ -54,3 +56,33 @@ def token_revoke_all(*, user):
     delete and a DELETE audit record per token."""
     count, _ = APIToken.objects.filter(user=user).delete()
     return count
+
+
+def token_purge_count(*, expired_before: datetime) -> int:
+    """How many tokens token_purge_expired(expired_before=...) would delete now."""
+    return APIToken.objects.filter(expires_at__lt=expired_before).count()
+
+
+def token_purge_expired(
+    *, expired_before: datetime, batch_size: int = PURGE_BATCH_SIZE, progress=None
+) -> int:
+    """Deletes the API tokens that expired before `expired_before` and returns how many:
+    `batch_size` per transaction, each token with its DELETE audit record and its cached lookup
+    revoked at commit; `progress(n)` is called after each batch. A token that never expires is
+    kept. Each batch locks its rows first, skipping those another transaction holds, so a token
+    revoked meanwhile is neither counted nor recorded twice."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                APIToken.objects.filter(expires_at__lt=expired_before)
+                .select_for_update(skip_locked=True)
+                .order_by()
+                .values_list("id", flat=True)[:batch_size]
+            )
+            if not ids:
+                return deleted
+            count, _ = APIToken.objects.filter(id__in=ids).delete()
+        deleted += count
+        if progress is not None:
+            progress(count)

@@ -1,19 +1,22 @@
 """API tokens: making one (the API, create_token), revoking one or all of a user's (the API, the
-admin, deleting the user) record one row per token in the write's transaction, naming who and
-from where, with the token's name, prefix, scope, expiry and user, never its key or digest; using
-a token (its last use) records nothing."""
+admin), purging expired ones (purge_tokens, the tokens.purge skill) record one row per token in
+the write's transaction, naming who and from where, with the token's name, prefix, scope, expiry
+and user, never its key or digest; using a token (its last use) records nothing."""
 
 import json
+from datetime import timedelta
 from io import StringIO
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from audit.models import AuditLog
 from brain.models import APIToken
 from brain.tokens import token_create
+from scheduling.skills import get_skill
 from tests.audit_paths.support import (
     audit_mark,
     client_meta,
@@ -178,6 +181,81 @@ def test_deleting_a_user_records_the_delete_of_their_tokens(
         user.delete()
 
     assert records_after(mark) == [("DELETE", "api_tokens", str(token.pk), last)]
+
+
+def expired_tokens(user):
+    """Tokens of `user` named by when they expire(d): 10 days ago, 2 days ago, in a day, never."""
+    now = timezone.now()
+    expiries = {
+        "10 days ago": now - timedelta(days=10),
+        "2 days ago": now - timedelta(days=2),
+        "tomorrow": now + timedelta(days=1),
+        "never": None,
+    }
+    for name in expiries:
+        token_create(user=user, name=name)
+    for name, expires_at in expiries.items():
+        APIToken.objects.filter(name=name).update(expires_at=expires_at)
+    return {token.name: token for token in APIToken.objects.all()}
+
+
+def test_purge_tokens_deletes_tokens_expired_for_longer_than_asked_as_the_command(
+    user, django_capture_on_commit_callbacks
+):
+    tokens = expired_tokens(user)
+    last = recorded(tokens["10 days ago"])
+    mark = audit_mark()
+    out = StringIO()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_tokens", expired_for="7d", verbosity=0, stdout=out)
+
+    assert sorted(APIToken.objects.values_list("name", flat=True)) == [
+        "2 days ago",
+        "never",
+        "tomorrow",
+    ]
+    assert records_after(mark) == [("DELETE", "api_tokens", str(tokens["10 days ago"].pk), last)]
+    assert origins_after(mark) == [from_system("system:purge_tokens")]
+    assert out.getvalue().startswith("Deleted 1 API tokens expired before ")
+
+
+def test_purge_tokens_at_once_deletes_every_expired_token_in_batches(
+    user, django_capture_on_commit_callbacks
+):
+    tokens = expired_tokens(user)
+    last = {name: recorded(token) for name, token in tokens.items()}
+    mark = audit_mark()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("purge_tokens", expired_for="0d", batch_size=1, verbosity=0)
+
+    assert sorted(APIToken.objects.values_list("name", flat=True)) == ["never", "tomorrow"]
+    assert sorted(records_after(mark)) == sorted(
+        ("DELETE", "api_tokens", str(tokens[name].pk), last[name])
+        for name in ("10 days ago", "2 days ago")
+    )
+
+
+@pytest.mark.parametrize("value", ["7", "d", "1w"])
+def test_purge_tokens_refuses_a_bad_age(user, value):
+    expired_tokens(user)
+
+    with pytest.raises(CommandError, match="is not an age like"):
+        call_command("purge_tokens", expired_for=value, verbosity=0)
+
+    assert APIToken.objects.count() == 4
+
+
+def test_the_tokens_purge_skill_deletes_expired_tokens_and_keeps_the_others(user):
+    tokens = expired_tokens(user)
+
+    output = get_skill("tokens.purge").function({"expired_for_days": 1})
+
+    assert sorted(APIToken.objects.values_list("name", flat=True)) == ["never", "tomorrow"]
+    assert output.startswith("Deleted 2 API tokens expired before ")
+    deleted = AuditLog.objects.filter(operation="DELETE").values_list("record_id", flat=True)
+    assert sorted(deleted) == sorted(str(tokens[name].pk) for name in ("10 days ago", "2 days ago"))
 
 
 def test_using_a_token_records_nothing_though_its_last_use_is_written(user):
