@@ -7,8 +7,8 @@ class AuditConfig(AppConfig):
 
     def ready(self):
         """Registers audit_logs' partitions (brain.partitions) and audits every concrete model
-        inheriting AuditedModel: registers its options and connects the receivers that record
-        its changes."""
+        inheriting AuditedModel and every model of registry.OUTSIDE_MODELS: registers its
+        options and connects the receivers that record its changes."""
         from brain import partitions
 
         from . import partitions as audit_partitions
@@ -32,3 +32,7 @@ class AuditConfig(AppConfig):
             if issubclass(model, AuditedModel):
                 registry.register(model)
                 receivers.connect(model)
+        for label, exclude in registry.OUTSIDE_MODELS.items():
+            model = apps.get_model(label)
+            registry.register(model, exclude=exclude)
+            receivers.connect(model, load_old=True)

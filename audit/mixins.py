@@ -164,9 +164,8 @@ class AuditedModel(models.Model):
         update_fields = kwargs.get("update_fields")
         with transaction.atomic(using=using, savepoint=False):
             if not kwargs.get("force_insert"):
-                self._audit_load_missing(
-                    options, using, options.attnames if update_fields is None else update_fields
-                )
+                names = options.attnames if update_fields is None else update_fields
+                receivers.load_missing(self, options, using, names)
             super().save(**kwargs)
 
     save.alters_data = True
@@ -179,7 +178,7 @@ class AuditedModel(models.Model):
             recording.batch(),
             receivers.deletion(),
         ):
-            self._audit_load_missing(options, using, options.attnames)
+            receivers.load_missing(self, options, using, options.attnames)
             return super().delete(using=using, keep_parents=keep_parents)
 
     delete.alters_data = True
@@ -200,17 +199,3 @@ class AuditedModel(models.Model):
             reloaded = {self._meta.get_field(name).attname for name in fields}
             loaded = {name: value for name, value in loaded.items() if name in reloaded}
         self.__dict__.setdefault("_audit_snapshot", {}).update(changes.snapshot(options, loaded))
-
-    def _audit_load_missing(self, options, using, names):
-        """Reads, in one SELECT, the stored values of the fields about to be written whose old
-        value the snapshot lacks: every field of an instance built by hand, none of a loaded
-        one."""
-        if self.pk is None:
-            return
-        snapshot = self.__dict__.setdefault("_audit_snapshot", {})
-        missing = [attname for attname in options.saved_attnames(names) if attname not in snapshot]
-        if not missing:
-            return
-        stored = type(self)._base_manager.using(using).filter(pk=self.pk).values(*missing).first()
-        if stored is not None:
-            snapshot.update(changes.snapshot(options, stored))

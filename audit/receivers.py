@@ -1,17 +1,44 @@
 """post_save, pre_delete and post_delete handlers of the audited models: they diff against the
 instance's snapshot and record the change, nothing more. `connect()` attaches them to one model,
-with a dispatch_uid per model; AuditConfig.ready() calls it for every AuditedModel, right after
+with a dispatch_uid per model; AuditConfig.ready() calls it for every audited model, right after
 registering it."""
 
 from contextlib import contextmanager
 from contextvars import ContextVar
 
 from django.db import connections
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete, pre_save
 
 from . import changes, recording
 from .models import Operation
 from .registry import options_for
+
+
+def load_missing(instance, options, using, names):
+    """Reads, in one SELECT, the stored values of the fields about to be written (`names`, field
+    names or attnames) whose old value the instance's snapshot lacks: every field of an instance
+    with no snapshot, none of one loaded by an AuditedModel's `from_db`."""
+    if instance.pk is None:
+        return
+    snapshot = instance.__dict__.setdefault("_audit_snapshot", {})
+    missing = [attname for attname in options.saved_attnames(names) if attname not in snapshot]
+    if not missing:
+        return
+    model = type(instance)
+    stored = model._base_manager.using(using).filter(pk=instance.pk).values(*missing).first()
+    if stored is not None:
+        snapshot.update(changes.snapshot(options, stored))
+
+
+def load_old_values(sender, instance, raw, using, update_fields, **kwargs):
+    """pre_save of an audited model that does not inherit AuditedModel (no snapshot at load):
+    the old values of a change, one SELECT, so that record_save can diff them. A create, or a
+    raw save, reads nothing."""
+    if raw or instance._state.adding:
+        return
+    options = options_for(sender)
+    names = options.attnames if update_fields is None else update_fields
+    load_missing(instance, options, using, names)
 
 
 def record_save(sender, instance, created, update_fields, using, raw=False, **kwargs):
@@ -101,9 +128,14 @@ def record_delete(sender, instance, using, **kwargs):
     )
 
 
-def connect(model):
-    """Attaches the handlers to `model`'s signals (once, whatever the number of calls)."""
+def connect(model, *, load_old=False):
+    """Attaches the handlers to `model`'s signals (once, whatever the number of calls). With
+    `load_old`, for a model that does not inherit AuditedModel, a save reads the old values it
+    changes first (one SELECT); such a model's saves and deletes are recorded, not its
+    QuerySet.update() nor its bulk_create(), which only AuditedModel's QuerySet audits."""
     label = model._meta.label_lower
+    if load_old:
+        pre_save.connect(load_old_values, sender=model, dispatch_uid=f"audit.old.{label}")
     post_save.connect(record_save, sender=model, dispatch_uid=f"audit.save.{label}")
     pre_delete.connect(mark_deleting, sender=model, dispatch_uid=f"audit.deleting.{label}")
     post_delete.connect(record_delete, sender=model, dispatch_uid=f"audit.delete.{label}")

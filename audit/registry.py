@@ -1,6 +1,7 @@
 """Which models are audited, and how. `AuditConfig.ready()` registers every concrete model that
 inherits `audit.mixins.AuditedModel`, with the fields it names in `audit_exclude` left out; that
-inheritance is the one place a model opts in."""
+inheritance is the one place an app's model opts in. The models of brain/, which imports no app
+and so cannot inherit it, are named in OUTSIDE_MODELS instead."""
 
 from dataclasses import dataclass
 
@@ -32,15 +33,24 @@ class AuditOptions:
         return [attname for name in names if (attname := self.attname_of.get(name)) in recorded]
 
 
+# Audited models that cannot inherit AuditedModel (label -> fields never recorded): their saves
+# and deletes are recorded by the same receivers, their QuerySet.update() and bulk_create() are
+# not (audit.receivers.connect).
+OUTSIDE_MODELS = {
+    # A token's digest stands for its key (a request's token is found by it) and is never shown;
+    # its last use is bookkeeping, stamped by the requests that use it with a QuerySet.update().
+    "brain.APIToken": ("digest", "last_used_at"),
+}
+
 _registry: dict[type, AuditOptions] = {}
 
 
-def register(model):
+def register(model, exclude=None):
     """Audits every change to `model`: one AuditLog per created, changed or deleted row, written
-    in the change's own transaction. The fields its `audit_exclude` names are never recorded;
-    a name that is not one of its fields is refused."""
+    in the change's own transaction. The fields `exclude` names (by default, its
+    `audit_exclude`) are never recorded; a name that is not one of its fields is refused."""
     meta = model._meta
-    exclude = set(model.audit_exclude)
+    exclude = set(model.audit_exclude if exclude is None else exclude)
     known = {name for field in meta.concrete_fields for name in (field.name, field.attname)}
     unknown = exclude - known
     if unknown:
@@ -67,8 +77,8 @@ def register(model):
 
 
 def options_for(model):
-    """The AuditOptions of a registered model: every concrete AuditedModel, once the audit app
-    is ready."""
+    """The AuditOptions of a registered model: every concrete AuditedModel and every model of
+    OUTSIDE_MODELS, once the audit app is ready."""
     return _registry[model]
 
 

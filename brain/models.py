@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 
 
@@ -50,6 +50,16 @@ class APIToken(models.Model):
 
     def __str__(self):
         return f"{self.name or 'token'} {self.prefix}… of user {self.user_id}"
+
+    def save(self, **kwargs):
+        """Saves in one transaction with the post_save receivers (the audit app records the
+        change there), as a delete already runs with its own: the row and what they write commit
+        or roll back together."""
+        using = kwargs.get("using") or router.db_for_write(type(self), instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            super().save(**kwargs)
+
+    save.alters_data = True
 
     def is_expired(self):
         return self.expires_at is not None and self.expires_at <= timezone.now()

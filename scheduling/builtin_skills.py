@@ -21,6 +21,7 @@ from audit.verification import (
 )
 from brain.health import check_cache, check_database
 from brain.partitions import partitions_maintain
+from brain.tokens import token_purge_expired
 from events.models import Severity
 from events.services import event_counts_fold, event_create, event_purge
 
@@ -30,10 +31,10 @@ from .skills import RUN_MAINTENANCE_SKILLS, skill
 MAX_AGE_DAYS = 36_500
 
 
-def _positive_int(params, name, default):
+def _int_param(params, name, default, *, least=1):
     value = params.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ValueError(f"{name} must be an integer of at least {least}; got {value!r}.")
     return value
 
 
@@ -82,7 +83,7 @@ def health_check(params):
     permission=RUN_MAINTENANCE_SKILLS,
 )
 def events_purge(params):
-    days = _positive_int(params, "older_than_days", 30)
+    days = _int_param(params, "older_than_days", 30)
     cutoff = timezone.now() - timedelta(days=days)
     deleted = event_purge(older_than=cutoff)
     return f"Deleted {deleted} events older than {days} days (before {cutoff.isoformat()})."
@@ -119,9 +120,37 @@ def events_fold_counts(params):
     permission=RUN_MAINTENANCE_SKILLS,
 )
 def audit_purge_skill(params):
-    days = _positive_int(params, "older_than_days", 365)
+    days = _int_param(params, "older_than_days", 365)
     deleted = audit_purge(older_than=timedelta(days=days))
     return f"Deleted {deleted} audit records older than {days} days."
+
+
+@skill(
+    "tokens.purge",
+    description=(
+        "Deletes the API tokens expired for more than a number of days, in batches (as "
+        "purge_tokens does); tokens that never expire are kept."
+    ),
+    parameters={
+        "expired_for_days": {
+            "type": "integer",
+            "required": False,
+            "default": 7,
+            "description": (
+                "Tokens that expired more than this many days ago are deleted (0: every expired "
+                "token). Until then a client using one is told that it has expired."
+            ),
+            "minimum": 0,
+            "maximum": MAX_AGE_DAYS,
+        },
+    },
+    permission=RUN_MAINTENANCE_SKILLS,
+)
+def tokens_purge(params):
+    days = _int_param(params, "expired_for_days", 7, least=0)
+    cutoff = timezone.now() - timedelta(days=days)
+    deleted = token_purge_expired(expired_before=cutoff)
+    return f"Deleted {deleted} API tokens expired before {cutoff.isoformat()}."
 
 
 @skill(

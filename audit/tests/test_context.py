@@ -9,8 +9,8 @@ from django.urls import path
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from audit.commands import AuditedCommand
 from audit.models import AuditLog
+from brain.commands import AuditedCommand
 from brain.context import audit_actor
 from brain.middleware import AuditContextMiddleware
 from events.models import SystemEvent
@@ -35,7 +35,7 @@ def test_token_user_ip_user_agent_and_request_id_are_recorded(api_client, user):
     )
 
     assert response.status_code == 201
-    log = AuditLog.objects.get()
+    log = AuditLog.objects.get(table_name="system_events")
     assert (log.user_id, log.ip_address, log.user_agent, log.request_id) == (
         str(user.pk),
         "127.0.0.1",
@@ -55,14 +55,14 @@ def test_behind_a_trusted_proxy_its_request_id_is_recorded(api_client, settings)
     )
 
     assert response["X-Request-ID"] == "7f3a9c0e-proxy"
-    assert AuditLog.objects.get().request_id == "7f3a9c0e-proxy"
+    assert AuditLog.objects.get(table_name="system_events").request_id == "7f3a9c0e-proxy"
 
 
 def test_a_user_agent_with_a_nul_character_is_recorded_with_it_replaced(api_client):
     response = api_client.post("/api/test-audit-write", HTTP_USER_AGENT="evil\x00agent")
 
     assert response.status_code == 201
-    assert AuditLog.objects.get().user_agent == "evil\ufffdagent"
+    assert AuditLog.objects.get(table_name="system_events").user_agent == "evil\ufffdagent"
 
 
 def test_spoofed_forwarded_for_without_trusted_proxy_changes_nothing(api_client, settings):
@@ -70,7 +70,7 @@ def test_spoofed_forwarded_for_without_trusted_proxy_changes_nothing(api_client,
 
     api_client.post("/api/test-audit-write", HTTP_X_FORWARDED_FOR="6.6.6.6")
 
-    assert AuditLog.objects.get().ip_address == "127.0.0.1"
+    assert AuditLog.objects.get(table_name="system_events").ip_address == "127.0.0.1"
 
 
 def test_behind_one_trusted_proxy_the_rightmost_entry_is_the_client(api_client, settings):
@@ -78,7 +78,7 @@ def test_behind_one_trusted_proxy_the_rightmost_entry_is_the_client(api_client, 
 
     api_client.post("/api/test-audit-write", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.7")
 
-    assert AuditLog.objects.get().ip_address == "203.0.113.7"
+    assert AuditLog.objects.get(table_name="system_events").ip_address == "203.0.113.7"
 
 
 def test_anonymous_change_records_no_user():

@@ -141,6 +141,8 @@ class AuthTokenView(QueryParametersMixin, APIView):
                 login_failure_record(username=username, address=address)
             raise
         data = serializer.validated_data
+        # The credentials' user is the request's from here: the token's audit record names it.
+        request.user = data["user"]
         key = token_create(
             user=data["user"],
             name=data.get("name", ""),

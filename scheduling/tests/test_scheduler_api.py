@@ -19,7 +19,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
 
     assert response.status_code == 200
     body = response.json()
-    assert body["count"] == 10
+    assert body["count"] == 11
     assert (body["next"], body["previous"]) == (None, None)
     assert [skill["name"] for skill in body["results"]] == [
         "audit.purge",
@@ -32,6 +32,7 @@ def test_skills_lists_every_built_in_skill_with_its_parameters_to_a_superuser(
         "events.purge",
         "partitions.maintain",
         "system.health_check",
+        "tokens.purge",
     ]
     purge = body["results"][7]
     assert purge == {
@@ -74,6 +75,7 @@ def test_skills_lists_to_each_user_only_the_skills_they_may_use(
         "events.purge",
         "partitions.maintain",
         "system.health_check",
+        "tokens.purge",
     ]
 
 

@@ -112,7 +112,7 @@ def test_events_fold_counts_folds_the_event_counts_and_keeps_the_statistics():
 
 @pytest.mark.parametrize("value", [0, -1, "7", 1.5, True])
 def test_events_purge_refuses_a_bad_age(value):
-    with pytest.raises(ValueError, match="older_than_days must be a positive integer"):
+    with pytest.raises(ValueError, match="older_than_days must be an integer of at least 1"):
         call("events.purge", {"older_than_days": value})
 
 

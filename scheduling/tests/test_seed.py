@@ -19,7 +19,7 @@ def test_seed_fills_every_table_and_is_idempotent():
 
     call_command("seed", executions=5, events=20, verbosity=0)
 
-    assert first == [6, 20, len(agent_types()), 100]
+    assert first == [6, 21, len(agent_types()), 105]
     assert table_sizes() == first
     assert set(Agent.objects.values_list("type", flat=True)) == set(agent_types())
     assert SystemEvent.objects.count() == 20

@@ -75,7 +75,7 @@ def test_seed_records_every_row_as_the_seed_command_events_included(
     )
     for project in rows[Project]:
         expected[("UPDATE", "projects", str(project.pk))] = project.tasks_count
-    assert [len(rows[model]) for model in (Project, ExecutionResult, SystemEvent)] == [6, 20, 2]
+    assert [len(rows[model]) for model in (Project, ExecutionResult, SystemEvent)] == [6, 21, 2]
     assert Counter(record[:3] for record in records) == expected
     # Rows that did not change after their creation: the CREATE holds what is stored.
     creates = {record[1:3]: record[3] for record in records if record[0] == "CREATE"}

@@ -228,6 +228,7 @@ def test_task_parameters_are_taken_up_to_max_json_bytes(api_client, admin_client
         ("demo.sleep", "seconds", 0, settings.TASK_MAX_TIMEOUT_SECONDS),
         ("events.purge", "older_than_days", 1, MAX_AGE_DAYS),
         ("audit.purge", "older_than_days", 1, MAX_AGE_DAYS),
+        ("tokens.purge", "expired_for_days", 0, MAX_AGE_DAYS),
     ],
 )
 @given(step=STEPS, beyond=st.integers(min_value=1))

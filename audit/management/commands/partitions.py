@@ -1,4 +1,4 @@
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.partitions import partitions_maintain
 
 

@@ -1,8 +1,8 @@
 from django.core.management.base import CommandError
 
-from audit.commands import AuditedCommand
 from audit.purge import PurgeRefused, audit_purge, audit_purge_count
 from audit.sealing import audit_seal
+from brain.commands import AuditedCommand
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 

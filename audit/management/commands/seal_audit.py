@@ -1,5 +1,5 @@
-from audit.commands import AuditedCommand
 from audit.sealing import audit_seal
+from brain.commands import AuditedCommand
 
 
 class Command(AuditedCommand):

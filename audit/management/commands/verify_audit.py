@@ -3,9 +3,9 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
-from audit.commands import AuditedCommand
 from audit.signing import public_key_from_text
 from audit.verification import audit_verification_record, audit_verify
+from brain.commands import AuditedCommand
 
 
 class Command(AuditedCommand):

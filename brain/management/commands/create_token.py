@@ -1,15 +1,16 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
+from brain.commands import AuditedCommand
 from brain.models import TokenScope
 from brain.tokens import TOKEN_MAX_SECONDS, token_create
 
 
-class Command(BaseCommand):
+class Command(AuditedCommand):
     help = (
         "Makes a new API token for a user and prints its key, which is shown this once and "
-        "stored nowhere (only its SHA-256 is)."
+        "stored nowhere (only its SHA-256 is). Audited as system:create_token."
     )
 
     def add_arguments(self, parser):

@@ -1,4 +1,4 @@
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from events.services import event_counts_fold
 
 

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.progress import ProgressBar
 from brain.validators import DuplicateKeyError, unique_keys
 from events.parsers import ndjson_value

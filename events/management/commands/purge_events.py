@@ -1,7 +1,7 @@
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 from events.services import PURGE_BATCH_SIZE, event_purge, event_purge_count

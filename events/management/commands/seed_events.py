@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.context import AuditContext, current_context, using_context
 from brain.progress import ProgressBar
 from events.models import Severity

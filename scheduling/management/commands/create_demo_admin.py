@@ -5,7 +5,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.tokens import token_create
 
 from .seed import USERS as DEMO_USERS

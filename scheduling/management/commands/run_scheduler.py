@@ -5,7 +5,7 @@ import socket
 from django.conf import settings
 from django.core.management.base import CommandError
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from scheduling.scheduler import Scheduler
 
 

@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 from django.db import transaction
 from django.utils.timezone import now
 
-from audit.commands import AuditedCommand
+from brain.commands import AuditedCommand
 from brain.progress import ProgressBar
 from events.models import SystemEvent
 from scheduling import services
@@ -34,6 +34,7 @@ TASKS = {
         ("audit.purge", "0 4 * * 0", "UTC", {"older_than_days": 365}),
         ("audit.verify", "*/5 * * * *", "UTC", {}),
         ("partitions.maintain", "15 2 * * *", "UTC", {}),
+        ("tokens.purge", "45 2 * * *", "UTC", {"expired_for_days": 7}),
     ],
     "Support assistant": [
         ("demo.echo", "0 9 * * 1-5", "America/New_York", {"message": "Good morning"}),
