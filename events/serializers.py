@@ -1,8 +1,22 @@
 """Validation and representation of system events."""
 
+import msgspec
 from rest_framework import serializers
 
 from .models import Severity
+
+# An event's fields as the API answers them, in order: SystemEventSerializer's.
+EVENT_FIELDS = (
+    "id",
+    "event_type",
+    "severity",
+    "message",
+    "details",
+    "source",
+    "timestamp",
+    "created_at",
+)
+_ENCODER = msgspec.json.Encoder()
 
 
 class SystemEventSerializer(serializers.Serializer):
@@ -18,6 +32,15 @@ class SystemEventSerializer(serializers.Serializer):
     source = serializers.CharField(read_only=True, allow_null=True)
     timestamp = serializers.DateTimeField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+
+def event_page_json(data):
+    """The JSON body of a page of events: `data` is the paginator's `{"count", "next",
+    "previous", "results"}` whose results are rows of EVENT_FIELDS as `QuerySet.values()` reads
+    them. Encoded by msgspec in one compiled pass, with no serializer field per value: the same
+    JSON values as SystemEventSerializer rendered by the API's JSON renderer (date-times in UTC,
+    ISO 8601 ending in `Z`)."""
+    return _ENCODER.encode(data)
 
 
 class SeverityCountsSerializer(serializers.Serializer):
