@@ -20,9 +20,9 @@ _ENCODER = msgspec.json.Encoder()
 
 
 class SystemEventSerializer(serializers.Serializer):
-    """SystemEventResponse: an event as the API returns it (every list page, cached body and write
-    answer). A plain Serializer with declared read-only fields: no model introspection per
-    request."""
+    """SystemEventResponse: an event as the API returns it (cached body and write answer; list
+    pages give the same JSON values through event_page_json). A plain Serializer with declared
+    read-only fields: no model introspection per request."""
 
     id = serializers.IntegerField(read_only=True)
     event_type = serializers.CharField(read_only=True)
