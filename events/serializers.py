@@ -1,14 +1,28 @@
 """Validation and representation of system events."""
 
+import msgspec
 from rest_framework import serializers
 
 from .models import Severity
 
+# An event's fields as the API answers them, in order: SystemEventSerializer's.
+EVENT_FIELDS = (
+    "id",
+    "event_type",
+    "severity",
+    "message",
+    "details",
+    "source",
+    "timestamp",
+    "created_at",
+)
+_ENCODER = msgspec.json.Encoder()
+
 
 class SystemEventSerializer(serializers.Serializer):
-    """SystemEventResponse: an event as the API returns it (every list page, cached body and write
-    answer). A plain Serializer with declared read-only fields: no model introspection per
-    request."""
+    """SystemEventResponse: an event as the API returns it (cached body and write answer; list
+    pages give the same JSON values through event_page_json). A plain Serializer with declared
+    read-only fields: no model introspection per request."""
 
     id = serializers.IntegerField(read_only=True)
     event_type = serializers.CharField(read_only=True)
@@ -18,6 +32,15 @@ class SystemEventSerializer(serializers.Serializer):
     source = serializers.CharField(read_only=True, allow_null=True)
     timestamp = serializers.DateTimeField(read_only=True)
     created_at = serializers.DateTimeField(read_only=True)
+
+
+def event_page_json(data):
+    """The JSON body of a page of events: `data` is the paginator's `{"count", "next",
+    "previous", "results"}` whose results are rows of EVENT_FIELDS as `QuerySet.values()` reads
+    them. Encoded by msgspec in one compiled pass, with no serializer field per value: the same
+    JSON values as SystemEventSerializer rendered by the API's JSON renderer (date-times in UTC,
+    ISO 8601 ending in `Z`)."""
+    return _ENCODER.encode(data)
 
 
 class SeverityCountsSerializer(serializers.Serializer):

@@ -33,7 +33,12 @@ from .schemas import (
     bulk_items,
 )
 from .selectors import event_get, event_list, event_list_by_type, event_stats_json
-from .serializers import EventStatsSerializer, SystemEventSerializer
+from .serializers import (
+    EVENT_FIELDS,
+    EventStatsSerializer,
+    SystemEventSerializer,
+    event_page_json,
+)
 from .services import event_delete, event_submit, event_submit_changes, events_submit
 
 # The largest value of the integer primary key: a larger id cannot exist.
@@ -136,6 +141,22 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
             return EventStatsSerializer
         return SystemEventSerializer
 
+    def _page_data(self, queryset):
+        """The page of `queryset` (already filtered) the request asks for, as the paginator's
+        `{"count", "next", "previous", "results"}`: its rows read as values of EVENT_FIELDS, no
+        model instance made."""
+        page = self.paginate_queryset(queryset.values(*EVENT_FIELDS))
+        return self.get_paginated_response(page).data
+
+    def list(self, request, *args, **kwargs):
+        """Events matching the filters, in the requested order (newest first by default), one
+        page of them. The JSON body is encoded by event_page_json(); the browsable API renders
+        the same data."""
+        data = self._page_data(self.filter_queryset(self.get_queryset()))
+        if isinstance(request.accepted_renderer, JSONRenderer):
+            return _json_response(event_page_json(data))
+        return Response(data)
+
     def get_object(self):
         event_id = int(self.kwargs["pk"])
         if event_id > MAX_EVENT_ID:
@@ -203,9 +224,7 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
 
         def compute():
             queryset = self.filter_queryset(event_list_by_type(event_type=event_type))
-            page = self.paginate_queryset(queryset)
-            data = self.get_paginated_response(SystemEventSerializer(page, many=True).data).data
-            return JSONRenderer().render(data)
+            return event_page_json(self._page_data(queryset))
 
         variant = self._page_variant(request)
         return _json_response(cache.type_page_body(event_type, variant, compute))

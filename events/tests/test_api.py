@@ -181,12 +181,13 @@ def test_create_refuses_json_that_postgresql_cannot_store(api_client, fields, er
 
 
 def test_the_browsable_api_renders_the_list(api_client):
-    SystemEventFactory(message="shown in the page")
+    event = SystemEventFactory(message="shown in the page")
 
     response = api_client.get("/api/events", HTTP_ACCEPT="text/html")
 
     assert (response.status_code, response["Content-Type"]) == (200, "text/html; charset=utf-8")
     assert "shown in the page" in response.content.decode()
+    assert f"&quot;{iso(event.timestamp)}&quot;" in response.content.decode()
 
 
 def test_the_browsable_api_shows_an_error_quoting_a_lone_surrogate(api_client):
@@ -311,6 +312,26 @@ def test_list_filters(api_client):
     assert api_client.get("/api/events?event_type=deploy&severity=info").json() == page(
         [deploy_info]
     )
+
+
+def test_lists_answer_each_event_as_its_own_url_does(api_client):
+    details = {
+        "ratio": 1.5e-07,
+        "big": 1e16,
+        "text": 'é \u2028 "quoted" \\ 😀',
+        "nested": [1, 2.0, None, {"ok": True}],
+    }
+    old = SystemEventFactory(
+        event_type="deploy", details=details, timestamp=datetime(2026, 1, 1, tzinfo=UTC)
+    )
+    new = SystemEventFactory(event_type="deploy", details=None, source=None)
+
+    listed = api_client.get("/api/events").json()
+    by_type = api_client.get("/api/events/type/deploy").json()
+
+    assert listed == by_type == page([new, old])
+    assert listed["results"][1]["timestamp"] == "2026-01-01T00:00:00Z"
+    assert listed["results"] == [api_client.get(f"/api/events/{e.id}").json() for e in (new, old)]
 
 
 @pytest.mark.parametrize(
