@@ -221,7 +221,7 @@ def test_the_stream_resumes_from_the_primary(event):
         changes = log.read(after=0, until=head)
 
     # The replica has not replayed the test's event: only the primary's log holds it.
-    assert event.pk in [change.row["id"] for change in changes]
+    assert event.pk in [change.row.get("id") for change in changes]  # a purge has a range
 
 
 def test_migrations_run_on_the_primary_only():
