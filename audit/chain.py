@@ -58,19 +58,15 @@ WHERE (xid, id) > (%s::xid8, %s) {{condition}}
 ORDER BY audit_logs.xid, audit_logs.id
 LIMIT %s
 """
-# The records of a range, at most a number of them. The columns are formatted outside the sorted
-# subquery, so PostgreSQL formats each row as it sends it rather than all of them before the first.
+# The records of a range, at most a number of them.
 _RANGE = f"""
 SELECT {_COLUMNS}
-FROM (
-    SELECT * FROM audit_logs
-    WHERE (xid, id) > (%s::xid8, %s) AND (xid, id) <= (%s::xid8, %s)
-    ORDER BY xid, id
-    LIMIT %s
-) AS audit_logs
-ORDER BY xid, id
+FROM audit_logs
+WHERE (xid, id) > (%s::xid8, %s) AND (xid, id) <= (%s::xid8, %s)
+ORDER BY audit_logs.xid, audit_logs.id
+LIMIT %s
 """
-# Rows of a range received at a time: PostgreSQL formats and sends the next while these are hashed.
+# Rows of a range received at a time: PostgreSQL reads and sends the next while these are hashed.
 RANGE_CHUNK = 2_000
 
 
@@ -185,8 +181,9 @@ def read_records(cursor, after: Position, *, through=None, xid_below=None, limit
 def range_head(cursor, after: Position, through: Position, head: bytes, *, most: int):
     """The chain's head after the records after `after` through `through` (inclusive), starting
     from `head`, and how many they are, reading at most `most` of them: one query whose rows are
-    hashed as they arrive, RANGE_CHUNK at a time (PostgreSQL formats the next meanwhile), and per
-    record only what its digest takes (no object per record)."""
+    hashed as they arrive, RANGE_CHUNK at a time, and per record only what its digest takes (no
+    object per record). With sorting off in the transaction (audit_verify), PostgreSQL merges the
+    partitions' (xid, id) indexes and reads the next rows while these are hashed."""
     sha256 = hashlib.sha256
     count = 0
     params = [str(after.xid), after.id, str(through.xid), through.id, most]
