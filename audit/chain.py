@@ -66,8 +66,9 @@ WHERE (xid, id) > (%s::xid8, %s) AND (xid, id) <= (%s::xid8, %s)
 ORDER BY audit_logs.xid, audit_logs.id
 LIMIT %s
 """
-# Rows of a range received at a time: PostgreSQL reads and sends the next while these are hashed.
-RANGE_CHUNK = 2_000
+# Rows of a range received at a time. PostgreSQL reads and sends the next ones while these are
+# hashed, as far as the socket's buffers hold them: a few chunks of 100 fit, so it seldom waits.
+RANGE_CHUNK = 100
 
 
 @dataclass(frozen=True, order=True)
