@@ -188,9 +188,11 @@ def range_head(cursor, after: Position, through: Position, head: bytes, *, most:
     sha256 = hashlib.sha256
     count = 0
     params = [str(after.xid), after.id, str(through.xid), through.id, most]
-    for row in cursor.stream(_RANGE, params, size=RANGE_CHUNK):
-        head = sha256(head + record_digest(*row)).digest()
-        count += 1
+    # As Django's cursor does for execute(): errors raised as django.db's.
+    with cursor.db.wrap_database_errors:
+        for row in cursor.stream(_RANGE, params, size=RANGE_CHUNK):
+            head = sha256(head + record_digest(*row)).digest()
+            count += 1
     return head, count
 
 
