@@ -202,5 +202,24 @@ def test_records_not_sealed_yet_are_counted_not_failed(trail, capsys):
     assert "1 records not sealed yet." in capsys.readouterr().out
 
 
+def test_a_change_past_the_rows_read_at_once_is_named():
+    # One checkpoint over more records than its range's rows received at a time.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_logs (user_id, changed_fields, operation, table_name, record_id,"
+            " user_agent, request_id) SELECT 'system:test', jsonb_build_object('n', n), 'CREATE',"
+            " 'system_events', n::text, '', '' FROM generate_series(1, %s) AS n",
+            [chain.RANGE_CHUNK + 10],
+        )
+    assert len(seal_all()) == 1
+    result = audit_verify()
+    assert (result.ok, result.records) == (True, chain.RANGE_CHUNK + 10)
+    last = AuditLog.objects.order_by("-id").first()
+
+    tamper("UPDATE audit_logs SET changed_fields = '{\"n\": 0}' WHERE id = %s", [last.pk])
+
+    assert failure() == f"record {last.pk} (checkpoint 1): changed after it was sealed"
+
+
 def our_key_id():
     return key_id(signing_key().public_key())
