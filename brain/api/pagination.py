@@ -19,12 +19,14 @@ def estimated_count(queryset):
     a LIMITed subquery, which stops early, so its cost stays flat however large the table),
     otherwise PostgreSQL's row estimate for the query (EXPLAIN, from the table statistics: no
     scan), never less than the rows just counted. Two queries at most."""
-    queryset = queryset.order_by()
-    # Only the key is selected: expressions the queryset annotates are not computed to count.
-    capped = queryset.values("pk")[: EXACT_COUNT_LIMIT + 1].count()
+    # Only the key is selected, to count and to estimate: the expressions the queryset annotates
+    # are neither computed nor planned (their subqueries, over every partition they read, can
+    # cost more to plan than the estimate itself).
+    keys = queryset.order_by().values("pk")
+    capped = keys[: EXACT_COUNT_LIMIT + 1].count()
     if capped <= EXACT_COUNT_LIMIT:
         return capped
-    plan = json.loads(queryset.explain(format="json"))
+    plan = json.loads(keys.explain(format="json"))
     return max(capped, int(plan[0]["Plan"]["Plan Rows"]))
 
 
