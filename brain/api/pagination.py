@@ -77,9 +77,10 @@ CONSOLE_MAX_PAGES = 1_000
 class ConsolePaginator(Paginator):
     """The admin change list's paginator for lists of millions of rows: `count` from
     estimated_count(), at most CONSOLE_MAX_PAGES pages (a deeper page is refused as one past the
-    last), and a page selects its rows' keys first, in the list's order, then the rows by key, so
-    that what the queryset annotates is computed for the page's rows only, never for the rows
-    skipped before them."""
+    last), and a page selects its rows' keys first, in the list's order, then the rows by those
+    keys, so that what the queryset annotates is computed for the page's rows only, never for
+    the rows skipped before them, and the list's filters are searched once (the rows are read by
+    their keys, not found again by a second search)."""
 
     @cached_property
     def count(self):
@@ -95,5 +96,5 @@ class ConsolePaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        keys = self.object_list.values("pk")[bottom:top]
+        keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         return Page(self.object_list.filter(pk__in=keys), number, self)

@@ -186,6 +186,29 @@ def test_the_message_search_is_served_by_the_trigram_index(admin_client):
     )
 
 
+def test_a_page_of_a_search_reads_its_rows_by_id_without_searching_again(admin_client, monkeypatch):
+    events = [
+        SystemEventFactory(
+            message=f"disk full on node-{hour}", timestamp=datetime(2026, 11, 1, hour, tzinfo=UTC)
+        )
+        for hour in range(5)
+    ]
+    SystemEventFactory(message="kernel panic")
+    monkeypatch.setattr(SystemEventAdmin, "list_per_page", 2)
+
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(CHANGELIST, {"q": "disk full", "p": 2})
+
+    assert [event.pk for event in response.context["cl"].result_list] == [
+        events[2].pk,
+        events[1].pk,
+    ]
+    rows = page_query(queries, "system_events")
+    assert f'"system_events"."id" IN ({events[2].pk}, {events[1].pk})' in rows
+    # No subquery searching again for the page's ids.
+    assert "IN (SELECT" not in rows
+
+
 def test_the_date_filter_narrows_the_list_without_a_scan_for_its_dates(admin_client):
     for message, timestamp in [
         ("before", datetime(2026, 10, 31, 23, 59, 59, tzinfo=UTC)),
