@@ -84,7 +84,8 @@ class ConsolePaginator(Paginator):
     keys of the list's first EXACT_COUNT_LIMIT + 1 rows, in its order (it stops there, so its
     cost stays flat however large the table): `count` is their number when they are all, else
     PostgreSQL's estimate (EXPLAIN of the keys alone), never less; the pages within them take
-    their keys from it, so a search runs once for the count and the first pages. Deeper pages
+    their keys from it, so one search gives the count and the first pages (a list of one page
+    the admin reads whole, without page()). Deeper pages
     select their keys alone, skipping the rows before them in the list's order. A page's rows
     are then read by their keys, so that what the queryset annotates is computed for the page's
     rows only and the list's filters are not searched again. At most CONSOLE_MAX_PAGES pages (a
