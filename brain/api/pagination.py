@@ -19,13 +19,20 @@ def estimated_count(queryset):
     a LIMITed subquery, which stops early, so its cost stays flat however large the table),
     otherwise PostgreSQL's row estimate for the query (EXPLAIN, from the table statistics: no
     scan), never less than the rows just counted. Two queries at most."""
-    queryset = queryset.order_by()
-    # Only the key is selected: expressions the queryset annotates are not computed to count.
-    capped = queryset.values("pk")[: EXACT_COUNT_LIMIT + 1].count()
+    # Only the key is selected, to count and to estimate: the expressions the queryset annotates
+    # are neither computed nor planned (their subqueries, over every partition they read, can
+    # cost more to plan than the estimate itself).
+    keys = queryset.order_by().values("pk")
+    capped = keys[: EXACT_COUNT_LIMIT + 1].count()
     if capped <= EXACT_COUNT_LIMIT:
         return capped
+    return max(capped, planned_count(keys))
+
+
+def planned_count(queryset):
+    """PostgreSQL's estimate of the number of rows of `queryset` (EXPLAIN: no scan)."""
     plan = json.loads(queryset.explain(format="json"))
-    return max(capped, int(plan[0]["Plan"]["Plan Rows"]))
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 class LimitOffsetPagination(pagination.LimitOffsetPagination):
@@ -73,15 +80,28 @@ CONSOLE_MAX_PAGES = 1_000
 
 
 class ConsolePaginator(Paginator):
-    """The admin change list's paginator for lists of millions of rows: `count` from
-    estimated_count(), at most CONSOLE_MAX_PAGES pages (a deeper page is refused as one past the
-    last), and a page selects its rows' keys first, in the list's order, then the rows by key, so
-    that what the queryset annotates is computed for the page's rows only, never for the rows
-    skipped before them."""
+    """The admin change list's paginator for lists of millions of rows. One query selects the
+    keys of the list's first EXACT_COUNT_LIMIT + 1 rows, in its order (it stops there, so its
+    cost stays flat however large the table): `count` is their number when they are all, else
+    PostgreSQL's estimate (EXPLAIN of the keys alone), never less; the pages within them take
+    their keys from it, so one search gives the count and the first pages (a list of one page
+    the admin reads whole, without page()). Deeper pages
+    select their keys alone, skipping the rows before them in the list's order. A page's rows
+    are then read by their keys, so that what the queryset annotates is computed for the page's
+    rows only and the list's filters are not searched again. At most CONSOLE_MAX_PAGES pages (a
+    deeper page is refused as one past the last)."""
+
+    @cached_property
+    def first_keys(self):
+        """The keys of the list's first EXACT_COUNT_LIMIT + 1 rows, in its order."""
+        return list(self.object_list.values_list("pk", flat=True)[: EXACT_COUNT_LIMIT + 1])
 
     @cached_property
     def count(self):
-        return estimated_count(self.object_list)
+        counted = len(self.first_keys)
+        if counted <= EXACT_COUNT_LIMIT:
+            return counted
+        return max(counted, planned_count(self.object_list.order_by().values("pk")))
 
     @cached_property
     def num_pages(self):
@@ -93,5 +113,8 @@ class ConsolePaginator(Paginator):
         top = bottom + self.per_page
         if top + self.orphans >= self.count:
             top = self.count
-        keys = self.object_list.values("pk")[bottom:top]
+        if top <= len(self.first_keys):
+            keys = self.first_keys[bottom:top]
+        else:
+            keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
         return Page(self.object_list.filter(pk__in=keys), number, self)
