@@ -59,8 +59,8 @@ PATHS = {
         "/api/events?event_type=health_check&severity=error",
         1.5,
     ),
-    "GET /api/events/{id} (cached)": ("GET", "/api/events/{id}", 3),
-    "POST /api/events": ("POST", "/api/events", 1.5),
+    "GET /api/events/{id} (cached)": ("GET", "/api/events/{id}", 3.3),
+    "POST /api/events": ("POST", "/api/events", 1.6),
     "GET /api/events/stats (cached)": ("GET", "/api/events/stats", 100),
 }
 # Rates so high that neither server throttles, with the throttles still counting every request.
