@@ -142,8 +142,9 @@ def event_series(*, queryset=None, now=None):
     events grouped by hour and severity. The daily counts are sums of the hourly ones. Each
     bucket is `{"start": datetime, "counts": {severity: n}}`."""
     now = now or timezone.now()
-    hour_end = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-    day_end = hour_end.replace(hour=0) + timedelta(days=1)
+    hour_start = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    hour_end = hour_start + timedelta(hours=1)
+    day_end = hour_start.replace(hour=0) + timedelta(days=1)
     day_start = day_end - timedelta(days=DAYS)
     if queryset is None:
         rows = (

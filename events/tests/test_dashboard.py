@@ -166,6 +166,19 @@ def test_series_counts_by_severity_per_hour_and_per_day():
     assert sum(sum(day["counts"].values()) for day in days) == 4
 
 
+def test_in_the_last_hour_of_a_day_the_last_bars_are_that_hour_and_that_day():
+    now = datetime(2026, 3, 10, 23, 40, tzinfo=UTC)
+    SystemEventFactory(severity="critical", timestamp=now - timedelta(minutes=5))
+
+    series = event_series(now=now)
+
+    assert series["per_hour"][-1]["start"] == datetime(2026, 3, 10, 23, tzinfo=UTC)
+    assert series["per_day"][-1] == {
+        "start": datetime(2026, 3, 10, tzinfo=UTC),
+        "counts": {"info": 0, "warning": 0, "error": 0, "critical": 1},
+    }
+
+
 def test_index_and_changelist_link_to_the_dashboard(admin_client):
     for page in ["/admin/", "/admin/events/systemevent/"]:
         assert f'href="{URL}"' in admin_client.get(page).content.decode()
