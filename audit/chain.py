@@ -18,11 +18,12 @@ record, the hash chain over them, and the bytes a checkpoint signs (docs/audit.m
 
 import hashlib
 import struct
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC
+from itertools import islice
 
 import msgspec
-from django.db.models import Q
 
 GENESIS = bytes(32)
 _ENCODER = msgspec.json.Encoder(order="sorted")
@@ -58,15 +59,14 @@ WHERE (xid, id) > (%s::xid8, %s) {{condition}}
 ORDER BY audit_logs.xid, audit_logs.id
 LIMIT %s
 """
-# The records of a range, at most a number of them.
-_RANGE = f"""
-SELECT {_COLUMNS}
+# The records of a span of consecutive seal checkpoints, with their positions' transaction ids.
+_SPAN = f"""
+SELECT xid::text, {_COLUMNS}
 FROM audit_logs
 WHERE (xid, id) > (%s::xid8, %s) AND (xid, id) <= (%s::xid8, %s)
 ORDER BY audit_logs.xid, audit_logs.id
-LIMIT %s
 """
-# Rows of a range received at a time. PostgreSQL reads and sends the next ones while these are
+# Rows of a span received at a time. PostgreSQL reads and sends the next ones while these are
 # hashed, as far as the socket's buffers hold them: a few chunks of 100 fit, so it seldom waits.
 RANGE_CHUNK = 100
 
@@ -86,11 +86,6 @@ def position_first(checkpoint) -> Position:
 
 def position_last(checkpoint) -> Position:
     return Position(checkpoint.last_xid, checkpoint.last_record_id)
-
-
-def last_after(position: Position) -> Q:
-    """Checkpoints whose last position is after `position`."""
-    return Q(last_xid__gt=position.xid) | Q(last_xid=position.xid, last_record_id__gt=position.id)
 
 
 @dataclass(frozen=True)
@@ -179,21 +174,46 @@ def read_records(cursor, after: Position, *, through=None, xid_below=None, limit
     ]
 
 
-def range_head(cursor, after: Position, through: Position, head: bytes, *, most: int):
-    """The chain's head after the records after `after` through `through` (inclusive), starting
-    from `head`, and how many they are, reading at most `most` of them: one query whose rows are
-    hashed as they arrive, RANGE_CHUNK at a time, and per record only what its digest takes (no
-    object per record). With sorting off in the transaction (audit_verify), PostgreSQL merges the
-    partitions' (xid, id) indexes and reads the next rows while these are hashed."""
+@dataclass(frozen=True)
+class Seal:
+    """What a seal checkpoint states of its range: the records after `after` through `through`
+    (inclusive) are `count` records whose chain ends at `head_hash` (hex)."""
+
+    after: Position
+    through: Position
+    count: int
+    head_hash: str
+
+
+def first_unmatched(cursor, head: bytes, seals) -> int | None:
+    """The index of the first of `seals` (consecutive: each one's `after` is the previous one's
+    `through`) whose records do not match it, chaining from `head`; None when all match. One query
+    reads the whole span, its rows hashed as they arrive, RANGE_CHUNK at a time, with only what a
+    digest takes per record (no object per record): each seal takes its count of rows, which must
+    end at its `through` with its head. With sorting off in the transaction (audit_verify),
+    PostgreSQL merges the partitions' (xid, id) indexes and reads the next rows while these are
+    hashed. After a mismatch, the rest of the span is read and dropped: the transaction stays
+    usable (a cancelled query would abort it)."""
     sha256 = hashlib.sha256
-    count = 0
-    params = [str(after.xid), after.id, str(through.xid), through.id, most]
-    # As Django's cursor does for execute(): errors raised as django.db's.
-    with cursor.db.wrap_database_errors:
-        for row in cursor.stream(_RANGE, params, size=RANGE_CHUNK):
-            head = sha256(head + record_digest(*row)).digest()
-            count += 1
-    return head, count
+    first, last = seals[0], seals[-1]
+    params = [str(first.after.xid), first.after.id, str(last.through.xid), last.through.id]
+    rows = cursor.stream(_SPAN, params, size=RANGE_CHUNK)
+    try:
+        for index, seal in enumerate(seals):
+            count, row = 0, None
+            for row in islice(rows, seal.count):
+                head = sha256(head + record_digest(*row[1:])).digest()
+                count += 1
+            if (
+                count != seal.count
+                or row is None
+                or head.hex() != seal.head_hash
+                or Position(int(row[0]), row[1]) != seal.through
+            ):
+                return index
+        return None
+    finally:
+        deque(rows, maxlen=0)
 
 
 class RecordStream:

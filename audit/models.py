@@ -65,6 +65,13 @@ class CheckpointKind(models.TextChoices):
     PURGE = "purge"
 
 
+def last_after(position) -> models.Q:
+    """Checkpoints whose last position (an audit.chain.Position) is after `position`."""
+    return models.Q(last_xid__gt=position.xid) | models.Q(
+        last_xid=position.xid, last_record_id__gt=position.id
+    )
+
+
 class AuditCheckpoint(models.Model):
     """A signed statement about a range of the audit log (table `audit_checkpoints`).
 

@@ -9,8 +9,8 @@ from django.utils import timezone
 from brain import partitions
 
 from . import chain, recording
-from .chain import last_after, position_last
-from .models import AuditCheckpoint, AuditLog, CheckpointKind, Operation
+from .chain import position_last
+from .models import AuditCheckpoint, AuditLog, CheckpointKind, Operation, last_after
 from .sealing import audit_seal, last_checkpoints, lock_checkpoints, new_checkpoint
 from .signing import signing_key
 from .verification import range_failure

@@ -2,18 +2,23 @@
 signature, its place in the sequence, the range it covers), naming the first record or checkpoint
 that does not match."""
 
+from collections import deque
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.utils import timezone
 
-from . import chain
-from .chain import last_after, position_first, position_last
-from .models import AuditCheckpoint, AuditVerification, CheckpointKind
+from . import chain, verify_process
+from .chain import position_first, position_last
+from .models import AuditCheckpoint, AuditVerification, CheckpointKind, last_after
 from .signing import key_id, signature_valid, signing_key
 
+# Checkpoints read at a time, and seal ranges checked at a time, up to a number of records (a
+# span's query then reads a few hundred thousand rows at most, a second or two).
 CHECKPOINT_BATCH = 1_000
+BATCH_RECORDS = 400_000
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,10 @@ class Verification:
 
 class Mismatch(Exception):
     """A record or checkpoint that does not match; the message names it."""
+
+
+class _RangeMismatch(Mismatch):
+    """A seal checkpoint's records that do not match it."""
 
 
 def range_failure(checkpoint, head: bytes, records, skipped: bool):
@@ -63,24 +72,43 @@ def range_failure(checkpoint, head: bytes, records, skipped: bool):
     return f"checkpoint {checkpoint.sequence}: its records do not match its head hash"
 
 
-def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS) -> Verification:
+def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS, jobs=1) -> Verification:
     """Verifies the audit log with `public_key` (the configured key's by default): every
     checkpoint from the first (or from `since`: a checkpoint sequence, or the first checkpoint
     created at or after a datetime) and every record they cover. Reads one consistent snapshot
-    (a REPEATABLE READ, READ ONLY transaction), so sealing and purging may go on meanwhile."""
+    (a REPEATABLE READ, READ ONLY transaction), so sealing and purging may go on meanwhile.
+
+    With `jobs` above 1, that many processes recompute the chain over the checkpoints' records,
+    each on a connection of its own reading the same snapshot, while this one checks the
+    checkpoints themselves; the outcome is the same as with one."""
     if public_key is None:
         public_key = signing_key().public_key()
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         # Records are read in (xid, id) order by merging the partitions' indexes rather than by
-        # sorting them first: a range's rows then stream out while the previous ones are hashed.
+        # sorting them first: a span's rows then stream out while the previous ones are hashed.
         cursor.execute("SET LOCAL enable_sort = off")
-        walk = _Walk(cursor, public_key, using)
-        try:
-            walk.run(since)
-        except Mismatch as mismatch:
-            return walk.result(str(mismatch))
-        return walk.result("")
+        with _processes(cursor, using, jobs) as pool:
+            walk = _Walk(cursor, public_key, using, pool, jobs)
+            try:
+                walk.run(since)
+            except Mismatch as mismatch:
+                return walk.result(str(mismatch))
+            return walk.result("")
+
+
+@contextmanager
+def _processes(cursor, using, jobs):
+    """A pool of `jobs` processes reading this transaction's snapshot; None for one job."""
+    if jobs == 1:
+        yield None
+        return
+    cursor.execute("SELECT pg_export_snapshot()")
+    pool = verify_process.pool(connections[using].connection, cursor.fetchone()[0], jobs)
+    try:
+        yield pool
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def audit_verification_record(result: Verification) -> AuditVerification:
@@ -107,14 +135,33 @@ def audit_verification_latest() -> AuditVerification | None:
     return AuditVerification.objects.filter(pk=1).first()
 
 
-class _Walk:
-    """One pass over the checkpoints in sequence order, with the records alongside."""
+@dataclass(frozen=True)
+class _Range:
+    """A seal checkpoint's range waiting to be checked: the chain's head before it, and how far
+    the walk had verified before it."""
 
-    def __init__(self, cursor, public_key, using):
+    checkpoint: AuditCheckpoint
+    seal: chain.Seal
+    head: bytes
+    through: AuditCheckpoint | None
+    checked: int
+
+
+class _Walk:
+    """One pass over the checkpoints in sequence order; the records of their ranges are checked a
+    batch at a time (CHECKPOINT_BATCH ranges, or BATCH_RECORDS records), in this process or by
+    the pool's, and a mismatch in a range is reported before any later checkpoint's."""
+
+    def __init__(self, cursor, public_key, using, pool, jobs):
         self.cursor = cursor
         self.public_key = public_key
         self.key_id = key_id(public_key)
         self.checkpoints = AuditCheckpoint.objects.using(using).defer("records")
+        self.pool = pool
+        self.jobs = jobs
+        self.pending = []
+        self.pending_records = 0
+        self.in_flight = deque()
         self.through = None
         self.checked = 0
         self.records = 0
@@ -131,6 +178,23 @@ class _Walk:
         )
 
     def run(self, since):
+        try:
+            after = self._walk(since)
+        except _RangeMismatch:
+            raise  # found while walking: before every checkpoint not yet walked
+        except Mismatch:
+            self._finish()  # a range before the failing checkpoint fails first
+            raise
+        self._finish()
+        self.cursor.execute(
+            "SELECT count(*) FROM audit_logs WHERE (xid, id) > (%s::xid8, %s)",
+            [str(after.xid), after.id],
+        )
+        self.unsealed = self.cursor.fetchone()[0]
+
+    def _walk(self, since):
+        """Checks the checkpoints from `since` on, queueing their ranges; returns the position
+        after which no record is sealed."""
         start = self._start(since)
         previous = None
         previous_seal = None
@@ -170,7 +234,7 @@ class _Walk:
                         f"{previous_seal.sequence}'s"
                     )
                 if position_last(checkpoint) > purged_through:
-                    self._check_range(checkpoint, after, head)
+                    self._queue(checkpoint, after, head)
                     after = position_last(checkpoint)
                 head = bytes.fromhex(checkpoint.head_hash)
                 previous_seal = checkpoint
@@ -179,27 +243,78 @@ class _Walk:
             self.checked += 1
         if since is not None and self.checked == 0:
             raise Mismatch(f"checkpoint {start}: none at or after it")
-        self.cursor.execute(
-            "SELECT count(*) FROM audit_logs WHERE (xid, id) > (%s::xid8, %s)",
-            [str(after.xid), after.id],
-        )
-        self.unsealed = self.cursor.fetchone()[0]
+        return after
 
-    def _check_range(self, checkpoint, after, head):
-        """The records after `after` through the seal `checkpoint`'s last position, chained from
-        `head`, must be its count and its head; when they are not, they are read again one by one
-        to name the first that differs."""
-        through = position_last(checkpoint)
-        found_head, count = chain.range_head(
-            self.cursor, after, through, head, most=checkpoint.record_count + 1
+    def _queue(self, checkpoint, after, head):
+        """Queues the seal `checkpoint`'s range: the records after `after` through its last
+        position, chained from `head`, must be its count and its head."""
+        seal = chain.Seal(
+            after=after,
+            through=position_last(checkpoint),
+            count=checkpoint.record_count,
+            head_hash=checkpoint.head_hash,
         )
-        if count == checkpoint.record_count and found_head.hex() == checkpoint.head_hash:
-            self.records += count
+        self.pending.append(_Range(checkpoint, seal, head, self.through, self.checked))
+        self.pending_records += seal.count
+        if len(self.pending) == CHECKPOINT_BATCH or self.pending_records >= BATCH_RECORDS:
+            # The pool checks this batch while the next one's checkpoints are walked.
+            self._dispatch()
+            self._collect(keep=1)
+
+    def _dispatch(self):
+        """Starts checking the queued ranges, in spans of consecutive ranges with about as many
+        records each, one per job: in this process at once, or by the pool's meanwhile."""
+        ranges, self.pending, self.pending_records = self.pending, [], 0
+        if not ranges:
             return
-        records, skipped = chain.RecordStream(self.cursor, after).take_through(
-            through, checkpoint.record_count + 1
+        spans = _spans(ranges, self.jobs)
+        if self.pool is None:
+            self._settle(spans, (self._first_unmatched(span) for span in spans))
+            return
+        futures = [
+            self.pool.submit(verify_process.first_unmatched, span[0].head, [r.seal for r in span])
+            for span in spans
+        ]
+        self.in_flight.append((spans, futures))
+
+    def _finish(self):
+        """Checks every range still queued or being checked."""
+        self._dispatch()
+        self._collect(keep=0)
+
+    def _collect(self, keep):
+        """Waits for the pool's checks, oldest first, until `keep` batches are left running."""
+        while len(self.in_flight) > keep:
+            spans, futures = self.in_flight.popleft()
+            self._settle(spans, (future.result() for future in futures))
+
+    def _settle(self, spans, found):
+        """Counts the records of the spans that matched, in order, up to the first range that
+        does not (`found`: each span's first unmatched range, or None), and fails there."""
+        for span, index in zip(spans, found, strict=True):
+            matched = span if index is None else span[:index]
+            self.records += sum(r.seal.count for r in matched)
+            if index is not None:
+                self._fail(span[index])
+
+    def _first_unmatched(self, span):
+        # As Django's cursor does for execute(): errors raised as django.db's.
+        with self.cursor.db.wrap_database_errors:
+            return chain.first_unmatched(self.cursor, span[0].head, [r.seal for r in span])
+
+    def _fail(self, unmatched: _Range):
+        """Raises Mismatch for a range that does not match, its records read again one by one to
+        name the first that differs; the walk is verified through the checkpoint before it."""
+        self.through, self.checked = unmatched.through, unmatched.checked
+        seal = unmatched.seal
+        records, skipped = chain.RecordStream(self.cursor, seal.after).take_through(
+            seal.through, seal.count + 1
         )
-        raise Mismatch(range_failure(checkpoint, head, records, skipped))
+        checkpoint = unmatched.checkpoint
+        raise _RangeMismatch(
+            range_failure(checkpoint, unmatched.head, records, skipped)
+            or f"checkpoint {checkpoint.sequence}: its records do not match its range"
+        )
 
     def _start(self, since):
         if since is None:
@@ -276,3 +391,19 @@ class _Walk:
             raise Mismatch(
                 f"record {left[0].position.id}: in the range purged by checkpoint {purge.sequence}"
             )
+
+
+def _spans(ranges, parts):
+    """`ranges` cut into at most `parts` runs of consecutive ranges with about as many records
+    each."""
+    total = sum(r.seal.count for r in ranges)
+    spans, span, taken = [], [], 0
+    for r in ranges:
+        span.append(r)
+        taken += r.seal.count
+        if taken * parts >= total * (len(spans) + 1):
+            spans.append(span)
+            span = []
+    if span:
+        spans.append(span)
+    return spans

@@ -5,8 +5,10 @@ one transaction and in autocommit. The modes alternate within each round and the
 before each pass, so no mode inherits another's dead rows. Prints the median per-save time, its
 ratios to the unaudited save and to django-auditlog's, and the queries per save. Then the sealing
 and verification of the audit log: records written in one transaction (as a bulk import writes
-them), sealed into checkpoints, then verified from their first checkpoint, in records per second
-(median over the rounds; the records stay in the benchmark's database). Last, the delay from
+them), sealed into checkpoints (at most --checkpoint-records each), then verified from their
+first checkpoint by `manage.py verify_audit --jobs 1` and `--jobs 2`, alternately, timed from the
+command's start to its exit (Django's start included), in records per second (median over the
+rounds; the records stay in the benchmark's database). Last, the delay from
 commit to sealed: a scheduler runs (`manage.py run_scheduler`, which seals every
 AUDIT_SEAL_INTERVAL_SECONDS) while this process writes a stream of audited events, each in its own
 transaction, and each record's delay is its sealing checkpoint's `created_at` (the checkpoint
@@ -15,7 +17,8 @@ largest. Run on demand (`make bench-audit`, which installs django-auditlog under
 var/bench-auditlog, never into .venv):
 
     PYTHONPATH=var/bench-auditlog .venv/bin/python bench/audit.py [--saves 10000] [--rounds 3]
-        [--sealed 100000] [--stream-seconds 20] [--stream-rate 50]
+        [--sealed 1000000] [--checkpoint-records 10000] [--stream-seconds 20]
+        [--stream-rate 50] [--only saves|sealing|delay]
 """
 
 import argparse
@@ -42,10 +45,12 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from audit import chain  # noqa: E402
 from audit.models import AuditCheckpoint, AuditLog, CheckpointKind  # noqa: E402
-from audit.sealing import audit_seal  # noqa: E402
-from audit.verification import audit_verify  # noqa: E402
+from audit.sealing import CHECKPOINT_MAX_RECORDS, audit_seal  # noqa: E402
 from bench.peer.models import Event  # noqa: E402
 from events.models import SystemEvent  # noqa: E402
+
+# verify_audit in its own process, then with two processes of its own.
+VERIFY_JOBS = (1, 2)
 
 # One UPDATE record of an event, as an audited save writes it, per row of generate_series.
 WRITE_RECORDS = """
@@ -124,7 +129,13 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--saves", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--sealed", type=int, default=100_000)
+    parser.add_argument("--sealed", type=int, default=1_000_000)
+    parser.add_argument(
+        "--checkpoint-records",
+        type=int,
+        default=CHECKPOINT_MAX_RECORDS,
+        help="records per checkpoint at most (the sealer's default: 10,000)",
+    )
     parser.add_argument("--stream-seconds", type=float, default=20.0)
     parser.add_argument("--stream-rate", type=float, default=50.0, help="writes per second")
     parser.add_argument(
@@ -135,7 +146,7 @@ def main():
     if args.only in (None, "saves"):
         audited_saves(args.saves, args.rounds)
     if args.only in (None, "sealing"):
-        sealing(args.sealed, args.rounds)
+        sealing(args.sealed, args.checkpoint_records, args.rounds)
     if args.only in (None, "delay"):
         seal_delay(args.stream_seconds, args.stream_rate)
 
@@ -187,24 +198,48 @@ def audited_saves(count, rounds):
         Event.objects.filter(event_type="bench").delete()
 
 
-def sealing(records, rounds):
-    """Records sealed and verified per second, `records` at a time."""
+def sealing(records, checkpoint_records, rounds):
+    """Records sealed per second, `records` at a time, then verified per second by
+    `manage.py verify_audit` with each of VERIFY_JOBS, alternately."""
     audit_seal()  # what earlier runs left unsealed
-    sealed, verified = [], []
-    for _ in range(rounds):
+    sealed, verified = [], {jobs: [] for jobs in VERIFY_JOBS}
+    for round_ in range(rounds):
         with connection.cursor() as cursor:
             cursor.execute(WRITE_RECORDS, [records])
             cursor.execute("ANALYZE audit_logs")
         started = time.perf_counter()
-        checkpoints = audit_seal()
+        checkpoints = audit_seal(max_records=checkpoint_records)
         sealed.append(records / (time.perf_counter() - started))
-        started = time.perf_counter()
-        result = audit_verify(since=checkpoints[0].sequence)
-        verified.append(result.records / (time.perf_counter() - started))
-        assert result.ok and result.records == records, result
-    print(f"\nsealing {records} records written in one transaction, x {rounds} rounds, median")
-    for name, rates in (("sealed", sealed), ("verified", verified)):
-        print(f"{name:8} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
+        order = VERIFY_JOBS if round_ % 2 == 0 else VERIFY_JOBS[::-1]
+        for jobs in order:
+            verified[jobs].append(records / verify_command(checkpoints[0].sequence, jobs, records))
+    print(
+        f"\nsealing {records} records written in one transaction, {len(checkpoints)} "
+        f"checkpoints, x {rounds} rounds, median"
+    )
+    rows = [("sealed", sealed)] + [(f"verify_audit --jobs {j}", verified[j]) for j in VERIFY_JOBS]
+    for name, rates in rows:
+        print(f"{name:22} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
+
+
+def verify_command(since, jobs, records):
+    """The seconds `manage.py verify_audit --since since --jobs jobs` takes, from its start to its
+    exit, with the deployed settings; it must verify `records` records."""
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    environment.pop("DJANGO_SETTINGS_MODULE")
+    command = ["manage.py", "verify_audit", "--since", str(since), "--jobs", str(jobs)]
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *command],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    seconds = time.perf_counter() - started
+    assert f" and {records} records," in done.stdout, done.stdout
+    return seconds
 
 
 def seal_delay(seconds, rate):

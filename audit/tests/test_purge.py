@@ -35,7 +35,8 @@ def checkpoints():
     )
 
 
-def test_a_purge_removes_old_checkpoints_in_batches_and_records_what_it_removed(capsys):
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_purge_removes_old_checkpoints_in_batches_and_records_what_it_removed(capsys, jobs):
     old = [old_record() for _ in range(3)]
     seal_all(max_records=1)
     recent = SystemEventFactory().pk
@@ -55,11 +56,12 @@ def test_a_purge_removes_old_checkpoints_in_batches_and_records_what_it_removed(
     ]
     purge = AuditCheckpoint.objects.get(sequence=6)
     assert purge.head_hash == AuditCheckpoint.objects.get(sequence=3).head_hash
-    result = audit_verify()
+    result = audit_verify(jobs=jobs)
     assert (result.ok, result.checkpoints, result.records) == (True, 6, 1)
 
 
-def test_tampering_after_a_purge_is_still_found():
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_tampering_after_a_purge_is_still_found(jobs):
     old_record()
     seal_all()
     SystemEventFactory.create_batch(2)
@@ -69,7 +71,8 @@ def test_tampering_after_a_purge_is_still_found():
 
     tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [kept[1]])
 
-    assert audit_verify().failure == f"record {kept[1]} (checkpoint 2): changed after it was sealed"
+    failure = audit_verify(jobs=jobs).failure
+    assert failure == f"record {kept[1]} (checkpoint 2): changed after it was sealed"
 
 
 def test_a_record_put_back_into_a_purged_range_is_found():

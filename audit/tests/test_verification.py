@@ -8,7 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 
-from audit import chain
+from audit import chain, verification
 from audit.models import AuditCheckpoint, AuditLog, AuditVerification
 from audit.signing import key_id, public_key_raw, sign, signing_key
 from audit.verification import audit_verify
@@ -41,8 +41,14 @@ def xid_of(record_id):
         return int(cursor.fetchone()[0])
 
 
-def failure():
-    result = audit_verify()
+@pytest.fixture(params=[1, 2], ids=["in this process", "in two processes"])
+def jobs(request):
+    """The processes recomputing the chain: the outcome must not depend on it."""
+    return request.param
+
+
+def failure(jobs=1):
+    result = audit_verify(jobs=jobs)
     assert not result.ok
     return result.failure
 
@@ -59,19 +65,19 @@ def test_an_untouched_trail_verifies(trail, capsys):
     assert (kept.ok, kept.through_sequence, kept.record_count, kept.failure) == (True, 2, 5, "")
 
 
-def test_an_edited_field_is_named(trail):
+def test_an_edited_field_is_named(trail, jobs):
     tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[1]])
 
-    assert failure() == f"record {trail[1]} (checkpoint 1): changed after it was sealed"
+    assert failure(jobs) == f"record {trail[1]} (checkpoint 1): changed after it was sealed"
 
 
-def test_a_deleted_record_is_named(trail):
+def test_a_deleted_record_is_named(trail, jobs):
     tamper("DELETE FROM audit_logs WHERE id = %s", [trail[1]])
 
-    assert failure() == f"record {trail[1]} (checkpoint 1): deleted after it was sealed"
+    assert failure(jobs) == f"record {trail[1]} (checkpoint 1): deleted after it was sealed"
 
 
-def test_an_inserted_record_is_named(trail):
+def test_an_inserted_record_is_named(trail, jobs):
     forged = trail[-1] + 100
     # The first transaction's id puts it inside checkpoint 1's range.
     tamper(
@@ -81,10 +87,10 @@ def test_an_inserted_record_is_named(trail):
         [forged, xid_of(trail[0])],
     )
 
-    assert failure() == f"record {forged} (checkpoint 1): inserted into a sealed range"
+    assert failure(jobs) == f"record {forged} (checkpoint 1): inserted into a sealed range"
 
 
-def test_swapped_ids_are_named(trail):
+def test_swapped_ids_are_named(trail, jobs):
     first, second = trail[0], trail[1]
     tamper(
         "UPDATE audit_logs SET id = -1 WHERE id = %s;"
@@ -93,19 +99,19 @@ def test_swapped_ids_are_named(trail):
         [first, first, second, second],
     )
 
-    assert failure() == f"record {second} (checkpoint 1): out of its sealed order"
+    assert failure(jobs) == f"record {second} (checkpoint 1): out of its sealed order"
 
 
-def test_a_record_moved_later_in_its_range_is_named(trail):
+def test_a_record_moved_later_in_its_range_is_named(trail, jobs):
     tamper(
         "UPDATE audit_logs SET xid = %s::text::xid8 WHERE id = %s",
         [xid_of(trail[2]), trail[0]],
     )
 
-    assert failure() == f"record {trail[1]} (checkpoint 1): out of its sealed order"
+    assert failure(jobs) == f"record {trail[1]} (checkpoint 1): out of its sealed order"
 
 
-def test_contents_swapped_between_two_records_are_named(trail):
+def test_contents_swapped_between_two_records_are_named(trail, jobs):
     # Records 4 and 5 share a transaction: swapping their contents keeps every id and position.
     fourth, fifth = AuditLog.objects.filter(pk__in=trail[3:]).order_by("id")
     tamper(
@@ -114,13 +120,46 @@ def test_contents_swapped_between_two_records_are_named(trail):
         [fourth.pk, fifth.record_id, fourth.record_id, fourth.pk, fifth.pk],
     )
 
-    assert failure() == f"record {fourth.pk} (checkpoint 2): changed after it was sealed"
+    assert failure(jobs) == f"record {fourth.pk} (checkpoint 2): changed after it was sealed"
 
 
-def test_a_deleted_checkpoint_is_named(trail):
+def test_the_first_failure_in_the_trail_is_named_whichever_kind_it_is(trail, jobs):
+    tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[3]])
+    tamper("UPDATE audit_checkpoints SET record_count = 4 WHERE sequence = 1")
+
+    assert failure(jobs) == (
+        f"checkpoint 1: its signature does not match its content (key {our_key_id()})"
+    )
+
+    tamper("UPDATE audit_checkpoints SET record_count = 3 WHERE sequence = 1")
+    SystemEventFactory()
+    seal_all()
+    tamper("DELETE FROM audit_checkpoints WHERE sequence = 2")
+
+    assert failure(jobs) == "checkpoint 2: missing (the next is checkpoint 3)"
+
+    tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[0]])
+
+    result = audit_verify(jobs=jobs)
+    assert result.failure == f"record {trail[0]} (checkpoint 1): changed after it was sealed"
+    assert (result.through, result.checkpoints, result.records) == (None, 0, 0)
+
+
+def test_ranges_are_checked_a_batch_at_a_time(trail, jobs, monkeypatch):
+    monkeypatch.setattr(verification, "CHECKPOINT_BATCH", 1)
+    assert audit_verify(jobs=jobs).records == 5
+
+    tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[4]])
+
+    result = audit_verify(jobs=jobs)
+    assert result.failure == f"record {trail[4]} (checkpoint 2): changed after it was sealed"
+    assert (result.through.sequence, result.checkpoints, result.records) == (1, 1, 3)
+
+
+def test_a_deleted_checkpoint_is_named(trail, jobs):
     tamper("DELETE FROM audit_checkpoints WHERE sequence = 1")
 
-    assert failure() == "checkpoint 1: missing (the next is checkpoint 2)"
+    assert failure(jobs) == "checkpoint 1: missing (the next is checkpoint 2)"
 
 
 def test_the_deleted_checkpoint_before_since_is_named(trail):
@@ -129,15 +168,15 @@ def test_the_deleted_checkpoint_before_since_is_named(trail):
     assert audit_verify(since=2).failure == "checkpoint 1: missing"
 
 
-def test_an_edited_checkpoint_is_named(trail):
+def test_an_edited_checkpoint_is_named(trail, jobs):
     tamper("UPDATE audit_checkpoints SET record_count = 2 WHERE sequence = 1")
 
-    assert failure() == (
+    assert failure(jobs) == (
         f"checkpoint 1: its signature does not match its content (key {our_key_id()})"
     )
 
 
-def test_a_checkpoint_signed_with_another_key_is_named(trail):
+def test_a_checkpoint_signed_with_another_key_is_named(trail, jobs):
     checkpoint = AuditCheckpoint.objects.get(sequence=2)
     checkpoint.key_id = key_id(OTHER_KEY.public_key())
     tamper(
@@ -145,7 +184,7 @@ def test_a_checkpoint_signed_with_another_key_is_named(trail):
         [checkpoint.key_id, sign(OTHER_KEY, chain.checkpoint_body(checkpoint))],
     )
 
-    assert failure() == (
+    assert failure(jobs) == (
         f"checkpoint 2: signed with another key ({checkpoint.key_id}, not {our_key_id()})"
     )
 
@@ -163,12 +202,12 @@ def test_a_trail_checked_with_another_public_key_fails_at_the_first_checkpoint(t
     )
 
 
-def test_the_command_fails_naming_the_first_mismatch_and_keeps_it(trail):
+def test_the_command_fails_naming_the_first_mismatch_and_keeps_it(trail, jobs):
     tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[4]])
     tamper("UPDATE audit_logs SET user_agent = 'forged' WHERE id = %s", [trail[2]])
 
     with pytest.raises(CommandError) as raised:
-        call_command("verify_audit")
+        call_command("verify_audit", "--jobs", str(jobs))
 
     message = f"record {trail[2]} (checkpoint 1): changed after it was sealed"
     assert str(raised.value) == f"Audit log verification failed: {message}"
@@ -186,6 +225,11 @@ def test_since_verifies_from_a_checkpoint_or_a_time(trail, capsys):
     assert capsys.readouterr().out.count("Verified 1 checkpoints and 2 records") == 2
     with pytest.raises(CommandError, match="checkpoint 1"):
         call_command("verify_audit", "--since", "1")
+
+
+def test_jobs_must_be_one_or_more():
+    with pytest.raises(CommandError, match=r"--jobs: 0 is not a number of processes"):
+        call_command("verify_audit", "--jobs", "0")
 
 
 @pytest.mark.parametrize("since", ["0", "yesterday", "2026-01-02T00:00:00"])

@@ -1,3 +1,4 @@
+import os
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -31,8 +32,20 @@ class Command(AuditedCommand):
             ),
         )
 
-    def handle(self, *args, since, public_key, **options):
-        result = audit_verify(since=_since(since), public_key=_public_key(public_key))
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            default=os.process_cpu_count() or 1,
+            help=(
+                "processes recomputing the chain over the records, each on a connection of its "
+                "own (default: the CPUs this process may use; 1: in this process)"
+            ),
+        )
+
+    def handle(self, *args, since, public_key, jobs, **options):
+        if jobs < 1:
+            raise CommandError(f"--jobs: {jobs} is not a number of processes (1 or more).")
+        result = audit_verify(since=_since(since), public_key=_public_key(public_key), jobs=jobs)
         audit_verification_record(result)
         if not result.ok:
             raise CommandError(f"Audit log verification failed: {result.failure}")

@@ -1,0 +1,49 @@
+"""The processes a verification with several jobs starts (audit_verify(jobs=N)): each opens one
+connection of its own that reads the verifying transaction's exported snapshot, so every process
+sees the same records, and checks the spans of seal checkpoints it is given. Imports no model:
+the processes are started fresh (spawned) and never set Django up."""
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
+from psycopg.types.string import TextLoader
+
+from . import chain
+
+# This process's connection, opened by _open() when the process starts.
+_cursor = None
+
+
+def pool(connection, snapshot: str, jobs: int) -> ProcessPoolExecutor:
+    """`jobs` processes reading the snapshot `snapshot` (pg_export_snapshot()) of the database
+    that `connection` (a psycopg connection) is connected to, as its user."""
+    info = connection.info
+    conninfo = make_conninfo(info.dsn, password=info.password or None)
+    return ProcessPoolExecutor(
+        max_workers=jobs,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_open,
+        initargs=(conninfo, snapshot),
+    )
+
+
+def first_unmatched(head: bytes, seals) -> int | None:
+    """chain.first_unmatched() on this process's connection."""
+    return chain.first_unmatched(_cursor, head, seals)
+
+
+def _open(conninfo, snapshot):
+    """Connects and opens a REPEATABLE READ, READ ONLY transaction on `snapshot`, reading the
+    values as Django's connections do (inet as its text) and merging indexes rather than sorting,
+    as the verifying transaction does."""
+    global _cursor
+    connection = psycopg.connect(conninfo, cursor_factory=psycopg.ClientCursor)
+    connection.adapters.register_loader("inet", TextLoader)
+    connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    connection.read_only = True
+    connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
+    connection.execute("SET LOCAL enable_sort = off")
+    _cursor = connection.cursor()
