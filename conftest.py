@@ -18,9 +18,9 @@ def _clear_cache():
 
 @pytest.fixture
 def keep_partitions():
-    """For a test that migrates the database: afterwards, drops the time partitions the migration
-    made for the test's rows (brain.partitions), so the tests after it find the partitions the
-    test database was created with."""
+    """For a test whose time partitions (brain.partitions) outlive it, made by a migration or by
+    `seed_events` outside a test transaction: afterwards, drops the partitions it made, so the
+    tests after it find the partitions the test database was created with."""
     from brain import partitions
 
     tables = ("system_events", "audit_logs")

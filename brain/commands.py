@@ -1,9 +1,12 @@
 """The base of every Brain management command: what it changes is recorded as done by
 `system:<command name>`."""
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
 
 from brain.context import audit_actor, current_context
+from brain.durations import parse_age
+from brain.progress import ProgressBar
 
 
 class AuditedCommand(BaseCommand):
@@ -22,3 +25,37 @@ class AuditedCommand(BaseCommand):
         actor = self.actor_name or f"system:{self.__module__.rsplit('.', 1)[-1]}"
         with audit_actor(actor):
             return super().execute(*args, **options)
+
+
+class PurgeCommand(AuditedCommand):
+    """A retention command: takes a required age option (`age_option`, parsed by `parse_age`) and
+    `--batch-size`, counts what is older than now minus that age, deletes it in batches behind a
+    progress bar on stderr (none at verbosity 0) and writes `message(deleted, cutoff)` to stdout.
+    A bad age or batch size is a CommandError before anything is read. Subclasses set the class
+    attributes and implement `count(cutoff)` (how many rows `purge` would delete now) and
+    `purge(cutoff, *, batch_size, progress)` (deletes them in batches, calling `progress(n)` after
+    each, and returns how many it deleted)."""
+
+    age_option = None  # "--older-than"
+    age_help = None
+    default_batch_size = None
+    unit = None  # what the progress bar counts: "events"
+
+    def add_arguments(self, parser):
+        parser.add_argument(self.age_option, required=True, help=self.age_help)
+        parser.add_argument("--batch-size", type=int, default=self.default_batch_size)
+
+    def handle(self, *args, batch_size, **options):
+        try:
+            age = parse_age(options[self.age_option.lstrip("-").replace("-", "_")])
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        if batch_size < 1:
+            raise CommandError("--batch-size must be >= 1.")
+        cutoff = timezone.now() - age
+        total = self.count(cutoff)
+        with ProgressBar(
+            total=total, unit=self.unit, disable=options["verbosity"] == 0, file=self.stderr
+        ) as bar:
+            deleted = self.purge(cutoff, batch_size=batch_size, progress=bar.update)
+        self.stdout.write(self.message(deleted, cutoff))

@@ -8,9 +8,10 @@ sequence, so an id names one row.
 
 `partition_table()` converts a populated plain table in place (a migration calls it), carrying
 over every index, constraint and trigger the catalog lists for it; `unpartition_table()` undoes
-it. `partitions_create()` creates the partitions from now through `ahead` periods, moving any
-rows the default partition holds for them. Apps register their partitioned tables
-(`register()`), which `manage.py partitions` and the `partitions.maintain` skill keep.
+it. `partitions_create()` creates the partitions from now (or a given past moment) through
+`ahead` periods, moving any rows the default partition holds for them. Apps register their
+partitioned tables (`register()`), which `manage.py partitions` and the `partitions.maintain`
+skill keep.
 """
 
 import re
@@ -147,24 +148,33 @@ def partition_create(cursor, table: str, column: str, interval: str, start: date
     return name
 
 
-def partitions_missing(cursor, partitioning: Partitioning, now: datetime) -> list[datetime]:
-    """The starts of the periods from now's through `ahead` after it that have no partition."""
+def partitions_missing(
+    cursor, partitioning: Partitioning, now: datetime, *, since: datetime | None = None
+) -> list[datetime]:
+    """The starts of the periods from `since`'s (default: now's) through `ahead` after now's that
+    have no partition."""
     existing = {partition.start for partition in partitions(cursor, partitioning.table)}
-    start = period_start(partitioning.interval, now)
+    last = period_start(partitioning.interval, now)
+    for _ in range(partitioning.ahead):
+        last = period_next(partitioning.interval, last)
+    start = period_start(partitioning.interval, min(since or now, now))
     missing = []
-    for _ in range(partitioning.ahead + 1):
+    while start <= last:
         if start not in existing:
             missing.append(start)
         start = period_next(partitioning.interval, start)
     return missing
 
 
-def partitions_create(partitioning: Partitioning, now: datetime) -> list[str]:
-    """Creates the missing partitions from now's period through `ahead` after it, each in its own
-    short transaction, and returns their names."""
+def partitions_create(
+    partitioning: Partitioning, now: datetime, *, since: datetime | None = None
+) -> list[str]:
+    """Creates the missing partitions from `since`'s period (default: now's) through `ahead`
+    after now's, each in its own short transaction that moves into it the rows the default
+    partition holds for its period, and returns their names."""
     created = []
     with connection.cursor() as cursor:
-        for start in partitions_missing(cursor, partitioning, now):
+        for start in partitions_missing(cursor, partitioning, now, since=since):
             with transaction.atomic():
                 created.append(
                     partition_create(

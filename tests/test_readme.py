@@ -43,7 +43,9 @@ def walk_through(api):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_api_guide_walk_through_runs_as_written_on_the_demo_data(live_server, tmp_path):
+def test_the_api_guide_walk_through_runs_as_written_on_the_demo_data(
+    live_server, tmp_path, keep_partitions
+):
     call_command("seed", events=50, executions=2, verbosity=0)
     admin = get_user_model().objects.create_superuser("admin", password="admin-password-1")
     seeded = seeded_rows()

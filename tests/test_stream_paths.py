@@ -107,7 +107,7 @@ def plain_sql(user, tmp_path):
     ],
 )
 def test_each_write_path_is_streamed_once_with_its_operation(
-    write, existing, ops, superuser, tmp_path
+    write, existing, ops, superuser, tmp_path, keep_partitions
 ):
     for _ in range(existing):
         SystemEventFactory()

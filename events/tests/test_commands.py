@@ -61,7 +61,7 @@ def test_seed_events_is_repeatable_with_a_seed():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_seed_events_loads_batches_in_parallel_processes_with_the_same_events():
+def test_seed_events_loads_batches_in_parallel_processes_with_the_same_events(keep_partitions):
     def loaded():
         return sorted(SystemEvent.objects.values_list("event_type", "severity", "message"))
 

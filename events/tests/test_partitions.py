@@ -119,6 +119,23 @@ def test_partitions_dry_run_lists_and_the_run_creates_the_coming_months():
     assert "dropped" not in stdout.getvalue()  # no retention set: nothing dropped
 
 
+def test_seeded_events_of_past_months_are_in_their_months_partitions():
+    call_command("seed_events", "--count", "600", "--days", "70", verbosity=0, stdout=StringIO())
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT tableoid::regclass::text, timestamp FROM system_events")
+        rows = cursor.fetchall()
+    assert len(rows) == 600
+    assert [table for table, timestamp in rows] == [
+        partitions.partition_name(
+            "system_events", "month", partitions.period_start("month", timestamp)
+        )
+        for table, timestamp in rows
+    ]
+    # Seventy days reach into at least the two months before this one.
+    assert len({table for table, _ in rows}) >= 3
+
+
 def test_partitions_drops_what_is_past_the_retention(settings):
     settings.EVENT_RETENTION_DAYS = 90
     expired = partition_for(timezone.now() - timedelta(days=200))

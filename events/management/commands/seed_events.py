@@ -8,10 +8,12 @@ from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
 
+from brain import partitions
 from brain.commands import AuditedCommand
 from brain.context import AuditContext, current_context, using_context
 from brain.progress import ProgressBar
 from events.models import Severity
+from events.partitions import TABLE
 from events.services import event_load
 
 # A realistic mix: mostly routine events, few critical ones.
@@ -90,7 +92,10 @@ class Command(AuditedCommand):
         if count < 0 or (batch_size is not None and batch_size < 1) or days < 1 or jobs < 1:
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
         batch_size = batch_size_for(count, batch_size)
-        start = timezone.now() - timedelta(days=days)
+        now = timezone.now()
+        start = now - timedelta(days=days)
+        # Every seeded month gets its partition first: the default partition is for strays.
+        partitions.partitions_create(partitions.REGISTRY[TABLE], now, since=start)
         seconds_per_event = days * 86400 / count if count else 0
         context = current_context()
         batches = [
