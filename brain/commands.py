@@ -42,12 +42,13 @@ class PurgeCommand(AuditedCommand):
     unit = None  # what the progress bar counts: "events"
 
     def add_arguments(self, parser):
-        parser.add_argument(self.age_option, required=True, help=self.age_help)
+        age = parser.add_argument(self.age_option, required=True, help=self.age_help)
+        self.age_dest = age.dest
         parser.add_argument("--batch-size", type=int, default=self.default_batch_size)
 
     def handle(self, *args, batch_size, **options):
         try:
-            age = parse_age(options[self.age_option.lstrip("-").replace("-", "_")])
+            age = parse_age(options[self.age_dest])
         except ValueError as error:
             raise CommandError(str(error)) from None
         if batch_size < 1:

@@ -6,7 +6,7 @@ from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from audit.models import AuditLog
-from events.management.commands.purge_events import parse_age
+from brain.durations import parse_age
 from events.models import SystemEvent
 
 from .factories import SystemEventFactory

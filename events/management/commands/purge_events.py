@@ -1,5 +1,4 @@
 from brain.commands import PurgeCommand
-from brain.durations import parse_age  # noqa: F401  (events' tests import it from here)
 from events.services import PURGE_BATCH_SIZE, event_purge, event_purge_count
 
 
