@@ -101,12 +101,15 @@ class EventHourCount(models.Model):
 
 
 class EventTypeSourceCount(models.Model):
-    """A change to the number of events of one type from one source (or none), appended by
-    PostgreSQL's triggers on system_events (events.counts); the sum of a type and source's rows
-    is its number of events."""
+    """A change to the number of events of one type from one source (or none) in one UTC month,
+    appended by PostgreSQL's triggers on system_events (events.counts); the sum of a type,
+    source and month's rows is its number of events that month, the sum over every month its
+    number of events."""
 
     event_type = models.CharField(max_length=50)
     source = models.CharField(max_length=100, null=True)
+    # The first instant of the month (UTC), as system_events' monthly partitions start.
+    month = models.DateTimeField()
     count = models.BigIntegerField()
     folded = models.BooleanField(db_default=False)
 
@@ -115,7 +118,7 @@ class EventTypeSourceCount(models.Model):
         db_table = "system_event_type_source_counts"
 
     def __str__(self):
-        return f"{self.event_type} from {self.source}: {self.count:+d}"
+        return f"{self.event_type} from {self.source} in {self.month:%Y-%m}: {self.count:+d}"
 
 
 class EventChange(models.Model):

@@ -17,9 +17,9 @@ from .stream import log
 TABLE = SystemEvent._meta.db_table
 
 # The kept counts (events.counts) lose a dropped partition's events, in the drop's transaction.
-# Its hours are whole, so their kept rows are exactly its events per hour and severity: negating
-# their sums reads a few hundred rows where grouping the partition's rows by hour reads them all.
-# The counts per type and source have no time, so those are read from the partition itself.
+# Its hours and its months are whole, so the kept rows of its range are exactly its events per
+# hour and severity and per type, source and month: negating their sums reads a few hundred rows
+# where grouping the partition's rows reads them all.
 HOURS_UNCOUNT = """
 INSERT INTO system_event_hour_counts (hour, severity, count)
 SELECT hour, severity, -sum(count) FROM system_event_hour_counts
@@ -27,8 +27,9 @@ WHERE hour >= %(start)s AND hour < %(end)s GROUP BY 1, 2 HAVING sum(count) <> 0
 RETURNING -count
 """
 TYPES_UNCOUNT = """
-INSERT INTO system_event_type_source_counts (event_type, source, count)
-SELECT event_type, source, -count(*) FROM {partition} GROUP BY 1, 2
+INSERT INTO system_event_type_source_counts (event_type, source, month, count)
+SELECT event_type, source, month, -sum(count) FROM system_event_type_source_counts
+WHERE month >= %(start)s AND month < %(end)s GROUP BY 1, 2, 3 HAVING sum(count) <> 0
 """
 
 
@@ -69,7 +70,7 @@ def partition_drop(cursor, partition) -> int:
     cursor.execute(f"LOCK TABLE {quoted} IN SHARE MODE")
     cursor.execute(HOURS_UNCOUNT, {"start": partition.start, "end": partition.end})
     count = sum(row[0] for row in cursor.fetchall())
-    cursor.execute(TYPES_UNCOUNT.format(partition=quoted))
+    cursor.execute(TYPES_UNCOUNT, {"start": partition.start, "end": partition.end})
     recording.write(
         [
             recording.Entry(

@@ -30,25 +30,33 @@ NOW = datetime(2026, 11, 22, 10, 30, tzinfo=UTC)
 
 
 def counted_from_events():
-    """The counts per hour and severity and per type and source, from the events themselves."""
+    """The counts per hour and severity and per type, source and month, from the events
+    themselves."""
     rows = SystemEvent.objects.values_list("timestamp", "severity", "event_type", "source")
     hours = Counter(
         (timestamp.astimezone(UTC).replace(minute=0, second=0, microsecond=0), severity)
         for timestamp, severity, _, _ in rows
     )
-    kinds = Counter((event_type, source) for _, _, event_type, source in rows)
+    kinds = Counter(
+        (
+            event_type,
+            source,
+            timestamp.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0),
+        )
+        for timestamp, _, event_type, source in rows
+    )
     return hours, kinds
 
 
 def kept_counts():
     """The counts the database keeps: each group's sum, groups summing to zero left out."""
     hours = EventHourCount.objects.values_list("hour", "severity").annotate(n=Sum("count"))
-    kinds = EventTypeSourceCount.objects.values_list("event_type", "source").annotate(
+    kinds = EventTypeSourceCount.objects.values_list("event_type", "source", "month").annotate(
         n=Sum("count")
     )
     return (
         Counter({(hour, severity): n for hour, severity, n in hours if n}),
-        Counter({(event_type, source): n for event_type, source, n in kinds if n}),
+        Counter({(event_type, source, month): n for event_type, source, month, n in kinds if n}),
     )
 
 
@@ -58,7 +66,7 @@ def count_rows():
         sorted(EventHourCount.objects.values_list("id", "hour", "severity", "count", "folded")),
         sorted(
             EventTypeSourceCount.objects.values_list(
-                "id", "event_type", "source", "count", "folded"
+                "id", "event_type", "source", "month", "count", "folded"
             )
         ),
     )
@@ -334,6 +342,64 @@ def test_the_migration_counts_the_events_already_stored(keep_partitions):
         "error": 1,
         "critical": 0,
     }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_month_migration_counts_the_stored_events_per_type_source_and_month():
+    def grouped(sql):
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+            return sorted(cursor.fetchall(), key=repr)
+
+    executor = MigrationExecutor(connection)
+    executor.migrate([("events", "0007_partition_by_time")])
+    try:
+        # Counts kept without a month: rows appended by inserts, an update and a delete.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO system_events (event_type, severity, message, source, timestamp)"
+                " VALUES ('deploy', 'info', 'm', 'ci', %s), ('deploy', 'info', 'm', 'ci', %s),"
+                " ('deploy', 'error', 'm', 'ci', %s), ('backup', 'info', 'm', NULL, %s),"
+                " ('backup', 'info', 'm', NULL, %s), ('login', 'info', 'm', 'web', %s)",
+                [NOW - timedelta(days=days) for days in (0, 40, 70, 1, 40, 0)],
+            )
+            cursor.execute("UPDATE system_events SET source = 'cd' WHERE severity = 'error'")
+            cursor.execute("DELETE FROM system_events WHERE event_type = 'login'")
+        assert grouped(
+            "SELECT event_type, source, sum(count) FROM system_event_type_source_counts "
+            "GROUP BY 1, 2 HAVING sum(count) <> 0"
+        ) == grouped("SELECT event_type, source, count(*) FROM system_events GROUP BY 1, 2")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+    # One folded row per type, source and month: the events grouped by them.
+    assert grouped(
+        "SELECT event_type, source, month, count FROM system_event_type_source_counts"
+    ) == grouped(
+        "SELECT event_type, source, date_trunc('month', timestamp, 'UTC'), count(*) "
+        "FROM system_events GROUP BY 1, 2, 3"
+    )
+    assert not EventTypeSourceCount.objects.filter(folded=False).exists()
+    assert kept_counts() == counted_from_events()
+    # The triggers count by month from then on.
+    event_update(event=SystemEvent.objects.get(source="cd"), data={"timestamp": NOW})
+    assert_counts_exact()
+    assert event_stats(now=NOW)["by_type"] == [
+        {"event_type": "deploy", "count": 3},
+        {"event_type": "backup", "count": 2},
+    ]
+
+    # Reversed, the counts per type and source are whole again, without the month.
+    executor = MigrationExecutor(connection)
+    executor.migrate([("events", "0007_partition_by_time")])
+    try:
+        assert grouped(
+            "SELECT event_type, source, count FROM system_event_type_source_counts"
+        ) == grouped("SELECT event_type, source, count(*) FROM system_events GROUP BY 1, 2")
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def test_a_purge_folds_the_counts(events):

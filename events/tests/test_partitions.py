@@ -2,6 +2,7 @@
 default partition, `partitions` creates the coming months', and the purge drops whole expired
 partitions with one audit record each, the kept counts following."""
 
+import json
 from datetime import timedelta
 from io import StringIO
 
@@ -12,7 +13,10 @@ from django.utils import timezone
 
 from audit.models import AuditLog
 from brain import partitions
+from events import counts
 from events.models import EventChange, SystemEvent
+from events.partitions import event_partitions_drop
+from events.selectors import event_stats_json
 from events.services import event_update
 
 from .factories import SystemEventFactory
@@ -53,12 +57,13 @@ def kept_counts():
         )
         real_hours = cursor.fetchall()
         cursor.execute(
-            "SELECT event_type, source, sum(count) FROM system_event_type_source_counts "
-            "GROUP BY 1, 2 HAVING sum(count) <> 0 ORDER BY 1, 2"
+            "SELECT event_type, source, month, sum(count) FROM system_event_type_source_counts "
+            "GROUP BY 1, 2, 3 HAVING sum(count) <> 0 ORDER BY 1, 2, 3"
         )
         types = cursor.fetchall()
         cursor.execute(
-            "SELECT event_type, source, count(*) FROM system_events GROUP BY 1, 2 ORDER BY 1, 2"
+            "SELECT event_type, source, date_trunc('month', timestamp, 'UTC'), count(*) "
+            "FROM system_events GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
         )
         real_types = cursor.fetchall()
     return (hours, types), (real_hours, real_types)
@@ -244,3 +249,57 @@ def test_an_update_moving_an_event_to_another_month_keeps_the_counts():
     assert AuditLog.objects.filter(operation="UPDATE", record_id=str(event.pk)).count() == 1
     counts, real = kept_counts()
     assert counts == real
+
+
+def test_dropping_the_older_of_two_months_leaves_the_stats_of_the_events_left(api_client):
+    now = timezone.now()
+    older = partitions.period_start("month", now - timedelta(days=200)) + timedelta(days=3)
+    dropped = partition_for(older)
+    for event_type, source in [("deploy", "ci"), ("deploy", "ci"), ("backup", None)]:
+        SystemEventFactory(event_type=event_type, source=source, timestamp=older)
+    counts.fold()
+    # Appended after the fold: the month's counts are in folded and unfolded rows.
+    SystemEventFactory(event_type="login", source="web", timestamp=older + timedelta(hours=5))
+    for event_type, source in [("login", "web"), ("login", None), ("deploy", "ci")]:
+        SystemEventFactory(event_type=event_type, source=source, timestamp=now)
+
+    assert event_partitions_drop(older_than=now - timedelta(days=90)) == 4
+
+    assert dropped not in partition_names()
+    counts_after, real = kept_counts()
+    assert counts_after == real
+    body = api_client.get("/api/events/stats").json()
+    assert body["by_type"] == [
+        {"event_type": "login", "count": 2},
+        {"event_type": "deploy", "count": 1},
+    ]
+    assert body["top_sources"] == [{"source": "ci", "count": 1}, {"source": "web", "count": 1}]
+    fresh = json.loads(event_stats_json(queryset=SystemEvent.objects.all()))
+    for key in ("total", "by_severity", "by_type", "top_sources"):
+        assert body[key] == fresh[key]
+
+
+def test_an_event_moved_to_another_month_is_counted_there_when_its_old_month_is_dropped(
+    api_client,
+):
+    now = timezone.now()
+    first = partitions.period_start("month", now - timedelta(days=200)) + timedelta(days=3)
+    second = partitions.period_next("month", partitions.period_start("month", first))
+    dropped, kept = partition_for(first), partition_for(second)
+    moved_out = SystemEventFactory(event_type="deploy", source="ci", timestamp=first)
+    moved_in = SystemEventFactory(event_type="backup", source="cron", timestamp=second)
+    SystemEventFactory(event_type="deploy", source="ci", timestamp=first)
+    counts.fold()
+
+    event_update(event=moved_out, data={"timestamp": second, "source": "cd"})
+    SystemEvent.objects.filter(pk=moved_in.pk).update(timestamp=first + timedelta(days=1))
+    assert event_partitions_drop(older_than=second) == 2
+
+    assert dropped not in partition_names() and kept in partition_names()
+    assert list(SystemEvent.objects.values_list("id", flat=True)) == [moved_out.pk]
+    counts_after, real = kept_counts()
+    assert counts_after == real
+    body = api_client.get("/api/events/stats").json()
+    assert body["total"] == 1
+    assert body["by_type"] == [{"event_type": "deploy", "count": 1}]
+    assert body["top_sources"] == [{"source": "cd", "count": 1}]
