@@ -153,6 +153,16 @@ def head_of(head: bytes, records) -> bytes:
     return head
 
 
+def read_in_position_order(cursor):
+    """Has the rest of the current transaction read records in position order from the (xid, id)
+    indexes: PostgreSQL merges the partitions' indexes and stops at a LIMIT, rather than sorting
+    every record after a position first. It would sort when it expects few such records, as it
+    does whenever one transaction wrote many (they share one xid, which its estimate of a row
+    comparison cannot see past): sealing or checking a bulk import's records would then read the
+    rest of the table per batch."""
+    cursor.execute("SET LOCAL enable_sort = off")
+
+
 def read_records(cursor, after: Position, *, through=None, xid_below=None, limit=READ_BATCH):
     """Up to `limit` records after `after`, in position order, up to `through` (a Position,
     inclusive) and below the transaction id `xid_below` when given, each as a SealedRecord."""
@@ -190,7 +200,7 @@ def first_unmatched(cursor, head: bytes, seals) -> int | None:
     `through`) whose records do not match it, chaining from `head`; None when all match. One query
     reads the whole span, its rows hashed as they arrive, RANGE_CHUNK at a time, with only what a
     digest takes per record (no object per record): each seal takes its count of rows, which must
-    end at its `through` with its head. With sorting off in the transaction (audit_verify),
+    end at its `through` with its head. Read in position order (read_in_position_order),
     PostgreSQL merges the partitions' (xid, id) indexes and reads the next rows while these are
     hashed. After a mismatch, the rest of the span is read and dropped: the transaction stays
     usable (a cancelled query would abort it)."""

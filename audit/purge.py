@@ -198,6 +198,7 @@ def _check(cursor, seals, using):
     )
     after = position_last(latest_purge) if latest_purge else chain.START
     head = bytes.fromhex(latest_purge.head_hash) if latest_purge else chain.GENESIS
+    chain.read_in_position_order(cursor)
     stream = chain.RecordStream(cursor, after)
     for seal in seals:
         records, skipped = stream.take_through(position_last(seal), seal.record_count + 1)

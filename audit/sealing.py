@@ -102,6 +102,7 @@ def _seal_next(private_key, using, max_records, wait):
         if last_seal is not None:
             after = chain.Position(last_seal.last_xid, last_seal.last_record_id)
             head = bytes.fromhex(last_seal.head_hash)
+        chain.read_in_position_order(cursor)
         records = chain.read_records(cursor, after, xid_below=oldest_running, limit=max_records)
     if not records:
         return None

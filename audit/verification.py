@@ -85,9 +85,8 @@ def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS, jobs=1)
         public_key = signing_key().public_key()
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
         cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        # Records are read in (xid, id) order by merging the partitions' indexes rather than by
-        # sorting them first: a span's rows then stream out while the previous ones are hashed.
-        cursor.execute("SET LOCAL enable_sort = off")
+        # A span's rows also stream out while the previous ones are hashed.
+        chain.read_in_position_order(cursor)
         with _processes(cursor, using, jobs) as pool:
             walk = _Walk(cursor, public_key, using, pool, jobs)
             try:

@@ -37,7 +37,7 @@ def first_unmatched(head: bytes, seals) -> int | None:
 
 def _open(conninfo, snapshot):
     """Connects and opens a REPEATABLE READ, READ ONLY transaction on `snapshot`, reading the
-    values as Django's connections do (inet as its text) and merging indexes rather than sorting,
+    values as Django's connections do (inet as its text) and in position order from the indexes,
     as the verifying transaction does."""
     global _cursor
     connection = psycopg.connect(conninfo, cursor_factory=psycopg.ClientCursor)
@@ -45,5 +45,5 @@ def _open(conninfo, snapshot):
     connection.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     connection.read_only = True
     connection.execute(sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot)))
-    connection.execute("SET LOCAL enable_sort = off")
     _cursor = connection.cursor()
+    chain.read_in_position_order(_cursor)

@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from audit import chain
 from audit.models import AuditCheckpoint, AuditLog
@@ -204,3 +205,31 @@ def test_checkpoints_are_append_only(statement):
             cursor.execute(statement)
 
     assert AuditCheckpoint.objects.get().record_count == 1
+
+
+def test_the_records_of_one_large_transaction_are_read_from_the_index_a_batch_at_a_time():
+    # One transaction's records share its xid, so PostgreSQL estimates that hardly any record
+    # follows a position inside them; sorting "every record after it" would then be its plan, and
+    # each batch of a sealer, purge or verification would read the rest of the table.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO audit_logs (user_id, changed_fields, operation, table_name, record_id,"
+            " user_agent, request_id) SELECT 'system:test', '{}', 'CREATE', 'system_events',"
+            " n::text, '', '' FROM generate_series(1, 20000) AS n"
+        )
+        cursor.execute("ANALYZE audit_logs")
+    middle = AuditLog.objects.order_by("id")[10_000]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT xid::text FROM audit_logs WHERE id = %s", [middle.pk])
+        after = chain.Position(int(cursor.fetchone()[0]), middle.pk)
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        chain.read_in_position_order(cursor)
+        with CaptureQueriesContext(connection) as read, connection.cursor() as reading:
+            assert len(chain.read_records(reading, after, limit=100)) == 100
+        cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + read[-1]["sql"])
+        plan = cursor.fetchone()[0][0]["Plan"]
+
+    assert plan["Node Type"] == "Limit"
+    assert plan["Plans"][0]["Node Type"] != "Sort"
+    assert plan["Plans"][0]["Actual Rows"] == 100  # stopped at the limit, not 9,999 read
