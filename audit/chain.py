@@ -22,6 +22,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import UTC
 from itertools import islice
+from typing import Any
 
 import msgspec
 
@@ -107,6 +108,23 @@ def canonical_json(value) -> bytes:
     return _ENCODER.encode(value)
 
 
+class _Canonical(msgspec.Struct):
+    """A record's canonical form: encoded as an object whose keys, like those of every object
+    inside it, are sorted (the fields are declared in that order too). A Struct, not a dict: the
+    encoder then writes its keys without sorting them per record."""
+
+    changed_fields: Any
+    id: int
+    ip_address: str | None
+    operation: str
+    record_id: str
+    request_id: str
+    table_name: str
+    timestamp: str
+    user_agent: str
+    user_id: str | None
+
+
 def record_digest(
     record_pk,
     user_id,
@@ -128,22 +146,19 @@ def record_digest(
         changed_fields = msgspec.json.decode(changed_fields)
     except msgspec.DecodeError:
         pass
-    return hashlib.sha256(
-        _ENCODER.encode(
-            {
-                "changed_fields": changed_fields,
-                "id": record_pk,
-                "ip_address": ip_address,
-                "operation": operation,
-                "record_id": record_id,
-                "request_id": request_id,
-                "table_name": table_name,
-                "timestamp": timestamp,
-                "user_agent": user_agent,
-                "user_id": user_id,
-            }
-        )
-    ).digest()
+    canonical = _Canonical(
+        changed_fields=changed_fields,
+        id=record_pk,
+        ip_address=ip_address,
+        operation=operation,
+        record_id=record_id,
+        request_id=request_id,
+        table_name=table_name,
+        timestamp=timestamp,
+        user_agent=user_agent,
+        user_id=user_id,
+    )
+    return hashlib.sha256(_ENCODER.encode(canonical)).digest()
 
 
 def head_of(head: bytes, records) -> bytes:

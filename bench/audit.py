@@ -7,8 +7,9 @@ ratios to the unaudited save and to django-auditlog's, and the queries per save.
 and verification of the audit log: records written in one transaction (as a bulk import writes
 them), sealed into checkpoints (at most --checkpoint-records each), then verified from their
 first checkpoint by `manage.py verify_audit --jobs 1` and `--jobs 2`, alternately, timed from the
-command's start to its exit (Django's start included), in records per second (median over the
-rounds; the records stay in the benchmark's database). Last, the delay from
+command's start to its exit (Django's start included) and net of the command's fixed cost (the
+same command over the last checkpoint alone), in records per second (median over the rounds; the
+records stay in the benchmark's database). Last, the delay from
 commit to sealed: a scheduler runs (`manage.py run_scheduler`, which seals every
 AUDIT_SEAL_INTERVAL_SECONDS) while this process writes a stream of audited events, each in its own
 transaction, and each record's delay is its sealing checkpoint's `created_at` (the checkpoint
@@ -200,9 +201,12 @@ def audited_saves(count, rounds):
 
 def sealing(records, checkpoint_records, rounds):
     """Records sealed per second, `records` at a time, then verified per second by
-    `manage.py verify_audit` with each of VERIFY_JOBS, alternately."""
+    `manage.py verify_audit` with each of VERIFY_JOBS, alternately: from the command's start to
+    its exit, and net of the command's fixed cost (its time over the last checkpoint alone,
+    measured beside it, is taken off the time and that checkpoint's records off the count)."""
     audit_seal()  # what earlier runs left unsealed
-    sealed, verified = [], {jobs: [] for jobs in VERIFY_JOBS}
+    sealed = []
+    verified = {(jobs, net): [] for jobs in VERIFY_JOBS for net in (False, True)}
     for round_ in range(rounds):
         with connection.cursor() as cursor:
             cursor.execute(WRITE_RECORDS, [records])
@@ -210,16 +214,23 @@ def sealing(records, checkpoint_records, rounds):
         started = time.perf_counter()
         checkpoints = audit_seal(max_records=checkpoint_records)
         sealed.append(records / (time.perf_counter() - started))
+        first, last = checkpoints[0], checkpoints[-1]
         order = VERIFY_JOBS if round_ % 2 == 0 else VERIFY_JOBS[::-1]
         for jobs in order:
-            verified[jobs].append(records / verify_command(checkpoints[0].sequence, jobs, records))
+            whole = verify_command(first.sequence, jobs, records)
+            fixed = verify_command(last.sequence, jobs, last.record_count)
+            verified[jobs, False].append(records / whole)
+            verified[jobs, True].append((records - last.record_count) / (whole - fixed))
     print(
         f"\nsealing {records} records written in one transaction, {len(checkpoints)} "
         f"checkpoints, x {rounds} rounds, median"
     )
-    rows = [("sealed", sealed)] + [(f"verify_audit --jobs {j}", verified[j]) for j in VERIFY_JOBS]
+    rows = [("sealed", sealed)] + [
+        (f"verify_audit --jobs {jobs}{', net' if net else ''}", rates)
+        for (jobs, net), rates in verified.items()
+    ]
     for name, rates in rows:
-        print(f"{name:22} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
+        print(f"{name:27} {statistics.median(rates):10,.0f} records/s  {[round(r) for r in rates]}")
 
 
 def verify_command(since, jobs, records):
