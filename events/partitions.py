@@ -17,9 +17,10 @@ from .stream import log
 TABLE = SystemEvent._meta.db_table
 
 # The kept counts (events.counts) lose a dropped partition's events, in the drop's transaction.
-# Its hours and its months are whole, so the kept rows of its range are exactly its events per
-# hour and severity and per type, source and month: negating their sums reads a few hundred rows
-# where grouping the partition's rows reads them all.
+# A partition is one month (INTERVAL, the counts' own period): its hours and its month are whole,
+# so the kept rows of its range are exactly its events per hour and severity and per type, source
+# and month: negating their sums reads a few hundred rows where grouping the partition's rows
+# reads them all.
 HOURS_UNCOUNT = """
 INSERT INTO system_event_hour_counts (hour, severity, count)
 SELECT hour, severity, -sum(count) FROM system_event_hour_counts
