@@ -3,6 +3,7 @@ signature, its place in the sequence, the range it covers), naming the first rec
 that does not match."""
 
 from collections import deque
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -80,7 +81,8 @@ def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS, jobs=1)
 
     With `jobs` above 1, that many processes recompute the chain over the checkpoints' records,
     each on a connection of its own reading the same snapshot, while this one checks the
-    checkpoints themselves; the outcome is the same as with one."""
+    checkpoints themselves; the outcome is the same as with one. Raises ProcessFailed if one of
+    them cannot connect or stops: the log is then not verified."""
     if public_key is None:
         public_key = signing_key().public_key()
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
@@ -285,7 +287,7 @@ class _Walk:
         """Waits for the pool's checks, oldest first, until `keep` batches are left running."""
         while len(self.in_flight) > keep:
             spans, futures = self.in_flight.popleft()
-            self._settle(spans, (future.result() for future in futures))
+            self._settle(spans, _results(futures))
 
     def _settle(self, spans, found):
         """Counts the records of the spans that matched, in order, up to the first range that
@@ -390,6 +392,15 @@ class _Walk:
             raise Mismatch(
                 f"record {left[0].position.id}: in the range purged by checkpoint {purge.sequence}"
             )
+
+
+def _results(futures):
+    """The futures' results in order; ProcessFailed if a process stopped before giving one."""
+    for future in futures:
+        try:
+            yield future.result()
+        except BrokenProcessPool:
+            raise verify_process.ProcessFailed("a verifying process stopped unexpectedly") from None
 
 
 def _spans(ranges, parts):

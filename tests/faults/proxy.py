@@ -6,7 +6,8 @@ points Brain at `proxy.port` and then, while the service itself keeps running fo
 - `pause()`: stops forwarding without closing anything; new connections are accepted by the kernel
   but never answered. The service looks hung (a network partition, `CLIENT PAUSE`).
 - `drop()`: closes every open connection, as a server that restarts does.
-- `refuse()`: refuses every new connection (reset at once); with `drop()`, a stopped server.
+- `refuse(after=0)`: refuses every new connection (reset at once), past the next `after` ones;
+  with `drop()`, a stopped server.
 - `hold(marker)`: forwards as before, but holds what a client sends from the first bytes that
   contain `marker` on (a Redis command's name, say): the request is delayed in the network, and
   its client times out. Each client's other connections carry on.
@@ -94,6 +95,7 @@ class FaultProxy:
         self.forwarding = threading.Event()
         self.forwarding.set()
         self.refusing = threading.Event()
+        self.refused_past = 0  # while refusing, connections past this many accepted are refused
         self.held_marker = None
         self._links = set()
         self.accepted = 0  # connections accepted, forwarded or refused
@@ -125,7 +127,8 @@ class FaultProxy:
         self.forwarding.clear()
         self.paused.set()
 
-    def refuse(self):
+    def refuse(self, after=0):
+        self.refused_past = self.accepted + after
         self.refusing.set()
 
     def hold(self, marker):
@@ -176,7 +179,7 @@ class FaultProxy:
             except OSError:
                 return
             self.accepted += 1
-            if self.refusing.is_set():
+            if self.refusing.is_set() and self.accepted > self.refused_past:
                 _reset(client)
                 continue
             try:

@@ -6,6 +6,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.signing import public_key_from_text
 from audit.verification import audit_verification_record, audit_verify
+from audit.verify_process import ProcessFailed
 from brain.commands import AuditedCommand
 
 
@@ -45,7 +46,14 @@ class Command(AuditedCommand):
     def handle(self, *args, since, public_key, jobs, **options):
         if jobs < 1:
             raise CommandError(f"--jobs: {jobs} is not a number of processes (1 or more).")
-        result = audit_verify(since=_since(since), public_key=_public_key(public_key), jobs=jobs)
+        try:
+            result = audit_verify(
+                since=_since(since), public_key=_public_key(public_key), jobs=jobs
+            )
+        except ProcessFailed as error:
+            raise CommandError(
+                f"Audit log not verified: {error}; --jobs 1 verifies in this process."
+            ) from None
         audit_verification_record(result)
         if not result.ok:
             raise CommandError(f"Audit log verification failed: {result.failure}")
