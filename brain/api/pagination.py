@@ -4,7 +4,7 @@ envelope, and, for tables of millions of rows, a count that never scans them all
 import json
 import re
 
-from django.core.paginator import Page, Paginator
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -69,10 +69,29 @@ def _query_integer(request, name, *, minimum):
 
 
 class EstimatedCountPagination(LimitOffsetPagination):
-    """LimitOffsetPagination whose `count` is estimated_count(): for lists of millions of rows."""
+    """LimitOffsetPagination for lists of millions of rows. A page reads one row past its limit,
+    so `next` is there exactly when more rows follow, whatever the count says; `count` is
+    estimated_count() (two small queries), never less than the rows the page has shown to exist,
+    and exact on the last page (counted from its rows, no estimate made)."""
 
-    def get_count(self, queryset):
-        return estimated_count(queryset)
+    def paginate_queryset(self, queryset, request, view=None):
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        rows = list(queryset[self.offset : self.offset + self.limit + 1])
+        self.more = len(rows) > self.limit
+        del rows[self.limit :]
+        if self.more:
+            self.count = max(estimated_count(queryset), self.offset + len(rows) + 1)
+        elif rows or self.offset == 0:
+            self.count = self.offset + len(rows)
+        else:  # past the end: at most `offset` rows
+            self.count = min(estimated_count(queryset), self.offset)
+        self.display_page_controls = self.count > self.limit and self.template is not None
+        return rows
+
+    def get_next_link(self):
+        return super().get_next_link() if self.more else None
 
 
 # The deepest page the console offers: past it, a list is narrowed by its filters or its search.
@@ -85,11 +104,15 @@ class ConsolePaginator(Paginator):
     cost stays flat however large the table): `count` is their number when they are all, else
     PostgreSQL's estimate (EXPLAIN of the keys alone), never less; the pages within them take
     their keys from it, so one search gives the count and the first pages (a list of one page
-    the admin reads whole, without page()). Deeper pages
-    select their keys alone, skipping the rows before them in the list's order. A page's rows
-    are then read by their keys, so that what the queryset annotates is computed for the page's
-    rows only and the list's filters are not searched again. At most CONSOLE_MAX_PAGES pages (a
-    deeper page is refused as one past the last)."""
+    the admin reads whole, without page()). Deeper pages select their keys alone, skipping the
+    rows before them in the list's order. A page's rows are then read by their keys, so that what
+    the queryset annotates is computed for the page's rows only and the list's filters are not
+    searched again.
+
+    The estimate never hides rows: any page up to CONSOLE_MAX_PAGES may be asked for (one with no
+    rows is refused as past the last), and a page reads one key past its end, raising `count` to
+    the rows it has shown to exist (so the next page is offered), or making it exact on the last
+    page. No orphans."""
 
     @cached_property
     def first_keys(self):
@@ -103,18 +126,36 @@ class ConsolePaginator(Paginator):
             return counted
         return max(counted, planned_count(self.object_list.order_by().values("pk")))
 
-    @cached_property
+    @property
     def num_pages(self):
         return min(super().num_pages, CONSOLE_MAX_PAGES)
+
+    def validate_number(self, number):
+        """Django's check of a page number, against CONSOLE_MAX_PAGES rather than the number of
+        pages the count gives."""
+        try:
+            if isinstance(number, float) and not number.is_integer():
+                raise ValueError
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
+        if number < 1:
+            raise EmptyPage(self.error_messages["min_page"])
+        if number > CONSOLE_MAX_PAGES:
+            raise EmptyPage(self.error_messages["no_results"])
+        return number
 
     def page(self, number):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
-        top = bottom + self.per_page
-        if top + self.orphans >= self.count:
-            top = self.count
-        if top <= len(self.first_keys):
-            keys = self.first_keys[bottom:top]
+        end = bottom + self.per_page + 1  # one key past the page: whether more rows follow
+        if end <= len(self.first_keys) or len(self.first_keys) <= EXACT_COUNT_LIMIT:
+            keys = self.first_keys[bottom:end]
         else:
-            keys = list(self.object_list.values_list("pk", flat=True)[bottom:top])
+            keys = list(self.object_list.values_list("pk", flat=True)[bottom:end])
+        more = len(keys) > self.per_page
+        del keys[self.per_page :]
+        if not keys and number > 1:
+            raise EmptyPage(self.error_messages["no_results"])
+        self.count = max(self.count, end) if more else bottom + len(keys)
         return Page(self.object_list.filter(pk__in=keys), number, self)

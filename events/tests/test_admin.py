@@ -257,3 +257,27 @@ def test_pages_go_as_deep_as_the_console_cap_and_no_deeper(admin_client, monkeyp
         events[1].pk,
     ]
     assert (fourth.status_code, fourth["Location"]) == (302, f"{CHANGELIST}?e=1")
+
+
+def test_every_page_is_reached_when_the_estimate_is_far_below_the_rows(admin_client, monkeypatch):
+    SystemEventFactory.create_batch(20, severity="info")
+    with connection.cursor() as cursor:
+        # Statistics that have seen no error event: the planner estimates about one.
+        cursor.execute("ANALYZE system_events")
+    errors = SystemEvent.objects.bulk_create(SystemEventFactory.build_batch(30, severity="error"))
+    monkeypatch.setattr(pagination, "EXACT_COUNT_LIMIT", 5)
+    monkeypatch.setattr(SystemEventAdmin, "list_per_page", 4)
+
+    seen, number = [], 1
+    while True:
+        response = admin_client.get(CHANGELIST, {"severity__exact": "error", "p": number})
+        assert response.status_code == 200
+        seen += [event.pk for event in response.context["cl"].result_list]
+        if f"p={number + 1}" not in response.content.decode():
+            break
+        number += 1
+
+    assert sorted(seen) == sorted(event.pk for event in errors)
+    assert (number, response.context["cl"].paginator.count) == (8, 30)
+    past = admin_client.get(CHANGELIST, {"severity__exact": "error", "p": 9})
+    assert (past.status_code, past["Location"]) == (302, f"{CHANGELIST}?e=1")
