@@ -267,3 +267,22 @@ def test_a_change_past_the_rows_read_at_once_is_named():
 
 def our_key_id():
     return key_id(signing_key().public_key())
+
+
+@pytest.mark.parametrize("since", ["3", "2999-01-01T00:00:00Z"])
+def test_since_past_the_last_checkpoint_is_refused_not_failed(trail, since):
+    last = AuditCheckpoint.objects.get(sequence=2)
+
+    with pytest.raises(CommandError) as raised:
+        call_command("verify_audit", "--since", since)
+
+    assert str(raised.value) == (
+        f"--since {since}: no checkpoint at or after it (the last is checkpoint 2, created "
+        f"{last.created_at.isoformat()})."
+    )
+    assert not AuditVerification.objects.exists()
+
+
+def test_since_with_no_checkpoint_yet_is_refused():
+    with pytest.raises(CommandError, match=r"^--since 1: .* \(there is none yet\)\.$"):
+        call_command("verify_audit", "--since", "1")

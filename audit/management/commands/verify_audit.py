@@ -4,6 +4,7 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
+from audit.models import AuditCheckpoint
 from audit.signing import public_key_from_text
 from audit.verification import audit_verification_record, audit_verify
 from audit.verify_process import ProcessFailed
@@ -46,10 +47,9 @@ class Command(AuditedCommand):
     def handle(self, *args, since, public_key, jobs, **options):
         if jobs < 1:
             raise CommandError(f"--jobs: {jobs} is not a number of processes (1 or more).")
+        since = _since(since)
         try:
-            result = audit_verify(
-                since=_since(since), public_key=_public_key(public_key), jobs=jobs
-            )
+            result = audit_verify(since=since, public_key=_public_key(public_key), jobs=jobs)
         except ProcessFailed as error:
             raise CommandError(
                 f"Audit log not verified: {error}; --jobs 1 verifies in this process."
@@ -68,8 +68,27 @@ class Command(AuditedCommand):
 
 
 def _since(text):
+    """The checkpoint sequence or time `--since` names; a CommandError when it is malformed or
+    names no checkpoint yet (nothing to verify from there: an input error, not a failure)."""
     if text is None:
         return None
+    since = _parse_since(text)
+    if isinstance(since, int):
+        named = AuditCheckpoint.objects.filter(sequence__gte=since)
+    else:
+        named = AuditCheckpoint.objects.filter(created_at__gte=since)
+    if not named.exists():
+        last = AuditCheckpoint.objects.order_by("-sequence").first()
+        latest = (
+            f"the last is checkpoint {last.sequence}, created {last.created_at.isoformat()}"
+            if last
+            else "there is none yet"
+        )
+        raise CommandError(f"--since {text}: no checkpoint at or after it ({latest}).")
+    return since
+
+
+def _parse_since(text):
     if text.isdigit() and int(text) >= 1:
         return int(text)
     moment = None
