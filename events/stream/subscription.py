@@ -42,12 +42,14 @@ class Filters:
         return given
 
 
-def _validated(query, known):
-    """Filters from a QueryDict, checked by the event list's FilterSet; or {name: [messages]}."""
+def _validated(query, known, *, others=()):
+    """Filters from a QueryDict, checked by the event list's FilterSet; or {name: [messages]}.
+    `others`: the names besides `known` that the source of `query` takes, listed as known in
+    the error for an unknown name."""
     errors = {}
     for name, values in query.lists():
         if name not in known:
-            errors[name] = [UNKNOWN_PARAMETER.format(known=", ".join(known))]
+            errors[name] = [UNKNOWN_PARAMETER.format(known=", ".join([*known, *others]))]
         elif any(value == "" for value in values):
             errors[name] = [EMPTY_PARAMETER]
     if errors:
@@ -78,7 +80,7 @@ def filters_from_query(query_string, *, extra=(), repeatable=()):
     filters_only = query.copy()
     for name in (*extra, *repeatable):
         filters_only.pop(name, None)
-    filters, errors = _validated(filters_only, FILTER_NAMES)
+    filters, errors = _validated(filters_only, FILTER_NAMES, others=(*extra, *repeatable))
     for name in extra:
         if name in query and (len(query.getlist(name)) > 1 or query[name] == ""):
             errors[name] = [EMPTY_PARAMETER if query[name] == "" else "Give it once."]
