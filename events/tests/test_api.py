@@ -83,6 +83,18 @@ def test_create_accepts_an_iso_timestamp(api_client):
     )
 
 
+def test_create_takes_a_timestamp_without_an_offset_as_utc(api_client):
+    day = datetime.now(UTC).date() - timedelta(days=2)
+    response = api_client.post(
+        "/api/events",
+        {"event_type": "deploy", "severity": "info", "message": "m", "timestamp": f"{day}T03:04"},
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["timestamp"] == f"{day}T03:04:00Z"
+
+
 VALID = {"event_type": "deploy", "severity": "info", "message": "m"}
 
 
