@@ -200,7 +200,7 @@ def test_every_other_error_is_a_detail_as_declared(
             "/api/projects/{id}",
             send("DELETE", f"/api/projects/{project.pk}", staff),
             409,
-            {"detail": "This project has 1 task: delete or move them first."},
+            {"detail": "This project has 1 task: delete or move it first."},
         ),
         (
             "POST",

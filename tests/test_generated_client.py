@@ -364,7 +364,7 @@ def test_a_generated_client_drives_every_operation(generated, live_server, staff
 
     # Deletes: a project with tasks is refused until they are gone.
     has_tasks = call("projects_destroy", 409, client=client, id=project.id)
-    assert has_tasks == m.Error(detail="This project has 1 task: delete or move them first.")
+    assert has_tasks == m.Error(detail="This project has 1 task: delete or move it first.")
     assert call("executions_destroy", 204, client=client, id=execution.id) is None
     assert call("tasks_destroy", 204, client=client, id=task.id) is None
     assert call("projects_destroy", 204, client=client, id=project.id) is None

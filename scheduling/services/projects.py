@@ -15,8 +15,8 @@ class ProjectHasTasks(Exception):
 
     def __init__(self, count):
         self.count = count
-        noun = "task" if count == 1 else "tasks"
-        super().__init__(f"This project has {count} {noun}: delete or move them first.")
+        tasks = "1 task: delete or move it" if count == 1 else f"{count} tasks: delete or move them"
+        super().__init__(f"This project has {tasks} first.")
 
 
 @transaction.atomic

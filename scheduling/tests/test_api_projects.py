@@ -197,7 +197,7 @@ def test_delete_of_a_project_whose_tasks_moved_away(api_client, user, skill_name
 
     assert (conflict.status_code, conflict.json()) == (
         409,
-        {"detail": "This project has 1 task: delete or move them first."},
+        {"detail": "This project has 1 task: delete or move it first."},
     )
     assert (response.status_code, response.content) == (204, b"")
     assert not Project.objects.filter(pk=project.pk).exists()

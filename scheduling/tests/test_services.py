@@ -76,7 +76,7 @@ def test_project_delete_refuses_a_project_with_tasks(user):
 
     assert (error.value.count, str(error.value)) == (
         1,
-        "This project has 1 task: delete or move them first.",
+        "This project has 1 task: delete or move it first.",
     )
     task.refresh_from_db()
     assert task.project_id == project.pk
