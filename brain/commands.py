@@ -30,11 +30,12 @@ class AuditedCommand(BaseCommand):
 class PurgeCommand(AuditedCommand):
     """A retention command: takes a required age option (`age_option`, parsed by `parse_age`) and
     `--batch-size`, counts what is older than now minus that age, deletes it in batches behind a
-    progress bar on stderr (none at verbosity 0) and writes `message(deleted, cutoff)` to stdout.
-    A bad age or batch size is a CommandError before anything is read. Subclasses set the class
-    attributes and implement `count(cutoff)` (how many rows `purge` would delete now) and
-    `purge(cutoff, *, batch_size, progress)` (deletes them in batches, calling `progress(n)` after
-    each, and returns how many it deleted)."""
+    progress bar on stderr (none at verbosity 0) and writes `Deleted <n> <what(cutoff)>.` to
+    stdout; with `--dry-run`, only `Would delete <n> <what(cutoff)>.`. A bad age or batch size is
+    a CommandError before anything is read. Subclasses set the class attributes and implement
+    `what(cutoff)` ("events older than ..."), `count(cutoff)` (how many rows `purge` would
+    delete now) and `purge(cutoff, *, batch_size, progress)` (deletes them in batches, calling
+    `progress(n)` after each, and returns how many it deleted)."""
 
     age_option = None  # "--older-than"
     age_help = None
@@ -45,8 +46,11 @@ class PurgeCommand(AuditedCommand):
         age = parser.add_argument(self.age_option, required=True, help=self.age_help)
         self.age_dest = age.dest
         parser.add_argument("--batch-size", type=int, default=self.default_batch_size)
+        parser.add_argument(
+            "--dry-run", action="store_true", help="say how many would be deleted; delete none"
+        )
 
-    def handle(self, *args, batch_size, **options):
+    def handle(self, *args, batch_size, dry_run, **options):
         try:
             age = parse_age(options[self.age_dest])
         except ValueError as error:
@@ -55,8 +59,11 @@ class PurgeCommand(AuditedCommand):
             raise CommandError("--batch-size must be >= 1.")
         cutoff = timezone.now() - age
         total = self.count(cutoff)
+        if dry_run:
+            self.stdout.write(f"Would delete {total} {self.what(cutoff)}.")
+            return
         with ProgressBar(
             total=total, unit=self.unit, disable=options["verbosity"] == 0, file=self.stderr
         ) as bar:
             deleted = self.purge(cutoff, batch_size=batch_size, progress=bar.update)
-        self.stdout.write(self.message(deleted, cutoff))
+        self.stdout.write(f"Deleted {deleted} {self.what(cutoff)}.")

@@ -35,6 +35,20 @@ def checkpoints():
     )
 
 
+def test_a_dry_run_counts_the_sealed_records_and_seals_and_deletes_nothing(capsys):
+    for _ in range(2):
+        old_record()
+    seal_all(max_records=1)
+    old_record()  # not sealed yet: not counted
+    before = checkpoints()
+
+    call_command("purge_audit", "--older-than", "365d", "--dry-run")
+
+    assert capsys.readouterr().out == "Would delete 2 sealed audit records older than 365d.\n"
+    assert AuditLog.objects.count() == 3
+    assert checkpoints() == before
+
+
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_a_purge_removes_old_checkpoints_in_batches_and_records_what_it_removed(capsys, jobs):
     old = [old_record() for _ in range(3)]

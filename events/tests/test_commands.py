@@ -104,6 +104,18 @@ def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     assert list(SystemEvent.objects.all()) == [kept]
 
 
+def test_purge_events_dry_run_counts_and_deletes_nothing():
+    SystemEventFactory.create_batch(2, timestamp=datetime.now(UTC) - timedelta(days=91))
+    SystemEventFactory()
+    stdout = StringIO()
+
+    call_command("purge_events", "--older-than", "90d", "--dry-run", stdout=stdout)
+
+    assert stdout.getvalue().startswith("Would delete 2 events older than ")
+    assert SystemEvent.objects.count() == 3
+    assert not AuditLog.objects.filter(operation="DELETE").exists()
+
+
 def test_purge_events_deletes_a_full_batch_and_records_every_row():
     # The default batch of 10,000 rows, all recorded (with server_side_binding, more records than
     # PostgreSQL binds in one statement).

@@ -221,6 +221,18 @@ def test_purge_tokens_deletes_tokens_expired_for_longer_than_asked_as_the_comman
     assert out.getvalue().startswith("Deleted 1 API tokens expired before ")
 
 
+def test_purge_tokens_dry_run_counts_and_deletes_nothing(user):
+    expired_tokens(user)
+    mark = audit_mark()
+    out = StringIO()
+
+    call_command("purge_tokens", "--dry-run", expired_for="7d", stdout=out)
+
+    assert out.getvalue().startswith("Would delete 1 API tokens expired before ")
+    assert APIToken.objects.filter(user=user).count() == 4
+    assert records_after(mark) == []
+
+
 def test_purge_tokens_at_once_deletes_every_expired_token_in_batches(
     user, django_capture_on_commit_callbacks
 ):

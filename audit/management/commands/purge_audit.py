@@ -18,14 +18,23 @@ class Command(AuditedCommand):
     def add_arguments(self, parser):
         parser.add_argument("--older-than", required=True, help="age in days, e.g. 365d")
         parser.add_argument("--batch-size", type=int, default=10_000)
+        parser.add_argument(
+            "--dry-run",
+            action="store_true",
+            help="say how many sealed records would be deleted; seal and delete none",
+        )
 
-    def handle(self, *args, older_than, batch_size, **options):
+    def handle(self, *args, older_than, batch_size, dry_run, **options):
         try:
             age = parse_age(older_than, units="d")
         except ValueError as error:
             raise CommandError(str(error)) from None
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
+        if dry_run:
+            total = audit_purge_count(older_than=age)
+            self.stdout.write(f"Would delete {total} sealed audit records older than {older_than}.")
+            return
         audit_seal()
         total = audit_purge_count(older_than=age)
         with ProgressBar(

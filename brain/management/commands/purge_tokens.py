@@ -19,5 +19,5 @@ class Command(PurgeCommand):
     def purge(self, cutoff, *, batch_size, progress):
         return token_purge_expired(expired_before=cutoff, batch_size=batch_size, progress=progress)
 
-    def message(self, deleted, cutoff):
-        return f"Deleted {deleted} API tokens expired before {cutoff.isoformat()}."
+    def what(self, cutoff):
+        return f"API tokens expired before {cutoff.isoformat()}"

@@ -19,5 +19,5 @@ class Command(PurgeCommand):
     def purge(self, cutoff, *, batch_size, progress):
         return event_purge(older_than=cutoff, batch_size=batch_size, progress=progress)
 
-    def message(self, deleted, cutoff):
-        return f"Deleted {deleted} events older than {cutoff.isoformat()}."
+    def what(self, cutoff):
+        return f"events older than {cutoff.isoformat()}"
