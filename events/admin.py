@@ -16,6 +16,8 @@ SEVERITY_COLOURS = {
     Severity.ERROR: "#ba2121",
     Severity.CRITICAL: "#5c0a0a",
 }
+# The characters of a message the list shows.
+MESSAGE_SHOWN_LENGTH = 80
 # A free-text column can hold many values; the sidebar lists the first ones alphabetically.
 FILTER_CHOICES_LIMIT = 200
 
@@ -99,7 +101,7 @@ class SystemEventAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
 
     @admin.display(description="message")
     def short_message(self, event):
-        return event.message if len(event.message) <= 80 else event.message[:79] + "…"
+        return admin_display.shortened(event.message, MESSAGE_SHOWN_LENGTH)
 
     @admin.display(description="message")
     def message_text(self, event):

@@ -7,6 +7,8 @@ from audit.admin import AuditTrailLinkMixin
 from brain import forms as brain_forms
 from brain.admin_rows import DeletedRowMixin
 
+# The characters of a name (a skill, a user, a project, a worker) that a list shows.
+SHOWN_LENGTH = 40
 # The colour of each task and execution status.
 STATUS_COLOURS = {
     "success": "#2e7d32",
@@ -44,6 +46,9 @@ class ServiceAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
     # Fields that are set on creation and never change afterwards (the owner of a row).
     fixed_after_creation = []
     formfield_overrides = {models.JSONField: {"form_class": brain_forms.JSONField}}
+
+    class Media:
+        css = {"all": ["scheduling/admin.css"]}
 
     def save_model(self, request, obj, form, change):
         if change:

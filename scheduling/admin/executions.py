@@ -11,7 +11,8 @@ from brain.admin_rows import DeletedRowMixin
 
 from .. import services
 from ..models import ExecutionResult
-from .base import STATUS_COLOURS
+from .base import SHOWN_LENGTH, STATUS_COLOURS
+from .tasks import task_label
 
 
 @admin.register(ExecutionResult)
@@ -21,20 +22,21 @@ class ExecutionResultAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmi
 
     list_display = [
         "id",
-        "task_link",
+        "task_shown",
         "status_badge",
-        "scheduled_for",
-        "started_at",
-        "ended_at",
-        "duration_ms",
-        "worker",
+        "started_at_shown",
+        "ended_at_shown",
+        "duration",
+        "worker_shown",
     ]
     list_display_links = ["id"]
     list_filter = ["status", "task__skill_name"]
     search_fields = ["task__skill_name", "worker", "error_text"]
     date_hierarchy = "started_at"
     list_select_related = ["task"]
-    ordering = ["-started_at", "-id"]
+    # The admin adds -pk itself, for runs started at the same moment, without marking the ID
+    # column as sorted.
+    ordering = ["-started_at"]
     fields = [
         "task_link",
         "status_badge",
@@ -49,10 +51,34 @@ class ExecutionResultAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmi
     ]
     readonly_fields = fields
 
+    class Media:
+        css = {"all": ["scheduling/admin.css"]}
+
     @admin.display(description="Task", ordering="task")
     def task_link(self, execution):
         url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
         return format_html('<a href="{}">{}</a>', url, execution.task)
+
+    @admin.display(description="Task", ordering="task")
+    def task_shown(self, execution):
+        url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
+        return format_html('<a href="{}">{}</a>', url, task_label(execution.task))
+
+    @admin.display(description="Started", ordering="started_at")
+    def started_at_shown(self, execution):
+        return admin_display.date_time(execution.started_at)
+
+    @admin.display(description="Ended", ordering="ended_at")
+    def ended_at_shown(self, execution):
+        return admin_display.date_time(execution.ended_at)
+
+    @admin.display(description="Duration", ordering="duration_ms")
+    def duration(self, execution):
+        return admin_display.duration(execution.duration_ms)
+
+    @admin.display(description="Worker", ordering="worker")
+    def worker_shown(self, execution):
+        return admin_display.shortened(execution.worker, SHOWN_LENGTH)
 
     @admin.display(description="Status", ordering="status")
     def status_badge(self, execution):

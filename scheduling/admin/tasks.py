@@ -18,9 +18,11 @@ from brain import admin_display
 from .. import services
 from ..models import ExecutionResult, ExecutionStatus, Project, ScheduledTask
 from ..skills import all_skills
-from .base import STATUS_COLOURS, ServiceAdmin
+from .base import SHOWN_LENGTH, STATUS_COLOURS, ServiceAdmin
 
 INLINE_EXECUTIONS = 20
+# The characters of a cron the list shows (its words follow it in full).
+CRON_SHOWN_LENGTH = 20
 
 
 class ExecutionResultInline(admin.TabularInline):
@@ -51,6 +53,14 @@ class ExecutionResultInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+def task_label(task):
+    """A task as the lists name it: its skill, which a narrow column breaks after a dot, and its
+    id (`system.health_check #12`)."""
+    return format_html(
+        "{} #{}", admin_display.shortened(task.skill_name, SHOWN_LENGTH, break_after="."), task.pk
+    )
 
 
 def describe_cron(expression):
@@ -145,19 +155,19 @@ class ScheduledTaskAdminForm(forms.ModelForm):
 @admin.register(ScheduledTask)
 class ScheduledTaskAdmin(ServiceAdmin):
     form = ScheduledTaskAdminForm
+    # Few and narrow columns, so that every one shows beside the admin's two sidebars: the task
+    # named by its skill and id, as the executions list names it, the next run under the
+    # schedule, the last run's status above its time, the owner above the task's project.
     list_display = [
-        "id",
-        "skill_name",
+        "task",
         "schedule",
-        "next_run_local",
         "status_badge",
-        "last_run_at",
-        "last_status_badge",
+        "last_run",
         "run_count",
         "success_rate_shown",
-        "project",
-        "user",
+        "owner",
     ]
+    list_display_links = ["task"]
     list_filter = ["status", "skill_name", "timezone"]
     search_fields = ["skill_name", "project__name", "user__username"]
     date_hierarchy = "next_run_at"
@@ -218,12 +228,17 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def cron_description(self, task):
         return describe_cron(task.schedule_cron) or "-"
 
-    @admin.display(description="Schedule", ordering="schedule_cron")
+    @admin.display(description="Task", ordering="skill_name")
+    def task(self, task):
+        return task_label(task)
+
+    @admin.display(description="Schedule", ordering="next_run_at")
     def schedule(self, task):
         return format_html(
-            "<code>{}</code><br><small>{}</small>",
-            task.schedule_cron,
+            '<code class="cron">{}</code><br><small>{}</small><br><small>next {}</small>',
+            admin_display.shortened(task.schedule_cron, CRON_SHOWN_LENGTH),
             describe_cron(task.schedule_cron),
+            self.next_run_local(task),
         )
 
     @admin.display(description="Status", ordering="status")
@@ -231,14 +246,14 @@ class ScheduledTaskAdmin(ServiceAdmin):
         return admin_display.badge(task.status, STATUS_COLOURS)
 
     @admin.display(description="Last run", ordering=F("last_run_at").desc(nulls_last=True))
-    def last_run_at(self, task):
-        return task.last_run_at or "never"
-
-    @admin.display(description="Last status", ordering="last_status")
-    def last_status_badge(self, task):
+    def last_run(self, task):
         if task.last_run_at is None:
-            return "-"
-        return admin_display.badge(task.last_status or "running", STATUS_COLOURS)
+            return "never"
+        return format_html(
+            "{}<br>{}",
+            admin_display.badge(task.last_status or "running", STATUS_COLOURS),
+            admin_display.date_time(task.last_run_at),
+        )
 
     @admin.display(description="Runs", ordering="run_count")
     def run_count(self, task):
@@ -248,11 +263,20 @@ class ScheduledTaskAdmin(ServiceAdmin):
     def success_rate_shown(self, task):
         return "-" if task.success_rate is None else f"{task.success_rate:.0%}"
 
+    @admin.display(description="Owner", ordering="user__username")
+    def owner(self, task):
+        owner = admin_display.shortened(task.user.get_username(), SHOWN_LENGTH)
+        if task.project is None:
+            return owner
+        return format_html(
+            "{}<br><small>{}</small>",
+            owner,
+            admin_display.shortened(task.project.name, SHOWN_LENGTH),
+        )
+
     @admin.display(description="Next run (task's time zone)", ordering="next_run_at")
     def next_run_local(self, task):
-        if task.next_run_at is None:
-            return "-"
-        return task.next_run_at.astimezone(ZoneInfo(task.timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return admin_display.date_time(task.next_run_at, zone=ZoneInfo(task.timezone))
 
     @admin.display(description="Executions")
     def all_executions(self, task):

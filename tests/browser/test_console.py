@@ -160,7 +160,7 @@ def test_run_a_task_now_and_see_its_execution(watched, operator):
     row = page.locator("#result_list tbody tr", has_text="demo.echo")
     assert row.locator("td.field-run_count").text_content() == "0"
     assert (
-        row.locator("td.field-schedule small").text_content()
+        row.locator("td.field-schedule small").first.text_content()
         == "At 00:00, on day 1 of the month, only in January"
     )
     row.locator("input.action-select").check()
@@ -174,7 +174,7 @@ def test_run_a_task_now_and_see_its_execution(watched, operator):
     watched.open("/admin/scheduling/scheduledtask/?q=demo.echo")
     row = page.locator("#result_list tbody tr", has_text="demo.echo")
     assert row.locator("td.field-run_count").text_content() == "1"
-    assert row.locator("td.field-last_status_badge").text_content() == "success"
+    assert row.locator("td.field-last_run .badge").text_content() == "success"
     assert row.locator("td.field-success_rate_shown").text_content() == "100%"
     watched.screenshot("tasks")
     watched.open(f"/admin/scheduling/executionresult/?task__id__exact={task.pk}")
@@ -234,7 +234,7 @@ CHART_GEOMETRY = """() => [...document.querySelectorAll("svg.dashboard-chart")].
   };
 })"""
 
-# The audit list's columns against the box that shows them (it scrolls what overflows).
+# A list's columns against the box that shows them (it scrolls what overflows).
 LIST_GEOMETRY = """() => {
   const results = document.querySelector("#changelist-form .results");
   const box = results.getBoundingClientRect();
@@ -244,7 +244,9 @@ LIST_GEOMETRY = """() => {
     pageScrolls: document.documentElement.scrollWidth > document.documentElement.clientWidth,
     columns: [...document.querySelectorAll("#result_list thead th")].map((th) => {
       const cell = th.getBoundingClientRect();
-      return [th.textContent.trim(), cell.left >= box.left && cell.right <= box.right];
+      // The header's label, without the sort priority of a sorted column.
+      const label = th.querySelector(".text a, .text span") || th;
+      return [label.textContent.trim(), cell.left >= box.left && cell.right <= box.right];
     }),
   };
 }"""
@@ -308,3 +310,137 @@ def test_the_charts_and_the_audit_list_fit_an_operators_screen(
     expect(page.locator("#result_list tbody tr", has_text="system:import")).to_have_count(1)
     expect(page.locator("#result_list tbody tr", has_text="system:scheduler")).to_have_count(4)
     watched.screenshot("audit-list-1400", full_page=False)
+
+
+# The lines each cron of the tasks list takes.
+CRON_LINES = """() => [...document.querySelectorAll("#result_list td.field-schedule code")].map(
+  (code) => code.getClientRects().length)"""
+LONG_PROJECT = "Customer data retention and compliance reports for the EMEA and APAC regions"
+WORKER = "brain-scheduler-5d8f7c9b6d-x7k2p.eu-west-1.compute.internal:48213"
+
+
+@pytest.fixture
+def scheduling_rows(operator, django_user_model):
+    """What an operator's scheduling lists hold: three owners (one with a long name), projects
+    (one with a long name), tasks of most skills in several time zones, and their runs on a
+    worker with a long host name."""
+    on_call = django_user_model.objects.create_superuser(
+        "operations-on-call-engineer-emea", password=PASSWORD
+    )
+    alice = django_user_model.objects.create_user("alice", password=PASSWORD)
+    compliance = scheduling_services.project_create(user=on_call, name=LONG_PROJECT)
+    ops = scheduling_services.project_create(user=operator, name="Ops")
+    reporting = scheduling_services.project_create(
+        user=alice, name="Nightly reporting pipeline (EMEA)"
+    )
+    tasks = [
+        (on_call, "system.health_check", "*/5 * * * *", "UTC", compliance, "pending"),
+        (on_call, "partitions.maintain", "30 2 1 * *", "Europe/London", compliance, "pending"),
+        (operator, "events.purge", "0 3 * * 0", "America/Argentina/Buenos_Aires", ops, "pending"),
+        (operator, "audit.verify", "0 */6 * * 1-5", "Asia/Kolkata", None, "disabled"),
+        (alice, "demo.echo", "15,45 8-18 * * 1-5", "Europe/Berlin", reporting, "pending"),
+        (alice, "demo.fail", "0,15,30,45 8-18 * * 1-5", "UTC", reporting, "completed"),
+    ]
+    statuses = ["success", "failed", "timeout", "cancelled", "success"]
+    now = timezone.now()
+    for index, (user, skill, cron, zone, project, status) in enumerate(tasks):
+        task = scheduling_services.task_create(
+            user=user,
+            skill_name=skill,
+            schedule_cron=cron,
+            timezone=zone,
+            project=project,
+            status=status,
+        )
+        for run in range(index % 3 + 1):
+            started = now - timedelta(hours=index + 6 * run)
+            scheduling_services.execution_create(
+                task=task,
+                started_at=started,
+                scheduled_for=started,
+                ended_at=started + timedelta(seconds=1 + 97 * run),
+                status=statuses[(index + run) % len(statuses)],
+                worker=WORKER,
+            )
+    for name, type_ in [
+        ("documentation-writer-for-the-customer-portal-eu-west-1", "documenter"),
+        ("security-reviewer-nightly-dependency-audit", "security"),
+        ("coder-7", "coder"),
+    ]:
+        scheduling_services.agent_create(name=name, type=type_, last_active_at=now)
+
+
+def open_list_at_operator_width(watched, path):
+    """Opens a list at 1400 px, checks that its results box shows every column without a
+    scroll (the sidebar filters shown beside it) and returns the columns' headers and whether
+    each shows."""
+    watched.page.set_viewport_size(OPERATOR_VIEWPORT)
+    watched.open(path)
+    expect(watched.page.locator("#changelist-filter")).to_be_visible()
+    layout = watched.page.evaluate(LIST_GEOMETRY)
+    assert layout["scrollWidth"] <= layout["clientWidth"], layout
+    assert not layout["pageScrolls"]
+    return layout["columns"]
+
+
+def test_the_scheduling_lists_fit_an_operators_screen(watched, scheduling_rows):
+    log_in(watched)
+    page = watched.page
+
+    columns = open_list_at_operator_width(watched, "/admin/scheduling/scheduledtask/")
+    assert columns == [
+        ["", True],
+        ["Task", True],
+        ["Schedule", True],
+        ["Status", True],
+        ["Last run", True],
+        ["Runs", True],
+        ["Success", True],
+        ["Owner", True],
+    ]
+    # Each cron on one line; one past CRON_SHOWN_LENGTH is cut, its words below it in full.
+    assert page.evaluate(CRON_LINES) == [1] * 6
+    row = page.locator("#result_list tbody tr", has_text="demo.fail")
+    assert row.locator("td.field-schedule code").text_content() == "0,15,30,45 8-18 * *…"
+    assert "Monday through Friday" in row.locator("td.field-schedule").text_content()
+    # A long project name is cut as the events list cuts a message, whole in its title.
+    project = page.locator("#result_list td.field-owner span[title]").first
+    assert project.get_attribute("title") == LONG_PROJECT
+    assert project.text_content() == LONG_PROJECT[:39] + "…"
+    watched.screenshot("tasks-1400", full_page=False)
+
+    columns = open_list_at_operator_width(watched, "/admin/scheduling/executionresult/")
+    assert columns == [
+        ["", True],
+        ["ID", True],
+        ["Task", True],
+        ["Status", True],
+        ["Started", True],
+        ["Ended", True],
+        ["Duration", True],
+        ["Worker", True],
+    ]
+    worker = page.locator("#result_list td.field-worker_shown span[title]").first
+    assert worker.get_attribute("title") == WORKER
+    assert worker.text_content() == WORKER[:39] + "…"
+    watched.screenshot("executions-1400", full_page=False)
+
+    columns = open_list_at_operator_width(watched, "/admin/scheduling/project/")
+    assert columns == [
+        ["", True],
+        ["Name", True],
+        ["Owner", True],
+        ["Tasks count", True],
+        ["Created at", True],
+        ["Updated at", True],
+    ]
+
+    columns = open_list_at_operator_width(watched, "/admin/scheduling/agent/")
+    assert columns == [
+        ["", True],
+        ["Name", True],
+        ["Type", True],
+        ["Status", True],
+        ["Last active at", True],
+        ["Since last activity", True],
+    ]
