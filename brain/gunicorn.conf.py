@@ -2,7 +2,9 @@
 worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's WSGI handler, on
 WEB_THREADS threads per worker) and the WebSockets (/ws/events) on the same port."""
 
+import errno
 import os
+import socket
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
@@ -12,7 +14,8 @@ wsgi_app = "brain.asgi:application"
 # over them. On one shared socket, the worker whose event loop wakes first accepts every pending
 # connection at once (asyncio accepts up to its backlog per wake-up; this worker class has no
 # per-worker connection limit), so a client's keep-alive connections could all land on one worker
-# while the other idled.
+# while the other idled. Since every socket on the port sets SO_REUSEPORT, a second server on the
+# same address would bind too and share the traffic: on_starting refuses to start then.
 reuse_port = True
 # Brain uses no control interface; gunicorn's default socket (~/.gunicorn) would be shared by
 # every server one user runs.
@@ -30,8 +33,28 @@ timeout = 60
 os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(timeout // 2))
 
 
+def on_starting(server):
+    """Stops the start with "address already in use" when something listens on the address
+    already, a Brain server among them: SO_REUSEPORT would let this one's workers listen beside
+    it. A socket without SO_REUSEPORT cannot bind an address where any socket listens."""
+    host, port = bind.rsplit(":", 1)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: connections of an earlier server in TIME_WAIT do not count as in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                raise RuntimeError(f"{bind}: address already in use") from None
+            raise
+
+
 def when_ready(server):
-    """Sends brain.signals.server_started, once per start (the master, before it forks workers)."""
+    """Sends brain.signals.server_started, once per start (the master, before it forks workers).
+    Logs the address served, which gunicorn's own "Listening at" line leaves empty under
+    reuse_port: the master holds no socket then, each worker opens its own."""
+    server.log.info("Listening at: http://%s (%s), a socket per worker", bind, server.pid)
     _in_master(
         lambda signals: signals.server_started.send_robust(sender=None, bind=bind, workers=workers)
     )
