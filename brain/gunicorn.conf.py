@@ -5,9 +5,22 @@ WEB_THREADS threads per worker) and the WebSockets (/ws/events) on the same port
 import errno
 import os
 import socket
+import sys
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+def _whole_number(name, default, least=1, most=None):
+    """The environment's whole number `name`; outside least..most the server does not start, and
+    says why in one line."""
+    value = os.environ.get(name, default)
+    if not (value.isdigit() and int(value) >= least and (most is None or int(value) <= most)):
+        upto = f" to {most}" if most is not None else " or more"
+        sys.exit(f"{name} must be a whole number from {least}{upto}, not {value!r}.")
+    return int(value)
+
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_whole_number('PORT', '8000', most=65535)}"
+workers = _whole_number("WEB_CONCURRENCY", "2")
+_whole_number("WEB_THREADS", "4")  # threads per worker, read by brain.asgi
 worker_class = "asgi"
 wsgi_app = "brain.asgi:application"
 # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new connections
@@ -72,8 +85,13 @@ def _in_master(send):
     the server serves without its lifecycle row rather than not at all."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        # gunicorn prints a RuntimeError's message in one line and exits 1.
+        raise RuntimeError(f"Configuration error: {error}") from None
     from django.db import connections
 
     from brain import signals
