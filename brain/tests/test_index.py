@@ -36,7 +36,7 @@ def test_root_answers_a_page_of_links_to_a_browser(client):
     assert response.status_code == 200
     assert response["Content-Type"] == "text/html; charset=utf-8"
     page = response.content.decode()
-    assert re.findall(r'href="([^"]+)"', page) == [
+    assert re.findall(r'<a href="([^"]+)"', page) == [
         "/api/docs",
         "/api/redoc",
         "/api/schema",
@@ -48,6 +48,15 @@ def test_root_answers_a_page_of_links_to_a_browser(client):
     ]
     assert "a WebSocket at <code>/ws/events</code>" in page
     assert "<script" not in page
+
+
+def test_the_page_of_links_has_brains_icon(client):
+    page = client.get("/", headers={"accept": BROWSER}).content.decode()
+
+    (icon,) = re.findall(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page)
+    response = client.get(icon)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/svg+xml"
 
 
 @pytest.mark.django_db
