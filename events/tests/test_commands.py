@@ -14,12 +14,13 @@ from events.models import SystemEvent
 from tests.support import server_environment
 
 from .factories import SystemEventFactory
+from .test_progress import Terminal
 
 pytestmark = pytest.mark.django_db
 
 
 def test_seed_events_creates_a_realistic_mix(django_capture_on_commit_callbacks):
-    stdout, stderr = StringIO(), StringIO()
+    stdout, stderr = StringIO(), Terminal()
 
     call_command(
         "seed_events",

@@ -13,6 +13,7 @@ from audit.models import AuditLog
 from events.management.commands import import_events
 from events.models import SystemEvent
 from events.tests.test_ingest import REFUSED
+from events.tests.test_progress import Terminal
 from tests.audit_paths.support import (
     audit_mark,
     from_system,
@@ -34,7 +35,7 @@ def _rows():
 
 
 def _import(path, *args):
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = io.StringIO(), Terminal()
     call_command("import_events", str(path), *args, stdout=stdout, stderr=stderr)
     return stdout.getvalue(), stderr.getvalue()
 
