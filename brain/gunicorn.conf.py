@@ -2,7 +2,6 @@
 worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's WSGI handler, on
 WEB_THREADS threads per worker) and the WebSockets (/ws/events) on the same port."""
 
-import errno
 import os
 import socket
 import sys
@@ -47,9 +46,9 @@ os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(timeout // 2))
 
 
 def on_starting(server):
-    """Stops the start with "address already in use" when something listens on the address
-    already, a Brain server among them: SO_REUSEPORT would let this one's workers listen beside
-    it. A socket without SO_REUSEPORT cannot bind an address where any socket listens."""
+    """Stops the start in one line when the address cannot be listened at: "Address already in
+    use" where something listens already, a Brain server among them, which SO_REUSEPORT would
+    let this one's workers join. A socket without SO_REUSEPORT cannot bind where one listens."""
     host, port = bind.rsplit(":", 1)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
@@ -57,10 +56,8 @@ def on_starting(server):
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host.strip("[]"), int(port)))
-        except OSError as error:
-            if error.errno == errno.EADDRINUSE:
-                raise RuntimeError(f"{bind}: address already in use") from None
-            raise
+        except OSError as error:  # in use, or a HOST that is no address of this machine
+            raise RuntimeError(f"Cannot listen at {bind}: {error.strerror}.") from None
 
 
 def when_ready(server):

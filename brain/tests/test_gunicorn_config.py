@@ -14,7 +14,7 @@ def gunicorn(**environment):
     return subprocess.run(
         [sys.executable, "-m", "gunicorn", "--config", "brain/gunicorn.conf.py"],
         cwd=BASE_DIR,
-        env=environment_with(SECRET_KEY="k", HOST="127.0.0.1", **environment),
+        env=environment_with(**{"SECRET_KEY": "k", "HOST": "127.0.0.1", **environment}),
         capture_output=True,
         text=True,
         timeout=60,
@@ -49,3 +49,12 @@ def test_a_configuration_error_of_the_settings_stops_the_start_in_one_line():
     ) in result.stderr
     assert "Traceback" not in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def test_a_host_that_is_no_address_of_this_machine_stops_the_start_in_one_line():
+    result = gunicorn(HOST="192.0.2.1", PORT=str(free_port()))
+
+    assert result.returncode == 1
+    assert "\nError: Cannot listen at 192.0.2.1:" in result.stderr
+    assert ": Cannot assign requested address.\n" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -31,7 +31,9 @@ def test_a_second_server_on_the_same_port_exits_with_address_already_in_use(serv
     )
 
     assert second.returncode == 1
-    assert f"Error: 127.0.0.1:{first.port}: address already in use" in second.stderr
+    assert f"Error: Cannot listen at 127.0.0.1:{first.port}: Address already in use." in (
+        second.stderr
+    )
     assert "Booting worker" not in second.stderr
     assert first.request("GET", "/health/live").status == 200
 
