@@ -5,9 +5,14 @@ import sys
 
 def main():
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
+    from django.core.exceptions import ImproperlyConfigured
     from django.core.management import execute_from_command_line
 
-    execute_from_command_line(sys.argv)
+    try:
+        execute_from_command_line(sys.argv)
+    except ImproperlyConfigured as error:
+        # A setting the environment got wrong: the operator needs its message, not a traceback.
+        sys.exit(f"Configuration error: {error}")
 
 
 if __name__ == "__main__":

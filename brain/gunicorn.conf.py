@@ -3,16 +3,31 @@ worker is gunicorn's own ASGI worker serving brain.asgi: HTTP (through Django's 
 WEB_THREADS threads per worker) and the WebSockets (/ws/events) on the same port."""
 
 import os
+import socket
+import sys
 
-bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+
+def _whole_number(name, default, least=1, most=None):
+    """The environment's whole number `name`; outside least..most the server does not start, and
+    says why in one line."""
+    value = os.environ.get(name, default)
+    if not (value.isdigit() and int(value) >= least and (most is None or int(value) <= most)):
+        upto = f" to {most}" if most is not None else " or more"
+        sys.exit(f"{name} must be a whole number from {least}{upto}, not {value!r}.")
+    return int(value)
+
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{_whole_number('PORT', '8000', most=65535)}"
+workers = _whole_number("WEB_CONCURRENCY", "2")
+_whole_number("WEB_THREADS", "4")  # threads per worker, read by brain.asgi
 worker_class = "asgi"
 wsgi_app = "brain.asgi:application"
 # Each worker listens on a socket of its own (SO_REUSEPORT), and the kernel spreads new connections
 # over them. On one shared socket, the worker whose event loop wakes first accepts every pending
 # connection at once (asyncio accepts up to its backlog per wake-up; this worker class has no
 # per-worker connection limit), so a client's keep-alive connections could all land on one worker
-# while the other idled.
+# while the other idled. Since every socket on the port sets SO_REUSEPORT, a second server on the
+# same address would bind too and share the traffic: on_starting refuses to start then.
 reuse_port = True
 # Brain uses no control interface; gunicorn's default socket (~/.gunicorn) would be shared by
 # every server one user runs.
@@ -30,8 +45,26 @@ timeout = 60
 os.environ.setdefault("DATABASE_STATEMENT_TIMEOUT", str(timeout // 2))
 
 
+def on_starting(server):
+    """Stops the start in one line when the address cannot be listened at: "Address already in
+    use" where something listens already, a Brain server among them, which SO_REUSEPORT would
+    let this one's workers join. A socket without SO_REUSEPORT cannot bind where one listens."""
+    host, port = bind.rsplit(":", 1)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # SO_REUSEADDR: connections of an earlier server in TIME_WAIT do not count as in use.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host.strip("[]"), int(port)))
+        except OSError as error:  # in use, or a HOST that is no address of this machine
+            raise RuntimeError(f"Cannot listen at {bind}: {error.strerror}.") from None
+
+
 def when_ready(server):
-    """Sends brain.signals.server_started, once per start (the master, before it forks workers)."""
+    """Sends brain.signals.server_started, once per start (the master, before it forks workers).
+    Logs the address served, which gunicorn's own "Listening at" line leaves empty under
+    reuse_port: the master holds no socket then, each worker opens its own."""
+    server.log.info("Listening at: http://%s (%s), a socket per worker", bind, server.pid)
     _in_master(
         lambda signals: signals.server_started.send_robust(sender=None, bind=bind, workers=workers)
     )
@@ -49,8 +82,13 @@ def _in_master(send):
     the server serves without its lifecycle row rather than not at all."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "brain.settings.base")
     import django
+    from django.core.exceptions import ImproperlyConfigured
 
-    django.setup()
+    try:
+        django.setup()
+    except ImproperlyConfigured as error:
+        # gunicorn prints a RuntimeError's message in one line and exits 1.
+        raise RuntimeError(f"Configuration error: {error}") from None
     from django.db import connections
 
     from brain import signals

@@ -6,9 +6,13 @@ from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
+# The live events stream: a WebSocket route (Channels), which Django's reverse() does not know.
+EVENTS_STREAM = "/ws/events"
+
 
 def links():
-    """The API reference, the operator console and the health endpoints, by name."""
+    """The API reference, the operator console, the health endpoints and the live events
+    stream, by name."""
     return {
         "api_docs": reverse("swagger-ui"),
         "api_redoc": reverse("redoc"),
@@ -17,6 +21,8 @@ def links():
         "events_dashboard": reverse("events-dashboard"),
         "health_live": reverse("health-live"),
         "health_ready": reverse("health-ready"),
+        "health_scheduler": reverse("health-scheduler"),
+        "events_stream": EVENTS_STREAM,
     }
 
 

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 SERVERS = {
     "DATABASE_URL": "postgres://u:p@db.example:5433/brain",
@@ -56,18 +58,37 @@ print(json.dumps({
 """
 
 
-def load_settings(probe=PROBE, **environment):
-    """Loads the settings in a fresh interpreter with SERVERS and `environment` (None: unset), and
-    prints what `probe` prints."""
+def environment_with(**environment):
+    """This process's environment with SERVERS and `environment` (None: unset)."""
     env = {
         key: value
         for key, value in os.environ.items()
         if key not in {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG", "ALLOWED_HOSTS"}
     }
     env.update({"DJANGO_SETTINGS_MODULE": "brain.settings.base", **SERVERS, **environment})
-    env = {key: value for key, value in env.items() if value is not None}
+    return {key: value for key, value in env.items() if value is not None}
+
+
+def manage(*arguments, **environment):
+    """Runs manage.py with `arguments` in a fresh interpreter, with SERVERS and `environment`."""
     return subprocess.run(
-        [sys.executable, "-c", probe], cwd=BASE_DIR, env=env, capture_output=True, text=True
+        [sys.executable, "manage.py", *arguments],
+        cwd=BASE_DIR,
+        env=environment_with(**environment),
+        capture_output=True,
+        text=True,
+    )
+
+
+def load_settings(probe=PROBE, **environment):
+    """Loads the settings in a fresh interpreter with SERVERS and `environment` (None: unset), and
+    prints what `probe` prints."""
+    return subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=BASE_DIR,
+        env=environment_with(**environment),
+        capture_output=True,
+        text=True,
     )
 
 
@@ -83,7 +104,53 @@ def test_database_url_of_another_database_is_refused():
     result = load_settings(SECRET_KEY="k", DATABASE_URL="mysql://u:p@db.example:3306/brain")
 
     assert result.returncode != 0
-    assert "DATABASE_URL must be a PostgreSQL URL (postgres://...)." in result.stderr
+    assert "DATABASE_URL must be a PostgreSQL URL: postgres://user:password@host:5432/brain." in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize(
+    "url", ["bogus", "postgres://u@db.example:notaport/brain", "postgres://u@db.example:99999/b"]
+)
+def test_a_database_url_that_is_no_url_or_has_no_port_number_is_refused(url):
+    result = load_settings(SECRET_KEY="k", DATABASE_URL=url)
+
+    assert result.returncode != 0
+    assert result.stderr.endswith(
+        "ImproperlyConfigured: DATABASE_URL must be a PostgreSQL URL: "
+        "postgres://user:password@host:5432/brain.\n"
+    )
+
+
+@pytest.mark.parametrize("url", ["bogus", "http://cache.example/0", "redis://cache.example:x/0"])
+def test_a_redis_url_that_is_no_redis_url_is_refused(url):
+    result = load_settings(SECRET_KEY="k", REDIS_URL=url)
+
+    assert result.returncode != 0
+    assert result.stderr.endswith(
+        "ImproperlyConfigured: REDIS_URL must be a Redis URL: redis://host:6379/0 "
+        "(rediss:// for TLS).\n"
+    )
+
+
+def test_manage_py_reports_a_configuration_error_in_one_line_on_stderr():
+    result = manage("check_services", SECRET_KEY="k", REDIS_URL="bogus")
+
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr == (
+        "Configuration error: REDIS_URL must be a Redis URL: redis://host:6379/0 "
+        "(rediss:// for TLS).\n"
+    )
+
+
+def test_manage_py_reports_a_settings_error_of_its_own_in_one_line_on_stderr():
+    result = manage("check", SECRET_KEY="k", TASKS_MAX_PER_USER="0")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "Configuration error: TASKS_MAX_PER_USER must be an integer from 1 to 2147483647; got 0.\n"
+    )
 
 
 def test_replicas_get_the_primarys_pool_and_timeouts_and_mirror_it_in_tests():

@@ -1,21 +1,26 @@
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db.models import Count
 
 from audit.models import AuditLog
 from brain.durations import parse_age
 from events.models import SystemEvent
+from tests.support import server_environment
 
 from .factories import SystemEventFactory
+from .test_progress import Terminal
 
 pytestmark = pytest.mark.django_db
 
 
 def test_seed_events_creates_a_realistic_mix(django_capture_on_commit_callbacks):
-    stdout, stderr = StringIO(), StringIO()
+    stdout, stderr = StringIO(), Terminal()
 
     call_command(
         "seed_events",
@@ -88,6 +93,25 @@ def test_seed_events_loads_batches_in_parallel_processes_with_the_same_events(ke
 def test_seed_events_refuses_a_negative_count():
     with pytest.raises(CommandError, match="--count must be >= 0"):
         call_command("seed_events", "--count", "-1")
+
+
+def test_seed_events_refuses_a_count_above_its_maximum_at_once_and_creates_nothing():
+    # In a process of its own: a command that set out to build the batches of such a count
+    # would run, and grow, until killed.
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_events", "--count", "99999999999999999999"],
+        cwd=settings.BASE_DIR,
+        env=server_environment(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "CommandError: --count must be at most 100,000,000; got 99,999,999,999,999,999,999.\n"
+    )
+    assert not SystemEvent.objects.exists()
 
 
 def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):

@@ -13,6 +13,7 @@ from audit.models import AuditLog
 from events.management.commands import import_events
 from events.models import SystemEvent
 from events.tests.test_ingest import REFUSED
+from events.tests.test_progress import Terminal
 from tests.audit_paths.support import (
     audit_mark,
     from_system,
@@ -34,7 +35,7 @@ def _rows():
 
 
 def _import(path, *args):
-    stdout, stderr = io.StringIO(), io.StringIO()
+    stdout, stderr = io.StringIO(), Terminal()
     call_command("import_events", str(path), *args, stdout=stdout, stderr=stderr)
     return stdout.getvalue(), stderr.getvalue()
 
@@ -183,6 +184,46 @@ def test_a_key_repeated_in_a_csv_details_cell_is_refused_naming_the_key(tmp_path
         '["Value must be valid JSON: the key \\"k\\" appears twice in one object."]}'
     ) in stderr.getvalue()
     assert _rows() == before
+
+
+def test_a_csv_file_with_a_byte_order_mark_is_imported(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text("event_type,severity,message\ndeploy,info,m\n", encoding="utf-8-sig")
+
+    stdout, _ = _import(path)
+
+    assert stdout == "Imported 1 events.\n"
+    assert SystemEvent.objects.get().event_type == "deploy"
+
+
+def test_an_ndjson_file_with_a_byte_order_mark_is_refused_saying_so(tmp_path):
+    path = tmp_path / "events.ndjson"
+    path.write_text(json.dumps(VALID) + "\n", encoding="utf-8-sig")
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert "line 1:" in stderr.getvalue()
+    assert "the line starts with a byte-order mark; send UTF-8 without one." in stderr.getvalue()
+    assert not SystemEvent.objects.exists()
+
+
+def test_csv_lines_with_fewer_or_more_columns_than_the_header_are_refused_saying_so(tmp_path):
+    path = tmp_path / "events.csv"
+    path.write_text(
+        "event_type,severity,message\ndeploy,info,m\ndeploy,info\ndeploy,info,m,extra\n"
+    )
+    stderr = io.StringIO()
+
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_events", str(path), stdout=io.StringIO(), stderr=stderr)
+
+    assert stderr.getvalue().splitlines()[-2:] == [
+        'line 3: {"non_field_errors": ["This line has fewer columns than the header."]}',
+        'line 4: {"non_field_errors": ["This line has more columns than the header."]}',
+    ]
+    assert not SystemEvent.objects.exists()
 
 
 def test_a_missing_file_is_a_command_error(tmp_path):

@@ -18,6 +18,13 @@ from .factories import SystemEventFactory
 pytestmark = pytest.mark.django_db
 
 
+class Terminal(StringIO):
+    """Standard error as a terminal, where a command draws its progress bar."""
+
+    def isatty(self):
+        return True
+
+
 @pytest.mark.parametrize(
     ("count", "requested", "size"),
     [
@@ -50,10 +57,19 @@ def test_seed_commits_one_transaction_per_batch(django_capture_on_commit_callbac
     assert len(committed) == 3  # one invalidation per transaction: 1000, 1000, 500
 
 
+def test_seed_events_draws_no_bar_where_standard_error_is_no_terminal():
+    stdout, stderr = StringIO(), StringIO()
+
+    call_command("seed_events", "--count", "10", "--jobs", "1", stdout=stdout, stderr=stderr)
+
+    assert stdout.getvalue() == "Created 10 events.\n"
+    assert stderr.getvalue() == ""
+
+
 def test_purge_events_shows_a_bar_with_a_total():
     old = datetime.now(UTC) - timedelta(days=91)
     SystemEventFactory.create_batch(3, timestamp=old)
-    stderr = StringIO()
+    stderr = Terminal()
 
     call_command(
         "purge_events",
@@ -80,7 +96,7 @@ def test_purge_audit_shows_a_bar_with_a_total():
         )
     seal_all()  # sealed apart from the recent records: a purge removes whole checkpoints
     SystemEventFactory.create_batch(2)
-    stderr = StringIO()
+    stderr = Terminal()
 
     call_command("purge_audit", "--older-than", "365d", stdout=StringIO(), stderr=stderr)
 

@@ -43,7 +43,9 @@ class Command(AuditedCommand):
 
     def handle(self, *args, file, format, **options):
         format = format or ("csv" if file.lower().endswith(".csv") else "ndjson")
-        text = self._read(file)
+        # Excel's "CSV UTF-8" starts with a byte-order mark, which is no part of the header; an
+        # NDJSON line that starts with one is refused, as the API refuses it.
+        text = self._read(file, encoding="utf-8-sig" if format == "csv" else "utf-8")
         items = _csv_items(text) if format == "csv" else _ndjson_items(text)
         chunks = (
             [(line, _parsed(item)) for line, item in items[start : start + CHUNK]]
@@ -65,12 +67,12 @@ class Command(AuditedCommand):
                 raise CommandError("Refused lines (above): nothing was imported.") from None
         self.stdout.write(f"Imported {imported} events.")
 
-    def _read(self, file):
+    def _read(self, file, encoding):
         if file == "-":
-            return sys.stdin.buffer.read().decode("utf-8", errors="surrogateescape")
+            return sys.stdin.buffer.read().decode(encoding, errors="surrogateescape")
         try:
             with open(file, "rb") as handle:
-                return handle.read().decode("utf-8", errors="surrogateescape")
+                return handle.read().decode(encoding, errors="surrogateescape")
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}.") from None
 
@@ -102,8 +104,13 @@ def _csv_items(text):
     items = []
     for row in reader:
         line = reader.line_num
+        # DictReader puts a longer row's extra cells under None, and None in a shorter row's
+        # missing columns.
         if None in row:
-            items.append((line, _unparsable("More cells than columns.")))
+            items.append((line, _unparsable("This line has more columns than the header.")))
+            continue
+        if None in row.values():
+            items.append((line, _unparsable("This line has fewer columns than the header.")))
             continue
         item = {
             name: value

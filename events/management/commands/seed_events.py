@@ -47,6 +47,8 @@ MESSAGES = {
 PROGRESS_STEPS = 100
 MIN_BATCH_SIZE = 1_000
 MAX_BATCH_SIZE = 50_000
+# The most events one run creates: about 50 GB of events and audit records, hours of loading.
+MAX_COUNT = 100_000_000
 
 
 def batch_size_for(count, requested):
@@ -66,7 +68,12 @@ class Command(AuditedCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--count", type=int, required=True, help="How many events to create.")
+        parser.add_argument(
+            "--count",
+            type=int,
+            required=True,
+            help=f"How many events to create (at most {MAX_COUNT:,}).",
+        )
         parser.add_argument(
             "--batch-size",
             type=int,
@@ -91,25 +98,15 @@ class Command(AuditedCommand):
     def handle(self, *args, count, batch_size, days, seed, jobs, **options):
         if count < 0 or (batch_size is not None and batch_size < 1) or days < 1 or jobs < 1:
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
+        if count > MAX_COUNT:
+            raise CommandError(f"--count must be at most {MAX_COUNT:,}; got {count:,}.")
         batch_size = batch_size_for(count, batch_size)
         now = timezone.now()
         start = now - timedelta(days=days)
         # Every seeded month gets its partition first: the default partition is for strays.
         partitions.partitions_create(partitions.REGISTRY[TABLE], now, since=start)
-        seconds_per_event = days * 86400 / count if count else 0
-        context = current_context()
-        batches = [
-            _Batch(
-                seed=seed,
-                index=index,
-                size=min(batch_size, count - first),
-                start=start + timedelta(seconds=first * seconds_per_event),
-                span_seconds=min(batch_size, count - first) * seconds_per_event,
-                context=context,
-            )
-            for index, first in enumerate(range(0, count, batch_size))
-        ]
-        parallel = jobs > 1 and len(batches) > 1 and not connection.in_atomic_block
+        batches = _batches(count, batch_size, start, days, seed, current_context())
+        parallel = jobs > 1 and count > batch_size and not connection.in_atomic_block
         if parallel:
             _close_connections()
             # Forked from a process without threads: brain.progress's bars start none.
@@ -136,6 +133,22 @@ class _Batch:
     start: datetime
     span_seconds: float
     context: AuditContext  # the command's actor, for the processes that load in parallel
+
+
+def _batches(count, batch_size, start, days, seed, context):
+    """The batches of `count` events over `days` from `start`, made one at a time as they are
+    loaded."""
+    seconds_per_event = days * 86400 / count if count else 0
+    for index, first in enumerate(range(0, count, batch_size)):
+        size = min(batch_size, count - first)
+        yield _Batch(
+            seed=seed,
+            index=index,
+            size=size,
+            start=start + timedelta(seconds=first * seconds_per_event),
+            span_seconds=size * seconds_per_event,
+            context=context,
+        )
 
 
 def _load(batch):

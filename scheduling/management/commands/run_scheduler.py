@@ -1,3 +1,4 @@
+import math
 import os
 import signal
 import socket
@@ -9,15 +10,11 @@ from brain.commands import AuditedCommand
 from scheduling.scheduler import Scheduler
 
 
-def _positive(kind):
-    def parse(text):
-        value = kind(text)
-        if value <= 0:
-            raise ValueError(text)
-        return value
-
-    parse.__name__ = kind.__name__  # argparse names the type in its error message
-    return parse
+def _check(option, value, *, least, above=False):
+    """Refuses an option's value below `least` (at `least` too when `above`), or not finite."""
+    if not (math.isfinite(value) and (value > least if above else value >= least)):
+        bound = f"above {least}" if above else f"at least {least}"
+        raise CommandError(f"{option} must be a number {bound}; got {value}.")
 
 
 class Command(AuditedCommand):
@@ -37,13 +34,13 @@ class Command(AuditedCommand):
         )
         parser.add_argument(
             "--poll-interval",
-            type=_positive(float),
+            type=float,
             default=0.5,
             help="Seconds between looks for due tasks when idle (default 0.5).",
         )
         parser.add_argument(
             "--batch-size",
-            type=_positive(int),
+            type=int,
             default=10,
             help="Most tasks claimed per transaction and run at once (default 10); keep it above "
             "TASKS_MAX_RUNNING_PER_USER, so one user's runs never take every slot.",
@@ -72,12 +69,16 @@ class Command(AuditedCommand):
         running skills finished (or the grace period passed) and claims are released."""
         if len(options["worker_id"]) > 100:
             raise CommandError("--worker-id is at most 100 characters.")
+        _check("--poll-interval", options["poll_interval"], least=0, above=True)
+        _check("--batch-size", options["batch_size"], least=1)
+        _check("--grace-period", options["grace_period"], least=0)
+        _check("--lease-margin", options["lease_margin"], least=0)
         scheduler = Scheduler(
             worker_id=options["worker_id"],
             poll_interval=options["poll_interval"],
             batch_size=options["batch_size"],
-            grace_period=max(options["grace_period"], 0.0),
-            lease_margin=max(options["lease_margin"], 0.0),
+            grace_period=options["grace_period"],
+            lease_margin=options["lease_margin"],
             # A run that ends once nothing is due leaves sealing to the running schedulers.
             seal_interval=None if options["once"] else settings.AUDIT_SEAL_INTERVAL_SECONDS,
         )
