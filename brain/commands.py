@@ -28,16 +28,18 @@ class AuditedCommand(BaseCommand):
 
 
 class PurgeCommand(AuditedCommand):
-    """A retention command: takes a required age option (`age_option`, parsed by `parse_age`) and
-    `--batch-size`, counts what is older than now minus that age, deletes it in batches behind a
-    progress bar on stderr (none at verbosity 0) and writes `message(deleted, cutoff)` to stdout.
-    A bad age or batch size is a CommandError before anything is read. Subclasses set the class
+    """A retention command: takes a required age option (`age_option`, parsed by `parse_age`;
+    zero only with `zero_age`) and `--batch-size`, counts what is older than now minus that age,
+    deletes it in batches behind a progress bar on stderr (none at verbosity 0) and writes
+    `message(deleted, cutoff)` to stdout. A bad age or batch size is a CommandError before
+    anything is read. Subclasses set the class
     attributes and implement `count(cutoff)` (how many rows `purge` would delete now) and
     `purge(cutoff, *, batch_size, progress)` (deletes them in batches, calling `progress(n)` after
     each, and returns how many it deleted)."""
 
     age_option = None  # "--older-than"
     age_help = None
+    zero_age = False  # whether an age of zero (0d) is taken
     default_batch_size = None
     unit = None  # what the progress bar counts: "events"
 
@@ -48,7 +50,7 @@ class PurgeCommand(AuditedCommand):
 
     def handle(self, *args, batch_size, **options):
         try:
-            age = parse_age(options[self.age_dest])
+            age = parse_age(options[self.age_dest], zero=self.zero_age)
         except ValueError as error:
             raise CommandError(str(error)) from None
         if batch_size < 1:

@@ -4,6 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils import timezone
 
 from audit.models import AuditLog
 from brain.durations import parse_age
@@ -131,6 +132,23 @@ def test_ages(text, age):
 def test_purge_events_refuses_a_bad_age(text):
     with pytest.raises(CommandError, match="is not an age like 90d"):
         call_command("purge_events", f"--older-than={text}")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("0d", "'0d' is zero: give an age of more than zero, like 90d, 12h or 30m"),
+        ("999999999d", "'999999999d' is longer than the longest age, 36500d"),
+    ],
+)
+def test_purge_events_refuses_an_age_beyond_its_bounds_and_deletes_nothing(text, message):
+    event = SystemEventFactory(timestamp=timezone.now() - timedelta(minutes=1))
+
+    with pytest.raises(CommandError) as raised:
+        call_command("purge_events", f"--older-than={text}", stderr=StringIO())
+
+    assert str(raised.value) == message
+    assert list(SystemEvent.objects.values_list("pk", flat=True)) == [event.pk]
 
 
 def test_seed_events_are_in_time_order():
