@@ -1,4 +1,5 @@
 import os
+from datetime import UTC
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -62,7 +63,8 @@ class Command(AuditedCommand):
 def _since(text):
     if text is None:
         return None
-    if text.isdigit() and int(text) >= 1:
+    # str.isdigit() takes "²", which int() refuses.
+    if text.isascii() and text.isdigit() and int(text) >= 1:
         return int(text)
     moment = None
     try:
@@ -74,7 +76,12 @@ def _since(text):
             f"--since: {text!r} is neither a checkpoint number (1 or more) nor a time with its "
             "offset (2026-01-02T00:00:00Z)."
         )
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00, or 9999 at -14:00
+        raise CommandError(
+            f"--since: {text!r} is a time before year 1 or after 9999 in UTC."
+        ) from None
 
 
 def _public_key(text):
@@ -82,7 +89,12 @@ def _public_key(text):
         return None
     path = Path(text)
     if not text.startswith("-----BEGIN") and path.is_file():
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise CommandError(f"--public-key: cannot read {text}: {error.strerror}.") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"--public-key: {text} is not UTF-8 text (base64 or PEM).") from None
     try:
         return public_key_from_text(text)
     except ValueError as error:
