@@ -8,6 +8,9 @@ from brain.context import audit_actor, current_context
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 
+# The most rows a retention command deletes in one transaction.
+MAX_BATCH_SIZE = 1_000_000
+
 
 class AuditedCommand(BaseCommand):
     """A BaseCommand whose `handle()` runs under `audit_actor("system:<command>")`, the command
@@ -53,8 +56,8 @@ class PurgeCommand(AuditedCommand):
             age = parse_age(options[self.age_dest], zero=self.zero_age)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        if batch_size < 1:
-            raise CommandError("--batch-size must be >= 1.")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,}.")
         cutoff = timezone.now() - age
         total = self.count(cutoff)
         with ProgressBar(

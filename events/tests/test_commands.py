@@ -135,17 +135,24 @@ def test_purge_events_refuses_a_bad_age(text):
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("arguments", "message"),
     [
-        ("0d", "'0d' is zero: give an age of more than zero, like 90d, 12h or 30m"),
-        ("999999999d", "'999999999d' is longer than the longest age, 36500d"),
+        (
+            ["--older-than", "0d"],
+            "'0d' is zero: give an age of more than zero, like 90d, 12h or 30m",
+        ),
+        (["--older-than", "999999999d"], "'999999999d' is longer than the longest age, 36500d"),
+        (
+            ["--older-than", "1m", "--batch-size", "99999999999999999999"],
+            "--batch-size must be from 1 to 1,000,000.",
+        ),
     ],
 )
-def test_purge_events_refuses_an_age_beyond_its_bounds_and_deletes_nothing(text, message):
+def test_purge_events_refuses_an_argument_beyond_its_bounds_and_deletes_nothing(arguments, message):
     event = SystemEventFactory(timestamp=timezone.now() - timedelta(minutes=1))
 
     with pytest.raises(CommandError) as raised:
-        call_command("purge_events", f"--older-than={text}", stderr=StringIO())
+        call_command("purge_events", *arguments, stderr=StringIO())
 
     assert str(raised.value) == message
     assert list(SystemEvent.objects.values_list("pk", flat=True)) == [event.pk]
