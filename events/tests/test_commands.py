@@ -91,6 +91,15 @@ def test_seed_events_refuses_a_negative_count():
         call_command("seed_events", "--count", "-1")
 
 
+@pytest.mark.parametrize("days", ["36501", "99999999999"])
+def test_seed_events_refuses_days_beyond_a_century_and_writes_nothing(days):
+    with pytest.raises(CommandError) as raised:
+        call_command("seed_events", "--count", "1", "--days", days, "--jobs", "1")
+
+    assert str(raised.value) == "--days must be at most 36,500."
+    assert not SystemEvent.objects.exists()
+
+
 def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
     SystemEventFactory.create_batch(3, timestamp=now - timedelta(days=91))

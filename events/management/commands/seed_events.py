@@ -11,6 +11,7 @@ from django.utils import timezone
 from brain import partitions
 from brain.commands import AuditedCommand
 from brain.context import AuditContext, current_context, using_context
+from brain.durations import MAX_AGE_DAYS
 from brain.progress import ProgressBar
 from events.models import Severity
 from events.partitions import TABLE
@@ -75,7 +76,10 @@ class Command(AuditedCommand):
             "50,000, so the progress bar moves in steps of 1%% at most).",
         )
         parser.add_argument(
-            "--days", type=int, default=30, help="Spread timestamps over this many days."
+            "--days",
+            type=int,
+            default=30,
+            help=f"Spread timestamps over this many days (at most {MAX_AGE_DAYS:,}).",
         )
         parser.add_argument(
             "--seed", type=int, default=None, help="Random seed, for a repeatable data set."
@@ -91,6 +95,8 @@ class Command(AuditedCommand):
     def handle(self, *args, count, batch_size, days, seed, jobs, **options):
         if count < 0 or (batch_size is not None and batch_size < 1) or days < 1 or jobs < 1:
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
+        if days > MAX_AGE_DAYS:
+            raise CommandError(f"--days must be at most {MAX_AGE_DAYS:,}.")
         batch_size = batch_size_for(count, batch_size)
         now = timezone.now()
         start = now - timedelta(days=days)
