@@ -185,6 +185,20 @@ def test_a_key_repeated_in_a_csv_details_cell_is_refused_naming_the_key(tmp_path
     assert _rows() == before
 
 
+def test_a_column_repeated_in_a_csv_header_is_refused_naming_it(tmp_path):
+    before = _rows()
+    path = tmp_path / "events.csv"
+    path.write_text("event_type,severity,message,message\ndeploy,info,kept,dropped\n")
+
+    with pytest.raises(CommandError) as raised:
+        _import(path)
+
+    assert str(raised.value) == (
+        'line 1: the column "message" appears twice in the header: nothing was imported.'
+    )
+    assert _rows() == before
+
+
 def test_a_missing_file_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         _import(tmp_path / "missing.ndjson")
