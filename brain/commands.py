@@ -10,6 +10,9 @@ from brain.progress import ProgressBar
 
 # The most rows a retention command deletes in one transaction.
 MAX_BATCH_SIZE = 1_000_000
+# The most processes a command's --jobs starts, each on a PostgreSQL connection of its own (the
+# server takes 100 connections by default, for every client together).
+MAX_JOBS = 32
 
 
 class AuditedCommand(BaseCommand):

@@ -44,3 +44,12 @@ def test_verify_audit_refuses_a_public_key_file_that_is_not_text(tmp_path):
 
     assert str(raised.value) == f"--public-key: {key} is not UTF-8 text (base64 or PEM)."
     assert not AuditVerification.objects.exists()
+
+
+@pytest.mark.parametrize("jobs", ["33", "99999999999999999999"])
+def test_verify_audit_refuses_more_jobs_than_it_may_start(jobs):
+    with pytest.raises(CommandError) as raised:
+        call_command("verify_audit", "--jobs", jobs)
+
+    assert str(raised.value) == f"--jobs: {jobs} is not a number of processes (1 to 32)."
+    assert not AuditVerification.objects.exists()

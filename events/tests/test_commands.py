@@ -100,6 +100,14 @@ def test_seed_events_refuses_days_beyond_a_century_and_writes_nothing(days):
     assert not SystemEvent.objects.exists()
 
 
+def test_seed_events_refuses_more_jobs_than_it_may_start():
+    with pytest.raises(CommandError) as raised:
+        call_command("seed_events", "--count", "2", "--batch-size", "1", "--jobs", "33")
+
+    assert str(raised.value) == "--jobs must be at most 32."
+    assert not SystemEvent.objects.exists()
+
+
 def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
     SystemEventFactory.create_batch(3, timestamp=now - timedelta(days=91))

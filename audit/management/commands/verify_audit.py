@@ -7,7 +7,7 @@ from django.utils.dateparse import parse_datetime
 
 from audit.signing import public_key_from_text
 from audit.verification import audit_verification_record, audit_verify
-from brain.commands import AuditedCommand
+from brain.commands import MAX_JOBS, AuditedCommand
 
 
 class Command(AuditedCommand):
@@ -36,7 +36,7 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=os.process_cpu_count() or 1,
+            default=min(os.process_cpu_count() or 1, MAX_JOBS),
             help=(
                 "processes recomputing the chain over the records, each on a connection of its "
                 "own (default: the CPUs this process may use; 1: in this process)"
@@ -44,8 +44,8 @@ class Command(AuditedCommand):
         )
 
     def handle(self, *args, since, public_key, jobs, **options):
-        if jobs < 1:
-            raise CommandError(f"--jobs: {jobs} is not a number of processes (1 or more).")
+        if not 1 <= jobs <= MAX_JOBS:
+            raise CommandError(f"--jobs: {jobs} is not a number of processes (1 to {MAX_JOBS}).")
         result = audit_verify(since=_since(since), public_key=_public_key(public_key), jobs=jobs)
         audit_verification_record(result)
         if not result.ok:

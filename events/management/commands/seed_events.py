@@ -9,7 +9,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from brain import partitions
-from brain.commands import AuditedCommand
+from brain.commands import MAX_JOBS, AuditedCommand
 from brain.context import AuditContext, current_context, using_context
 from brain.durations import MAX_AGE_DAYS
 from brain.progress import ProgressBar
@@ -87,7 +87,7 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=os.cpu_count() or 1,
+            default=min(os.cpu_count() or 1, MAX_JOBS),
             help="Batches loaded at once, each by its own process and transaction (default: one "
             "per CPU). Inside a caller's transaction they load one by one in it.",
         )
@@ -97,6 +97,8 @@ class Command(AuditedCommand):
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
         if days > MAX_AGE_DAYS:
             raise CommandError(f"--days must be at most {MAX_AGE_DAYS:,}.")
+        if jobs > MAX_JOBS:
+            raise CommandError(f"--jobs must be at most {MAX_JOBS}.")
         batch_size = batch_size_for(count, batch_size)
         now = timezone.now()
         start = now - timedelta(days=days)
