@@ -8,6 +8,12 @@ from brain.context import audit_actor, current_context
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 
+# The most rows a retention command deletes in one transaction.
+MAX_BATCH_SIZE = 1_000_000
+# The most processes a command's --jobs starts, each on a PostgreSQL connection of its own (the
+# server takes 100 connections by default, for every client together).
+MAX_JOBS = 32
+
 
 class AuditedCommand(BaseCommand):
     """A BaseCommand whose `handle()` runs under `audit_actor("system:<command>")`, the command
@@ -28,17 +34,19 @@ class AuditedCommand(BaseCommand):
 
 
 class PurgeCommand(AuditedCommand):
-    """A retention command: takes a required age option (`age_option`, parsed by `parse_age`) and
-    `--batch-size`, counts what is older than now minus that age, deletes it in batches behind a
-    progress bar on stderr (none at verbosity 0) and writes `Deleted <n> <what(cutoff)>.` to
-    stdout; with `--dry-run`, only `Would delete <n> <what(cutoff)>.`. A bad age or batch size is
-    a CommandError before anything is read. Subclasses set the class attributes and implement
-    `what(cutoff)` ("events older than ..."), `count(cutoff)` (how many rows `purge` would
-    delete now) and `purge(cutoff, *, batch_size, progress)` (deletes them in batches, calling
-    `progress(n)` after each, and returns how many it deleted)."""
+    """A retention command: takes a required age option (`age_option`, parsed by `parse_age`;
+    zero only with `zero_age`) and `--batch-size`, counts what is older than now minus that age,
+    deletes it in batches behind a progress bar on stderr (none at verbosity 0) and writes
+    `Deleted <n> <what(cutoff)>.` to stdout; with `--dry-run`, only `Would delete <n>
+    <what(cutoff)>.`. A bad age or batch size is a CommandError before anything is read.
+    Subclasses set the class attributes and implement `what(cutoff)` ("events older than ..."),
+    `count(cutoff)` (how many rows `purge` would delete now) and `purge(cutoff, *, batch_size,
+    progress)` (deletes them in batches, calling `progress(n)` after each, and returns how many it
+    deleted)."""
 
     age_option = None  # "--older-than"
     age_help = None
+    zero_age = False  # whether an age of zero (0d) is taken
     default_batch_size = None
     unit = None  # what the progress bar counts: "events"
 
@@ -52,11 +60,11 @@ class PurgeCommand(AuditedCommand):
 
     def handle(self, *args, batch_size, dry_run, **options):
         try:
-            age = parse_age(options[self.age_dest])
+            age = parse_age(options[self.age_dest], zero=self.zero_age)
         except ValueError as error:
             raise CommandError(str(error)) from None
-        if batch_size < 1:
-            raise CommandError("--batch-size must be >= 1.")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,}.")
         cutoff = timezone.now() - age
         total = self.count(cutoff)
         if dry_run:

@@ -70,7 +70,10 @@ def counters(*, username, address, now):
     address = address or "unknown"
     idents = [("address", "THROTTLE_RATE_FAILED_LOGIN_ADDRESS", address)]
     if username is not None:
-        digest = hashlib.sha256(normalized_username(username).encode()).hexdigest()
+        # A JSON body may carry a lone surrogate, which UTF-8 cannot encode; the serializer
+        # refuses such a username once the attempt is let through.
+        name = normalized_username(username).encode(errors="surrogatepass")
+        digest = hashlib.sha256(name).hexdigest()
         setting = "THROTTLE_RATE_FAILED_LOGIN_USERNAME_ADDRESS"
         idents.append(("username-address", setting, f"{address}:{digest}"))
     found = []

@@ -6,7 +6,7 @@ import json
 from django.conf import settings
 from rest_framework import exceptions, parsers
 
-from brain.api.parsers import BYTE_ORDER_MARK, NESTED_TOO_DEEPLY, json_error
+from brain.api.parsers import BYTE_ORDER_MARK, NESTED_TOO_DEEPLY, declared_charset, json_error
 from brain.validators import unique_keys
 
 # Bytes read from the request at a time.
@@ -97,11 +97,17 @@ def ndjson_value(line):
 class NDJSONParser(parsers.BaseParser):
     """Newline-delimited JSON (`application/x-ndjson`): an NDJSONBody over the request, read as
     the view consumes it, up to REQUEST_MAX_NDJSON_BYTES (larger is a 413), each line at most
-    MAX_LINE_BYTES and parsed as JSON; a line that is not JSON, or longer, is a 400 naming it."""
+    MAX_LINE_BYTES and parsed as JSON; a line that is not JSON, or longer, is a 400 naming it.
+    NDJSON is UTF-8: a Content-Type declaring another charset is a 415."""
 
     media_type = "application/x-ndjson"
 
     def parse(self, stream, media_type=None, parser_context=None):
+        codec = declared_charset(media_type)
+        if codec is not None and codec.name != "utf-8":
+            raise exceptions.UnsupportedMediaType(
+                media_type, detail="NDJSON is UTF-8: send it without another charset."
+            )
         return NDJSONBody(
             stream,
             limit=settings.REQUEST_MAX_NDJSON_BYTES,

@@ -19,6 +19,7 @@ from audit.verification import (
     audit_verification_record,
     audit_verify,
 )
+from brain.durations import MAX_AGE_DAYS
 from brain.health import check_cache, check_database
 from brain.partitions import partitions_maintain
 from brain.tokens import token_purge_expired
@@ -26,9 +27,6 @@ from events.models import Severity
 from events.services import event_counts_fold, event_create, event_purge
 
 from .skills import RUN_MAINTENANCE_SKILLS, skill
-
-# The longest age a purge takes, in days: a century, well inside the dates Python can compute.
-MAX_AGE_DAYS = 36_500
 
 
 def _int_param(params, name, default, *, least=1):

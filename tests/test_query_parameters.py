@@ -113,6 +113,54 @@ def test_an_unknown_parameter_of_an_anonymous_request_is_still_a_401(anon_client
     )
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/api/events", "limit=1&limit=50", "limit"),
+        ("/api/events", "offset=0&offset=1", "offset"),
+        ("/api/events", "ordering=id&ordering=-id", "ordering"),
+        ("/api/events", "format=api&format=json", "format"),
+        ("/api/events", "source=a&source=b", "source"),
+        ("/api/events/type/deploy", "search=a&search=b", "search"),
+        ("/api/events/stats", "event_type=a&event_type=deploy", "event_type"),
+        ("/api/projects", "user_id=1&user_id=2", "user_id"),
+        ("/api/tasks", "status=pending&status=failed", "status"),
+        ("/api/agents", "name=a&name=b", "name"),
+        ("/api/executions", "started_after=2026-01-01&started_after=2027-01-01", "started_after"),
+        ("/api/executions/stats", "task_id=1&task_id=2", "task_id"),
+        ("/api/audit", "table_name=a&table_name=b", "table_name"),
+        ("/api/audit/checkpoints", "limit=1&limit=2&limit=3", "limit"),
+    ],
+)
+def test_a_parameter_taking_one_value_is_refused_given_twice(
+    staff_client, world, path, query, name
+):
+    count = query.count(f"{name}=")
+
+    response = staff_client.get(f"{path}?{query}")
+
+    assert (response.status_code, response.json()) == (
+        400,
+        {name: [f"This parameter takes one value; it was given {count} times."]},
+    )
+
+
+def test_a_parameter_taking_several_values_may_be_repeated(staff_client, world):
+    critical = SystemEventFactory(event_type="deploy", severity="critical")
+    SystemEventFactory(event_type="deploy", severity="info")
+
+    answers = [
+        staff_client.get(f"{path}?severity=error&severity=critical&ordering=id")
+        for path in ("/api/events", "/api/events/type/deploy")
+    ]
+    stats = staff_client.get("/api/events/stats?severity=error&severity=critical")
+
+    assert [[event["id"] for event in response.json()["results"]] for response in answers] == [
+        [world["event"].pk, critical.pk]
+    ] * 2
+    assert (stats.status_code, stats.json()["total"]) == (200, 2)
+
+
 def _one_object_paths(world):
     return [
         f"/api/events/{world['event'].pk}",

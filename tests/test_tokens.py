@@ -13,7 +13,7 @@ from django.apps import apps
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.db.migrations.state import ProjectState
@@ -431,6 +431,21 @@ def test_create_token_prints_a_new_key_of_the_scope_asked(user):
     assert (token.user, token.name, token.scope, token.expires_at) == (user, "ci", "read", None)
     assert client_of(key).get("/api/auth/me").status_code == 200
     assert client_of(key).post("/api/events", EVENT).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["al\udcffice"], "username: Surrogate characters are not allowed: U+DCFF."),
+        (["alice", "--name", "ci\udcff"], "--name: Surrogate characters are not allowed: U+DCFF."),
+    ],
+)
+def test_create_token_refuses_text_postgresql_cannot_store_naming_it(user, arguments, message):
+    with pytest.raises(CommandError) as raised:
+        call_command("create_token", *arguments, stdout=StringIO())
+
+    assert str(raised.value) == message
+    assert not APIToken.objects.exists()
 
 
 def test_making_and_revoking_a_token_writes_its_key_nowhere(

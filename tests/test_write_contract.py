@@ -202,6 +202,59 @@ def test_a_body_that_is_not_json_is_unsupported(staff_client, world, content_typ
     assert stored_rows() == before
 
 
+def test_a_charset_python_does_not_know_is_unsupported_on_every_write(staff_client, world):
+    before = stored_rows()
+
+    answers = [
+        getattr(staff_client, method)(
+            path, json.dumps(body), content_type="application/json; charset=bogus"
+        )
+        for method, path, body in world["writes"]
+    ]
+
+    assert [(response.status_code, response.json()) for response in answers] == [
+        (415, {"detail": 'Unsupported charset "bogus" in request.'})
+    ] * len(world["writes"])
+    assert stored_rows() == before
+
+
+def test_a_json_body_is_read_in_the_charset_it_declares(staff_client, world):
+    body = json.dumps({"name": "caf\u00e9"}, ensure_ascii=False).encode("latin-1")
+
+    response = staff_client.post(
+        "/api/projects", body, content_type="application/json; charset=latin-1"
+    )
+
+    assert (response.status_code, response.json()["name"]) == (201, "caf\u00e9")
+
+
+@pytest.mark.parametrize(
+    ("charset", "detail"),
+    [
+        ("latin-1", "NDJSON is UTF-8: send it without another charset."),
+        ("utf-16", "NDJSON is UTF-8: send it without another charset."),
+        ("bogus", 'Unsupported charset "bogus" in request.'),
+    ],
+)
+def test_an_ndjson_body_in_another_charset_than_utf_8_is_unsupported(
+    staff_client, world, charset, detail
+):
+    before = stored_rows()
+    # In Latin-1, the bytes of "\u00c3\u00a9"; read as UTF-8, they would be "\u00e9".
+    line = json.dumps(
+        {"event_type": "deploy", "severity": "info", "message": "\u00c3\u00a9"}, ensure_ascii=False
+    )
+
+    response = staff_client.post(
+        "/api/events/bulk",
+        line.encode("latin-1"),
+        content_type=f"application/x-ndjson; charset={charset}",
+    )
+
+    assert (response.status_code, response.json()) == (415, {"detail": detail})
+    assert stored_rows() == before
+
+
 LISTS = [
     ("/api/events", ["limit", "offset", "ordering", "timestamp_before", "severity", "search"]),
     ("/api/events/type/deploy", ["limit", "source"]),

@@ -49,7 +49,14 @@ def test_update_is_refused_even_with_the_purge_flag():
 
 
 @pytest.mark.parametrize(
-    "arguments", [["--older-than", "1y"], ["--older-than", "5d", "--batch-size", "0"]]
+    "arguments",
+    [
+        ["--older-than", "1y"],
+        ["--older-than", "0d"],
+        ["--older-than", "99999999999d"],
+        ["--older-than", "5d", "--batch-size", "0"],
+        ["--older-than", "5d", "--batch-size", "99999999999999999999"],
+    ],
 )
 def test_purge_rejects_bad_arguments(arguments):
     with pytest.raises(CommandError):

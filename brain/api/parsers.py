@@ -1,10 +1,12 @@
 """Request body parsers of the API, and the API's words for JSON it cannot parse."""
 
+import codecs
 import json
 import re
 import sys
 
 from django.conf import settings
+from django.utils.http import parse_header_parameters
 from rest_framework import exceptions, parsers
 
 from brain.validators import DuplicateKeyError, unique_keys
@@ -53,20 +55,38 @@ def duplicate_key_item(text):
         index += 1
 
 
+def declared_charset(media_type):
+    """The charset a request's Content-Type declares, as Python's codec (None when it declares
+    none). One Python does not know is a 415 naming it: Django would drop it silently and read
+    the body as UTF-8."""
+    charset = parse_header_parameters(media_type or "")[1].get("charset")
+    if charset is None:
+        return None
+    try:
+        return codecs.lookup(charset)
+    except LookupError:
+        raise exceptions.UnsupportedMediaType(
+            media_type, detail=f'Unsupported charset "{charset}" in request.'
+        ) from None
+
+
 def _constant(name):
     # JSON has no NaN or Infinity, which Python's decoder would take.
     raise exceptions.ParseError(f"JSON parse error - {NOT_A_NUMBER.format(constant=name)}")
 
 
 class JSONParser(parsers.JSONParser):
-    """JSON bodies, refused with a 400 in the API's own words where Python's decoder would
-    speak (json_error): a byte-order mark, bytes not in the request's encoding, NaN or Infinity,
-    an integer too long for Python to convert, nesting too deep for the decoder (thousands of
-    levels), a key repeated in one object (named, and in an array body its item, from 0).
+    """JSON bodies in the charset the request declares (UTF-8 unless it declares one; one Python
+    does not know is a 415), refused with a 400 in the API's own words where Python's decoder
+    would speak (json_error): a byte-order mark, bytes not in the request's encoding, NaN or
+    Infinity, an integer too long for Python to convert, nesting too deep for the decoder
+    (thousands of levels), a key repeated in one object (named, and in an array body its item,
+    from 0).
     Shallower nesting is the fields' to bound (brain.validators.MAX_JSON_DEPTH), as are numbers
     too large for a float (decoded as infinity, refused by brain.validators)."""
 
     def parse(self, stream, media_type=None, parser_context=None):
+        declared_charset(media_type)
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         data = stream.read()
         try:

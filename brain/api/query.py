@@ -2,7 +2,9 @@
 is a 400 naming it (`?sevrity=error` would otherwise answer the whole unfiltered list), and so is
 a known one given with an empty value (`?limit=`, `?timestamp_before=`), never read as absent:
 the schema types every parameter (a date-time, an integer, one of some choices), and an empty text
-is none of them.
+is none of them. A parameter that takes one value is a 400 given twice (`?limit=5&limit=10`):
+the framework would read the last and drop the others; one that takes several (a FilterSet's
+multiple choice, `?severity=error&severity=critical`) may be repeated.
 
 An endpoint's parameters come from what reads them: a list (a GET whose URL names no one object)
 takes its filter backends' parameters (a FilterSet's filters, `ordering`, `search`) and its
@@ -11,6 +13,7 @@ as `query_serializer_class`; every endpoint takes `format` (the renderer; one no
 renderers has is a 400 too, ContentNegotiation). The OpenAPI schema (brain.api.schema.AutoSchema)
 documents the same set."""
 
+from django import forms
 from django.http import Http404
 from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework.exceptions import ValidationError
@@ -21,6 +24,7 @@ from .filters import INVALID_CHOICE
 
 EMPTY_PARAMETER = "This parameter may not be empty: give a value or leave it out."
 UNKNOWN_PARAMETER = "Unknown query parameter. Known: {known}."
+REPEATED_PARAMETER = "This parameter takes one value; it was given {count} times."
 
 
 def _backend_parameters(backend, view):
@@ -49,10 +53,28 @@ def known_query_parameters(view, request):
     return list(dict.fromkeys(names))
 
 
+def repeatable_query_parameters(view):
+    """The names of the query parameters `view` takes several values of: its FilterSet's filters
+    whose form field is a multiple choice."""
+    names = set()
+    for backend_class in getattr(view, "filter_backends", ()):
+        backend = backend_class()
+        if isinstance(backend, DjangoFilterBackend):
+            filterset_class = backend.get_filterset_class(view)
+            filters = filterset_class.base_filters if filterset_class else {}
+            names |= {
+                name
+                for name, filter_ in filters.items()
+                if issubclass(filter_.field_class, forms.MultipleChoiceField)
+            }
+    return names
+
+
 class QueryParametersMixin:
     """For DRF views: refuses, after authentication and permissions (an anonymous request still
-    gets its 401), a query string with a parameter the view does not know or a known one with an
-    empty value, each named with its message in one 400."""
+    gets its 401), a query string with a parameter the view does not know, a known one with an
+    empty value, or one that takes a single value given more than once, each named with its
+    message in one 400."""
 
     # A serializer validating the query string, for an endpoint that reads it without a filter
     # backend; its fields are parameters the endpoint knows.
@@ -64,11 +86,17 @@ class QueryParametersMixin:
             return
         known = known_query_parameters(self, request)
         errors = {}
+        repeatable = None
         for name, values in request.query_params.lists():
             if name not in known:
                 errors[name] = [UNKNOWN_PARAMETER.format(known=", ".join(known))]
             elif "" in values:
                 errors[name] = [EMPTY_PARAMETER]
+            elif len(values) > 1:
+                if repeatable is None:
+                    repeatable = repeatable_query_parameters(self)
+                if name not in repeatable:
+                    errors[name] = [REPEATED_PARAMETER.format(count=len(values))]
         if errors:
             raise ValidationError(dict(sorted(errors.items())))
 

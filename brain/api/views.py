@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework import serializers, status
 from rest_framework.authtoken import serializers as authtoken_serializers
 from rest_framework.exceptions import Throttled, ValidationError
@@ -238,6 +239,13 @@ def _service_unavailable(detail, *, retry_after):
     response = JsonResponse({"detail": detail}, status=503)
     response["Retry-After"] = str(retry_after)
     return response
+
+
+class SchemaView(QueryParametersMixin, SpectacularAPIView):
+    """`GET /api/schema`: the OpenAPI schema, in YAML or JSON by the Accept header or `format`.
+    It takes no other query parameter: drf-spectacular's `lang` and `version` would translate
+    the schema or write any text into its version, and an unknown one is refused as on every
+    other endpoint."""
 
 
 class CurrentUserSerializer(serializers.Serializer):

@@ -32,3 +32,26 @@ def test_a_bad_age_is_refused_naming_the_accepted_forms(text, units, message):
         parse_age(text, units=units)
 
     assert str(raised.value) == message
+
+
+@pytest.mark.parametrize(
+    ("text", "zero", "message"),
+    [
+        ("0d", False, "'0d' is zero: give an age of more than zero, like 90d, 12h or 30m"),
+        ("36501d", False, "'36501d' is longer than the longest age, 36500d"),
+        ("999999999d", True, "'999999999d' is longer than the longest age, 36500d"),
+        ("9" * 20 + "m", False, f"'{'9' * 20}m' is longer than the longest age, 36500d"),
+    ],
+)
+def test_an_age_beyond_its_bounds_is_refused_naming_them(text, zero, message):
+    with pytest.raises(ValueError) as raised:
+        parse_age(text, zero=zero)
+
+    assert str(raised.value) == message
+
+
+def test_the_bounds_themselves_are_ages():
+    assert (parse_age("0m", zero=True), parse_age("36500d")) == (
+        timedelta(0),
+        timedelta(days=36_500),
+    )

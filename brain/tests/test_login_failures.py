@@ -2,6 +2,7 @@
 username), with one set of counters for the admin's login and `POST /api/auth/token`; a
 successful login clears its username's failures from its address."""
 
+import json
 import logging
 
 import pytest
@@ -210,6 +211,23 @@ def test_a_request_that_checks_no_password_counts_nothing(user, limits):
     assert wrong_type.status_code == 400
     assert failure_counters() == []
     assert api_login("alice", "alice-password-1", "127.0.0.1").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("username", "message"),
+    [
+        ("\ud800", "Surrogate characters are not allowed: U+D800."),
+        ("alice\x00", "Null characters are not allowed."),
+    ],
+)
+def test_a_username_postgresql_cannot_store_is_a_400_naming_it(user, username, message):
+    body = json.dumps({"username": username, "password": "guess"})  # \ud800 as an escape
+
+    response = APIClient().post("/api/auth/token", body, content_type="application/json")
+
+    assert (response.status_code, response.json()) == (400, {"username": [message]})
+    assert failure_counters() == []
+    assert not APIToken.objects.exists()
 
 
 def test_failures_are_counters_that_expire_with_their_window(user, limits):

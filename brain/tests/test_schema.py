@@ -168,3 +168,20 @@ def test_the_schema_is_the_same_every_time_it_is_served(anon_client):
     assert update["patch"]["requestBody"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/PatchedSystemEventUpdateRequest"
     }
+
+
+@pytest.mark.parametrize(
+    ("query", "errors"),
+    [
+        ("format=json&lang=de", {"lang": ["Unknown query parameter. Known: format."]}),
+        ("format=json&version=x", {"version": ["Unknown query parameter. Known: format."]}),
+        (
+            "format=yaml&format=json",
+            {"format": ["This parameter takes one value; it was given 2 times."]},
+        ),
+    ],
+)
+def test_the_schema_refuses_a_query_parameter_it_does_not_take(anon_client, query, errors):
+    response = anon_client.get(f"/api/schema?{query}")
+
+    assert (response.status_code, response.json()) == (400, errors)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.http import QueryDict
 
-from brain.api.query import EMPTY_PARAMETER, UNKNOWN_PARAMETER
+from brain.api.query import EMPTY_PARAMETER, REPEATED_PARAMETER, UNKNOWN_PARAMETER
 from events.filters import EventFilter
 from events.models import SystemEvent
 
@@ -44,14 +44,16 @@ class Filters:
 
 def _validated(query, known, *, others=()):
     """Filters from a QueryDict, checked by the event list's FilterSet; or {name: [messages]}.
-    `others`: the names besides `known` that the source of `query` takes, listed as known in
-    the error for an unknown name."""
+    Only `severity` takes several values. `others`: the names besides `known` that the source of
+    `query` takes, listed as known in the error for an unknown name."""
     errors = {}
     for name, values in query.lists():
         if name not in known:
             errors[name] = [UNKNOWN_PARAMETER.format(known=", ".join([*known, *others]))]
         elif any(value == "" for value in values):
             errors[name] = [EMPTY_PARAMETER]
+        elif len(values) > 1 and name != "severity":
+            errors[name] = [REPEATED_PARAMETER.format(count=len(values))]
     if errors:
         return None, errors
     filterset = EventFilter(

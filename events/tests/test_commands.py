@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db.models import Count
+from django.utils import timezone
 
 from audit.models import AuditLog
 from brain.durations import parse_age
@@ -114,6 +115,23 @@ def test_seed_events_refuses_a_count_above_its_maximum_at_once_and_creates_nothi
     assert not SystemEvent.objects.exists()
 
 
+@pytest.mark.parametrize("days", ["36501", "99999999999"])
+def test_seed_events_refuses_days_beyond_a_century_and_writes_nothing(days):
+    with pytest.raises(CommandError) as raised:
+        call_command("seed_events", "--count", "1", "--days", days, "--jobs", "1")
+
+    assert str(raised.value) == "--days must be at most 36,500."
+    assert not SystemEvent.objects.exists()
+
+
+def test_seed_events_refuses_more_jobs_than_it_may_start():
+    with pytest.raises(CommandError) as raised:
+        call_command("seed_events", "--count", "2", "--batch-size", "1", "--jobs", "33")
+
+    assert str(raised.value) == "--jobs must be at most 32."
+    assert not SystemEvent.objects.exists()
+
+
 def test_purge_events_deletes_what_is_older(django_capture_on_commit_callbacks):
     now = datetime.now(UTC)
     SystemEventFactory.create_batch(3, timestamp=now - timedelta(days=91))
@@ -167,6 +185,30 @@ def test_ages(text, age):
 def test_purge_events_refuses_a_bad_age(text):
     with pytest.raises(CommandError, match="is not an age like 90d"):
         call_command("purge_events", f"--older-than={text}")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (
+            ["--older-than", "0d"],
+            "'0d' is zero: give an age of more than zero, like 90d, 12h or 30m",
+        ),
+        (["--older-than", "999999999d"], "'999999999d' is longer than the longest age, 36500d"),
+        (
+            ["--older-than", "1m", "--batch-size", "99999999999999999999"],
+            "--batch-size must be from 1 to 1,000,000.",
+        ),
+    ],
+)
+def test_purge_events_refuses_an_argument_beyond_its_bounds_and_deletes_nothing(arguments, message):
+    event = SystemEventFactory(timestamp=timezone.now() - timedelta(minutes=1))
+
+    with pytest.raises(CommandError) as raised:
+        call_command("purge_events", *arguments, stderr=StringIO())
+
+    assert str(raised.value) == message
+    assert list(SystemEvent.objects.values_list("pk", flat=True)) == [event.pk]
 
 
 def test_seed_events_are_in_time_order():

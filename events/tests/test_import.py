@@ -226,6 +226,20 @@ def test_csv_lines_with_fewer_or_more_columns_than_the_header_are_refused_saying
     assert not SystemEvent.objects.exists()
 
 
+def test_a_column_repeated_in_a_csv_header_is_refused_naming_it(tmp_path):
+    before = _rows()
+    path = tmp_path / "events.csv"
+    path.write_text("event_type,severity,message,message\ndeploy,info,kept,dropped\n")
+
+    with pytest.raises(CommandError) as raised:
+        _import(path)
+
+    assert str(raised.value) == (
+        'line 1: the column "message" appears twice in the header: nothing was imported.'
+    )
+    assert _rows() == before
+
+
 def test_a_missing_file_is_a_command_error(tmp_path):
     with pytest.raises(CommandError, match="Cannot read"):
         _import(tmp_path / "missing.ndjson")

@@ -190,6 +190,10 @@ UNKNOWN_IN_HANDSHAKE = (
         ("severity=fatal", {"severity": ['"fatal" is not a valid choice.']}),
         ("sevrity=error", {"sevrity": [UNKNOWN_IN_HANDSHAKE]}),
         ("source=", {"source": ["This parameter may not be empty: give a value or leave it out."]}),
+        (
+            "event_type=a&event_type=b",
+            {"event_type": ["This parameter takes one value; it was given 2 times."]},
+        ),
         ("after=-1", {"after": ["A position: an integer from 0, as a message's `position`."]}),
         ("after=abc", {"after": ["A position: an integer from 0, as a message's `position`."]}),
     ],

@@ -1,6 +1,6 @@
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 
 pytestmark = pytest.mark.django_db
 
@@ -35,3 +35,11 @@ def test_demo_credentials_are_left_alone_once_a_superuser_exists(tmp_path, djang
 
     assert not credentials.exists()
     assert list(django_user_model.objects.values_list("username", flat=True)) == ["root"]
+
+
+def test_a_credentials_file_that_cannot_be_written_creates_no_user(tmp_path, django_user_model):
+    with pytest.raises(CommandError) as raised:
+        call_command("create_demo_admin", credentials_file=tmp_path)
+
+    assert str(raised.value) == f"Cannot write {tmp_path}: Is a directory. No user was created."
+    assert not django_user_model.objects.exists()

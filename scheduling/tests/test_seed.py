@@ -51,3 +51,11 @@ def test_seeded_data_keeps_the_rules():
 def test_seed_refuses_negative_counts():
     with pytest.raises(CommandError, match="must be >= 0"):
         call_command("seed", executions=-1, verbosity=0)
+
+
+def test_seed_refuses_a_history_longer_than_its_bound():
+    with pytest.raises(CommandError) as raised:
+        call_command("seed", "--executions", "99999999999999999999", verbosity=0)
+
+    assert str(raised.value) == "--executions must be at most 10,000."
+    assert not ScheduledTask.objects.exists()

@@ -323,3 +323,14 @@ def test_a_rolled_back_token_leaves_no_record(user):
 
     assert not APIToken.objects.exists()
     assert records_after(mark) == []
+
+
+@pytest.mark.parametrize("batch_size", ["0", "1000001", "99999999999999999999"])
+def test_purge_tokens_refuses_a_batch_size_beyond_its_bounds(user, batch_size):
+    expired_tokens(user)
+
+    with pytest.raises(CommandError) as raised:
+        call_command("purge_tokens", "--expired-for", "1d", "--batch-size", batch_size)
+
+    assert str(raised.value) == "--batch-size must be from 1 to 1,000,000."
+    assert APIToken.objects.count() == 4

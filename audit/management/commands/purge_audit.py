@@ -2,7 +2,7 @@ from django.core.management.base import CommandError
 
 from audit.purge import PurgeRefused, audit_purge, audit_purge_count
 from audit.sealing import audit_seal
-from brain.commands import AuditedCommand
+from brain.commands import MAX_BATCH_SIZE, AuditedCommand
 from brain.durations import parse_age
 from brain.progress import ProgressBar
 
@@ -29,8 +29,8 @@ class Command(AuditedCommand):
             age = parse_age(older_than, units="d")
         except ValueError as error:
             raise CommandError(str(error)) from None
-        if batch_size < 1:
-            raise CommandError("--batch-size must be at least 1.")
+        if not 1 <= batch_size <= MAX_BATCH_SIZE:
+            raise CommandError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,}.")
         if dry_run:
             total = audit_purge_count(older_than=age)
             self.stdout.write(f"Would delete {total} sealed audit records older than {older_than}.")

@@ -1,4 +1,5 @@
 import os
+from datetime import UTC
 from pathlib import Path
 
 from django.core.management.base import CommandError
@@ -8,7 +9,7 @@ from audit.models import AuditCheckpoint
 from audit.signing import public_key_from_text
 from audit.verification import audit_verification_record, audit_verify
 from audit.verify_process import ProcessFailed
-from brain.commands import AuditedCommand
+from brain.commands import MAX_JOBS, AuditedCommand
 
 
 class Command(AuditedCommand):
@@ -37,7 +38,7 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=os.process_cpu_count() or 1,
+            default=min(os.process_cpu_count() or 1, MAX_JOBS),
             help=(
                 "processes recomputing the chain over the records, each on a connection of its "
                 "own (default: the CPUs this process may use; 1: in this process)"
@@ -45,8 +46,8 @@ class Command(AuditedCommand):
         )
 
     def handle(self, *args, since, public_key, jobs, **options):
-        if jobs < 1:
-            raise CommandError(f"--jobs: {jobs} is not a number of processes (1 or more).")
+        if not 1 <= jobs <= MAX_JOBS:
+            raise CommandError(f"--jobs: {jobs} is not a number of processes (1 to {MAX_JOBS}).")
         since = _since(since)
         try:
             result = audit_verify(since=since, public_key=_public_key(public_key), jobs=jobs)
@@ -89,7 +90,8 @@ def _since(text):
 
 
 def _parse_since(text):
-    if text.isdigit() and int(text) >= 1:
+    # str.isdigit() takes "²", which int() refuses.
+    if text.isascii() and text.isdigit() and int(text) >= 1:
         return int(text)
     moment = None
     try:
@@ -101,7 +103,12 @@ def _parse_since(text):
             f"--since: {text!r} is neither a checkpoint number (1 or more) nor a time with its "
             "offset (2026-01-02T00:00:00Z)."
         )
-    return moment
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # year 1 at +14:00, or 9999 at -14:00
+        raise CommandError(
+            f"--since: {text!r} is a time before year 1 or after 9999 in UTC."
+        ) from None
 
 
 def _public_key(text):
@@ -109,7 +116,12 @@ def _public_key(text):
         return None
     path = Path(text)
     if not text.startswith("-----BEGIN") and path.is_file():
-        text = path.read_text()
+        try:
+            text = path.read_text()
+        except OSError as error:
+            raise CommandError(f"--public-key: cannot read {text}: {error.strerror}.") from None
+        except UnicodeDecodeError:
+            raise CommandError(f"--public-key: {text} is not UTF-8 text (base64 or PEM).") from None
     try:
         return public_key_from_text(text)
     except ValueError as error:

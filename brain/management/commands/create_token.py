@@ -1,10 +1,12 @@
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from brain.commands import AuditedCommand
 from brain.models import TokenScope
 from brain.tokens import TOKEN_MAX_SECONDS, token_create
+from brain.validators import validate_storable_text
 
 
 class Command(AuditedCommand):
@@ -27,6 +29,12 @@ class Command(AuditedCommand):
             raise CommandError(f"--expires-in must be from 1 to {most} seconds.")
         if len(name) > 100:
             raise CommandError("--name must be at most 100 characters.")
+        # argv bytes not in UTF-8 come as surrogates, which PostgreSQL cannot take.
+        for argument, value in (("username", username), ("--name", name)):
+            try:
+                validate_storable_text(value)
+            except ValidationError as error:
+                raise CommandError(f"{argument}: {error.message}") from None
         try:
             user = get_user_model().objects.get_by_natural_key(username)
         except get_user_model().DoesNotExist:

@@ -10,6 +10,7 @@ class Command(PurgeCommand):
     )
     age_option = "--expired-for"
     age_help = "Age like 7d, 12h or 30m."
+    zero_age = True
     default_batch_size = PURGE_BATCH_SIZE
     unit = "tokens"
 

@@ -101,6 +101,13 @@ def _unparsable(message):
 def _csv_items(text):
     """(line number, row as an event's fields, or Unparsable) per CSV row."""
     reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = reader.fieldnames or []
+    # DictReader would keep the last cell of a repeated column and drop the others.
+    repeated = next((name for i, name in enumerate(columns) if name in columns[:i]), None)
+    if repeated is not None:
+        raise CommandError(
+            f'line 1: the column "{repeated}" appears twice in the header: nothing was imported.'
+        )
     items = []
     for row in reader:
         line = reader.line_num

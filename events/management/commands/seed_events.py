@@ -9,8 +9,9 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from brain import partitions
-from brain.commands import AuditedCommand
+from brain.commands import MAX_JOBS, AuditedCommand
 from brain.context import AuditContext, current_context, using_context
+from brain.durations import MAX_AGE_DAYS
 from brain.progress import ProgressBar
 from events.models import Severity
 from events.partitions import TABLE
@@ -82,7 +83,10 @@ class Command(AuditedCommand):
             "50,000, so the progress bar moves in steps of 1%% at most).",
         )
         parser.add_argument(
-            "--days", type=int, default=30, help="Spread timestamps over this many days."
+            "--days",
+            type=int,
+            default=30,
+            help=f"Spread timestamps over this many days (at most {MAX_AGE_DAYS:,}).",
         )
         parser.add_argument(
             "--seed", type=int, default=None, help="Random seed, for a repeatable data set."
@@ -90,7 +94,7 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=os.cpu_count() or 1,
+            default=min(os.cpu_count() or 1, MAX_JOBS),
             help="Batches loaded at once, each by its own process and transaction (default: one "
             "per CPU). Inside a caller's transaction they load one by one in it.",
         )
@@ -100,6 +104,10 @@ class Command(AuditedCommand):
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
         if count > MAX_COUNT:
             raise CommandError(f"--count must be at most {MAX_COUNT:,}; got {count:,}.")
+        if days > MAX_AGE_DAYS:
+            raise CommandError(f"--days must be at most {MAX_AGE_DAYS:,}.")
+        if jobs > MAX_JOBS:
+            raise CommandError(f"--jobs must be at most {MAX_JOBS}.")
         batch_size = batch_size_for(count, batch_size)
         now = timezone.now()
         start = now - timedelta(days=days)

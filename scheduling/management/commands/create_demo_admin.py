@@ -4,6 +4,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management.base import CommandError
+from django.db import transaction
 
 from brain.commands import AuditedCommand
 from brain.tokens import token_create
@@ -38,25 +40,33 @@ class Command(AuditedCommand):
         if User.objects.filter(is_superuser=True).exists():
             self.stdout.write(f"A superuser exists; demo credentials, if any: {credentials_file}")
             return
-        address = served_address()
-        password = secrets.token_urlsafe(12)
-        user = User.objects.create_superuser(username="admin", email="", password=password)
-        key = token_create(user=user, name="demo admin")
-        lines = [
-            "Brain demo credentials",
-            f"admin login: {address}/admin/  user: admin  password: {password}",
-            f"API token:   Authorization: Token {key}",
-            f"Demo users (not staff: through the API, each sees only their own projects and "
-            f"tasks; a token from POST {address}/api/auth/token):",
-        ]
-        for username in DEMO_USERS:
-            demo_password = secrets.token_urlsafe(12)
-            demo_user, _ = User.objects.get_or_create(username=username)
-            demo_user.set_password(demo_password)
-            demo_user.save(update_fields=["password"])
-            lines.append(f"  user: {username}  password: {demo_password}")
-        text = "\n".join(lines) + "\n"
-        credentials_file.parent.mkdir(parents=True, exist_ok=True)
-        credentials_file.write_text(text)
-        credentials_file.chmod(0o600)
+        # The users are kept only once their passwords are written down: a file that cannot be
+        # written leaves no superuser whose password nobody saw.
+        with transaction.atomic():
+            address = served_address()
+            password = secrets.token_urlsafe(12)
+            user = User.objects.create_superuser(username="admin", email="", password=password)
+            key = token_create(user=user, name="demo admin")
+            lines = [
+                "Brain demo credentials",
+                f"admin login: {address}/admin/  user: admin  password: {password}",
+                f"API token:   Authorization: Token {key}",
+                f"Demo users (not staff: through the API, each sees only their own projects and "
+                f"tasks; a token from POST {address}/api/auth/token):",
+            ]
+            for username in DEMO_USERS:
+                demo_password = secrets.token_urlsafe(12)
+                demo_user, _ = User.objects.get_or_create(username=username)
+                demo_user.set_password(demo_password)
+                demo_user.save(update_fields=["password"])
+                lines.append(f"  user: {username}  password: {demo_password}")
+            text = "\n".join(lines) + "\n"
+            try:
+                credentials_file.parent.mkdir(parents=True, exist_ok=True)
+                credentials_file.write_text(text)
+                credentials_file.chmod(0o600)
+            except OSError as error:
+                raise CommandError(
+                    f"Cannot write {credentials_file}: {error.strerror}. No user was created."
+                ) from None
         self.stdout.write(self.style.SUCCESS(text))

@@ -1,20 +1,49 @@
+import argparse
 import math
 import os
 import signal
 import socket
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from brain.commands import AuditedCommand
+from brain.validators import validate_storable_text
 from scheduling.scheduler import Scheduler
 
+# The longest --poll-interval, --grace-period and --lease-margin: a day.
+MAX_SECONDS = 86_400
+# The most tasks one scheduler claims and runs at once, each in a thread of its own.
+MAX_BATCH_SIZE = 1_000
 
-def _check(option, value, *, least, above=False):
-    """Refuses an option's value below `least` (at `least` too when `above`), or not finite."""
-    if not (math.isfinite(value) and (value > least if above else value >= least)):
-        bound = f"above {least}" if above else f"at least {least}"
-        raise CommandError(f"{option} must be a number {bound}; got {value}.")
+
+def _seconds(*, zero):
+    """An argparse type: a number of seconds, above 0 (from 0 with `zero`) and at most
+    MAX_SECONDS (NaN and infinity are none)."""
+    least = "from 0" if zero else "above 0"
+
+    def parse(text):
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (0 <= value <= MAX_SECONDS) or (value == 0 and not zero):
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not a number of seconds {least} to {MAX_SECONDS}"
+            )
+        return value
+
+    return parse
+
+
+def _batch_size(text):
+    """An argparse type: a whole number of tasks from 1 to MAX_BATCH_SIZE."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_BATCH_SIZE):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a whole number of tasks from 1 to {MAX_BATCH_SIZE}"
+        )
+    return int(text)
 
 
 class Command(AuditedCommand):
@@ -34,26 +63,26 @@ class Command(AuditedCommand):
         )
         parser.add_argument(
             "--poll-interval",
-            type=float,
+            type=_seconds(zero=False),
             default=0.5,
             help="Seconds between looks for due tasks when idle (default 0.5).",
         )
         parser.add_argument(
             "--batch-size",
-            type=int,
+            type=_batch_size,
             default=10,
             help="Most tasks claimed per transaction and run at once (default 10); keep it above "
             "TASKS_MAX_RUNNING_PER_USER, so one user's runs never take every slot.",
         )
         parser.add_argument(
             "--grace-period",
-            type=float,
+            type=_seconds(zero=True),
             default=30.0,
             help="Seconds a shutdown waits for running skills before cancelling them (default 30).",
         )
         parser.add_argument(
             "--lease-margin",
-            type=float,
+            type=_seconds(zero=True),
             default=30.0,
             help="Seconds a claim outlives the task's timeout before another scheduler may "
             "reclaim it (default 30).",
@@ -67,14 +96,15 @@ class Command(AuditedCommand):
     def handle(self, *args, **options):
         """Runs the scheduler loop in this process; exits 0 after a SIGTERM or SIGINT once
         running skills finished (or the grace period passed) and claims are released."""
-        if len(options["worker_id"]) > 100:
-            raise CommandError("--worker-id is at most 100 characters.")
-        _check("--poll-interval", options["poll_interval"], least=0, above=True)
-        _check("--batch-size", options["batch_size"], least=1)
-        _check("--grace-period", options["grace_period"], least=0)
-        _check("--lease-margin", options["lease_margin"], least=0)
+        worker_id = options["worker_id"]
+        if not 1 <= len(worker_id) <= 100:
+            raise CommandError("--worker-id is 1 to 100 characters.")
+        try:
+            validate_storable_text(worker_id)  # argv bytes not in UTF-8 come as surrogates
+        except ValidationError as error:
+            raise CommandError(f"--worker-id: {error.message}") from None
         scheduler = Scheduler(
-            worker_id=options["worker_id"],
+            worker_id=worker_id,
             poll_interval=options["poll_interval"],
             batch_size=options["batch_size"],
             grace_period=options["grace_period"],

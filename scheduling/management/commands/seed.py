@@ -63,6 +63,10 @@ OUTCOMES = {
 }
 
 
+# The longest history `seed` gives a task: its cron's slots reach back that far.
+MAX_EXECUTIONS = 10_000
+
+
 class Command(AuditedCommand):
     help = (
         "Fills a demo database: users with projects, tasks on realistic crons in several time "
@@ -74,7 +78,10 @@ class Command(AuditedCommand):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--executions", type=int, default=20, help="History length of each new task."
+            "--executions",
+            type=int,
+            default=20,
+            help=f"History length of each new task (at most {MAX_EXECUTIONS:,}).",
         )
         parser.add_argument(
             "--events", type=int, default=5000, help="How many system events the demo should have."
@@ -84,6 +91,8 @@ class Command(AuditedCommand):
     def handle(self, *args, executions, events, seed, **options):
         if executions < 0 or events < 0:
             raise CommandError("--executions and --events must be >= 0.")
+        if executions > MAX_EXECUTIONS:
+            raise CommandError(f"--executions must be at most {MAX_EXECUTIONS:,}.")
         rng = random.Random(seed)
         quiet = options["verbosity"] == 0
         tasks = self._tasks()
