@@ -10,6 +10,7 @@ from django.core.cache import caches
 from django.db import connections
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from .signals import readiness_checked
@@ -75,6 +76,7 @@ def check_cache(alias="default"):
 
 
 @never_cache
+@csrf_exempt  # reads only: a POST is a 405, not a CSRF failure
 @require_safe
 def live(request):
     """The process is up and serving; touches nothing else."""
@@ -82,6 +84,7 @@ def live(request):
 
 
 @never_cache
+@csrf_exempt  # reads only: a POST is a 405, not a CSRF failure
 @require_safe
 def ready(request):
     """503 when the database is unreachable; 200 with `degraded` when only the cache or a replica

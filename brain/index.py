@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 # The live events stream: a WebSocket route (Channels), which Django's reverse() does not know.
@@ -26,6 +27,7 @@ def links():
     }
 
 
+@csrf_exempt  # reads only: a POST is a 405, not a CSRF failure
 @require_safe
 def index(request):
     """Public; no I/O. HTML when the client prefers it to JSON (a browser), JSON otherwise."""

@@ -6,12 +6,14 @@ from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
 from .selectors import scheduler_status
 
 
 @never_cache
+@csrf_exempt  # reads only: a POST is a 405, not a CSRF failure
 @require_safe
 def scheduler_health(request):
     """The schedulers' heartbeats (selectors.scheduler_status): 200 while one loops, 503 when

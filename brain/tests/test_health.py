@@ -1,5 +1,6 @@
 import pytest
 from django.core.cache import CacheHandler
+from django.test import Client
 from django.db import connections
 from django.db.utils import ConnectionHandler
 
@@ -25,6 +26,16 @@ def test_probes_answer_head_and_a_trailing_slash(anon_client, path):
     head = anon_client.head(path)
     assert (head.status_code, head.content) == (200, b"")
     assert anon_client.post(path).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/", "/health/live", "/health/ready", "/health/scheduler"])
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_a_write_method_on_a_public_page_is_a_405_not_a_csrf_failure(path, method):
+    browser = Client(enforce_csrf_checks=True)
+
+    response = getattr(browser, method)(path)
+
+    assert (response.status_code, response["Allow"]) == (405, "GET, HEAD")
 
 
 @pytest.mark.parametrize("view", [health.live, health.ready])
