@@ -50,6 +50,7 @@ NDJSON_CHUNK = 5_000
 NDJSON_CHUNK_BYTES = 4 * 1024 * 1024
 # At most this many refused NDJSON lines are reported.
 NDJSON_MAX_ERRORS = 100
+EMPTY_BULK_BODY = "The body is empty: send a JSON array of events, or NDJSON lines."
 
 # The answer of a bulk create: the created events, or with `Prefer: return=minimal` their ids.
 BULK_RESPONSE_SCHEMA = {
@@ -296,6 +297,8 @@ class EventViewSet(IdLookupMixin, ProjectAPIMixin, viewsets.ModelViewSet):
         included; past that a 429 with Retry-After."""
         with heavy_request(request.user):
             data = request.data
+            if request.stream is None:  # no body: DRF's data is then {}, which no client sent
+                raise exceptions.ValidationError({"non_field_errors": [EMPTY_BULK_BODY]})
             if isinstance(data, NDJSONBody):
                 return ndjson_ingest(
                     data,

@@ -1,8 +1,8 @@
 import pytest
 from django.core.cache import CacheHandler
-from django.test import Client
 from django.db import connections
 from django.db.utils import ConnectionHandler
+from django.test import Client
 
 from brain import health
 from brain.signals import readiness_checked

@@ -689,6 +689,16 @@ def test_bulk_refuses_oversized_empty_or_non_list_bodies(api_client, payload, er
     assert not SystemEvent.objects.exists()
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_bulk_refuses_an_empty_body_saying_so(api_client, content_type):
+    response = api_client.post("/api/events/bulk", b"", content_type=content_type)
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": ["The body is empty: send a JSON array of events, or NDJSON lines."]
+    }
+
+
 def test_bulk_of_exactly_1000_is_accepted(api_client):
     response = api_client.post("/api/events/bulk", [VALID] * 1000, format="json")
 
