@@ -1,13 +1,13 @@
 """django-filter FilterSets of the scheduling list endpoints (user_id, status, type, foreign
 keys, names and time ranges)."""
 
-from django import forms
 from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 
-from brain.api.filters import ChoiceFilter, UtcIsoDateTimeFilter
+from brain.api.filters import ChoiceFilter, IntegerField, UtcIsoDateTimeFilter
 
+from .agent_types import agent_types
 from .models import (
     EXECUTION_RUNNING,
     Agent,
@@ -25,7 +25,7 @@ from .selectors import agent_list_named
 class IdFilter(filters.NumberFilter):
     """An integer id (NumberFilter would accept 1.5)."""
 
-    field_class = forms.IntegerField
+    field_class = IntegerField
 
 
 class ProjectFilter(filters.FilterSet):
@@ -61,7 +61,11 @@ class ScheduledTaskFilter(filters.FilterSet):
 
 class AgentFilter(filters.FilterSet):
     name = filters.CharFilter(method="by_name", help_text="The agent's name, whatever the case.")
-    type = filters.CharFilter(field_name="type")
+    type = ChoiceFilter(
+        choices=lambda: [(name, name) for name in agent_types()],
+        help_text="An agent type: a built-in role (coder, reviewer, ...) or one BRAIN_AGENT_TYPES "
+        "adds.",
+    )
     status = ChoiceFilter(choices=AgentStatus.choices)
     active_after = UtcIsoDateTimeFilter(field_name="last_active_at", lookup_expr="gte")
     active_before = UtcIsoDateTimeFilter(field_name="last_active_at", lookup_expr="lte")

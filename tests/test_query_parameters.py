@@ -224,7 +224,7 @@ def test_format_is_known_everywhere(staff_client, world):
 
 
 # A valid value of each documented parameter, by name and else by schema type.
-_VALUES = {"ordering": "id", "format": "json", "search": "m", "name": "agent"}
+_VALUES = {"ordering": "id", "format": "json", "search": "m", "name": "agent", "type": "coder"}
 
 
 def _value(parameter, world):

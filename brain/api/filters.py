@@ -3,6 +3,7 @@
 from datetime import UTC
 
 import django_filters
+from django import forms
 from django.core.exceptions import ValidationError
 from django_filters import fields
 from django_filters.fields import IsoDateTimeField
@@ -11,6 +12,12 @@ from rest_framework import exceptions, filters
 # A value that is none of a parameter's choices, worded as DRF words one in a body ('"fatal" is
 # not a valid choice.'): the same value reads the same refused in a query string or a body.
 INVALID_CHOICE = '"%(value)s" is not a valid choice.'
+
+
+class IntegerField(forms.IntegerField):
+    """A whole number, refused in DRF's words for one in a body or in `limit`/`offset`."""
+
+    default_error_messages = {"invalid": "A valid integer is required."}
 
 
 class UtcIsoDateTimeField(IsoDateTimeField):

@@ -213,6 +213,20 @@ def test_time_filters_accept_any_iso_offset(api_client):
     assert [row["id"] for row in response.json()["results"]] == [agent.pk]
 
 
+def test_the_type_filter_refuses_a_type_that_does_not_exist(api_client, settings):
+    settings.BRAIN_AGENT_TYPES = ["translator"]
+    AgentFactory(type="translator")
+
+    refused = api_client.get("/api/agents", {"type": "bogus"})
+    found = api_client.get("/api/agents", {"type": "translator"})
+
+    assert (refused.status_code, refused.json()) == (
+        400,
+        {"type": ['"bogus" is not a valid choice.']},
+    )
+    assert found.json()["count"] == 1
+
+
 def test_time_filters_refuse_a_time_out_of_range(api_client):
     response = api_client.get("/api/agents", {"active_before": "0001-01-01T00:00:00+05:00"})
 

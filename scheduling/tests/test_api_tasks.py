@@ -224,12 +224,15 @@ def test_list_is_scoped_and_filtered(api_client, user, other_user):
 
 
 def test_list_refuses_invalid_filters(api_client):
-    response = api_client.get("/api/tasks", {"status": "sleeping", "next_run_after": "soon"})
+    response = api_client.get(
+        "/api/tasks", {"status": "sleeping", "next_run_after": "soon", "project_id": "abc"}
+    )
 
     assert response.status_code == 400
     assert response.json() == {
         "status": ['"sleeping" is not a valid choice.'],
         "next_run_after": ["Enter a valid date/time."],
+        "project_id": ["A valid integer is required."],
     }
 
 
