@@ -202,20 +202,34 @@ def test_a_body_that_is_not_json_is_unsupported(staff_client, world, content_typ
     assert stored_rows() == before
 
 
-def test_a_charset_python_does_not_know_is_unsupported_on_every_write(staff_client, world):
+@pytest.mark.parametrize("charset", ["bogus", "rot13", "base64"])
+def test_a_charset_python_does_not_know_is_unsupported_on_every_write(staff_client, world, charset):
     before = stored_rows()
 
     answers = [
         getattr(staff_client, method)(
-            path, json.dumps(body), content_type="application/json; charset=bogus"
+            path, json.dumps(body), content_type=f"application/json; charset={charset}"
         )
         for method, path, body in world["writes"]
     ]
 
     assert [(response.status_code, response.json()) for response in answers] == [
-        (415, {"detail": 'Unsupported charset "bogus" in request.'})
+        (415, {"detail": f'Unsupported charset "{charset}" in request.'})
     ] * len(world["writes"])
     assert stored_rows() == before
+
+
+def test_a_charset_that_is_no_text_encoding_is_unsupported_before_a_login(anon_client):
+    response = anon_client.post(
+        "/api/auth/token",
+        json.dumps({"username": "a", "password": "b"}),
+        content_type="application/json; charset=rot13",
+    )
+
+    assert (response.status_code, response.json()) == (
+        415,
+        {"detail": 'Unsupported charset "rot13" in request.'},
+    )
 
 
 def test_a_json_body_is_read_in_the_charset_it_declares(staff_client, world):
