@@ -25,7 +25,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from brain.api.pagination import ConsolePaginator
+from brain.api.pagination import ConsoleListMixin
 
 from .changes import REDACTED
 from .models import AuditLog, Operation
@@ -145,7 +145,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditLog)
-class AuditLogAdmin(admin.ModelAdmin):
+class AuditLogAdmin(ConsoleListMixin, admin.ModelAdmin):
     # No operation column: the change says it ("created (7 fields)", "status: a → b"), the
     # filter selects it, and the list keeps to the width beside the admin's two sidebars.
     list_display = (
@@ -161,8 +161,6 @@ class AuditLogAdmin(admin.ModelAdmin):
     search_fields = ("record_id", "user_id")
     search_help_text = "Exact record id, user id, username or request id."
     ordering = ("-timestamp", "-id")
-    paginator = ConsolePaginator
-    show_full_result_count = False
     fields = (
         "changes",
         "summary",

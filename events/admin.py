@@ -4,7 +4,7 @@ from django.db import connection
 from audit.admin import AuditTrailLinkMixin
 from brain import admin_display
 from brain.admin_rows import DeletedRowMixin
-from brain.api.pagination import ConsolePaginator
+from brain.api.pagination import ConsoleListMixin
 
 from .models import Severity, SystemEvent
 from .services import event_delete
@@ -62,7 +62,7 @@ class SourceFilter(DistinctValuesFilter):
 
 
 @admin.register(SystemEvent)
-class SystemEventAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
+class SystemEventAdmin(ConsoleListMixin, DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
     """Events are a log: read-only here (no add, no change), deletable with the permission,
     through events.services (one by one, also from "delete selected"). Fast on millions of rows:
     estimated counts, no full COUNT for the result total, sidebar filters by index probes, time
@@ -91,8 +91,6 @@ class SystemEventAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmin):
         "created_at",
     ]
     readonly_fields = fields
-    paginator = ConsolePaginator
-    show_full_result_count = False
     list_per_page = 50
 
     @admin.display(description="severity", ordering="severity")

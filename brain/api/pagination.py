@@ -4,7 +4,8 @@ envelope, and, for tables of millions of rows, a count that never scans them all
 import json
 import re
 
-from django.core.paginator import EmptyPage, Page, PageNotAnInteger, Paginator
+from django.contrib.admin.views.main import ChangeList
+from django.core.paginator import EmptyPage, Page, Paginator
 from django.utils.functional import cached_property
 from rest_framework import pagination
 from rest_framework.exceptions import ValidationError
@@ -134,16 +135,11 @@ class ConsolePaginator(Paginator):
         """Django's check of a page number, against CONSOLE_MAX_PAGES rather than the number of
         pages the count gives."""
         try:
-            if isinstance(number, float) and not number.is_integer():
-                raise ValueError
-            number = int(number)
-        except (TypeError, ValueError):
-            raise PageNotAnInteger(self.error_messages["invalid_page"]) from None
-        if number < 1:
-            raise EmptyPage(self.error_messages["min_page"])
-        if number > CONSOLE_MAX_PAGES:
-            raise EmptyPage(self.error_messages["no_results"])
-        return number
+            return super().validate_number(number)
+        except EmptyPage:
+            if 1 <= int(number) <= CONSOLE_MAX_PAGES:  # an integer: Django checked that first
+                return int(number)
+            raise
 
     def page(self, number):
         number = self.validate_number(number)
@@ -159,3 +155,24 @@ class ConsolePaginator(Paginator):
             raise EmptyPage(self.error_messages["no_results"])
         self.count = max(self.count, end) if more else bottom + len(keys)
         return Page(self.object_list.filter(pk__in=keys), number, self)
+
+
+class ConsoleChangeList(ChangeList):
+    """A change list that shows the count its ConsolePaginator has once the page is read: the
+    estimate, raised by a page that shows more rows, exact on the last page. (Django's reads the
+    count before the page.)"""
+
+    def get_results(self, request):
+        super().get_results(request)
+        self.result_count = self.paginator.count
+
+
+class ConsoleListMixin:
+    """A ModelAdmin for lists of millions of rows: ConsolePaginator's pages and counts, shown by
+    ConsoleChangeList, and no full count of the table."""
+
+    paginator = ConsolePaginator
+    show_full_result_count = False
+
+    def get_changelist(self, request, **kwargs):
+        return ConsoleChangeList
