@@ -21,7 +21,7 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--dry-run",
             action="store_true",
-            help="say how many sealed records would be deleted; seal and delete none",
+            help="seal, then say how many records would be deleted; delete none",
         )
 
     def handle(self, *args, older_than, batch_size, dry_run, **options):
@@ -31,12 +31,11 @@ class Command(AuditedCommand):
             raise CommandError(str(error)) from None
         if not 1 <= batch_size <= MAX_BATCH_SIZE:
             raise CommandError(f"--batch-size must be from 1 to {MAX_BATCH_SIZE:,}.")
-        if dry_run:
-            total = audit_purge_count(older_than=age)
-            self.stdout.write(f"Would delete {total} sealed audit records older than {older_than}.")
-            return
-        audit_seal()
+        audit_seal()  # as the sealer does every second: a purge deletes sealed records only
         total = audit_purge_count(older_than=age)
+        if dry_run:
+            self.stdout.write(f"Would delete {total} audit records older than {older_than}.")
+            return
         with ProgressBar(
             total=total, unit="records", disable=options["verbosity"] == 0, file=self.stderr
         ) as bar:
