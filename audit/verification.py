@@ -43,6 +43,11 @@ class _RangeMismatch(Mismatch):
     """A seal checkpoint's records that do not match it."""
 
 
+class NothingSince(Exception):
+    """`since` names no checkpoint yet: there is nothing to verify from there. The message says
+    which checkpoint is the last."""
+
+
 def range_failure(checkpoint, head: bytes, records, skipped: bool):
     """Why the seal `checkpoint` does not match `records` (its range, in order, chained from
     `head`), naming the first record that differs where its locator tells; None when it matches.
@@ -82,7 +87,8 @@ def audit_verify(*, since=None, public_key=None, using=DEFAULT_DB_ALIAS, jobs=1)
     With `jobs` above 1, that many processes recompute the chain over the checkpoints' records,
     each on a connection of its own reading the same snapshot, while this one checks the
     checkpoints themselves; the outcome is the same as with one. Raises ProcessFailed if one of
-    them cannot connect or stops: the log is then not verified."""
+    them cannot connect or stops, and NothingSince if `since` names no checkpoint yet: the log
+    is then not verified."""
     if public_key is None:
         public_key = signing_key().public_key()
     with transaction.atomic(using=using), connections[using].cursor() as cursor:
@@ -242,8 +248,6 @@ class _Walk:
             previous = checkpoint
             self.through = checkpoint
             self.checked += 1
-        if since is not None and self.checked == 0:
-            raise Mismatch(f"checkpoint {start}: none at or after it")
         return after
 
     def _queue(self, checkpoint, after, head):
@@ -318,14 +322,23 @@ class _Walk:
         )
 
     def _start(self, since):
+        """The sequence of the first checkpoint to verify: 1, `since`, or the first created at or
+        after the time `since`. NothingSince when there is no such checkpoint yet."""
         if since is None:
             return 1
         if isinstance(since, datetime):
-            first = self.checkpoints.filter(created_at__gte=since).order_by("sequence").first()
-            if first is None:
-                raise Mismatch(f"no checkpoint created at or after {chain.utc_text(since)}")
-            return first.sequence
-        return since
+            named = self.checkpoints.filter(created_at__gte=since)
+        else:
+            named = self.checkpoints.filter(sequence__gte=since)
+        first = named.order_by("sequence").first()
+        if first is None:
+            last = self.checkpoints.order_by("-sequence").first()
+            raise NothingSince(
+                f"the last is checkpoint {last.sequence}, created {last.created_at.isoformat()}"
+                if last
+                else "there is none yet"
+            )
+        return first.sequence if isinstance(since, datetime) else since
 
     def _from(self, start):
         """The checkpoints from `start` on, in sequence order, CHECKPOINT_BATCH at a time."""

@@ -5,9 +5,8 @@ from pathlib import Path
 from django.core.management.base import CommandError
 from django.utils.dateparse import parse_datetime
 
-from audit.models import AuditCheckpoint
 from audit.signing import public_key_from_text
-from audit.verification import audit_verification_record, audit_verify
+from audit.verification import NothingSince, audit_verification_record, audit_verify
 from audit.verify_process import ProcessFailed
 from brain.commands import MAX_JOBS, AuditedCommand
 
@@ -48,9 +47,14 @@ class Command(AuditedCommand):
     def handle(self, *args, since, public_key, jobs, **options):
         if not 1 <= jobs <= MAX_JOBS:
             raise CommandError(f"--jobs: {jobs} is not a number of processes (1 to {MAX_JOBS}).")
-        since = _since(since)
         try:
-            result = audit_verify(since=since, public_key=_public_key(public_key), jobs=jobs)
+            result = audit_verify(
+                since=_since(since), public_key=_public_key(public_key), jobs=jobs
+            )
+        except NothingSince as error:
+            raise CommandError(
+                f"--since {since}: no checkpoint at or after it ({error})."
+            ) from None
         except ProcessFailed as error:
             raise CommandError(
                 f"Audit log not verified: {error}; --jobs 1 verifies in this process."
@@ -69,27 +73,8 @@ class Command(AuditedCommand):
 
 
 def _since(text):
-    """The checkpoint sequence or time `--since` names; a CommandError when it is malformed or
-    names no checkpoint yet (nothing to verify from there: an input error, not a failure)."""
     if text is None:
         return None
-    since = _parse_since(text)
-    if isinstance(since, int):
-        named = AuditCheckpoint.objects.filter(sequence__gte=since)
-    else:
-        named = AuditCheckpoint.objects.filter(created_at__gte=since)
-    if not named.exists():
-        last = AuditCheckpoint.objects.order_by("-sequence").first()
-        latest = (
-            f"the last is checkpoint {last.sequence}, created {last.created_at.isoformat()}"
-            if last
-            else "there is none yet"
-        )
-        raise CommandError(f"--since {text}: no checkpoint at or after it ({latest}).")
-    return since
-
-
-def _parse_since(text):
     # str.isdigit() takes "²", which int() refuses.
     if text.isascii() and text.isdigit() and int(text) >= 1:
         return int(text)
