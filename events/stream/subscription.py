@@ -84,8 +84,11 @@ def filters_from_query(query_string, *, extra=(), repeatable=()):
         filters_only.pop(name, None)
     filters, errors = _validated(filters_only, FILTER_NAMES, others=(*extra, *repeatable))
     for name in extra:
-        if name in query and (len(query.getlist(name)) > 1 or query[name] == ""):
-            errors[name] = [EMPTY_PARAMETER if query[name] == "" else "Give it once."]
+        values = query.getlist(name)
+        if len(values) > 1:
+            errors[name] = [REPEATED_PARAMETER.format(count=len(values))]
+        elif values == [""]:
+            errors[name] = [EMPTY_PARAMETER]
     return filters, errors, query
 
 

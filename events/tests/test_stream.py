@@ -196,6 +196,7 @@ UNKNOWN_IN_HANDSHAKE = (
         ),
         ("after=-1", {"after": ["A position: an integer from 0, as a message's `position`."]}),
         ("after=abc", {"after": ["A position: an integer from 0, as a message's `position`."]}),
+        ("after=1&after=2", {"after": ["This parameter takes one value; it was given 2 times."]}),
     ],
 )
 def test_a_bad_filter_or_position_is_named_and_the_socket_closed(token, query, errors):
