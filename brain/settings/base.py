@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
-from redis.connection import parse_url
+from redis import ConnectionPool
 
 from brain.cache_breaker import BreakerConnection, SentinelBreakerConnection
 from brain.db.pool import check_connection as check_pooled_connection
@@ -156,18 +156,15 @@ if not env.str("DATABASE_URL", default=""):
 statement_timeout = env.float("DATABASE_STATEMENT_TIMEOUT", default=0)
 
 
-POSTGRES_SCHEMES = {"postgres", "postgresql", "pgsql"}  # django-environ's names for PostgreSQL
-
-
 def _database(url, name):
     """The settings of the PostgreSQL database at `url` (from the variable `name`): Django's
     psycopg pool, a connect timeout and the statement timeout. The primary and every replica get
     the same."""
     try:
-        database = env.db_url_config(url) if urlsplit(url).scheme in POSTGRES_SCHEMES else None
+        database = env.db_url_config(url) if urlsplit(url).scheme in env.DB_SCHEMES else {}
     except ValueError:  # a port that is not a number from 0 to 65535
-        database = None
-    if database is None:
+        database = {}
+    if database.get("ENGINE") != "django.db.backends.postgresql":
         raise ImproperlyConfigured(
             f"{name} must be a PostgreSQL URL: postgres://user:password@host:5432/brain."
         )
@@ -223,7 +220,7 @@ if not REDIS_URL:
         f"REDIS_URL is required: the URL of a Redis database (redis://host:6379/0); {EMBEDDED}."
     )
 try:
-    parse_url(REDIS_URL)  # as redis-py reads it when it first connects
+    ConnectionPool.from_url(REDIS_URL)  # reads the URL as redis-py does; connects to nothing
 except ValueError:
     raise ImproperlyConfigured(
         "REDIS_URL must be a Redis URL: redis://host:6379/0 (rediss:// for TLS)."

@@ -192,6 +192,13 @@ def test_redis_url_is_required():
     assert "REDIS_URL is required: the URL of a Redis database" in result.stderr
 
 
+@pytest.mark.parametrize("scheme", ["postgresql", "pgsql", "psql"])
+def test_every_scheme_django_environ_reads_as_postgresql_is_taken(scheme):
+    result = load_settings(SECRET_KEY="k", DATABASE_URL=f"{scheme}://u:p@db.example:5433/brain")
+
+    assert json.loads(result.stdout)["engine"] == "django.db.backends.postgresql"
+
+
 def test_postgres_url_uses_brains_backend_with_psycopg_pool_and_health_checks():
     result = load_settings(SECRET_KEY="k")
 
