@@ -11,7 +11,12 @@ def _whole_number(name, default, least=1, most=None):
     """The environment's whole number `name`; outside least..most the server does not start, and
     says why in one line."""
     value = os.environ.get(name, default)
-    if not (value.isdigit() and int(value) >= least and (most is None or int(value) <= most)):
+    if not (
+        value.isascii()
+        and value.isdigit()
+        and int(value) >= least
+        and (most is None or int(value) <= most)
+    ):
         upto = f" to {most}" if most is not None else " or more"
         sys.exit(f"{name} must be a whole number from {least}{upto}, not {value!r}.")
     return int(value)

@@ -26,6 +26,7 @@ def gunicorn(**environment):
     [
         ("PORT", "x", "PORT must be a whole number from 1 to 65535, not 'x'."),
         ("PORT", "70000", "PORT must be a whole number from 1 to 65535, not '70000'."),
+        ("PORT", "²", "PORT must be a whole number from 1 to 65535, not '²'."),
         ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be a whole number from 1 or more, not '0'."),
         ("WEB_THREADS", "many", "WEB_THREADS must be a whole number from 1 or more, not 'many'."),
     ],
