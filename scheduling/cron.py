@@ -8,12 +8,15 @@ Wall-clock semantics, as an operator reads a crontab: `30 2 * * *` means 02:30 l
 """
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
+
+# Longer than any clock change forward (an hour; two for wartime double summer time).
+_LONGEST_GAP = timedelta(hours=3)
 
 
 @cache
@@ -100,8 +103,12 @@ def next_run(expression, timezone_name, after):
     time zone `timezone_name`, as an aware UTC datetime; None if it never fires again."""
     zone = ZoneInfo(timezone_name)
     after = after.astimezone(UTC)
-    # Iterate naive local wall-clock times, so each wall-clock slot is seen exactly once.
-    local_start = after.astimezone(zone).replace(tzinfo=None)
+    # Iterate naive local wall-clock times, so each wall-clock slot is seen exactly once. Slots in
+    # an hour a spring-forward skipped run shifted forward by the gap, so one of them may fall
+    # after `after` in UTC while its wall-clock time precedes `after`'s: start the gap earlier.
+    local = after.astimezone(zone)
+    gap = local.utcoffset() - (after - _LONGEST_GAP).astimezone(zone).utcoffset()
+    local_start = local.replace(tzinfo=None) - max(gap, timedelta(0))
     iterator = croniter(expression, local_start)
     for _ in range(1000):
         try:

@@ -71,6 +71,37 @@ def test_spring_forward_gap_runs_once_shifted_forward_in_berlin():
     assert second == datetime(2026, 3, 30, 0, 30, tzinfo=UTC)  # 02:30 CEST next day
 
 
+def test_every_slot_in_a_skipped_hour_runs_once_shifted_forward():
+    # 2027-03-28: Berlin clocks jump from 02:00 CET to 03:00 CEST.
+    runs, after = [], datetime(2027, 3, 27, 12, 0, tzinfo=UTC)
+    for _ in range(5):
+        after = next_run("*/15 2 * * *", "Europe/Berlin", after)
+        runs.append(after)
+
+    assert runs == [
+        datetime(2027, 3, 28, 1, 0, tzinfo=UTC),  # 02:00 -> 03:00 CEST
+        datetime(2027, 3, 28, 1, 15, tzinfo=UTC),  # 02:15 -> 03:15 CEST
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2027, 3, 28, 1, 45, tzinfo=UTC),
+        datetime(2027, 3, 29, 0, 0, tzinfo=UTC),  # 02:00 CEST the next day
+    ]
+
+
+def test_an_hourly_schedule_runs_once_per_wall_clock_slot_across_a_skipped_hour():
+    runs, after = [], datetime(2027, 3, 28, 0, 50, tzinfo=UTC)  # 01:50 CET
+    for _ in range(3):
+        after = next_run("0,30 * * * *", "Europe/Berlin", after)
+        runs.append(after)
+
+    # 02:00 and 02:30 do not exist: they run at 03:00 and 03:30 CEST, as do 03:00 and 03:30
+    # themselves, once each.
+    assert runs == [
+        datetime(2027, 3, 28, 1, 0, tzinfo=UTC),
+        datetime(2027, 3, 28, 1, 30, tzinfo=UTC),
+        datetime(2027, 3, 28, 2, 0, tzinfo=UTC),  # 04:00 CEST
+    ]
+
+
 def test_spring_forward_gap_runs_once_in_new_york():
     # 2026-03-08: New York jumps from 02:00 EST to 03:00 EDT.
     after = datetime(2026, 3, 7, 12, 0, tzinfo=UTC)
