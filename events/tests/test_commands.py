@@ -115,12 +115,14 @@ def test_seed_events_refuses_a_count_above_its_maximum_at_once_and_creates_nothi
     assert not SystemEvent.objects.exists()
 
 
-@pytest.mark.parametrize("days", ["36501", "99999999999"])
-def test_seed_events_refuses_days_beyond_a_century_and_writes_nothing(days):
+@pytest.mark.parametrize("days", ["366", "99999999999"])
+def test_seed_events_refuses_days_beyond_the_age_an_event_may_have_and_writes_nothing(days):
     with pytest.raises(CommandError) as raised:
         call_command("seed_events", "--count", "1", "--days", days, "--jobs", "1")
 
-    assert str(raised.value) == "--days must be at most 36,500."
+    assert str(raised.value) == (
+        "--days must be at most 365 (EVENT_TIME_MAX_AGE_DAYS: the age an event may have)."
+    )
     assert not SystemEvent.objects.exists()
 
 

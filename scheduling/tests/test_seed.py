@@ -59,3 +59,11 @@ def test_seed_refuses_a_history_longer_than_its_bound():
 
     assert str(raised.value) == "--executions must be at most 10,000."
     assert not ScheduledTask.objects.exists()
+
+
+def test_seed_refuses_more_events_than_seed_events_makes_before_making_anything():
+    with pytest.raises(CommandError) as raised:
+        call_command("seed", "--events", "100000001", verbosity=0)
+
+    assert str(raised.value) == "--events must be at most 100,000,000."
+    assert not ScheduledTask.objects.exists()

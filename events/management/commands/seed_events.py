@@ -4,6 +4,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.core.management.base import CommandError
 from django.db import connection, connections
 from django.utils import timezone
@@ -11,7 +12,6 @@ from django.utils import timezone
 from brain import partitions
 from brain.commands import MAX_JOBS, AuditedCommand
 from brain.context import AuditContext, current_context, using_context
-from brain.durations import MAX_AGE_DAYS
 from brain.progress import ProgressBar
 from events.models import Severity
 from events.partitions import TABLE
@@ -86,7 +86,8 @@ class Command(AuditedCommand):
             "--days",
             type=int,
             default=30,
-            help=f"Spread timestamps over this many days (at most {MAX_AGE_DAYS:,}).",
+            help="Spread timestamps over this many days (at most EVENT_TIME_MAX_AGE_DAYS, 365 by "
+            "default: the age an event may have).",
         )
         parser.add_argument(
             "--seed", type=int, default=None, help="Random seed, for a repeatable data set."
@@ -94,9 +95,10 @@ class Command(AuditedCommand):
         parser.add_argument(
             "--jobs",
             type=int,
-            default=min(os.cpu_count() or 1, MAX_JOBS),
-            help="Batches loaded at once, each by its own process and transaction (default: one "
-            "per CPU). Inside a caller's transaction they load one by one in it.",
+            default=min(os.process_cpu_count() or 1, MAX_JOBS),
+            help=f"Batches loaded at once, each by its own process and transaction (default: one "
+            f"per CPU this process may use, at most {MAX_JOBS}). Inside a caller's transaction "
+            "they load one by one in it.",
         )
 
     def handle(self, *args, count, batch_size, days, seed, jobs, **options):
@@ -104,8 +106,11 @@ class Command(AuditedCommand):
             raise CommandError("--count must be >= 0, --batch-size, --days and --jobs >= 1.")
         if count > MAX_COUNT:
             raise CommandError(f"--count must be at most {MAX_COUNT:,}; got {count:,}.")
-        if days > MAX_AGE_DAYS:
-            raise CommandError(f"--days must be at most {MAX_AGE_DAYS:,}.")
+        if days > settings.EVENT_TIME_MAX_AGE_DAYS:
+            raise CommandError(
+                f"--days must be at most {settings.EVENT_TIME_MAX_AGE_DAYS:,} "
+                "(EVENT_TIME_MAX_AGE_DAYS: the age an event may have)."
+            )
         if jobs > MAX_JOBS:
             raise CommandError(f"--jobs must be at most {MAX_JOBS}.")
         batch_size = batch_size_for(count, batch_size)

@@ -10,6 +10,7 @@ from django.utils.timezone import now
 
 from brain.commands import AuditedCommand
 from brain.progress import ProgressBar
+from events.management.commands.seed_events import MAX_COUNT as MAX_EVENTS
 from events.models import SystemEvent
 from scheduling import services
 from scheduling.agent_types import agent_types
@@ -93,6 +94,8 @@ class Command(AuditedCommand):
             raise CommandError("--executions and --events must be >= 0.")
         if executions > MAX_EXECUTIONS:
             raise CommandError(f"--executions must be at most {MAX_EXECUTIONS:,}.")
+        if events > MAX_EVENTS:
+            raise CommandError(f"--events must be at most {MAX_EVENTS:,}.")
         rng = random.Random(seed)
         quiet = options["verbosity"] == 0
         tasks = self._tasks()
