@@ -22,7 +22,7 @@ class ExecutionResultAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmi
 
     list_display = [
         "id",
-        "task_shown",
+        "task_link",
         "status_badge",
         "started_at_shown",
         "ended_at_shown",
@@ -56,11 +56,6 @@ class ExecutionResultAdmin(DeletedRowMixin, AuditTrailLinkMixin, admin.ModelAdmi
 
     @admin.display(description="Task", ordering="task")
     def task_link(self, execution):
-        url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
-        return format_html('<a href="{}">{}</a>', url, execution.task)
-
-    @admin.display(description="Task", ordering="task")
-    def task_shown(self, execution):
         url = reverse("admin:scheduling_scheduledtask_change", args=[execution.task_id])
         return format_html('<a href="{}">{}</a>', url, task_label(execution.task))
 

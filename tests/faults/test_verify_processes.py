@@ -1,6 +1,7 @@
 """verify_audit with several processes, when one of them cannot reach PostgreSQL: the command
 fails in one line that says so, and records no verification outcome."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -83,12 +84,11 @@ def _verifying_processes(pid):
     """The pids of the verifying processes `pid` has started, once they have started."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        verifying = [
-            int(child)
-            for child in children
-            if b"multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_bytes()
-        ]
+        verifying = []
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            with contextlib.suppress(FileNotFoundError):  # a child that has exited meanwhile
+                if b"multiprocessing.spawn" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    verifying.append(int(child))
         if verifying:
             return verifying
         time.sleep(0.05)

@@ -15,7 +15,7 @@ from scheduling.scheduler import Scheduler
 # The longest --poll-interval, --grace-period and --lease-margin: a day.
 MAX_SECONDS = 86_400
 # The most tasks one scheduler claims and runs at once, each in a thread of its own.
-MAX_BATCH_SIZE = 1_000
+MAX_CLAIMED_TASKS = 1_000
 
 
 def _seconds(*, zero):
@@ -38,10 +38,10 @@ def _seconds(*, zero):
 
 
 def _batch_size(text):
-    """An argparse type: a whole number of tasks from 1 to MAX_BATCH_SIZE."""
-    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_BATCH_SIZE):
+    """An argparse type: a whole number of tasks from 1 to MAX_CLAIMED_TASKS."""
+    if not (text.isascii() and text.isdigit() and 1 <= int(text) <= MAX_CLAIMED_TASKS):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a whole number of tasks from 1 to {MAX_BATCH_SIZE}"
+            f"{text!r} is not a whole number of tasks from 1 to {MAX_CLAIMED_TASKS}"
         )
     return int(text)
 
