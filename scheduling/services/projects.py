@@ -33,11 +33,13 @@ def project_update(*, project: Project, data: dict) -> Project:
     """Updates a project's name and description; tasks_count and user never change here. Only
     the changed fields are written, so a tasks_count moved meanwhile by a task write is never
     overwritten by a stale copy. The row is locked and read again first (raising
-    Project.DoesNotExist when it was deleted meanwhile)."""
+    Project.DoesNotExist when it was deleted meanwhile). An update that changes nothing writes
+    nothing (updated_at stays)."""
     lock_row(project, no_key=True)
-    assign(project, data, updatable=PROJECT_UPDATABLE)
+    changed = assign(project, data, updatable=PROJECT_UPDATABLE)
     project.full_clean()
-    project.save(update_fields=[*sorted(data), "updated_at"])
+    if changed:
+        project.save(update_fields=[*sorted(changed), "updated_at"])
     return project
 
 

@@ -119,8 +119,9 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     moves stay exact and a status change never interleaves with a claim or a run's end; it is
     read again under the lock (ScheduledTask.DoesNotExist when it was deleted meanwhile). Only
     the changed fields are written, so a claim the scheduler made meanwhile is never
-    overwritten. A new skill, or pending again, must be the owner's to use
-    (task_check_skill_allowed): the owner's, not the rights of staff editing it."""
+    overwritten, and an update that changes nothing writes nothing. A new skill, or pending
+    again, must be the owner's to use (task_check_skill_allowed): the owner's, not the rights of
+    staff editing it."""
     lock_row(task, no_key=True)
     committed_project_id, committed_status, claimed_by, committed_skill_name = (
         task.project_id,
@@ -151,16 +152,17 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
             and data["status"] == TaskStatus.PENDING
             and committed_status != TaskStatus.PENDING
         )
-    assign(task, data, updatable=TASK_UPDATABLE)
+    changed = assign(task, data, updatable=TASK_UPDATABLE)
     # What the update changes is validated; a stored value an older rule allowed stays as it is.
     task.full_clean(exclude=[field.name for field in task._meta.fields if field.name not in data])
-    changed = set(data)
     recompute = ("next_run_at" in data and data["next_run_at"] is None) or (
         (schedule_changed or resumed) and "next_run_at" not in data
     )
     if recompute:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
         changed.add("next_run_at")
+    if not changed:
+        return task  # nothing to write: updated_at stays
     task.save(update_fields=[*sorted(changed), "updated_at"])
     if task.project_id != committed_project_id:
         adjust_tasks_count({committed_project_id: -1, task.project_id: 1})

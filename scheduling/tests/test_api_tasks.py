@@ -299,6 +299,25 @@ def test_another_users_task_is_404(api_client, other_user):
     assert task.status == "pending"
 
 
+def test_a_patch_that_changes_nothing_writes_nothing(api_client, user):
+    project = ProjectFactory(user=user)
+    task = ScheduledTaskFactory(user=user, project=project, schedule_cron="0 9 * * *")
+    project.refresh_from_db()
+    written, records = project.updated_at, AuditLog.objects.count()
+
+    answers = [
+        api_client.patch(f"/api/tasks/{task.pk}", {"schedule_cron": "0 9 * * *"}),
+        api_client.patch(f"/api/tasks/{task.pk}", {"project_id": project.pk}),
+        api_client.patch(f"/api/projects/{project.pk}", {"name": project.name}),
+    ]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    project.refresh_from_db()
+    assert ScheduledTask.objects.get(pk=task.pk).updated_at == task.updated_at
+    assert project.updated_at == written
+    assert AuditLog.objects.count() == records
+
+
 def test_patch_cron_recomputes_next_run(api_client, user):
     task = ScheduledTaskFactory(user=user, next_run_at=datetime(2035, 1, 1, tzinfo=UTC))
     before = now()
