@@ -52,15 +52,17 @@ def event_create(
 
 @transaction.atomic
 def event_update(*, event: SystemEvent, data: dict[str, Any]) -> SystemEvent:
-    """Sets the given fields (any of UPDATABLE_FIELDS; others are refused) and saves only those,
-    in one UPDATE; nothing is read or written when `data` is empty. The row is locked and read
-    again first (raising SystemEvent.DoesNotExist when it was deleted meanwhile). Invalidates the
+    """Sets the given fields (any of UPDATABLE_FIELDS; others are refused) and saves those that
+    change, in one UPDATE; nothing is read or written when `data` is empty, and nothing written
+    when it changes nothing (no audit record, no stream update). The row is locked and read again
+    first (raising SystemEvent.DoesNotExist when it was deleted meanwhile). Invalidates the
     event, its old and new type's lists and the stats."""
     if not data:
         return event
     lock_row(event, no_key=True)
-    assign(event, data, updatable=UPDATABLE_FIELDS)
-    event.save(update_fields=list(data))
+    changed = assign(event, data, updatable=UPDATABLE_FIELDS)
+    if changed:
+        event.save(update_fields=sorted(changed))
     return event
 
 

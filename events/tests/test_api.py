@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 from audit.models import AuditLog
 from brain.api import pagination
 from brain.validators import NOT_FINITE
-from events.models import SystemEvent
+from events.models import EventChange, SystemEvent
 
 from .conftest import event_json, iso
 from .factories import SystemEventFactory
@@ -498,6 +498,20 @@ def test_update_is_partial_and_staff_only(staff_client, django_capture_on_commit
         "old",
         "ci",
     )
+
+
+def test_an_update_that_changes_nothing_writes_nothing(staff_client):
+    event = SystemEventFactory(severity="info", message="same")
+    records = AuditLog.objects.count()
+    last_change = EventChange.objects.order_by("-id").values_list("id", flat=True).first()
+
+    response = staff_client.patch(
+        f"/api/events/{event.id}", {"severity": "info", "message": "same"}, format="json"
+    )
+
+    assert (response.status_code, response.json()) == (200, event_json(event))
+    assert AuditLog.objects.count() == records
+    assert not EventChange.objects.filter(id__gt=last_change).exists()
 
 
 def test_patch_updates_like_put(staff_client):
