@@ -88,6 +88,25 @@ def test_the_admin_shows_a_token_but_never_its_key_and_revokes_it(
     assert client_of(key).post("/api/events", EVENT).status_code == 401
 
 
+def test_the_admin_marks_expired_tokens_and_filters_on_expiry(client, superuser, user):
+    token_create(user=user, name="lasting")
+    token_create(user=user, name="later", expires_in=3600)
+    token_create(user=user, name="past", expires_in=3600)
+    APIToken.objects.filter(name="past").update(expires_at=timezone.now() - timedelta(seconds=1))
+    client.force_login(superuser)
+
+    def listed(query=""):
+        response = client.get(f"/admin/brain/apitoken/{query}")
+        assert response.status_code == 200
+        return sorted(token.name for token in response.context["cl"].result_list)
+
+    listing = client.get("/admin/brain/apitoken/").content.decode()
+    assert listing.count('class="badge badge-expired"') == 1
+    assert listed() == ["lasting", "later", "past"]
+    assert listed("?expired=yes") == ["past"]
+    assert listed("?expired=no") == ["lasting", "later"]
+
+
 def test_each_call_gives_a_new_token_and_all_of_them_work(anon_client, user):
     keys = [obtain(anon_client, name=f"host {n}").json()["token"] for n in range(3)]
 
