@@ -15,7 +15,6 @@ from django.db.models import (
     Exists,
     OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
@@ -28,13 +27,11 @@ from django.utils.safestring import mark_safe
 from brain.api.pagination import ConsoleListMixin
 
 from .changes import REDACTED
-from .models import AuditLog, Operation
+from .models import NUMERIC_ID, AuditLog, Operation
 from .registry import audited_models, audited_tables
 from .selectors import audit_system_actors
 from .verification import audit_verification_latest
 
-# A record id or user id that can be a primary key (others, such as `system:seed`, are not).
-NUMERIC_ID = r"^[0-9]{1,18}$"
 ACTORS_LISTED = 100
 SUMMARY_VALUE_LENGTH = 20
 SUMMARY_LENGTH = 100
@@ -182,7 +179,6 @@ class AuditLogAdmin(ConsoleListMixin, admin.ModelAdmin):
         """Records with their actor's username and whether their row still exists, each a
         primary-key probe per record of the page, in the page's one query (ConsolePaginator
         computes them for the page's records only)."""
-        users = get_user_model().objects.filter(pk=Cast(OuterRef("user_id"), BigIntegerField()))
         exists = [
             When(
                 table_name=table,
@@ -196,10 +192,8 @@ class AuditLogAdmin(ConsoleListMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .with_actor_username()
             .annotate(
-                actor_username=Case(
-                    When(user_id__regex=NUMERIC_ID, then=Subquery(users.values("username")[:1]))
-                ),
                 record_exists=Case(*exists, default=Value(False), output_field=BooleanField()),
             )
         )

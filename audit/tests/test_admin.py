@@ -144,6 +144,30 @@ def test_list_shows_actor_record_link_summary_and_request(superuser_client, djan
     )
 
 
+def test_an_entrys_page_names_its_actor_by_username(superuser_client, django_user_model):
+    alice = django_user_model.objects.create_user("alice", password="alice-password-1")
+    gone = django_user_model.objects.create_user("gone", password="gone-password-1")
+    gone_id = gone.pk
+    records = [
+        AuditLog.objects.create(
+            user_id=user_id, operation="UPDATE", table_name="scheduled_tasks", record_id="39"
+        )
+        for user_id in (str(alice.pk), str(gone_id), "system:scheduler")
+    ]
+    gone.delete()
+
+    titles = [
+        superuser_client.get(f"{CHANGELIST}{record.pk}/change/").context["subtitle"]
+        for record in records
+    ]
+
+    assert titles == [
+        "UPDATE scheduled_tasks#39 by alice",
+        f"UPDATE scheduled_tasks#39 by {gone_id}",
+        "UPDATE scheduled_tasks#39 by system:scheduler",
+    ]
+
+
 def test_list_costs_the_same_queries_however_many_records(
     superuser_client, django_user_model, django_assert_max_num_queries
 ):
