@@ -12,6 +12,7 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     Case,
+    DateField,
     Exists,
     OuterRef,
     Q,
@@ -47,13 +48,14 @@ def change_summary(record):
     """One line saying what a record changed: `severity: info → error; message changed` for an
     update (values longer than SUMMARY_VALUE_LENGTH, structured values and secrets are only said
     to have changed; past SUMMARY_LENGTH characters the other fields are counted), `created` or
-    `deleted` with the number of fields for the others."""
+    `deleted` with the number of fields for the others. An update names the fields in the order
+    of _summarized."""
     if record.operation == Operation.CREATE:
         return f"created ({len(record.changed_fields)} fields)"
     if record.operation == Operation.DELETE:
         return f"deleted ({len(record.changed_fields)} fields)"
     parts = []
-    for name, change in sorted(record.changed_fields.items()):
+    for name, change in _summarized(record):
         old, new = _short(change, "old"), _short(change, "new")
         parts.append(f"{name} changed" if old is None or new is None else f"{name}: {old} → {new}")
     shown = []
@@ -62,6 +64,22 @@ def change_summary(record):
             return "; ".join(shown) + f"; {len(parts) - len(shown)} more changed"
         shown.append(part)
     return "; ".join(shown) or "no field changed"
+
+
+def _summarized(record):
+    """An update's changed fields as the summary names them: in the order their model declares
+    them, dates and times last (a task's `next_run_at` follows the schedule a person changed),
+    then fields the model no longer has, by name. `auto_now` fields (`updated_at`), which move
+    with every save, are left out."""
+    model = audited_models().get(record.table_name)
+    fields = model._meta.concrete_fields if model is not None else []
+    position = {field.attname: index for index, field in enumerate(fields)}
+    dates = {field.attname for field in fields if isinstance(field, DateField)}
+    every_save = {field.attname for field in fields if getattr(field, "auto_now", False)}
+    return sorted(
+        (item for item in record.changed_fields.items() if item[0] not in every_save),
+        key=lambda item: (item[0] in dates, position.get(item[0], len(fields)), item[0]),
+    )
 
 
 def _short(change, side):

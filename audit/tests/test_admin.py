@@ -9,11 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from audit.admin import AuditLogAdmin, AuditTrailLinkMixin, audit_trail_url, change_summary
 from audit.models import AuditLog, AuditVerification
 from brain.api import pagination
 from events.models import SystemEvent
+from scheduling.services import task_create
 
 from .factories import SystemEventFactory
 
@@ -136,7 +138,7 @@ def test_list_shows_actor_record_link_summary_and_request(superuser_client, djan
     assert f'href="/admin/events/systemevent/{gone.pk}/change/"' not in page
     assert '<td class="field-actor">ops-anna</td>' in page
     assert '<td class="field-actor">system:seed</td>' in page
-    assert "message changed; severity: info → error" in page
+    assert "severity: info → error; message changed" in page
     assert "deleted (2 fields)" in page
     assert (
         f'<a href="{CHANGELIST}?request_id={"a" * 32}" title="Every record of this request">'
@@ -312,6 +314,40 @@ def test_change_summary(operation, changed_fields, summary):
     record = AuditLog(operation=operation, changed_fields=changed_fields)
 
     assert change_summary(record) == summary
+
+
+def test_change_summary_names_what_a_person_set_before_bookkeeping_times(user):
+    task = task_create(
+        user=user, skill_name="demo.echo", schedule_cron="0 * * * *", params_json={"message": "a"}
+    )
+    api = APIClient()
+    api.force_authenticate(user)
+
+    response = api.patch(
+        f"/api/tasks/{task.pk}",
+        {
+            "schedule_cron": "15 * * * *",
+            "timezone": "Asia/Kolkata",
+            "timeout_seconds": 60,
+            "params_json": {"message": "b"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    record = AuditLog.objects.get(operation="UPDATE", table_name="scheduled_tasks")
+    assert record.changed_fields.keys() == {
+        "schedule_cron",
+        "timezone",
+        "timeout_seconds",
+        "params_json",
+        "next_run_at",
+        "updated_at",
+    }
+    assert change_summary(record) == (
+        "schedule_cron: 0 * * * * → 15 * * * *; timezone: UTC → Asia/Kolkata; params_json "
+        "changed; 2 more changed"
+    )
 
 
 def verification_banner(client):
