@@ -24,6 +24,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 
 from brain.api.pagination import ConsoleListMixin
 
@@ -50,10 +51,11 @@ def change_summary(record):
     to have changed; past SUMMARY_LENGTH characters the other fields are counted), `created` or
     `deleted` with the number of fields for the others. An update names the fields in the order
     of _summarized."""
+    count = len(record.changed_fields)
     if record.operation == Operation.CREATE:
-        return f"created ({len(record.changed_fields)} fields)"
+        return ngettext("created (%d field)", "created (%d fields)", count) % count
     if record.operation == Operation.DELETE:
-        return f"deleted ({len(record.changed_fields)} fields)"
+        return ngettext("deleted (%d field)", "deleted (%d fields)", count) % count
     parts = []
     for name, change in _summarized(record):
         old, new = _short(change, "old"), _short(change, "new")

@@ -307,7 +307,9 @@ def test_entry_page_shows_the_diff_table_first(superuser_client, update_log):
             "; ".join(f"field_{n}: {'a' * 10} → {'b' * 10}" for n in range(3)) + "; 3 more changed",
         ),
         ("CREATE", {"name": "n", "user_id": 1}, "created (2 fields)"),
-        ("DELETE", {"name": "n"}, "deleted (1 fields)"),
+        ("CREATE", {"name": "n"}, "created (1 field)"),
+        ("DELETE", {"name": "n"}, "deleted (1 field)"),
+        ("DELETE", {"name": "n", "user_id": 1}, "deleted (2 fields)"),
     ],
 )
 def test_change_summary(operation, changed_fields, summary):
@@ -378,6 +380,21 @@ def test_the_list_shows_the_latest_verification_it_passed(superuser_client):
     assert verification_banner(superuser_client) == (
         "Verified through checkpoint 42 at 2026-01-02 03:04:05 (checked 2026-01-02 03:05:00; "
         "3 records not sealed then)."
+    )
+
+
+def test_the_list_counts_one_record_not_sealed_in_the_singular(superuser_client):
+    AuditVerification.objects.create(
+        pk=1,  # the one row verifications keep
+        checked_at=datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC),
+        ok=True,
+        checkpoint_count=0,
+        record_count=1,
+        unsealed_count=1,
+    )
+
+    assert verification_banner(superuser_client) == (
+        "Verified: no checkpoint yet (checked 2026-01-02 03:05:00; 1 record not sealed then)."
     )
 
 
