@@ -12,10 +12,10 @@ from django.db.models import (
     BigIntegerField,
     BooleanField,
     Case,
+    DateField,
     Exists,
     OuterRef,
     Q,
-    Subquery,
     Value,
     When,
 )
@@ -24,17 +24,16 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import ngettext
 
 from brain.api.pagination import ConsoleListMixin
 
 from .changes import REDACTED
-from .models import AuditLog, Operation
+from .models import NUMERIC_ID, AuditLog, Operation
 from .registry import audited_models, audited_tables
 from .selectors import audit_system_actors
 from .verification import audit_verification_latest
 
-# A record id or user id that can be a primary key (others, such as `system:seed`, are not).
-NUMERIC_ID = r"^[0-9]{1,18}$"
 ACTORS_LISTED = 100
 SUMMARY_VALUE_LENGTH = 20
 SUMMARY_LENGTH = 100
@@ -50,13 +49,15 @@ def change_summary(record):
     """One line saying what a record changed: `severity: info → error; message changed` for an
     update (values longer than SUMMARY_VALUE_LENGTH, structured values and secrets are only said
     to have changed; past SUMMARY_LENGTH characters the other fields are counted), `created` or
-    `deleted` with the number of fields for the others."""
+    `deleted` with the number of fields for the others. An update names the fields in the order
+    of _summarized."""
+    count = len(record.changed_fields)
     if record.operation == Operation.CREATE:
-        return f"created ({len(record.changed_fields)} fields)"
+        return ngettext("created (%d field)", "created (%d fields)", count) % count
     if record.operation == Operation.DELETE:
-        return f"deleted ({len(record.changed_fields)} fields)"
+        return ngettext("deleted (%d field)", "deleted (%d fields)", count) % count
     parts = []
-    for name, change in sorted(record.changed_fields.items()):
+    for name, change in _summarized(record):
         old, new = _short(change, "old"), _short(change, "new")
         parts.append(f"{name} changed" if old is None or new is None else f"{name}: {old} → {new}")
     shown = []
@@ -65,6 +66,22 @@ def change_summary(record):
             return "; ".join(shown) + f"; {len(parts) - len(shown)} more changed"
         shown.append(part)
     return "; ".join(shown) or "no field changed"
+
+
+def _summarized(record):
+    """An update's changed fields as the summary names them: in the order their model declares
+    them, dates and times last (a task's `next_run_at` follows the schedule a person changed),
+    then fields the model no longer has, by name. `auto_now` fields (`updated_at`), which move
+    with every save, are left out."""
+    model = audited_models().get(record.table_name)
+    fields = model._meta.concrete_fields if model is not None else []
+    position = {field.attname: index for index, field in enumerate(fields)}
+    dates = {field.attname for field in fields if isinstance(field, DateField)}
+    every_save = {field.attname for field in fields if getattr(field, "auto_now", False)}
+    return sorted(
+        (item for item in record.changed_fields.items() if item[0] not in every_save),
+        key=lambda item: (item[0] in dates, position.get(item[0], len(fields)), item[0]),
+    )
 
 
 def _short(change, side):
@@ -182,7 +199,6 @@ class AuditLogAdmin(ConsoleListMixin, admin.ModelAdmin):
         """Records with their actor's username and whether their row still exists, each a
         primary-key probe per record of the page, in the page's one query (ConsolePaginator
         computes them for the page's records only)."""
-        users = get_user_model().objects.filter(pk=Cast(OuterRef("user_id"), BigIntegerField()))
         exists = [
             When(
                 table_name=table,
@@ -196,10 +212,8 @@ class AuditLogAdmin(ConsoleListMixin, admin.ModelAdmin):
         return (
             super()
             .get_queryset(request)
+            .with_actor_username()
             .annotate(
-                actor_username=Case(
-                    When(user_id__regex=NUMERIC_ID, then=Subquery(users.values("username")[:1]))
-                ),
                 record_exists=Case(*exists, default=Value(False), output_field=BooleanField()),
             )
         )

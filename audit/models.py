@@ -1,6 +1,7 @@
+from django.contrib.auth import get_user_model
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.functions import Now
+from django.db.models.functions import Cast, Now
 from django.utils import timezone
 
 
@@ -8,6 +9,27 @@ class Operation(models.TextChoices):
     CREATE = "CREATE"
     UPDATE = "UPDATE"
     DELETE = "DELETE"
+
+
+# A record id or user id that can be a primary key (others, such as `system:seed`, are not).
+NUMERIC_ID = r"^[0-9]{1,18}$"
+
+
+class AuditLogQuerySet(models.QuerySet):
+    def with_actor_username(self):
+        """Each record with its actor's username as `actor_username` (None for a system actor or
+        a user since deleted), read by a primary-key probe in the records' own query."""
+        users = get_user_model().objects.filter(
+            pk=Cast(models.OuterRef("user_id"), models.BigIntegerField())
+        )
+        return self.annotate(
+            actor_username=models.Case(
+                models.When(
+                    user_id__regex=NUMERIC_ID,
+                    then=models.Subquery(users.values("username")[:1]),
+                )
+            )
+        )
 
 
 class AuditLog(models.Model):
@@ -29,6 +51,8 @@ class AuditLog(models.Model):
     user_agent = models.TextField(blank=True, default="")
     # Groups the records written by one HTTP request (brain.middleware.RequestLogMiddleware).
     request_id = models.CharField(max_length=64, blank=True, default="")
+
+    objects = AuditLogQuerySet.as_manager()
 
     class Meta:
         db_table = "audit_logs"
@@ -57,7 +81,14 @@ class AuditLog(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.operation} {self.table_name}#{self.record_id} by {self.user_id or '-'}"
+        return f"{self.operation} {self.table_name}#{self.record_id} by {self.actor}"
+
+    @property
+    def actor(self):
+        """Who made the change: the username when the record was read with_actor_username()
+        (as the admin reads them) and the user still exists, else the actor as recorded (a
+        system actor such as `system:scheduler`, or a deleted user's id)."""
+        return getattr(self, "actor_username", None) or self.user_id or "-"
 
 
 class CheckpointKind(models.TextChoices):

@@ -49,7 +49,7 @@ class APIToken(models.Model):
         verbose_name = "API token"
 
     def __str__(self):
-        return f"{self.name or 'token'} {self.prefix}… of user {self.user_id}"
+        return f"{self.name or 'token'} {self.prefix}… of {self.user.username}"
 
     def save(self, **kwargs):
         """Saves in one transaction with the post_save receivers (the audit app records the

@@ -88,6 +88,52 @@ def test_the_admin_shows_a_token_but_never_its_key_and_revokes_it(
     assert client_of(key).post("/api/events", EVENT).status_code == 401
 
 
+def test_the_admin_marks_expired_tokens_and_filters_on_expiry(client, superuser, user):
+    token_create(user=user, name="lasting")
+    token_create(user=user, name="later", expires_in=3600)
+    token_create(user=user, name="past", expires_in=3600)
+    APIToken.objects.filter(name="past").update(expires_at=timezone.now() - timedelta(seconds=1))
+    client.force_login(superuser)
+
+    def listed(query=""):
+        response = client.get(f"/admin/brain/apitoken/{query}")
+        assert response.status_code == 200
+        return sorted(token.name for token in response.context["cl"].result_list)
+
+    listing = client.get("/admin/brain/apitoken/").content.decode()
+    assert listing.count('class="badge badge-expired"') == 1
+    assert listed() == ["lasting", "later", "past"]
+    assert listed("?expired=yes") == ["past"]
+    assert listed("?expired=no") == ["lasting", "later"]
+
+
+def test_the_admin_names_a_tokens_user_by_username_without_a_query_per_token(
+    client, superuser, user, other_user, django_assert_max_num_queries, django_assert_num_queries
+):
+    def confirm_deletion():
+        return client.post(
+            "/admin/brain/apitoken/",
+            {
+                "action": "delete_selected",
+                "_selected_action": list(APIToken.objects.values_list("pk", flat=True)),
+            },
+        )
+
+    key = token_create(user=user, name="ci")
+    client.force_login(superuser)
+    page = client.get(f"/admin/brain/apitoken/{APIToken.objects.get().pk}/change/")
+    assert page.context["subtitle"] == f"ci {key[:8]}… of alice"
+    with django_assert_max_num_queries(20) as one:
+        assert f"ci {key[:8]}… of alice" in confirm_deletion().content.decode()
+    other = token_create(user=other_user, name="laptop")
+
+    with django_assert_num_queries(len(one)):
+        page = confirm_deletion().content.decode()
+
+    assert f"laptop {other[:8]}… of bob" in page
+    assert APIToken.objects.count() == 2
+
+
 def test_each_call_gives_a_new_token_and_all_of_them_work(anon_client, user):
     keys = [obtain(anon_client, name=f"host {n}").json()["token"] for n in range(3)]
 
@@ -468,7 +514,7 @@ def test_making_and_revoking_a_token_writes_its_key_nowhere(
     assert key not in "\n".join(str(vars(record)) for record in caplog.records)
     assert key not in str(list(AuditLog.objects.values()))
     assert key not in str(list(LogEntry.objects.values()))
-    assert LogEntry.objects.get().object_repr == f"ci {key[:8]}… of user {user.pk}"
+    assert LogEntry.objects.get().object_repr == f"ci {key[:8]}… of alice"
 
 
 def test_last_use_is_written_at_most_once_per_token_cache_ttl(user):

@@ -9,11 +9,13 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from audit.admin import AuditLogAdmin, AuditTrailLinkMixin, audit_trail_url, change_summary
 from audit.models import AuditLog, AuditVerification
 from brain.api import pagination
 from events.models import SystemEvent
+from scheduling.services import task_create
 
 from .factories import SystemEventFactory
 
@@ -136,12 +138,36 @@ def test_list_shows_actor_record_link_summary_and_request(superuser_client, djan
     assert f'href="/admin/events/systemevent/{gone.pk}/change/"' not in page
     assert '<td class="field-actor">ops-anna</td>' in page
     assert '<td class="field-actor">system:seed</td>' in page
-    assert "message changed; severity: info → error" in page
+    assert "severity: info → error; message changed" in page
     assert "deleted (2 fields)" in page
     assert (
         f'<a href="{CHANGELIST}?request_id={"a" * 32}" title="Every record of this request">'
         in (page)
     )
+
+
+def test_an_entrys_page_names_its_actor_by_username(superuser_client, django_user_model):
+    alice = django_user_model.objects.create_user("alice", password="alice-password-1")
+    gone = django_user_model.objects.create_user("gone", password="gone-password-1")
+    gone_id = gone.pk
+    records = [
+        AuditLog.objects.create(
+            user_id=user_id, operation="UPDATE", table_name="scheduled_tasks", record_id="39"
+        )
+        for user_id in (str(alice.pk), str(gone_id), "system:scheduler")
+    ]
+    gone.delete()
+
+    titles = [
+        superuser_client.get(f"{CHANGELIST}{record.pk}/change/").context["subtitle"]
+        for record in records
+    ]
+
+    assert titles == [
+        "UPDATE scheduled_tasks#39 by alice",
+        f"UPDATE scheduled_tasks#39 by {gone_id}",
+        "UPDATE scheduled_tasks#39 by system:scheduler",
+    ]
 
 
 def test_list_costs_the_same_queries_however_many_records(
@@ -281,13 +307,49 @@ def test_entry_page_shows_the_diff_table_first(superuser_client, update_log):
             "; ".join(f"field_{n}: {'a' * 10} → {'b' * 10}" for n in range(3)) + "; 3 more changed",
         ),
         ("CREATE", {"name": "n", "user_id": 1}, "created (2 fields)"),
-        ("DELETE", {"name": "n"}, "deleted (1 fields)"),
+        ("CREATE", {"name": "n"}, "created (1 field)"),
+        ("DELETE", {"name": "n"}, "deleted (1 field)"),
+        ("DELETE", {"name": "n", "user_id": 1}, "deleted (2 fields)"),
     ],
 )
 def test_change_summary(operation, changed_fields, summary):
     record = AuditLog(operation=operation, changed_fields=changed_fields)
 
     assert change_summary(record) == summary
+
+
+def test_change_summary_names_what_a_person_set_before_bookkeeping_times(user):
+    task = task_create(
+        user=user, skill_name="demo.echo", schedule_cron="0 * * * *", params_json={"message": "a"}
+    )
+    api = APIClient()
+    api.force_authenticate(user)
+
+    response = api.patch(
+        f"/api/tasks/{task.pk}",
+        {
+            "schedule_cron": "15 * * * *",
+            "timezone": "Asia/Kolkata",
+            "timeout_seconds": 60,
+            "params_json": {"message": "b"},
+        },
+        format="json",
+    )
+
+    assert response.status_code == 200
+    record = AuditLog.objects.get(operation="UPDATE", table_name="scheduled_tasks")
+    assert record.changed_fields.keys() == {
+        "schedule_cron",
+        "timezone",
+        "timeout_seconds",
+        "params_json",
+        "next_run_at",
+        "updated_at",
+    }
+    assert change_summary(record) == (
+        "schedule_cron: 0 * * * * → 15 * * * *; timezone: UTC → Asia/Kolkata; params_json "
+        "changed; 2 more changed"
+    )
 
 
 def verification_banner(client):
@@ -318,6 +380,21 @@ def test_the_list_shows_the_latest_verification_it_passed(superuser_client):
     assert verification_banner(superuser_client) == (
         "Verified through checkpoint 42 at 2026-01-02 03:04:05 (checked 2026-01-02 03:05:00; "
         "3 records not sealed then)."
+    )
+
+
+def test_the_list_counts_one_record_not_sealed_in_the_singular(superuser_client):
+    AuditVerification.objects.create(
+        pk=1,  # the one row verifications keep
+        checked_at=datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC),
+        ok=True,
+        checkpoint_count=0,
+        record_count=1,
+        unsealed_count=1,
+    )
+
+    assert verification_banner(superuser_client) == (
+        "Verified: no checkpoint yet (checked 2026-01-02 03:05:00; 1 record not sealed then)."
     )
 
 

@@ -10,6 +10,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework.test import APIClient
 
+from brain.models import APIToken
+from brain.tokens import token_create
 from events.models import SystemEvent
 from events.services import event_bulk_create
 from scheduling import services as scheduling_services
@@ -444,3 +446,37 @@ def test_the_scheduling_lists_fit_an_operators_screen(watched, scheduling_rows):
         ["Last active at", True],
         ["Since last activity", True],
     ]
+
+
+def test_the_token_list_fits_an_operators_screen_and_marks_expired_tokens(
+    watched, operator, django_user_model
+):
+    # Tokens an operator meets: a person with a long name, a used one, a lasting and an expired.
+    on_call = django_user_model.objects.create_superuser(
+        "operations-on-call-engineer-emea", password=PASSWORD
+    )
+    token_create(user=on_call, name="deploy-pipeline-eu-west-1-production", expires_in=86400)
+    used = token_create(user=operator, name="ingest", scope="ingest")
+    APIToken.objects.filter(prefix=used[:8]).update(last_used_at=timezone.now())
+    expired = token_create(user=operator, name="laptop", expires_in=3600)
+    APIToken.objects.filter(prefix=expired[:8]).update(
+        expires_at=timezone.now() - timedelta(days=1)
+    )
+    log_in(watched)
+
+    columns = open_list_at_operator_width(watched, "/admin/brain/apitoken/")
+    assert columns == [
+        ["", True],
+        ["Name", True],
+        ["Prefix", True],
+        ["User", True],
+        ["Scope", True],
+        ["Created at", True],
+        ["Last used at", True],
+        ["Expires at", True],
+    ]
+    badges = watched.page.locator("#result_list td.field-expires_at_shown .badge")
+    expect(badges).to_have_text(["expired"])
+    row = watched.page.locator("#result_list tbody tr", has_text="laptop")
+    expect(row.locator(".badge")).to_have_count(1)
+    watched.screenshot("tokens-1400", full_page=False)
