@@ -243,7 +243,7 @@ def test_records_not_sealed_yet_are_counted_not_failed(trail, capsys):
 
     call_command("verify_audit")
 
-    assert "1 records not sealed yet." in capsys.readouterr().out
+    assert "1 record not sealed yet." in capsys.readouterr().out
 
 
 def test_a_change_past_the_rows_read_at_once_is_named():

@@ -63,13 +63,17 @@ class Command(AuditedCommand):
         if not result.ok:
             raise CommandError(f"Audit log verification failed: {result.failure}")
         if result.through is None:
-            self.stdout.write(f"No checkpoint yet: {result.unsealed} audit records not sealed.")
+            self.stdout.write(f"No checkpoint yet: {_records(result.unsealed)} not sealed.")
             return
         self.stdout.write(
             f"Verified {result.checkpoints} checkpoints and {result.records} records, through "
             f"checkpoint {result.through.sequence} ({result.through.created_at.isoformat()}); "
-            f"{result.unsealed} records not sealed yet."
+            f"{_records(result.unsealed)} not sealed yet."
         )
+
+
+def _records(count):
+    return f"{count} record" if count == 1 else f"{count} records"
 
 
 def _since(text):
