@@ -10,11 +10,12 @@ def main():
     from django.core.management import execute_from_command_line
 
     try:
-        settings.INSTALLED_APPS  # noqa: B018 (loading the settings reads the environment)
+        execute_from_command_line(sys.argv)
     except ImproperlyConfigured as error:
+        if settings.configured:  # raised by code, not by the settings: a bug, with its traceback
+            raise
         # A setting the environment got wrong: the operator needs its message, not a traceback.
         sys.exit(f"Configuration error: {error}")
-    execute_from_command_line(sys.argv)
 
 
 if __name__ == "__main__":

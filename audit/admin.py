@@ -74,13 +74,18 @@ def _summarized(record):
     then fields the model no longer has, by name. `auto_now` fields (`updated_at`), which move
     with every save, are left out."""
     model = audited_models().get(record.table_name)
-    fields = model._meta.concrete_fields if model is not None else []
+    fields = [field for field in model._meta.get_fields() if field.concrete] if model else []
     position = {field.attname: index for index, field in enumerate(fields)}
     dates = {field.attname for field in fields if isinstance(field, DateField)}
     every_save = {field.attname for field in fields if getattr(field, "auto_now", False)}
     return sorted(
         (item for item in record.changed_fields.items() if item[0] not in every_save),
-        key=lambda item: (item[0] in dates, position.get(item[0], len(fields)), item[0]),
+        key=lambda item: (
+            item[0] not in position,
+            item[0] in dates,
+            position.get(item[0]),
+            item[0],
+        ),
     )
 
 

@@ -202,7 +202,7 @@ def test_a_body_that_is_not_json_is_unsupported(staff_client, world, content_typ
     assert stored_rows() == before
 
 
-@pytest.mark.parametrize("charset", ["bogus", "rot13", "base64"])
+@pytest.mark.parametrize("charset", ["bogus", "rot13", "base64", "undefined"])
 def test_a_charset_python_does_not_know_is_unsupported_on_every_write(staff_client, world, charset):
     before = stored_rows()
 

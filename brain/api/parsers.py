@@ -57,15 +57,15 @@ def duplicate_key_item(text):
 
 def declared_charset(media_type):
     """The charset a request's Content-Type declares, as Python's codec (None when it declares
-    none). One Python does not know as a text encoding (`bogus`, `rot13`, `base64`) is a 415
+    none). One Python does not know as a text encoding (`bogus`, `rot13`, `undefined`) is a 415
     naming it: Django would drop it silently and read the body as UTF-8."""
     charset = parse_header_parameters(media_type or "")[1].get("charset")
     if charset is None:
         return None
     try:
         codec = codecs.lookup(charset)
-        "".encode(codec.name)  # LookupError for a codec that is no text encoding (rot13, base64)
-    except LookupError:
+        "".encode(codec.name)  # fails for a codec that is no text encoding (rot13, undefined)
+    except (LookupError, UnicodeError):
         raise exceptions.UnsupportedMediaType(
             media_type, detail=f'Unsupported charset "{charset}" in request.'
         ) from None

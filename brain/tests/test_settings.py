@@ -153,6 +153,19 @@ def test_manage_py_reports_a_settings_error_of_its_own_in_one_line_on_stderr():
     )
 
 
+def test_manage_py_takes_the_settings_module_its_settings_option_names():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.SETTINGS_MODULE)",
+        "--settings=brain.settings.test",
+        SECRET_KEY="k",
+    )
+
+    assert (result.returncode, result.stdout) == (0, "brain.settings.test\n")
+
+
 def test_replicas_get_the_primarys_pool_and_timeouts_and_mirror_it_in_tests():
     result = load_settings(
         REPLICAS_PROBE,

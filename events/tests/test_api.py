@@ -514,6 +514,18 @@ def test_an_update_that_changes_nothing_writes_nothing(staff_client):
     assert not EventChange.objects.filter(id__gt=last_change).exists()
 
 
+def test_an_update_of_a_json_value_to_an_equal_number_of_another_type_is_stored(staff_client):
+    event = SystemEventFactory(details={"retry": 1, "ratio": 1})
+
+    response = staff_client.patch(
+        f"/api/events/{event.id}", {"details": {"retry": True, "ratio": 1.0}}, format="json"
+    )
+
+    event.refresh_from_db()
+    assert response.json()["details"] == event.details == {"retry": True, "ratio": 1.0}
+    assert (type(event.details["retry"]), type(event.details["ratio"])) == (bool, float)
+
+
 def test_patch_updates_like_put(staff_client):
     event = SystemEventFactory(details={"a": 1})
 

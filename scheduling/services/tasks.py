@@ -123,11 +123,12 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     again, must be the owner's to use (task_check_skill_allowed): the owner's, not the rights of
     staff editing it."""
     lock_row(task, no_key=True)
-    committed_project_id, committed_status, claimed_by, committed_skill_name = (
+    committed_project_id, committed_status, claimed_by, committed_skill_name, committed_run = (
         task.project_id,
         task.status,
         task.claimed_by,
         task.skill_name,
+        task.next_run_at,
     )
     data = dict(data)
     schedule_changed = any(
@@ -160,6 +161,9 @@ def task_update(*, task: ScheduledTask, data: dict) -> ScheduledTask:
     )
     if recompute:
         task.next_run_at = next_run(task.schedule_cron, task.timezone, now())
+    if task.next_run_at == committed_run:
+        changed.discard("next_run_at")  # a null given and recomputed to the same slot
+    else:
         changed.add("next_run_at")
     if not changed:
         return task  # nothing to write: updated_at stays

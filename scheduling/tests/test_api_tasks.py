@@ -318,6 +318,18 @@ def test_a_patch_that_changes_nothing_writes_nothing(api_client, user):
     assert AuditLog.objects.count() == records
 
 
+def test_a_null_next_run_recomputed_to_the_same_slot_writes_nothing(api_client):
+    created = api_client.post(
+        "/api/tasks", {"skill_name": "demo.echo", "schedule_cron": "0 9 * * *"}, format="json"
+    ).json()
+    task = ScheduledTask.objects.get(pk=created["id"])
+
+    response = api_client.patch(f"/api/tasks/{task.pk}", {"next_run_at": None}, format="json")
+
+    assert response.json()["next_run_at"] == created["next_run_at"]
+    assert ScheduledTask.objects.get(pk=task.pk).updated_at == task.updated_at
+
+
 def test_patch_cron_recomputes_next_run(api_client, user):
     task = ScheduledTaskFactory(user=user, next_run_at=datetime(2035, 1, 1, tzinfo=UTC))
     before = now()
