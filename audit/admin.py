@@ -26,7 +26,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import ngettext
 
-from brain.api.pagination import ConsoleListMixin
+from brain.admin_lists import ConsoleListMixin
 
 from .changes import REDACTED
 from .models import NUMERIC_ID, AuditLog, Operation

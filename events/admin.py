@@ -3,8 +3,8 @@ from django.db import connection
 
 from audit.admin import AuditTrailLinkMixin
 from brain import admin_display
+from brain.admin_lists import ConsoleListMixin
 from brain.admin_rows import DeletedRowMixin
-from brain.api.pagination import ConsoleListMixin
 
 from .models import Severity, SystemEvent
 from .services import event_delete

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 
 from audit.admin import AuditLogAdmin, AuditTrailLinkMixin, audit_trail_url, change_summary
 from audit.models import AuditLog, AuditVerification
+from brain import admin_lists
 from brain.api import pagination
 from events.models import SystemEvent
 from scheduling.services import task_create
@@ -480,7 +481,7 @@ def test_the_estimated_count_plans_the_records_alone(superuser_client, monkeypat
 def test_pages_past_the_console_cap_are_refused(superuser_client, monkeypatch):
     records_at(range(7))
     monkeypatch.setattr(AuditLogAdmin, "list_per_page", 2)
-    monkeypatch.setattr(pagination, "CONSOLE_MAX_PAGES", 3)
+    monkeypatch.setattr(admin_lists, "CONSOLE_MAX_PAGES", 3)
 
     third = superuser_client.get(CHANGELIST, {"p": 3})
     fourth = superuser_client.get(CHANGELIST, {"p": 4})

@@ -6,6 +6,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from brain import admin_lists
 from brain.api import pagination
 from events.admin import SystemEventAdmin
 from events.models import SystemEvent
@@ -247,7 +248,7 @@ def test_pages_go_as_deep_as_the_console_cap_and_no_deeper(admin_client, monkeyp
         SystemEventFactory(timestamp=datetime(2026, 11, 1, hour, tzinfo=UTC)) for hour in range(7)
     ]
     monkeypatch.setattr(SystemEventAdmin, "list_per_page", 2)
-    monkeypatch.setattr(pagination, "CONSOLE_MAX_PAGES", 3)
+    monkeypatch.setattr(admin_lists, "CONSOLE_MAX_PAGES", 3)
 
     third = admin_client.get(CHANGELIST, {"p": 3})
     fourth = admin_client.get(CHANGELIST, {"p": 4})
