@@ -203,10 +203,14 @@ class ExecutionCompleteSerializer(StrictInputMixin, serializers.Serializer):
     ended_at = api_serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 
+# A time in a query string is refused as the list filters refuse one (django-filter's words).
+INVALID_TIME = {"invalid": "Enter a valid date/time."}
+
+
 class ExecutionStatsQuerySerializer(serializers.Serializer):
     task_id = serializers.IntegerField(required=False, min_value=1)
-    started_after = api_serializers.DateTimeField(required=False)
-    started_before = api_serializers.DateTimeField(required=False)
+    started_after = api_serializers.DateTimeField(required=False, error_messages=INVALID_TIME)
+    started_before = api_serializers.DateTimeField(required=False, error_messages=INVALID_TIME)
 
 
 class ExecutionStatsSerializer(serializers.Serializer):
