@@ -53,20 +53,26 @@ def known_query_parameters(view, request):
     return list(dict.fromkeys(names))
 
 
+def repeatable_filters(filterset_class):
+    """The names of the filters of `filterset_class` that take several values: those whose form
+    field is a multiple choice."""
+    return {
+        name
+        for name, filter_ in filterset_class.base_filters.items()
+        if issubclass(filter_.field_class, forms.MultipleChoiceField)
+    }
+
+
 def repeatable_query_parameters(view):
-    """The names of the query parameters `view` takes several values of: its FilterSet's filters
-    whose form field is a multiple choice."""
+    """The names of the query parameters `view` takes several values of: its FilterSet's
+    repeatable filters."""
     names = set()
     for backend_class in getattr(view, "filter_backends", ()):
         backend = backend_class()
         if isinstance(backend, DjangoFilterBackend):
             filterset_class = backend.get_filterset_class(view)
-            filters = filterset_class.base_filters if filterset_class else {}
-            names |= {
-                name
-                for name, filter_ in filters.items()
-                if issubclass(filter_.field_class, forms.MultipleChoiceField)
-            }
+            if filterset_class is not None:
+                names |= repeatable_filters(filterset_class)
     return names
 
 

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 
 from django.http import QueryDict
 
-from brain.api.query import EMPTY_PARAMETER, REPEATED_PARAMETER, UNKNOWN_PARAMETER
+from brain.api.query import (
+    EMPTY_PARAMETER,
+    REPEATED_PARAMETER,
+    UNKNOWN_PARAMETER,
+    repeatable_filters,
+)
 from events.filters import EventFilter
 from events.models import SystemEvent
 
@@ -14,6 +19,8 @@ from . import kinds
 from .messages import CLOSE_TOO_SLOW
 
 FILTER_NAMES = ("event_type", "severity", "source")
+# The filters that take several values (severity), as on the list.
+REPEATABLE = repeatable_filters(EventFilter)
 EVENTS = "events"  # the stream of system events
 DEFAULT_STREAMS = frozenset({EVENTS})  # what a socket takes unless it names its streams
 
@@ -44,20 +51,20 @@ class Filters:
 
 def _validated(query, known, *, others=()):
     """Filters from a QueryDict, checked by the event list's FilterSet; or {name: [messages]}.
-    Only `severity` takes several values. `others`: the names besides `known` that the source of
-    `query` takes, listed as known in the error for an unknown name."""
+    Only the REPEATABLE filters take several values. `others`: the names besides `known` that
+    the source of `query` takes, listed as known in the error for an unknown name."""
     errors = {}
     for name, values in query.lists():
         if name not in known:
             errors[name] = [UNKNOWN_PARAMETER.format(known=", ".join([*known, *others]))]
         elif any(value == "" for value in values):
             errors[name] = [EMPTY_PARAMETER]
-        elif len(values) > 1 and name != "severity":
+        elif len(values) > 1 and name not in REPEATABLE:
             errors[name] = [REPEATED_PARAMETER.format(count=len(values))]
     if errors:
         return None, errors
     filterset = EventFilter(
-        {name: query.getlist(name) if name == "severity" else query[name] for name in query},
+        {name: query.getlist(name) if name in REPEATABLE else query[name] for name in query},
         queryset=SystemEvent.objects.none(),
     )
     form = filterset.form
